@@ -1,0 +1,181 @@
+//! Importing a beneficiary sheet into the store: rows read by [`crate::sheet`] are matched against
+//! what is on file (by national ID, else by name with mobile and birth date), then inserted or
+//! updated in ONE transaction with their outbox operations. Importing the same file twice changes
+//! nothing the second time; an import interrupted before its commit leaves nothing behind.
+
+use crate::error::{Result, StoreError};
+use crate::sheet::{self, ImportedBeneficiary, RowError};
+use crate::{Store, Writer};
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+use sila_domain::beneficiary::{Beneficiary, Income, IncomeSource};
+use sila_domain::ids::BeneficiaryId;
+use sila_domain::staff::Role;
+use std::path::Path;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ImportReport {
+    pub imported: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub rejected: Vec<RowError>,
+}
+
+/// Where an import stands, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportProgress {
+    Reading { rows: usize },
+    Saving { done: usize, total: usize },
+}
+
+/// Apply what a sheet says to a beneficiary (only the columns a sheet can carry).
+fn merge_into(b: &mut Beneficiary, row: &ImportedBeneficiary) {
+    if b.name.full() != row.name.full() {
+        b.name = row.name.clone();
+    }
+    if row.national_id.is_some() {
+        b.national_id = row.national_id.clone();
+    }
+    if row.mobile.is_some() {
+        b.mobile = row.mobile.clone();
+    }
+    if row.birth_date.is_some() {
+        b.birth_date = row.birth_date;
+    }
+    if row.gender.is_some() {
+        b.gender = row.gender;
+    }
+    if !row.city.is_empty() {
+        b.city = row.city.clone();
+    }
+    if !row.district.is_empty() {
+        b.district = row.district.clone();
+    }
+    if row.household_size.is_some() {
+        b.household_size = row.household_size;
+    }
+    if let Some(income) = row.monthly_income_halalas
+        && b.monthly_income() != income
+    {
+        b.incomes = vec![Income { source: IncomeSource::Other, monthly_halalas: income }];
+    }
+}
+
+impl Writer<'_> {
+    /// Find the beneficiary a sheet row speaks of: the same national ID, or (for people without
+    /// one) the same normalised name with the same mobile and birth date.
+    fn find_for_import(&self, row: &ImportedBeneficiary, key: &str) -> Result<Option<(Beneficiary, i64)>> {
+        let found: Option<(String, i64)> = if let Some(nid) = &row.national_id {
+            self.tx
+                .query_row(
+                    "SELECT data, version FROM beneficiaries WHERE national_id = ?1 AND merged_into IS NULL",
+                    [nid.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+        } else {
+            self.tx
+                .query_row(
+                    "SELECT data, version FROM beneficiaries
+                     WHERE name_key = ?1 AND phone IS ?2 AND birth_date IS ?3 AND merged_into IS NULL LIMIT 1",
+                    rusqlite::params![
+                        key,
+                        row.mobile.as_ref().map(|m| m.as_str().to_owned()),
+                        row.birth_date.map(|d| d.to_string())
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+        };
+        found.map(|(data, v)| Ok((serde_json::from_str(&data)?, v))).transpose()
+    }
+}
+
+impl Store {
+    /// Import a CSV or XLSX beneficiary sheet.
+    pub fn import_file(&mut self, path: &Path, progress: &mut dyn FnMut(ImportProgress)) -> Result<ImportReport> {
+        self.require(&[Role::Representative, Role::Admin])?;
+        let today = self.now().date_naive();
+        let sheet = sheet::read_sheet(path, today, &mut |rows, _| progress(ImportProgress::Reading { rows }))
+            .map_err(|e| StoreError::Invalid(vec![sila_domain::error::FieldError::new("file", e.code(), &e.arabic_message())]))?;
+        self.import_rows(sheet.rows, sheet.rejected, progress)
+    }
+
+    pub(crate) fn import_rows(
+        &mut self,
+        rows: Vec<sheet::SheetRow>,
+        mut rejected: Vec<RowError>,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<ImportReport> {
+        let total = rows.len();
+        let branch = self.session.branch.clone();
+        let today = self.now().date_naive();
+        let mut report = self.write(|w| {
+            let mut report = ImportReport::default();
+            for (i, row) in rows.iter().enumerate() {
+                let key = row.beneficiary.name.search_key();
+                match w.find_for_import(&row.beneficiary, &key)? {
+                    Some((existing, version)) => {
+                        let mut next = existing.clone();
+                        merge_into(&mut next, &row.beneficiary);
+                        if next == existing {
+                            report.unchanged += 1;
+                        } else if let Err(errors) = next.validate(today) {
+                            for e in errors {
+                                report.rejected.push(RowError {
+                                    row: row.row,
+                                    column: e.field,
+                                    code: e.code,
+                                    message: e.message,
+                                });
+                            }
+                        } else {
+                            match w.update_beneficiary_row(&next, version) {
+                                Ok(_) => report.updated += 1,
+                                Err(StoreError::DuplicateNationalId { .. }) => report.rejected.push(duplicate_row(row.row)),
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    }
+                    None => {
+                        let mut b = Beneficiary::new(BeneficiaryId::new_v7(), row.beneficiary.name.clone());
+                        merge_into(&mut b, &row.beneficiary);
+                        match b.validate(today) {
+                            Err(errors) => {
+                                for e in errors {
+                                    report.rejected.push(RowError {
+                                        row: row.row,
+                                        column: e.field,
+                                        code: e.code,
+                                        message: e.message,
+                                    });
+                                }
+                            }
+                            Ok(()) => {
+                                w.insert_beneficiary(&b, &branch)?;
+                                report.imported += 1;
+                            }
+                        }
+                    }
+                }
+                if (i + 1) % 1000 == 0 || i + 1 == total {
+                    progress(ImportProgress::Saving { done: i + 1, total });
+                }
+            }
+            Ok(report)
+        })?;
+        rejected.append(&mut report.rejected);
+        rejected.sort_by_key(|r| r.row);
+        report.rejected = rejected;
+        Ok(report)
+    }
+}
+
+fn duplicate_row(row: usize) -> RowError {
+    RowError {
+        row,
+        column: "national_id".into(),
+        code: "duplicate_national_id".into(),
+        message: "رقم الهوية مسجل لمستفيد آخر".into(),
+    }
+}

@@ -1,0 +1,524 @@
+//! The branch store: one encrypted SQLite file (SQLCipher) per branch device, its migrations, the
+//! outbox every change writes to, Arabic search, spreadsheet import and export, and demo data.
+//!
+//! The store owns all SQL. Every change goes through [`Store::write`], which runs it in one
+//! IMMEDIATE transaction together with its outbox operation and audit event, so a change and the
+//! record that it must be synced are never separated. User-visible saves commit with
+//! `synchronous=FULL`. The store never reads the wall clock except through [`Clock`], which tests
+//! replace. It never logs personal data; it does not log at all.
+
+pub mod beneficiaries;
+pub mod cases;
+pub mod demo;
+pub mod error;
+pub mod export;
+pub mod exporting;
+pub mod import;
+pub mod keyring;
+pub mod migrate;
+pub mod outbox;
+pub mod records;
+pub mod search;
+pub mod sheet;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use sila_domain::arabic;
+use sila_domain::catalog::Catalog;
+use sila_domain::ids::{DeviceId, StaffId};
+use sila_domain::staff::{Actor, Role, StaffAccount};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use error::{Result, StoreError};
+pub use keyring::KdfParams;
+
+/// Where "now" comes from. Production uses the system clock; tests pass a fixed or stepping one.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+/// The file name of the encrypted database inside the data folder.
+pub const DB_FILE: &str = "branch.sila";
+
+/// Who is signed in, on which device, at which branch.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub actor: Actor,
+    pub username: String,
+    pub device: DeviceId,
+    pub branch: String,
+    /// Prefix of human-facing numbers: branch code and device tag, e.g. "AFL-K3F".
+    pub number_prefix: String,
+}
+
+pub struct Store {
+    conn: Connection,
+    dir: PathBuf,
+    key: keyring::StoreKey,
+    session: Session,
+    catalog: Catalog,
+    clock: Clock,
+    kdf: KdfParams,
+}
+
+/// Options for creating a store; the defaults are production's.
+pub struct InitOptions {
+    pub kdf: KdfParams,
+    pub clock: Clock,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions { kdf: KdfParams::default(), clock: system_clock() }
+    }
+}
+
+fn open_connection(path: &Path, key: &keyring::StoreKey) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(&format!("PRAGMA key = {};", key.pragma_value()))?;
+    // The first read is where SQLCipher finds out whether the key fits.
+    if conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).is_err() {
+        return Err(StoreError::Corrupt);
+    }
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;",
+    )?;
+    Ok(conn)
+}
+
+/// The Latin branch code a human-facing number starts with: the first three letters of the branch
+/// name without its article, transliterated ("الأفلاج" → "AFL", "مروان" → "MRW").
+pub fn branch_code(name: &str) -> String {
+    let n = arabic::normalize(name);
+    let word = n.split_whitespace().map(|w| w.strip_prefix("ال").filter(|r| r.chars().count() >= 2).unwrap_or(w));
+    let mut code = String::new();
+    for w in word {
+        for c in w.chars() {
+            let latin = match c {
+                'ا' | 'ع' | 'ء' => "A",
+                'ب' => "B",
+                'ت' | 'ط' | 'ة' => "T",
+                'ث' | 'س' | 'ش' | 'ص' => "S",
+                'ج' => "J",
+                'ح' | 'ه' => "H",
+                'خ' | 'ك' => "K",
+                'د' | 'ض' => "D",
+                'ذ' | 'ز' | 'ظ' => "Z",
+                'ر' => "R",
+                'غ' => "G",
+                'ف' => "F",
+                'ق' => "Q",
+                'ل' => "L",
+                'م' => "M",
+                'ن' => "N",
+                'و' => "W",
+                'ي' => "Y",
+                c if c.is_ascii_alphanumeric() => {
+                    code.push(c.to_ascii_uppercase());
+                    ""
+                }
+                _ => "",
+            };
+            code.push_str(latin);
+            if code.len() >= 3 {
+                return code[..3].to_owned();
+            }
+        }
+    }
+    if code.is_empty() { "BR".into() } else { code }
+}
+
+impl Store {
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(DB_FILE).exists()
+    }
+
+    /// Create the branch store and its first administrator.
+    pub fn init(
+        dir: &Path,
+        branch: &str,
+        admin_username: &str,
+        admin_display_name: &str,
+        password: &str,
+        opts: InitOptions,
+    ) -> Result<Store> {
+        let branch = branch.trim();
+        let username = admin_username.trim();
+        let mut problems = Vec::new();
+        if branch.is_empty() {
+            problems.push(sila_domain::error::FieldError::required("branch"));
+        }
+        if username.is_empty() {
+            problems.push(sila_domain::error::FieldError::required("username"));
+        }
+        if password.chars().count() < 8 {
+            problems.push(sila_domain::error::FieldError::new(
+                "password",
+                "password_too_short",
+                "كلمة المرور يجب ألا تقل عن 8 أحرف",
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(problems));
+        }
+        std::fs::create_dir_all(dir)?;
+        let db_path = dir.join(DB_FILE);
+        if db_path.exists() || keyring::Keyring::path_in(dir).exists() {
+            return Err(StoreError::AlreadyInitialised);
+        }
+        let key = keyring::StoreKey::random();
+        let now = (opts.clock)();
+        let stamp = now.to_rfc3339();
+        let mut conn = open_connection(&db_path, &key)?;
+        let created = (|| -> Result<Session> {
+            migrate::migrate(&mut conn, &stamp)?;
+            let device = DeviceId::new_v7();
+            let staff_id = StaffId::new_v7();
+            // The device tag comes from the random bits of the device ID, so two laptops of one
+            // branch number their cases apart without asking anyone.
+            let tag: String = {
+                const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+                let bytes = device.0.as_bytes();
+                bytes[10..13].iter().map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char).collect()
+            };
+            let prefix = format!("{}-{}", branch_code(branch), tag);
+            let tx = conn.transaction()?;
+            for (k, v) in [
+                ("branch", branch.to_owned()),
+                ("device_id", device.to_string()),
+                ("number_prefix", prefix.clone()),
+                ("catalog", serde_json::to_string(&Catalog::arabic_defaults())?),
+                ("created_at", stamp.clone()),
+            ] {
+                tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![k, v])?;
+            }
+            let account = StaffAccount {
+                id: staff_id,
+                username: username.to_lowercase(),
+                display_name: admin_display_name.trim().to_owned(),
+                roles: vec![Role::Admin, Role::Representative],
+                branch: branch.to_owned(),
+                active: true,
+            };
+            insert_staff(&tx, &account, &stamp)?;
+            tx.commit()?;
+            Ok(Session {
+                actor: Actor::from(&account),
+                username: account.username.clone(),
+                device,
+                branch: branch.to_owned(),
+                number_prefix: prefix,
+            })
+        })();
+        let session = match created {
+            Ok(s) => s,
+            Err(e) => {
+                drop(conn);
+                let _ = std::fs::remove_file(&db_path);
+                return Err(e);
+            }
+        };
+        let mut ring = keyring::Keyring::new(dir);
+        ring.wrap(username, password, &key, opts.kdf)?;
+        ring.save()?;
+        let catalog = Catalog::arabic_defaults();
+        let mut store =
+            Store { conn, dir: dir.to_owned(), key, session, catalog, clock: opts.clock, kdf: opts.kdf };
+        store.write(|w| {
+            let id = w.session.actor.staff_id.to_string();
+            w.op("staff.create", "staff", &id, None, &serde_json::json!({"username": w.session.username}))?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// Sign in: unwrap the store key with this account's password and open the store.
+    pub fn open(dir: &Path, username: &str, password: &str) -> Result<Store> {
+        Self::open_with(dir, username, password, system_clock())
+    }
+
+    pub fn open_with(dir: &Path, username: &str, password: &str, clock: Clock) -> Result<Store> {
+        let db_path = dir.join(DB_FILE);
+        if !db_path.exists() {
+            return Err(StoreError::NotInitialised);
+        }
+        let ring = keyring::Keyring::load(dir)?;
+        let key = ring.unwrap(username, password)?;
+        let mut conn = open_connection(&db_path, &key)?;
+        let stamp = clock().to_rfc3339();
+        migrate::migrate(&mut conn, &stamp)?;
+        let meta = |k: &str| -> Result<String> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+                .optional()?
+                .ok_or(StoreError::Corrupt)
+        };
+        let branch = meta("branch")?;
+        let device: DeviceId = meta("device_id")?.parse().map_err(|_| StoreError::Corrupt)?;
+        let number_prefix = meta("number_prefix")?;
+        let catalog: Catalog = serde_json::from_str(&meta("catalog")?)?;
+        let account = staff_by_username(&conn, &username.trim().to_lowercase())?.ok_or(StoreError::WrongPassword)?;
+        if !account.active {
+            return Err(StoreError::AccountDisabled);
+        }
+        let session = Session {
+            actor: Actor::from(&account),
+            username: account.username.clone(),
+            device,
+            branch,
+            number_prefix,
+        };
+        let kdf = KdfParams::default();
+        Ok(Store { conn, dir: dir.to_owned(), key, session, catalog, clock, kdf })
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+    /// Read-only access for queries in sibling modules and the sync layer.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Run a change in one IMMEDIATE transaction with its outbox operations and audit events.
+    /// Nothing of it is visible unless all of it committed.
+    pub fn write<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        let now = (self.clock)();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut w = Writer { tx, session: &self.session, catalog: &self.catalog, now };
+        let out = f(&mut w)?;
+        w.tx.commit()?;
+        Ok(out)
+    }
+
+    fn require(&self, roles: &[Role]) -> Result<()> {
+        if self.session.actor.has_any(roles) { Ok(()) } else { Err(StoreError::NotPermitted) }
+    }
+
+    // ---- staff accounts (administrators) ----
+
+    pub fn staff(&self) -> Result<Vec<StaffAccount>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, username, display_name, roles, branch, active FROM staff ORDER BY display_name",
+        )?;
+        let rows = stmt.query_map([], staff_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Add a staff account of this branch and give it access to the store.
+    pub fn add_staff(
+        &mut self,
+        username: &str,
+        display_name: &str,
+        roles: &[Role],
+        password: &str,
+    ) -> Result<StaffAccount> {
+        self.require(&[Role::Admin])?;
+        let username = username.trim().to_lowercase();
+        if username.is_empty() || display_name.trim().is_empty() || roles.is_empty() {
+            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::required(
+                if username.is_empty() { "username" } else if roles.is_empty() { "roles" } else { "display_name" },
+            )]));
+        }
+        if password.chars().count() < 8 {
+            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
+                "password",
+                "password_too_short",
+                "كلمة المرور يجب ألا تقل عن 8 أحرف",
+            )]));
+        }
+        if staff_by_username(&self.conn, &username)?.is_some() {
+            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
+                "username",
+                "username_taken",
+                "اسم المستخدم مستخدم من قبل",
+            )]));
+        }
+        let account = StaffAccount {
+            id: StaffId::new_v7(),
+            username: username.clone(),
+            display_name: display_name.trim().to_owned(),
+            roles: roles.to_vec(),
+            branch: self.session.branch.clone(),
+            active: true,
+        };
+        // Keyring first: if the database write then fails, an orphan keyring entry opens nothing
+        // (there is no account row), whereas the reverse order could leave an account that cannot sign in.
+        let mut ring = keyring::Keyring::load(&self.dir)?;
+        ring.wrap(&username, password, &self.key, self.kdf)?;
+        ring.save()?;
+        let acc = account.clone();
+        self.write(move |w| {
+            insert_staff(&w.tx, &acc, &w.now.to_rfc3339())?;
+            w.op("staff.create", "staff", &acc.id.to_string(), None, &serde_json::to_value(&acc)?)?;
+            Ok(())
+        })?;
+        Ok(account)
+    }
+
+    /// Give an account a new password (an administrator resetting it, or the person changing it).
+    pub fn set_password(&mut self, username: &str, new_password: &str) -> Result<()> {
+        let username = username.trim().to_lowercase();
+        if username != self.session.username {
+            self.require(&[Role::Admin])?;
+        }
+        if new_password.chars().count() < 8 {
+            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
+                "password",
+                "password_too_short",
+                "كلمة المرور يجب ألا تقل عن 8 أحرف",
+            )]));
+        }
+        let account = staff_by_username(&self.conn, &username)?.ok_or(StoreError::NotFound("staff"))?;
+        if !account.active {
+            return Err(StoreError::AccountDisabled);
+        }
+        let mut ring = keyring::Keyring::load(&self.dir)?;
+        ring.wrap(&username, new_password, &self.key, self.kdf)?;
+        ring.save()?;
+        self.write(|w| w.audit("staff.password_reset", "staff", &account.id.to_string()))
+    }
+
+    /// Disable or re-enable an account. A disabled account loses its key: it opens nothing.
+    pub fn set_staff_active(&mut self, username: &str, active: bool, password_if_enabling: Option<&str>) -> Result<()> {
+        self.require(&[Role::Admin])?;
+        let username = username.trim().to_lowercase();
+        if username == self.session.username && !active {
+            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
+                "username",
+                "cannot_disable_self",
+                "لا يمكنك إيقاف حسابك وأنت تستخدمه",
+            )]));
+        }
+        let account = staff_by_username(&self.conn, &username)?.ok_or(StoreError::NotFound("staff"))?;
+        let mut ring = keyring::Keyring::load(&self.dir)?;
+        if active {
+            let pw = password_if_enabling.ok_or_else(|| {
+                StoreError::Invalid(vec![sila_domain::error::FieldError::required("password")])
+            })?;
+            ring.wrap(&username, pw, &self.key, self.kdf)?;
+        } else {
+            ring.remove(&username);
+        }
+        ring.save()?;
+        let id = account.id.to_string();
+        self.write(move |w| {
+            w.tx.execute(
+                "UPDATE staff SET active = ?1, version = version + 1, updated_at = ?2 WHERE id = ?3",
+                params![active, w.now.to_rfc3339(), id],
+            )?;
+            w.op("staff.set_active", "staff", &id, None, &serde_json::json!({"active": active}))?;
+            Ok(())
+        })
+    }
+
+    /// Counts for `sila stats` and the home screen.
+    pub fn stats(&self) -> Result<Stats> {
+        let count = |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [], |r| r.get(0))?) };
+        Ok(Stats {
+            beneficiaries: count("SELECT count(*) FROM beneficiaries WHERE merged_into IS NULL")?,
+            cases: count("SELECT count(*) FROM cases")?,
+            pending_changes: count("SELECT count(*) FROM outbox WHERE acked_at IS NULL")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub beneficiaries: i64,
+    pub cases: i64,
+    pub pending_changes: i64,
+}
+
+/// A change in progress: the open transaction, who makes it and when.
+pub struct Writer<'a> {
+    pub tx: Transaction<'a>,
+    pub session: &'a Session,
+    pub catalog: &'a Catalog,
+    pub now: DateTime<Utc>,
+}
+
+impl Writer<'_> {
+    /// Record a named operation in the outbox (and an audit event) inside this transaction.
+    pub fn op(
+        &self,
+        op: &str,
+        entity: &str,
+        entity_id: &str,
+        base_version: Option<i64>,
+        payload: &serde_json::Value,
+    ) -> Result<i64> {
+        let seq = outbox::append(&self.tx, &self.session.device, op, entity, entity_id, base_version, payload, self.now)?;
+        self.audit(op, entity, entity_id)?;
+        Ok(seq)
+    }
+
+    pub fn audit(&self, action: &str, entity: &str, entity_id: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO audit_events (at, staff_id, action, entity, entity_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![self.now.to_rfc3339(), self.session.actor.staff_id.to_string(), action, entity, entity_id],
+        )?;
+        Ok(())
+    }
+
+    /// The next human-facing number of a kind ("case", "file"), never reused.
+    pub fn next_number(&self, counter: &str) -> Result<i64> {
+        self.tx.execute(
+            "INSERT INTO counters (name, value) VALUES (?1, 1)
+             ON CONFLICT(name) DO UPDATE SET value = value + 1",
+            [counter],
+        )?;
+        Ok(self.tx.query_row("SELECT value FROM counters WHERE name = ?1", [counter], |r| r.get(0))?)
+    }
+}
+
+fn insert_staff(tx: &Connection, a: &StaffAccount, stamp: &str) -> Result<()> {
+    let roles: Vec<&str> = a.roles.iter().map(|r| r.code()).collect();
+    tx.execute(
+        "INSERT INTO staff (id, username, display_name, roles, branch, active, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        params![a.id.to_string(), a.username, a.display_name, serde_json::to_string(&roles)?, a.branch, a.active, stamp],
+    )?;
+    Ok(())
+}
+
+fn staff_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffAccount> {
+    let id: String = r.get(0)?;
+    let roles: String = r.get(3)?;
+    let roles: Vec<String> = serde_json::from_str(&roles).unwrap_or_default();
+    Ok(StaffAccount {
+        id: id.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?,
+        username: r.get(1)?,
+        display_name: r.get(2)?,
+        roles: roles.iter().filter_map(|c| Role::from_code(c)).collect(),
+        branch: r.get(4)?,
+        active: r.get(5)?,
+    })
+}
+
+fn staff_by_username(conn: &Connection, username: &str) -> Result<Option<StaffAccount>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, username, display_name, roles, branch, active FROM staff WHERE username = ?1",
+            [username],
+            staff_from_row,
+        )
+        .optional()?)
+}

@@ -1,0 +1,102 @@
+//! The outbox: every local change as a named operation, in per-device sequence, written in the
+//! same transaction as the change itself. Sync reads it from the last acknowledged sequence and
+//! marks operations acknowledged only after HQ has committed them; nothing is deleted before that.
+
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+use sila_domain::ids::DeviceId;
+use uuid::Uuid;
+
+/// One operation as it travels to HQ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    /// Per-device sequence number: the order HQ applies operations in.
+    pub seq: i64,
+    pub op_id: Uuid,
+    pub device_id: DeviceId,
+    /// The operation's name, e.g. "beneficiary.create", "case.transition".
+    pub op: String,
+    pub entity: String,
+    pub entity_id: String,
+    /// The version of the record the edit was based on (None for creations and append-only records).
+    pub base_version: Option<i64>,
+    pub payload: serde_json::Value,
+    /// The device's wall clock when the change was made: shown to people, never used to order.
+    pub created_at: DateTime<Utc>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn append(
+    tx: &Connection,
+    device: &DeviceId,
+    op: &str,
+    entity: &str,
+    entity_id: &str,
+    base_version: Option<i64>,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO outbox (op_id, device_id, op, entity, entity_id, base_version, payload, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            Uuid::now_v7().to_string(),
+            device.to_string(),
+            op,
+            entity,
+            entity_id,
+            base_version,
+            serde_json::to_string(payload)?,
+            now.to_rfc3339()
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Operations not yet acknowledged by HQ, in sequence, after `after_seq`, at most `limit`.
+pub fn pending(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Op>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, op_id, device_id, op, entity, entity_id, base_version, payload, created_at
+         FROM outbox WHERE acked_at IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after_seq, limit as i64], |r| {
+        let op_id: String = r.get(1)?;
+        let device: String = r.get(2)?;
+        let payload: String = r.get(7)?;
+        let created: String = r.get(8)?;
+        Ok((r.get(0)?, op_id, device, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, payload, created))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, op_id, device, op, entity, entity_id, base_version, payload, created): (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<i64>,
+            String,
+            String,
+        ) = row?;
+        out.push(Op {
+            seq,
+            op_id: op_id.parse().map_err(|_| crate::StoreError::Corrupt)?,
+            device_id: device.parse().map_err(|_| crate::StoreError::Corrupt)?,
+            op,
+            entity,
+            entity_id,
+            base_version,
+            payload: serde_json::from_str(&payload)?,
+            created_at: DateTime::parse_from_rfc3339(&created).map_err(|_| crate::StoreError::Corrupt)?.into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Count of operations HQ has not acknowledged.
+pub fn pending_count(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT count(*) FROM outbox WHERE acked_at IS NULL", [], |r| r.get(0))?)
+}
