@@ -54,7 +54,10 @@ impl PersonName {
             let w = words[i];
             let n = arabic::normalize(w);
             let joins_next = matches!(n.as_str(), "عبد" | "ابو" | "ال");
-            if matches!(n.as_str(), "بن" | "بنت" | "ابن") && !parts.is_empty() && i + 1 < words.len() {
+            if matches!(n.as_str(), "بن" | "بنت" | "ابن")
+                && !parts.is_empty()
+                && i + 1 < words.len()
+            {
                 i += 1;
                 continue;
             }
@@ -79,7 +82,13 @@ impl PersonName {
                 (father, grandfather, rest.join(" "))
             }
         };
-        PersonName { first, father, grandfather, family, as_written: full.trim().to_owned() }
+        PersonName {
+            first,
+            father,
+            grandfather,
+            family,
+            as_written: full.trim().to_owned(),
+        }
     }
 
     /// The normalised search key over every part and the written form.
@@ -321,9 +330,17 @@ impl Beneficiary {
         }
         if let Some(b) = self.birth_date {
             if b > today {
-                errors.push(FieldError::new("birth_date", "date_in_future", "تاريخ الميلاد في المستقبل"));
+                errors.push(FieldError::new(
+                    "birth_date",
+                    "date_in_future",
+                    "تاريخ الميلاد في المستقبل",
+                ));
             } else if today.years_since(b).unwrap_or(0) > 130 {
-                errors.push(FieldError::new("birth_date", "date_out_of_range", "تاريخ الميلاد غير معقول"));
+                errors.push(FieldError::new(
+                    "birth_date",
+                    "date_out_of_range",
+                    "تاريخ الميلاد غير معقول",
+                ));
             }
         }
         for (i, m) in self.household.iter().enumerate() {
@@ -340,15 +357,27 @@ impl Beneficiary {
         }
         for (i, inc) in self.incomes.iter().enumerate() {
             if inc.monthly_halalas < 0 {
-                errors.push(FieldError::new(&format!("incomes[{i}]"), "negative_amount", "المبلغ لا يكون سالباً"));
+                errors.push(FieldError::new(
+                    &format!("incomes[{i}]"),
+                    "negative_amount",
+                    "المبلغ لا يكون سالباً",
+                ));
             }
         }
         if let Some(h) = &self.housing
             && h.annual_rent_halalas.is_some_and(|r| r < 0)
         {
-            errors.push(FieldError::new("housing", "negative_amount", "المبلغ لا يكون سالباً"));
+            errors.push(FieldError::new(
+                "housing",
+                "negative_amount",
+                "المبلغ لا يكون سالباً",
+            ));
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// What must hold at the moment a request is submitted: the policy asks the employee to check
@@ -356,12 +385,24 @@ impl Beneficiary {
     pub fn validate_for_submission(&self, today: NaiveDate) -> Result<(), Vec<FieldError>> {
         let mut errors = self.validate(today).err().unwrap_or_default();
         if self.mobile.is_none() {
-            errors.push(FieldError::new("mobile", "required", "رقم الجوال مطلوب لإبلاغ المستفيد بالقرار"));
+            errors.push(FieldError::new(
+                "mobile",
+                "required",
+                "رقم الجوال مطلوب لإبلاغ المستفيد بالقرار",
+            ));
         }
         if self.id_expiry.is_some_and(|e| e < today) {
-            errors.push(FieldError::new("id_expiry", "id_expired", "الهوية منتهية الصلاحية وقت التقديم"));
+            errors.push(FieldError::new(
+                "id_expiry",
+                "id_expired",
+                "الهوية منتهية الصلاحية وقت التقديم",
+            ));
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -383,7 +424,11 @@ pub fn parse_riyals(input: &str) -> Option<i64> {
     if frac.contains('.') || frac.len() > 2 || whole.len() > 12 {
         return None;
     }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let frac: i64 = match frac.len() {
         0 => 0,
         1 => frac.parse::<i64>().ok()? * 10,
@@ -400,14 +445,27 @@ mod tests {
     fn splits_four_part_names_with_particles() {
         let check = |full: &str, parts: [&str; 4]| {
             let n = PersonName::from_full(full);
-            assert_eq!([n.first.as_str(), &n.father, &n.grandfather, &n.family], parts, "{full}");
+            assert_eq!(
+                [n.first.as_str(), &n.father, &n.grandfather, &n.family],
+                parts,
+                "{full}"
+            );
             assert_eq!(n.full(), full.trim());
         };
-        check("محمد عبد الله سعد الدوسري", ["محمد", "عبد الله", "سعد", "الدوسري"]);
-        check("نورة بنت فهد بن سالم آل سعود", ["نورة", "فهد", "سالم", "آل سعود"]);
+        check(
+            "محمد عبد الله سعد الدوسري",
+            ["محمد", "عبد الله", "سعد", "الدوسري"],
+        );
+        check(
+            "نورة بنت فهد بن سالم آل سعود",
+            ["نورة", "فهد", "سالم", "آل سعود"],
+        );
         check("فهد العتيبي", ["فهد", "", "", "العتيبي"]);
         check("خالد", ["خالد", "", "", ""]);
-        check("أحمد محمد علي حسن الزهراني", ["أحمد", "محمد", "علي", "حسن الزهراني"]);
+        check(
+            "أحمد محمد علي حسن الزهراني",
+            ["أحمد", "محمد", "علي", "حسن الزهراني"],
+        );
     }
 
     #[test]

@@ -76,13 +76,19 @@ impl CaseState {
     }
     /// Open states are those a request may still be withdrawn from.
     pub fn is_open(self) -> bool {
-        !matches!(self, CaseState::Closed | CaseState::Withdrawn | CaseState::Rejected | CaseState::Served)
+        !matches!(
+            self,
+            CaseState::Closed | CaseState::Withdrawn | CaseState::Rejected | CaseState::Served
+        )
     }
     /// States in which the committee's promise is still running (no decision yet).
     pub fn awaits_decision(self) -> bool {
         matches!(
             self,
-            CaseState::Submitted | CaseState::InResearch | CaseState::Incomplete | CaseState::InCommittee
+            CaseState::Submitted
+                | CaseState::InResearch
+                | CaseState::Incomplete
+                | CaseState::InCommittee
         )
     }
 }
@@ -166,34 +172,78 @@ impl Transition {
     pub fn rule(self) -> Rule {
         use CaseState::*;
         use Role::*;
-        let (from, to, roles, needs_note): (&'static [CaseState], CaseState, &'static [Role], bool) = match self {
+        let (from, to, roles, needs_note): (
+            &'static [CaseState],
+            CaseState,
+            &'static [Role],
+            bool,
+        ) = match self {
             Transition::Submit => (&[Draft], Submitted, &[Representative, Admin], false),
-            Transition::ReferToResearch => (&[Submitted], InResearch, &[Representative, Researcher, Admin], true),
+            Transition::ReferToResearch => (
+                &[Submitted],
+                InResearch,
+                &[Representative, Researcher, Admin],
+                true,
+            ),
             Transition::ResearchDone => (&[InResearch], Submitted, &[Researcher, Admin], false),
-            Transition::ReturnIncomplete => {
-                (&[Submitted, InResearch, InCommittee], Incomplete, &[Representative, Researcher, Committee, Admin], true)
-            }
+            Transition::ReturnIncomplete => (
+                &[Submitted, InResearch, InCommittee],
+                Incomplete,
+                &[Representative, Researcher, Committee, Admin],
+                true,
+            ),
             Transition::Resubmit => (&[Incomplete], Submitted, &[Representative, Admin], false),
-            Transition::SendToCommittee => (&[Submitted], InCommittee, &[Representative, Researcher, Admin], false),
+            Transition::SendToCommittee => (
+                &[Submitted],
+                InCommittee,
+                &[Representative, Researcher, Admin],
+                false,
+            ),
             Transition::Approve => (&[InCommittee], Approved, &[Committee], false),
             Transition::Reject => (&[InCommittee], Rejected, &[Committee], true),
             Transition::Reopen => (&[Rejected], InCommittee, &[Committee, HqStaff, Admin], true),
             Transition::Register => (&[Approved], Registered, &[Representative, Admin], false),
-            Transition::Deliver => (&[Registered, Served], Served, &[Representative, Admin], false),
-            Transition::Close => (&[Served, Rejected], Closed, &[Representative, HqStaff, Admin], false),
+            Transition::Deliver => (
+                &[Registered, Served],
+                Served,
+                &[Representative, Admin],
+                false,
+            ),
+            Transition::Close => (
+                &[Served, Rejected],
+                Closed,
+                &[Representative, HqStaff, Admin],
+                false,
+            ),
             Transition::Withdraw => (
-                &[Draft, Submitted, InResearch, Incomplete, InCommittee, Approved, Registered],
+                &[
+                    Draft,
+                    Submitted,
+                    InResearch,
+                    Incomplete,
+                    InCommittee,
+                    Approved,
+                    Registered,
+                ],
                 Withdrawn,
                 &[Representative, Admin],
                 true,
             ),
         };
-        Rule { from, to, roles, needs_note }
+        Rule {
+            from,
+            to,
+            roles,
+            needs_note,
+        }
     }
 
     /// Decisions belong to HQ's committee; a branch never overrides them.
     pub fn is_decision(self) -> bool {
-        matches!(self, Transition::Approve | Transition::Reject | Transition::Reopen)
+        matches!(
+            self,
+            Transition::Approve | Transition::Reject | Transition::Reopen
+        )
     }
 }
 
@@ -346,11 +396,22 @@ impl Case {
             .collect()
     }
 
-    pub fn promise_status(&self, today: NaiveDate, policy: &crate::catalog::Policy) -> Option<PromiseStatus> {
+    pub fn promise_status(
+        &self,
+        today: NaiveDate,
+        policy: &crate::catalog::Policy,
+    ) -> Option<PromiseStatus> {
         let promised = self.promised_reply_date?;
         if !self.state.awaits_decision() {
-            let late = self.decision.as_ref().is_some_and(|d| d.decided_at.date_naive() > promised);
-            return Some(if late { PromiseStatus::DecidedLate } else { PromiseStatus::Decided });
+            let late = self
+                .decision
+                .as_ref()
+                .is_some_and(|d| d.decided_at.date_naive() > promised);
+            return Some(if late {
+                PromiseStatus::DecidedLate
+            } else {
+                PromiseStatus::Decided
+            });
         }
         Some(PromiseStatus::of(promised, today, policy.due_soon_days))
     }
@@ -420,7 +481,10 @@ pub struct CaseEvent {
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum LifecycleError {
     #[error("transition not allowed from the current state")]
-    WrongState { from: CaseState, transition: Transition },
+    WrongState {
+        from: CaseState,
+        transition: Transition,
+    },
     #[error("the actor's roles may not take this transition")]
     NotPermitted { transition: Transition },
     #[error("this transition needs a note or reason")]
@@ -459,8 +523,12 @@ impl LifecycleError {
             LifecycleError::NotPermitted { .. } => "ليست لديك صلاحية تنفيذ هذا الإجراء",
             LifecycleError::NoteRequired { .. } => "يجب كتابة السبب أو الملاحظة",
             LifecycleError::DeclarationMissing => "لم يوقع المستفيد على الإقرار بعد",
-            LifecycleError::DocumentsMissing { .. } => "بعض المستندات المطلوبة غير مرفقة أو لم تطابق مع الأصل",
-            LifecycleError::BeneficiaryInvalid { .. } => "بيانات المستفيد غير مكتملة أو غير صالحة وقت التقديم",
+            LifecycleError::DocumentsMissing { .. } => {
+                "بعض المستندات المطلوبة غير مرفقة أو لم تطابق مع الأصل"
+            }
+            LifecycleError::BeneficiaryInvalid { .. } => {
+                "بيانات المستفيد غير مكتملة أو غير صالحة وقت التقديم"
+            }
             LifecycleError::NeedMissing => "يجب وصف الاحتياج",
             LifecycleError::ReportMissing => "يجب كتابة تقرير البحث الاجتماعي أولاً",
             LifecycleError::DecisionIsHq => "قرار لجنة البحث يصدر من المقر ولا يعدل في الفرع",
@@ -496,7 +564,10 @@ pub fn apply(
     let t = req.transition;
     let rule = t.rule();
     if !rule.from.contains(&case.state) {
-        return Err(LifecycleError::WrongState { from: case.state, transition: t });
+        return Err(LifecycleError::WrongState {
+            from: case.state,
+            transition: t,
+        });
     }
     if !actor.has_any(rule.roles) {
         return Err(LifecycleError::NotPermitted { transition: t });
@@ -520,12 +591,15 @@ pub fn apply(
                 });
             }
             if !facts.beneficiary_problems.is_empty() {
-                return Err(LifecycleError::BeneficiaryInvalid { fields: facts.beneficiary_problems.clone() });
+                return Err(LifecycleError::BeneficiaryInvalid {
+                    fields: facts.beneficiary_problems.clone(),
+                });
             }
             // The promise is made once, at the first submission, and never moves.
             if next.submitted_at.is_none() {
                 next.submitted_at = Some(at);
-                next.promised_reply_date = Some(crate::dates::add_days(at.date_naive(), policy.reply_days));
+                next.promised_reply_date =
+                    Some(crate::dates::add_days(at.date_naive(), policy.reply_days));
             }
         }
         Transition::ResearchDone => {
@@ -535,7 +609,11 @@ pub fn apply(
         }
         Transition::Approve | Transition::Reject => {
             next.decision = Some(Decision {
-                outcome: if t == Transition::Approve { Outcome::Approved } else { Outcome::Rejected },
+                outcome: if t == Transition::Approve {
+                    Outcome::Approved
+                } else {
+                    Outcome::Rejected
+                },
                 reasons: req.note.clone(),
                 decided_by: actor.staff_id,
                 decided_by_name: actor.display_name.clone(),
@@ -575,7 +653,10 @@ pub fn replay(history: &[CaseEvent]) -> Result<CaseState, LifecycleError> {
     for e in history {
         let rule = e.transition.rule();
         if e.from != state || !rule.from.contains(&state) || e.to != rule.to {
-            return Err(LifecycleError::WrongState { from: state, transition: e.transition });
+            return Err(LifecycleError::WrongState {
+                from: state,
+                transition: e.transition,
+            });
         }
         state = e.to;
     }

@@ -93,7 +93,12 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { reply_days: 14, due_soon_days: 3, promise_reminder_days: 3, reassessment_days: 365 }
+        Policy {
+            reply_days: 14,
+            due_soon_days: 3,
+            promise_reminder_days: 3,
+            reassessment_days: 365,
+        }
     }
 }
 

@@ -18,7 +18,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &str, code: &str, message: &str) -> Self {
-        Self { field: field.to_owned(), code: code.to_owned(), message: message.to_owned() }
+        Self {
+            field: field.to_owned(),
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
     }
     pub fn required(field: &str) -> Self {
         Self::new(field, "required", "هذا الحقل مطلوب")

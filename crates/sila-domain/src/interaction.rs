@@ -76,11 +76,18 @@ pub struct Survey {
 
 impl Survey {
     pub fn validate(&self) -> Result<(), crate::error::FieldError> {
-        for (field, v) in
-            [("overall", self.overall), ("speed", self.speed), ("courtesy", self.courtesy), ("clarity", self.clarity)]
-        {
+        for (field, v) in [
+            ("overall", self.overall),
+            ("speed", self.speed),
+            ("courtesy", self.courtesy),
+            ("clarity", self.clarity),
+        ] {
             if !(1..=5).contains(&v) {
-                return Err(crate::error::FieldError::new(field, "score_out_of_range", "التقييم من 1 إلى 5"));
+                return Err(crate::error::FieldError::new(
+                    field,
+                    "score_out_of_range",
+                    "التقييم من 1 إلى 5",
+                ));
             }
         }
         Ok(())

@@ -21,8 +21,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] =
-        [Role::Representative, Role::Researcher, Role::Committee, Role::HqStaff, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::Representative,
+        Role::Researcher,
+        Role::Committee,
+        Role::HqStaff,
+        Role::Admin,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {

@@ -105,7 +105,11 @@ pub fn rule_tasks(
             key: format!("announce_decision:{id}:{}", d.decided_at.timestamp()),
             kind: TaskKind::AnnounceDecision,
             role: Role::Representative,
-            due_on: d.decided_at.date_naive().max(today).min(d.decided_at.date_naive() + chrono::Days::new(2)),
+            due_on: d
+                .decided_at
+                .date_naive()
+                .max(today)
+                .min(d.decided_at.date_naive() + chrono::Days::new(2)),
             channel: Some(preferred_channel.unwrap_or(case.channel)),
             note: note.to_owned(),
         });
@@ -144,7 +148,10 @@ pub fn rule_tasks(
         });
     }
     if let Some(assessed) = last_assessed
-        && matches!(case.state, CaseState::Registered | CaseState::Served | CaseState::Closed)
+        && matches!(
+            case.state,
+            CaseState::Registered | CaseState::Served | CaseState::Closed
+        )
     {
         let due = assessed + chrono::Days::new(policy.reassessment_days as u64);
         if due <= today + chrono::Days::new(policy.promise_reminder_days as u64) {

@@ -24,7 +24,12 @@ pub struct StoredBeneficiary {
 /// The search key of every written form of a name: the name as written and its four parts.
 pub(crate) fn name_key_of(b: &Beneficiary) -> String {
     let mut tokens = arabic::name_tokens(&b.name.full());
-    let parts = [&b.name.first, &b.name.father, &b.name.grandfather, &b.name.family];
+    let parts = [
+        &b.name.first,
+        &b.name.father,
+        &b.name.grandfather,
+        &b.name.family,
+    ];
     for p in parts {
         for t in arabic::name_tokens(p) {
             if !tokens.contains(&t) {
@@ -37,7 +42,9 @@ pub(crate) fn name_key_of(b: &Beneficiary) -> String {
 
 /// National-format mobile digits reversed, so a typed tail is an index prefix.
 pub(crate) fn phone_rev_of(b: &Beneficiary) -> Option<String> {
-    b.mobile.as_ref().map(|m| m.national().chars().rev().collect())
+    b.mobile
+        .as_ref()
+        .map(|m| m.national().chars().rev().collect())
 }
 
 const WRITE_ROLES: &[Role] = &[Role::Representative, Role::Researcher, Role::Admin];
@@ -76,22 +83,37 @@ impl Writer<'_> {
                 stamp
             ],
         )?;
-        self.op("beneficiary.create", "beneficiary", &b.id.to_string(), None, &serde_json::to_value(b)?)?;
+        self.op(
+            "beneficiary.create",
+            "beneficiary",
+            &b.id.to_string(),
+            None,
+            &serde_json::to_value(b)?,
+        )?;
         Ok(())
     }
 
     /// Replace a beneficiary's data, recording only the changed fields and the version they were
     /// based on. Returns the new version, or None when nothing changed.
-    pub(crate) fn update_beneficiary_row(&self, b: &Beneficiary, base_version: i64) -> Result<Option<i64>> {
+    pub(crate) fn update_beneficiary_row(
+        &self,
+        b: &Beneficiary,
+        base_version: i64,
+    ) -> Result<Option<i64>> {
         let row: Option<(String, i64)> = self
             .tx
-            .query_row("SELECT data, version FROM beneficiaries WHERE id = ?1", [b.id.to_string()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT data, version FROM beneficiaries WHERE id = ?1",
+                [b.id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         let (old, version) = row.ok_or(StoreError::NotFound("beneficiary"))?;
         if version != base_version {
-            return Err(StoreError::VersionConflict { current: version, base: base_version });
+            return Err(StoreError::VersionConflict {
+                current: version,
+                base: base_version,
+            });
         }
         let old: serde_json::Value = serde_json::from_str(&old)?;
         let new = serde_json::to_value(b)?;
@@ -142,7 +164,10 @@ impl Writer<'_> {
 
 /// The top-level fields whose values differ, with their new values. Sync compares edits per field,
 /// so only what changed travels and collides.
-pub fn changed_fields(old: &serde_json::Value, new: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+pub fn changed_fields(
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+) -> serde_json::Map<String, serde_json::Value> {
     let mut out = serde_json::Map::new();
     if let (Some(o), Some(n)) = (old.as_object(), new.as_object()) {
         for (k, v) in n {
@@ -175,16 +200,22 @@ impl Store {
         self.require(WRITE_ROLES)?;
         let today = self.now().date_naive();
         b.validate(today).map_err(StoreError::Invalid)?;
-        self.write(|w| Ok(w.update_beneficiary_row(b, base_version)?.unwrap_or(base_version)))
+        self.write(|w| {
+            Ok(w.update_beneficiary_row(b, base_version)?
+                .unwrap_or(base_version))
+        })
     }
 
     /// Open a beneficiary's full file (an audited read). Follows a merge redirect to the survivor.
     pub fn open_beneficiary(&mut self, id: BeneficiaryId) -> Result<StoredBeneficiary> {
-        let found = self.beneficiary(id)?.ok_or(StoreError::NotFound("beneficiary"))?;
+        let found = self
+            .beneficiary(id)?
+            .ok_or(StoreError::NotFound("beneficiary"))?;
         let found = match &found.merged_into {
             Some(target) => {
                 let target: BeneficiaryId = target.parse().map_err(|_| StoreError::Corrupt)?;
-                self.beneficiary(target)?.ok_or(StoreError::NotFound("beneficiary"))?
+                self.beneficiary(target)?
+                    .ok_or(StoreError::NotFound("beneficiary"))?
             }
             None => found,
         };
@@ -226,7 +257,9 @@ impl Store {
 
     /// Every beneficiary (not merged away), in registration order, for export and reports.
     pub fn all_beneficiaries(&self, mut each: impl FnMut(Beneficiary) -> Result<()>) -> Result<()> {
-        let mut stmt = self.conn.prepare("SELECT data FROM beneficiaries WHERE merged_into IS NULL ORDER BY rid")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT data FROM beneficiaries WHERE merged_into IS NULL ORDER BY rid")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let data: String = r.get(0)?;

@@ -8,8 +8,8 @@ use crate::{Store, Writer};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sila_domain::case::{
-    self, Case, CaseEvent, CaseState, Declaration, ResearchReport, Signature, SubmissionFacts, Transition,
-    TransitionRequest,
+    self, Case, CaseEvent, CaseState, Declaration, ResearchReport, Signature, SubmissionFacts,
+    Transition, TransitionRequest,
 };
 use sila_domain::catalog::Channel;
 use sila_domain::ids::{BeneficiaryId, CaseId};
@@ -70,16 +70,24 @@ impl Writer<'_> {
                 stamp
             ],
         )?;
-        self.op("case.create", "case", &c.id.to_string(), None, &serde_json::to_value(c)?)?;
+        self.op(
+            "case.create",
+            "case",
+            &c.id.to_string(),
+            None,
+            &serde_json::to_value(c)?,
+        )?;
         Ok(())
     }
 
     fn load_case(&self, id: CaseId) -> Result<(Case, i64)> {
         let (data, version): (String, i64) = self
             .tx
-            .query_row("SELECT data, version FROM cases WHERE id = ?1", [id.to_string()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT data, version FROM cases WHERE id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?
             .ok_or(StoreError::NotFound("case"))?;
         Ok((serde_json::from_str(&data)?, version))
@@ -105,12 +113,20 @@ impl Writer<'_> {
     }
 
     /// Edit a case's draft data (need, documents, declaration, report): records changed fields.
-    pub(crate) fn edit_case(&self, id: CaseId, base_version: Option<i64>, edit: impl FnOnce(&mut Case) -> Result<()>) -> Result<Case> {
+    pub(crate) fn edit_case(
+        &self,
+        id: CaseId,
+        base_version: Option<i64>,
+        edit: impl FnOnce(&mut Case) -> Result<()>,
+    ) -> Result<Case> {
         let (mut c, version) = self.load_case(id)?;
         if let Some(base) = base_version
             && base != version
         {
-            return Err(StoreError::VersionConflict { current: version, base });
+            return Err(StoreError::VersionConflict {
+                current: version,
+                base,
+            });
         }
         let before = serde_json::to_value(&c)?;
         edit(&mut c)?;
@@ -119,11 +135,22 @@ impl Writer<'_> {
             return Ok(c);
         }
         self.save_case(&c, version)?;
-        self.op("case.update", "case", &id.to_string(), Some(version), &serde_json::json!({ "fields": changed }))?;
+        self.op(
+            "case.update",
+            "case",
+            &id.to_string(),
+            Some(version),
+            &serde_json::json!({ "fields": changed }),
+        )?;
         Ok(c)
     }
 
-    pub(crate) fn apply_transition(&self, id: CaseId, transition: Transition, note: &str) -> Result<(Case, CaseEvent)> {
+    pub(crate) fn apply_transition(
+        &self,
+        id: CaseId,
+        transition: Transition,
+        note: &str,
+    ) -> Result<(Case, CaseEvent)> {
         let (c, version) = self.load_case(id)?;
         let problems = if matches!(transition, Transition::Submit | Transition::Resubmit) {
             let data: String = self.tx.query_row(
@@ -153,7 +180,9 @@ impl Writer<'_> {
             &self.session.actor,
             self.now,
             &self.catalog.policy,
-            &SubmissionFacts { beneficiary_problems: problems },
+            &SubmissionFacts {
+                beneficiary_problems: problems,
+            },
         )?;
         let mut next = applied.case;
         if transition == Transition::Register && next.registration_number.is_none() {
@@ -175,7 +204,11 @@ impl Writer<'_> {
         self.save_case(&next, version)?;
         self.tx.execute(
             "INSERT INTO case_events (case_id, at, data) VALUES (?1, ?2, ?3)",
-            params![id.to_string(), self.now.to_rfc3339(), serde_json::to_string(&applied.event)?],
+            params![
+                id.to_string(),
+                self.now.to_rfc3339(),
+                serde_json::to_string(&applied.event)?
+            ],
         )?;
         self.op(
             "case.transition",
@@ -199,14 +232,21 @@ const DESK_ROLES: &[Role] = &[Role::Representative, Role::Researcher, Role::Admi
 
 impl Store {
     /// Open a new draft request for a beneficiary, with the documents checklist of its support type.
-    pub fn create_case(&mut self, beneficiary: BeneficiaryId, support_type: &str, channel: Channel) -> Result<Case> {
+    pub fn create_case(
+        &mut self,
+        beneficiary: BeneficiaryId,
+        support_type: &str,
+        channel: Channel,
+    ) -> Result<Case> {
         self.require(DESK_ROLES)?;
         if self.catalog.support_type(support_type).is_none() {
-            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
-                "support_type",
-                "unknown_support_type",
-                "نوع الدعم غير معروف",
-            )]));
+            return Err(StoreError::Invalid(vec![
+                sila_domain::error::FieldError::new(
+                    "support_type",
+                    "unknown_support_type",
+                    "نوع الدعم غير معروف",
+                ),
+            ]));
         }
         if self.beneficiary(beneficiary)?.is_none() {
             return Err(StoreError::NotFound("beneficiary"));
@@ -215,7 +255,14 @@ impl Store {
         self.write(|w| {
             let n = w.next_number("case")?;
             let number = format!("{}-{:06}", w.session.number_prefix, n);
-            let c = Case::new_draft(CaseId::new_v7(), number, beneficiary, support_type, channel, &catalog);
+            let c = Case::new_draft(
+                CaseId::new_v7(),
+                number,
+                beneficiary,
+                support_type,
+                channel,
+                &catalog,
+            );
             w.insert_case(&c)?;
             Ok(c)
         })
@@ -226,18 +273,34 @@ impl Store {
             .query_row(
                 "SELECT data, branch, version, created_at, updated_at FROM cases WHERE id = ?1",
                 [id.to_string()],
-                |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                    ))
+                },
             )
             .optional()?
             .map(|(data, branch, version, created_at, updated_at)| {
-                Ok(StoredCase { case: serde_json::from_str(&data)?, branch, version, created_at, updated_at })
+                Ok(StoredCase {
+                    case: serde_json::from_str(&data)?,
+                    branch,
+                    version,
+                    created_at,
+                    updated_at,
+                })
             })
             .transpose()
     }
 
     /// The append-only history of a case, oldest first.
     pub fn case_history(&self, id: CaseId) -> Result<Vec<CaseEvent>> {
-        let mut stmt = self.conn.prepare("SELECT data FROM case_events WHERE case_id = ?1 ORDER BY seq")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT data FROM case_events WHERE case_id = ?1 ORDER BY seq")?;
         let rows = stmt.query_map([id.to_string()], |r| r.get::<_, String>(0))?;
         rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
     }
@@ -262,7 +325,15 @@ impl Store {
         let code = code.to_owned();
         self.write(|w| {
             w.edit_case(id, None, |c| {
-                require_state(c, &[CaseState::Draft, CaseState::Incomplete, CaseState::Submitted, CaseState::InResearch])?;
+                require_state(
+                    c,
+                    &[
+                        CaseState::Draft,
+                        CaseState::Incomplete,
+                        CaseState::Submitted,
+                        CaseState::InResearch,
+                    ],
+                )?;
                 match c.documents.iter_mut().find(|d| d.code == code) {
                     Some(d) => d.attachment = Some(sha),
                     None => c.documents.push(case::DocumentCheck {
@@ -284,8 +355,20 @@ impl Store {
         let staff = self.session.actor.staff_id;
         self.write(|w| {
             w.edit_case(id, None, |c| {
-                require_state(c, &[CaseState::Draft, CaseState::Incomplete, CaseState::Submitted, CaseState::InResearch])?;
-                let d = c.documents.iter_mut().find(|d| d.code == code).ok_or(StoreError::NotFound("document"))?;
+                require_state(
+                    c,
+                    &[
+                        CaseState::Draft,
+                        CaseState::Incomplete,
+                        CaseState::Submitted,
+                        CaseState::InResearch,
+                    ],
+                )?;
+                let d = c
+                    .documents
+                    .iter_mut()
+                    .find(|d| d.code == code)
+                    .ok_or(StoreError::NotFound("document"))?;
                 d.seen_in_original = seen;
                 d.seen_by = seen.then_some(staff);
                 Ok(())
@@ -294,7 +377,12 @@ impl Store {
     }
 
     /// The applicant signs the declaration: a drawn signature (PNG) or a scan of the paper one.
-    pub fn sign_declaration(&mut self, id: CaseId, signature_bytes: &[u8], on_paper: bool) -> Result<Case> {
+    pub fn sign_declaration(
+        &mut self,
+        id: CaseId,
+        signature_bytes: &[u8],
+        on_paper: bool,
+    ) -> Result<Case> {
         self.require(DESK_ROLES)?;
         let sha = self.put_attachment(signature_bytes)?;
         let text = self.catalog.declaration_ar.clone();
@@ -320,10 +408,17 @@ impl Store {
     }
 
     /// The social researcher's report on a case referred to them.
-    pub fn write_research_report(&mut self, id: CaseId, text: &str, recommendation: &str) -> Result<Case> {
+    pub fn write_research_report(
+        &mut self,
+        id: CaseId,
+        text: &str,
+        recommendation: &str,
+    ) -> Result<Case> {
         self.require(&[Role::Researcher, Role::Admin])?;
         if text.trim().is_empty() {
-            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::required("report")]));
+            return Err(StoreError::Invalid(vec![
+                sila_domain::error::FieldError::required("report"),
+            ]));
         }
         let (text, recommendation) = (text.trim().to_owned(), recommendation.trim().to_owned());
         self.write(|w| {
@@ -376,7 +471,10 @@ impl Store {
             sql.push_str(&format!(" AND c.beneficiary_id = ?{}", args.len()));
         }
         sql.push_str(" ORDER BY c.promised_reply_date IS NULL, c.promised_reply_date, c.rid DESC");
-        sql.push_str(&format!(" LIMIT {}", if f.limit == 0 { 200 } else { f.limit }));
+        sql.push_str(&format!(
+            " LIMIT {}",
+            if f.limit == 0 { 200 } else { f.limit }
+        ));
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
             let state: String = r.get(4)?;
@@ -396,7 +494,9 @@ impl Store {
 
     /// Count of cases per state.
     pub fn case_counts(&self) -> Result<Vec<(CaseState, i64)>> {
-        let mut stmt = self.conn.prepare("SELECT state, count(*) FROM cases GROUP BY state")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, count(*) FROM cases GROUP BY state")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         let mut out = Vec::new();
         for r in rows {
@@ -413,10 +513,12 @@ fn require_state(c: &Case, allowed: &[CaseState]) -> Result<()> {
     if allowed.contains(&c.state) {
         Ok(())
     } else {
-        Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
-            "state",
-            "case_not_editable",
-            "لا يمكن تعديل الطلب في حالته الحالية",
-        )]))
+        Err(StoreError::Invalid(vec![
+            sila_domain::error::FieldError::new(
+                "state",
+                "case_not_editable",
+                "لا يمكن تعديل الطلب في حالته الحالية",
+            ),
+        ]))
     }
 }

@@ -13,10 +13,12 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use sila_domain::beneficiary::{
-    Beneficiary, Category, Gender, HouseholdMember, Housing, HousingKind, Income, IncomeSource, MaritalStatus,
-    PersonName, Relation, Schooling,
+    Beneficiary, Category, Gender, HouseholdMember, Housing, HousingKind, Income, IncomeSource,
+    MaritalStatus, PersonName, Relation, Schooling,
 };
-use sila_domain::case::{Case, CaseState, Declaration, DocumentCheck, ResearchReport, Signature, Transition};
+use sila_domain::case::{
+    Case, CaseState, Declaration, DocumentCheck, ResearchReport, Signature, Transition,
+};
 use sila_domain::catalog::{Channel, Purpose};
 use sila_domain::ids::{BeneficiaryId, CaseId, DeliveryId, InteractionId, MemberId, SurveyId};
 use sila_domain::interaction::{Delivery, Direction, Interaction, Survey};
@@ -25,33 +27,127 @@ use sila_domain::phone::Mobile;
 use sila_domain::staff::Role;
 
 const MALE: &[&str] = &[
-    "محمد", "أحمد", "عبدالله", "عبد الرحمن", "خالد", "فهد", "سعد", "سلطان", "ناصر", "عبدالعزيز", "فيصل", "تركي",
-    "سعود", "بندر", "ماجد", "عمر", "علي", "يوسف", "إبراهيم", "حمد", "مشعل", "نايف", "بدر", "راشد", "صالح", "عبد الله",
-    "منصور", "عادل", "هاني", "وليد", "زياد", "مساعد", "حسن", "سليمان", "عثمان", "طلال",
+    "محمد",
+    "أحمد",
+    "عبدالله",
+    "عبد الرحمن",
+    "خالد",
+    "فهد",
+    "سعد",
+    "سلطان",
+    "ناصر",
+    "عبدالعزيز",
+    "فيصل",
+    "تركي",
+    "سعود",
+    "بندر",
+    "ماجد",
+    "عمر",
+    "علي",
+    "يوسف",
+    "إبراهيم",
+    "حمد",
+    "مشعل",
+    "نايف",
+    "بدر",
+    "راشد",
+    "صالح",
+    "عبد الله",
+    "منصور",
+    "عادل",
+    "هاني",
+    "وليد",
+    "زياد",
+    "مساعد",
+    "حسن",
+    "سليمان",
+    "عثمان",
+    "طلال",
 ];
 const FEMALE: &[&str] = &[
-    "نورة", "فاطمة", "سارة", "مريم", "هيا", "لطيفة", "منيرة", "عائشة", "حصة", "الجوهرة", "ريم", "أمل", "هند", "نوف",
-    "مها", "العنود", "شهد", "لمى", "دانة", "جواهر", "موضي", "عبير", "أسماء", "خديجة",
+    "نورة",
+    "فاطمة",
+    "سارة",
+    "مريم",
+    "هيا",
+    "لطيفة",
+    "منيرة",
+    "عائشة",
+    "حصة",
+    "الجوهرة",
+    "ريم",
+    "أمل",
+    "هند",
+    "نوف",
+    "مها",
+    "العنود",
+    "شهد",
+    "لمى",
+    "دانة",
+    "جواهر",
+    "موضي",
+    "عبير",
+    "أسماء",
+    "خديجة",
 ];
 const FAMILY: &[&str] = &[
-    "الدوسري", "العتيبي", "القحطاني", "الشهري", "الغامدي", "الزهراني", "المطيري", "الحربي", "الشمري", "العنزي",
-    "السبيعي", "آل سعود", "آل الشيخ", "الرشيد", "السهلي", "البقمي", "الودعاني", "الهاجري", "القرني", "آل مرشد",
-    "المالكي", "الخالدي", "التميمي", "السالم", "العجمي", "اليامي", "الفايز", "البلوي", "الجهني", "آل عمر",
+    "الدوسري",
+    "العتيبي",
+    "القحطاني",
+    "الشهري",
+    "الغامدي",
+    "الزهراني",
+    "المطيري",
+    "الحربي",
+    "الشمري",
+    "العنزي",
+    "السبيعي",
+    "آل سعود",
+    "آل الشيخ",
+    "الرشيد",
+    "السهلي",
+    "البقمي",
+    "الودعاني",
+    "الهاجري",
+    "القرني",
+    "آل مرشد",
+    "المالكي",
+    "الخالدي",
+    "التميمي",
+    "السالم",
+    "العجمي",
+    "اليامي",
+    "الفايز",
+    "البلوي",
+    "الجهني",
+    "آل عمر",
 ];
 const CITIES: &[(&str, &[&str])] = &[
-    ("الأفلاج", &["ليلى", "الخالدية", "الروضة", "الهدار", "الوسيطاء"]),
+    (
+        "الأفلاج",
+        &["ليلى", "الخالدية", "الروضة", "الهدار", "الوسيطاء"],
+    ),
     ("مروان", &["مروان الشمالي", "مروان الجنوبي"]),
     ("السليل", &["الوادي", "النخيل"]),
     ("الرياض", &["النسيم", "السويدي", "الشفا", "العزيزية"]),
 ];
 
 fn name_of(rng: &mut StdRng, gender: Gender) -> PersonName {
-    let first = if gender == Gender::Male { MALE.choose(rng) } else { FEMALE.choose(rng) }.unwrap();
+    let first = if gender == Gender::Male {
+        MALE.choose(rng)
+    } else {
+        FEMALE.choose(rng)
+    }
+    .unwrap();
     let father = MALE.choose(rng).unwrap();
     let grandfather = MALE.choose(rng).unwrap();
     let family = FAMILY.choose(rng).unwrap();
     // Some desks write the linking particles; the search must not care.
-    let link = if gender == Gender::Male { "بن" } else { "بنت" };
+    let link = if gender == Gender::Male {
+        "بن"
+    } else {
+        "بنت"
+    };
     let written = match rng.random_range(0..6) {
         0 => format!("{first} {link} {father} بن {grandfather} {family}"),
         1 => format!("{first} {father} {family}"),
@@ -72,48 +168,94 @@ fn national_id(rng: &mut StdRng, resident: bool) -> NationalId {
 }
 
 fn mobile(rng: &mut StdRng) -> Mobile {
-    let prefix = ["50", "53", "54", "55", "56", "58", "59"].choose(rng).unwrap();
+    let prefix = ["50", "53", "54", "55", "56", "58", "59"]
+        .choose(rng)
+        .unwrap();
     let rest: u32 = rng.random_range(0..10_000_000);
     Mobile::parse(&format!("05{}{:07}", &prefix[1..], rest)).expect("valid mobile")
 }
 
 /// One synthetic beneficiary.
 pub fn beneficiary(rng: &mut StdRng, today: NaiveDate) -> Beneficiary {
-    let gender = if rng.random_bool(0.55) { Gender::Female } else { Gender::Male };
+    let gender = if rng.random_bool(0.55) {
+        Gender::Female
+    } else {
+        Gender::Male
+    };
     let mut b = Beneficiary::new(BeneficiaryId::new_v7(), name_of(rng, gender));
     let resident = rng.random_bool(0.12);
     if rng.random_bool(0.95) {
         b.national_id = Some(national_id(rng, resident));
         b.id_expiry = Some(today + Duration::days(rng.random_range(30..3000)));
     }
-    b.nationality = if resident { "يمني".into() } else { "سعودي".into() };
+    b.nationality = if resident {
+        "يمني".into()
+    } else {
+        "سعودي".into()
+    };
     b.gender = Some(gender);
     b.birth_date = Some(today - Duration::days(rng.random_range(18 * 365..85 * 365)));
-    b.marital_status = Some(*[MaritalStatus::Married, MaritalStatus::Widowed, MaritalStatus::Divorced, MaritalStatus::Single].choose(rng).unwrap());
+    b.marital_status = Some(
+        *[
+            MaritalStatus::Married,
+            MaritalStatus::Widowed,
+            MaritalStatus::Divorced,
+            MaritalStatus::Single,
+        ]
+        .choose(rng)
+        .unwrap(),
+    );
     if rng.random_bool(0.97) {
         b.mobile = Some(mobile(rng));
     }
     let (city, districts) = CITIES.choose(rng).unwrap();
     b.city = (*city).into();
     b.district = (*districts.choose(rng).unwrap()).into();
-    b.preferred_channel = Some(*[Channel::Phone, Channel::Interview, Channel::SocialMedia, Channel::BranchRepresentative].choose(rng).unwrap());
+    b.preferred_channel = Some(
+        *[
+            Channel::Phone,
+            Channel::Interview,
+            Channel::SocialMedia,
+            Channel::BranchRepresentative,
+        ]
+        .choose(rng)
+        .unwrap(),
+    );
     let members = rng.random_range(0..9);
     for i in 0..members {
         let child = i > 0 || b.marital_status == Some(MaritalStatus::Widowed);
-        let g = if rng.random_bool(0.5) { Gender::Male } else { Gender::Female };
-        let age_days = if child { rng.random_range(365..20 * 365) } else { rng.random_range(20 * 365..70 * 365) };
+        let g = if rng.random_bool(0.5) {
+            Gender::Male
+        } else {
+            Gender::Female
+        };
+        let age_days = if child {
+            rng.random_range(365..20 * 365)
+        } else {
+            rng.random_range(20 * 365..70 * 365)
+        };
         let mut m = HouseholdMember {
             id: MemberId::new_v7(),
             name: name_of(rng, g).first,
             relation: if child {
-                if g == Gender::Male { Relation::Son } else { Relation::Daughter }
+                if g == Gender::Male {
+                    Relation::Son
+                } else {
+                    Relation::Daughter
+                }
             } else {
                 Relation::Spouse
             },
             national_id: None,
             birth_date: Some(today - Duration::days(age_days)),
             disability: rng.random_bool(0.04),
-            schooling: Some(if age_days < 6 * 365 { Schooling::NotApplicable } else if age_days < 12 * 365 { Schooling::Primary } else { Schooling::Secondary }),
+            schooling: Some(if age_days < 6 * 365 {
+                Schooling::NotApplicable
+            } else if age_days < 12 * 365 {
+                Schooling::Primary
+            } else {
+                Schooling::Secondary
+            }),
         };
         if age_days > 15 * 365 {
             m.national_id = Some(national_id(rng, resident));
@@ -121,17 +263,36 @@ pub fn beneficiary(rng: &mut StdRng, today: NaiveDate) -> Beneficiary {
         b.household.push(m);
     }
     b.incomes = vec![Income {
-        source: *[IncomeSource::SocialSecurity, IncomeSource::CitizenAccount, IncomeSource::Retirement, IncomeSource::Salary].choose(rng).unwrap(),
+        source: *[
+            IncomeSource::SocialSecurity,
+            IncomeSource::CitizenAccount,
+            IncomeSource::Retirement,
+            IncomeSource::Salary,
+        ]
+        .choose(rng)
+        .unwrap(),
         monthly_halalas: rng.random_range(800..7000) * 100,
     }];
     b.housing = Some(if rng.random_bool(0.6) {
-        Housing { kind: HousingKind::Rented, annual_rent_halalas: Some(rng.random_range(80..400) * 10_000) }
+        Housing {
+            kind: HousingKind::Rented,
+            annual_rent_halalas: Some(rng.random_range(80..400) * 10_000),
+        }
     } else {
-        Housing { kind: *[HousingKind::Owned, HousingKind::Shared].choose(rng).unwrap(), annual_rent_halalas: None }
+        Housing {
+            kind: *[HousingKind::Owned, HousingKind::Shared]
+                .choose(rng)
+                .unwrap(),
+            annual_rent_halalas: None,
+        }
     });
     let mut cats = Vec::new();
     if b.marital_status == Some(MaritalStatus::Widowed) {
-        cats.push(if gender == Gender::Female { Category::Widows } else { Category::Orphans });
+        cats.push(if gender == Gender::Female {
+            Category::Widows
+        } else {
+            Category::Orphans
+        });
     }
     if b.monthly_income() < 300_000 {
         cats.push(Category::LowIncome);
@@ -145,10 +306,11 @@ pub fn beneficiary(rng: &mut StdRng, today: NaiveDate) -> Beneficiary {
 
 /// A tiny valid PNG (1×1), standing in for a scan or a drawn signature.
 pub const PNG_1X1: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01,
-    0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41,
-    0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00,
-    0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
 
 /// The walk through the lifecycle that leaves a case in `target`.
@@ -170,14 +332,24 @@ fn path_to(target: CaseState) -> &'static [Transition] {
 }
 
 impl Writer<'_> {
-    fn demo_case(&mut self, rng: &mut StdRng, b: &Beneficiary, target: CaseState, signature_sha: &str) -> Result<()> {
+    fn demo_case(
+        &mut self,
+        rng: &mut StdRng,
+        b: &Beneficiary,
+        target: CaseState,
+        signature_sha: &str,
+    ) -> Result<()> {
         let catalog = self.catalog.clone();
         let st = catalog.support_types.choose(rng).unwrap();
         let n = self.next_number("case")?;
         let number = format!("{}-{:06}", self.session.number_prefix, n);
         let channel = *Channel::ALL.choose(rng).unwrap();
         let mut c = Case::new_draft(CaseId::new_v7(), number, b.id, &st.code, channel, &catalog);
-        c.need = format!("{} — الأسرة من {} أفراد", st.name_ar, b.effective_household_size());
+        c.need = format!(
+            "{} — الأسرة من {} أفراد",
+            st.name_ar,
+            b.effective_household_size()
+        );
         if target != CaseState::Draft {
             c.documents = st
                 .required_documents
@@ -192,21 +364,32 @@ impl Writer<'_> {
                 .collect();
             c.declaration = Some(Declaration {
                 text: catalog.declaration_ar.clone(),
-                signature: Signature::Drawn { attachment: signature_sha.to_owned() },
+                signature: Signature::Drawn {
+                    attachment: signature_sha.to_owned(),
+                },
                 employee: self.session.actor.staff_id,
                 employee_name: self.session.actor.display_name.clone(),
                 signed_at: self.now,
             });
         }
         self.insert_case(&c)?;
-        let notes = ["الإجراءات غير واضحة للمستفيد", "نقص في صورة سجل الأسرة", "تظلم المستفيد", "الدخل يتجاوز حد الاستحقاق"];
+        let notes = [
+            "الإجراءات غير واضحة للمستفيد",
+            "نقص في صورة سجل الأسرة",
+            "تظلم المستفيد",
+            "الدخل يتجاوز حد الاستحقاق",
+        ];
         let start = self.now;
         for (i, t) in path_to(target).iter().enumerate() {
             self.now = start + Duration::hours(6 * i as i64 + 1);
             if *t == Transition::ResearchDone {
                 continue;
             }
-            let note = if t.rule().needs_note { *notes.choose(rng).unwrap() } else { "" };
+            let note = if t.rule().needs_note {
+                *notes.choose(rng).unwrap()
+            } else {
+                ""
+            };
             if *t == Transition::Deliver {
                 let d = Delivery {
                     id: DeliveryId::new_v7(),
@@ -222,7 +405,13 @@ impl Writer<'_> {
                     "INSERT INTO deliveries (id, case_id, delivered_on, data) VALUES (?1, ?2, ?3, ?4)",
                     rusqlite::params![d.id.to_string(), c.id.to_string(), d.delivered_on.to_string(), serde_json::to_string(&d)?],
                 )?;
-                self.op("delivery.add", "delivery", &d.id.to_string(), None, &serde_json::to_value(&d)?)?;
+                self.op(
+                    "delivery.add",
+                    "delivery",
+                    &d.id.to_string(),
+                    None,
+                    &serde_json::to_value(&d)?,
+                )?;
             }
             let (next, _) = self.apply_transition(c.id, *t, note)?;
             c = next;
@@ -255,11 +444,26 @@ impl Writer<'_> {
             };
             self.tx.execute(
                 "INSERT INTO surveys (id, case_id, data) VALUES (?1, ?2, ?3)",
-                rusqlite::params![s.id.to_string(), (!s.anonymous).then(|| c.id.to_string()), serde_json::to_string(&s)?],
+                rusqlite::params![
+                    s.id.to_string(),
+                    (!s.anonymous).then(|| c.id.to_string()),
+                    serde_json::to_string(&s)?
+                ],
             )?;
-            self.op("survey.add", "survey", &s.id.to_string(), None, &serde_json::to_value(&s)?)?;
+            self.op(
+                "survey.add",
+                "survey",
+                &s.id.to_string(),
+                None,
+                &serde_json::to_value(&s)?,
+            )?;
         }
-        let purposes = [Purpose::Inquiry, Purpose::FollowUp, Purpose::Complaint, Purpose::Suggestion];
+        let purposes = [
+            Purpose::Inquiry,
+            Purpose::FollowUp,
+            Purpose::Complaint,
+            Purpose::Suggestion,
+        ];
         let i = Interaction {
             id: InteractionId::new_v7(),
             beneficiary_id: b.id,
@@ -277,7 +481,13 @@ impl Writer<'_> {
             "INSERT INTO interactions (id, beneficiary_id, case_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
             rusqlite::params![i.id.to_string(), b.id.to_string(), c.id.to_string(), i.at.to_rfc3339(), serde_json::to_string(&i)?],
         )?;
-        self.op("interaction.add", "interaction", &i.id.to_string(), None, &serde_json::to_value(&i)?)?;
+        self.op(
+            "interaction.add",
+            "interaction",
+            &i.id.to_string(),
+            None,
+            &serde_json::to_value(&i)?,
+        )?;
         self.refresh_rule_tasks_for(&c)?;
         Ok(())
     }
@@ -293,7 +503,12 @@ pub struct DemoReport {
 impl Store {
     /// Add `n` synthetic beneficiaries; about one in three gets a case, spread over every state
     /// and over the last 40 days so promised dates are on track, due soon and overdue.
-    pub fn generate_demo(&mut self, n: usize, seed: u64, progress: &mut dyn FnMut(usize, usize)) -> Result<DemoReport> {
+    pub fn generate_demo(
+        &mut self,
+        n: usize,
+        seed: u64,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<DemoReport> {
         let mut rng = StdRng::seed_from_u64(seed);
         let signature = self.put_attachment(PNG_1X1)?;
         let mut session = self.session.clone();
@@ -305,8 +520,15 @@ impl Store {
         const BATCH: usize = 5000;
         while done < n {
             let take = BATCH.min(n - done);
-            let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let mut w = Writer { tx, session: &session, catalog: &self.catalog, now: base_now };
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut w = Writer {
+                tx,
+                session: &session,
+                catalog: &self.catalog,
+                now: base_now,
+            };
             for i in 0..take {
                 let k = done + i;
                 let with_case = k % 3 == 0 || k < 33;

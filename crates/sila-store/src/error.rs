@@ -13,7 +13,9 @@ pub enum StoreError {
     WrongPassword,
     #[error("the account is disabled")]
     AccountDisabled,
-    #[error("the store was written by a newer version of Sila (schema {found}, this build knows {known})")]
+    #[error(
+        "the store was written by a newer version of Sila (schema {found}, this build knows {known})"
+    )]
     NewerSchema { found: i64, known: i64 },
     #[error("the store's migration history does not match this build")]
     MigrationMismatch,
@@ -81,22 +83,34 @@ impl StoreError {
 
     pub fn arabic_message(&self) -> String {
         match self {
-            StoreError::NotInitialised => "لا توجد قاعدة بيانات للفرع في هذا المجلد. ابدأ بالإعداد الأول.".into(),
-            StoreError::AlreadyInitialised => "قاعدة بيانات الفرع موجودة مسبقاً في هذا المجلد.".into(),
+            StoreError::NotInitialised => {
+                "لا توجد قاعدة بيانات للفرع في هذا المجلد. ابدأ بالإعداد الأول.".into()
+            }
+            StoreError::AlreadyInitialised => {
+                "قاعدة بيانات الفرع موجودة مسبقاً في هذا المجلد.".into()
+            }
             StoreError::WrongPassword => "اسم المستخدم أو كلمة المرور غير صحيحة.".into(),
             StoreError::AccountDisabled => "هذا الحساب موقوف. راجع مدير النظام.".into(),
-            StoreError::NewerSchema { .. } => "أنشئت قاعدة البيانات بإصدار أحدث من صلة. حدّث البرنامج.".into(),
+            StoreError::NewerSchema { .. } => {
+                "أنشئت قاعدة البيانات بإصدار أحدث من صلة. حدّث البرنامج.".into()
+            }
             StoreError::MigrationMismatch => "سجل ترقيات قاعدة البيانات لا يطابق هذا الإصدار.".into(),
             StoreError::Corrupt => "ملف قاعدة البيانات تالف أو ليس من صلة.".into(),
             StoreError::NotFound(_) => "السجل المطلوب غير موجود.".into(),
             StoreError::VersionConflict { .. } => "عُدّل السجل بعد فتحه. أعد فتحه ثم عدّل.".into(),
-            StoreError::DuplicateNationalId { .. } => "يوجد مستفيد مسجل بنفس رقم الهوية. افتح ملفه بدلاً من إنشاء ملف جديد.".into(),
-            StoreError::NotPermitted => "ليست لديك صلاحية تنفيذ هذا الإجراء.".into(),
-            StoreError::Invalid(fields) => {
-                fields.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("؛ ")
+            StoreError::DuplicateNationalId { .. } => {
+                "يوجد مستفيد مسجل بنفس رقم الهوية. افتح ملفه بدلاً من إنشاء ملف جديد.".into()
             }
+            StoreError::NotPermitted => "ليست لديك صلاحية تنفيذ هذا الإجراء.".into(),
+            StoreError::Invalid(fields) => fields
+                .iter()
+                .map(|f| f.message.clone())
+                .collect::<Vec<_>>()
+                .join("؛ "),
             StoreError::Domain(e) => e.arabic_message(),
-            StoreError::AttachmentType => "نوع الملف غير مقبول. المقبول: صور (PNG، JPEG، WebP) أو PDF.".into(),
+            StoreError::AttachmentType => {
+                "نوع الملف غير مقبول. المقبول: صور (PNG، JPEG، WebP) أو PDF.".into()
+            }
             StoreError::AttachmentTooLarge => "حجم الملف أكبر من المسموح.".into(),
             StoreError::Export(_) => "تعذر كتابة ملف التصدير.".into(),
             StoreError::Keyring(_) => "ملف مفاتيح التشفير تالف أو غير مقروء.".into(),

@@ -16,18 +16,41 @@ pub enum ExportFormat {
 
 fn text(s: impl Into<String>) -> Cell {
     let s = s.into();
-    if s.is_empty() { Cell::Empty } else { Cell::Text(s) }
+    if s.is_empty() {
+        Cell::Empty
+    } else {
+        Cell::Text(s)
+    }
 }
 
 fn riyals(halalas: i64) -> String {
-    if halalas % 100 == 0 { format!("{}", halalas / 100) } else { format!("{}.{:02}", halalas / 100, halalas % 100) }
+    if halalas % 100 == 0 {
+        format!("{}", halalas / 100)
+    } else {
+        format!("{}.{:02}", halalas / 100, halalas % 100)
+    }
 }
 
 impl Store {
     fn beneficiaries_table(&self) -> Result<Table> {
         let headers = [
-            "المعرف", "رقم الملف", "الاسم الكامل", "الاسم الأول", "اسم الأب", "اسم الجد", "اسم العائلة", "رقم الهوية",
-            "الجنسية", "الجنس", "تاريخ الميلاد", "الجوال", "المدينة", "المركز", "الحي", "عدد أفراد الأسرة", "الدخل الشهري",
+            "المعرف",
+            "رقم الملف",
+            "الاسم الكامل",
+            "الاسم الأول",
+            "اسم الأب",
+            "اسم الجد",
+            "اسم العائلة",
+            "رقم الهوية",
+            "الجنسية",
+            "الجنس",
+            "تاريخ الميلاد",
+            "الجوال",
+            "المدينة",
+            "المركز",
+            "الحي",
+            "عدد أفراد الأسرة",
+            "الدخل الشهري",
         ];
         let mut rows = Vec::new();
         self.all_beneficiaries(|b| {
@@ -39,11 +62,21 @@ impl Store {
                 text(b.name.father.clone()),
                 text(b.name.grandfather.clone()),
                 text(b.name.family.clone()),
-                text(b.national_id.as_ref().map(|n| n.as_str().to_owned()).unwrap_or_default()),
+                text(
+                    b.national_id
+                        .as_ref()
+                        .map(|n| n.as_str().to_owned())
+                        .unwrap_or_default(),
+                ),
                 text(b.nationality.clone()),
                 text(b.gender.map(|g| g.arabic()).unwrap_or_default()),
                 b.birth_date.map(Cell::Date).unwrap_or(Cell::Empty),
-                text(b.mobile.as_ref().map(|m| m.as_str().to_owned()).unwrap_or_default()),
+                text(
+                    b.mobile
+                        .as_ref()
+                        .map(|m| m.as_str().to_owned())
+                        .unwrap_or_default(),
+                ),
                 text(b.city.clone()),
                 text(b.centre.clone()),
                 text(b.district.clone()),
@@ -52,17 +85,33 @@ impl Store {
                 } else {
                     Cell::Int(b.effective_household_size() as i64)
                 },
-                if b.incomes.is_empty() { Cell::Empty } else { Cell::Text(riyals(b.monthly_income())) },
+                if b.incomes.is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Text(riyals(b.monthly_income()))
+                },
             ]);
             Ok(())
         })?;
-        Ok(Table { name: "المستفيدون".into(), headers: headers.iter().map(|h| h.to_string()).collect(), rows })
+        Ok(Table {
+            name: "المستفيدون".into(),
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            rows,
+        })
     }
 
     fn cases_table(&self) -> Result<Table> {
         let headers = [
-            "رقم الطلب", "معرف المستفيد", "اسم المستفيد", "نوع الدعم", "قناة الاستقبال", "الحالة", "تاريخ التقديم",
-            "موعد الرد الموعود", "القرار", "رقم التسجيل",
+            "رقم الطلب",
+            "معرف المستفيد",
+            "اسم المستفيد",
+            "نوع الدعم",
+            "قناة الاستقبال",
+            "الحالة",
+            "تاريخ التقديم",
+            "موعد الرد الموعود",
+            "القرار",
+            "رقم التسجيل",
         ];
         let mut stmt = self.conn.prepare(
             "SELECT c.data, b.full_name FROM cases c JOIN beneficiaries b ON b.id = c.beneficiary_id ORDER BY c.rid",
@@ -72,7 +121,11 @@ impl Store {
         while let Some(r) = q.next()? {
             let data: String = r.get(0)?;
             let c: sila_domain::case::Case = serde_json::from_str(&data)?;
-            let support = self.catalog.support_type(&c.support_type).map(|s| s.name_ar.clone()).unwrap_or(c.support_type.clone());
+            let support = self
+                .catalog
+                .support_type(&c.support_type)
+                .map(|s| s.name_ar.clone())
+                .unwrap_or(c.support_type.clone());
             rows.push(vec![
                 text(c.number.clone()),
                 text(c.beneficiary_id.to_string()),
@@ -80,13 +133,24 @@ impl Store {
                 text(support),
                 text(c.channel.arabic()),
                 text(c.state.arabic()),
-                c.submitted_at.map(|d| Cell::Date(d.date_naive())).unwrap_or(Cell::Empty),
+                c.submitted_at
+                    .map(|d| Cell::Date(d.date_naive()))
+                    .unwrap_or(Cell::Empty),
                 c.promised_reply_date.map(Cell::Date).unwrap_or(Cell::Empty),
-                text(c.decision.as_ref().map(|d| d.reasons.clone()).unwrap_or_default()),
+                text(
+                    c.decision
+                        .as_ref()
+                        .map(|d| d.reasons.clone())
+                        .unwrap_or_default(),
+                ),
                 text(c.registration_number.clone().unwrap_or_default()),
             ]);
         }
-        Ok(Table { name: "الطلبات".into(), headers: headers.iter().map(|h| h.to_string()).collect(), rows })
+        Ok(Table {
+            name: "الطلبات".into(),
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            rows,
+        })
     }
 
     /// Export beneficiaries and cases. XLSX: one workbook with a sheet for each. CSV: `out` holds the

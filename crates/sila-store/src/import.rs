@@ -57,14 +57,21 @@ fn merge_into(b: &mut Beneficiary, row: &ImportedBeneficiary) {
     if let Some(income) = row.monthly_income_halalas
         && b.monthly_income() != income
     {
-        b.incomes = vec![Income { source: IncomeSource::Other, monthly_halalas: income }];
+        b.incomes = vec![Income {
+            source: IncomeSource::Other,
+            monthly_halalas: income,
+        }];
     }
 }
 
 impl Writer<'_> {
     /// Find the beneficiary a sheet row speaks of: the same national ID, or (for people without
     /// one) the same normalised name with the same mobile and birth date.
-    fn find_for_import(&self, row: &ImportedBeneficiary, key: &str) -> Result<Option<(Beneficiary, i64)>> {
+    fn find_for_import(
+        &self,
+        row: &ImportedBeneficiary,
+        key: &str,
+    ) -> Result<Option<(Beneficiary, i64)>> {
         let found: Option<(String, i64)> = if let Some(nid) = &row.national_id {
             self.tx
                 .query_row(
@@ -87,17 +94,31 @@ impl Writer<'_> {
                 )
                 .optional()?
         };
-        found.map(|(data, v)| Ok((serde_json::from_str(&data)?, v))).transpose()
+        found
+            .map(|(data, v)| Ok((serde_json::from_str(&data)?, v)))
+            .transpose()
     }
 }
 
 impl Store {
     /// Import a CSV or XLSX beneficiary sheet.
-    pub fn import_file(&mut self, path: &Path, progress: &mut dyn FnMut(ImportProgress)) -> Result<ImportReport> {
+    pub fn import_file(
+        &mut self,
+        path: &Path,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<ImportReport> {
         self.require(&[Role::Representative, Role::Admin])?;
         let today = self.now().date_naive();
-        let sheet = sheet::read_sheet(path, today, &mut |rows, _| progress(ImportProgress::Reading { rows }))
-            .map_err(|e| StoreError::Invalid(vec![sila_domain::error::FieldError::new("file", e.code(), &e.arabic_message())]))?;
+        let sheet = sheet::read_sheet(path, today, &mut |rows, _| {
+            progress(ImportProgress::Reading { rows })
+        })
+        .map_err(|e| {
+            StoreError::Invalid(vec![sila_domain::error::FieldError::new(
+                "file",
+                e.code(),
+                &e.arabic_message(),
+            )])
+        })?;
         self.import_rows(sheet.rows, sheet.rejected, progress)
     }
 
@@ -132,13 +153,16 @@ impl Store {
                         } else {
                             match w.update_beneficiary_row(&next, version) {
                                 Ok(_) => report.updated += 1,
-                                Err(StoreError::DuplicateNationalId { .. }) => report.rejected.push(duplicate_row(row.row)),
+                                Err(StoreError::DuplicateNationalId { .. }) => {
+                                    report.rejected.push(duplicate_row(row.row))
+                                }
                                 Err(e) => return Err(e),
                             }
                         }
                     }
                     None => {
-                        let mut b = Beneficiary::new(BeneficiaryId::new_v7(), row.beneficiary.name.clone());
+                        let mut b =
+                            Beneficiary::new(BeneficiaryId::new_v7(), row.beneficiary.name.clone());
                         merge_into(&mut b, &row.beneficiary);
                         match b.validate(today) {
                             Err(errors) => {

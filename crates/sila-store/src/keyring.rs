@@ -47,7 +47,11 @@ pub struct KdfParams {
 impl Default for KdfParams {
     /// OWASP's minimum for Argon2id (19 MiB, 2 passes): about a tenth of a second on a branch laptop.
     fn default() -> Self {
-        KdfParams { m_cost_kib: 19 * 1024, t_cost: 2, p_cost: 1 }
+        KdfParams {
+            m_cost_kib: 19 * 1024,
+            t_cost: 2,
+            p_cost: 1,
+        }
     }
 }
 
@@ -92,18 +96,26 @@ impl Keyring {
     }
 
     pub fn new(dir: &Path) -> Keyring {
-        Keyring { path: Self::path_in(dir), file: KeyringFile { format: 1, accounts: Vec::new() } }
+        Keyring {
+            path: Self::path_in(dir),
+            file: KeyringFile {
+                format: 1,
+                accounts: Vec::new(),
+            },
+        }
     }
 
     pub fn load(dir: &Path) -> Result<Keyring> {
         let path = Self::path_in(dir);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotInitialised),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NotInitialised);
+            }
             Err(e) => return Err(e.into()),
         };
-        let file: KeyringFile =
-            serde_json::from_slice(&bytes).map_err(|_| StoreError::Keyring("unreadable keyring".into()))?;
+        let file: KeyringFile = serde_json::from_slice(&bytes)
+            .map_err(|_| StoreError::Keyring("unreadable keyring".into()))?;
         if file.format != 1 {
             return Err(StoreError::Keyring("unknown keyring format".into()));
         }
@@ -134,14 +146,26 @@ impl Keyring {
         let kek = derive(password, &salt, entry.kdf)?;
         let cipher = XChaCha20Poly1305::new((&kek).into());
         let plain = cipher
-            .decrypt(XNonce::from_slice(&nonce), Payload { msg: &wrapped, aad: u.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &wrapped,
+                    aad: u.as_bytes(),
+                },
+            )
             .map_err(|_| StoreError::WrongPassword)?;
         let key: [u8; 32] = plain.try_into().map_err(|_| bad())?;
         Ok(StoreKey(key))
     }
 
     /// Wrap the store key for an account (new account or new password). Replaces any earlier entry.
-    pub fn wrap(&mut self, username: &str, password: &str, key: &StoreKey, kdf: KdfParams) -> Result<()> {
+    pub fn wrap(
+        &mut self,
+        username: &str,
+        password: &str,
+        key: &StoreKey,
+        kdf: KdfParams,
+    ) -> Result<()> {
         let u = canonical(username);
         let mut salt = [0u8; 16];
         let mut nonce = [0u8; 24];
@@ -150,7 +174,13 @@ impl Keyring {
         let kek = derive(password, &salt, kdf)?;
         let cipher = XChaCha20Poly1305::new((&kek).into());
         let wrapped = cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: &key.0, aad: u.as_bytes() })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &key.0,
+                    aad: u.as_bytes(),
+                },
+            )
             .map_err(|_| StoreError::Keyring("wrap failed".into()))?;
         self.file.accounts.retain(|a| a.username != u);
         self.file.accounts.push(WrappedKey {
@@ -191,7 +221,11 @@ mod tests {
     use super::*;
 
     fn fast() -> KdfParams {
-        KdfParams { m_cost_kib: 1024, t_cost: 1, p_cost: 1 }
+        KdfParams {
+            m_cost_kib: 1024,
+            t_cost: 1,
+            p_cost: 1,
+        }
     }
 
     #[test]
@@ -203,8 +237,14 @@ mod tests {
         ring.save().unwrap();
         let ring = Keyring::load(dir.path()).unwrap();
         assert_eq!(ring.unwrap(" admin ", "correct horse").unwrap().0, key.0);
-        assert!(matches!(ring.unwrap("admin", "wrong"), Err(StoreError::WrongPassword)));
-        assert!(matches!(ring.unwrap("nobody", "correct horse"), Err(StoreError::WrongPassword)));
+        assert!(matches!(
+            ring.unwrap("admin", "wrong"),
+            Err(StoreError::WrongPassword)
+        ));
+        assert!(matches!(
+            ring.unwrap("nobody", "correct horse"),
+            Err(StoreError::WrongPassword)
+        ));
     }
 
     #[test]
@@ -217,6 +257,9 @@ mod tests {
         let mut entry = ring.file.accounts[0].clone();
         entry.username = "b".into();
         ring.file.accounts.push(entry);
-        assert!(matches!(ring.unwrap("b", "pw"), Err(StoreError::WrongPassword)));
+        assert!(matches!(
+            ring.unwrap("b", "pw"),
+            Err(StoreError::WrongPassword)
+        ));
     }
 }

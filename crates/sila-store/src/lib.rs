@@ -72,7 +72,10 @@ pub struct InitOptions {
 
 impl Default for InitOptions {
     fn default() -> Self {
-        InitOptions { kdf: KdfParams::default(), clock: system_clock() }
+        InitOptions {
+            kdf: KdfParams::default(),
+            clock: system_clock(),
+        }
     }
 }
 
@@ -80,7 +83,12 @@ fn open_connection(path: &Path, key: &keyring::StoreKey) -> Result<Connection> {
     let conn = Connection::open(path)?;
     conn.execute_batch(&format!("PRAGMA key = {};", key.pragma_value()))?;
     // The first read is where SQLCipher finds out whether the key fits.
-    if conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).is_err() {
+    if conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .is_err()
+    {
         return Err(StoreError::Corrupt);
     }
     conn.execute_batch(
@@ -96,7 +104,11 @@ fn open_connection(path: &Path, key: &keyring::StoreKey) -> Result<Connection> {
 /// name without its article, transliterated ("الأفلاج" → "AFL", "مروان" → "MRW").
 pub fn branch_code(name: &str) -> String {
     let n = arabic::normalize(name);
-    let word = n.split_whitespace().map(|w| w.strip_prefix("ال").filter(|r| r.chars().count() >= 2).unwrap_or(w));
+    let word = n.split_whitespace().map(|w| {
+        w.strip_prefix("ال")
+            .filter(|r| r.chars().count() >= 2)
+            .unwrap_or(w)
+    });
     let mut code = String::new();
     for w in word {
         for c in w.chars() {
@@ -185,7 +197,10 @@ impl Store {
             let tag: String = {
                 const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
                 let bytes = device.0.as_bytes();
-                bytes[10..13].iter().map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char).collect()
+                bytes[10..13]
+                    .iter()
+                    .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+                    .collect()
             };
             let prefix = format!("{}-{}", branch_code(branch), tag);
             let tx = conn.transaction()?;
@@ -193,10 +208,16 @@ impl Store {
                 ("branch", branch.to_owned()),
                 ("device_id", device.to_string()),
                 ("number_prefix", prefix.clone()),
-                ("catalog", serde_json::to_string(&Catalog::arabic_defaults())?),
+                (
+                    "catalog",
+                    serde_json::to_string(&Catalog::arabic_defaults())?,
+                ),
                 ("created_at", stamp.clone()),
             ] {
-                tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![k, v])?;
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                    params![k, v],
+                )?;
             }
             let account = StaffAccount {
                 id: staff_id,
@@ -228,11 +249,24 @@ impl Store {
         ring.wrap(username, password, &key, opts.kdf)?;
         ring.save()?;
         let catalog = Catalog::arabic_defaults();
-        let mut store =
-            Store { conn, dir: dir.to_owned(), key, session, catalog, clock: opts.clock, kdf: opts.kdf };
+        let mut store = Store {
+            conn,
+            dir: dir.to_owned(),
+            key,
+            session,
+            catalog,
+            clock: opts.clock,
+            kdf: opts.kdf,
+        };
         store.write(|w| {
             let id = w.session.actor.staff_id.to_string();
-            w.op("staff.create", "staff", &id, None, &serde_json::json!({"username": w.session.username}))?;
+            w.op(
+                "staff.create",
+                "staff",
+                &id,
+                None,
+                &serde_json::json!({"username": w.session.username}),
+            )?;
             Ok(())
         })?;
         Ok(store)
@@ -259,10 +293,13 @@ impl Store {
                 .ok_or(StoreError::Corrupt)
         };
         let branch = meta("branch")?;
-        let device: DeviceId = meta("device_id")?.parse().map_err(|_| StoreError::Corrupt)?;
+        let device: DeviceId = meta("device_id")?
+            .parse()
+            .map_err(|_| StoreError::Corrupt)?;
         let number_prefix = meta("number_prefix")?;
         let catalog: Catalog = serde_json::from_str(&meta("catalog")?)?;
-        let account = staff_by_username(&conn, &username.trim().to_lowercase())?.ok_or(StoreError::WrongPassword)?;
+        let account = staff_by_username(&conn, &username.trim().to_lowercase())?
+            .ok_or(StoreError::WrongPassword)?;
         if !account.active {
             return Err(StoreError::AccountDisabled);
         }
@@ -274,7 +311,15 @@ impl Store {
             number_prefix,
         };
         let kdf = KdfParams::default();
-        Ok(Store { conn, dir: dir.to_owned(), key, session, catalog, clock, kdf })
+        Ok(Store {
+            conn,
+            dir: dir.to_owned(),
+            key,
+            session,
+            catalog,
+            clock,
+            kdf,
+        })
     }
 
     pub fn session(&self) -> &Session {
@@ -301,15 +346,26 @@ impl Store {
     /// Nothing of it is visible unless all of it committed.
     pub fn write<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
         let now = (self.clock)();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut w = Writer { tx, session: &self.session, catalog: &self.catalog, now };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut w = Writer {
+            tx,
+            session: &self.session,
+            catalog: &self.catalog,
+            now,
+        };
         let out = f(&mut w)?;
         w.tx.commit()?;
         Ok(out)
     }
 
     fn require(&self, roles: &[Role]) -> Result<()> {
-        if self.session.actor.has_any(roles) { Ok(()) } else { Err(StoreError::NotPermitted) }
+        if self.session.actor.has_any(roles) {
+            Ok(())
+        } else {
+            Err(StoreError::NotPermitted)
+        }
     }
 
     // ---- staff accounts (administrators) ----
@@ -318,7 +374,9 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT id, username, display_name, roles, branch, active FROM staff ORDER BY display_name",
         )?;
-        let rows = stmt.query_map([], staff_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt
+            .query_map([], staff_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -333,23 +391,33 @@ impl Store {
         self.require(&[Role::Admin])?;
         let username = username.trim().to_lowercase();
         if username.is_empty() || display_name.trim().is_empty() || roles.is_empty() {
-            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::required(
-                if username.is_empty() { "username" } else if roles.is_empty() { "roles" } else { "display_name" },
-            )]));
+            return Err(StoreError::Invalid(vec![
+                sila_domain::error::FieldError::required(if username.is_empty() {
+                    "username"
+                } else if roles.is_empty() {
+                    "roles"
+                } else {
+                    "display_name"
+                }),
+            ]));
         }
         if password.chars().count() < 8 {
-            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
-                "password",
-                "password_too_short",
-                "كلمة المرور يجب ألا تقل عن 8 أحرف",
-            )]));
+            return Err(StoreError::Invalid(vec![
+                sila_domain::error::FieldError::new(
+                    "password",
+                    "password_too_short",
+                    "كلمة المرور يجب ألا تقل عن 8 أحرف",
+                ),
+            ]));
         }
         if staff_by_username(&self.conn, &username)?.is_some() {
-            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
-                "username",
-                "username_taken",
-                "اسم المستخدم مستخدم من قبل",
-            )]));
+            return Err(StoreError::Invalid(vec![
+                sila_domain::error::FieldError::new(
+                    "username",
+                    "username_taken",
+                    "اسم المستخدم مستخدم من قبل",
+                ),
+            ]));
         }
         let account = StaffAccount {
             id: StaffId::new_v7(),
@@ -367,7 +435,13 @@ impl Store {
         let acc = account.clone();
         self.write(move |w| {
             insert_staff(&w.tx, &acc, &w.now.to_rfc3339())?;
-            w.op("staff.create", "staff", &acc.id.to_string(), None, &serde_json::to_value(&acc)?)?;
+            w.op(
+                "staff.create",
+                "staff",
+                &acc.id.to_string(),
+                None,
+                &serde_json::to_value(&acc)?,
+            )?;
             Ok(())
         })?;
         Ok(account)
@@ -380,13 +454,16 @@ impl Store {
             self.require(&[Role::Admin])?;
         }
         if new_password.chars().count() < 8 {
-            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
-                "password",
-                "password_too_short",
-                "كلمة المرور يجب ألا تقل عن 8 أحرف",
-            )]));
+            return Err(StoreError::Invalid(vec![
+                sila_domain::error::FieldError::new(
+                    "password",
+                    "password_too_short",
+                    "كلمة المرور يجب ألا تقل عن 8 أحرف",
+                ),
+            ]));
         }
-        let account = staff_by_username(&self.conn, &username)?.ok_or(StoreError::NotFound("staff"))?;
+        let account =
+            staff_by_username(&self.conn, &username)?.ok_or(StoreError::NotFound("staff"))?;
         if !account.active {
             return Err(StoreError::AccountDisabled);
         }
@@ -397,17 +474,25 @@ impl Store {
     }
 
     /// Disable or re-enable an account. A disabled account loses its key: it opens nothing.
-    pub fn set_staff_active(&mut self, username: &str, active: bool, password_if_enabling: Option<&str>) -> Result<()> {
+    pub fn set_staff_active(
+        &mut self,
+        username: &str,
+        active: bool,
+        password_if_enabling: Option<&str>,
+    ) -> Result<()> {
         self.require(&[Role::Admin])?;
         let username = username.trim().to_lowercase();
         if username == self.session.username && !active {
-            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
-                "username",
-                "cannot_disable_self",
-                "لا يمكنك إيقاف حسابك وأنت تستخدمه",
-            )]));
+            return Err(StoreError::Invalid(vec![
+                sila_domain::error::FieldError::new(
+                    "username",
+                    "cannot_disable_self",
+                    "لا يمكنك إيقاف حسابك وأنت تستخدمه",
+                ),
+            ]));
         }
-        let account = staff_by_username(&self.conn, &username)?.ok_or(StoreError::NotFound("staff"))?;
+        let account =
+            staff_by_username(&self.conn, &username)?.ok_or(StoreError::NotFound("staff"))?;
         let mut ring = keyring::Keyring::load(&self.dir)?;
         if active {
             let pw = password_if_enabling.ok_or_else(|| {
@@ -465,7 +550,16 @@ impl Writer<'_> {
         base_version: Option<i64>,
         payload: &serde_json::Value,
     ) -> Result<i64> {
-        let seq = outbox::append(&self.tx, &self.session.device, op, entity, entity_id, base_version, payload, self.now)?;
+        let seq = outbox::append(
+            &self.tx,
+            &self.session.device,
+            op,
+            entity,
+            entity_id,
+            base_version,
+            payload,
+            self.now,
+        )?;
         self.audit(op, entity, entity_id)?;
         Ok(seq)
     }
@@ -485,7 +579,11 @@ impl Writer<'_> {
              ON CONFLICT(name) DO UPDATE SET value = value + 1",
             [counter],
         )?;
-        Ok(self.tx.query_row("SELECT value FROM counters WHERE name = ?1", [counter], |r| r.get(0))?)
+        Ok(self.tx.query_row(
+            "SELECT value FROM counters WHERE name = ?1",
+            [counter],
+            |r| r.get(0),
+        )?)
     }
 }
 
@@ -504,7 +602,9 @@ fn staff_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffAccount> {
     let roles: String = r.get(3)?;
     let roles: Vec<String> = serde_json::from_str(&roles).unwrap_or_default();
     Ok(StaffAccount {
-        id: id.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?,
+        id: id.parse().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })?,
         username: r.get(1)?,
         display_name: r.get(2)?,
         roles: roles.iter().filter_map(|c| Role::from_code(c)).collect(),

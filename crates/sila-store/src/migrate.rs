@@ -9,8 +9,10 @@ use crate::error::{Result, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Every migration, in order. Add new ones at the end; never edit or reorder shipped ones.
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init", include_str!("../../../migrations/branch/0001_init.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init",
+    include_str!("../../../migrations/branch/0001_init.sql"),
+)];
 
 /// Bring the store up to this build's schema. Returns how many migrations ran.
 pub fn migrate(conn: &mut Connection, now: &str) -> Result<usize> {
@@ -30,8 +32,10 @@ pub fn migrate_to(conn: &mut Connection, target: usize, now: &str) -> Result<usi
             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT",
     )?;
     let applied: Vec<(i64, String)> = {
-        let mut stmt = tx.prepare("SELECT version, name FROM schema_migrations ORDER BY version")?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+        let mut stmt =
+            tx.prepare("SELECT version, name FROM schema_migrations ORDER BY version")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
     };
     for (i, (version, name)) in applied.iter().enumerate() {
         if *version != i as i64 + 1 || MIGRATIONS.get(i).map(|m| m.0) != Some(name.as_str()) {
@@ -42,7 +46,12 @@ pub fn migrate_to(conn: &mut Connection, target: usize, now: &str) -> Result<usi
         return Err(StoreError::MigrationMismatch);
     }
     let mut ran = 0;
-    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().take(target).skip(applied.len()) {
+    for (i, (name, sql)) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target)
+        .skip(applied.len())
+    {
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",

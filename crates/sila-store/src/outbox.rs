@@ -66,7 +66,17 @@ pub fn pending(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Op
         let device: String = r.get(2)?;
         let payload: String = r.get(7)?;
         let created: String = r.get(8)?;
-        Ok((r.get(0)?, op_id, device, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, payload, created))
+        Ok((
+            r.get(0)?,
+            op_id,
+            device,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            payload,
+            created,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
@@ -90,7 +100,9 @@ pub fn pending(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Op
             entity_id,
             base_version,
             payload: serde_json::from_str(&payload)?,
-            created_at: DateTime::parse_from_rfc3339(&created).map_err(|_| crate::StoreError::Corrupt)?.into(),
+            created_at: DateTime::parse_from_rfc3339(&created)
+                .map_err(|_| crate::StoreError::Corrupt)?
+                .into(),
         });
     }
     Ok(out)
@@ -98,5 +110,9 @@ pub fn pending(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Op
 
 /// Count of operations HQ has not acknowledged.
 pub fn pending_count(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("SELECT count(*) FROM outbox WHERE acked_at IS NULL", [], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT count(*) FROM outbox WHERE acked_at IS NULL",
+        [],
+        |r| r.get(0),
+    )?)
 }

@@ -35,7 +35,13 @@ impl Writer<'_> {
             .map(|d| d.date_naive());
         let today = self.now.date_naive();
         let mut made = 0;
-        for rt in task::rule_tasks(c, b.preferred_channel, today, last_assessed, &self.catalog.policy) {
+        for rt in task::rule_tasks(
+            c,
+            b.preferred_channel,
+            today,
+            last_assessed,
+            &self.catalog.policy,
+        ) {
             let t = Task {
                 id: TaskId::new_v7(),
                 key: rt.key,
@@ -85,7 +91,13 @@ impl Writer<'_> {
             ],
         )?;
         if n == 1 {
-            self.op("task.create", "task", &t.id.to_string(), None, &serde_json::to_value(t)?)?;
+            self.op(
+                "task.create",
+                "task",
+                &t.id.to_string(),
+                None,
+                &serde_json::to_value(t)?,
+            )?;
         }
         Ok(n)
     }
@@ -117,7 +129,11 @@ impl Store {
     pub fn attachment(&self, sha256: &str) -> Result<Option<(String, Vec<u8>)>> {
         Ok(self
             .conn
-            .query_row("SELECT mime, bytes FROM attachments WHERE sha256 = ?1", [sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT mime, bytes FROM attachments WHERE sha256 = ?1",
+                [sha256],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?)
     }
 
@@ -135,7 +151,9 @@ impl Store {
         follow_up_on: Option<chrono::NaiveDate>,
     ) -> Result<Interaction> {
         if summary.trim().is_empty() {
-            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::required("summary")]));
+            return Err(StoreError::Invalid(vec![
+                sila_domain::error::FieldError::required("summary"),
+            ]));
         }
         let i = Interaction {
             id: InteractionId::new_v7(),
@@ -195,7 +213,9 @@ impl Store {
     }
 
     pub fn interactions(&self, beneficiary: BeneficiaryId) -> Result<Vec<Interaction>> {
-        let mut stmt = self.conn.prepare("SELECT data FROM interactions WHERE beneficiary_id = ?1 ORDER BY at")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT data FROM interactions WHERE beneficiary_id = ?1 ORDER BY at")?;
         let rows = stmt.query_map([beneficiary.to_string()], |r| r.get::<_, String>(0))?;
         rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
     }
@@ -210,11 +230,13 @@ impl Store {
         delivered_on: chrono::NaiveDate,
     ) -> Result<Delivery> {
         if amount_halalas.is_some_and(|a| a <= 0) {
-            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
-                "amount",
-                "negative_amount",
-                "المبلغ يجب أن يكون أكبر من صفر",
-            )]));
+            return Err(StoreError::Invalid(vec![
+                sila_domain::error::FieldError::new(
+                    "amount",
+                    "negative_amount",
+                    "المبلغ يجب أن يكون أكبر من صفر",
+                ),
+            ]));
         }
         let d = Delivery {
             id: DeliveryId::new_v7(),
@@ -230,9 +252,20 @@ impl Store {
             let (c, _) = w.apply_transition(case, Transition::Deliver, "")?;
             w.tx.execute(
                 "INSERT INTO deliveries (id, case_id, delivered_on, data) VALUES (?1, ?2, ?3, ?4)",
-                params![d.id.to_string(), case.to_string(), delivered_on.to_string(), serde_json::to_string(&d)?],
+                params![
+                    d.id.to_string(),
+                    case.to_string(),
+                    delivered_on.to_string(),
+                    serde_json::to_string(&d)?
+                ],
             )?;
-            w.op("delivery.add", "delivery", &d.id.to_string(), None, &serde_json::to_value(&d)?)?;
+            w.op(
+                "delivery.add",
+                "delivery",
+                &d.id.to_string(),
+                None,
+                &serde_json::to_value(&d)?,
+            )?;
             w.refresh_rule_tasks_for(&c)?;
             Ok(())
         })?;
@@ -240,7 +273,9 @@ impl Store {
     }
 
     pub fn deliveries(&self, case: CaseId) -> Result<Vec<Delivery>> {
-        let mut stmt = self.conn.prepare("SELECT data FROM deliveries WHERE case_id = ?1 ORDER BY delivered_on")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT data FROM deliveries WHERE case_id = ?1 ORDER BY delivered_on")?;
         let rows = stmt.query_map([case.to_string()], |r| r.get::<_, String>(0))?;
         rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
     }
@@ -280,7 +315,9 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT data, role FROM tasks WHERE done_at IS NULL ORDER BY due_on, id LIMIT ?1",
         )?;
-        let rows = stmt.query_map([(limit * 4).max(limit) as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = stmt.query_map([(limit * 4).max(limit) as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
         let mut out = Vec::new();
         for r in rows {
             let (data, role) = r?;
@@ -319,12 +356,14 @@ impl Store {
                 "SELECT id FROM cases WHERE state IN ('submitted','in_research','incomplete','in_committee',
                     'approved','rejected','registered','served')",
             )?;
-            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
         };
         self.write(|w| {
             let mut made = 0;
             for id in ids {
-                let data: String = w.tx.query_row("SELECT data FROM cases WHERE id = ?1", [&id], |r| r.get(0))?;
+                let data: String =
+                    w.tx.query_row("SELECT data FROM cases WHERE id = ?1", [&id], |r| r.get(0))?;
                 let c: sila_domain::case::Case = serde_json::from_str(&data)?;
                 made += w.refresh_rule_tasks_for(&c)?;
             }
@@ -346,13 +385,18 @@ impl Store {
     }
 
     pub fn draft(&self, key: &str) -> Result<Option<serde_json::Value>> {
-        let s: Option<String> =
-            self.conn.query_row("SELECT data FROM drafts WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+        let s: Option<String> = self
+            .conn
+            .query_row("SELECT data FROM drafts WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
         s.map(|s| Ok(serde_json::from_str(&s)?)).transpose()
     }
 
     pub fn delete_draft(&mut self, key: &str) -> Result<()> {
-        self.conn.execute("DELETE FROM drafts WHERE key = ?1", [key])?;
+        self.conn
+            .execute("DELETE FROM drafts WHERE key = ?1", [key])?;
         Ok(())
     }
 }

@@ -29,7 +29,13 @@ const CANDIDATES: usize = 400;
 fn fts_query(tokens: &[String], prefix: bool) -> String {
     tokens
         .iter()
-        .map(|t| format!("\"{}\"{}", t.replace('"', "\"\""), if prefix { "*" } else { "" }))
+        .map(|t| {
+            format!(
+                "\"{}\"{}",
+                t.replace('"', "\"\""),
+                if prefix { "*" } else { "" }
+            )
+        })
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -95,7 +101,10 @@ impl Store {
                  FROM beneficiary_fts f JOIN beneficiaries b ON b.rid = f.rowid
                  WHERE beneficiary_fts MATCH ?1 AND b.merged_into IS NULL LIMIT ?2",
             )?;
-            let mut rows = stmt.query(rusqlite::params![fts_query(&tokens, prefix), CANDIDATES as i64])?;
+            let mut rows = stmt.query(rusqlite::params![
+                fts_query(&tokens, prefix),
+                CANDIDATES as i64
+            ])?;
             while let Some(r) = rows.next()? {
                 let id: String = r.get(0)?;
                 if !seen.insert(id.clone()) {
@@ -116,14 +125,20 @@ impl Store {
         if digits.len() >= 3 {
             let rev: String = digits.chars().rev().collect();
             hits.retain(|h| {
-                h.national_id.as_deref().is_some_and(|n| n.starts_with(&digits))
+                h.national_id
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(&digits))
                     || h.phone.as_deref().is_some_and(|p| {
                         let national: String = phone::digits_for_search(p).chars().rev().collect();
                         national.starts_with(&rev)
                     })
             });
         }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.full_name.cmp(&b.full_name)));
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.full_name.cmp(&b.full_name))
+        });
         hits.truncate(limit);
         Ok(hits)
     }
@@ -158,7 +173,12 @@ impl Store {
         }
         // A whole mobile in any form, or its last digits: national-format digits reversed.
         let national = phone::Mobile::parse(digits).map(|m| m.national()).ok();
-        let tail: String = national.as_deref().unwrap_or(digits).chars().rev().collect();
+        let tail: String = national
+            .as_deref()
+            .unwrap_or(digits)
+            .chars()
+            .rev()
+            .collect();
         {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT id, national_id, full_name, phone, branch FROM beneficiaries
@@ -181,7 +201,10 @@ mod tests {
 
     #[test]
     fn fts_query_quotes_tokens_so_queries_are_never_syntax() {
-        assert_eq!(fts_query(&["a\"b".into(), "OR".into()], true), "\"a\"\"b\"* AND \"OR\"*");
+        assert_eq!(
+            fts_query(&["a\"b".into(), "OR".into()], true),
+            "\"a\"\"b\"* AND \"OR\"*"
+        );
     }
 
     #[test]

@@ -118,7 +118,9 @@ impl SheetError {
 
     pub fn arabic_message(&self) -> String {
         match self {
-            SheetError::Io(_) => "تعذّرت قراءة الملف. تأكد أنه موجود وغير مفتوح في برنامج آخر.".into(),
+            SheetError::Io(_) => {
+                "تعذّرت قراءة الملف. تأكد أنه موجود وغير مفتوح في برنامج آخر.".into()
+            }
             SheetError::UnknownFormat => {
                 "صيغة الملف غير مدعومة. استخدم ملف Excel بصيغة xlsx أو ملف CSV.".into()
             }
@@ -128,9 +130,7 @@ impl SheetError {
             SheetError::NoNameColumn => "لم يُعثر على عمود الاسم في صف العناوين. سمِّ العمود \
                  «الاسم الكامل» أو استخدم أعمدة «الاسم الأول» و«اسم الأب» و«اسم الجد» و«اسم العائلة»."
                 .into(),
-            SheetError::Empty => {
-                "لا يحتوي الملف على صفوف بيانات (تُقرأ الورقة الأولى فقط).".into()
-            }
+            SheetError::Empty => "لا يحتوي الملف على صفوف بيانات (تُقرأ الورقة الأولى فقط).".into(),
             SheetError::TooLarge => {
                 "الملف أكبر من المسموح: مليون صف على الأكثر، وحجم ملف Excel حتى 200 ميغابايت.".into()
             }
@@ -206,7 +206,11 @@ fn read_csv<R: Read>(
     // front of the rest so the file is still read once, streaming.
     let mut head = Vec::new();
     (&mut input).take(CSV_SNIFF_BYTES).read_to_end(&mut head)?;
-    let skip = if head.starts_with(UTF8_BOM) { UTF8_BOM.len() } else { 0 };
+    let skip = if head.starts_with(UTF8_BOM) {
+        UTF8_BOM.len()
+    } else {
+        0
+    };
     let delimiter = detect_delimiter(&head[skip..]);
     let mut head = Cursor::new(head);
     head.set_position(skip as u64);
@@ -222,7 +226,7 @@ fn read_csv<R: Read>(
     // One record buffer for the whole file: reading 100k rows allocates nothing per row here.
     let mut record = csv::ByteRecord::new();
     let mut excel_row = 0usize;
-    let mut next_line = 1u64;
+    let mut lines_before = reader.position().line();
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -230,10 +234,14 @@ fn read_csv<R: Read>(
             Err(e) => return Err(csv_error(e)),
         }
         // The csv reader skips blank lines, but Excel shows each as an empty row, so the row
-        // number counts them; a quoted field spanning lines still counts as one row, as in Excel.
-        let start_line = record.position().map_or(next_line, |p| p.line());
-        excel_row += 1 + start_line.saturating_sub(next_line) as usize;
-        next_line = reader.position().line();
+        // number must count them. Of the line feeds consumed for this record, one ends a line
+        // of it and those inside quoted cells belong to it (a multi-line cell is still one row
+        // in Excel); the rest were blank lines before it.
+        let lines_now = reader.position().line();
+        let consumed = lines_now.saturating_sub(lines_before) as usize;
+        lines_before = lines_now;
+        let inside = record.as_slice().iter().filter(|&&b| b == b'\n').count();
+        excel_row += 1 + consumed.saturating_sub(1 + inside);
         importer.push_row(excel_row, &CsvRow(&record))?;
     }
     importer.finish()
@@ -248,16 +256,22 @@ fn csv_error(e: csv::Error) -> SheetError {
     }
 }
 
-/// Picks `,`, `;` or tab: the one used most, outside quotes, on the first line (or on the first
-/// lines together if the first has none, as with a one-word title line). Ties go to `,`, then `;`.
+/// Picks `,`, `;` or tab: the one used most, outside quotes, on the first non-blank line (the
+/// header, or a title row, which Excel saves padded with delimiters). Later lines are not
+/// consulted: in a one-column file a `;` inside a name must not become the delimiter. Ties and
+/// lines with none go to `,`, then `;`.
 fn detect_delimiter(head: &[u8]) -> u8 {
     const CANDIDATES: [u8; 3] = [b',', b';', b'\t'];
     let mut counts = [0usize; 3];
     let mut in_quotes = false;
-    for &b in head {
+    let start = head
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(head.len());
+    for &b in &head[start..] {
         match b {
             b'"' => in_quotes = !in_quotes,
-            b'\n' if !in_quotes && counts.iter().any(|&c| c > 0) => break,
+            b'\n' | b'\r' if !in_quotes => break,
             _ if !in_quotes => {
                 if let Some(i) = CANDIDATES.iter().position(|&d| d == b) {
                     counts[i] += 1;
@@ -302,7 +316,12 @@ fn read_xlsx_inner(
         .sheets_metadata()
         .iter()
         .find(|s| s.typ == SheetType::WorkSheet && s.visible == SheetVisible::Visible)
-        .or_else(|| workbook.sheets_metadata().iter().find(|s| s.typ == SheetType::WorkSheet))
+        .or_else(|| {
+            workbook
+                .sheets_metadata()
+                .iter()
+                .find(|s| s.typ == SheetType::WorkSheet)
+        })
         .map(|s| s.name.clone())
         .ok_or(SheetError::Empty)?;
     let mut cells = workbook.worksheet_cells_reader(&name).map_err(xlsx_error)?;
@@ -387,7 +406,10 @@ impl RowSource for CsvRow<'_> {
         match self.0.get(i) {
             None => CellValue::Text(Cow::Borrowed("")),
             Some(bytes) => match std::str::from_utf8(bytes) {
-                Ok(s) => CellValue::Text(Cow::Borrowed(s)),
+                // Undo the exporter's formula guard (one `'` before `=`, `+`, `-`, `@`, tab or
+                // CR; see `export`) so an exported CSV imports as what was exported. XLSX
+                // exports carry no guard, so XLSX cells are taken as they are.
+                Ok(s) => CellValue::Text(Cow::Borrowed(crate::export::strip_formula_guard(s))),
                 Err(_) => CellValue::NotUtf8,
             },
         }
@@ -432,10 +454,12 @@ impl RowSource for XlsxRow<'_, '_> {
                     None => CellValue::Text(Cow::Owned(number_text(dt.as_f64()))),
                 }
             }
-            DataRef::DateTimeIso(s) => match s.get(..10).and_then(|d| d.parse::<NaiveDate>().ok()) {
-                Some(d) => CellValue::Date(d),
-                None => CellValue::Text(Cow::Borrowed(s)),
-            },
+            DataRef::DateTimeIso(s) => {
+                match s.get(..10).and_then(|d| d.parse::<NaiveDate>().ok()) {
+                    Some(d) => CellValue::Date(d),
+                    None => CellValue::Text(Cow::Borrowed(s)),
+                }
+            }
             DataRef::DurationIso(s) => CellValue::Text(Cow::Borrowed(s)),
             DataRef::Error(_) => CellValue::ExcelError,
         }
@@ -638,7 +662,8 @@ impl Header {
             }
             names.push(text);
         }
-        let has_name = columns[Field::FullName as usize].is_some() || columns[Field::First as usize].is_some();
+        let has_name =
+            columns[Field::FullName as usize].is_some() || columns[Field::First as usize].is_some();
         has_name.then_some(Header { names, columns })
     }
 
@@ -715,14 +740,21 @@ impl<'p> Importer<'p> {
             failed: false,
         };
         if let Some(beneficiary) = check.beneficiary(row, self.today) {
-            self.out.rows.push(SheetRow { row: excel_row, beneficiary });
+            self.out.rows.push(SheetRow {
+                row: excel_row,
+                beneficiary,
+            });
         }
         Ok(())
     }
 
     fn finish(self) -> Result<Sheet, SheetError> {
         if self.header.is_none() {
-            return Err(if self.title_rows > 0 { SheetError::NoNameColumn } else { SheetError::Empty });
+            return Err(if self.title_rows > 0 {
+                SheetError::NoNameColumn
+            } else {
+                SheetError::Empty
+            });
         }
         if self.out.total_rows == 0 {
             return Err(SheetError::Empty);
@@ -757,7 +789,12 @@ impl RowCheck<'_, '_> {
             .and_then(|c| self.header.names.get(c))
             .cloned()
             .unwrap_or_default();
-        self.errors.push(RowError { row: self.row, column, code: code.into(), message: message.into() });
+        self.errors.push(RowError {
+            row: self.row,
+            column,
+            code: code.into(),
+            message: message.into(),
+        });
         self.bad_fields |= 1 << field as u16;
         self.failed = true;
     }
@@ -780,7 +817,11 @@ impl RowCheck<'_, '_> {
             }
             CellValue::Date(d) => Some(Value::Date(d)),
             CellValue::ExcelError => {
-                self.fail(field, "cell_error", "الخلية تحتوي على خطأ من Excel (مثل #N/A) بدل القيمة");
+                self.fail(
+                    field,
+                    "cell_error",
+                    "الخلية تحتوي على خطأ من Excel (مثل #N/A) بدل القيمة",
+                );
                 None
             }
             // Rows that are not UTF-8 are refused as a whole before any field is looked at.
@@ -796,56 +837,83 @@ impl RowCheck<'_, '_> {
     }
 
     fn owned(&mut self, row: &impl RowSource, field: Field) -> String {
-        self.text(row, field).map(Cow::into_owned).unwrap_or_default()
+        self.text(row, field)
+            .map(Cow::into_owned)
+            .unwrap_or_default()
     }
 
-    fn beneficiary(&mut self, row: &impl RowSource, today: NaiveDate) -> Option<ImportedBeneficiary> {
+    fn beneficiary(
+        &mut self,
+        row: &impl RowSource,
+        today: NaiveDate,
+    ) -> Option<ImportedBeneficiary> {
         if !row.is_utf8() {
             self.errors.push(RowError {
                 row: self.row,
                 column: String::new(),
                 code: "invalid_encoding".into(),
-                message: "الصف ليس بترميز UTF-8؛ احفظ الملف بصيغة «CSV UTF-8» ثم أعد الاستيراد".into(),
+                message: "الصف ليس بترميز UTF-8؛ احفظ الملف بصيغة «CSV UTF-8» ثم أعد الاستيراد"
+                    .into(),
             });
             return None;
         }
 
         let name = self.name(row);
-        let national_id = self.text(row, Field::NationalId).and_then(|t| match NationalId::parse(&t) {
-            Ok(id) => Some(id),
-            Err(e) => {
-                self.fail(Field::NationalId, e.code(), e.arabic_message());
-                None
-            }
-        });
-        let mobile = self.text(row, Field::Mobile).and_then(|t| match Mobile::parse(&t) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                self.fail(Field::Mobile, e.code(), e.arabic_message());
-                None
-            }
-        });
+        let national_id =
+            self.text(row, Field::NationalId)
+                .and_then(|t| match NationalId::parse(&t) {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        self.fail(Field::NationalId, e.code(), e.arabic_message());
+                        None
+                    }
+                });
+        let mobile = self
+            .text(row, Field::Mobile)
+            .and_then(|t| match Mobile::parse(&t) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    self.fail(Field::Mobile, e.code(), e.arabic_message());
+                    None
+                }
+            });
         let birth_date = self.birth_date(row, today);
         let gender = self.text(row, Field::Gender).and_then(|t| {
             let g = Gender::parse(&t);
             if g.is_none() {
-                self.fail(Field::Gender, "bad_gender", "الجنس غير معروف؛ اكتب «ذكر» أو «أنثى»");
+                self.fail(
+                    Field::Gender,
+                    "bad_gender",
+                    "الجنس غير معروف؛ اكتب «ذكر» أو «أنثى»",
+                );
             }
             g
         });
         let city = self.owned(row, Field::City);
         let district = self.owned(row, Field::District);
         let household_size = self.text(row, Field::HouseholdSize).and_then(|t| {
-            let n = arabic::fold_digits(&t).trim().parse::<u16>().ok().filter(|n| (1..=99).contains(n));
+            let n = arabic::fold_digits(&t)
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|n| (1..=99).contains(n));
             if n.is_none() {
-                self.fail(Field::HouseholdSize, "bad_number", "عدد أفراد الأسرة يجب أن يكون رقمًا من 1 إلى 99");
+                self.fail(
+                    Field::HouseholdSize,
+                    "bad_number",
+                    "عدد أفراد الأسرة يجب أن يكون رقمًا من 1 إلى 99",
+                );
             }
             n
         });
         let monthly_income_halalas = self.text(row, Field::Income).and_then(|t| {
             // parse_riyals ignores every character that is not a digit or a decimal point, so a
             // minus sign would silently turn a negative amount positive.
-            let amount = if t.contains('-') { None } else { parse_riyals(&t) };
+            let amount = if t.contains('-') {
+                None
+            } else {
+                parse_riyals(&t)
+            };
             if amount.is_none() {
                 self.fail(
                     Field::Income,
@@ -880,7 +948,13 @@ impl RowCheck<'_, '_> {
             let father = self.owned(row, Field::Father);
             let grandfather = self.owned(row, Field::Grandfather);
             let family = self.owned(row, Field::Family);
-            let mut name = PersonName { first, father, grandfather, family, as_written: String::new() };
+            let mut name = PersonName {
+                first,
+                father,
+                grandfather,
+                family,
+                as_written: String::new(),
+            };
             // The parts joined are what this sheet wrote as the person's name.
             name.as_written = name.full();
             (name, Field::First)
@@ -924,7 +998,11 @@ impl RowCheck<'_, '_> {
             },
         };
         if date > today {
-            self.fail(Field::BirthDate, "date_in_future", "تاريخ الميلاد في المستقبل");
+            self.fail(
+                Field::BirthDate,
+                "date_in_future",
+                "تاريخ الميلاد في المستقبل",
+            );
             return None;
         }
         Some(date)
@@ -943,18 +1021,18 @@ fn without_time(text: &str) -> &str {
     }
 }
 
-/// Undoes the exporter's formula guard (the one `'` before `=`, `+`, `-`, `@`, tab or CR; see
-/// `export`), then trims. Nothing else is altered: `<script>` or `=HYPERLINK(…)` typed by a
-/// person stays as typed.
+/// Trims a cell. Nothing else is altered: `<script>` or `=HYPERLINK(…)` typed by a person stays
+/// as typed, since it is data and escaping is the renderer's job.
 fn clean(text: Cow<'_, str>) -> Cow<'_, str> {
-    fn clean_str(s: &str) -> &str {
-        crate::export::strip_formula_guard(s).trim()
-    }
     match text {
-        Cow::Borrowed(s) => Cow::Borrowed(clean_str(s)),
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
         Cow::Owned(s) => {
-            let cleaned = clean_str(&s);
-            if cleaned.len() == s.len() { Cow::Owned(s) } else { Cow::Owned(cleaned.to_owned()) }
+            let cleaned = s.trim();
+            if cleaned.len() == s.len() {
+                Cow::Owned(s)
+            } else {
+                Cow::Owned(cleaned.to_owned())
+            }
         }
     }
 }
@@ -965,9 +1043,8 @@ mod tests {
     use proptest::prelude::*;
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
 
-    // Valid Saudi IDs (the tenth digit is the checksum).
+    // A valid Saudi ID (the tenth digit is the checksum).
     const ID1: &str = "1012345672";
-    const ID2: &str = "2100000005";
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()
@@ -1022,7 +1099,9 @@ mod tests {
 
     #[test]
     fn recognises_header_words_in_arabic_and_english() {
-        let row = format!("محمد عبد الله سعد الدوسري,{ID1},0501234567,1990-01-31,ذكر,الرياض,النسيم,5,3500");
+        let row = format!(
+            "محمد عبد الله سعد الدوسري,{ID1},0501234567,1990-01-31,ذكر,الرياض,النسيم,5,3500"
+        );
         for header in [
             "الاسم الكامل,رقم الهوية,الجوال,تاريخ الميلاد,الجنس,المدينة,الحي,عدد أفراد الأسرة,الدخل الشهري",
             "الاسم,رقم السجل المدني,رقم الجوال,تاريخ الميلاد,الجنس,المدينة,الحي,عدد افراد الاسره,الدخل",
@@ -1050,15 +1129,28 @@ mod tests {
             &["2 ok نورة فهد سالم آل سعود", "3 err [الاسم الأول] required"],
         );
         let sheet = read_csv_bytes(
-            "first_name,father_name,grandfather_name,family_name\nNoura,Fahd,Salem,Al Saud\n".as_bytes(),
+            "first_name,father_name,grandfather_name,family_name\nNoura,Fahd,Salem,Al Saud\n"
+                .as_bytes(),
             today(),
             &mut no_progress(),
         )
         .unwrap();
         let name = &sheet.rows[0].beneficiary.name;
         assert_eq!(
-            [name.first.as_str(), &name.father, &name.grandfather, &name.family, &name.as_written],
-            ["Noura", "Fahd", "Salem", "Al Saud", "Noura Fahd Salem Al Saud"]
+            [
+                name.first.as_str(),
+                &name.father,
+                &name.grandfather,
+                &name.family,
+                &name.as_written
+            ],
+            [
+                "Noura",
+                "Fahd",
+                "Salem",
+                "Al Saud",
+                "Noura Fahd Salem Al Saud"
+            ]
         );
         // A full-name column wins over the parts when it is filled; the parts fill in when not.
         check(
@@ -1106,7 +1198,9 @@ mod tests {
         check(
             csv,
             &[
-                &format!("3 ok سعد id={ID1} mobile=+966501234567 gender=أنثى size=12 income=350050"),
+                &format!(
+                    "3 ok سعد id={ID1} mobile=+966501234567 gender=أنثى size=12 income=350050"
+                ),
                 "2 err [الاسم] bad_name",
                 "2 err [رقم الهوية] id_bad_checksum",
                 "2 err [الجوال] phone_not_saudi_mobile",
@@ -1118,7 +1212,12 @@ mod tests {
         let sheet = read_csv_bytes(csv.as_bytes(), today(), &mut no_progress()).unwrap();
         assert_eq!(sheet.total_rows, 2);
         for e in &sheet.rejected {
-            assert!(e.message.chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)), "{e:?}");
+            assert!(
+                e.message
+                    .chars()
+                    .any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)),
+                "{e:?}"
+            );
             for value in ["12345", "1012345673", "0401234567", "غير ذلك", "-500"] {
                 assert!(!e.message.contains(value), "{e:?} quotes {value}");
             }
@@ -1129,14 +1228,17 @@ mod tests {
     fn checks_household_size_and_income() {
         for (size, income, expect) in [
             ("1", "0", "2 ok أمل size=1 income=0"),
-            ("99", "3,500.50", "2 ok أمل size=99 income=350050"),
+            ("99", "\"3,500.50\"", "2 ok أمل size=99 income=350050"),
             ("100", "", "2 err [عدد أفراد الأسرة] bad_number"),
             ("خمسة", "", "2 err [عدد أفراد الأسرة] bad_number"),
             ("5.5", "", "2 err [عدد أفراد الأسرة] bad_number"),
             ("", "ثلاثة آلاف", "2 err [الدخل] bad_amount"),
             ("", "1.234", "2 err [الدخل] bad_amount"),
         ] {
-            check(&format!("الاسم,عدد أفراد الأسرة,الدخل\nأمل,{size},{income}\n"), &[expect]);
+            check(
+                &format!("الاسم,عدد أفراد الأسرة,الدخل\nأمل,{size},{income}\n"),
+                &[expect],
+            );
         }
     }
 
@@ -1173,11 +1275,20 @@ mod tests {
             "الاسم,الحي\n\nفهد,\"سطر\nثان\"\n,,\n\n\"\"\n1\n",
             &["3 ok فهد district=سطر\nثان", "7 err [الاسم] bad_name"],
         );
+        check(
+            "الاسم,الحي\r\n\r\nفهد,\"سطر\r\nثان\"\r\n,,\r\n\r\n\"\"\r\n1",
+            &["3 ok فهد district=سطر\r\nثان", "7 err [الاسم] bad_name"],
+        );
+        // Old Mac line ends (CR only) carry no line feeds to count; rows still number in order.
+        check("الاسم\rفهد\rسعد\r", &["2 ok فهد", "3 ok سعد"]);
     }
 
     #[test]
     fn finds_the_header_below_a_title_row() {
-        check("كشف المستفيدين,,\n,,\nالاسم,الجوال,\nفهد,0501234567,\n", &["4 ok فهد mobile=+966501234567"]);
+        check(
+            "كشف المستفيدين,,\n,,\nالاسم,الجوال,\nفهد,0501234567,\n",
+            &["4 ok فهد mobile=+966501234567"],
+        );
     }
 
     #[test]
@@ -1186,13 +1297,23 @@ mod tests {
         bytes.extend_from_slice(b"\xE3\xCD\xE3\xCF,\xC7\xE1\xD1\xED\xC7\xD6\n"); // Windows-1256
         bytes.extend_from_slice("سعد,جدة\n".as_bytes());
         let sheet = read_csv_bytes(&bytes, today(), &mut no_progress()).unwrap();
-        assert_eq!(summary(&sheet), ["2 ok فهد city=الرياض", "4 ok سعد city=جدة", "3 err [] invalid_encoding"]);
+        assert_eq!(
+            summary(&sheet),
+            [
+                "2 ok فهد city=الرياض",
+                "4 ok سعد city=جدة",
+                "3 err [] invalid_encoding"
+            ]
+        );
         assert_eq!(sheet.total_rows, 3);
     }
 
     #[test]
     fn refuses_a_header_that_is_not_utf8() {
-        check_err(b"\xC7\xE1\xC7\xD3\xE3,\xC7\xE1\xCC\xE6\xC7\xE1\n\xE3,1\n", "unreadable");
+        check_err(
+            b"\xC7\xE1\xC7\xD3\xE3,\xC7\xE1\xCC\xE6\xC7\xE1\n\xE3,1\n",
+            "unreadable",
+        );
     }
 
     #[test]
@@ -1202,7 +1323,10 @@ mod tests {
         check_err(b"\n\n,,\n", "empty");
         check_err("الاسم,الجوال\n".as_bytes(), "empty");
         check_err("الاسم,الجوال\n,\n\n".as_bytes(), "empty");
-        check_err("الجوال,المدينة\n0501234567,جدة\n".as_bytes(), "no_name_column");
+        check_err(
+            "الجوال,المدينة\n0501234567,جدة\n".as_bytes(),
+            "no_name_column",
+        );
         check_err("id,x\n1,2\n".as_bytes(), "no_name_column");
         let many = "ملاحظة\n".repeat(20);
         check_err(format!("{many}الاسم\nفهد\n").as_bytes(), "no_name_column");
@@ -1223,11 +1347,20 @@ mod tests {
             &["3 ok سعد district=حي", "2 err [الحي] cell_too_long"],
         );
         let at_limit = "ب".repeat(MAX_CELL_CHARS);
-        check(&format!("الاسم\n{at_limit}\n"), &[&format!("2 ok {at_limit}")]);
-        check(&format!("الاسم\n{at_limit}ب\n"), &["2 err [الاسم] cell_too_long"]);
+        check(
+            &format!("الاسم\n{at_limit}\n"),
+            &[&format!("2 ok {at_limit}")],
+        );
+        check(
+            &format!("الاسم\n{at_limit}ب\n"),
+            &["2 err [الاسم] cell_too_long"],
+        );
         check(
             "الاسم\n<script>alert(1)</script>\n\"=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\n",
-            &["2 ok <script>alert(1)</script>", "3 ok =HYPERLINK(\"http://x\",\"y\")"],
+            &[
+                "2 ok <script>alert(1)</script>",
+                "3 ok =HYPERLINK(\"http://x\",\"y\")",
+            ],
         );
     }
 
@@ -1250,14 +1383,19 @@ mod tests {
             csv.push_str("فهد\n");
         }
         let mut calls = Vec::new();
-        let sheet = read_csv_bytes(csv.as_bytes(), today(), &mut |n, t| calls.push((n, t))).unwrap();
+        let sheet =
+            read_csv_bytes(csv.as_bytes(), today(), &mut |n, t| calls.push((n, t))).unwrap();
         assert_eq!(sheet.rows.len(), 2500);
         assert_eq!(calls, [(1000, 0), (2000, 0), (2500, 2500)]);
     }
 
     // ------------------------------------------------------------------ files and XLSX
 
-    fn write_workbook(dir: &Path, file: &str, fill: impl FnOnce(&mut Worksheet)) -> std::path::PathBuf {
+    fn write_workbook(
+        dir: &Path,
+        file: &str,
+        fill: impl FnOnce(&mut Worksheet),
+    ) -> std::path::PathBuf {
         let mut workbook = Workbook::new();
         fill(workbook.add_worksheet());
         let path = dir.join(file);
@@ -1276,16 +1414,29 @@ mod tests {
         let path = write_workbook(dir.path(), "b.xlsx", |ws| {
             // A title row, then the header on row 3.
             ws.write_string(0, 0, "كشف المستفيدين").unwrap();
-            for (c, h) in ["الاسم الكامل", "رقم الهوية", "الجوال", "تاريخ الميلاد", "عدد أفراد الأسرة", "الدخل الشهري"]
-                .iter()
-                .enumerate()
+            for (c, h) in [
+                "الاسم الكامل",
+                "رقم الهوية",
+                "الجوال",
+                "تاريخ الميلاد",
+                "عدد أفراد الأسرة",
+                "الدخل الشهري",
+            ]
+            .iter()
+            .enumerate()
             {
                 ws.write_string(2, c as u16, *h).unwrap();
             }
             ws.write_string(3, 0, "محمد عبد الله الدوسري").unwrap();
             ws.write_number(3, 1, 1012345672.0).unwrap();
             ws.write_number(3, 2, 501234567.0).unwrap();
-            ws.write_datetime_with_format(3, 3, ExcelDateTime::from_ymd(1990, 1, 31).unwrap(), &date).unwrap();
+            ws.write_datetime_with_format(
+                3,
+                3,
+                ExcelDateTime::from_ymd(1990, 1, 31).unwrap(),
+                &date,
+            )
+            .unwrap();
             ws.write_number(3, 4, 5.0).unwrap();
             ws.write_number(3, 5, 3500.5).unwrap();
             // Row 5 is left empty; row 6 has text cells and a bad number.
@@ -1294,21 +1445,28 @@ mod tests {
             ws.write_string(5, 3, "1410/05/12").unwrap();
             ws.write_number(5, 4, 0.0).unwrap();
             ws.write_string(6, 0, "سعد").unwrap();
-            ws.write_datetime_with_format(6, 3, ExcelDateTime::from_ymd(2031, 5, 1).unwrap(), &date).unwrap();
+            ws.write_datetime_with_format(
+                6,
+                3,
+                ExcelDateTime::from_ymd(2031, 5, 1).unwrap(),
+                &date,
+            )
+            .unwrap();
         });
         let mut calls = Vec::new();
         let sheet = read_sheet(&path, today(), &mut |n, t| calls.push((n, t))).unwrap();
         assert_eq!(
             summary(&sheet),
             [
-                &format!("4 ok محمد عبد الله الدوسري id={ID1} mobile=+966501234567 birth=1990-01-31 size=5 income=350050"),
+                &format!(
+                    "4 ok محمد عبد الله الدوسري id={ID1} mobile=+966501234567 birth=1990-01-31 size=5 income=350050"
+                ),
                 "6 err [عدد أفراد الأسرة] bad_number",
                 "7 err [تاريخ الميلاد] date_in_future",
             ]
         );
         assert_eq!(sheet.total_rows, 3);
         assert_eq!(calls.last(), Some(&(3, 3)));
-        let _ = ID2;
     }
 
     #[test]
@@ -1326,7 +1484,12 @@ mod tests {
             let want = want.map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap());
             assert_eq!(got, want, "{serial} {is_1904}");
         }
-        for (f, want) in [(1012345678.0, "1012345678"), (5.0, "5"), (3500.5, "3500.5"), (-0.0, "0")] {
+        for (f, want) in [
+            (1012345678.0, "1012345678"),
+            (5.0, "5"),
+            (3500.5, "3500.5"),
+            (-0.0, "0"),
+        ] {
             assert_eq!(number_text(f), want);
         }
     }
@@ -1338,7 +1501,10 @@ mod tests {
         // A CSV named .csv or .txt; an XLSX misnamed .csv is still read as XLSX.
         for name in ["a.csv", "a.CSV", "a.txt"] {
             std::fs::write(dir.path().join(name), csv).unwrap();
-            assert_eq!(summary(&read_path(&dir.path().join(name)).unwrap()), ["2 ok فهد"]);
+            assert_eq!(
+                summary(&read_path(&dir.path().join(name)).unwrap()),
+                ["2 ok فهد"]
+            );
         }
         let xlsx = write_workbook(dir.path(), "x.xlsx", |ws| {
             ws.write_string(0, 0, "name").unwrap();
@@ -1354,7 +1520,12 @@ mod tests {
         let empty = dir.path().join("e.xlsx");
         std::fs::write(&empty, b"").unwrap();
         assert_eq!(read_path(&empty).unwrap_err().code(), "empty");
-        assert_eq!(read_path(&dir.path().join("missing.csv")).unwrap_err().code(), "io");
+        assert_eq!(
+            read_path(&dir.path().join("missing.csv"))
+                .unwrap_err()
+                .code(),
+            "io"
+        );
     }
 
     #[test]
@@ -1366,8 +1537,16 @@ mod tests {
         });
         let bytes = std::fs::read(&good).unwrap();
         let mut cases: Vec<(&str, Vec<u8>)> = vec![
-            ("random.xlsx", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
-            ("ole.xlsx", b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1rest of an encrypted workbook".to_vec()),
+            (
+                "random.xlsx",
+                (0..4096u32)
+                    .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                    .collect(),
+            ),
+            (
+                "ole.xlsx",
+                b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1rest of an encrypted workbook".to_vec(),
+            ),
             ("zip-header-only.xlsx", b"PK\x03\x04".to_vec()),
         ];
         for cut in [10, bytes.len() / 3, bytes.len() / 2, bytes.len() - 30] {
