@@ -1,0 +1,279 @@
+// The branch app: first run, sign-in, the idle lock, and the screens behind the navigation.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { api, asApiError, onLocked } from "../shared/ipc";
+import { I18nContext, makeI18n, useI18n } from "../shared/i18n";
+import type { Lang } from "../shared/format";
+import { ErrorBox, Field } from "../shared/components";
+import type { ApiError } from "../generated/ApiError";
+import type { AppStatus } from "../generated/AppStatus";
+import type { CatalogDto } from "../generated/CatalogDto";
+import type { SessionInfo } from "../generated/SessionInfo";
+import { DeskContext, type Route } from "./context";
+import { Home } from "./Home";
+import { Wizard } from "./Wizard";
+import { BeneficiariesList, CasesList } from "./Lists";
+import { CaseFile } from "./CaseFile";
+import { PrintView, ReceiptScreen } from "./Print";
+import { Knowledge } from "./Knowledge";
+import { Staff } from "./Staff";
+
+export function App() {
+  const [lang, setLangState] = useState<Lang>(() => (localStorage.getItem("sila.lang") as Lang) || "ar");
+  const setLang = useCallback((l: Lang) => {
+    localStorage.setItem("sila.lang", l);
+    setLangState(l);
+  }, []);
+  useEffect(() => {
+    document.documentElement.lang = lang;
+    document.documentElement.dir = lang === "ar" ? "rtl" : "ltr";
+  }, [lang]);
+  const i18n = useMemo(() => makeI18n(lang, setLang), [lang, setLang]);
+  return (
+    <I18nContext.Provider value={i18n}>
+      <Root />
+    </I18nContext.Provider>
+  );
+}
+
+function Root() {
+  const [status, setStatus] = useState<AppStatus | null>(null);
+  const [session, setSession] = useState<SessionInfo | null>(null);
+  const [catalog, setCatalog] = useState<CatalogDto | null>(null);
+  const [locked, setLocked] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+
+  const enter = useCallback(async (s: SessionInfo) => {
+    setCatalog(await api.catalog());
+    setSession(s);
+    setLocked(false);
+  }, []);
+
+  useEffect(() => {
+    api.appStatus().then(async (st) => {
+      setStatus(st);
+      if (st.session) await enter(st.session);
+      else if (st.bench_credentials) {
+        // Startup benchmark only: the shell was started with --bench and credentials.
+        try {
+          await enter(await api.signIn(st.bench_credentials));
+        } catch (e) {
+          setError(asApiError(e));
+        }
+      }
+    }, (e) => setError(asApiError(e)));
+    const un = onLocked(() => {
+      setSession(null);
+      setLocked(true);
+    });
+    return () => {
+      un.then((f) => f());
+    };
+  }, [enter]);
+
+  // Activity keeps the store open; the shell locks it after the idle time without any.
+  const lastTouch = useRef(0);
+  useEffect(() => {
+    if (!session) return;
+    const onActivity = () => {
+      const now = Date.now();
+      if (now - lastTouch.current > 30_000) {
+        lastTouch.current = now;
+        api.touch().then((open) => {
+          if (!open) {
+            setSession(null);
+            setLocked(true);
+          }
+        });
+      }
+    };
+    window.addEventListener("keydown", onActivity);
+    window.addEventListener("pointerdown", onActivity);
+    return () => {
+      window.removeEventListener("keydown", onActivity);
+      window.removeEventListener("pointerdown", onActivity);
+    };
+  }, [session]);
+
+  if (!status) return <div className="centered"><ErrorBox error={error} /></div>;
+  if (!status.initialised && !session)
+    return <FirstRun onDone={(s) => { setStatus({ ...status, initialised: true }); enter(s); }} />;
+  if (!session || !catalog) return <SignIn locked={locked} onDone={enter} error={error} />;
+  return (
+    <Main
+      session={session}
+      catalog={catalog}
+      onSignOut={async () => {
+        await api.signOut();
+        setSession(null);
+      }}
+    />
+  );
+}
+
+function LangSwitch() {
+  const { lang, setLang, t } = useI18n();
+  return (
+    <button type="button" className="secondary" data-testid="lang" onClick={() => setLang(lang === "ar" ? "en" : "ar")}>
+      {t("lang")}
+    </button>
+  );
+}
+
+function fieldError(err: ApiError | null, field: string): string | null {
+  return err?.fields.find((f) => f.field === field)?.message ?? null;
+}
+
+function FirstRun({ onDone }: { onDone: (s: SessionInfo) => void }) {
+  const { t } = useI18n();
+  const [f, setF] = useState({ branch: "", username: "", display_name: "", password: "", again: "" });
+  const [err, setErr] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const set = (k: keyof typeof f) => (e: React.ChangeEvent<HTMLInputElement>) => setF({ ...f, [k]: e.target.value });
+  const differ = f.again !== "" && f.again !== f.password;
+  return (
+    <div className="centered">
+      <form
+        className="card"
+        data-testid="first-run"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          if (differ) return;
+          setBusy(true);
+          try {
+            onDone(await api.firstRun({ branch: f.branch, username: f.username, display_name: f.display_name, password: f.password }));
+          } catch (x) {
+            setErr(asApiError(x));
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        <div className="between"><h1>{t("firstRunTitle")}</h1><LangSwitch /></div>
+        <p className="muted">{t("firstRunIntro")}</p>
+        <Field id="branch" label={t("branch")} error={fieldError(err, "branch")}>
+          {(a) => <input {...a} value={f.branch} onChange={set("branch")} autoFocus />}
+        </Field>
+        <Field id="display_name" label={t("displayName")} error={fieldError(err, "display_name")}>
+          {(a) => <input {...a} value={f.display_name} onChange={set("display_name")} />}
+        </Field>
+        <Field id="username" label={t("username")} error={fieldError(err, "username")}>
+          {(a) => <input {...a} dir="ltr" value={f.username} onChange={set("username")} autoComplete="username" />}
+        </Field>
+        <Field id="password" label={t("password")} error={fieldError(err, "password")}>
+          {(a) => <input {...a} type="password" value={f.password} onChange={set("password")} autoComplete="new-password" />}
+        </Field>
+        <Field id="again" label={t("passwordAgain")} error={differ ? t("passwordsDiffer") : null}>
+          {(a) => <input {...a} type="password" value={f.again} onChange={set("again")} autoComplete="new-password" />}
+        </Field>
+        {err && err.fields.length === 0 && <ErrorBox error={err} />}
+        <div className="row end"><button type="submit" disabled={busy} data-testid="create">{t("create")}</button></div>
+      </form>
+    </div>
+  );
+}
+
+function SignIn({ onDone, locked, error }: { onDone: (s: SessionInfo) => Promise<void>; locked: boolean; error: ApiError | null }) {
+  const { t } = useI18n();
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [err, setErr] = useState<ApiError | null>(error);
+  const [busy, setBusy] = useState(false);
+  return (
+    <div className="centered">
+      <form
+        className="card"
+        data-testid="sign-in"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setBusy(true);
+          try {
+            await onDone(await api.signIn({ username, password }));
+          } catch (x) {
+            setErr(asApiError(x));
+            setPassword("");
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        <div className="between"><h1>{t("app")} — {t("signInTitle")}</h1><LangSwitch /></div>
+        {locked && <p className="muted" data-testid="locked-notice">{t("lockedNotice")}</p>}
+        <Field id="username" label={t("username")}>
+          {(a) => <input {...a} dir="ltr" value={username} onChange={(e) => setUsername(e.target.value)} autoFocus autoComplete="username" />}
+        </Field>
+        <Field id="password" label={t("password")}>
+          {(a) => <input {...a} type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" />}
+        </Field>
+        <ErrorBox error={err} />
+        <div className="row end"><button type="submit" disabled={busy} data-testid="sign-in-button">{t("signIn")}</button></div>
+      </form>
+    </div>
+  );
+}
+
+function Main({ session, catalog, onSignOut }: { session: SessionInfo; catalog: CatalogDto; onSignOut: () => void }) {
+  const { t } = useI18n();
+  const [route, setRoute] = useState<Route>({ name: "home" });
+  const isAdmin = session.roles.includes("admin");
+  const desk = useMemo(() => ({ catalog, session, go: setRoute, isAdmin }), [catalog, session, isAdmin]);
+  const mainRef = useRef<HTMLElement>(null);
+  useEffect(() => {
+    // A new screen starts at its top, with focus on its heading for keyboard users.
+    mainRef.current?.scrollTo(0, 0);
+    mainRef.current?.querySelector<HTMLElement>("h1")?.focus();
+  }, [route]);
+  // Alt+1…6 jump between the main screens.
+  useEffect(() => {
+    const order: Route[] = [{ name: "home" }, { name: "wizard" }, { name: "beneficiaries" }, { name: "cases" }, { name: "kb" }, { name: "staff" }];
+    const onKey = (e: KeyboardEvent) => {
+      if (!e.altKey) return;
+      const i = Number(e.key) - 1;
+      if (i >= 0 && i < order.length && (order[i].name !== "staff" || isAdmin)) {
+        e.preventDefault();
+        setRoute(order[i]);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [isAdmin]);
+  const nav: [Route["name"], string][] = [
+    ["home", t("home")], ["wizard", t("newIntake")], ["beneficiaries", t("beneficiaries")],
+    ["cases", t("cases")], ["kb", t("knowledge")],
+  ];
+  if (isAdmin) nav.push(["staff", t("staff")]);
+  return (
+    <DeskContext.Provider value={desk}>
+      <div className="shell">
+        <nav className="nav no-print" aria-label={t("app")}>
+          <div className="brand">{t("app")}</div>
+          {nav.map(([name, label], i) => (
+            <button
+              key={name}
+              data-testid={`nav-${name}`}
+              aria-current={route.name === name ? "page" : undefined}
+              title={`Alt+${i + 1}`}
+              onClick={() => setRoute({ name } as Route)}
+            >
+              {label}
+            </button>
+          ))}
+          <div className="spacer" />
+          <div className="who">{session.display_name}<br />{session.branch}</div>
+          <LangSwitch />
+          <button onClick={onSignOut} data-testid="sign-out">{t("signOut")}</button>
+        </nav>
+        <main ref={mainRef}>
+          {route.name === "home" && <Home />}
+          {route.name === "wizard" && <Wizard />}
+          {route.name === "receipt" && <ReceiptScreen caseId={route.caseId} />}
+          {route.name === "beneficiaries" && <BeneficiariesList />}
+          {route.name === "cases" && <CasesList initial={route.filter} />}
+          {route.name === "case" && <CaseFile id={route.id} />}
+          {route.name === "print" && <PrintView kind={route.kind} caseId={route.caseId} />}
+          {route.name === "kb" && <Knowledge />}
+          {route.name === "staff" && isAdmin && <Staff />}
+        </main>
+      </div>
+    </DeskContext.Provider>
+  );
+}

@@ -1,0 +1,108 @@
+// Staff accounts (administrators): add, disable or enable, set a password, change roles.
+import { useEffect, useState } from "react";
+import { api, asApiError } from "../shared/ipc";
+import { useI18n } from "../shared/i18n";
+import { ErrorBox, Field } from "../shared/components";
+import type { StaffDto } from "../generated/StaffDto";
+import type { ApiError } from "../generated/ApiError";
+import { useDesk } from "./context";
+
+const BRANCH_ROLES = ["representative", "researcher", "admin"];
+
+export function Staff() {
+  const { t, label } = useI18n();
+  const { catalog, session } = useDesk();
+  const [list, setList] = useState<StaffDto[]>([]);
+  const [err, setErr] = useState<ApiError | null>(null);
+  const [form, setForm] = useState({ username: "", display_name: "", password: "", roles: ["representative"] as string[] });
+  const [pw, setPw] = useState<{ user: string; value: string; enabling: boolean } | null>(null);
+  const load = () => api.staff().then(setList, (e) => setErr(asApiError(e)));
+  useEffect(() => { load(); }, []);
+  const act = async (f: () => Promise<unknown>) => {
+    setErr(null);
+    try { await f(); await load(); } catch (e) { setErr(asApiError(e)); }
+  };
+  const roleName = (r: string) => label("role", r, catalog.roles.find((x) => x.code === r)?.ar);
+  const fe = (k: string) => err?.fields.find((f) => f.field === k)?.message ?? null;
+  return (
+    <div data-testid="staff">
+      <h1 tabIndex={-1}>{t("staff")}</h1>
+      <ErrorBox error={err && err.fields.length === 0 ? err : null} />
+      <table className="card">
+        <thead><tr><th>{t("displayName")}</th><th>{t("username")}</th><th>{t("roles")}</th><th>{t("state")}</th><th /></tr></thead>
+        <tbody>
+          {list.map((s) => (
+            <StaffRow key={s.username} s={s} self={s.username === session.username} roleName={roleName}
+              onRoles={(roles) => act(() => api.setStaffRoles(s.username, roles))}
+              onDisable={() => act(() => api.setStaffActive(s.username, false, null))}
+              onPassword={(enabling) => setPw({ user: s.username, value: "", enabling })} />
+          ))}
+        </tbody>
+      </table>
+      {pw && (
+        <form className="card" onSubmit={(e) => {
+          e.preventDefault();
+          const p = pw;
+          act(() => (p.enabling ? api.setStaffActive(p.user, true, p.value) : api.resetPassword(p.user, p.value))).then(() => setPw(null));
+        }}>
+          <Field id="new-password" label={`${t("newPassword")} — ${pw.user}`} error={fe("password")}>
+            {(a) => <input {...a} type="password" value={pw.value} onChange={(e) => setPw({ ...pw, value: e.target.value })} autoFocus />}
+          </Field>
+          <div className="row end">
+            <button type="button" className="secondary" onClick={() => setPw(null)}>{t("cancel")}</button>
+            <button type="submit">{pw.enabling ? t("enable") : t("resetPassword")}</button>
+          </div>
+        </form>
+      )}
+      <form className="card" onSubmit={(e) => {
+        e.preventDefault();
+        act(() => api.addStaff(form)).then(() => setForm({ username: "", display_name: "", password: "", roles: ["representative"] }));
+      }}>
+        <h2>{t("addStaff")}</h2>
+        <div className="form-grid">
+          <Field id="staff-display" label={t("displayName")} error={fe("display_name")}>{(a) => <input {...a} value={form.display_name} onChange={(e) => setForm({ ...form, display_name: e.target.value })} />}</Field>
+          <Field id="staff-username" label={t("username")} error={fe("username")}>{(a) => <input {...a} dir="ltr" value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} />}</Field>
+          <Field id="staff-password" label={t("password")} error={fe("password")}>{(a) => <input {...a} type="password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} />}</Field>
+          <fieldset className="field">
+            <legend>{t("roles")}</legend>
+            {BRANCH_ROLES.map((r) => (
+              <label key={r}><input type="checkbox" checked={form.roles.includes(r)}
+                onChange={(e) => setForm({ ...form, roles: e.target.checked ? [...form.roles, r] : form.roles.filter((x) => x !== r) })} /> {roleName(r)}</label>
+            ))}
+            {fe("roles") && <small className="error">{fe("roles")}</small>}
+          </fieldset>
+        </div>
+        <div className="row end"><button type="submit" data-testid="staff-add">{t("addStaff")}</button></div>
+      </form>
+    </div>
+  );
+}
+
+function StaffRow(props: {
+  s: StaffDto; self: boolean; roleName: (r: string) => string;
+  onRoles: (roles: string[]) => void; onDisable: () => void; onPassword: (enabling: boolean) => void;
+}) {
+  const { t } = useI18n();
+  const [roles, setRoles] = useState(props.s.roles);
+  const changed = roles.slice().sort().join() !== props.s.roles.slice().sort().join();
+  return (
+    <tr>
+      <td>{props.s.display_name}</td>
+      <td><bdi>{props.s.username}</bdi></td>
+      <td>
+        {BRANCH_ROLES.map((r) => (
+          <label key={r} style={{ marginInlineEnd: ".6rem" }}>
+            <input type="checkbox" checked={roles.includes(r)} onChange={(e) => setRoles(e.target.checked ? [...roles, r] : roles.filter((x) => x !== r))} /> {props.roleName(r)}
+          </label>
+        ))}
+        {changed && <button className="secondary" onClick={() => props.onRoles(roles)}>{t("saveRoles")}</button>}
+      </td>
+      <td>{props.s.active ? t("active") : t("disabled")}</td>
+      <td className="row">
+        {props.s.active && !props.self && <button className="secondary" onClick={props.onDisable}>{t("disable")}</button>}
+        {!props.s.active && <button className="secondary" onClick={() => props.onPassword(true)}>{t("enable")}</button>}
+        {props.s.active && <button className="secondary" onClick={() => props.onPassword(false)}>{t("resetPassword")}</button>}
+      </td>
+    </tr>
+  );
+}
