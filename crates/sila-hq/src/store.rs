@@ -1,0 +1,219 @@
+//! The boundary between the HQ server and its storage: [`HqStore`]. The HTTP handlers, the
+//! command line and the tests see only this trait, so a PostgreSQL backend can follow without
+//! touching the protocol or the handlers. The SQLite implementation is [`crate::sqlite::SqliteHq`].
+//!
+//! Every method is blocking (callers on the async runtime use `spawn_blocking`) and every method
+//! that changes something does it in one transaction: a push is applied whole or not at all.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sila_domain::case::{CaseEvent, Transition};
+use sila_domain::ids::StaffId;
+use sila_sync::proto::{
+    EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse, UploadStatus,
+};
+
+/// An authenticated branch device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    pub device_id: String,
+    pub branch: String,
+}
+
+/// A device as the administrator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceInfo {
+    pub device_id: String,
+    pub branch: String,
+    pub enrolled_at: String,
+    pub revoked_at: Option<String>,
+    pub last_seen_at: Option<String>,
+    pub last_seq: i64,
+}
+
+/// A person acting at HQ (the committee, HQ staff), passed in by the console or the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HqActor {
+    pub staff_id: StaffId,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BranchStats {
+    pub name: String,
+    pub beneficiaries: i64,
+    pub cases: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HqStats {
+    pub branches: Vec<BranchStats>,
+    pub beneficiaries: i64,
+    pub cases: i64,
+}
+
+/// An edit that collided with another, both values kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConflictRow {
+    pub id: i64,
+    pub entity: String,
+    pub entity_id: String,
+    pub field: String,
+    pub hq_value: serde_json::Value,
+    pub branch_value: serde_json::Value,
+    pub device_id: String,
+    pub seq: i64,
+    pub reason: String,
+    pub resolved: bool,
+}
+
+/// Which value a person chose for a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    KeepHq,
+    TakeBranch,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HqError {
+    #[error("unknown or missing device credential")]
+    Unauthorized,
+    #[error("this device has been revoked")]
+    Revoked,
+    #[error("unknown enrolment code")]
+    CodeInvalid,
+    #[error("the enrolment code has expired")]
+    CodeExpired,
+    #[error("the enrolment code was used by another device")]
+    CodeUsed,
+    #[error("the store's branch is not the code's branch")]
+    BranchMismatch,
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("upload out of order")]
+    UploadOffset(UploadStatus),
+    #[error("uploaded bytes do not match their SHA-256")]
+    HashMismatch,
+    #[error("lifecycle: {0}")]
+    Lifecycle(#[from] sila_domain::case::LifecycleError),
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("data format: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl HqError {
+    /// The stable code clients match on (never the message).
+    pub fn code(&self) -> &'static str {
+        match self {
+            HqError::Unauthorized => "unauthorized",
+            HqError::Revoked => "device_revoked",
+            HqError::CodeInvalid => "code_invalid",
+            HqError::CodeExpired => "code_expired",
+            HqError::CodeUsed => "code_used",
+            HqError::BranchMismatch => "branch_mismatch",
+            HqError::BadRequest(_) => "bad_request",
+            HqError::NotFound(_) => "not_found",
+            HqError::Forbidden(_) => "forbidden",
+            HqError::UploadOffset(_) => "upload_offset",
+            HqError::HashMismatch => "hash_mismatch",
+            HqError::Lifecycle(e) => e.code(),
+            HqError::Db(_) | HqError::Json(_) | HqError::Io(_) => "server_error",
+        }
+    }
+}
+
+pub type Result<T, E = HqError> = std::result::Result<T, E>;
+
+/// HQ's storage. See the module comment.
+pub trait HqStore: Send + Sync + 'static {
+    // ---- the sync protocol ----
+
+    /// Exchange a one-time enrolment code for a device credential. The same device may repeat
+    /// it with the same code (its first answer was lost) until the code expires or the device
+    /// first syncs; the earlier credential stops working.
+    fn enroll(&self, req: &EnrollRequest, now: DateTime<Utc>) -> Result<EnrollResponse>;
+    /// The device a credential belongs to; a revoked device is [`HqError::Revoked`].
+    fn authenticate(&self, token: &str) -> Result<Device>;
+    /// Apply a batch in one transaction: skip what was applied before, record a result per
+    /// operation, and say up to which sequence everything of the device is committed.
+    fn push(&self, device: &Device, req: &PushRequest, now: DateTime<Utc>) -> Result<PushResponse>;
+    /// The change feed after `after` for the device's branch. With `digest` (sent when the device
+    /// has nothing left to push) and nothing new, a digest that differs from HQ's copy orders a
+    /// full re-download. Implementations must never let an entry numbered at or below the
+    /// returned `next` become visible later.
+    fn pull(
+        &self,
+        device: &Device,
+        after: i64,
+        limit: usize,
+        digest: Option<&str>,
+    ) -> Result<PullResponse>;
+    /// During a full re-download: HQ's copy of the device's own records, entity by entity
+    /// ("beneficiary", then "case"), paged by HQ's row number.
+    fn snapshot(
+        &self,
+        device: &Device,
+        entity: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<PullResponse>;
+    fn upload_status(&self, device: &Device, sha256: &str) -> Result<UploadStatus>;
+    fn upload_chunk(
+        &self,
+        device: &Device,
+        sha256: &str,
+        offset: i64,
+        bytes: &[u8],
+    ) -> Result<UploadStatus>;
+    fn download(&self, device: &Device, sha256: &str, offset: i64, len: usize) -> Result<Vec<u8>>;
+
+    // ---- administration (the command line, the console, tests) ----
+
+    /// A one-time enrolment code for a branch, valid for `ttl`.
+    fn create_enrol_code(
+        &self,
+        branch: &str,
+        ttl: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<String>;
+    fn revoke_device(&self, device_id: &str, now: DateTime<Utc>) -> Result<()>;
+    fn order_resync(&self, device_id: &str) -> Result<()>;
+    fn devices(&self) -> Result<Vec<DeviceInfo>>;
+    /// A committee decision (or another HQ transition) on a case; it reaches the branch by the feed.
+    fn decide(
+        &self,
+        case_id: &str,
+        transition: Transition,
+        note: &str,
+        actor: &HqActor,
+        now: DateTime<Utc>,
+    ) -> Result<CaseEvent>;
+    /// HQ changes fields of a beneficiary. Returns HQ's write number.
+    fn edit_beneficiary(
+        &self,
+        id: &str,
+        fields: &serde_json::Map<String, serde_json::Value>,
+        now: DateTime<Utc>,
+    ) -> Result<i64>;
+    fn merge_beneficiaries(&self, survivor: &str, merged: &str, now: DateTime<Utc>) -> Result<()>;
+    fn conflicts(&self, open_only: bool) -> Result<Vec<ConflictRow>>;
+    fn resolve_conflict(&self, id: i64, how: Resolution, now: DateTime<Utc>) -> Result<()>;
+    /// Publish a knowledge-base document to every branch. Returns its ID.
+    fn publish_document(
+        &self,
+        title: &str,
+        body: &str,
+        file: Option<(&[u8], &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<String>;
+    fn stats(&self) -> Result<HqStats>;
+    /// Case ID → state as HQ holds it, for one branch (reports, tests).
+    fn case_states(&self, branch: &str) -> Result<Vec<(String, String)>>;
+}
