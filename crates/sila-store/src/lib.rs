@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod records;
 pub mod search;
 pub mod sheet;
+pub mod sync;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};

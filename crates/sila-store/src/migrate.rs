@@ -9,10 +9,16 @@ use crate::error::{Result, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Every migration, in order. Add new ones at the end; never edit or reorder shipped ones.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../../migrations/branch/0001_init.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../../migrations/branch/0001_init.sql"),
+    ),
+    (
+        "0002_sync",
+        include_str!("../../../migrations/branch/0002_sync.sql"),
+    ),
+];
 
 /// Bring the store up to this build's schema. Returns how many migrations ran.
 pub fn migrate(conn: &mut Connection, now: &str) -> Result<usize> {
