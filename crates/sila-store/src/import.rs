@@ -51,8 +51,11 @@ fn merge_into(b: &mut Beneficiary, row: &ImportedBeneficiary) {
     if !row.district.is_empty() {
         b.district = row.district.clone();
     }
-    if row.household_size.is_some() {
-        b.household_size = row.household_size;
+    // A sheet's household count that matches what the file already says is no change.
+    if let Some(n) = row.household_size
+        && n != b.effective_household_size()
+    {
+        b.household_size = Some(n);
     }
     if let Some(income) = row.monthly_income_halalas
         && b.monthly_income() != income

@@ -1,0 +1,310 @@
+//! `sila-bench`: the branch store against the budgets of design.md, each figure printed beside its
+//! budget and a baseline measured in the same run on the same machine, so the ratios hold on a
+//! noisy laptop. A program, not a test: run it in release mode (`cargo run --release -p sila-bench`).
+//!
+//! - intake save (beneficiary + 8 household members + case + documents list), synchronous=FULL,
+//!   p50/p99 — baseline: a bare SQLite transaction writing the same rows;
+//! - search by name variant, ID and phone tail at N beneficiaries, p50/p95 — baseline: FTS5 on the
+//!   raw names (no normalisation, no ranking);
+//! - import of an N-row CSV — baseline: the sqlite3 shell's `.import` of the same file.
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use rusqlite::Connection;
+use sila_domain::beneficiary::{HouseholdMember, Relation};
+use sila_domain::catalog::Channel;
+use sila_domain::ids::MemberId;
+use sila_store::{InitOptions, Store};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "benchmark-password";
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Row {
+    what: String,
+    figure: String,
+    budget: String,
+    baseline: String,
+    verdict: bool,
+}
+
+fn new_store(dir: &Path) -> Result<Store> {
+    Ok(Store::init(dir, "الأفلاج", "admin", "مدير", PASSWORD, InitOptions::default())?)
+}
+
+fn intake(rows: &mut Vec<Row>, samples: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut store = new_store(dir.path())?;
+    let mut rng = StdRng::seed_from_u64(1);
+    let today = Utc::now().date_naive();
+    let people: Vec<_> = (0..samples)
+        .map(|_| {
+            let mut b = sila_store::demo::beneficiary(&mut rng, today);
+            b.household = (0..8)
+                .map(|i| HouseholdMember {
+                    id: MemberId::new_v7(),
+                    name: format!("فرد {i}"),
+                    relation: Relation::Son,
+                    national_id: None,
+                    birth_date: Some(today - chrono::Duration::days(3000 + i)),
+                    disability: false,
+                    schooling: None,
+                })
+                .collect();
+            b
+        })
+        .collect();
+    let mut ours = Vec::with_capacity(samples);
+    for b in &people {
+        let t = Instant::now();
+        store.save_intake(b, "rent", Channel::Interview)?;
+        ours.push(t.elapsed());
+    }
+
+    // Baseline: the same rows, normalised, in one bare SQLite transaction with synchronous=FULL.
+    let base_dir = tempfile::tempdir()?;
+    let mut conn = Connection::open(base_dir.path().join("bare.db"))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+         CREATE TABLE beneficiaries (id TEXT PRIMARY KEY, name TEXT, national_id TEXT, phone TEXT, data TEXT);
+         CREATE TABLE members (id TEXT PRIMARY KEY, beneficiary_id TEXT, name TEXT, birth_date TEXT);
+         CREATE TABLE cases (id TEXT PRIMARY KEY, beneficiary_id TEXT, state TEXT, data TEXT);
+         CREATE TABLE documents (case_id TEXT, code TEXT, seen INTEGER);",
+    )?;
+    let mut base = Vec::with_capacity(samples);
+    for (n, b) in people.iter().enumerate() {
+        let t = Instant::now();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO beneficiaries VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![
+                b.id.to_string(),
+                b.name.full(),
+                b.national_id.as_ref().map(|x| x.as_str().to_owned()),
+                b.mobile.as_ref().map(|m| m.as_str().to_owned()),
+                serde_json::to_string(b)?
+            ],
+        )?;
+        for m in &b.household {
+            tx.execute(
+                "INSERT INTO members VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![m.id.to_string(), b.id.to_string(), m.name, m.birth_date.map(|d| d.to_string())],
+            )?;
+        }
+        let case_id = format!("case-{n}");
+        tx.execute("INSERT INTO cases VALUES (?1, ?2, 'draft', '{}')", rusqlite::params![case_id, b.id.to_string()])?;
+        for code in ["national_id", "family_card", "lease", "income_proof"] {
+            tx.execute("INSERT INTO documents VALUES (?1, ?2, 0)", rusqlite::params![case_id, code])?;
+        }
+        tx.commit()?;
+        base.push(t.elapsed());
+    }
+    let (p50, p99) = (percentile(&mut ours, 0.50), percentile(&mut ours, 0.99));
+    let (b50, b99) = (percentile(&mut base, 0.50), percentile(&mut base, 0.99));
+    let ratio = p99.as_secs_f64() / b99.as_secs_f64();
+    rows.push(Row {
+        what: format!("intake save p50 ({samples} intakes)"),
+        figure: ms(p50),
+        budget: "—".into(),
+        baseline: ms(b50),
+        verdict: true,
+    });
+    rows.push(Row {
+        what: format!("intake save p99 ({samples} intakes)"),
+        figure: format!("{} ({ratio:.2}× baseline)", ms(p99)),
+        budget: "≤ 2× baseline p99".into(),
+        baseline: ms(b99),
+        verdict: ratio <= 2.0,
+    });
+    Ok(())
+}
+
+fn search(rows: &mut Vec<Row>, n: usize, queries: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut store = new_store(dir.path())?;
+    eprintln!("  generating {n} beneficiaries …");
+    store.generate_demo(n, 5, &mut |d, t| eprint!("\r  {d}/{t}   "))?;
+    eprintln!();
+    // Query mix as a desk types: names in another spelling, IDs, phone tails.
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut sample = Vec::new();
+    {
+        let mut stmt = store.conn().prepare("SELECT full_name, national_id, phone FROM beneficiaries ORDER BY random() LIMIT ?1")?;
+        let mut q = stmt.query([queries as i64])?;
+        while let Some(r) = q.next()? {
+            sample.push((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?));
+        }
+    }
+    let variant = |name: &str, rng: &mut StdRng| -> String {
+        let words: Vec<&str> = name.split_whitespace().collect();
+        let pick = match rng.random_range(0..4) {
+            0 => format!("{} {}", words[0], words[words.len() - 1]),
+            1 => words.join(" ").replace('أ', "ا").replace('ة', "ه").replace("عبد ", "عبد"),
+            2 => format!("{} {}", &words[0], words.get(1).unwrap_or(&"")),
+            _ => words[0].chars().take(3).collect(),
+        };
+        pick
+    };
+    let mut mix: Vec<String> = Vec::new();
+    for (name, id, phone) in &sample {
+        match rng.random_range(0..3) {
+            0 => mix.push(variant(name, &mut rng)),
+            1 => mix.push(id.clone().unwrap_or_else(|| variant(name, &mut rng))),
+            _ => mix.push(phone.as_ref().map(|p| p[p.len() - 4..].to_owned()).unwrap_or_else(|| variant(name, &mut rng))),
+        }
+    }
+    let _ = store.search("محمد", 20)?; // warm the page cache like a desk that has been open a while
+    let mut ours = Vec::new();
+    for q in &mix {
+        let t = Instant::now();
+        let hits = store.search(q, 20)?;
+        ours.push(t.elapsed());
+        std::hint::black_box(hits);
+    }
+    // Baseline: FTS5 over the raw names in a bare SQLite file, plain MATCH of the raw words.
+    let base_dir = tempfile::tempdir()?;
+    let conn = Connection::open(base_dir.path().join("fts.db"))?;
+    conn.execute_batch("CREATE VIRTUAL TABLE names USING fts5(full_name);")?;
+    {
+        let mut names = store.conn().prepare("SELECT full_name FROM beneficiaries")?;
+        let mut q = names.query([])?;
+        conn.execute_batch("BEGIN")?;
+        while let Some(r) = q.next()? {
+            conn.execute("INSERT INTO names (full_name) VALUES (?1)", [r.get::<_, String>(0)?])?;
+        }
+        conn.execute_batch("COMMIT")?;
+    }
+    let mut base = Vec::new();
+    for (name, _, _) in &sample {
+        let words: Vec<String> = name.split_whitespace().take(2).map(|w| format!("\"{w}\"")).collect();
+        let t = Instant::now();
+        let mut stmt = conn.prepare_cached("SELECT rowid, full_name FROM names WHERE names MATCH ?1 LIMIT 20")?;
+        let found: Vec<(i64, String)> =
+            stmt.query_map([words.join(" ")], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        base.push(t.elapsed());
+        std::hint::black_box(found);
+    }
+    let (p50, p95) = (percentile(&mut ours, 0.5), percentile(&mut ours, 0.95));
+    let (b50, b95) = (percentile(&mut base, 0.5), percentile(&mut base, 0.95));
+    rows.push(Row {
+        what: format!("search p50 ({n} beneficiaries, {queries} queries)"),
+        figure: ms(p50),
+        budget: "—".into(),
+        baseline: ms(b50),
+        verdict: true,
+    });
+    rows.push(Row {
+        what: format!("search p95 ({n} beneficiaries)"),
+        figure: ms(p95),
+        budget: "< 20 ms".into(),
+        baseline: ms(b95),
+        verdict: p95 < Duration::from_millis(20),
+    });
+    Ok(())
+}
+
+fn import(rows: &mut Vec<Row>, n: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let csv = dir.path().join("sheet.csv");
+    {
+        let mut rng = StdRng::seed_from_u64(3);
+        let today = Utc::now().date_naive();
+        let mut w = String::from("الاسم الكامل,رقم الهوية,الجوال,تاريخ الميلاد,الجنس,المدينة,الحي,عدد أفراد الأسرة,الدخل الشهري\n");
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..n {
+            let b = sila_store::demo::beneficiary(&mut rng, today);
+            let id = b.national_id.as_ref().map(|x| x.as_str().to_owned()).unwrap_or_default();
+            if !id.is_empty() && !seen.insert(id.clone()) {
+                continue;
+            }
+            let hijri = rng.random_bool(0.5);
+            let birth = b.birth_date.map(|d| {
+                if hijri { sila_domain::dates::format_hijri(d) } else { d.to_string() }
+            });
+            w.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{}\n",
+                b.name.full(),
+                id,
+                b.mobile.as_ref().map(|m| m.national()).unwrap_or_default(),
+                birth.unwrap_or_default(),
+                b.gender.map(|g| g.arabic()).unwrap_or_default(),
+                b.city,
+                b.district,
+                b.effective_household_size(),
+                b.monthly_income() / 100
+            ));
+        }
+        std::fs::write(&csv, w)?;
+    }
+    let store_dir = tempfile::tempdir()?;
+    let mut store = new_store(store_dir.path())?;
+    let t = Instant::now();
+    let report = store.import_file(&csv, &mut |_| {})?;
+    let ours = t.elapsed();
+    anyhow::ensure!(report.rejected.is_empty(), "bench sheet had rejected rows: {}", report.rejected.len());
+
+    let shell_db = dir.path().join("shell.db");
+    let t = Instant::now();
+    let status = std::process::Command::new("sqlite3")
+        .arg(&shell_db)
+        .arg(format!(".import --csv {} people", csv.display()))
+        .status()
+        .context("the sqlite3 shell (apt-get install sqlite3) is the baseline")?;
+    let base = t.elapsed();
+    anyhow::ensure!(status.success(), "sqlite3 .import failed");
+    let ratio = ours.as_secs_f64() / base.as_secs_f64();
+    rows.push(Row {
+        what: format!("import CSV ({} rows imported)", report.imported),
+        figure: format!("{:.2} s ({ratio:.2}× baseline)", ours.as_secs_f64()),
+        budget: "< 30 s and ≤ 3× baseline".into(),
+        baseline: format!("{:.2} s (sqlite3 .import)", base.as_secs_f64()),
+        verdict: ours < Duration::from_secs(30) && ratio <= 3.0,
+    });
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (n, intakes, queries) = if quick { (5_000, 100, 200) } else { (100_000, 500, 1000) };
+    let mut rows = Vec::new();
+    eprintln!("intake save …");
+    intake(&mut rows, intakes)?;
+    eprintln!("import …");
+    import(&mut rows, n)?;
+    eprintln!("search …");
+    search(&mut rows, n, queries)?;
+
+    let w = [
+        rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(0).max(4),
+        rows.iter().map(|r| r.figure.chars().count()).max().unwrap_or(0).max(6),
+        rows.iter().map(|r| r.budget.chars().count()).max().unwrap_or(0).max(6),
+        rows.iter().map(|r| r.baseline.chars().count()).max().unwrap_or(0).max(8),
+    ];
+    let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(s.chars().count())));
+    println!("| {} | {} | {} | {} | ok |", pad("what", w[0]), pad("figure", w[1]), pad("budget", w[2]), pad("baseline", w[3]));
+    println!("|{}|{}|{}|{}|----|", "-".repeat(w[0] + 2), "-".repeat(w[1] + 2), "-".repeat(w[2] + 2), "-".repeat(w[3] + 2));
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            pad(&r.what, w[0]),
+            pad(&r.figure, w[1]),
+            pad(&r.budget, w[2]),
+            pad(&r.baseline, w[3]),
+            if r.verdict { "yes" } else { "NO" }
+        );
+    }
+    Ok(())
+}
