@@ -7,6 +7,7 @@
 //! command line over these. This crate never logs personal data or credentials, and the HTTP
 //! layer never runs SQL.
 
+pub mod cli;
 pub mod server;
 pub mod sqlite;
 pub mod store;

@@ -35,6 +35,26 @@ pub const MAX_ATTACHMENT: i64 = 15 * 1024 * 1024;
 pub struct SqliteHq {
     conn: Mutex<Connection>,
     hq_device: DeviceId,
+    /// Secret from which device credentials are derived (HMAC of the code and the device), so
+    /// a repeated enrolment gets the same credential. Kept in the HQ store, never logged.
+    token_key: [u8; 32],
+}
+
+/// HMAC-SHA-256 (RFC 2104), written out to avoid a dependency for ten lines.
+fn hmac_sha256(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
+    let mut k = [0u8; 64];
+    k[..32].copy_from_slice(key);
+    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::new()
+        .chain_update(&ipad)
+        .chain_update(msg)
+        .finalize();
+    Sha256::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 fn sha_hex(bytes: &[u8]) -> String {
@@ -93,9 +113,32 @@ impl SqliteHq {
                 }
             }
         };
+        let token_key = {
+            let found: Option<String> = conn
+                .query_row("SELECT value FROM meta WHERE key = 'token_key'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            match found
+                .and_then(|s| hex::decode(s).ok())
+                .and_then(|v| <[u8; 32]>::try_from(v).ok())
+            {
+                Some(k) => k,
+                None => {
+                    let mut k = [0u8; 32];
+                    rand::rng().fill(&mut k);
+                    conn.execute(
+                        "INSERT INTO meta (key, value) VALUES ('token_key', ?1)",
+                        [hex::encode(k)],
+                    )?;
+                    k
+                }
+            }
+        };
         Ok(SqliteHq {
             conn: Mutex::new(conn),
             hq_device,
+            token_key,
         })
     }
 
@@ -268,11 +311,8 @@ impl Applier<'_> {
                 continue;
             }
             let obj = data.as_object_mut().ok_or(HqError::BadRequest("record"))?;
-            if v.is_null() {
-                obj.remove(f);
-            } else {
-                obj.insert(f.clone(), v.clone());
-            }
+            // JSON null is a value (every field is always serialised).
+            obj.insert(f.clone(), v.clone());
         }
         let national_id = data
             .get("national_id")
@@ -429,11 +469,8 @@ impl Applier<'_> {
             if LIFECYCLE_FIELDS.contains(&f.as_str()) {
                 continue;
             }
-            if v.is_null() {
-                obj.remove(f);
-            } else {
-                obj.insert(f.clone(), v.clone());
-            }
+            // JSON null is a value (every field is always serialised).
+            obj.insert(f.clone(), v.clone());
         }
         self.tx.execute(
             "UPDATE cases SET data = ?2, version = max(version, ?3), updated_at = ?4 WHERE id = ?1",
@@ -476,11 +513,8 @@ impl Applier<'_> {
         let obj = data.as_object_mut().ok_or(HqError::BadRequest("record"))?;
         for f in LIFECYCLE_FIELDS {
             let v = op.payload.get(f).cloned().unwrap_or(Value::Null);
-            if v.is_null() {
-                obj.remove(f);
-            } else {
-                obj.insert(f.to_owned(), v);
-            }
+            // JSON null is a value (every field is always serialised).
+            obj.insert(f.to_owned(), v);
         }
         self.tx.execute(
             "UPDATE cases SET data = ?2, state = ?3, hq_decided = 0, version = max(version, ?4), updated_at = ?5
@@ -694,12 +728,13 @@ impl HqStore for SqliteHq {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        match (&used_by, &existing) {
-            (None, _) => {}
-            // The same device again with the same code: its first answer was lost. Allowed
-            // until the credential has been used once.
-            (Some(d), Some((_, None, None))) if *d == device_id => {}
-            _ => return Err(HqError::CodeUsed),
+        match &used_by {
+            None => {}
+            // The same device again with the same code: its first answer was lost (or the
+            // request was repeated). It gets the same credential again, so a repeat never
+            // invalidates the one already delivered.
+            Some(d) if *d == device_id => {}
+            Some(_) => return Err(HqError::CodeUsed),
         }
         if let Some((dev_branch, revoked, _)) = &existing {
             if revoked.is_some() {
@@ -709,9 +744,13 @@ impl HqStore for SqliteHq {
                 return Err(HqError::BranchMismatch);
             }
         }
-        let mut raw = [0u8; 32];
-        rand::rng().fill(&mut raw);
-        let token = format!("sila1_{}", hex::encode(raw));
+        let token = format!(
+            "sila1_{}",
+            hex::encode(hmac_sha256(
+                &self.token_key,
+                format!("{code_hash}/{device_id}").as_bytes()
+            ))
+        );
         let token_hash = sha_hex(token.as_bytes());
         let stamp = now.to_rfc3339();
         tx.execute(
@@ -1177,14 +1216,7 @@ impl HqStore for SqliteHq {
         let mut data: Value = serde_json::from_str(&data)?;
         let next = serde_json::to_value(&applied.case)?;
         for f in LIFECYCLE_FIELDS {
-            match next.get(f) {
-                Some(v) if !v.is_null() => data[f] = v.clone(),
-                _ => {
-                    if let Some(o) = data.as_object_mut() {
-                        o.remove(f);
-                    }
-                }
-            }
+            data[f] = next.get(f).cloned().unwrap_or(Value::Null);
         }
         tx.execute(
             "UPDATE cases SET data = ?2, state = ?3, hq_decided = 1, updated_at = ?4 WHERE id = ?1",
@@ -1336,10 +1368,25 @@ impl HqStore for SqliteHq {
             )
             .optional()?;
         let (entity, entity_id, field, branch_value) = row.ok_or(HqError::NotFound("conflict"))?;
-        if how == Resolution::TakeBranch && entity == "beneficiary" {
-            let v: Value = branch_value
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or(Value::Null);
+        if entity == "beneficiary" {
+            // Either way the chosen value is written again as HQ's, so it reaches the branch
+            // (which kept its own value while the conflict was open).
+            let v: Value = match how {
+                Resolution::TakeBranch => branch_value
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or(Value::Null),
+                Resolution::KeepHq => {
+                    let data: String = tx.query_row(
+                        "SELECT data FROM beneficiaries WHERE id = ?1",
+                        [&entity_id],
+                        |r| r.get(0),
+                    )?;
+                    serde_json::from_str::<Value>(&data)?
+                        .get(&field)
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                }
+            };
             let mut fields = Map::new();
             fields.insert(field, v);
             edit_fields(&tx, &entity_id, &fields, now)?;
@@ -1467,11 +1514,8 @@ fn edit_fields(
         if f == "id" {
             return Err(HqError::BadRequest("the id cannot change"));
         }
-        if v.is_null() {
-            obj.remove(f);
-        } else {
-            obj.insert(f.clone(), v.clone());
-        }
+        // JSON null is a value (every field is always serialised).
+        obj.insert(f.clone(), v.clone());
         writes.insert(f.clone(), json!({"write_id": write_id, "seen_at": null}));
     }
     if serde_json::from_value::<sila_domain::beneficiary::Beneficiary>(data.clone()).is_err() {

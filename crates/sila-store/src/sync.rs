@@ -315,7 +315,8 @@ impl Store {
              JOIN outbox o ON o.op = 'attachment.add' AND o.entity_id = a.sha256
                 AND o.acked_at IS NOT NULL AND o.result = 'applied'
              LEFT JOIN attachment_uploads u ON u.sha256 = a.sha256
-             WHERE u.uploaded_at IS NULL
+             -- A file whose bytes failed HQ's check is damaged here: resending cannot help.
+             WHERE u.uploaded_at IS NULL AND coalesce(u.last_error, '') <> 'hash_mismatch'
              GROUP BY a.sha256 ORDER BY coalesce(u.attempts, 0), a.size",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -705,11 +706,8 @@ impl Writer<'_> {
             if pending_fields.contains(k) {
                 continue;
             }
-            if v.is_null() {
-                obj.remove(k);
-            } else {
-                obj.insert(k.clone(), v.clone());
-            }
+            // JSON null is a value (every field is always serialised).
+            obj.insert(k.clone(), v.clone());
         }
         let b: sila_domain::beneficiary::Beneficiary =
             serde_json::from_value(value).map_err(|_| bad_payload())?;

@@ -1,0 +1,250 @@
+//! `sila-hq`: the headquarters command line (design.md, "Interfaces"). A thin shell over the
+//! `sila_hq` library: parse arguments, open the store, call it, print.
+//!
+//! Exit codes: 0 success, 2 an error (printed as a code and a message, never personal data).
+
+use crate::store::{HqActor, HqStore, Resolution};
+use crate::{Failpoint, SqliteHq};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "sila-hq", version, about = "Sila (صلة) headquarters server")]
+struct Cli {
+    /// The HQ database file.
+    #[arg(long, global = true, env = "SILA_HQ_DB", default_value = "sila-hq.db")]
+    db: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HQ server.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8740")]
+        listen: String,
+        /// Log as JSON lines (for a log collector) instead of text.
+        #[arg(long)]
+        json_logs: bool,
+    },
+    /// Print a one-time device enrolment code for a branch.
+    EnrollCode {
+        #[arg(long)]
+        branch: String,
+        /// How long the code stays valid.
+        #[arg(long, default_value_t = 72)]
+        ttl_hours: i64,
+    },
+    /// Counts per branch.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List enrolled devices.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refuse every further sync call of a device (its unsent data stays on the device).
+    RevokeDevice {
+        #[arg(long)]
+        device: String,
+    },
+    /// Order a device to re-download everything at its next sync.
+    Resync {
+        #[arg(long)]
+        device: String,
+    },
+    /// Record a committee decision (approve, reject, reopen, …) on a case.
+    Decide {
+        #[arg(long)]
+        case: String,
+        #[arg(long)]
+        transition: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Edits that collided, for a person to resolve.
+    Conflicts {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Resolve a conflict: keep HQ's value or take the branch's.
+    Resolve {
+        #[arg(long)]
+        id: i64,
+        #[arg(long)]
+        take_branch: bool,
+    },
+    /// Publish a knowledge-base document to every branch.
+    PublishDoc {
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        body: String,
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long, default_value = "application/pdf")]
+        mime: String,
+    },
+}
+
+/// The whole `sila-hq` command line (the binary only calls this, so tests can run the very same
+/// program from their own binaries).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e
+                .downcast_ref::<crate::HqError>()
+                .map(|h| h.code())
+                .unwrap_or("error");
+            eprintln!("error ({code}): {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let store = SqliteHq::open(&cli.db).context("opening the HQ database")?;
+    let now = chrono::Utc::now();
+    match cli.command {
+        Command::Serve { listen, json_logs } => {
+            let filter = tracing_subscriber::EnvFilter::try_from_env("SILA_LOG")
+                .unwrap_or_else(|_| "info".into());
+            if json_logs {
+                tracing_subscriber::fmt()
+                    .json()
+                    .with_env_filter(filter)
+                    .init();
+            } else {
+                tracing_subscriber::fmt().with_env_filter(filter).init();
+            }
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&listen).await?;
+                // Tests and scripts read the bound address (port 0 picks a free one).
+                println!("listening on http://{}", listener.local_addr()?);
+                tracing::info!(addr = %listener.local_addr()?, "sila-hq serving");
+                let store: Arc<dyn HqStore> = Arc::new(store);
+                crate::serve(listener, store, Failpoint::from_env(), shutdown_signal()).await?;
+                tracing::info!("sila-hq stopped");
+                anyhow::Ok(())
+            })?;
+        }
+        Command::EnrollCode { branch, ttl_hours } => {
+            let code = store.create_enrol_code(&branch, chrono::Duration::hours(ttl_hours), now)?;
+            println!("{code}");
+        }
+        Command::Stats { json } => {
+            let s = store.stats()?;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                for b in &s.branches {
+                    println!("{}\t{}\t{}", b.name, b.beneficiaries, b.cases);
+                }
+                println!("total\t{}\t{}", s.beneficiaries, s.cases);
+            }
+        }
+        Command::Devices { json } => {
+            let d = store.devices()?;
+            if json {
+                println!("{}", serde_json::to_string(&d)?);
+            } else {
+                for d in d {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        d.device_id,
+                        d.branch,
+                        d.last_seq,
+                        if d.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        }
+                    );
+                }
+            }
+        }
+        Command::RevokeDevice { device } => store.revoke_device(&device, now)?,
+        Command::Resync { device } => store.order_resync(&device)?,
+        Command::Decide {
+            case,
+            transition,
+            note,
+        } => {
+            let t = sila_domain::case::Transition::from_code(&transition)
+                .context("unknown transition")?;
+            let actor = HqActor {
+                staff_id: sila_domain::ids::StaffId::new_v7(),
+                display_name: "لجنة البحث".into(),
+            };
+            let e = store.decide(&case, t, &note, &actor, now)?;
+            println!("{}", serde_json::to_string(&e)?);
+        }
+        Command::Conflicts { json, all } => {
+            let c = store.conflicts(!all)?;
+            if json {
+                println!("{}", serde_json::to_string(&c)?);
+            } else {
+                for c in c {
+                    println!("{}\t{}\t{}\t{}", c.id, c.entity, c.field, c.reason);
+                }
+            }
+        }
+        Command::Resolve { id, take_branch } => store.resolve_conflict(
+            id,
+            if take_branch {
+                Resolution::TakeBranch
+            } else {
+                Resolution::KeepHq
+            },
+            now,
+        )?,
+        Command::PublishDoc {
+            title,
+            body,
+            file,
+            mime,
+        } => {
+            let bytes = file.map(std::fs::read).transpose()?;
+            let id = store.publish_document(
+                &title,
+                &body,
+                bytes.as_deref().map(|b| (b, mime.as_str())),
+                now,
+            )?;
+            println!("{id}");
+        }
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in hand, exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested: finishing requests in hand");
+}

@@ -1,0 +1,667 @@
+//! The branch's sync client: enrolment, and one sync pass (`sync_once`) that pushes the outbox,
+//! pulls HQ's feed, and moves attachments, over HTTP with rustls.
+//!
+//! Where a pass can stop (a cut link, a killed process) nothing is lost and nothing doubles:
+//! operations are marked acknowledged only after HQ answered that it committed them (HQ skips
+//! what it already has, so sending twice is harmless), and each pulled page is stored with its
+//! cursor in one transaction. Records go before files, and a file that fails is set aside, so a
+//! large or broken attachment never holds up the records.
+
+use crate::proto::{
+    self, EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushRequest, PushResponse,
+    UploadStatus, WireOp,
+};
+use serde::Serialize;
+use sila_store::sync::{HqChange, OpAck};
+use sila_store::{Store, StoreError};
+use std::time::Duration;
+
+/// Knobs of a sync pass; the defaults are production's.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Most operations in one push.
+    pub push_batch: usize,
+    /// Most uncompressed JSON bytes in one push (about an eighth of that travels), so one
+    /// request stays short on a 2G link.
+    pub push_bytes: usize,
+    pub pull_page: usize,
+    /// Attachment chunk size.
+    pub chunk: usize,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Move attachments (upload and knowledge-base downloads) after the records.
+    pub attachments: bool,
+    /// Crash on purpose at a named point (tests that kill the client).
+    pub failpoint: Option<ClientFailpoint>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            push_batch: proto::DEFAULT_PUSH_BATCH,
+            push_bytes: 256 * 1024,
+            pull_page: proto::DEFAULT_PULL_PAGE,
+            chunk: proto::DEFAULT_CHUNK,
+            connect_timeout: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(120),
+            attachments: true,
+            failpoint: ClientFailpoint::from_env(),
+        }
+    }
+}
+
+/// Where a test may have the client process abort: between HQ's answer and the local commit,
+/// and right after each local commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientFailpoint {
+    /// "after_push_answer", "after_ack_commit", "after_pull_answer", "after_pull_commit",
+    /// "after_chunk".
+    pub point: String,
+    /// Abort at the nth time the point is reached (1-based).
+    pub nth: u32,
+}
+
+impl ClientFailpoint {
+    /// Read `SILA_SYNC_FAILPOINT` ("point:n").
+    pub fn from_env() -> Option<ClientFailpoint> {
+        let v = std::env::var("SILA_SYNC_FAILPOINT").ok()?;
+        let (point, n) = v.split_once(':').unwrap_or((&v, "1"));
+        Some(ClientFailpoint {
+            point: point.to_owned(),
+            nth: n.parse().ok()?,
+        })
+    }
+}
+
+/// What one pass did. `pending` counts operations still waiting for HQ at the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub pulled: usize,
+    pub rejected: usize,
+    pub conflicts: usize,
+    pub pending: i64,
+    pub files_sent: usize,
+    pub files_failed: usize,
+    pub files_received: usize,
+    /// HQ ordered a full re-download and it was done.
+    pub redownloaded: bool,
+    /// Bytes of request bodies sent (compressed), for the benchmarks.
+    pub bytes_sent: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("this store is not enrolled with headquarters")]
+    NotEnrolled,
+    #[error("headquarters cannot be reached ({0})")]
+    Network(&'static str),
+    #[error("this device has been revoked at headquarters")]
+    Revoked,
+    #[error("headquarters does not know this device's credential")]
+    Unauthorized,
+    #[error("headquarters refused the request ({code})")]
+    Refused { status: u16, code: String },
+    #[error("headquarters failed ({0})")]
+    Server(u16),
+    #[error("unexpected answer from headquarters ({0})")]
+    Protocol(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Stable code for the UI and the logs.
+    pub fn code(&self) -> String {
+        match self {
+            SyncError::NotEnrolled => "not_enrolled".into(),
+            SyncError::Network(_) => "network".into(),
+            SyncError::Revoked => "device_revoked".into(),
+            SyncError::Unauthorized => "unauthorized".into(),
+            SyncError::Refused { code, .. } => code.clone(),
+            SyncError::Server(_) => "server_error".into(),
+            SyncError::Protocol(_) => "protocol".into(),
+            SyncError::Store(e) => e.code().into(),
+        }
+    }
+
+    /// Worth trying again later by itself (the link, the server), as opposed to needing a person.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Network(_) | SyncError::Server(_) | SyncError::Protocol(_)
+        )
+    }
+
+    pub fn arabic_message(&self) -> String {
+        match self {
+            SyncError::Store(e) => e.arabic_message(),
+            other => arabic_message(&other.code()).to_owned(),
+        }
+    }
+}
+
+/// The Arabic wording of a sync error code, for the home screen.
+pub fn arabic_message(code: &str) -> &'static str {
+    match code {
+        "not_enrolled" => "هذا الجهاز غير مربوط بالمقر بعد. اطلب رمز التسجيل من مدير النظام.",
+        "network" => "تعذر الاتصال بالمقر. ستُرسل التغييرات تلقائياً عند عودة الاتصال.",
+        "device_revoked" => {
+            "أُوقف هذا الجهاز في المقر. بياناتك محفوظة على الجهاز ولم تُرسل؛ راجع مدير النظام."
+        }
+        "unauthorized" => "المقر لا يعرف هذا الجهاز. أعد ربط الجهاز برمز تسجيل جديد.",
+        "server_error" => "حدث خطأ في خادم المقر. ستُعاد المحاولة تلقائياً.",
+        "protocol" => "ردّ غير متوقع من المقر. ستُعاد المحاولة تلقائياً.",
+        "code_invalid" => "رمز التسجيل غير صحيح.",
+        "code_expired" => "انتهت صلاحية رمز التسجيل. اطلب رمزاً جديداً.",
+        "code_used" => "رمز التسجيل استُخدم على جهاز آخر. اطلب رمزاً جديداً.",
+        "branch_mismatch" => "رمز التسجيل صادر لفرع آخر غير فرع هذا الجهاز.",
+        _ => "تعذرت المزامنة مع المقر.",
+    }
+}
+
+/// Map a transport failure to a code, never to text that could carry a URL's secrets.
+fn net(e: reqwest::Error) -> SyncError {
+    SyncError::Network(if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else if e.is_body() || e.is_decode() {
+        "body"
+    } else {
+        "request"
+    })
+}
+
+/// An HTTP connection to HQ on behalf of one device.
+pub struct HqClient {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl HqClient {
+    pub fn new(base: &str, token: Option<String>, opts: &SyncOptions) -> Result<Self, SyncError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(opts.connect_timeout)
+            .timeout(opts.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|_| SyncError::Protocol("client"))?;
+        Ok(HqClient {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    async fn answer<T: serde::de::DeserializeOwned>(
+        resp: reqwest::Response,
+    ) -> Result<T, SyncError> {
+        let status = resp.status();
+        if status.is_success() {
+            return resp.json::<T>().await.map_err(net);
+        }
+        let code = status.as_u16();
+        if status.is_server_error() {
+            return Err(SyncError::Server(code));
+        }
+        let body: Option<ErrorBody> = resp.json().await.ok();
+        let err_code = body.map(|b| b.code).unwrap_or_else(|| "refused".into());
+        Err(match (code, err_code.as_str()) {
+            (_, "device_revoked") => SyncError::Revoked,
+            (401, "unauthorized") => SyncError::Unauthorized,
+            _ => SyncError::Refused {
+                status: code,
+                code: err_code,
+            },
+        })
+    }
+
+    /// Is HQ up? A cheap call for the scheduler's probe.
+    pub async fn healthy(&self) -> bool {
+        match self.http.get(self.url("/healthz")).send().await {
+            Ok(r) => r.status().is_success(),
+            Err(_) => false,
+        }
+    }
+
+    pub async fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse, SyncError> {
+        let resp = self
+            .http
+            .post(self.url("/v1/enroll"))
+            .json(req)
+            .send()
+            .await
+            .map_err(net)?;
+        Self::answer(resp).await
+    }
+
+    /// Push a compressed body; returns HQ's answer.
+    pub async fn push(&self, body: Vec<u8>) -> Result<PushResponse, SyncError> {
+        let resp = self
+            .auth(self.http.post(self.url("/v1/push")))
+            .header(reqwest::header::CONTENT_ENCODING, "zstd")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(net)?;
+        Self::answer(resp).await
+    }
+
+    pub async fn pull(
+        &self,
+        after: i64,
+        limit: usize,
+        digest: Option<&str>,
+    ) -> Result<PullResponse, SyncError> {
+        let mut q = vec![("after", after.to_string()), ("limit", limit.to_string())];
+        if let Some(d) = digest {
+            q.push(("digest", d.to_owned()));
+        }
+        let resp = self
+            .auth(self.http.get(self.url("/v1/pull")))
+            .query(&q)
+            .send()
+            .await
+            .map_err(net)?;
+        Self::answer(resp).await
+    }
+
+    pub async fn snapshot(
+        &self,
+        entity: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<PullResponse, SyncError> {
+        let resp = self
+            .auth(self.http.get(self.url("/v1/snapshot")))
+            .query(&[
+                ("entity", entity.to_owned()),
+                ("after", after.to_string()),
+                ("limit", limit.to_string()),
+            ])
+            .send()
+            .await
+            .map_err(net)?;
+        Self::answer(resp).await
+    }
+
+    pub async fn upload_status(&self, sha: &str) -> Result<UploadStatus, SyncError> {
+        let resp = self
+            .auth(
+                self.http
+                    .get(self.url(&format!("/v1/attachments/{sha}/status"))),
+            )
+            .send()
+            .await
+            .map_err(net)?;
+        Self::answer(resp).await
+    }
+
+    /// Send one chunk. A 409 carries HQ's status (where to resume), returned as Ok.
+    pub async fn upload_chunk(
+        &self,
+        sha: &str,
+        offset: i64,
+        bytes: Vec<u8>,
+    ) -> Result<UploadStatus, SyncError> {
+        let resp = self
+            .auth(self.http.put(self.url(&format!("/v1/attachments/{sha}"))))
+            .query(&[("offset", offset)])
+            .body(bytes)
+            .send()
+            .await
+            .map_err(net)?;
+        if resp.status() == reqwest::StatusCode::CONFLICT {
+            return resp.json::<UploadStatus>().await.map_err(net);
+        }
+        Self::answer(resp).await
+    }
+
+    pub async fn download(&self, sha: &str, offset: i64, len: usize) -> Result<Vec<u8>, SyncError> {
+        let resp = self
+            .auth(self.http.get(self.url(&format!("/v1/attachments/{sha}"))))
+            .query(&[("offset", offset as u64), ("len", len as u64)])
+            .send()
+            .await
+            .map_err(net)?;
+        if !resp.status().is_success() {
+            return Self::answer::<()>(resp).await.map(|_| Vec::new());
+        }
+        Ok(resp.bytes().await.map_err(net)?.to_vec())
+    }
+}
+
+/// Bind this store to HQ with a one-time code. Repeating it with the same code after a lost
+/// answer is safe (HQ issues the credential again to the same device).
+pub async fn enroll(
+    store: &mut Store,
+    hq_url: &str,
+    code: &str,
+    opts: &SyncOptions,
+) -> Result<(), SyncError> {
+    let client = HqClient::new(hq_url, None, opts)?;
+    let s = store.session();
+    let req = EnrollRequest {
+        code: code.trim().to_owned(),
+        device_id: s.device.to_string(),
+        branch: s.branch.clone(),
+    };
+    let resp = client.enroll(&req).await?;
+    if resp.device_id != req.device_id {
+        return Err(SyncError::Protocol("enrolment answer for another device"));
+    }
+    store.save_enrolment(hq_url, &resp.token, &resp.branch)?;
+    tracing::info!(device = %resp.device_id, "enrolled with headquarters");
+    Ok(())
+}
+
+struct Failpoints {
+    fp: Option<ClientFailpoint>,
+    counts: std::collections::HashMap<&'static str, u32>,
+}
+
+impl Failpoints {
+    fn hit(&mut self, point: &'static str) {
+        let Some(fp) = &self.fp else { return };
+        if fp.point != point {
+            return;
+        }
+        let n = self.counts.entry(point).or_default();
+        *n += 1;
+        if *n == fp.nth {
+            eprintln!("failpoint {point}:{n}: aborting");
+            std::process::abort();
+        }
+    }
+}
+
+fn wire(op: &sila_store::outbox::Op) -> WireOp {
+    WireOp {
+        seq: op.seq,
+        op_id: op.op_id.to_string(),
+        op: op.op.clone(),
+        entity: op.entity.clone(),
+        entity_id: op.entity_id.clone(),
+        base_version: op.base_version,
+        payload: op.payload.clone(),
+        created_at: op.created_at,
+    }
+}
+
+/// One sync pass: push everything waiting, pull HQ's feed (a full re-download if HQ orders one),
+/// push what applying the feed produced, then move files. The outcome is also recorded in the
+/// store for the home screen.
+pub async fn sync_once(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncError> {
+    let result = run(store, opts).await;
+    let _ = store.record_sync_outcome(result.as_ref().err().map(|e| e.code()).as_deref());
+    match &result {
+        Ok(r) => tracing::info!(
+            pushed = r.pushed,
+            pulled = r.pulled,
+            rejected = r.rejected,
+            conflicts = r.conflicts,
+            pending = r.pending,
+            "sync done"
+        ),
+        Err(e) => tracing::warn!(code = %e.code(), "sync failed"),
+    }
+    result
+}
+
+async fn run(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncError> {
+    let enrolment = store.enrolment()?.ok_or(SyncError::NotEnrolled)?;
+    let client = HqClient::new(&enrolment.hq_url, Some(enrolment.token.clone()), opts)?;
+    let mut fp = Failpoints {
+        fp: opts.failpoint.clone(),
+        counts: Default::default(),
+    };
+    let mut report = SyncReport::default();
+    push_all(store, &client, opts, &mut report, &mut fp).await?;
+    let applied = pull_all(store, &client, opts, &mut report, &mut fp).await?;
+    if applied > 0 {
+        // Applying HQ's changes can itself make operations (tasks, acknowledgements of HQ edits).
+        push_all(store, &client, opts, &mut report, &mut fp).await?;
+    }
+    if opts.attachments {
+        move_files(store, &client, opts, &mut report, &mut fp).await?;
+    }
+    report.pending = sila_store::outbox::pending_count(store.conn())?;
+    Ok(report)
+}
+
+async fn push_all(
+    store: &mut Store,
+    client: &HqClient,
+    opts: &SyncOptions,
+    report: &mut SyncReport,
+    fp: &mut Failpoints,
+) -> Result<(), SyncError> {
+    let device_id = store.session().device.to_string();
+    loop {
+        let ops = store.outbox_batch(opts.push_batch.max(1))?;
+        if ops.is_empty() {
+            return Ok(());
+        }
+        // Fill the batch up to the byte budget (at least one operation).
+        let mut wire_ops = Vec::with_capacity(ops.len());
+        let mut bytes = 0usize;
+        for op in &ops {
+            let w = wire(op);
+            let size = serde_json::to_vec(&w.payload).map(|v| v.len()).unwrap_or(0) + 160;
+            if !wire_ops.is_empty() && bytes + size > opts.push_bytes {
+                break;
+            }
+            bytes += size;
+            wire_ops.push(w);
+        }
+        let (first, last) = (wire_ops[0].seq, wire_ops[wire_ops.len() - 1].seq);
+        let req = PushRequest {
+            protocol: proto::PROTOCOL,
+            device_id: device_id.clone(),
+            ops: wire_ops,
+        };
+        let json = serde_json::to_vec(&req).map_err(|_| SyncError::Protocol("encode"))?;
+        let body = proto::compress(&json).map_err(|_| SyncError::Protocol("compress"))?;
+        report.bytes_sent += body.len() as u64;
+        let resp = client.push(body).await?;
+        fp.hit("after_push_answer");
+        if resp.acked_through < first {
+            // HQ committed none of it: stop rather than send the same batch forever.
+            return Err(SyncError::Protocol("push not acknowledged"));
+        }
+        let acks: Vec<OpAck> = resp
+            .results
+            .iter()
+            .map(|r| OpAck {
+                seq: r.seq,
+                result: r.result.code().to_owned(),
+                reason: r.reason.clone(),
+            })
+            .collect();
+        // Everything of this device up to acked_through is committed at HQ (possibly more than
+        // this batch, when an earlier repeated request got there first).
+        let _ = last;
+        let r = store.record_push(resp.acked_through, &acks)?;
+        fp.hit("after_ack_commit");
+        report.pushed += r.acked;
+        report.rejected += r.rejected;
+        report.conflicts += r.conflicts;
+    }
+}
+
+/// Pull pages until HQ has no more; returns how many entries changed something here.
+async fn pull_all(
+    store: &mut Store,
+    client: &HqClient,
+    opts: &SyncOptions,
+    report: &mut SyncReport,
+    fp: &mut Failpoints,
+) -> Result<usize, SyncError> {
+    let mut after = store.pull_cursor()?;
+    // The digest is only meaningful once HQ has everything of ours.
+    let mut digest = if sila_store::outbox::pending_count(store.conn())? == 0 {
+        Some(store.holding_digest()?)
+    } else {
+        None
+    };
+    let mut applied = 0;
+    let mut pages = 0usize;
+    loop {
+        let resp = client
+            .pull(after, opts.pull_page.max(1), digest.take().as_deref())
+            .await?;
+        fp.hit("after_pull_answer");
+        if resp.reset {
+            if report.redownloaded {
+                return Err(SyncError::Protocol("repeated re-download order"));
+            }
+            applied += redownload(store, client, opts, report).await?;
+            report.redownloaded = true;
+            after = 0;
+            continue;
+        }
+        if resp.next < after || (resp.more && resp.changes.is_empty()) {
+            return Err(SyncError::Protocol("pull cursor went backwards"));
+        }
+        let changes: Vec<HqChange> = resp
+            .changes
+            .into_iter()
+            .map(|c| HqChange {
+                seq: c.seq,
+                kind: c.kind,
+                entity_id: c.entity_id,
+                payload: c.payload,
+            })
+            .collect();
+        applied += store.apply_hq_changes(&changes, resp.next)?;
+        fp.hit("after_pull_commit");
+        report.pulled += changes.len();
+        after = resp.next;
+        pages += 1;
+        if !resp.more || pages > 1_000_000 {
+            return Ok(applied);
+        }
+    }
+}
+
+/// HQ ordered a full re-download: its copy of this device's records, then the feed from the start.
+async fn redownload(
+    store: &mut Store,
+    client: &HqClient,
+    opts: &SyncOptions,
+    report: &mut SyncReport,
+) -> Result<usize, SyncError> {
+    tracing::warn!("headquarters ordered a full re-download");
+    store.reset_pull_cursor()?;
+    let mut applied = 0;
+    for entity in ["beneficiary", "case"] {
+        let mut after = 0;
+        loop {
+            let resp = client
+                .snapshot(entity, after, opts.pull_page.max(1))
+                .await?;
+            let changes: Vec<HqChange> = resp
+                .changes
+                .into_iter()
+                .map(|c| HqChange {
+                    seq: c.seq,
+                    kind: c.kind,
+                    entity_id: c.entity_id,
+                    payload: c.payload,
+                })
+                .collect();
+            applied += store.apply_hq_changes(&changes, 0)?;
+            report.pulled += changes.len();
+            if !resp.more || resp.next <= after {
+                break;
+            }
+            after = resp.next;
+        }
+    }
+    Ok(applied)
+}
+
+/// Upload attachments HQ lacks and download knowledge-base files, chunk by chunk. A file that
+/// fails is set aside with its error; the others go on. A network failure stops the files for
+/// this pass (the records are already through).
+async fn move_files(
+    store: &mut Store,
+    client: &HqClient,
+    opts: &SyncOptions,
+    report: &mut SyncReport,
+    fp: &mut Failpoints,
+) -> Result<(), SyncError> {
+    for (sha, size) in store.attachments_to_upload()? {
+        match upload_one(store, client, opts, &sha, size, fp).await {
+            Ok(()) => {
+                store.mark_attachment_uploaded(&sha)?;
+                report.files_sent += 1;
+            }
+            Err(e) if e.is_transient() => {
+                report.files_failed += 1;
+                tracing::warn!(code = %e.code(), "attachment upload interrupted");
+                return Ok(());
+            }
+            Err(e) => {
+                store.mark_attachment_failed(&sha, &e.code())?;
+                report.files_failed += 1;
+            }
+        }
+    }
+    for (sha, mime, size, held) in store.downloads_wanted()? {
+        let mut offset = held;
+        while offset < size {
+            let bytes = match client.download(&sha, offset, opts.chunk).await {
+                Ok(b) if !b.is_empty() => b,
+                Ok(_) => break,
+                Err(e) if e.is_transient() => return Ok(()),
+                Err(_) => break,
+            };
+            let n = bytes.len() as i64;
+            if store.save_download_chunk(&sha, &mime, size, offset, &bytes)? {
+                report.files_received += 1;
+            }
+            offset += n;
+        }
+    }
+    Ok(())
+}
+
+async fn upload_one(
+    store: &mut Store,
+    client: &HqClient,
+    opts: &SyncOptions,
+    sha: &str,
+    size: i64,
+    fp: &mut Failpoints,
+) -> Result<(), SyncError> {
+    let mut status = client.upload_status(sha).await?;
+    let mut rounds = 0;
+    while !status.complete {
+        rounds += 1;
+        if rounds > 4 + 2 * (size as usize / opts.chunk.max(1)) {
+            return Err(SyncError::Protocol("upload does not progress"));
+        }
+        let chunk = store.attachment_chunk(sha, status.received, opts.chunk.max(1))?;
+        if chunk.is_empty() {
+            return Err(SyncError::Protocol("attachment shorter than declared"));
+        }
+        status = client.upload_chunk(sha, status.received, chunk).await?;
+        fp.hit("after_chunk");
+    }
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! What every end-to-end test needs: an HQ server on port 0 (in-process, or as a process that can
+//! be killed), branch stores, sync options for tests, and the check that HQ holds exactly what a
+//! branch holds.
+
+use chrono::Utc;
+use rusqlite::Connection;
+use serde_json::Value;
+use sila_hq::SqliteHq;
+use sila_hq::store::HqStore;
+use sila_store::{InitOptions, KdfParams, Store};
+use sila_sync::{SyncError, SyncOptions, SyncReport};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const USER: &str = "admin";
+pub const PASSWORD: &str = "password-123";
+
+pub fn fast_kdf() -> KdfParams {
+    KdfParams {
+        m_cost_kib: 1024,
+        t_cost: 1,
+        p_cost: 1,
+    }
+}
+
+/// An HQ server running inside the test process on 127.0.0.1:0.
+pub struct Hq {
+    pub store: Arc<SqliteHq>,
+    pub addr: SocketAddr,
+    pub url: String,
+    pub db: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Hq {
+    pub async fn start() -> Hq {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hq.db");
+        let store = Arc::new(SqliteHq::open(&db).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let dyn_store: Arc<dyn HqStore> = store.clone();
+        let task = tokio::spawn(sila_hq::serve(listener, dyn_store, None, async move {
+            let _ = rx.await;
+        }));
+        Hq {
+            store,
+            addr,
+            url: format!("http://{addr}"),
+            db,
+            stop: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub fn code(&self, branch: &str) -> String {
+        self.store
+            .create_enrol_code(branch, chrono::Duration::hours(1), Utc::now())
+            .unwrap()
+    }
+
+    /// Stop gracefully and wait until the server has finished.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn read(&self) -> Connection {
+        Connection::open(&self.db).unwrap()
+    }
+}
+
+impl Drop for Hq {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub struct Branch {
+    pub store: Store,
+    pub dir: tempfile::TempDir,
+    pub name: String,
+}
+
+impl Branch {
+    pub fn new(name: &str) -> Branch {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(
+            dir.path(),
+            name,
+            USER,
+            "مدير الفرع",
+            PASSWORD,
+            InitOptions {
+                kdf: fast_kdf(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        Branch {
+            store,
+            dir,
+            name: name.to_owned(),
+        }
+    }
+
+    /// A new branch store enrolled with `hq` through `url` (HQ's own or a proxy's).
+    pub async fn enrolled(hq: &Hq, name: &str, url: &str) -> Branch {
+        let mut b = Branch::new(name);
+        let code = hq.code(name);
+        sila_sync::enroll(&mut b.store, url, &code, &opts())
+            .await
+            .unwrap();
+        b
+    }
+
+    pub fn device(&self) -> String {
+        self.store.session().device.to_string()
+    }
+
+    pub fn demo(&mut self, n: usize, seed: u64) {
+        self.store.generate_demo(n, seed, &mut |_, _| {}).unwrap();
+    }
+
+    pub fn pending(&self) -> i64 {
+        sila_store::outbox::pending_count(self.store.conn()).unwrap()
+    }
+
+    pub async fn sync(&mut self) -> Result<SyncReport, SyncError> {
+        sila_sync::sync_once(&mut self.store, &opts()).await
+    }
+
+    pub async fn sync_with(&mut self, o: &SyncOptions) -> Result<SyncReport, SyncError> {
+        sila_sync::sync_once(&mut self.store, o).await
+    }
+
+    /// Sync until a pass moves nothing and nothing is pending, tolerating transient failures,
+    /// within a deadline.
+    pub async fn sync_until_quiet(&mut self, o: &SyncOptions) -> SyncReport {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut total = SyncReport::default();
+        loop {
+            assert!(Instant::now() < deadline, "sync did not settle in time");
+            match sila_sync::sync_once(&mut self.store, o).await {
+                Ok(r) => {
+                    let quiet = r.pushed == 0 && r.pulled == 0 && r.pending == 0;
+                    total.pushed += r.pushed;
+                    total.pulled += r.pulled;
+                    total.rejected += r.rejected;
+                    total.conflicts += r.conflicts;
+                    total.files_sent += r.files_sent;
+                    total.pending = r.pending;
+                    if quiet {
+                        return total;
+                    }
+                }
+                Err(e) if e.is_transient() => {}
+                Err(e) => panic!("sync failed for good: {} ({e})", e.code()),
+            }
+        }
+    }
+}
+
+/// Options for tests: short timeouts, no failpoint from the environment.
+pub fn opts() -> SyncOptions {
+    SyncOptions {
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(20),
+        failpoint: None,
+        ..Default::default()
+    }
+}
+
+fn rows<T: Ord>(
+    conn: &Connection,
+    sql: &str,
+    p: &[&dyn rusqlite::ToSql],
+    f: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> BTreeSet<T> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    stmt.query_map(p, f)
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+fn json_map(
+    conn: &Connection,
+    sql: &str,
+    p: &[&dyn rusqlite::ToSql],
+) -> BTreeMap<String, (Value, Option<String>)> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    stmt.query_map(p, |r| {
+        let data: String = r.get(1)?;
+        Ok((
+            r.get::<_, String>(0)?,
+            (serde_json::from_str(&data).unwrap(), r.get(2)?),
+        ))
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<_>>()
+    .unwrap()
+}
+
+/// HQ holds exactly what the branch holds of its own records, and applied each of its operations
+/// exactly once.
+pub fn assert_hq_holds(hq: &Hq, b: &Branch) {
+    let h = hq.read();
+    let l = b.store.conn();
+    let dev = b.device();
+    let d: &dyn rusqlite::ToSql = &dev;
+    assert_eq!(b.pending(), 0, "{}: operations still pending", b.name);
+
+    let local = json_map(
+        l,
+        "SELECT id, data, merged_into FROM beneficiaries
+         WHERE id NOT IN (SELECT id FROM foreign_records WHERE entity = 'beneficiary')",
+        &[],
+    );
+    let remote = json_map(
+        &h,
+        "SELECT id, data, merged_into FROM beneficiaries WHERE device_id = ?1",
+        &[d],
+    );
+    assert_eq!(local.len(), remote.len(), "{}: beneficiary count", b.name);
+    assert!(local == remote, "{}: beneficiaries differ", b.name);
+
+    let local = json_map(l, "SELECT id, data, state FROM cases", &[]);
+    let remote = json_map(
+        &h,
+        "SELECT id, data, state FROM cases WHERE device_id = ?1",
+        &[d],
+    );
+    assert_eq!(local.len(), remote.len(), "{}: case count", b.name);
+    for (id, v) in &local {
+        assert_eq!(Some(v), remote.get(id), "{}: case {id} differs", b.name);
+    }
+
+    for (table, entity) in [
+        ("interactions", "interaction"),
+        ("deliveries", "delivery"),
+        ("surveys", "survey"),
+        ("tasks", "task"),
+    ] {
+        let local = rows(l, &format!("SELECT id FROM {table}"), &[], |r| {
+            r.get::<_, String>(0)
+        });
+        let e: &dyn rusqlite::ToSql = &entity;
+        let remote = rows(
+            &h,
+            "SELECT id FROM records WHERE entity = ?1 AND device_id = ?2",
+            &[e, d],
+            |r| r.get::<_, String>(0),
+        );
+        assert_eq!(local, remote, "{}: {table} differ", b.name);
+    }
+
+    // Exactly once: every outbox operation of the device is at HQ, once, under its own number.
+    let local = rows(l, "SELECT seq, op_id FROM outbox", &[], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    });
+    let remote = rows(
+        &h,
+        "SELECT seq, op_id FROM applied_ops WHERE device_id = ?1",
+        &[d],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+    );
+    assert_eq!(
+        local, remote,
+        "{}: operations at HQ differ from the outbox",
+        b.name
+    );
+}
+
+/// Case states HQ holds for a branch, as a map.
+pub fn hq_case_states(hq: &Hq, branch: &str) -> BTreeMap<String, String> {
+    hq.store.case_states(branch).unwrap().into_iter().collect()
+}
+
+/// Wait for a condition with a deadline (never a bare sleep).
+pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Path of a binary of this test package.
+pub fn bin(name: &str) -> PathBuf {
+    match name {
+        "hq" => PathBuf::from(env!("CARGO_BIN_EXE_e2e-sila-hq")),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_e2e-sila-sync")),
+    }
+}
+
+/// `sila-hq serve` as a child process on port 0; returns it and its address.
+pub async fn spawn_hq_process(
+    db: &Path,
+    failpoint: Option<&str>,
+) -> (tokio::process::Child, SocketAddr) {
+    use tokio::io::AsyncBufReadExt;
+    let mut cmd = tokio::process::Command::new(bin("hq"));
+    cmd.arg("--db")
+        .arg(db)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SILA_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    match failpoint {
+        Some(f) => cmd.env("SILA_HQ_FAILPOINT", f),
+        None => cmd.env_remove("SILA_HQ_FAILPOINT"),
+    };
+    let mut child = cmd.spawn().unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(out).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("server start")
+        .unwrap()
+        .expect("address line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .expect("address")
+        .parse()
+        .unwrap();
+    (child, addr)
+}
