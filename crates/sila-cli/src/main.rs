@@ -78,6 +78,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Bind this store to headquarters with a one-time enrolment code (administrators).
+    Enroll {
+        /// HQ's address, e.g. https://hq.example.org
+        #[arg(long)]
+        hq: String,
+        #[arg(long)]
+        code: String,
+    },
+    /// Push local changes to headquarters and pull what it decided, now.
+    Sync {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -289,7 +302,53 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Enroll { hq, code } => {
+            let mut store = open(&dir)?;
+            runtime()?.block_on(sila_sync::enroll(
+                &mut store,
+                &hq,
+                &code,
+                &Default::default(),
+            ))?;
+            eprintln!("رُبط هذا الجهاز بالمقر");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync { json } => {
+            let mut store = open(&dir)?;
+            let r = runtime()?.block_on(sila_sync::sync_once(&mut store, &Default::default()))?;
+            if json {
+                print_json(&json!({
+                    "pushed": r.pushed, "pulled": r.pulled, "rejected": r.rejected,
+                    "conflicts": r.conflicts, "pending": r.pending,
+                }));
+            } else {
+                println!(
+                    "أُرسل: {}، استُلم: {}، مرفوض: {}، تعارضات: {}، بانتظار الإرسال: {}",
+                    r.pushed, r.pulled, r.rejected, r.conflicts, r.pending
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+impl From<sila_sync::SyncError> for Failure {
+    fn from(e: sila_sync::SyncError) -> Self {
+        Failure {
+            code: e.code(),
+            message: e.arabic_message(),
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|_| Failure {
+            code: "runtime".into(),
+            message: "تعذر بدء المزامنة".into(),
+        })
 }
 
 fn main() -> ExitCode {
@@ -300,6 +359,7 @@ fn main() -> ExitCode {
             | Command::Import { json: true, .. }
             | Command::Search { json: true, .. }
             | Command::Stats { json: true, .. }
+            | Command::Sync { json: true, .. }
     );
     match run(cli) {
         Ok(code) => code,
