@@ -10,6 +10,7 @@
 pub mod beneficiaries;
 pub mod cases;
 pub mod demo;
+pub mod desk;
 pub mod error;
 pub mod export;
 pub mod exporting;

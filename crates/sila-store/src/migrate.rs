@@ -18,6 +18,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_sync",
         include_str!("../../../migrations/branch/0002_sync.sql"),
     ),
+    (
+        "0003_desktop",
+        include_str!("../../../migrations/branch/0003_desktop.sql"),
+    ),
 ];
 
 /// Bring the store up to this build's schema. Returns how many migrations ran.
