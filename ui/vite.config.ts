@@ -10,7 +10,7 @@ export default defineConfig({
     target: "safari15",
     assetsInlineLimit: 0,
     rollupOptions: {
-      input: { branch: resolve(__dirname, "index.html") },
+      input: { branch: resolve(import.meta.dirname, "index.html") },
     },
   },
   server: { strictPort: true, port: 1420 },

@@ -158,7 +158,7 @@ function ActionForm(props: { caseId: string; beneficiaryId: string; action: Acti
     </Field>
   );
   return (
-    <form data-testid={`form-${code}`} onSubmit={(e) => { e.preventDefault(); run(); }}>
+    <form noValidate data-testid={`form-${code}`} onSubmit={(e) => { e.preventDefault(); run(); }}>
       <h3>{label("transition", code)}</h3>
       {code === "research_report" && (
         <>

@@ -3,7 +3,8 @@
 import { useEffect, useState } from "react";
 import { api } from "../shared/ipc";
 import { useI18n } from "../shared/i18n";
-import { DualDate, Ltr, Phone, VirtualList } from "../shared/components";
+import { Ltr, Phone, VirtualList } from "../shared/components";
+import { formatHijriNumeric } from "../shared/format";
 import type { BeneficiaryRow } from "../generated/BeneficiaryRow";
 import type { CaseQuery } from "../generated/CaseQuery";
 import type { CaseRow } from "../generated/CaseRow";
@@ -135,8 +136,8 @@ export function CasesList({ initial }: { initial?: Partial<CaseQuery> }) {
               <span>{c.full_name}</span>
               <span><Ltr>{c.number}</Ltr></span>
               <span><StateLabel code={c.state} /></span>
-              <span>{lang === "ar" ? catalog.support_types.find((s) => s.code === c.support_type)?.ar : c.support_type}</span>
-              <span>{c.promised_reply_date ? <><PromiseBadge code={c.promise} /> <DualDateShort iso={c.promised_reply_date} /></> : "—"}</span>
+              <span>{(() => { const st = catalog.support_types.find((s) => s.code === c.support_type); return st ? (lang === "ar" ? st.ar : st.en) : c.support_type; })()}</span>
+              <span>{c.promised_reply_date ? <><PromiseBadge code={c.promise} /> <Ltr>{formatHijriNumeric(c.promised_reply_date)}</Ltr></> : "—"}</span>
             </button>
           ) : <span className="muted" style={{ padding: "0 .75rem" }}>…</span>} />
       )}
@@ -144,6 +145,3 @@ export function CasesList({ initial }: { initial?: Partial<CaseQuery> }) {
   );
 }
 
-function DualDateShort({ iso }: { iso: string }) {
-  return <span className="muted" style={{ fontSize: ".8rem" }}><DualDate iso={iso} /></span>;
-}

@@ -82,7 +82,6 @@ export const api = {
     call<null>("set_staff_roles", { username, roles }),
   kbDocuments: () => call<KbDocDto[]>("kb_documents"),
   addKbDocument: (input: KbInput) => call<null>("add_kb_document", { input }),
-  generateDemo: (beneficiaries: number) => call<number>("generate_demo", { beneficiaries }),
   /** Bytes go as the raw request body, not as JSON. */
   upload: (bytes: Uint8Array) => invoke<StoredFile>("upload", bytes),
   file: async (sha256: string) => new Uint8Array(await invoke<ArrayBuffer>("file", { sha256 })),

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The desktop app's tests: UI unit tests (vitest), the generated TypeScript types are current,
+# then the real app built and driven end to end under Xvfb by WebDriver (tauri-driver).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "== ui unit tests (vitest)"
+(cd ui && npx vitest run)
+
+echo "== ui type check and build"
+(cd ui && npm run build --silent)
+
+echo "== desktop app build"
+cargo build -p sila-desktop --locked
+
+echo "== desktop end-to-end (WebDriver under Xvfb)"
+node --test --test-reporter=spec tests/desktop/

@@ -1,0 +1,215 @@
+// End-to-end tests of the real desktop app: the built binary in a real WebKitGTK window under
+// Xvfb, driven by WebDriver through tauri-driver. Run: node --test tests/desktop/
+// Screenshots of every wizard step and of the case file land in target/desktop-e2e/.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Harness, SHOTS, makePdf, makePng, writeFixture } from "./harness.mjs";
+
+const h = new Harness();
+const dataDir = mkdtempSync(join(tmpdir(), "sila-e2e-"));
+const files = mkdtempSync(join(tmpdir(), "sila-e2e-files-"));
+const idScan = writeFixture(files, "national-id.png", makePng(240, 150, 3));
+const familyCard = writeFixture(files, "family-card.pdf", makePdf());
+const ADMIN = { user: "admin", password: "sila-pass-1234", name: "نورة العتيبي" };
+let wd;
+const shot = (name) => wd.screenshot(join(SHOTS, `${name}.png`));
+const step = () => wd.exec(`return document.querySelector('[data-testid=wizard]')?.dataset.step ?? null`);
+const next = async (expectStep) => {
+  await wd.click("[data-testid=next]");
+  await wd.until(`wizard step ${expectStep}`, `return document.querySelector('[data-testid=wizard]')?.dataset.step === arguments[0]`, [String(expectStep)]);
+};
+const saved = () => wd.until("the draft to be saved", `return document.querySelector('[data-testid=save-state]')?.dataset.state === 'saved'`);
+
+before(async () => {
+  await h.start();
+  wd = await h.launch(dataDir);
+});
+
+after(async () => {
+  await h.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(files, { recursive: true, force: true });
+});
+
+describe("the branch desktop app", { concurrency: false }, () => {
+  it("first run creates the branch store and its administrator, then sign-out and sign-in", async () => {
+    await wd.waitFor("[data-testid=first-run]");
+    assert.equal(await wd.exec("return document.documentElement.dir"), "rtl");
+    await wd.type("#branch", "الأفلاج");
+    await wd.type("#display_name", ADMIN.name);
+    await wd.type("#username", ADMIN.user);
+    await wd.type("#password", ADMIN.password);
+    await wd.type("#again", ADMIN.password);
+    await shot("00-first-run");
+    await wd.click("[data-testid=create]");
+    await wd.waitFor("[data-testid=home]", 30000);
+    await wd.click("[data-testid=sign-out]");
+    await wd.waitFor("[data-testid=sign-in]");
+    await wd.type("#username", ADMIN.user);
+    await wd.type("#password", "wrong-password");
+    await wd.click("[data-testid=sign-in-button]");
+    await wd.waitFor("[data-testid=error-box]", 20000);
+    await wd.type("#password", ADMIN.password);
+    await shot("01-sign-in");
+    await wd.click("[data-testid=sign-in-button]");
+    await wd.waitFor("[data-testid=home]", 30000);
+    await wd.waitFor("[data-testid=sync-area]");
+    await shot("02-home");
+  });
+
+  let caseNumber;
+  it("takes a full intake: household of three, two documents, a drawn signature, a receipt", async () => {
+    await wd.click("[data-testid=nav-wizard]");
+    await wd.waitFor("[data-testid=wizard][data-step='0']");
+    // Errors appear beside their field, in Arabic.
+    await wd.click("[data-testid=next]");
+    assert.match(await wd.text("[data-testid=error-channel]"), /قناة/);
+    await wd.choose("#channel", "interview");
+    await wd.type("#reason", "تطلب مساعدة غذائية بعد وفاة العائل");
+    await shot("10-wizard-channel");
+    await next(1);
+
+    await wd.type("[data-testid=search-query]", "محمد عبدالله الدوسري");
+    await wd.waitFor("[data-testid=matches]");
+    await shot("11-wizard-search");
+    await wd.click("[data-testid=new-beneficiary]");
+    await wd.waitFor("[data-testid=wizard][data-step='2']");
+    // The search query became the name.
+    assert.equal(await wd.value("#identity-first"), "محمد");
+    assert.equal(await wd.value("#identity-father"), "عبدالله");
+    assert.equal(await wd.value("#identity-family"), "الدوسري");
+    await wd.type("#identity-grandfather", "سعد");
+    await wd.type("#identity-national_id", "1000000009");
+    await wd.type("#identity-birth_date", "1410/05/12");
+    await wd.type("#identity-mobile", "0551234567");
+    await wd.choose("#identity-gender", "male");
+    await wd.type("#identity-city", "الأفلاج");
+    await wd.click("[data-testid=next]");
+    const idError = await wd.text("[data-testid=error-identity-national_id]");
+    assert.match(idError, /رقم الهوية/);
+    await shot("12-wizard-identity-error");
+    await wd.type("#identity-national_id", "1000000008");
+    await next(3);
+
+    const members = [["فاطمة سالم", "spouse"], ["عبدالرحمن محمد", "son"], ["سارة محمد", "daughter"]];
+    for (let i = 0; i < members.length; i++) {
+      await wd.click("[data-testid=add-member]");
+      await wd.type(`#household-${i}-name`, members[i][0]);
+      await wd.choose(`#household-${i}-relation`, members[i][1]);
+    }
+    await wd.type("#household-1-birth_date", "1435/02/10");
+    await wd.type("#monthly_income", "٣٥٠٠");
+    await wd.choose("#housing", "rented");
+    await wd.type("#annual_rent", "18000");
+    await shot("13-wizard-household");
+    await next(4);
+
+    await wd.choose("#support_type", "food_basket");
+    await wd.type("#need", "سلة غذائية شهرية لأسرة من أربعة أفراد");
+    await shot("14-wizard-need");
+    await next(5);
+
+    await wd.upload("[data-testid=file-national_id]", idScan);
+    await wd.upload("[data-testid=file-family_card]", familyCard);
+    await wd.until("both scans stored", `return document.querySelectorAll('[data-testid^=doc-] img, [data-testid^=doc-] .pdf-badge').length === 2`);
+    await wd.click("[data-testid=seen-national_id]");
+    await wd.click("[data-testid=seen-family_card]");
+    await saved();
+    await shot("15-wizard-documents");
+    await next(6);
+
+    // The applicant signs on screen with the pointer.
+    const pad = await wd.waitFor("[data-testid=signature-pad]");
+    const moves = [];
+    for (let k = 0; k <= 24; k++) moves.push({ type: "pointerMove", duration: 10, origin: { "element-6066-11e4-a52e-4f735466cecc": pad }, x: -200 + k * 16, y: Math.round(30 * Math.sin(k / 2.5)) });
+    await wd.actions([{
+      type: "pointer", id: "pen", parameters: { pointerType: "mouse" },
+      actions: [{ type: "pointerMove", duration: 0, origin: { "element-6066-11e4-a52e-4f735466cecc": pad }, x: -220, y: 0 }, { type: "pointerDown", button: 0 }, ...moves, { type: "pointerUp", button: 0 }],
+    }]);
+    await wd.waitFor("[data-testid=signature-kept]", 10000);
+    assert.equal(await wd.text("[data-testid=employee-name]"), ADMIN.name);
+    await saved();
+    await shot("16-wizard-declaration");
+    await next(7);
+    await wd.waitFor("[data-testid=review]");
+    await shot("17-wizard-review");
+    await wd.click("[data-testid=submit]");
+    await wd.waitFor("[data-testid=receipt]", 20000);
+    caseNumber = await wd.text("[data-testid=receipt-number]");
+    assert.match(caseNumber, /^AFL-[A-Z0-9]{3}-000001$/);
+    assert.match(await wd.text("[data-testid=receipt-promise]"), /14\d\d/);
+    await shot("18-receipt");
+  });
+
+  it("finds the beneficiary again under another spelling", async () => {
+    await wd.click("[data-testid=nav-beneficiaries]");
+    // "عبد الله" with a space, alef maqsura for ya: the store's Arabic search folds both.
+    await wd.type("[data-testid=beneficiary-search]", "محمد عبد الله الدوسرى");
+    await wd.until("the match", `return [...document.querySelectorAll('[data-testid=beneficiary-row]')].some(r => r.textContent.includes('1000000008'))`);
+    await shot("20-beneficiary-found");
+    await wd.click("[data-testid=beneficiary-row]");
+    await wd.until("the beneficiary's cases", `return [...document.querySelectorAll('aside button.link')].some(b => b.textContent.includes(arguments[0]))`, [caseNumber]);
+    await wd.exec(`[...document.querySelectorAll('aside button.link')].find(b => b.textContent.includes(arguments[0])).click()`, [caseNumber]);
+    await wd.waitFor("[data-testid=case-file][data-state=submitted]");
+  });
+
+  it("moves the case: refer to the researcher, research report, send to committee", async () => {
+    await wd.click("[data-testid=action-refer_to_research]");
+    await wd.click("[data-testid=action-confirm]");
+    // A referral needs a reason: the error says so beside the field.
+    await wd.waitFor("[data-testid=error-note]");
+    await wd.type("[data-testid=action-note]", "الدخل غير موثق، يحتاج زيارة منزلية");
+    await wd.click("[data-testid=action-confirm]");
+    await wd.waitFor("[data-testid=case-file][data-state=in_research]");
+    await wd.click("[data-testid=action-research_report]");
+    await wd.type("#text", "زيارة منزلية: الأسرة تسكن بالإيجار ودخلها الضمان فقط. الحاجة قائمة.");
+    await wd.type("#recommendation", "يوصى بالقبول");
+    await wd.click("[data-testid=action-confirm]");
+    await wd.waitFor("[data-testid=action-research_done]");
+    await wd.click("[data-testid=action-research_done]");
+    await wd.click("[data-testid=action-confirm]");
+    await wd.waitFor("[data-testid=case-file][data-state=submitted]");
+    await wd.click("[data-testid=action-send_to_committee]");
+    await wd.click("[data-testid=action-confirm]");
+    await wd.waitFor("[data-testid=case-file][data-state=in_committee]");
+    const kinds = await wd.exec(`return [...document.querySelectorAll('[data-testid=timeline] li')].map(li => li.dataset.code)`);
+    for (const k of ["submit", "refer_to_research", "research_report", "research_done", "send_to_committee", "national_id", "family_card"])
+      assert.ok(kinds.includes(k), `timeline has ${k}: ${kinds}`);
+    await shot("30-case-file");
+    await wd.click("[data-testid=print-form]");
+    await wd.waitFor("[data-testid=form-paper] img.sig", 10000);
+    await shot("31-print-form");
+  });
+
+  it("keeps the wizard's draft when the app is killed mid-intake", async () => {
+    await wd.click("[data-testid=nav-wizard]");
+    await wd.waitFor("[data-testid=wizard][data-step='0']");
+    await wd.choose("#channel", "phone");
+    await next(1);
+    await wd.type("[data-testid=search-query]", "خالد القحطاني");
+    await wd.click("[data-testid=new-beneficiary]");
+    await wd.waitFor("[data-testid=wizard][data-step='2']");
+    await wd.type("#identity-national_id", "2000000002");
+    await wd.type("#identity-mobile", "0509876543");
+    await saved();
+    await shot("40-before-kill");
+    await h.killApp();
+
+    wd = await h.launch(dataDir);
+    await wd.waitFor("[data-testid=sign-in]");
+    await wd.type("#username", ADMIN.user);
+    await wd.type("#password", ADMIN.password);
+    await wd.click("[data-testid=sign-in-button]");
+    await wd.click("[data-testid=resume-intake]");
+    await wd.waitFor("[data-testid=wizard][data-step='2']");
+    assert.equal(await wd.value("#identity-first"), "خالد");
+    assert.equal(await wd.value("#identity-family"), "القحطاني");
+    assert.equal(await wd.value("#identity-national_id"), "2000000002");
+    assert.equal(await wd.value("#identity-mobile"), "0509876543");
+    assert.equal(await step(), "2");
+    await shot("41-after-restart");
+  });
+});

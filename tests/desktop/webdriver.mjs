@@ -1,0 +1,149 @@
+// A small W3C WebDriver client over fetch, enough to drive the real app through tauri-driver:
+// sessions, elements, typing, clicks, pointer actions, scripts and screenshots. Every wait is a
+// condition polled against a deadline, never a bare sleep.
+import { writeFileSync } from "node:fs";
+
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecc";
+
+export class WebDriver {
+  constructor(base) {
+    this.base = base;
+    this.session = null;
+  }
+
+  async req(method, path, body) {
+    const res = await fetch(`${this.base}${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const v = json.value ?? {};
+      throw new Error(`${method} ${path}: ${v.error ?? res.status} ${v.message ?? ""}`.slice(0, 500));
+    }
+    return json.value;
+  }
+
+  async start(capabilities) {
+    const v = await this.req("POST", "/session", { capabilities: { alwaysMatch: capabilities } });
+    this.session = v.sessionId;
+    return v;
+  }
+
+  async quit() {
+    if (!this.session) return;
+    const s = this.session;
+    this.session = null;
+    await this.req("DELETE", `/session/${s}`).catch(() => {});
+  }
+
+  s(path) {
+    return `/session/${this.session}${path}`;
+  }
+
+  async find(css) {
+    const v = await this.req("POST", this.s("/element"), { using: "css selector", value: css });
+    return v[ELEMENT];
+  }
+
+  async findAll(css) {
+    const v = await this.req("POST", this.s("/elements"), { using: "css selector", value: css });
+    return v.map((e) => e[ELEMENT]);
+  }
+
+  /** Wait until `css` matches a displayed element; returns it. */
+  async waitFor(css, timeoutMs = 15000) {
+    const deadline = Date.now() + timeoutMs;
+    let last;
+    while (Date.now() < deadline) {
+      try {
+        const id = await this.find(css);
+        if (await this.req("GET", this.s(`/element/${id}/displayed`))) return id;
+      } catch (e) {
+        last = e;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${css}: ${last?.message ?? "not displayed"}`);
+  }
+
+  /** Wait until a script returns a truthy value; returns it. */
+  async until(what, script, args = [], timeoutMs = 15000) {
+    const deadline = Date.now() + timeoutMs;
+    let v;
+    while (Date.now() < deadline) {
+      v = await this.exec(script, args).catch(() => null);
+      if (v) return v;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(v)})`);
+  }
+
+  async click(css) {
+    const id = await this.waitFor(css);
+    await this.req("POST", this.s(`/element/${id}/click`), {});
+  }
+
+  async text(css) {
+    const id = await this.waitFor(css);
+    return this.req("GET", this.s(`/element/${id}/text`));
+  }
+
+  async value(css) {
+    return this.exec("return document.querySelector(arguments[0]).value", [css]);
+  }
+
+  /** Type into a field as a person would (clearing it first). */
+  async type(css, text) {
+    const id = await this.waitFor(css);
+    await this.req("POST", this.s(`/element/${id}/clear`), {});
+    await this.req("POST", this.s(`/element/${id}/value`), { text });
+    let got = await this.value(css);
+    if (got !== text) {
+      // A cleared React input can keep its old state; select all and type over it instead.
+      await this.exec(`const el = document.querySelector(arguments[0]); el.focus(); el.select();`, [css]);
+      await this.req("POST", this.s(`/element/${id}/value`), { text });
+      got = await this.value(css);
+    }
+    if (got !== text) throw new Error(`typed ${JSON.stringify(text)} into ${css} but it holds ${JSON.stringify(got)}`);
+  }
+
+  /** Choose an option of a <select> by its value (as the keyboard or mouse would, firing change). */
+  async choose(css, value) {
+    await this.waitFor(css);
+    await this.exec(
+      `const el = document.querySelector(arguments[0]);
+       const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, "value").set;
+       set.call(el, arguments[1]);
+       el.dispatchEvent(new Event("change", { bubbles: true }));`,
+      [css, value],
+    );
+    const got = await this.value(css);
+    if (got !== value) throw new Error(`could not choose ${value} in ${css}`);
+  }
+
+  /** Hand a file on disk to an <input type=file>, as the file dialog would. */
+  async upload(css, path) {
+    const id = await this.find(css);
+    await this.req("POST", this.s(`/element/${id}/value`), { text: path });
+  }
+
+  async exec(script, args = []) {
+    return this.req("POST", this.s("/execute/sync"), { script, args });
+  }
+
+  async actions(actions) {
+    await this.req("POST", this.s("/actions"), { actions });
+    await this.req("DELETE", this.s("/actions")).catch(() => {});
+  }
+
+  async screenshot(path) {
+    const b64 = await this.req("GET", this.s("/screenshot"));
+    writeFileSync(path, Buffer.from(b64, "base64"));
+  }
+
+  static elementRef(id) {
+    return { [ELEMENT]: id };
+  }
+}
