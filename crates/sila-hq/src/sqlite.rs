@@ -858,12 +858,16 @@ impl HqStore for SqliteHq {
                 return Err(HqError::BadRequest("op_id repeated under a new sequence"));
             }
             last = op.seq;
-            results.push(OpOutcome {
-                seq: op.seq,
-                result,
-                reason,
-                repeat: false,
-            });
+            // A plain success is implied by acked_through: listing it would cost ~35 bytes per
+            // operation on the way down, seconds per thousand cases on 2G.
+            if result != OpResult::Applied {
+                results.push(OpOutcome {
+                    seq: op.seq,
+                    result,
+                    reason,
+                    repeat: false,
+                });
+            }
         }
         tx.execute(
             "UPDATE devices SET last_seq = ?2, last_seen_at = ?3 WHERE device_id = ?1",

@@ -167,11 +167,7 @@ async fn loopback(n: usize, rows: &mut Vec<Row>, export: &Path) -> Result<()> {
         .map(|t| t.code.clone())
         .collect();
     for (i, id) in ids.iter().enumerate() {
-        store.create_case(
-            id.parse()?,
-            &types[i % types.len()],
-            Channel::ALL[i % 8],
-        )?;
+        store.create_case(id.parse()?, &types[i % types.len()], Channel::ALL[i % 8])?;
     }
     store.conn().execute_batch("PRAGMA synchronous = FULL")?;
     let t = Instant::now();
@@ -180,14 +176,16 @@ async fn loopback(n: usize, rows: &mut Vec<Row>, export: &Path) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("sync: {}", e.code()))?;
     let secs = t.elapsed().as_secs_f64();
     rows.push(Row {
-        figure: format!("bytes on the wire per new case (case.create), batched+zstd ({} cases in {secs:.2} s)", ids.len()),
+        figure: format!(
+            "bytes on the wire per new case (case.create), batched+zstd ({} cases in {secs:.2} s)",
+            ids.len()
+        ),
         value: format!("{:.0} B", r.bytes_sent as f64 / ids.len() as f64),
         budget: "< 150 B".into(),
         baseline: String::new(),
     });
     Ok(())
 }
-
 
 /// The same cases as JSON documents (case with its beneficiary inside), for the PouchDB baseline.
 fn export_documents(store: &Store, path: &Path) -> Result<()> {
@@ -343,7 +341,10 @@ async fn slow_link(n: usize, rows: &mut Vec<Row>) -> Result<()> {
             Err(e) if e.is_transient() => {}
             Err(e) => anyhow::bail!("2G sync failed: {}", e.code()),
         }
-        anyhow::ensure!(t.elapsed() < Duration::from_secs(600), "2G sync did not finish");
+        anyhow::ensure!(
+            t.elapsed() < Duration::from_secs(600),
+            "2G sync did not finish"
+        );
     }
     let secs = t.elapsed().as_secs_f64();
     cutter.abort();

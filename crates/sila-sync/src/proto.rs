@@ -121,6 +121,8 @@ pub struct OpOutcome {
 pub struct PushResponse {
     /// Every operation of this device up to and including this sequence is committed at HQ.
     pub acked_through: i64,
+    /// Outcomes other than a first, plain success (rejections, conflicts, repeats); an operation
+    /// up to `acked_through` that is not listed was applied.
     pub results: Vec<OpOutcome>,
 }
 
