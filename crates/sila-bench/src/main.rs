@@ -42,7 +42,14 @@ struct Row {
 }
 
 fn new_store(dir: &Path) -> Result<Store> {
-    Ok(Store::init(dir, "الأفلاج", "admin", "مدير", PASSWORD, InitOptions::default())?)
+    Ok(Store::init(
+        dir,
+        "الأفلاج",
+        "admin",
+        "مدير",
+        PASSWORD,
+        InitOptions::default(),
+    )?)
 }
 
 fn intake(rows: &mut Vec<Row>, samples: usize) -> Result<()> {
@@ -101,13 +108,24 @@ fn intake(rows: &mut Vec<Row>, samples: usize) -> Result<()> {
         for m in &b.household {
             tx.execute(
                 "INSERT INTO members VALUES (?1, ?2, ?3, ?4)",
-                rusqlite::params![m.id.to_string(), b.id.to_string(), m.name, m.birth_date.map(|d| d.to_string())],
+                rusqlite::params![
+                    m.id.to_string(),
+                    b.id.to_string(),
+                    m.name,
+                    m.birth_date.map(|d| d.to_string())
+                ],
             )?;
         }
         let case_id = format!("case-{n}");
-        tx.execute("INSERT INTO cases VALUES (?1, ?2, 'draft', '{}')", rusqlite::params![case_id, b.id.to_string()])?;
+        tx.execute(
+            "INSERT INTO cases VALUES (?1, ?2, 'draft', '{}')",
+            rusqlite::params![case_id, b.id.to_string()],
+        )?;
         for code in ["national_id", "family_card", "lease", "income_proof"] {
-            tx.execute("INSERT INTO documents VALUES (?1, ?2, 0)", rusqlite::params![case_id, code])?;
+            tx.execute(
+                "INSERT INTO documents VALUES (?1, ?2, 0)",
+                rusqlite::params![case_id, code],
+            )?;
         }
         tx.commit()?;
         base.push(t.elapsed());
@@ -142,17 +160,27 @@ fn search(rows: &mut Vec<Row>, n: usize, queries: usize) -> Result<()> {
     let mut rng = StdRng::seed_from_u64(9);
     let mut sample = Vec::new();
     {
-        let mut stmt = store.conn().prepare("SELECT full_name, national_id, phone FROM beneficiaries ORDER BY random() LIMIT ?1")?;
+        let mut stmt = store.conn().prepare(
+            "SELECT full_name, national_id, phone FROM beneficiaries ORDER BY random() LIMIT ?1",
+        )?;
         let mut q = stmt.query([queries as i64])?;
         while let Some(r) = q.next()? {
-            sample.push((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?));
+            sample.push((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ));
         }
     }
     let variant = |name: &str, rng: &mut StdRng| -> String {
         let words: Vec<&str> = name.split_whitespace().collect();
         let pick = match rng.random_range(0..4) {
             0 => format!("{} {}", words[0], words[words.len() - 1]),
-            1 => words.join(" ").replace('أ', "ا").replace('ة', "ه").replace("عبد ", "عبد"),
+            1 => words
+                .join(" ")
+                .replace('أ', "ا")
+                .replace('ة', "ه")
+                .replace("عبد ", "عبد"),
             2 => format!("{} {}", &words[0], words.get(1).unwrap_or(&"")),
             _ => words[0].chars().take(3).collect(),
         };
@@ -163,7 +191,12 @@ fn search(rows: &mut Vec<Row>, n: usize, queries: usize) -> Result<()> {
         match rng.random_range(0..3) {
             0 => mix.push(variant(name, &mut rng)),
             1 => mix.push(id.clone().unwrap_or_else(|| variant(name, &mut rng))),
-            _ => mix.push(phone.as_ref().map(|p| p[p.len() - 4..].to_owned()).unwrap_or_else(|| variant(name, &mut rng))),
+            _ => mix.push(
+                phone
+                    .as_ref()
+                    .map(|p| p[p.len() - 4..].to_owned())
+                    .unwrap_or_else(|| variant(name, &mut rng)),
+            ),
         }
     }
     let _ = store.search("محمد", 20)?; // warm the page cache like a desk that has been open a while
@@ -179,21 +212,32 @@ fn search(rows: &mut Vec<Row>, n: usize, queries: usize) -> Result<()> {
     let conn = Connection::open(base_dir.path().join("fts.db"))?;
     conn.execute_batch("CREATE VIRTUAL TABLE names USING fts5(full_name);")?;
     {
-        let mut names = store.conn().prepare("SELECT full_name FROM beneficiaries")?;
+        let mut names = store
+            .conn()
+            .prepare("SELECT full_name FROM beneficiaries")?;
         let mut q = names.query([])?;
         conn.execute_batch("BEGIN")?;
         while let Some(r) = q.next()? {
-            conn.execute("INSERT INTO names (full_name) VALUES (?1)", [r.get::<_, String>(0)?])?;
+            conn.execute(
+                "INSERT INTO names (full_name) VALUES (?1)",
+                [r.get::<_, String>(0)?],
+            )?;
         }
         conn.execute_batch("COMMIT")?;
     }
     let mut base = Vec::new();
     for (name, _, _) in &sample {
-        let words: Vec<String> = name.split_whitespace().take(2).map(|w| format!("\"{w}\"")).collect();
+        let words: Vec<String> = name
+            .split_whitespace()
+            .take(2)
+            .map(|w| format!("\"{w}\""))
+            .collect();
         let t = Instant::now();
-        let mut stmt = conn.prepare_cached("SELECT rowid, full_name FROM names WHERE names MATCH ?1 LIMIT 20")?;
-        let found: Vec<(i64, String)> =
-            stmt.query_map([words.join(" ")], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT rowid, full_name FROM names WHERE names MATCH ?1 LIMIT 20")?;
+        let found: Vec<(i64, String)> = stmt
+            .query_map([words.join(" ")], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
         base.push(t.elapsed());
         std::hint::black_box(found);
     }
@@ -222,17 +266,27 @@ fn import(rows: &mut Vec<Row>, n: usize) -> Result<()> {
     {
         let mut rng = StdRng::seed_from_u64(3);
         let today = Utc::now().date_naive();
-        let mut w = String::from("الاسم الكامل,رقم الهوية,الجوال,تاريخ الميلاد,الجنس,المدينة,الحي,عدد أفراد الأسرة,الدخل الشهري\n");
+        let mut w = String::from(
+            "الاسم الكامل,رقم الهوية,الجوال,تاريخ الميلاد,الجنس,المدينة,الحي,عدد أفراد الأسرة,الدخل الشهري\n",
+        );
         let mut seen = std::collections::HashSet::new();
         for _ in 0..n {
             let b = sila_store::demo::beneficiary(&mut rng, today);
-            let id = b.national_id.as_ref().map(|x| x.as_str().to_owned()).unwrap_or_default();
+            let id = b
+                .national_id
+                .as_ref()
+                .map(|x| x.as_str().to_owned())
+                .unwrap_or_default();
             if !id.is_empty() && !seen.insert(id.clone()) {
                 continue;
             }
             let hijri = rng.random_bool(0.5);
             let birth = b.birth_date.map(|d| {
-                if hijri { sila_domain::dates::format_hijri(d) } else { d.to_string() }
+                if hijri {
+                    sila_domain::dates::format_hijri(d)
+                } else {
+                    d.to_string()
+                }
             });
             w.push_str(&format!(
                 "{},{},{},{},{},{},{},{},{}\n",
@@ -254,7 +308,11 @@ fn import(rows: &mut Vec<Row>, n: usize) -> Result<()> {
     let t = Instant::now();
     let report = store.import_file(&csv, &mut |_| {})?;
     let ours = t.elapsed();
-    anyhow::ensure!(report.rejected.is_empty(), "bench sheet had rejected rows: {}", report.rejected.len());
+    anyhow::ensure!(
+        report.rejected.is_empty(),
+        "bench sheet had rejected rows: {}",
+        report.rejected.len()
+    );
 
     let shell_db = dir.path().join("shell.db");
     let t = Instant::now();
@@ -278,7 +336,11 @@ fn import(rows: &mut Vec<Row>, n: usize) -> Result<()> {
 
 fn main() -> Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
-    let (n, intakes, queries) = if quick { (5_000, 100, 200) } else { (100_000, 500, 1000) };
+    let (n, intakes, queries) = if quick {
+        (5_000, 100, 200)
+    } else {
+        (100_000, 500, 1000)
+    };
     let mut rows = Vec::new();
     eprintln!("intake save …");
     intake(&mut rows, intakes)?;
@@ -288,14 +350,42 @@ fn main() -> Result<()> {
     search(&mut rows, n, queries)?;
 
     let w = [
-        rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(0).max(4),
-        rows.iter().map(|r| r.figure.chars().count()).max().unwrap_or(0).max(6),
-        rows.iter().map(|r| r.budget.chars().count()).max().unwrap_or(0).max(6),
-        rows.iter().map(|r| r.baseline.chars().count()).max().unwrap_or(0).max(8),
+        rows.iter()
+            .map(|r| r.what.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4),
+        rows.iter()
+            .map(|r| r.figure.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(6),
+        rows.iter()
+            .map(|r| r.budget.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(6),
+        rows.iter()
+            .map(|r| r.baseline.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(8),
     ];
     let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(s.chars().count())));
-    println!("| {} | {} | {} | {} | ok |", pad("what", w[0]), pad("figure", w[1]), pad("budget", w[2]), pad("baseline", w[3]));
-    println!("|{}|{}|{}|{}|----|", "-".repeat(w[0] + 2), "-".repeat(w[1] + 2), "-".repeat(w[2] + 2), "-".repeat(w[3] + 2));
+    println!(
+        "| {} | {} | {} | {} | ok |",
+        pad("what", w[0]),
+        pad("figure", w[1]),
+        pad("budget", w[2]),
+        pad("baseline", w[3])
+    );
+    println!(
+        "|{}|{}|{}|{}|----|",
+        "-".repeat(w[0] + 2),
+        "-".repeat(w[1] + 2),
+        "-".repeat(w[2] + 2),
+        "-".repeat(w[3] + 2)
+    );
     for r in &rows {
         println!(
             "| {} | {} | {} | {} | {} |",

@@ -7,11 +7,11 @@ use crate::error::{Result, StoreError};
 use crate::{Store, Writer};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
+use sila_domain::beneficiary::Beneficiary;
 use sila_domain::case::{
     self, Case, CaseEvent, CaseState, Declaration, ResearchReport, Signature, SubmissionFacts,
     Transition, TransitionRequest,
 };
-use sila_domain::beneficiary::Beneficiary;
 use sila_domain::catalog::Channel;
 use sila_domain::ids::{BeneficiaryId, CaseId};
 use sila_domain::staff::Role;
@@ -271,23 +271,38 @@ impl Store {
 
     /// Save a whole intake in one transaction: a new beneficiary (with their household) and their
     /// first request as a draft with its documents checklist. Either both are saved or neither.
-    pub fn save_intake(&mut self, b: &Beneficiary, support_type: &str, channel: Channel) -> Result<Case> {
+    pub fn save_intake(
+        &mut self,
+        b: &Beneficiary,
+        support_type: &str,
+        channel: Channel,
+    ) -> Result<Case> {
         self.require(DESK_ROLES)?;
         if self.catalog.support_type(support_type).is_none() {
-            return Err(StoreError::Invalid(vec![sila_domain::error::FieldError::new(
-                "support_type",
-                "unknown_support_type",
-                "نوع الدعم غير معروف",
-            )]));
+            return Err(StoreError::Invalid(vec![
+                sila_domain::error::FieldError::new(
+                    "support_type",
+                    "unknown_support_type",
+                    "نوع الدعم غير معروف",
+                ),
+            ]));
         }
-        b.validate(self.now().date_naive()).map_err(StoreError::Invalid)?;
+        b.validate(self.now().date_naive())
+            .map_err(StoreError::Invalid)?;
         let catalog = self.catalog.clone();
         let branch = self.session.branch.clone();
         self.write(|w| {
             w.insert_beneficiary(b, &branch)?;
             let n = w.next_number("case")?;
             let number = format!("{}-{:06}", w.session.number_prefix, n);
-            let c = Case::new_draft(CaseId::new_v7(), number, b.id, support_type, channel, &catalog);
+            let c = Case::new_draft(
+                CaseId::new_v7(),
+                number,
+                b.id,
+                support_type,
+                channel,
+                &catalog,
+            );
             w.insert_case(&c)?;
             Ok(c)
         })

@@ -21,14 +21,22 @@ fn sila(dir: &Path, args: &[&str]) -> Output {
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
 fn init() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = sila(dir.path(), &["init", "--branch", "الأفلاج"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir
 }
 
@@ -60,7 +68,10 @@ fn check_id_answers_with_exit_code_and_json() {
 fn init_import_search_stats_export() {
     let dir = init();
     let stats = json(&sila(dir.path(), &["stats", "--json"]));
-    assert_eq!(stats, serde_json::json!({"beneficiaries": 0, "cases": 0, "pending_changes": 1}));
+    assert_eq!(
+        stats,
+        serde_json::json!({"beneficiaries": 0, "cases": 0, "pending_changes": 1})
+    );
 
     let sheet = dir.path().join("sheet.csv");
     std::fs::write(
@@ -71,7 +82,11 @@ fn init_import_search_stats_export() {
     )
     .unwrap();
     let out = sila(dir.path(), &["import", sheet.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = json(&out);
     assert_eq!(report["imported"], 1);
     assert_eq!(report["updated"], 0);
@@ -81,35 +96,87 @@ fn init_import_search_stats_export() {
     assert_eq!(rejected[0]["row"], 3);
     assert_eq!(rejected[0]["column"], "رقم الهوية");
     assert_eq!(rejected[0]["code"], "id_bad_checksum");
-    assert!(rejected[0]["message"].as_str().unwrap().chars().any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)));
-    let again = json(&sila(dir.path(), &["import", sheet.to_str().unwrap(), "--json"]));
-    assert_eq!((again["imported"].clone(), again["unchanged"].clone()), (0.into(), 1.into()));
+    assert!(
+        rejected[0]["message"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| ('\u{0600}'..='\u{06FF}').contains(&c))
+    );
+    let again = json(&sila(
+        dir.path(),
+        &["import", sheet.to_str().unwrap(), "--json"],
+    ));
+    assert_eq!(
+        (again["imported"].clone(), again["unchanged"].clone()),
+        (0.into(), 1.into())
+    );
 
     for q in ["احمد عبدالله", "1000000008", "4567", "٠٥٥١٢٣٤٥٦٧"] {
         let hits = json(&sila(dir.path(), &["search", q, "--json", "--limit", "5"]));
         let first = &hits.as_array().unwrap()[0];
-        let keys: Vec<&str> = first.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["branch", "full_name", "id", "national_id", "phone"], "{q}");
+        let keys: Vec<&str> = first
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            ["branch", "full_name", "id", "national_id", "phone"],
+            "{q}"
+        );
         assert_eq!(first["national_id"], "1000000008", "{q}");
         assert_eq!(first["phone"], "+966551234567");
         assert_eq!(first["branch"], "الأفلاج");
     }
-    assert_eq!(json(&sila(dir.path(), &["search", "لا أحد بهذا الاسم", "--json"])), serde_json::json!([]));
+    assert_eq!(
+        json(&sila(dir.path(), &["search", "لا أحد بهذا الاسم", "--json"])),
+        serde_json::json!([])
+    );
 
     let out = sila(dir.path(), &["demo-data", "--beneficiaries", "40"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stats = json(&sila(dir.path(), &["stats", "--json"]));
     assert_eq!(stats["beneficiaries"], 41);
     assert!(stats["cases"].as_i64().unwrap() >= 33);
     assert!(stats["pending_changes"].as_i64().unwrap() > 41);
 
     let xlsx = dir.path().join("out.xlsx");
-    let out = sila(dir.path(), &["export", "--format", "xlsx", "--out", xlsx.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sila(
+        dir.path(),
+        &[
+            "export",
+            "--format",
+            "xlsx",
+            "--out",
+            xlsx.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK"));
     let csv = dir.path().join("out.csv");
-    assert!(sila(dir.path(), &["export", "--format", "csv", "--out", csv.to_str().unwrap()]).status.success());
-    assert!(std::fs::read(&csv).unwrap().starts_with(&[0xEF, 0xBB, 0xBF]));
+    assert!(
+        sila(
+            dir.path(),
+            &["export", "--format", "csv", "--out", csv.to_str().unwrap()]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        std::fs::read(&csv)
+            .unwrap()
+            .starts_with(&[0xEF, 0xBB, 0xBF])
+    );
     assert!(dir.path().join("out.cases.csv").exists());
 }
 
@@ -117,7 +184,12 @@ fn init_import_search_stats_export() {
 fn errors_are_codes_and_arabic_with_exit_2_and_no_personal_data() {
     let dir = init();
     let out = Command::new(env!("CARGO_BIN_EXE_sila"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "stats", "--json"])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "stats",
+            "--json",
+        ])
         .env("SILA_USER", USER)
         .env("SILA_PASSWORD", "wrong-password")
         .output()
@@ -143,7 +215,12 @@ fn errors_are_codes_and_arabic_with_exit_2_and_no_personal_data() {
 
     // Credentials never come from arguments.
     let out = Command::new(env!("CARGO_BIN_EXE_sila"))
-        .args(["--data-dir", dir.path().to_str().unwrap(), "stats", "--json"])
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "stats",
+            "--json",
+        ])
         .env_remove("SILA_USER")
         .env_remove("SILA_PASSWORD")
         .stdin(std::process::Stdio::null())

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use sila_domain::case::{
-    self, Case, CaseEvent, CaseState, Declaration, LifecycleError, ResearchReport, Signature, SubmissionFacts,
-    Transition, TransitionRequest,
+    self, Case, CaseEvent, CaseState, Declaration, LifecycleError, ResearchReport, Signature,
+    SubmissionFacts, Transition, TransitionRequest,
 };
 use sila_domain::catalog::{Catalog, Channel, Policy};
 use sila_domain::ids::{BeneficiaryId, CaseId, DeviceId, StaffId};
@@ -17,13 +17,25 @@ fn at(day: i64) -> DateTime<Utc> {
 }
 
 fn actor(roles: &[Role]) -> Actor {
-    Actor { staff_id: StaffId::new_v7(), display_name: "موظف".into(), roles: roles.to_vec(), branch: "الأفلاج".into() }
+    Actor {
+        staff_id: StaffId::new_v7(),
+        display_name: "موظف".into(),
+        roles: roles.to_vec(),
+        branch: "الأفلاج".into(),
+    }
 }
 
 /// A draft with everything submission needs: need, documents seen, declaration.
 fn ready_case() -> Case {
     let catalog = Catalog::arabic_defaults();
-    let mut c = Case::new_draft(CaseId::new_v7(), "AFL-ABC-000001".into(), BeneficiaryId::new_v7(), "rent", Channel::Interview, &catalog);
+    let mut c = Case::new_draft(
+        CaseId::new_v7(),
+        "AFL-ABC-000001".into(),
+        BeneficiaryId::new_v7(),
+        "rent",
+        Channel::Interview,
+        &catalog,
+    );
     c.need = "سداد إيجار متأخر".into();
     for d in &mut c.documents {
         d.attachment = Some("00".repeat(32));
@@ -31,7 +43,9 @@ fn ready_case() -> Case {
     }
     c.declaration = Some(Declaration {
         text: catalog.declaration_ar.clone(),
-        signature: Signature::Drawn { attachment: "11".repeat(32) },
+        signature: Signature::Drawn {
+            attachment: "11".repeat(32),
+        },
         employee: StaffId::new_v7(),
         employee_name: "موظف".into(),
         signed_at: at(0),
@@ -40,11 +54,18 @@ fn ready_case() -> Case {
 }
 
 fn req(t: Transition, note: &str) -> TransitionRequest {
-    TransitionRequest { transition: t, note: note.into(), device: DeviceId::new_v7(), branch: "الأفلاج".into() }
+    TransitionRequest {
+        transition: t,
+        note: note.into(),
+        device: DeviceId::new_v7(),
+        branch: "الأفلاج".into(),
+    }
 }
 
 fn ok_facts() -> SubmissionFacts {
-    SubmissionFacts { beneficiary_problems: vec![] }
+    SubmissionFacts {
+        beneficiary_problems: vec![],
+    }
 }
 
 /// Walk a case through transitions (each with its role), returning the case or the first refusal.
@@ -61,7 +82,14 @@ fn walk(steps: &[(Transition, Role)]) -> Result<(Case, Vec<CaseEvent>), Lifecycl
                 written_at: at(i as i64),
             });
         }
-        let applied = case::apply(&c, &req(*t, "سبب"), &actor(&[*role]), at(i as i64), &Policy::default(), &ok_facts())?;
+        let applied = case::apply(
+            &c,
+            &req(*t, "سبب"),
+            &actor(&[*role]),
+            at(i as i64),
+            &Policy::default(),
+            &ok_facts(),
+        )?;
         c = applied.case;
         history.push(applied.event);
     }
@@ -87,13 +115,33 @@ fn the_whole_lifecycle_of_design_md() {
     assert_eq!(c.state, CaseState::Closed);
     assert_eq!(case::replay(&history).unwrap(), CaseState::Closed);
     // The promise is submission + 14 days.
-    assert_eq!(c.promised_reply_date, Some(at(0).date_naive() + Duration::days(14)));
+    assert_eq!(
+        c.promised_reply_date,
+        Some(at(0).date_naive() + Duration::days(14))
+    );
 
-    let (c, _) = walk(&[(Submit, Representative), (ReturnIncomplete, Committee), (Resubmit, Representative)]).unwrap();
+    let (c, _) = walk(&[
+        (Submit, Representative),
+        (ReturnIncomplete, Committee),
+        (Resubmit, Representative),
+    ])
+    .unwrap();
     assert_eq!(c.state, CaseState::Submitted);
-    let (c, _) = walk(&[(Submit, Representative), (SendToCommittee, Researcher), (Reject, Committee), (Reopen, HqStaff)]).unwrap();
+    let (c, _) = walk(&[
+        (Submit, Representative),
+        (SendToCommittee, Researcher),
+        (Reject, Committee),
+        (Reopen, HqStaff),
+    ])
+    .unwrap();
     assert_eq!(c.state, CaseState::InCommittee);
-    let (c, _) = walk(&[(Submit, Representative), (SendToCommittee, Researcher), (Reject, Committee), (Close, HqStaff)]).unwrap();
+    let (c, _) = walk(&[
+        (Submit, Representative),
+        (SendToCommittee, Researcher),
+        (Reject, Committee),
+        (Close, HqStaff),
+    ])
+    .unwrap();
     assert_eq!(c.state, CaseState::Closed);
     let (c, _) = walk(&[(Withdraw, Representative)]).unwrap();
     assert_eq!(c.state, CaseState::Withdrawn);
@@ -109,15 +157,43 @@ fn refusals_name_their_reason() {
         assert!(!err.arabic_message().is_empty());
     };
     // Only the committee decides; not even an administrator.
-    check(&[(Submit, Representative), (SendToCommittee, Representative), (Approve, Admin)], "not_permitted");
+    check(
+        &[
+            (Submit, Representative),
+            (SendToCommittee, Representative),
+            (Approve, Admin),
+        ],
+        "not_permitted",
+    );
     // A branch representative cannot decide either.
-    check(&[(Submit, Representative), (SendToCommittee, Representative), (Reject, Representative)], "not_permitted");
+    check(
+        &[
+            (Submit, Representative),
+            (SendToCommittee, Representative),
+            (Reject, Representative),
+        ],
+        "not_permitted",
+    );
     // Registration needs approval.
-    check(&[(Submit, Representative), (Register, Representative)], "wrong_state");
+    check(
+        &[(Submit, Representative), (Register, Representative)],
+        "wrong_state",
+    );
     // A closed case stays closed.
-    check(&[(Withdraw, Representative), (Submit, Representative)], "wrong_state");
+    check(
+        &[(Withdraw, Representative), (Submit, Representative)],
+        "wrong_state",
+    );
     // Nothing is delivered before registration.
-    check(&[(Submit, Representative), (SendToCommittee, Representative), (Approve, Committee), (Deliver, Representative)], "wrong_state");
+    check(
+        &[
+            (Submit, Representative),
+            (SendToCommittee, Representative),
+            (Approve, Committee),
+            (Deliver, Representative),
+        ],
+        "wrong_state",
+    );
 }
 
 #[test]
@@ -126,22 +202,58 @@ fn submission_needs_declaration_documents_need_and_a_valid_beneficiary() {
     let policy = Policy::default();
     let mut c = ready_case();
     c.declaration = None;
-    let e = case::apply(&c, &req(Transition::Submit, ""), &rep, at(0), &policy, &ok_facts()).unwrap_err();
+    let e = case::apply(
+        &c,
+        &req(Transition::Submit, ""),
+        &rep,
+        at(0),
+        &policy,
+        &ok_facts(),
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "declaration_missing");
 
     let mut c = ready_case();
     c.documents[0].seen_in_original = false;
-    let e = case::apply(&c, &req(Transition::Submit, ""), &rep, at(0), &policy, &ok_facts()).unwrap_err();
-    assert!(matches!(e, LifecycleError::DocumentsMissing { ref codes } if codes == &vec![c.documents[0].code.clone()]));
+    let e = case::apply(
+        &c,
+        &req(Transition::Submit, ""),
+        &rep,
+        at(0),
+        &policy,
+        &ok_facts(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, LifecycleError::DocumentsMissing { ref codes } if codes == &vec![c.documents[0].code.clone()])
+    );
 
     let mut c = ready_case();
     c.need = "  ".into();
-    let e = case::apply(&c, &req(Transition::Submit, ""), &rep, at(0), &policy, &ok_facts()).unwrap_err();
+    let e = case::apply(
+        &c,
+        &req(Transition::Submit, ""),
+        &rep,
+        at(0),
+        &policy,
+        &ok_facts(),
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "need_missing");
 
     let c = ready_case();
-    let facts = SubmissionFacts { beneficiary_problems: vec!["id_expiry".into()] };
-    let e = case::apply(&c, &req(Transition::Submit, ""), &rep, at(0), &policy, &facts).unwrap_err();
+    let facts = SubmissionFacts {
+        beneficiary_problems: vec!["id_expiry".into()],
+    };
+    let e = case::apply(
+        &c,
+        &req(Transition::Submit, ""),
+        &rep,
+        at(0),
+        &policy,
+        &facts,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "beneficiary_invalid");
 }
 
@@ -150,18 +262,48 @@ fn rejection_and_referral_need_a_reason() {
     let c = ready_case();
     let rep = actor(&[Role::Representative]);
     let policy = Policy::default();
-    let c = case::apply(&c, &req(Transition::Submit, ""), &rep, at(0), &policy, &ok_facts()).unwrap().case;
-    let e = case::apply(&c, &req(Transition::ReferToResearch, " "), &rep, at(1), &policy, &ok_facts()).unwrap_err();
+    let c = case::apply(
+        &c,
+        &req(Transition::Submit, ""),
+        &rep,
+        at(0),
+        &policy,
+        &ok_facts(),
+    )
+    .unwrap()
+    .case;
+    let e = case::apply(
+        &c,
+        &req(Transition::ReferToResearch, " "),
+        &rep,
+        at(1),
+        &policy,
+        &ok_facts(),
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "note_required");
 }
 
 #[test]
 fn the_reply_period_is_configurable() {
-    let policy = Policy { reply_days: 21, ..Policy::default() };
-    let c = case::apply(&ready_case(), &req(Transition::Submit, ""), &actor(&[Role::Admin]), at(3), &policy, &ok_facts())
-        .unwrap()
-        .case;
-    assert_eq!(c.promised_reply_date, Some(at(3).date_naive() + Duration::days(21)));
+    let policy = Policy {
+        reply_days: 21,
+        ..Policy::default()
+    };
+    let c = case::apply(
+        &ready_case(),
+        &req(Transition::Submit, ""),
+        &actor(&[Role::Admin]),
+        at(3),
+        &policy,
+        &ok_facts(),
+    )
+    .unwrap()
+    .case;
+    assert_eq!(
+        c.promised_reply_date,
+        Some(at(3).date_naive() + Duration::days(21))
+    );
 }
 
 fn any_step() -> impl Strategy<Value = (Transition, Role, i64)> {

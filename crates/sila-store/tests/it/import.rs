@@ -29,29 +29,66 @@ fn a_charity_sheet_imports_once_and_again_changes_nothing() {
     let file = write(dir.path(), "sheet.csv", sheet().as_bytes());
     let mut saw_progress = false;
     let report = store
-        .import_file(&file, &mut |p| saw_progress |= matches!(p, ImportProgress::Saving { .. }))
+        .import_file(&file, &mut |p| {
+            saw_progress |= matches!(p, ImportProgress::Saving { .. })
+        })
         .unwrap();
     assert!(saw_progress);
-    assert_eq!((report.imported, report.updated, report.unchanged), (4, 0, 0), "{report:?}");
+    assert_eq!(
+        (report.imported, report.updated, report.unchanged),
+        (4, 0, 0),
+        "{report:?}"
+    );
     // Row 5 (the header is row 1) fails on every cell, each reported with its column and code.
-    let row5: Vec<_> = report.rejected.iter().filter(|r| r.row == 5).map(|r| r.code.as_str()).collect();
+    let row5: Vec<_> = report
+        .rejected
+        .iter()
+        .filter(|r| r.row == 5)
+        .map(|r| r.code.as_str())
+        .collect();
     assert!(row5.contains(&"required"), "{row5:?}");
-    assert!(report.rejected.iter().all(|r| r.row == 5 && !r.message.is_empty()));
-    assert!(report.rejected.iter().all(|r| !r.message.contains("1111111111")), "no cell values in messages");
+    assert!(
+        report
+            .rejected
+            .iter()
+            .all(|r| r.row == 5 && !r.message.is_empty())
+    );
+    assert!(
+        report
+            .rejected
+            .iter()
+            .all(|r| !r.message.contains("1111111111")),
+        "no cell values in messages"
+    );
 
     // Markup in a name is a name.
     let hits = store.search("عبدالله", 10).unwrap();
-    assert!(hits.iter().any(|h| h.full_name == "<script>alert(1)</script> عبدالله"));
+    assert!(
+        hits.iter()
+            .any(|h| h.full_name == "<script>alert(1)</script> عبدالله")
+    );
     // Hijri birth dates are stored Gregorian.
     let nura = store.search(&valid_id("202020202"), 1).unwrap().remove(0);
-    let nura = store.beneficiary(nura.id.parse().unwrap()).unwrap().unwrap().beneficiary;
+    let nura = store
+        .beneficiary(nura.id.parse().unwrap())
+        .unwrap()
+        .unwrap()
+        .beneficiary;
     assert_eq!(nura.birth_date.unwrap().to_string(), "1980-03-29");
     assert_eq!(nura.monthly_income(), 280_050);
 
     let pending = store.stats().unwrap().pending_changes;
     let again = store.import_file(&file, &mut |_| {}).unwrap();
-    assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 4), "{again:?}");
-    assert_eq!(store.stats().unwrap().pending_changes, pending, "re-import writes nothing");
+    assert_eq!(
+        (again.imported, again.updated, again.unchanged),
+        (0, 0, 4),
+        "{again:?}"
+    );
+    assert_eq!(
+        store.stats().unwrap().pending_changes,
+        pending,
+        "re-import writes nothing"
+    );
 
     // A changed cell updates just that person.
     let changed = sheet().replace("الروضة", "الهدار");
@@ -65,7 +102,10 @@ fn an_interrupted_import_leaves_nothing_behind() {
     let (dir, mut store, _) = new_store();
     let mut csv = String::from("name,national_id\n");
     for i in 0..3000 {
-        csv.push_str(&format!("مستفيد رقم{i} الدوسري,{}\n", valid_id(&format!("1{:08}", i))));
+        csv.push_str(&format!(
+            "مستفيد رقم{i} الدوسري,{}\n",
+            valid_id(&format!("1{:08}", i))
+        ));
     }
     let file = write(dir.path(), "big.csv", csv.as_bytes());
     let before = store.stats().unwrap();
@@ -89,18 +129,39 @@ fn bad_files_get_a_clear_error_and_change_nothing() {
     let (dir, mut store, _) = new_store();
     let before = store.stats().unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("garbage.xlsx", b"PK\x03\x04 this is not a zip at all".to_vec(), ""),
-        ("random.xlsx", (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect(), ""),
+        (
+            "garbage.xlsx",
+            b"PK\x03\x04 this is not a zip at all".to_vec(),
+            "",
+        ),
+        (
+            "random.xlsx",
+            (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect(),
+            "",
+        ),
         ("empty.csv", Vec::new(), ""),
-        ("noname.csv", "رقم الهوية,الجوال\n1000000008,0551234567\n".as_bytes().to_vec(), "no_name_column"),
-        ("binary.csv", vec![0xff, 0xfe, 0x00, 0x41, 0x00, 0x0a, 0xc3, 0x28], ""),
+        (
+            "noname.csv",
+            "رقم الهوية,الجوال\n1000000008,0551234567\n"
+                .as_bytes()
+                .to_vec(),
+            "no_name_column",
+        ),
+        (
+            "binary.csv",
+            vec![0xff, 0xfe, 0x00, 0x41, 0x00, 0x0a, 0xc3, 0x28],
+            "",
+        ),
     ];
     for (name, bytes, code) in cases {
         let file = write(dir.path(), name, &bytes);
         let e = store.import_file(&file, &mut |_| {}).unwrap_err();
         assert_eq!(e.code(), "invalid_input", "{name}");
         let message = e.arabic_message();
-        assert!(!message.is_empty() && sila_domain::arabic::contains_arabic(&message), "{name}: {message}");
+        assert!(
+            !message.is_empty() && sila_domain::arabic::contains_arabic(&message),
+            "{name}: {message}"
+        );
         if !code.is_empty() {
             match &e {
                 sila_store::StoreError::Invalid(f) => assert_eq!(f[0].code, code),
@@ -121,7 +182,11 @@ fn invalid_utf8_rows_and_huge_cells_are_refused_row_by_row() {
     let file = write(dir.path(), "mixed.csv", &bytes);
     let report = store.import_file(&file, &mut |_| {}).unwrap();
     assert_eq!(report.imported, 2);
-    let codes: Vec<_> = report.rejected.iter().map(|r| (r.row, r.code.as_str())).collect();
+    let codes: Vec<_> = report
+        .rejected
+        .iter()
+        .map(|r| (r.row, r.code.as_str()))
+        .collect();
     assert_eq!(codes, [(3, "invalid_encoding"), (4, "cell_too_long")]);
 }
 
@@ -131,19 +196,26 @@ fn xlsx_sheets_import_like_csv() {
     let path = dir.path().join("sheet.xlsx");
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
-    for (c, h) in ["الاسم الكامل", "رقم الهوية", "الجوال", "تاريخ الميلاد"].iter().enumerate() {
+    for (c, h) in ["الاسم الكامل", "رقم الهوية", "الجوال", "تاريخ الميلاد"]
+        .iter()
+        .enumerate()
+    {
         ws.write_string(0, c as u16, *h).unwrap();
     }
     ws.write_string(1, 0, "بدر ماجد سعود الحربي").unwrap();
     // IDs and phones kept as numbers by Excel users.
-    ws.write_number(1, 1, valid_id("103030303").parse::<f64>().unwrap()).unwrap();
+    ws.write_number(1, 1, valid_id("103030303").parse::<f64>().unwrap())
+        .unwrap();
     ws.write_number(1, 2, 551239876.0).unwrap();
     ws.write_string(1, 3, "1412/01/01").unwrap();
     wb.save(&path).unwrap();
     let report = store.import_file(&path, &mut |_| {}).unwrap();
     assert_eq!(report.imported, 1, "{report:?}");
     let hit = store.search("9876", 1).unwrap().remove(0);
-    assert_eq!(hit.national_id.as_deref(), Some(valid_id("103030303").as_str()));
+    assert_eq!(
+        hit.national_id.as_deref(),
+        Some(valid_id("103030303").as_str())
+    );
     assert_eq!(hit.phone.as_deref(), Some("+966551239876"));
 }
 
@@ -158,12 +230,19 @@ fn roundtrip(format: ExportFormat, rows: usize, seed: u64) {
     if format == ExportFormat::Csv {
         assert_eq!(written.len(), 2);
         let bytes = std::fs::read(&written[0]).unwrap();
-        assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), "UTF-8 BOM so Excel shows Arabic");
+        assert!(
+            bytes.starts_with(&[0xEF, 0xBB, 0xBF]),
+            "UTF-8 BOM so Excel shows Arabic"
+        );
     }
     // Importing our own export into the same store changes nothing.
     let pending = store.stats().unwrap().pending_changes;
     let report = store.import_file(&out, &mut |_| {}).unwrap();
-    assert_eq!(report.imported + report.updated, 0, "{format:?}: {report:?}");
+    assert_eq!(
+        report.imported + report.updated,
+        0,
+        "{format:?}: {report:?}"
+    );
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     assert_eq!(store.stats().unwrap().pending_changes, pending);
 
@@ -180,12 +259,18 @@ fn roundtrip(format: ExportFormat, rows: usize, seed: u64) {
     store.export(ExportFormat::Csv, &out1).unwrap();
     let carried = |p: &std::path::Path| -> Vec<Vec<String>> {
         let text = std::fs::read_to_string(p).unwrap();
-        let mut r = csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let mut r =
+            csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
         // name, national ID, birth date, mobile, city, district, income: what a sheet carries
-        r.records().map(|rec| {
-            let rec = rec.unwrap();
-            [2, 7, 9, 10, 11, 12, 14, 16].iter().map(|i| rec[*i].to_owned()).collect()
-        }).collect()
+        r.records()
+            .map(|rec| {
+                let rec = rec.unwrap();
+                [2, 7, 9, 10, 11, 12, 14, 16]
+                    .iter()
+                    .map(|i| rec[*i].to_owned())
+                    .collect()
+            })
+            .collect()
     };
     assert_eq!(carried(&out1), carried(&out2));
 }

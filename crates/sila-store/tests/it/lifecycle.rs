@@ -4,12 +4,12 @@
 use super::*;
 use sila_domain::case::{CaseState, Transition};
 use sila_domain::catalog::{Channel, Purpose};
-use sila_domain::interaction::{Direction, Survey};
 use sila_domain::ids::SurveyId;
+use sila_domain::interaction::{Direction, Survey};
 use sila_domain::staff::Role;
 use sila_domain::task::TaskKind;
-use sila_store::demo::PNG_1X1;
 use sila_store::StoreError;
+use sila_store::demo::PNG_1X1;
 
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF";
 
@@ -26,7 +26,10 @@ fn every_change_writes_its_operation_in_the_same_transaction() {
 
     // A refused change writes nothing: no row, no operation.
     let dup = person("محمد الدوسري", Some(&id), None);
-    assert!(matches!(store.create_beneficiary(&dup), Err(StoreError::DuplicateNationalId { .. })));
+    assert!(matches!(
+        store.create_beneficiary(&dup),
+        Err(StoreError::DuplicateNationalId { .. })
+    ));
     assert_eq!(outbox_ops(&store).len(), before + 1);
     assert_eq!(store.stats().unwrap().beneficiaries, 1);
 
@@ -34,91 +37,242 @@ fn every_change_writes_its_operation_in_the_same_transaction() {
     let mut edited = store.beneficiary(b.id).unwrap().unwrap().beneficiary;
     edited.city = "مروان".into();
     assert_eq!(store.update_beneficiary(&edited, 1).unwrap(), 2);
-    let last = sila_store::outbox::pending(store.conn(), 0, 1000).unwrap().pop().unwrap();
+    let last = sila_store::outbox::pending(store.conn(), 0, 1000)
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(last.op, "beneficiary.update");
     assert_eq!(last.base_version, Some(1));
-    assert_eq!(last.payload["fields"].as_object().unwrap().keys().collect::<Vec<_>>(), ["city"]);
+    assert_eq!(
+        last.payload["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["city"]
+    );
     // An edit based on an old version is refused, not applied over the newer one.
-    assert!(matches!(store.update_beneficiary(&edited, 1), Err(StoreError::VersionConflict { current: 2, base: 1 })));
+    assert!(matches!(
+        store.update_beneficiary(&edited, 1),
+        Err(StoreError::VersionConflict {
+            current: 2,
+            base: 1
+        })
+    ));
     // Sequence numbers are strictly increasing per device.
-    let seqs: Vec<i64> = sila_store::outbox::pending(store.conn(), 0, 1000).unwrap().iter().map(|o| o.seq).collect();
+    let seqs: Vec<i64> = sila_store::outbox::pending(store.conn(), 0, 1000)
+        .unwrap()
+        .iter()
+        .map(|o| o.seq)
+        .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
 }
 
 #[test]
 fn a_request_from_intake_to_closing() {
     let (dir, mut store, clock) = new_store();
-    store.add_staff("researcher", "الباحثة سارة", &[Role::Researcher], "researcher-1").unwrap();
-    store.add_staff("committee", "لجنة البحث", &[Role::Committee], "committee-1").unwrap();
-    let b = person("فاطمة بنت علي بن حسن الزهراني", Some(&valid_id("123456789")), Some("+966 55 000 1111"));
+    store
+        .add_staff(
+            "researcher",
+            "الباحثة سارة",
+            &[Role::Researcher],
+            "researcher-1",
+        )
+        .unwrap();
+    store
+        .add_staff("committee", "لجنة البحث", &[Role::Committee], "committee-1")
+        .unwrap();
+    let b = person(
+        "فاطمة بنت علي بن حسن الزهراني",
+        Some(&valid_id("123456789")),
+        Some("+966 55 000 1111"),
+    );
     store.create_beneficiary(&b).unwrap();
     let c = store.create_case(b.id, "rent", Channel::Interview).unwrap();
     assert_eq!(c.state, CaseState::Draft);
     assert!(c.number.starts_with("AFL-"), "{}", c.number);
-    assert_eq!(c.documents.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(), ["national_id", "family_card", "lease", "income_proof"]);
+    assert_eq!(
+        c.documents
+            .iter()
+            .map(|d| d.code.as_str())
+            .collect::<Vec<_>>(),
+        ["national_id", "family_card", "lease", "income_proof"]
+    );
 
     // Submission is refused until everything the policy asks for is there.
     let e = store.transition(c.id, Transition::Submit, "").unwrap_err();
     assert_eq!(e.code(), "need_missing");
-    store.set_case_need(c.id, "متأخرات إيجار ثلاثة أشهر").unwrap();
-    assert_eq!(store.transition(c.id, Transition::Submit, "").unwrap_err().code(), "declaration_missing");
+    store
+        .set_case_need(c.id, "متأخرات إيجار ثلاثة أشهر")
+        .unwrap();
+    assert_eq!(
+        store
+            .transition(c.id, Transition::Submit, "")
+            .unwrap_err()
+            .code(),
+        "declaration_missing"
+    );
     store.sign_declaration(c.id, PNG_1X1, false).unwrap();
-    assert_eq!(store.transition(c.id, Transition::Submit, "").unwrap_err().code(), "documents_missing");
-    for (i, code) in ["national_id", "family_card", "lease", "income_proof"].iter().enumerate() {
+    assert_eq!(
+        store
+            .transition(c.id, Transition::Submit, "")
+            .unwrap_err()
+            .code(),
+        "documents_missing"
+    );
+    for (i, code) in ["national_id", "family_card", "lease", "income_proof"]
+        .iter()
+        .enumerate()
+    {
         let scan = if i % 2 == 0 { PNG_1X1 } else { PDF };
         store.attach_document(c.id, code, scan).unwrap();
         store.mark_seen_in_original(c.id, code, true).unwrap();
     }
-    assert!(matches!(store.attach_document(c.id, "lease", b"<html>not a scan</html>"), Err(StoreError::AttachmentType)));
+    assert!(matches!(
+        store.attach_document(c.id, "lease", b"<html>not a scan</html>"),
+        Err(StoreError::AttachmentType)
+    ));
     let c = store.transition(c.id, Transition::Submit, "").unwrap();
     assert_eq!(c.state, CaseState::Submitted);
     let promised = start().date_naive() + chrono::Days::new(14);
     assert_eq!(c.promised_reply_date, Some(promised));
 
     // Unclear procedures: refer to the social researcher, with a reason.
-    assert_eq!(store.transition(c.id, Transition::ReferToResearch, "").unwrap_err().code(), "note_required");
-    store.transition(c.id, Transition::ReferToResearch, "الإجراءات غير واضحة").unwrap();
+    assert_eq!(
+        store
+            .transition(c.id, Transition::ReferToResearch, "")
+            .unwrap_err()
+            .code(),
+        "note_required"
+    );
+    store
+        .transition(c.id, Transition::ReferToResearch, "الإجراءات غير واضحة")
+        .unwrap();
     drop(store);
 
-    let mut researcher = Store::open_with(dir.path(), "researcher", "researcher-1", clock.clock()).unwrap();
-    assert!(researcher.my_tasks(50).unwrap().iter().any(|t| t.kind == TaskKind::Research && t.case_id == Some(c.id)));
-    assert_eq!(researcher.transition(c.id, Transition::ResearchDone, "").unwrap_err().code(), "report_missing");
-    researcher.write_research_report(c.id, "زيارة منزلية: الأسرة في شقة مستأجرة", "يوصى بالقبول").unwrap();
-    researcher.transition(c.id, Transition::ResearchDone, "").unwrap();
-    researcher.transition(c.id, Transition::SendToCommittee, "").unwrap();
+    let mut researcher =
+        Store::open_with(dir.path(), "researcher", "researcher-1", clock.clock()).unwrap();
+    assert!(
+        researcher
+            .my_tasks(50)
+            .unwrap()
+            .iter()
+            .any(|t| t.kind == TaskKind::Research && t.case_id == Some(c.id))
+    );
+    assert_eq!(
+        researcher
+            .transition(c.id, Transition::ResearchDone, "")
+            .unwrap_err()
+            .code(),
+        "report_missing"
+    );
+    researcher
+        .write_research_report(c.id, "زيارة منزلية: الأسرة في شقة مستأجرة", "يوصى بالقبول")
+        .unwrap();
+    researcher
+        .transition(c.id, Transition::ResearchDone, "")
+        .unwrap();
+    researcher
+        .transition(c.id, Transition::SendToCommittee, "")
+        .unwrap();
     drop(researcher);
 
     // Days pass; the promise nears and a task says so.
     clock.advance_days(12);
     let mut admin = Store::open_with(dir.path(), "admin", PASSWORD, clock.clock()).unwrap();
     admin.refresh_rule_tasks().unwrap();
-    assert!(admin.my_tasks(50).unwrap().iter().any(|t| t.kind == TaskKind::PromiseNear));
+    assert!(
+        admin
+            .my_tasks(50)
+            .unwrap()
+            .iter()
+            .any(|t| t.kind == TaskKind::PromiseNear)
+    );
     // An administrator may not decide for the committee.
-    assert_eq!(admin.transition(c.id, Transition::Approve, "").unwrap_err().code(), "not_permitted");
+    assert_eq!(
+        admin
+            .transition(c.id, Transition::Approve, "")
+            .unwrap_err()
+            .code(),
+        "not_permitted"
+    );
     drop(admin);
 
-    let mut committee = Store::open_with(dir.path(), "committee", "committee-1", clock.clock()).unwrap();
-    let c = committee.transition(c.id, Transition::Approve, "مستحق").unwrap();
+    let mut committee =
+        Store::open_with(dir.path(), "committee", "committee-1", clock.clock()).unwrap();
+    let c = committee
+        .transition(c.id, Transition::Approve, "مستحق")
+        .unwrap();
     assert_eq!(c.state, CaseState::Approved);
-    assert_eq!(c.promised_reply_date, Some(promised), "the promise never moves");
+    assert_eq!(
+        c.promised_reply_date,
+        Some(promised),
+        "the promise never moves"
+    );
     drop(committee);
 
     let mut desk = Store::open_with(dir.path(), "admin", PASSWORD, clock.clock()).unwrap();
     let tasks = desk.my_tasks(50).unwrap();
-    let announce = tasks.iter().find(|t| t.kind == TaskKind::AnnounceDecision).expect("tell the beneficiary");
-    assert!(announce.channel.is_some(), "through their preferred channel");
-    assert!(!tasks.iter().any(|t| t.kind == TaskKind::PromiseNear), "a decision closes the promise reminder");
-    desk.log_interaction(b.id, Some(c.id), Channel::Phone, Direction::Outbound, Purpose::DecisionNotice, "أبلغت بالقبول", "", None)
-        .unwrap();
-    assert!(!desk.my_tasks(50).unwrap().iter().any(|t| t.kind == TaskKind::AnnounceDecision));
+    let announce = tasks
+        .iter()
+        .find(|t| t.kind == TaskKind::AnnounceDecision)
+        .expect("tell the beneficiary");
+    assert!(
+        announce.channel.is_some(),
+        "through their preferred channel"
+    );
+    assert!(
+        !tasks.iter().any(|t| t.kind == TaskKind::PromiseNear),
+        "a decision closes the promise reminder"
+    );
+    desk.log_interaction(
+        b.id,
+        Some(c.id),
+        Channel::Phone,
+        Direction::Outbound,
+        Purpose::DecisionNotice,
+        "أبلغت بالقبول",
+        "",
+        None,
+    )
+    .unwrap();
+    assert!(
+        !desk
+            .my_tasks(50)
+            .unwrap()
+            .iter()
+            .any(|t| t.kind == TaskKind::AnnounceDecision)
+    );
 
     let c = desk.transition(c.id, Transition::Register, "").unwrap();
     let file_number = c.registration_number.clone().unwrap();
     assert!(file_number.contains("-F"));
-    assert_eq!(desk.beneficiary(b.id).unwrap().unwrap().beneficiary.file_number, Some(file_number));
-    desk.record_delivery(c.id, "rent", Some(250_000), "", clock.clock()().date_naive()).unwrap();
-    assert_eq!(desk.case(c.id).unwrap().unwrap().case.state, CaseState::Served);
-    assert!(desk.my_tasks(50).unwrap().iter().any(|t| t.kind == TaskKind::Survey));
+    assert_eq!(
+        desk.beneficiary(b.id)
+            .unwrap()
+            .unwrap()
+            .beneficiary
+            .file_number,
+        Some(file_number)
+    );
+    desk.record_delivery(
+        c.id,
+        "rent",
+        Some(250_000),
+        "",
+        clock.clock()().date_naive(),
+    )
+    .unwrap();
+    assert_eq!(
+        desk.case(c.id).unwrap().unwrap().case.state,
+        CaseState::Served
+    );
+    assert!(
+        desk.my_tasks(50)
+            .unwrap()
+            .iter()
+            .any(|t| t.kind == TaskKind::Survey)
+    );
     let survey = Survey {
         id: SurveyId::new_v7(),
         case_id: Some(c.id),
@@ -132,34 +286,62 @@ fn a_request_from_intake_to_closing() {
         channel: Channel::Phone,
         answered_on: clock.clock()().date_naive(),
     };
-    let bad = Survey { overall: 9, ..survey.clone() };
+    let bad = Survey {
+        overall: 9,
+        ..survey.clone()
+    };
     assert_eq!(desk.record_survey(bad).unwrap_err().code(), "invalid_input");
     let stored = desk.record_survey(survey).unwrap();
-    assert_eq!(stored.case_id, None, "an anonymous answer keeps no link to the person");
+    assert_eq!(
+        stored.case_id, None,
+        "an anonymous answer keeps no link to the person"
+    );
     let c = desk.transition(c.id, Transition::Close, "").unwrap();
     assert_eq!(c.state, CaseState::Closed);
 
     let history = desk.case_history(c.id).unwrap();
-    assert_eq!(sila_domain::case::replay(&history).unwrap(), CaseState::Closed);
+    assert_eq!(
+        sila_domain::case::replay(&history).unwrap(),
+        CaseState::Closed
+    );
     let walked: Vec<_> = history.iter().map(|e| e.transition.code()).collect();
     assert_eq!(
         walked,
-        ["submit", "refer_to_research", "research_done", "send_to_committee", "approve", "register", "deliver", "close"]
+        [
+            "submit",
+            "refer_to_research",
+            "research_done",
+            "send_to_committee",
+            "approve",
+            "register",
+            "deliver",
+            "close"
+        ]
     );
     assert!(history.iter().all(|e| e.branch == "الأفلاج"));
     // History is append-only in the database itself.
     assert!(desk.conn().execute("DELETE FROM case_events", []).is_err());
-    assert!(desk.conn().execute("UPDATE case_events SET data = '{}'", []).is_err());
+    assert!(
+        desk.conn()
+            .execute("UPDATE case_events SET data = '{}'", [])
+            .is_err()
+    );
 }
 
 #[test]
 fn demo_data_covers_every_state_with_legal_histories() {
     let (_dir, mut store, _) = new_store();
     let report = store.generate_demo(300, 42, &mut |_, _| {}).unwrap();
-    assert!(report.beneficiaries >= 295 && report.cases >= 100, "{report:?}");
+    assert!(
+        report.beneficiaries >= 295 && report.cases >= 100,
+        "{report:?}"
+    );
     let counts = store.case_counts().unwrap();
     for state in CaseState::ALL {
-        assert!(counts.iter().any(|(s, n)| *s == state && *n > 0), "no demo case in {state:?}");
+        assert!(
+            counts.iter().any(|(s, n)| *s == state && *n > 0),
+            "no demo case in {state:?}"
+        );
     }
     for summary in store.cases(&Default::default()).unwrap() {
         let id = summary.id.parse().unwrap();

@@ -50,7 +50,14 @@ pub fn new_store() -> (tempfile::TempDir, Store, TestClock) {
         "admin",
         "مدير الفرع",
         PASSWORD,
-        InitOptions { kdf: KdfParams { m_cost_kib: 1024, t_cost: 1, p_cost: 1 }, clock: clock.clock() },
+        InitOptions {
+            kdf: KdfParams {
+                m_cost_kib: 1024,
+                t_cost: 1,
+                p_cost: 1,
+            },
+            clock: clock.clock(),
+        },
     )
     .unwrap();
     (dir, store, clock)
@@ -65,9 +72,16 @@ pub fn person(full: &str, id: Option<&str>, mobile: Option<&str>) -> Beneficiary
 
 /// A valid national ID made from nine digits.
 pub fn valid_id(first9: &str) -> String {
-    format!("{first9}{}", sila_domain::national_id::checksum_digit(first9).unwrap())
+    format!(
+        "{first9}{}",
+        sila_domain::national_id::checksum_digit(first9).unwrap()
+    )
 }
 
 pub fn outbox_ops(store: &Store) -> Vec<String> {
-    sila_store::outbox::pending(store.conn(), 0, 100_000).unwrap().into_iter().map(|o| o.op).collect()
+    sila_store::outbox::pending(store.conn(), 0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.op)
+        .collect()
 }

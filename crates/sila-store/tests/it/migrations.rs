@@ -5,7 +5,8 @@ use sila_store::StoreError;
 use sila_store::migrate::{self, MIGRATIONS};
 
 fn version(conn: &Connection) -> i64 {
-    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
 }
 
 #[test]
@@ -26,14 +27,23 @@ fn every_earlier_schema_upgrades_in_one_step() {
         let ran = migrate::migrate(&mut conn, "2026-02-01T00:00:00Z").unwrap();
         assert_eq!(ran, MIGRATIONS.len() - k);
         assert_eq!(version(&conn), MIGRATIONS.len() as i64);
-        let history: i64 = conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+        let history: i64 = conn
+            .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(history, MIGRATIONS.len() as i64);
         if k >= 1 {
-            let v: String = conn.query_row("SELECT value FROM meta WHERE key = 'probe'", [], |r| r.get(0)).unwrap();
+            let v: String = conn
+                .query_row("SELECT value FROM meta WHERE key = 'probe'", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
             assert_eq!(v, "كان هنا");
         }
         // Running again does nothing.
-        assert_eq!(migrate::migrate(&mut conn, "2026-03-01T00:00:00Z").unwrap(), 0);
+        assert_eq!(
+            migrate::migrate(&mut conn, "2026-03-01T00:00:00Z").unwrap(),
+            0
+        );
     }
 }
 
@@ -43,9 +53,12 @@ fn a_store_from_a_newer_sila_is_refused_untouched() {
     let mut conn = Connection::open(dir.path().join("new.db")).unwrap();
     migrate::migrate(&mut conn, "2026-01-01T00:00:00Z").unwrap();
     let newer = MIGRATIONS.len() as i64 + 1;
-    conn.execute_batch(&format!("PRAGMA user_version = {newer}")).unwrap();
+    conn.execute_batch(&format!("PRAGMA user_version = {newer}"))
+        .unwrap();
     let e = migrate::migrate(&mut conn, "2026-01-02T00:00:00Z").unwrap_err();
-    assert!(matches!(e, StoreError::NewerSchema { found, known } if found == newer && known == MIGRATIONS.len() as i64));
+    assert!(
+        matches!(e, StoreError::NewerSchema { found, known } if found == newer && known == MIGRATIONS.len() as i64)
+    );
     assert_eq!(e.code(), "store_newer_schema");
     assert_eq!(version(&conn), newer);
 }
@@ -56,11 +69,22 @@ fn a_failing_migration_leaves_the_schema_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let mut conn = Connection::open(dir.path().join("x.db")).unwrap();
     migrate::migrate_to(&mut conn, 0, "t").unwrap();
-    conn.execute("INSERT INTO schema_migrations VALUES (1, 'someone_elses_migration', 't')", []).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations VALUES (1, 'someone_elses_migration', 't')",
+        [],
+    )
+    .unwrap();
     conn.execute_batch("PRAGMA user_version = 1").unwrap();
-    assert!(matches!(migrate::migrate(&mut conn, "t"), Err(StoreError::MigrationMismatch)));
+    assert!(matches!(
+        migrate::migrate(&mut conn, "t"),
+        Err(StoreError::MigrationMismatch)
+    ));
     let tables: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'beneficiaries'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'beneficiaries'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(tables, 0);
 }

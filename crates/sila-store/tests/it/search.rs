@@ -3,20 +3,39 @@
 use super::*;
 
 fn names(store: &Store, q: &str) -> Vec<String> {
-    store.search(q, 10).unwrap().into_iter().map(|h| h.full_name).collect()
+    store
+        .search(q, 10)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.full_name)
+        .collect()
 }
 
 fn fixture() -> (tempfile::TempDir, Store) {
     let (dir, mut store, _) = new_store();
     for (name, id, phone) in [
-        ("أحمد عبد الله سعد الدوسري", Some(valid_id("100200300")), Some("0551234567")),
-        ("فاطمة محمد علي الزهراني", Some(valid_id("100200301")), Some("0509876543")),
+        (
+            "أحمد عبد الله سعد الدوسري",
+            Some(valid_id("100200300")),
+            Some("0551234567"),
+        ),
+        (
+            "فاطمة محمد علي الزهراني",
+            Some(valid_id("100200301")),
+            Some("0509876543"),
+        ),
         ("مُنِيرة ناصر فهد آل سعود", None, Some("0531112222")),
-        ("ليلى إبراهيم موسى العنزي", Some(valid_id("200200302")), None),
+        (
+            "ليلى إبراهيم موسى العنزي",
+            Some(valid_id("200200302")),
+            None,
+        ),
         ("عبدالرحمن خالد بن سالم القحطانى", None, Some("0567778888")),
         ("أحمدي سالم العتيبي", None, None),
     ] {
-        store.create_beneficiary(&person(name, id.as_deref(), phone)).unwrap();
+        store
+            .create_beneficiary(&person(name, id.as_deref(), phone))
+            .unwrap();
     }
     // Filler so ranking and indexes are exercised beyond a handful of rows.
     store.generate_demo(500, 3, &mut |_, _| {}).unwrap();
@@ -28,7 +47,11 @@ fn names_match_under_every_spelling_a_desk_types() {
     let (_dir, store) = fixture();
     let check = |query: &str, expected: &str| {
         let got = names(&store, query);
-        assert_eq!(got.first().map(String::as_str), Some(expected), "query {query:?} gave {got:?}");
+        assert_eq!(
+            got.first().map(String::as_str),
+            Some(expected),
+            "query {query:?} gave {got:?}"
+        );
     };
     // hamza forms of alef
     check("احمد عبدالله الدوسري", "أحمد عبد الله سعد الدوسري");
@@ -53,7 +76,10 @@ fn names_match_under_every_spelling_a_desk_types() {
 fn whole_words_rank_above_prefixes() {
     let (_dir, store) = fixture();
     let got = names(&store, "أحمد");
-    let exact = got.iter().position(|n| n == "أحمد عبد الله سعد الدوسري").unwrap();
+    let exact = got
+        .iter()
+        .position(|n| n == "أحمد عبد الله سعد الدوسري")
+        .unwrap();
     let prefix = got.iter().position(|n| n == "أحمدي سالم العتيبي");
     assert!(prefix.is_none_or(|p| exact < p), "{got:?}");
 }
@@ -62,10 +88,26 @@ fn whole_words_rank_above_prefixes() {
 fn ids_and_mobiles_in_any_form_or_their_last_digits() {
     let (_dir, store) = fixture();
     let id = valid_id("100200300");
-    let arabic_digits: String = id.chars().map(|c| char::from_u32(0x0660 + c.to_digit(10).unwrap()).unwrap()).collect();
-    for q in [id.as_str(), &arabic_digits, "0551234567", "+966551234567", "966 55 123 4567", "4567", "٤٥٦٧", "1234567"] {
+    let arabic_digits: String = id
+        .chars()
+        .map(|c| char::from_u32(0x0660 + c.to_digit(10).unwrap()).unwrap())
+        .collect();
+    for q in [
+        id.as_str(),
+        &arabic_digits,
+        "0551234567",
+        "+966551234567",
+        "966 55 123 4567",
+        "4567",
+        "٤٥٦٧",
+        "1234567",
+    ] {
         let got = names(&store, q);
-        assert_eq!(got.first().map(String::as_str), Some("أحمد عبد الله سعد الدوسري"), "query {q:?} gave {got:?}");
+        assert_eq!(
+            got.first().map(String::as_str),
+            Some("أحمد عبد الله سعد الدوسري"),
+            "query {q:?} gave {got:?}"
+        );
     }
     // the beginning of an ID finds it too
     assert!(names(&store, &id[..6]).contains(&"أحمد عبد الله سعد الدوسري".to_owned()));
@@ -76,8 +118,23 @@ fn ids_and_mobiles_in_any_form_or_their_last_digits() {
 #[test]
 fn queries_are_never_syntax_and_never_fail() {
     let (_dir, store) = fixture();
-    for q in ["\"", "*", "NEAR(a b)", "a OR b", "' OR 1=1 --", "", "   ", "ـــ", "^", "(", "عبد", "ال"] {
-        store.search(q, 10).unwrap_or_else(|e| panic!("query {q:?} failed: {e}"));
+    for q in [
+        "\"",
+        "*",
+        "NEAR(a b)",
+        "a OR b",
+        "' OR 1=1 --",
+        "",
+        "   ",
+        "ـــ",
+        "^",
+        "(",
+        "عبد",
+        "ال",
+    ] {
+        store
+            .search(q, 10)
+            .unwrap_or_else(|e| panic!("query {q:?} failed: {e}"));
     }
 }
 
@@ -85,6 +142,12 @@ fn queries_are_never_syntax_and_never_fail() {
 fn merged_records_are_not_found() {
     let (_dir, store) = fixture();
     let hit = store.search("فاطمة الزهراني", 1).unwrap().remove(0);
-    store.conn().execute("UPDATE beneficiaries SET merged_into = 'x' WHERE id = ?1", [&hit.id]).unwrap();
+    store
+        .conn()
+        .execute(
+            "UPDATE beneficiaries SET merged_into = 'x' WHERE id = ?1",
+            [&hit.id],
+        )
+        .unwrap();
     assert!(!names(&store, "فاطمة الزهراني").contains(&"فاطمة محمد علي الزهراني".to_owned()));
 }
