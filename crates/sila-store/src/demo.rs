@@ -401,17 +401,7 @@ impl Writer<'_> {
                     delivered_by: self.session.actor.staff_id,
                     delivered_by_name: self.session.actor.display_name.clone(),
                 };
-                self.tx.execute(
-                    "INSERT INTO deliveries (id, case_id, delivered_on, data) VALUES (?1, ?2, ?3, ?4)",
-                    rusqlite::params![d.id.to_string(), c.id.to_string(), d.delivered_on.to_string(), serde_json::to_string(&d)?],
-                )?;
-                self.op(
-                    "delivery.add",
-                    "delivery",
-                    &d.id.to_string(),
-                    None,
-                    &serde_json::to_value(&d)?,
-                )?;
+                self.insert_delivery(&d)?;
             }
             let (next, _) = self.apply_transition(c.id, *t, note)?;
             c = next;
@@ -429,7 +419,7 @@ impl Writer<'_> {
             })?;
         }
         if matches!(target, CaseState::Served | CaseState::Closed) && rng.random_bool(0.7) {
-            let s = Survey {
+            let mut s = Survey {
                 id: SurveyId::new_v7(),
                 case_id: Some(c.id),
                 delivery_id: None,
@@ -442,21 +432,7 @@ impl Writer<'_> {
                 channel: Channel::Phone,
                 answered_on: self.now.date_naive(),
             };
-            self.tx.execute(
-                "INSERT INTO surveys (id, case_id, data) VALUES (?1, ?2, ?3)",
-                rusqlite::params![
-                    s.id.to_string(),
-                    (!s.anonymous).then(|| c.id.to_string()),
-                    serde_json::to_string(&s)?
-                ],
-            )?;
-            self.op(
-                "survey.add",
-                "survey",
-                &s.id.to_string(),
-                None,
-                &serde_json::to_value(&s)?,
-            )?;
+            self.insert_survey(&mut s)?;
         }
         let purposes = [
             Purpose::Inquiry,
@@ -477,17 +453,7 @@ impl Writer<'_> {
             staff: self.session.actor.staff_id,
             at: self.now,
         };
-        self.tx.execute(
-            "INSERT INTO interactions (id, beneficiary_id, case_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![i.id.to_string(), b.id.to_string(), c.id.to_string(), i.at.to_rfc3339(), serde_json::to_string(&i)?],
-        )?;
-        self.op(
-            "interaction.add",
-            "interaction",
-            &i.id.to_string(),
-            None,
-            &serde_json::to_value(&i)?,
-        )?;
+        self.insert_interaction(&i)?;
         self.refresh_rule_tasks_for(&c)?;
         Ok(())
     }

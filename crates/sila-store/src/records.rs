@@ -76,6 +76,74 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Append an interaction and its operation.
+    pub(crate) fn insert_interaction(&self, i: &Interaction) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO interactions (id, beneficiary_id, case_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                i.id.to_string(),
+                i.beneficiary_id.to_string(),
+                i.case_id.map(|c| c.to_string()),
+                i.at.to_rfc3339(),
+                serde_json::to_string(i)?
+            ],
+        )?;
+        self.op(
+            "interaction.add",
+            "interaction",
+            &i.id.to_string(),
+            None,
+            &serde_json::to_value(i)?,
+        )?;
+        Ok(())
+    }
+
+    /// Append a delivery and its operation (the caller moves the case to "served").
+    pub(crate) fn insert_delivery(&self, d: &Delivery) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO deliveries (id, case_id, delivered_on, data) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                d.id.to_string(),
+                d.case_id.to_string(),
+                d.delivered_on.to_string(),
+                serde_json::to_string(d)?
+            ],
+        )?;
+        self.op(
+            "delivery.add",
+            "delivery",
+            &d.id.to_string(),
+            None,
+            &serde_json::to_value(d)?,
+        )?;
+        Ok(())
+    }
+
+    /// Append a survey answer and its operation. An anonymous answer loses its case and delivery
+    /// link here, whoever calls, so no path can store one linked.
+    pub(crate) fn insert_survey(&self, s: &mut Survey) -> Result<()> {
+        if s.anonymous {
+            s.case_id = None;
+            s.delivery_id = None;
+        }
+        self.tx.execute(
+            "INSERT INTO surveys (id, case_id, data) VALUES (?1, ?2, ?3)",
+            params![
+                s.id.to_string(),
+                s.case_id.map(|c| c.to_string()),
+                serde_json::to_string(s)?
+            ],
+        )?;
+        self.op(
+            "survey.add",
+            "survey",
+            &s.id.to_string(),
+            None,
+            &serde_json::to_value(&*s)?,
+        )?;
+        Ok(())
+    }
+
     /// Insert a task unless one with its key exists. Returns 1 when inserted.
     pub(crate) fn insert_task(&self, t: &Task) -> Result<usize> {
         let n = self.tx.execute(
@@ -169,17 +237,7 @@ impl Store {
             at: self.now(),
         };
         self.write(|w| {
-            w.tx.execute(
-                "INSERT INTO interactions (id, beneficiary_id, case_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    i.id.to_string(),
-                    beneficiary.to_string(),
-                    case.map(|c| c.to_string()),
-                    i.at.to_rfc3339(),
-                    serde_json::to_string(&i)?
-                ],
-            )?;
-            w.op("interaction.add", "interaction", &i.id.to_string(), None, &serde_json::to_value(&i)?)?;
+            w.insert_interaction(&i)?;
             // A decision announced closes the rule task that asked for it.
             if purpose == Purpose::DecisionNotice
                 && let Some(c) = case
@@ -201,7 +259,9 @@ impl Store {
                     due_on: due,
                     channel: Some(channel),
                     note: i.summary.clone(),
-                    origin: TaskOrigin::Person { staff: w.session.actor.staff_id },
+                    origin: TaskOrigin::Person {
+                        staff: w.session.actor.staff_id,
+                    },
                     done_at: None,
                     done_by: None,
                 };
@@ -250,22 +310,7 @@ impl Store {
         };
         self.write(|w| {
             let (c, _) = w.apply_transition(case, Transition::Deliver, "")?;
-            w.tx.execute(
-                "INSERT INTO deliveries (id, case_id, delivered_on, data) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    d.id.to_string(),
-                    case.to_string(),
-                    delivered_on.to_string(),
-                    serde_json::to_string(&d)?
-                ],
-            )?;
-            w.op(
-                "delivery.add",
-                "delivery",
-                &d.id.to_string(),
-                None,
-                &serde_json::to_value(&d)?,
-            )?;
+            w.insert_delivery(&d)?;
             w.refresh_rule_tasks_for(&c)?;
             Ok(())
         })?;
@@ -284,19 +329,11 @@ impl Store {
     pub fn record_survey(&mut self, mut s: Survey) -> Result<Survey> {
         s.validate().map_err(|e| StoreError::Invalid(vec![e]))?;
         let case = s.case_id;
-        if s.anonymous {
-            s.case_id = None;
-            s.delivery_id = None;
-        }
         if s.id.0.is_nil() {
             s.id = SurveyId::new_v7();
         }
         self.write(|w| {
-            w.tx.execute(
-                "INSERT INTO surveys (id, case_id, data) VALUES (?1, ?2, ?3)",
-                params![s.id.to_string(), s.case_id.map(|c| c.to_string()), serde_json::to_string(&s)?],
-            )?;
-            w.op("survey.add", "survey", &s.id.to_string(), None, &serde_json::to_value(&s)?)?;
+            w.insert_survey(&mut s)?;
             if let Some(c) = case {
                 w.tx.execute(
                     "UPDATE tasks SET done_at = ?2, data = json_set(data, '$.done_at', ?2) WHERE key = ?1 AND done_at IS NULL",

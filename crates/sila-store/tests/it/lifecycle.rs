@@ -350,6 +350,17 @@ fn demo_data_covers_every_state_with_legal_histories() {
     }
     let stats = store.stats().unwrap();
     assert!(stats.pending_changes > stats.beneficiaries + stats.cases);
+    // No path stores an anonymous survey linked to its case.
+    let linked: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM surveys WHERE json_extract(data, '$.anonymous') AND
+                 (case_id IS NOT NULL OR json_extract(data, '$.case_id') IS NOT NULL)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(linked, 0);
 }
 
 #[test]
