@@ -88,8 +88,8 @@ export class Harness {
     if (!pid) throw new Error("app process not found");
     process.kill(pid, "SIGKILL");
     await waitUntil("the app to die", async () => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "), 10000);
-    this.wd.session = null;
-    // WebKitWebDriver notices its browser is gone; give the old session up.
+    // WebKitWebDriver keeps one session at a time: give the dead app's session up.
+    await this.wd.quit();
   }
 
   async stop() {

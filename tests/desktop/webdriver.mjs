@@ -3,7 +3,7 @@
 // condition polled against a deadline, never a bare sleep.
 import { writeFileSync } from "node:fs";
 
-const ELEMENT = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
 export class WebDriver {
   constructor(base) {
@@ -16,6 +16,10 @@ export class WebDriver {
       method,
       headers: { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // A WebDriver command that never answers is a failure, not a hang.
+      signal: AbortSignal.timeout(path.endsWith("/screenshot") ? 15000 : 45000),
+    }).catch((e) => {
+      throw new Error(`${method} ${path}: ${e.message}`);
     });
     const json = await res.json().catch(() => ({}));
     if (!res.ok) {
@@ -123,10 +127,24 @@ export class WebDriver {
     if (got !== value) throw new Error(`could not choose ${value} in ${css}`);
   }
 
-  /** Hand a file on disk to an <input type=file>, as the file dialog would. */
-  async upload(css, path) {
-    const id = await this.find(css);
-    await this.req("POST", this.s(`/element/${id}/value`), { text: path });
+  /**
+   * Hand a file to an <input type=file> as the file dialog would (a File in its FileList and a
+   * change event). WebKitWebDriver's send-keys to a file input opens the GTK dialog instead.
+   */
+  async attachFile(css, name, mime, bytes) {
+    await this.waitFor(`${css}, label[for]`);
+    await this.exec(
+      `const [css, name, mime, b64] = arguments;
+       const bin = atob(b64);
+       const u = new Uint8Array(bin.length);
+       for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
+       const dt = new DataTransfer();
+       dt.items.add(new File([u], name, { type: mime }));
+       const el = document.querySelector(css);
+       el.files = dt.files;
+       el.dispatchEvent(new Event("change", { bubbles: true }));`,
+      [css, name, mime, Buffer.from(bytes).toString("base64")],
+    );
   }
 
   async exec(script, args = []) {

@@ -145,10 +145,7 @@ impl Store {
              ORDER BY b.rid DESC LIMIT ?1 OFFSET ?2"
         ))?;
         let rows = stmt
-            .query_map(
-                params![limit.clamp(1, 500) as i64, offset as i64],
-                list_row,
-            )?
+            .query_map(params![limit.clamp(1, 500) as i64, offset as i64], list_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok((total, rows))
     }
@@ -183,10 +180,20 @@ impl Store {
             push(&mut filter, &mut args, " AND c.support_type = ?", s.clone());
         }
         if let Some(ch) = q.channel {
-            push(&mut filter, &mut args, " AND c.channel = ?", ch.code().into());
+            push(
+                &mut filter,
+                &mut args,
+                " AND c.channel = ?",
+                ch.code().into(),
+            );
         }
         if let Some(b) = q.beneficiary_id {
-            push(&mut filter, &mut args, " AND c.beneficiary_id = ?", b.to_string());
+            push(
+                &mut filter,
+                &mut args,
+                " AND c.beneficiary_id = ?",
+                b.to_string(),
+            );
         }
         if let Some(p) = q.promise {
             let today = self.now().date_naive();
@@ -198,16 +205,32 @@ impl Store {
             );
             let today = today.to_string();
             match p {
-                PromiseFilter::Overdue => {
-                    push(&mut filter, &mut args, " AND c.promised_reply_date < ?", today)
-                }
+                PromiseFilter::Overdue => push(
+                    &mut filter,
+                    &mut args,
+                    " AND c.promised_reply_date < ?",
+                    today,
+                ),
                 PromiseFilter::DueSoon => {
-                    push(&mut filter, &mut args, " AND c.promised_reply_date >= ?", today);
-                    push(&mut filter, &mut args, " AND c.promised_reply_date <= ?", soon);
+                    push(
+                        &mut filter,
+                        &mut args,
+                        " AND c.promised_reply_date >= ?",
+                        today,
+                    );
+                    push(
+                        &mut filter,
+                        &mut args,
+                        " AND c.promised_reply_date <= ?",
+                        soon,
+                    );
                 }
-                PromiseFilter::OnTrack => {
-                    push(&mut filter, &mut args, " AND c.promised_reply_date > ?", soon)
-                }
+                PromiseFilter::OnTrack => push(
+                    &mut filter,
+                    &mut args,
+                    " AND c.promised_reply_date > ?",
+                    soon,
+                ),
             }
         }
         let total: i64 = self.conn.query_row(
@@ -232,11 +255,9 @@ impl Store {
                     id: r.get(0)?,
                     number: r.get(1)?,
                     beneficiary_id: r.get(2)?,
-                    full_name: serde_json::from_str::<sila_domain::beneficiary::Beneficiary>(
-                        &data,
-                    )
-                    .map(|b| b.name.full())
-                    .unwrap_or_default(),
+                    full_name: serde_json::from_str::<sila_domain::beneficiary::Beneficiary>(&data)
+                        .map(|b| b.name.full())
+                        .unwrap_or_default(),
                     state: CaseState::from_code(&state).unwrap_or(CaseState::Draft),
                     support_type: r.get(5)?,
                     channel: r.get(6)?,

@@ -1,0 +1,580 @@
+//! The IPC's data shapes: what commands take and return. These are the only types the UI sees,
+//! and their TypeScript twins in `ui/src/generated/` are generated from here by ts-rs (the test
+//! `generated_types_are_current` fails when they are stale). Dates travel as ISO strings; money
+//! as whole halalas; IDs as strings. Nothing here holds logic beyond `From` conversions.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Every command's error: a stable code the UI matches on, the Arabic sentence for people, and the
+/// fields it concerns (shown beside each field). Never contains a person's data.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+    pub fields: Vec<FieldProblem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct FieldProblem {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AppStatus {
+    /// A branch store exists in the data folder (otherwise: first run).
+    pub initialised: bool,
+    pub session: Option<SessionInfo>,
+    pub version: String,
+    /// Minutes of inactivity after which the store is locked.
+    pub idle_lock_minutes: u32,
+    /// Set only by `--bench` runs: sign in with these without a person typing (never in production).
+    pub bench_credentials: Option<SignInInput>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SessionInfo {
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    pub branch: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct FirstRunInput {
+    pub branch: String,
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct SignInInput {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Named {
+    pub code: String,
+    pub ar: String,
+    pub en: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SupportTypeDto {
+    pub code: String,
+    pub ar: String,
+    pub en: String,
+    pub required_documents: Vec<String>,
+}
+
+/// The branch's vocabulary: what the forms offer.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct CatalogDto {
+    pub channels: Vec<Named>,
+    pub support_types: Vec<SupportTypeDto>,
+    pub document_types: Vec<Named>,
+    pub states: Vec<Named>,
+    pub roles: Vec<Named>,
+    pub purposes: Vec<Named>,
+    pub task_kinds: Vec<Named>,
+    pub declaration_ar: String,
+    pub declaration_en: String,
+    pub reply_days: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct TaskDto {
+    pub id: String,
+    pub kind: String,
+    pub beneficiary_id: String,
+    pub beneficiary_name: String,
+    pub case_id: Option<String>,
+    pub case_number: Option<String>,
+    pub due_on: String,
+    /// "overdue", "today" or "upcoming", against the store's today.
+    pub when: String,
+    pub channel: Option<String>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct StateCount {
+    pub state: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct HomeDto {
+    pub today: String,
+    pub tasks: Vec<TaskDto>,
+    pub counts: Vec<StateCount>,
+    pub beneficiaries: i64,
+    pub cases: i64,
+    pub pending_changes: i64,
+    /// The wizard has an unfinished intake (resume it).
+    pub has_intake_draft: bool,
+}
+
+/// The home screen's sync area.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SyncStatusDto {
+    /// "not_enrolled", "idle", "syncing", "offline" or "error".
+    pub state: String,
+    pub last_sync: Option<String>,
+    pub pending_changes: i64,
+    pub error: Option<String>,
+}
+
+/// A row of the beneficiaries list or of search results.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BeneficiaryRow {
+    pub id: String,
+    pub full_name: String,
+    pub national_id: Option<String>,
+    pub mobile: Option<String>,
+    pub city: String,
+    pub file_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BeneficiaryPage {
+    pub total: i64,
+    pub offset: i64,
+    pub rows: Vec<BeneficiaryRow>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default, TS)]
+pub struct CaseQuery {
+    pub state: Option<String>,
+    pub support_type: Option<String>,
+    pub channel: Option<String>,
+    /// "on_track", "due_soon" or "overdue".
+    pub promise: Option<String>,
+    pub beneficiary_id: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct CaseRow {
+    pub id: String,
+    pub number: String,
+    pub beneficiary_id: String,
+    pub full_name: String,
+    pub state: String,
+    pub support_type: String,
+    pub channel: String,
+    pub promised_reply_date: Option<String>,
+    /// "on_track", "due_soon", "overdue", "decided", "decided_late", or null before submission.
+    pub promise: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct CasePage {
+    pub total: i64,
+    pub offset: i64,
+    pub rows: Vec<CaseRow>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct MemberDto {
+    pub name: String,
+    pub relation: String,
+    pub national_id: Option<String>,
+    pub birth_date: Option<String>,
+    pub disability: bool,
+    pub schooling: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BeneficiaryDto {
+    pub id: String,
+    pub full_name: String,
+    pub first: String,
+    pub father: String,
+    pub grandfather: String,
+    pub family: String,
+    pub national_id: Option<String>,
+    pub id_expiry: Option<String>,
+    pub nationality: String,
+    pub gender: Option<String>,
+    pub birth_date: Option<String>,
+    pub marital_status: Option<String>,
+    pub mobile: Option<String>,
+    pub city: String,
+    pub centre: String,
+    pub district: String,
+    pub preferred_channel: Option<String>,
+    pub household: Vec<MemberDto>,
+    pub monthly_income_halalas: i64,
+    pub housing: Option<String>,
+    pub annual_rent_halalas: Option<i64>,
+    pub health_conditions: String,
+    pub categories: Vec<String>,
+    pub file_number: Option<String>,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DocumentDto {
+    pub code: String,
+    pub required: bool,
+    pub attachment: Option<String>,
+    pub seen_in_original: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DeclarationDto {
+    pub text: String,
+    /// "drawn" or "on_paper".
+    pub signature_kind: String,
+    pub signature_attachment: String,
+    pub employee_name: String,
+    pub signed_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct CaseDto {
+    pub id: String,
+    pub number: String,
+    pub beneficiary_id: String,
+    pub support_type: String,
+    pub channel: String,
+    pub need: String,
+    pub state: String,
+    pub documents: Vec<DocumentDto>,
+    pub declaration: Option<DeclarationDto>,
+    pub submitted_at: Option<String>,
+    pub promised_reply_date: Option<String>,
+    pub promise: Option<String>,
+    pub research_report: Option<String>,
+    pub research_recommendation: Option<String>,
+    pub researcher_name: Option<String>,
+    pub decision: Option<String>,
+    pub decision_reasons: Option<String>,
+    pub registration_number: Option<String>,
+    pub branch: String,
+}
+
+/// One entry of a case file's timeline, newest last.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct TimelineItem {
+    pub at: String,
+    /// "transition", "interaction", "document", "declaration", "report", "delivery" or "survey".
+    pub kind: String,
+    /// A code the UI names (a transition, a purpose, a document type …).
+    pub code: String,
+    pub actor: String,
+    pub detail: String,
+}
+
+/// Something the signed-in person may do to this case now.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ActionDto {
+    /// A transition code, or "research_report", "delivery", "survey", "interaction".
+    pub code: String,
+    pub needs_note: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct CaseFileDto {
+    pub case: CaseDto,
+    pub beneficiary: BeneficiaryDto,
+    pub timeline: Vec<TimelineItem>,
+    pub actions: Vec<ActionDto>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct TransitionInput {
+    pub case_id: String,
+    pub transition: String,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct ReportInput {
+    pub case_id: String,
+    pub text: String,
+    pub recommendation: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct DeliveryInput {
+    pub case_id: String,
+    pub kind: String,
+    /// Riyals as typed ("1500", "١٥٠٠", "1,500.50"); empty when items were given instead.
+    pub amount: String,
+    pub items: String,
+    /// Hijri or Gregorian, as typed.
+    pub delivered_on: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct SurveyInput {
+    pub case_id: String,
+    pub overall: u8,
+    pub speed: u8,
+    pub courtesy: u8,
+    pub clarity: u8,
+    pub comment: String,
+    pub anonymous: bool,
+    pub channel: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct InteractionInput {
+    pub beneficiary_id: String,
+    pub case_id: Option<String>,
+    pub channel: String,
+    /// "inbound" or "outbound".
+    pub direction: String,
+    pub purpose: String,
+    pub summary: String,
+    pub outcome: String,
+    /// Hijri or Gregorian, as typed; empty for none.
+    pub follow_up_on: String,
+}
+
+/// The intake wizard's whole state, saved to the store's drafts as it is typed. Every value is
+/// kept as typed (strings), so resuming shows exactly what was there; parsing happens on
+/// validation and submission.
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, TS)]
+#[serde(default)]
+pub struct IntakeDraft {
+    pub step: u8,
+    pub channel: String,
+    pub reason: String,
+    pub query: String,
+    /// Chosen from search-before-create: the intake is for a beneficiary already on file.
+    pub existing_beneficiary_id: Option<String>,
+    pub identity: IdentityForm,
+    pub household: Vec<MemberForm>,
+    pub monthly_income: String,
+    pub housing: String,
+    pub annual_rent: String,
+    pub support_type: String,
+    pub need: String,
+    pub documents: Vec<DocumentForm>,
+    /// "drawn", "on_paper" or "" (not yet).
+    pub signature_kind: String,
+    pub signature_attachment: Option<String>,
+    /// Set once submission has created them, so a retry continues instead of duplicating.
+    pub beneficiary_id: Option<String>,
+    pub case_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, TS)]
+#[serde(default)]
+pub struct IdentityForm {
+    pub first: String,
+    pub father: String,
+    pub grandfather: String,
+    pub family: String,
+    pub national_id: String,
+    pub id_expiry: String,
+    pub nationality: String,
+    pub gender: String,
+    pub birth_date: String,
+    pub marital_status: String,
+    pub mobile: String,
+    pub city: String,
+    pub centre: String,
+    pub district: String,
+    pub preferred_channel: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, TS)]
+#[serde(default)]
+pub struct MemberForm {
+    pub name: String,
+    pub relation: String,
+    pub national_id: String,
+    pub birth_date: String,
+    pub disability: bool,
+    pub schooling: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, TS)]
+#[serde(default)]
+pub struct DocumentForm {
+    pub code: String,
+    pub attachment: Option<String>,
+    pub file_name: String,
+    pub mime: String,
+    pub seen_in_original: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct StoredFile {
+    pub sha256: String,
+    pub mime: String,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Receipt {
+    pub case_id: String,
+    pub case_number: String,
+    pub beneficiary_name: String,
+    pub national_id: Option<String>,
+    pub mobile: Option<String>,
+    pub support_type: String,
+    pub channel: String,
+    pub submitted_at: String,
+    pub promised_reply_date: String,
+    pub employee_name: String,
+    pub branch: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct StaffDto {
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct StaffInput {
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct KbDocDto {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub attachment: Option<String>,
+    pub mime: Option<String>,
+    pub published_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct KbInput {
+    pub title: String,
+    pub body: String,
+    /// SHA-256 of a file uploaded first with `upload`, if any.
+    pub attachment: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct IdCheck {
+    pub valid: bool,
+    pub kind: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Every DTO, for the TypeScript generator.
+macro_rules! for_each_dto {
+    ($m:ident) => {
+        $m!(
+            ApiError,
+            FieldProblem,
+            AppStatus,
+            SessionInfo,
+            FirstRunInput,
+            SignInInput,
+            Named,
+            SupportTypeDto,
+            CatalogDto,
+            TaskDto,
+            StateCount,
+            HomeDto,
+            SyncStatusDto,
+            BeneficiaryRow,
+            BeneficiaryPage,
+            CaseQuery,
+            CaseRow,
+            CasePage,
+            MemberDto,
+            BeneficiaryDto,
+            DocumentDto,
+            DeclarationDto,
+            CaseDto,
+            TimelineItem,
+            ActionDto,
+            CaseFileDto,
+            TransitionInput,
+            ReportInput,
+            DeliveryInput,
+            SurveyInput,
+            InteractionInput,
+            IntakeDraft,
+            IdentityForm,
+            MemberForm,
+            DocumentForm,
+            StoredFile,
+            Receipt,
+            StaffDto,
+            StaffInput,
+            KbDocDto,
+            KbInput,
+            IdCheck
+        )
+    };
+}
+
+/// The TypeScript of every DTO: (file name, contents). i64 is a JSON number on the wire, so it is
+/// `number` in TypeScript too.
+pub fn typescript() -> Vec<(String, String)> {
+    let cfg = ts_rs::Config::new().with_large_int("number");
+    let mut out = Vec::new();
+    macro_rules! render {
+        ($($t:ty),*) => {$(
+            out.push((
+                <$t as TS>::output_path().expect("exportable").to_string_lossy().into_owned(),
+                <$t as TS>::export_to_string(&cfg).expect("typescript"),
+            ));
+        )*};
+    }
+    for_each_dto!(render);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    /// ui/src/generated/ is what `typescript()` makes. Run with SILA_REGEN_TYPES=1 to rewrite it.
+    #[test]
+    fn generated_types_are_current() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/generated");
+        let regen = std::env::var_os("SILA_REGEN_TYPES").is_some();
+        let files = super::typescript();
+        if regen {
+            std::fs::create_dir_all(&dir).unwrap();
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let p = entry.unwrap().path();
+                if p.extension().is_some_and(|e| e == "ts") {
+                    std::fs::remove_file(p).unwrap();
+                }
+            }
+        }
+        let mut stale = Vec::new();
+        for (name, ts) in &files {
+            let path = dir.join(name);
+            if regen {
+                std::fs::write(&path, ts).unwrap();
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(ts.as_str()) {
+                stale.push(name.clone());
+            }
+        }
+        let known: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name.ends_with(".ts") && !known.contains(&name.as_str()) {
+                stale.push(format!("{name} (no longer generated)"));
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "ui/src/generated is stale: {stale:?}. Run: SILA_REGEN_TYPES=1 cargo test -p sila-desktop generated_types_are_current"
+        );
+    }
+}

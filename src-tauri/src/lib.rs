@@ -1,0 +1,164 @@
+//! Sila's branch desktop app: the Tauri shell. It owns the window, the IPC commands (thin
+//! wrappers over `sila-store`), the idle lock, the single-instance guard and the log. It never runs
+//! SQL and holds no business rule: those are `sila-domain`'s and `sila-store`'s. It never logs
+//! personal data (see [`log`]).
+
+pub mod api;
+pub mod commands;
+pub mod dto;
+pub mod error;
+pub mod intake;
+pub mod log;
+pub mod state;
+
+use dto::SignInInput;
+use state::Desk;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tauri::Emitter;
+
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// When the process started (for the startup benchmark).
+pub fn started() -> Instant {
+    *STARTED.get_or_init(Instant::now)
+}
+
+/// How the app was started: where the store is, how soon it locks, and benchmark mode.
+pub struct Options {
+    pub data_dir: PathBuf,
+    pub idle_lock: Duration,
+    pub bench: Option<SignInInput>,
+}
+
+impl Options {
+    /// `--data-dir DIR` or `SILA_DATA_DIR`, else the platform data directory (as the CLI does);
+    /// `SILA_IDLE_LOCK_SECONDS` (default 10 minutes); `--bench` with `SILA_USER`/`SILA_PASSWORD`.
+    pub fn from_env() -> Options {
+        let args: Vec<String> = std::env::args().collect();
+        let arg = |name: &str| {
+            args.iter()
+                .position(|a| a == name)
+                .and_then(|i| args.get(i + 1).cloned())
+        };
+        let data_dir = arg("--data-dir")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("SILA_DATA_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| {
+                dirs::data_dir()
+                    .unwrap_or_else(|| PathBuf::from("."))
+                    .join("sila")
+            });
+        let idle_lock = std::env::var("SILA_IDLE_LOCK_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::from_secs(10 * 60));
+        let bench = args.iter().any(|a| a == "--bench").then(|| SignInInput {
+            username: std::env::var("SILA_USER").unwrap_or_default(),
+            password: std::env::var("SILA_PASSWORD").unwrap_or_default(),
+        });
+        Options {
+            data_dir,
+            idle_lock,
+            bench,
+        }
+    }
+}
+
+/// One app per data folder: a second start finds the lock held and stops (the kernel releases
+/// the lock when the first process ends, however it ends).
+fn single_instance(dir: &std::path::Path) -> Result<std::fs::File, String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("desktop.lock"))
+        .map_err(|e| e.to_string())?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err("صلة مفتوح بالفعل على هذا الجهاز — Sila is already running on this device".into())
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e.to_string()),
+    }
+}
+
+pub fn run() {
+    started();
+    let opts = Options::from_env();
+    let _instance = match single_instance(&opts.data_dir) {
+        Ok(f) => f,
+        Err(msg) => {
+            eprintln!("{msg}");
+            std::process::exit(2);
+        }
+    };
+    log::open(&opts.data_dir);
+    log::line("start", "ok", 0);
+    let desk = Arc::new(Desk::new(opts.data_dir, opts.idle_lock, opts.bench));
+    let watcher = Arc::clone(&desk);
+    tauri::Builder::default()
+        .manage(desk)
+        .setup(move |app| {
+            // The idle lock: drop the store (and its key) after the idle time, and tell the window.
+            let handle = app.handle().clone();
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    if watcher.lock_if_idle() {
+                        log::line("idle_lock", "ok", 0);
+                        let _ = handle.emit("sila://locked", ());
+                    }
+                }
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::first_run,
+            commands::sign_in,
+            commands::sign_out,
+            commands::touch,
+            commands::catalog,
+            commands::home,
+            commands::complete_task,
+            commands::sync_status,
+            commands::search,
+            commands::beneficiary_row,
+            commands::beneficiaries_page,
+            commands::cases_page,
+            commands::check_id,
+            commands::case_file,
+            commands::beneficiary_cases,
+            commands::transition,
+            commands::research_report,
+            commands::record_delivery,
+            commands::record_survey,
+            commands::log_interaction,
+            commands::intake_draft,
+            commands::save_intake_draft,
+            commands::discard_intake_draft,
+            commands::validate_intake,
+            commands::submit_intake,
+            commands::receipt,
+            commands::staff,
+            commands::add_staff,
+            commands::set_staff_active,
+            commands::reset_password,
+            commands::set_staff_roles,
+            commands::kb_documents,
+            commands::add_kb_document,
+            commands::upload,
+            commands::file,
+            commands::print_page,
+            commands::ui_ready,
+        ])
+        .run(tauri::generate_context!())
+        .expect("the window could not start");
+}
+
+#[cfg(test)]
+mod api_tests;
