@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The desktop app's tests: UI unit tests (vitest) and the UI's type check and build.
-# (The WebDriver end-to-end run of the built app joins here once the shell builds in CI.)
+# The desktop app's tests: UI unit tests (vitest), the UI's type check and build, then the real app
+# built and driven end to end under Xvfb by WebDriver (tauri-driver + WebKitWebDriver).
+# (`cargo test --workspace`, run before this, covers the shell's own tests: command bodies on a temp
+# store, generated TypeScript current, capability = commands.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -10,3 +12,9 @@ echo "== ui unit tests (vitest)"
 
 echo "== ui type check and build"
 (cd ui && npm run build --silent)
+
+echo "== desktop app build"
+cargo build -p sila-desktop --locked
+
+echo "== desktop end-to-end (WebDriver under Xvfb); screenshots in target/desktop-e2e/"
+node --test --test-reporter=spec tests/desktop/
