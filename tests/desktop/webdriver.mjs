@@ -17,7 +17,7 @@ export class WebDriver {
       headers: { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
       // A WebDriver command that never answers is a failure, not a hang.
-      signal: AbortSignal.timeout(path.endsWith("/screenshot") ? 15000 : 45000),
+      signal: AbortSignal.timeout(path.endsWith("/screenshot") ? 8000 : 45000),
     }).catch((e) => {
       throw new Error(`${method} ${path}: ${e.message}`);
     });
@@ -157,7 +157,17 @@ export class WebDriver {
   }
 
   async screenshot(path) {
-    const b64 = await this.req("GET", this.s("/screenshot"));
+    let b64;
+    try {
+      b64 = await this.req("GET", this.s("/screenshot"));
+    } catch (e) {
+      // WebKitWebDriver sometimes never answers a viewport screenshot; the page's root element
+      // screenshot is the same picture by another road.
+      const root = await this.find("#root");
+      b64 = await this.req("GET", this.s(`/element/${root}/screenshot`)).catch(() => {
+        throw e;
+      });
+    }
     writeFileSync(path, Buffer.from(b64, "base64"));
   }
 
