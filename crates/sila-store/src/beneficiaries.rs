@@ -55,18 +55,17 @@ impl Writer<'_> {
         if let Some(nid) = &b.national_id {
             let existing: Option<String> = self
                 .tx
-                .query_row(
+                .prepare_cached(
                     "SELECT id FROM beneficiaries WHERE national_id = ?1 AND merged_into IS NULL",
-                    [nid.as_str()],
-                    |r| r.get(0),
-                )
+                )?
+                .query_row([nid.as_str()], |r| r.get(0))
                 .optional()?;
             if let Some(existing) = existing {
                 return Err(StoreError::DuplicateNationalId { existing });
             }
         }
         let stamp = self.now.to_rfc3339();
-        self.tx.execute(
+        self.exec(
             "INSERT INTO beneficiaries (id, branch, full_name, name_key, national_id, phone, phone_rev,
                  birth_date, data, version, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)",
@@ -135,7 +134,7 @@ impl Writer<'_> {
             }
         }
         let next = version + 1;
-        self.tx.execute(
+        self.exec(
             "UPDATE beneficiaries SET full_name = ?2, name_key = ?3, national_id = ?4, phone = ?5, phone_rev = ?6,
                  birth_date = ?7, data = ?8, version = ?9, updated_at = ?10 WHERE id = ?1",
             params![

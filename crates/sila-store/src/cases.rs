@@ -54,7 +54,7 @@ pub const MAX_ATTACHMENT_BYTES: usize = 15 * 1024 * 1024;
 impl Writer<'_> {
     pub(crate) fn insert_case(&self, c: &Case) -> Result<()> {
         let stamp = self.now.to_rfc3339();
-        self.tx.execute(
+        self.exec(
             "INSERT INTO cases (id, number, beneficiary_id, branch, state, support_type, channel,
                  promised_reply_date, data, version, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)",
@@ -96,7 +96,7 @@ impl Writer<'_> {
 
     fn save_case(&self, c: &Case, version: i64) -> Result<i64> {
         let next = version + 1;
-        self.tx.execute(
+        self.exec(
             "UPDATE cases SET state = ?2, support_type = ?3, channel = ?4, promised_reply_date = ?5, data = ?6,
                  version = ?7, updated_at = ?8 WHERE id = ?1",
             params![
@@ -203,7 +203,7 @@ impl Writer<'_> {
             }
         }
         self.save_case(&next, version)?;
-        self.tx.execute(
+        self.exec(
             "INSERT INTO case_events (case_id, at, data) VALUES (?1, ?2, ?3)",
             params![
                 id.to_string(),

@@ -77,17 +77,16 @@ impl Writer<'_> {
     ) -> Result<Option<(Beneficiary, i64)>> {
         let found: Option<(String, i64)> = if let Some(nid) = &row.national_id {
             self.tx
-                .query_row(
-                    "SELECT data, version FROM beneficiaries WHERE national_id = ?1 AND merged_into IS NULL",
-                    [nid.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .prepare_cached("SELECT data, version FROM beneficiaries WHERE national_id = ?1 AND merged_into IS NULL")?
+                .query_row([nid.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?
         } else {
             self.tx
-                .query_row(
+                .prepare_cached(
                     "SELECT data, version FROM beneficiaries
                      WHERE name_key = ?1 AND phone IS ?2 AND birth_date IS ?3 AND merged_into IS NULL LIMIT 1",
+                )?
+                .query_row(
                     rusqlite::params![
                         key,
                         row.mobile.as_ref().map(|m| m.as_str().to_owned()),

@@ -83,6 +83,7 @@ impl Default for InitOptions {
 
 fn open_connection(path: &Path, key: &keyring::StoreKey) -> Result<Connection> {
     let conn = Connection::open(path)?;
+    conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(&format!("PRAGMA key = {};", key.pragma_value()))?;
     // The first read is where SQLCipher finds out whether the key fits.
     if conn
@@ -507,7 +508,7 @@ impl Store {
         ring.save()?;
         let id = account.id.to_string();
         self.write(move |w| {
-            w.tx.execute(
+            w.exec(
                 "UPDATE staff SET active = ?1, version = version + 1, updated_at = ?2 WHERE id = ?3",
                 params![active, w.now.to_rfc3339(), id],
             )?;
@@ -566,8 +567,15 @@ impl Writer<'_> {
         Ok(seq)
     }
 
+    /// Execute a statement through the connection's statement cache: imports and demo data run the
+    /// same few statements hundreds of thousands of times, and preparing each one again costs more
+    /// than running it.
+    pub fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+        Ok(self.tx.prepare_cached(sql)?.execute(params)?)
+    }
+
     pub fn audit(&self, action: &str, entity: &str, entity_id: &str) -> Result<()> {
-        self.tx.execute(
+        self.exec(
             "INSERT INTO audit_events (at, staff_id, action, entity, entity_id) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![self.now.to_rfc3339(), self.session.actor.staff_id.to_string(), action, entity, entity_id],
         )?;
@@ -576,7 +584,7 @@ impl Writer<'_> {
 
     /// The next human-facing number of a kind ("case", "file"), never reused.
     pub fn next_number(&self, counter: &str) -> Result<i64> {
-        self.tx.execute(
+        self.exec(
             "INSERT INTO counters (name, value) VALUES (?1, 1)
              ON CONFLICT(name) DO UPDATE SET value = value + 1",
             [counter],

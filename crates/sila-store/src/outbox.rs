@@ -38,10 +38,11 @@ pub(crate) fn append(
     payload: &serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<i64> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO outbox (op_id, device_id, op, entity, entity_id, base_version, payload, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
+    )?
+    .execute(params![
             Uuid::now_v7().to_string(),
             device.to_string(),
             op,

@@ -69,7 +69,7 @@ impl Writer<'_> {
     }
 
     fn close_rule_task(&self, key: &str) -> Result<()> {
-        self.tx.execute(
+        self.exec(
             "UPDATE tasks SET done_at = ?2, data = json_set(data, '$.done_at', ?2) WHERE key = ?1 AND done_at IS NULL",
             params![key, self.now.to_rfc3339()],
         )?;
@@ -78,7 +78,7 @@ impl Writer<'_> {
 
     /// Append an interaction and its operation.
     pub(crate) fn insert_interaction(&self, i: &Interaction) -> Result<()> {
-        self.tx.execute(
+        self.exec(
             "INSERT INTO interactions (id, beneficiary_id, case_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 i.id.to_string(),
@@ -100,7 +100,7 @@ impl Writer<'_> {
 
     /// Append a delivery and its operation (the caller moves the case to "served").
     pub(crate) fn insert_delivery(&self, d: &Delivery) -> Result<()> {
-        self.tx.execute(
+        self.exec(
             "INSERT INTO deliveries (id, case_id, delivered_on, data) VALUES (?1, ?2, ?3, ?4)",
             params![
                 d.id.to_string(),
@@ -126,7 +126,7 @@ impl Writer<'_> {
             s.case_id = None;
             s.delivery_id = None;
         }
-        self.tx.execute(
+        self.exec(
             "INSERT INTO surveys (id, case_id, data) VALUES (?1, ?2, ?3)",
             params![
                 s.id.to_string(),
@@ -146,7 +146,7 @@ impl Writer<'_> {
 
     /// Insert a task unless one with its key exists. Returns 1 when inserted.
     pub(crate) fn insert_task(&self, t: &Task) -> Result<usize> {
-        let n = self.tx.execute(
+        let n = self.exec(
             "INSERT INTO tasks (id, key, kind, role, due_on, done_at, data) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)
              ON CONFLICT(key) DO NOTHING",
             params![
@@ -181,7 +181,7 @@ impl Store {
         let sha = interaction::content_address(bytes);
         let size = bytes.len() as i64;
         self.write(|w| {
-            let n = w.tx.execute(
+            let n = w.exec(
                 "INSERT INTO attachments (sha256, mime, size, bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(sha256) DO NOTHING",
                 params![sha, mime, size, bytes, w.now.to_rfc3339()],
@@ -242,7 +242,7 @@ impl Store {
             if purpose == Purpose::DecisionNotice
                 && let Some(c) = case
             {
-                w.tx.execute(
+                w.exec(
                     "UPDATE tasks SET done_at = ?2, data = json_set(data, '$.done_at', ?2)
                      WHERE key LIKE 'announce_decision:' || ?1 || ':%' AND done_at IS NULL",
                     params![c.to_string(), w.now.to_rfc3339()],
@@ -335,7 +335,7 @@ impl Store {
         self.write(|w| {
             w.insert_survey(&mut s)?;
             if let Some(c) = case {
-                w.tx.execute(
+                w.exec(
                     "UPDATE tasks SET done_at = ?2, data = json_set(data, '$.done_at', ?2) WHERE key = ?1 AND done_at IS NULL",
                     params![format!("survey:{c}"), w.now.to_rfc3339()],
                 )?;
@@ -372,7 +372,7 @@ impl Store {
     pub fn complete_task(&mut self, id: TaskId) -> Result<()> {
         let staff = self.session.actor.staff_id.to_string();
         self.write(|w| {
-            let n = w.tx.execute(
+            let n = w.exec(
                 "UPDATE tasks SET done_at = ?2, data = json_set(data, '$.done_at', ?2, '$.done_by', ?3)
                  WHERE id = ?1 AND done_at IS NULL",
                 params![id.to_string(), w.now.to_rfc3339(), staff],
