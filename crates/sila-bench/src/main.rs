@@ -341,13 +341,23 @@ fn main() -> Result<()> {
     } else {
         (100_000, 500, 1000)
     };
+    // `--only intake|import|search` runs one measurement.
+    let args: Vec<String> = std::env::args().collect();
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+    let runs = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let mut rows = Vec::new();
-    eprintln!("intake save …");
-    intake(&mut rows, intakes)?;
-    eprintln!("import …");
-    import(&mut rows, n)?;
-    eprintln!("search …");
-    search(&mut rows, n, queries)?;
+    if runs("intake") {
+        eprintln!("intake save …");
+        intake(&mut rows, intakes)?;
+    }
+    if runs("import") {
+        eprintln!("import …");
+        import(&mut rows, n)?;
+    }
+    if runs("search") {
+        eprintln!("search …");
+        search(&mut rows, n, queries)?;
+    }
 
     let w = [
         rows.iter()
