@@ -11,7 +11,6 @@
 use anyhow::{Context, Result};
 use chrono::Utc;
 use rand::rngs::StdRng;
-use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rusqlite::Connection;
 use sila_domain::beneficiary::{HouseholdMember, Relation};
