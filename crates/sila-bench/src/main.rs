@@ -342,7 +342,11 @@ fn main() -> Result<()> {
     };
     // `--only intake|import|search` runs one measurement.
     let args: Vec<String> = std::env::args().collect();
-    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let runs = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let mut rows = Vec::new();
     if runs("intake") {
