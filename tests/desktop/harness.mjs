@@ -7,7 +7,9 @@ import { join, resolve } from "node:path";
 import { WebDriver } from "./webdriver.mjs";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
-export const APP = process.env.SILA_DESKTOP_APP ?? join(ROOT, "target/debug/sila-desktop");
+// Cargo builds where CARGO_TARGET_DIR says, when it says.
+const TARGET = process.env.CARGO_TARGET_DIR ?? join(ROOT, "target");
+export const APP = process.env.SILA_DESKTOP_APP ?? join(TARGET, "debug/sila-desktop");
 export const SHOTS = process.env.SILA_SCREENSHOTS ?? join(ROOT, "target/desktop-e2e");
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
