@@ -42,7 +42,11 @@ export class Harness {
       "tauri-driver",
       ["--port", String(this.port), "--native-port", String(this.port + 1), "--native-driver", "/usr/bin/WebKitWebDriver"],
       {
-        env: { ...process.env, DISPLAY: this.display, SILA_IDLE_LOCK_SECONDS: "3600", WEBKIT_DISABLE_COMPOSITING_MODE: "1" },
+        // No WEBKIT_DISABLE_COMPOSITING_MODE here: without compositing, WebKitWebDriver's screenshot
+        // waits for a presentation update that an idle page never makes, so a screenshot of a page
+        // that had finished drawing timed out (every second one, as each stuck request was later
+        // released by the next one's repaint).
+        env: { ...process.env, DISPLAY: this.display, SILA_IDLE_LOCK_SECONDS: "3600" },
         stdio: ["ignore", "ignore", "pipe"],
       },
     );
