@@ -335,13 +335,21 @@ fn import(rows: &mut Vec<Row>, n: usize) -> Result<()> {
 
 fn main() -> Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
-    let (n, intakes, queries) = if quick {
+    let (mut n, intakes, queries) = if quick {
         (5_000, 100, 200)
     } else {
         (100_000, 500, 1000)
     };
-    // `--only intake|import|search` runs one measurement.
+    // `--only intake|import|search` runs one measurement; `--rows N` sizes the import and search
+    // stores (for profiling; the budgets speak of 100k).
     let args: Vec<String> = std::env::args().collect();
+    if let Some(rows) = args
+        .iter()
+        .position(|a| a == "--rows")
+        .and_then(|i| args.get(i + 1))
+    {
+        n = rows.parse().context("--rows takes a number")?;
+    }
     let only = args
         .iter()
         .position(|a| a == "--only")

@@ -52,20 +52,9 @@ const WRITE_ROLES: &[Role] = &[Role::Representative, Role::Researcher, Role::Adm
 impl Writer<'_> {
     /// Insert a beneficiary row and its outbox operation. Validation is the caller's.
     pub(crate) fn insert_beneficiary(&self, b: &Beneficiary, branch: &str) -> Result<()> {
-        if let Some(nid) = &b.national_id {
-            let existing: Option<String> = self
-                .tx
-                .prepare_cached(
-                    "SELECT id FROM beneficiaries WHERE national_id = ?1 AND merged_into IS NULL",
-                )?
-                .query_row([nid.as_str()], |r| r.get(0))
-                .optional()?;
-            if let Some(existing) = existing {
-                return Err(StoreError::DuplicateNationalId { existing });
-            }
-        }
         let stamp = self.now.to_rfc3339();
-        self.exec(
+        let record = serde_json::to_value(b)?;
+        let inserted = self.exec(
             "INSERT INTO beneficiaries (id, branch, full_name, name_key, national_id, phone, phone_rev,
                  birth_date, data, version, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)",
@@ -78,16 +67,34 @@ impl Writer<'_> {
                 b.mobile.as_ref().map(|m| m.as_str().to_owned()),
                 phone_rev_of(b),
                 b.birth_date.map(|d| d.to_string()),
-                serde_json::to_string(b)?,
+                record.to_string(),
                 stamp
             ],
-        )?;
+        );
+        // The unique index on live national IDs is the duplicate check: asking first would cost
+        // every insert a second index lookup (imports insert hundreds of thousands).
+        if let Err(StoreError::Sqlite(e)) = &inserted
+            && e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+            && let Some(nid) = &b.national_id
+        {
+            let existing: Option<String> = self
+                .tx
+                .prepare_cached(
+                    "SELECT id FROM beneficiaries WHERE national_id = ?1 AND merged_into IS NULL",
+                )?
+                .query_row([nid.as_str()], |r| r.get(0))
+                .optional()?;
+            if let Some(existing) = existing {
+                return Err(StoreError::DuplicateNationalId { existing });
+            }
+        }
+        inserted?;
         self.op(
             "beneficiary.create",
             "beneficiary",
             &b.id.to_string(),
             None,
-            &serde_json::to_value(b)?,
+            &record,
         )?;
         Ok(())
     }

@@ -517,7 +517,7 @@ impl Store {
                     report.cases += 1;
                 }
             }
-            w.tx.commit()?;
+            w.commit()?;
             done += take;
             progress(done, n);
         }

@@ -133,7 +133,8 @@ impl Store {
         let total = rows.len();
         let branch = self.session.branch.clone();
         let today = self.now().date_naive();
-        let mut report = self.write(|w| {
+        crate::set_cache(&self.conn, crate::BULK_CACHE_KIB)?;
+        let report = self.write(|w| {
             let mut report = ImportReport::default();
             for (i, row) in rows.iter().enumerate() {
                 let key = row.beneficiary.name.search_key();
@@ -189,7 +190,9 @@ impl Store {
                 }
             }
             Ok(report)
-        })?;
+        });
+        crate::set_cache(&self.conn, crate::CACHE_KIB)?;
+        let mut report = report?;
         rejected.append(&mut report.rejected);
         rejected.sort_by_key(|r| r.row);
         report.rejected = rejected;

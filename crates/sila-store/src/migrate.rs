@@ -22,6 +22,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_desktop",
         include_str!("../../../migrations/branch/0003_desktop.sql"),
     ),
+    (
+        "0004_fts_batched",
+        include_str!("../../../migrations/branch/0004_fts_batched.sql"),
+    ),
 ];
 
 /// Bring the store up to this build's schema. Returns how many migrations ran.

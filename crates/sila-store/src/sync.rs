@@ -277,7 +277,7 @@ impl Store {
             }
         }
         meta_set(&w.tx, "pull_cursor", &next_cursor.to_string())?;
-        w.tx.commit()?;
+        w.commit()?;
         Ok(applied)
     }
 

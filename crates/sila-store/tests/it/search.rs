@@ -151,3 +151,34 @@ fn merged_records_are_not_found() {
         .unwrap();
     assert!(!names(&store, "فاطمة الزهراني").contains(&"فاطمة محمد علي الزهراني".to_owned()));
 }
+
+/// Names are indexed once per transaction (migrations/branch/0004_fts_batched.sql): a person is
+/// found right after the write that created them, and after a rename only under the new name.
+#[test]
+fn the_name_index_follows_creations_and_renames() {
+    let (_dir, mut store) = fixture();
+    let ids = |store: &Store, q: &str| -> Vec<String> {
+        store
+            .search(q, 50)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect()
+    };
+    let before = ids(&store, "فاطمة محمد علي الزهراني");
+    let id = before[0].clone();
+    let stored = store.beneficiary(id.parse().unwrap()).unwrap().unwrap();
+    assert_eq!(stored.beneficiary.name.full(), "فاطمة محمد علي الزهراني");
+    let mut renamed = stored.beneficiary.clone();
+    renamed.name = sila_domain::beneficiary::PersonName::from_full("فاطمة محمد علي القرشاوي");
+    store.update_beneficiary(&renamed, stored.version).unwrap();
+    assert!(
+        !ids(&store, "الزهراني").contains(&id),
+        "the old name left the index"
+    );
+    assert_eq!(ids(&store, "القرشاوي"), vec![id.clone()]);
+    // Rows created in batches of thousands are all found, and the renamed person still is.
+    let report = store.generate_demo(6000, 9, &mut |_, _| {}).unwrap();
+    assert!(report.beneficiaries > 5000);
+    assert_eq!(ids(&store, "فاطمه القرشاوي"), vec![id]);
+}
