@@ -25,6 +25,8 @@ fn main() {
         "home",
         "complete_task",
         "sync_status",
+        "sync_now",
+        "enroll",
         "search",
         "beneficiary_row",
         "beneficiaries_page",

@@ -14,7 +14,7 @@ echo "== ui type check and build"
 (cd ui && npm run build --silent)
 
 echo "== desktop app build"
-cargo build -p sila-desktop --locked
+cargo build -p sila-desktop -p sila-hq --bin sila-desktop --bin sila-hq --locked
 
 echo "== desktop end-to-end (WebDriver under Xvfb); screenshots in target/desktop-e2e/"
 node --test --test-reporter=spec tests/desktop/

@@ -85,6 +85,7 @@ pub fn first_run(desk: &Desk, input: FirstRunInput) -> R<SessionInfo> {
     )?;
     let info = session_info(&store);
     desk.set_store(Some(store));
+    desk.start_sync(&input.username, &input.password);
     Ok(info)
 }
 
@@ -94,6 +95,7 @@ pub fn sign_in(desk: &Desk, input: SignInInput) -> R<SessionInfo> {
     store.refresh_rule_tasks()?;
     let info = session_info(&store);
     desk.set_store(Some(store));
+    desk.start_sync(&input.username, &input.password);
     Ok(info)
 }
 
@@ -238,17 +240,139 @@ pub fn complete_task(desk: &Desk, id: String) -> R<()> {
     desk.with_store(|s| Ok(s.complete_task(id)?))
 }
 
-/// The home screen's sync area. Sync (crates/sila-sync) is not wired into the desktop yet: a
-/// branch device that has not been enrolled with HQ reports so, with its pending changes.
+/// The home screen's sync area: what the store says (enrolled, last sync, changes waiting, the last
+/// error in Arabic) and what the background worker is doing now.
 pub fn sync_status(desk: &Desk) -> R<SyncStatusDto> {
-    desk.with_store(|s| {
-        Ok(SyncStatusDto {
-            state: "not_enrolled".into(),
-            last_sync: None,
-            pending_changes: s.stats()?.pending_changes,
-            error: None,
-        })
+    let (st, enrolment, admin) = desk.with_store(|s| {
+        Ok((
+            sila_sync::status(s).map_err(sync_error)?,
+            s.enrolment()?,
+            s.session().actor.has_any(&[Role::Admin]),
+        ))
+    })?;
+    let live = desk.sync_live().unwrap_or_default();
+    let phase = if st.enrolled {
+        match live.phase {
+            crate::sync::Phase::NotEnrolled => crate::sync::Phase::Starting,
+            p => p,
+        }
+    } else {
+        crate::sync::Phase::NotEnrolled
+    };
+    use crate::sync::Phase;
+    let (error_code, error) = match phase {
+        // Unreachable: the last pass's own error if it had one, else the network's wording.
+        Phase::Offline => {
+            let code = st
+                .last_error
+                .as_ref()
+                .map(|e| e.code.clone())
+                .unwrap_or_else(|| "network".into());
+            let msg = sila_sync::arabic_message(&code).to_owned();
+            (Some(code), Some(msg))
+        }
+        Phase::NeedsPerson => (
+            st.last_error.as_ref().map(|e| e.code.clone()),
+            st.last_error.as_ref().map(|e| e.message.clone()),
+        ),
+        Phase::Failed => (
+            Some("sync_failed".into()),
+            Some("تعذر تشغيل المزامنة. سجّل الخروج ثم الدخول مرة أخرى.".into()),
+        ),
+        _ => (None, None),
+    };
+    let now = std::time::Instant::now();
+    Ok(SyncStatusDto {
+        state: phase.code().into(),
+        enrolled: st.enrolled,
+        hq_url: enrolment.map(|e| e.hq_url),
+        last_sync: st.last_sync_at,
+        pending_changes: st.pending,
+        error_code,
+        error,
+        next_attempt_seconds: match phase {
+            Phase::Offline | Phase::Online => live
+                .next_attempt
+                .map(|t| t.saturating_duration_since(now).as_secs().min(u32::MAX as u64) as u32),
+            _ => None,
+        },
+        can_enroll: admin && !st.enrolled,
     })
+}
+
+/// "Sync now" (also clears a stop after a refusal that needed a person).
+pub fn sync_now(desk: &Desk) -> R<SyncStatusDto> {
+    desk.sync_now();
+    sync_status(desk)
+}
+
+/// Bind this store to HQ with a one-time code, as `sila enroll` does. Only an administrator may;
+/// that is checked before HQ is asked, so a code is not spent by someone who may not keep it.
+pub fn enroll(desk: &Desk, input: EnrollInput) -> R<SyncStatusDto> {
+    let url = input.hq_url.trim().trim_end_matches('/').to_owned();
+    let code = input.code.trim().to_uppercase();
+    let mut problems = Vec::new();
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 10 {
+        problems.push(sila_domain::error::FieldError::new(
+            "hq_url",
+            "invalid_url",
+            "اكتب عنوان المقر كاملاً، مثل https://hq.example.org",
+        ));
+    }
+    if code.is_empty() {
+        problems.push(sila_domain::error::FieldError::new(
+            "code",
+            "required",
+            "اكتب رمز التسجيل الذي أصدره المقر",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(problems));
+    }
+    desk.with_store(|s| {
+        if !s.session().actor.has_any(&[Role::Admin]) {
+            return Err(ApiError::new(
+                "forbidden",
+                "ربط الجهاز بالمقر من صلاحيات مدير النظام.",
+            ));
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|_| ApiError::internal())?;
+        let opts = sila_sync::SyncOptions {
+            request_timeout: std::time::Duration::from_secs(30),
+            ..Default::default()
+        };
+        rt.block_on(sila_sync::enroll(s, &url, &code, &opts))
+            .map_err(sync_error)
+    })?;
+    desk.sync_now();
+    sync_status(desk)
+}
+
+/// A sync error as the IPC's error, routed to the enrolment form's field it concerns.
+fn sync_error(e: sila_sync::SyncError) -> ApiError {
+    let code = e.code();
+    let message = e.arabic_message();
+    let field = match code.as_str() {
+        "code_invalid" | "code_expired" | "code_used" | "branch_mismatch" => Some("code"),
+        "network" | "protocol" | "server_error" => Some("hq_url"),
+        _ => None,
+    };
+    ApiError {
+        fields: field
+            .map(|f| {
+                vec![FieldProblem {
+                    field: f.into(),
+                    code: code.clone(),
+                    message: message.clone(),
+                }]
+            })
+            .unwrap_or_default(),
+        code,
+        message,
+    }
 }
 
 // ---- lists and search ----

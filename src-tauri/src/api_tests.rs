@@ -279,3 +279,331 @@ fn administrators_manage_staff_and_the_knowledge_base() {
     .unwrap();
     assert_eq!(api::kb_documents(&desk).unwrap().len(), 1);
 }
+
+// ---- background sync against the real HQ server on port 0 ----
+
+mod sync_with_hq {
+    use super::*;
+    use crate::sync::SyncConfig;
+    use sila_hq::store::HqStore;
+    use sila_hq::{HqActor, SqliteHq};
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    /// A real `sila-hq` server (the library the binary runs) on 127.0.0.1, on its own runtime.
+    struct Hq {
+        rt: tokio::runtime::Runtime,
+        store: Arc<SqliteHq>,
+        addr: SocketAddr,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Hq {
+        fn start() -> Hq {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let store = Arc::new(SqliteHq::open(&dir.path().join("hq.db")).unwrap());
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut hq = Hq {
+                rt,
+                store,
+                addr,
+                stop: None,
+                task: None,
+                _dir: dir,
+            };
+            hq.serve(listener);
+            hq
+        }
+
+        fn serve(&mut self, listener: tokio::net::TcpListener) {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let store: Arc<dyn HqStore> = self.store.clone();
+            self.task = Some(self.rt.spawn(sila_hq::serve(listener, store, None, async move {
+                let _ = rx.await;
+            })));
+            self.stop = Some(tx);
+        }
+
+        /// Take HQ off the network (graceful: the request in hand is finished).
+        fn down(&mut self) {
+            if let Some(tx) = self.stop.take() {
+                let _ = tx.send(());
+            }
+            if let Some(t) = self.task.take() {
+                self.rt.block_on(t).unwrap().unwrap();
+            }
+        }
+
+        /// Back on the same address, as when the link returns.
+        fn up(&mut self) {
+            let listener = self
+                .rt
+                .block_on(tokio::net::TcpListener::bind(self.addr))
+                .unwrap();
+            self.serve(listener);
+        }
+
+        fn url(&self) -> String {
+            format!("http://{}", self.addr)
+        }
+
+        fn cases(&self) -> Vec<(String, String)> {
+            self.store.case_states("الأفلاج").unwrap()
+        }
+    }
+
+    impl Drop for Hq {
+        fn drop(&mut self) {
+            self.down();
+        }
+    }
+
+    /// Poll `f` until it holds; the deadline is generous (this checks behaviour, not speed).
+    fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if f() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    fn quick() -> SyncConfig {
+        SyncConfig {
+            scheduler: sila_sync::SchedulerConfig {
+                probe_min: Duration::from_millis(100),
+                probe_max: Duration::from_millis(800),
+                periodic: Duration::from_secs(600),
+                after_save: Duration::from_millis(200),
+            },
+            first_delay: Duration::ZERO,
+        }
+    }
+
+    fn signed_in_desk() -> (tempfile::TempDir, Desk) {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = Desk::new(dir.path().join("store"), Duration::from_secs(600), None)
+            .with_sync_config(quick());
+        api::first_run(
+            &desk,
+            FirstRunInput {
+                branch: "الأفلاج".into(),
+                username: "admin".into(),
+                display_name: "نورة العتيبي".into(),
+                password: "sila-pass-1234".into(),
+            },
+        )
+        .unwrap();
+        (dir, desk)
+    }
+
+    #[test]
+    fn enrolled_from_the_app_it_syncs_in_the_background_on_saves_and_on_reconnect() {
+        let mut hq = Hq::start();
+        let (_dir, desk) = signed_in_desk();
+
+        // Not enrolled: said so, and an administrator may enrol.
+        let st = api::sync_status(&desk).unwrap();
+        assert_eq!(st.state, "not_enrolled");
+        assert!(st.can_enroll);
+
+        // Field errors for a bad address and a wrong code, in Arabic, beside their fields.
+        let e = api::enroll(
+            &desk,
+            EnrollInput {
+                hq_url: "hq".into(),
+                code: "".into(),
+            },
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["hq_url", "code"]);
+        let e = api::enroll(
+            &desk,
+            EnrollInput {
+                hq_url: hq.url(),
+                code: "AAAA-BBBB-CCCC".into(),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "code_invalid");
+        assert_eq!(e.fields[0].field, "code");
+        assert_eq!(api::sync_status(&desk).unwrap().state, "not_enrolled");
+
+        // Enrol with HQ's one-time code; the first pass runs by itself.
+        let code = hq
+            .store
+            .create_enrol_code("الأفلاج", chrono::Duration::hours(1), chrono::Utc::now())
+            .unwrap();
+        let st = api::enroll(
+            &desk,
+            EnrollInput {
+                hq_url: format!("{}/", hq.url()),
+                code: code.to_lowercase(),
+            },
+        )
+        .unwrap();
+        assert!(st.enrolled);
+        assert!(!st.can_enroll);
+        eventually("the first pass", || {
+            let s = api::sync_status(&desk).unwrap();
+            s.state == "online" && s.last_sync.is_some() && s.pending_changes == 0
+        });
+
+        // A save is pushed soon after, with nobody pressing anything.
+        let draft = full_draft(&desk);
+        api::save_intake_draft(&desk, draft).unwrap();
+        let receipt = api::submit_intake(&desk).unwrap();
+        eventually("the new case at HQ", || {
+            hq.cases().iter().any(|(id, _)| *id == receipt.case_id)
+        });
+        eventually("nothing waiting", || {
+            api::sync_status(&desk).unwrap().pending_changes == 0
+        });
+
+        // HQ goes away: the worker finds out, says so in Arabic, and backs off.
+        hq.down();
+        api::transition(
+            &desk,
+            TransitionInput {
+                case_id: receipt.case_id.clone(),
+                transition: "send_to_committee".into(),
+                note: String::new(),
+            },
+        )
+        .unwrap();
+        let st = api::sync_now(&desk).unwrap();
+        assert!(st.pending_changes > 0);
+        eventually("offline", || {
+            let s = api::sync_status(&desk).unwrap();
+            s.state == "offline"
+                && s.error_code.as_deref() == Some("network")
+                && s.error.as_deref().is_some_and(|m| m.contains("تعذر الاتصال بالمقر"))
+                && s.pending_changes > 0
+        });
+
+        // The link returns: the next probe finds HQ and the waiting change goes, unasked.
+        hq.up();
+        eventually("the case in committee at HQ", || {
+            hq.cases()
+                .iter()
+                .any(|(id, st)| *id == receipt.case_id && st == "in_committee")
+        });
+        eventually("back online", || {
+            let s = api::sync_status(&desk).unwrap();
+            s.state == "online" && s.error.is_none() && s.pending_changes == 0
+        });
+
+        // HQ's decision comes back on "sync now".
+        hq.store
+            .decide(
+                &receipt.case_id,
+                sila_domain::case::Transition::Approve,
+                "",
+                &HqActor {
+                    staff_id: sila_domain::ids::StaffId::new_v7(),
+                    display_name: "لجنة البحث".into(),
+                },
+                chrono::Utc::now(),
+            )
+            .unwrap();
+        api::sync_now(&desk).unwrap();
+        eventually("the decision at the branch", || {
+            api::case_file(&desk, receipt.case_id.clone())
+                .unwrap()
+                .case
+                .state
+                == "approved"
+        });
+
+        // Sign-out stops the worker (its connection and key go with it).
+        assert!(desk.sync_live().is_some());
+        api::sign_out(&desk).unwrap();
+        assert!(desk.sync_live().is_none());
+        assert_eq!(api::sync_status(&desk).unwrap_err().code, "locked");
+
+        // Signing in again starts it again, and it reports the store's enrolment at once.
+        api::sign_in(
+            &desk,
+            SignInInput {
+                username: "admin".into(),
+                password: "sila-pass-1234".into(),
+            },
+        )
+        .unwrap();
+        let st = api::sync_status(&desk).unwrap();
+        assert!(st.enrolled);
+        assert_ne!(st.state, "not_enrolled");
+        eventually("online after sign-in", || {
+            api::sync_status(&desk).unwrap().state == "online"
+        });
+    }
+
+    #[test]
+    fn the_idle_lock_stops_the_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = Desk::new(dir.path().join("store"), Duration::ZERO, None)
+            .with_sync_config(quick());
+        api::first_run(
+            &desk,
+            FirstRunInput {
+                branch: "الأفلاج".into(),
+                username: "admin".into(),
+                display_name: "نورة العتيبي".into(),
+                password: "sila-pass-1234".into(),
+            },
+        )
+        .unwrap();
+        assert!(desk.sync_live().is_some());
+        assert!(desk.lock_if_idle());
+        assert!(desk.sync_live().is_none());
+        assert!(!desk.signed_in());
+    }
+
+    #[test]
+    fn only_an_administrator_enrols() {
+        let (_dir, desk) = signed_in_desk();
+        api::add_staff(
+            &desk,
+            StaffInput {
+                username: "rep".into(),
+                display_name: "مندوب".into(),
+                password: "rep-pass-1234".into(),
+                roles: vec!["representative".into()],
+            },
+        )
+        .unwrap();
+        api::sign_out(&desk).unwrap();
+        api::sign_in(
+            &desk,
+            SignInInput {
+                username: "rep".into(),
+                password: "rep-pass-1234".into(),
+            },
+        )
+        .unwrap();
+        assert!(!api::sync_status(&desk).unwrap().can_enroll);
+        let e = api::enroll(
+            &desk,
+            EnrollInput {
+                hq_url: "http://127.0.0.1:9".into(),
+                code: "AAAA-BBBB-CCCC".into(),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "forbidden");
+    }
+}

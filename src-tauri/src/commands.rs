@@ -49,6 +49,8 @@ commands! {
     home() -> HomeDto;
     complete_task(id: String) -> ();
     sync_status() -> SyncStatusDto;
+    sync_now() -> SyncStatusDto;
+    enroll(input: EnrollInput) -> SyncStatusDto;
     search(query: String, limit: u32) -> Vec<BeneficiaryRow>;
     beneficiary_row(id: String) -> Option<BeneficiaryRow>;
     beneficiaries_page(offset: u32, limit: u32) -> BeneficiaryPage;
@@ -136,6 +138,8 @@ pub const ALL: &[&str] = &[
     "home",
     "complete_task",
     "sync_status",
+    "sync_now",
+    "enroll",
     "search",
     "beneficiary_row",
     "beneficiaries_page",

@@ -122,11 +122,29 @@ pub struct HomeDto {
 /// The home screen's sync area.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct SyncStatusDto {
-    /// "not_enrolled", "idle", "syncing", "offline" or "error".
+    /// "not_enrolled", "starting", "probing", "syncing", "online", "offline", "needs_person" or "failed".
     pub state: String,
+    pub enrolled: bool,
+    /// The HQ address this store is bound to.
+    pub hq_url: Option<String>,
+    /// When the last successful sync ended (RFC 3339).
     pub last_sync: Option<String>,
+    /// Changes made here that HQ has not acknowledged yet.
     pub pending_changes: i64,
+    pub error_code: Option<String>,
+    /// The error in Arabic, ready to show.
     pub error: Option<String>,
+    /// Seconds until the next automatic attempt (offline: the next probe).
+    pub next_attempt_seconds: Option<u32>,
+    /// The signed-in person may enrol this device (an administrator, and it is not enrolled).
+    pub can_enroll: bool,
+}
+
+/// Enrolment from the home screen: HQ's address and the one-time code HQ issued.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct EnrollInput {
+    pub hq_url: String,
+    pub code: String,
 }
 
 /// A row of the beneficiaries list or of search results.
@@ -489,6 +507,7 @@ macro_rules! for_each_dto {
             StateCount,
             HomeDto,
             SyncStatusDto,
+            EnrollInput,
             BeneficiaryRow,
             BeneficiaryPage,
             CaseQuery,

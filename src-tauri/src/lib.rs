@@ -10,6 +10,7 @@ pub mod error;
 pub mod intake;
 pub mod log;
 pub mod state;
+pub mod sync;
 
 use dto::SignInInput;
 use state::Desk;
@@ -103,6 +104,11 @@ pub fn run() {
     tauri::Builder::default()
         .manage(desk)
         .setup(move |app| {
+            // The sync worker tells the window when its state changes; the home screen listens.
+            let emitter = app.handle().clone();
+            watcher.set_notify(Arc::new(move || {
+                let _ = emitter.emit("sila://sync", ());
+            }));
             // The idle lock: drop the store (and its key) after the idle time, and tell the window.
             let handle = app.handle().clone();
             std::thread::spawn(move || {
@@ -126,6 +132,8 @@ pub fn run() {
             commands::home,
             commands::complete_task,
             commands::sync_status,
+            commands::sync_now,
+            commands::enroll,
             commands::search,
             commands::beneficiary_row,
             commands::beneficiaries_page,

@@ -1,11 +1,14 @@
 //! The app's state: where the branch store lives, the open store while someone is signed in
 //! (held in a mutex: a SQLite connection is used by one thread at a time), and when the last
 //! activity was, so an idle app locks itself by dropping the store (the key leaves memory with it).
+//! While someone is signed in, a sync worker ([`crate::sync`]) runs beside the store on its own
+//! connection; it stops whenever the store is dropped.
 
 use crate::dto::{ApiError, SignInInput};
+use crate::sync::{Live, Notify, SyncConfig, Worker};
 use sila_store::Store;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub struct Desk {
@@ -15,6 +18,10 @@ pub struct Desk {
     pub idle_lock: Duration,
     /// Only for the startup benchmark (`--bench`): credentials the UI signs in with by itself.
     pub bench: Option<SignInInput>,
+    worker: Mutex<Option<Worker>>,
+    pub sync_config: SyncConfig,
+    /// How the sync worker tells the window that its state changed (set once the window exists).
+    notify: OnceLock<Notify>,
 }
 
 impl Desk {
@@ -25,7 +32,19 @@ impl Desk {
             last_activity: Mutex::new(Instant::now()),
             idle_lock,
             bench,
+            worker: Mutex::new(None),
+            sync_config: SyncConfig::default(),
+            notify: OnceLock::new(),
         }
+    }
+
+    pub fn with_sync_config(mut self, cfg: SyncConfig) -> Desk {
+        self.sync_config = cfg;
+        self
+    }
+
+    pub fn set_notify(&self, notify: Notify) {
+        let _ = self.notify.set(notify);
     }
 
     pub fn touch(&self) {
@@ -48,7 +67,15 @@ impl Desk {
         // A panic inside one command must not lock everyone out: take the store back from a poisoned lock.
         let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
         let store = guard.as_mut().ok_or_else(ApiError::locked)?;
-        f(store)
+        let before = store.conn().total_changes();
+        let out = f(store);
+        if store.conn().total_changes() != before {
+            // Something was written: the worker looks whether it was a change for HQ.
+            if let Some(w) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                w.changed();
+            }
+        }
+        out
     }
 
     pub fn signed_in(&self) -> bool {
@@ -58,9 +85,61 @@ impl Desk {
             .is_some()
     }
 
+    /// Hold the signed-in store, or drop it (sign-out). Dropping it stops the sync worker too.
     pub fn set_store(&self, store: Option<Store>) {
         self.touch();
+        if store.is_none() {
+            self.stop_sync();
+        }
         *self.store.lock().unwrap_or_else(|p| p.into_inner()) = store;
+    }
+
+    /// Start the sync worker for the account that just signed in (on its own connection, opened
+    /// with the same password, which the worker drops once the connection is open).
+    pub fn start_sync(&self, username: &str, password: &str) {
+        let notify = self
+            .notify
+            .get()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(|| {}));
+        let worker = Worker::start(
+            self.dir.clone(),
+            username.to_owned(),
+            password.to_owned(),
+            self.sync_config.clone(),
+            notify,
+        );
+        let old = self
+            .worker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(worker);
+        if let Some(old) = old {
+            old.stop();
+        }
+    }
+
+    /// Stop the sync worker and wait until its connection (and key) is gone.
+    pub fn stop_sync(&self) {
+        let old = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(old) = old {
+            old.stop();
+        }
+    }
+
+    /// The worker's live state, or None when no worker runs (nobody signed in).
+    pub fn sync_live(&self) -> Option<Live> {
+        self.worker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(Worker::live)
+    }
+
+    pub fn sync_now(&self) {
+        if let Some(w) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            w.sync_now();
+        }
     }
 
     /// Drop the store if the app has been idle too long. Returns true when it locked now.
@@ -68,6 +147,7 @@ impl Desk {
         if self.idle_for() < self.idle_lock {
             return false;
         }
+        self.stop_sync();
         let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
         guard.take().is_some()
     }

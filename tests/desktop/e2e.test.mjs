@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Harness, SHOTS, makePdf, makePng, writeFixture } from "./harness.mjs";
+import { Harness, SHOTS, makePdf, makePng, startHq, writeFixture } from "./harness.mjs";
 
 const h = new Harness();
 const dataDir = mkdtempSync(join(tmpdir(), "sila-e2e-"));
@@ -15,9 +15,10 @@ const idScan = writeFixture(files, "national-id.png", makePng(240, 150, 3));
 const familyCard = writeFixture(files, "family-card.pdf", makePdf());
 const ADMIN = { user: "admin", password: "sila-pass-1234", name: "نورة العتيبي" };
 let wd;
-// A screenshot is evidence, not a check: one WebKitWebDriver cannot take must not fail the flow.
-const shot = (name) =>
-  wd.screenshot(join(SHOTS, `${name}.png`)).catch((e) => console.log(`# screenshot ${name} not taken: ${e.message}`));
+// Every screenshot must be taken: the suite's pictures are what README shows.
+const shot = (name) => wd.screenshot(join(SHOTS, `${name}.png`));
+const hqDir = mkdtempSync(join(tmpdir(), "sila-e2e-hq-"));
+let hq;
 const step = () => wd.exec(`return document.querySelector('[data-testid=wizard]')?.dataset.step ?? null`);
 const next = async (expectStep) => {
   await wd.click("[data-testid=next]");
@@ -26,12 +27,15 @@ const next = async (expectStep) => {
 const saved = () => wd.until("the draft to be saved", `return document.querySelector('[data-testid=save-state]')?.dataset.state === 'saved'`);
 
 before(async () => {
+  hq = await startHq(hqDir);
   await h.start();
   wd = await h.launch(dataDir);
 });
 
 after(async () => {
   await h.stop();
+  hq?.stop();
+  rmSync(hqDir, { recursive: true, force: true });
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(files, { recursive: true, force: true });
 });
@@ -60,6 +64,24 @@ describe("the branch desktop app", { concurrency: false }, () => {
     await wd.waitFor("[data-testid=home]", 30000);
     await wd.waitFor("[data-testid=sync-area]");
     await shot("02-home");
+  });
+
+  it("an administrator enrols the device with HQ from the home screen; sync then runs by itself", async () => {
+    await wd.waitFor("[data-testid=sync-area][data-state=not_enrolled]");
+    await wd.waitFor("[data-testid=enroll-form]");
+    // A wrong code is refused beside its field, in Arabic.
+    await wd.type("#hq_url", hq.url);
+    await wd.type("#enroll_code", "AAAA-BBBB-CCCC");
+    await wd.click("[data-testid=enroll]");
+    assert.match(await wd.text("[data-testid=error-enroll_code]"), /رمز التسجيل/);
+    await wd.type("#enroll_code", hq.code("الأفلاج"));
+    await wd.click("[data-testid=enroll]");
+    // The first pass runs unasked; the area shows the last sync and nothing waiting.
+    await wd.waitFor("[data-testid=sync-area][data-state=online]", 30000);
+    await wd.until("the last sync shown", `return /آخر مزامنة: .*14[0-9][0-9]/.test(document.querySelector('[data-testid=sync-last]')?.textContent ?? '')`);
+    assert.match(await wd.text("[data-testid=sync-pending]"), /^0 /);
+    await wd.waitFor("[data-testid=sync-now]");
+    await shot("03-home-synced");
   });
 
   let caseNumber;
@@ -144,6 +166,13 @@ describe("the branch desktop app", { concurrency: false }, () => {
     assert.match(caseNumber, /^AFL-[A-Z0-9]{3}-000001$/);
     assert.match(await wd.text("[data-testid=receipt-promise]"), /14\d\d/);
     await shot("18-receipt");
+  });
+
+  it("the submitted case reaches HQ in the background, with nobody pressing sync", async () => {
+    const deadline = Date.now() + 60000;
+    let cases = 0;
+    while (Date.now() < deadline && (cases = hq.stats().cases) < 1) await new Promise((r) => setTimeout(r, 250));
+    assert.equal(cases, 1, "HQ holds the new case");
   });
 
   it("finds the beneficiary again under another spelling", async () => {

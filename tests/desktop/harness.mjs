@@ -1,6 +1,6 @@
 // Starts what the end-to-end tests need and stops it again: Xvfb (a display), tauri-driver (which
 // runs WebKitWebDriver, which runs the app), and finds the app's process so a test can kill it.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
 import { join, resolve } from "node:path";
@@ -11,6 +11,7 @@ export const ROOT = resolve(import.meta.dirname, "../..");
 const TARGET = process.env.CARGO_TARGET_DIR ?? join(ROOT, "target");
 export const APP = process.env.SILA_DESKTOP_APP ?? join(TARGET, "debug/sila-desktop");
 export const SHOTS = process.env.SILA_SCREENSHOTS ?? join(ROOT, "target/desktop-e2e");
+export const HQ_BIN = process.env.SILA_HQ_BIN ?? join(TARGET, "debug/sila-hq");
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -108,6 +109,33 @@ export class Harness {
       try { if (p.exitCode === null) p.kill("SIGKILL"); } catch {}
     }
   }
+}
+
+/**
+ * The real HQ server (`sila-hq serve`) on 127.0.0.1, port 0, with its own database in `dir`; and
+ * its command line for enrolment codes and stats, as an HQ administrator would use it.
+ */
+export async function startHq(dir) {
+  if (!existsSync(HQ_BIN)) throw new Error(`sila-hq is not built: ${HQ_BIN} (cargo build -p sila-hq)`);
+  const db = join(dir, "hq.db");
+  const proc = spawn(HQ_BIN, ["--db", db, "serve", "--listen", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "ignore"] });
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error("sila-hq did not start")), 20000);
+    let buf = "";
+    proc.stdout.on("data", (d) => {
+      buf += d;
+      const m = /listening on (http:\/\/[\d.:]+)/.exec(buf);
+      if (m) { clearTimeout(timer); ok(m[1]); }
+    });
+    proc.on("exit", () => fail(new Error("sila-hq exited")));
+  });
+  const cli = (...args) => execFileSync(HQ_BIN, ["--db", db, ...args], { encoding: "utf8" }).trim();
+  return {
+    url,
+    code: (branch) => cli("enroll-code", "--branch", branch),
+    stats: () => JSON.parse(cli("stats", "--json")),
+    stop: () => { try { proc.kill("SIGTERM"); } catch {} },
+  };
 }
 
 /** A small PNG (a grey "scan" with a dark band) made here, so tests need no fixture files. */

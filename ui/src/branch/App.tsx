@@ -51,8 +51,11 @@ function Root() {
   useEffect(() => {
     api.appStatus().then(async (st) => {
       setStatus(st);
+      // Startup benchmark only: on an empty data folder the first-run screen is the bare shell's
+      // baseline (Tauri, WebKit and this bundle with no store).
+      if (!st.initialised && st.bench_credentials) requestAnimationFrame(() => api.uiReady("first_run"));
       if (st.session) await enter(st.session);
-      else if (st.bench_credentials) {
+      else if (st.bench_credentials && st.initialised) {
         // Startup benchmark only: the shell was started with --bench and credentials.
         try {
           await enter(await api.signIn(st.bench_credentials));

@@ -1,8 +1,9 @@
 // Home: my tasks, counts by state, the sync area, and the way into a new or unfinished intake.
 import { useEffect, useState } from "react";
-import { api, asApiError } from "../shared/ipc";
+import { api, asApiError, onSyncChanged } from "../shared/ipc";
 import { useI18n } from "../shared/i18n";
-import { DualDate, ErrorBox, Ltr } from "../shared/components";
+import { DualDate, ErrorBox, Field, Ltr } from "../shared/components";
+import { formatTime, localDay } from "../shared/format";
 import type { HomeDto } from "../generated/HomeDto";
 import type { SyncStatusDto } from "../generated/SyncStatusDto";
 import type { ApiError } from "../generated/ApiError";
@@ -93,24 +94,89 @@ export function Home() {
   );
 }
 
-/** The sync area: what the sync scheduler reports (not enrolled until the device is enrolled). */
+/**
+ * The sync area: what the background worker and the store say (state, last sync, changes waiting,
+ * the error in Arabic), "sync now", and, for an administrator on a device not yet enrolled, the
+ * enrolment form (HQ's address and the one-time code).
+ */
 function SyncArea() {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const [s, setS] = useState<SyncStatusDto | null>(null);
+  const [busy, setBusy] = useState(false);
   useEffect(() => {
-    const load = () => api.syncStatus().then(setS, () => {});
+    let alive = true;
+    const load = () => api.syncStatus().then((x) => alive && setS(x), () => {});
     load();
-    const timer = setInterval(load, 15_000);
-    return () => clearInterval(timer);
+    const unlisten = onSyncChanged(load);
+    // The countdown to the next attempt, and a safety net should an event be missed.
+    const timer = setInterval(load, 5_000);
+    return () => {
+      alive = false;
+      clearInterval(timer);
+      unlisten.then((u) => u());
+    };
   }, []);
   if (!s) return null;
+  const busyState = s.state === "syncing" || s.state === "probing" || s.state === "starting";
   return (
-    <section className="card" aria-labelledby="sync-h" data-testid="sync-area">
-      <h2 id="sync-h">{t("syncTitle")}</h2>
-      <p>{t(`sync_${s.state}` as never) || s.state}</p>
-      <p className="muted"><Ltr>{s.pending_changes}</Ltr> {t("pendingChanges")}</p>
-      {s.last_sync && <p className="muted">{t("lastSync")}: <Ltr>{s.last_sync}</Ltr></p>}
-      {s.error && <p className="error">{s.error}</p>}
+    <section className="card" aria-labelledby="sync-h" data-testid="sync-area" data-state={s.state}>
+      <div className="between">
+        <h2 id="sync-h">{t("syncTitle")}</h2>
+        {s.enrolled && (
+          <button className="secondary" disabled={busy || s.state === "syncing"} data-testid="sync-now"
+            onClick={async () => {
+              setBusy(true);
+              try { setS(await api.syncNow()); } finally { setBusy(false); }
+            }}>
+            {t("syncNow")}
+          </button>
+        )}
+      </div>
+      <p data-testid="sync-state" className={busyState ? "muted" : ""}>{t(`sync_${s.state}` as never) || s.state}</p>
+      {s.error && <p className="error" role="alert" data-testid="sync-error">{s.error}</p>}
+      <p className="muted" data-testid="sync-pending"><Ltr>{s.pending_changes.toLocaleString(lang === "ar" ? "ar-SA-u-nu-latn" : "en")}</Ltr> {t("pendingChanges")}</p>
+      {s.enrolled && (
+        <p className="muted" data-testid="sync-last">
+          {t("lastSync")}: {s.last_sync ? <><DualDate iso={localDay(s.last_sync)} /> <Ltr>{formatTime(s.last_sync)}</Ltr></> : t("neverSynced")}
+        </p>
+      )}
+      {s.state === "offline" && s.next_attempt_seconds != null && (
+        <p className="muted">{t("nextAttempt")} <Ltr>{s.next_attempt_seconds}</Ltr> {t("seconds")}</p>
+      )}
+      {s.can_enroll && <EnrollForm onDone={setS} />}
     </section>
+  );
+}
+
+function EnrollForm({ onDone }: { onDone: (s: SyncStatusDto) => void }) {
+  const { t } = useI18n();
+  const [url, setUrl] = useState("");
+  const [code, setCode] = useState("");
+  const [err, setErr] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const fieldError = (f: string) => err?.fields.find((x) => x.field === f)?.message ?? null;
+  return (
+    <form data-testid="enroll-form" onSubmit={async (e) => {
+      e.preventDefault();
+      setBusy(true);
+      setErr(null);
+      try {
+        onDone(await api.enroll({ hq_url: url, code }));
+      } catch (x) {
+        setErr(asApiError(x));
+      } finally {
+        setBusy(false);
+      }
+    }}>
+      <h3>{t("enrollTitle")}</h3>
+      <Field id="hq_url" label={t("hqUrl")} error={fieldError("hq_url")}>
+        {(a) => <input {...a} dir="ltr" type="url" value={url} placeholder="https://" onChange={(e) => setUrl(e.target.value)} />}
+      </Field>
+      <Field id="enroll_code" label={t("enrollCode")} hint={t("enrollCodeHint")} error={fieldError("code")}>
+        {(a) => <input {...a} dir="ltr" value={code} autoComplete="off" onChange={(e) => setCode(e.target.value)} />}
+      </Field>
+      {err && err.fields.length === 0 && <ErrorBox error={err} />}
+      <button type="submit" disabled={busy} data-testid="enroll">{busy ? t("enrolling") : t("enroll")}</button>
+    </form>
   );
 }

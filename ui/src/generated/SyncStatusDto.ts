@@ -5,6 +5,30 @@
  */
 export type SyncStatusDto = { 
 /**
- * "not_enrolled", "idle", "syncing", "offline" or "error".
+ * "not_enrolled", "starting", "probing", "syncing", "online", "offline", "needs_person" or "failed".
  */
-state: string, last_sync: string | null, pending_changes: number, error: string | null, };
+state: string, enrolled: boolean, 
+/**
+ * The HQ address this store is bound to.
+ */
+hq_url: string | null, 
+/**
+ * When the last successful sync ended (RFC 3339).
+ */
+last_sync: string | null, 
+/**
+ * Changes made here that HQ has not acknowledged yet.
+ */
+pending_changes: number, error_code: string | null, 
+/**
+ * The error in Arabic, ready to show.
+ */
+error: string | null, 
+/**
+ * Seconds until the next automatic attempt (offline: the next probe).
+ */
+next_attempt_seconds: number | null, 
+/**
+ * The signed-in person may enrol this device (an administrator, and it is not enrolled).
+ */
+can_enroll: boolean, };

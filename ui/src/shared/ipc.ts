@@ -10,6 +10,7 @@ import type { SignInInput } from "../generated/SignInInput";
 import type { CatalogDto } from "../generated/CatalogDto";
 import type { HomeDto } from "../generated/HomeDto";
 import type { SyncStatusDto } from "../generated/SyncStatusDto";
+import type { EnrollInput } from "../generated/EnrollInput";
 import type { BeneficiaryRow } from "../generated/BeneficiaryRow";
 import type { BeneficiaryPage } from "../generated/BeneficiaryPage";
 import type { CaseQuery } from "../generated/CaseQuery";
@@ -52,6 +53,8 @@ export const api = {
   home: () => call<HomeDto>("home"),
   completeTask: (id: string) => call<null>("complete_task", { id }),
   syncStatus: () => call<SyncStatusDto>("sync_status"),
+  syncNow: () => call<SyncStatusDto>("sync_now"),
+  enroll: (input: EnrollInput) => call<SyncStatusDto>("enroll", { input }),
   search: (query: string, limit = 30) => call<BeneficiaryRow[]>("search", { query, limit }),
   beneficiaryRow: (id: string) => call<BeneficiaryRow | null>("beneficiary_row", { id }),
   beneficiariesPage: (offset: number, limit: number) =>
@@ -91,6 +94,11 @@ export const api = {
 
 export function onLocked(f: () => void): Promise<() => void> {
   return listen("sila://locked", () => f());
+}
+
+/** The background sync worker's state changed (a pass began or ended, HQ went away or came back). */
+export function onSyncChanged(f: () => void): Promise<() => void> {
+  return listen("sila://sync", () => f());
 }
 
 /** The mime type of stored bytes, from their first bytes (the store only keeps these four). */

@@ -1,0 +1,334 @@
+//! Background sync while someone is signed in. At sign-in the shell starts one worker thread with
+//! its own connection to the store (opened with the same credentials, so the store key exists
+//! only while someone is signed in); at sign-out or the idle lock the worker is told to stop, drops
+//! its connection and ends. The worker never holds the window's connection, so the desk stays
+//! responsive while a pass crawls over a 2G link.
+//!
+//! What to do when is `sila_sync::Scheduler`'s decision (health probe with exponential back-off
+//! and jitter while HQ is unreachable, a pass at once on reconnect, a few seconds after a save,
+//! periodically while online, and at once on "sync now"); the pass is `sila_sync::sync_once`.
+//! Nothing here decides what a record means, and nothing is logged but phases and counts.
+
+use sila_store::Store;
+use sila_sync::{Action, HqClient, Scheduler, SchedulerConfig, SyncOptions};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// What the worker is doing, for the home screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// The worker is opening its connection.
+    #[default]
+    Starting,
+    /// The store is not bound to HQ (an administrator enrols it from the home screen or `sila enroll`).
+    NotEnrolled,
+    /// Asking HQ's `/healthz` whether it can be reached.
+    Probing,
+    Syncing,
+    /// HQ answered and the last pass finished.
+    Online,
+    /// HQ cannot be reached; the next probe is scheduled with back-off.
+    Offline,
+    /// HQ refused this device (revoked, unknown credential): automatic sync waits for "sync now".
+    NeedsPerson,
+    /// The worker's own connection could not be opened.
+    Failed,
+}
+
+impl Phase {
+    pub fn code(self) -> &'static str {
+        match self {
+            Phase::Starting => "starting",
+            Phase::NotEnrolled => "not_enrolled",
+            Phase::Probing => "probing",
+            Phase::Syncing => "syncing",
+            Phase::Online => "online",
+            Phase::Offline => "offline",
+            Phase::NeedsPerson => "needs_person",
+            Phase::Failed => "failed",
+        }
+    }
+}
+
+/// The worker's live state, shared with the commands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Live {
+    pub phase: Phase,
+    /// When the next automatic attempt is due (offline: the next probe).
+    pub next_attempt: Option<Instant>,
+    /// Counts of the last finished pass: pushed, pulled.
+    pub last_pushed: usize,
+    pub last_pulled: usize,
+    /// How many passes this worker finished (for tests and the log).
+    pub passes: u64,
+}
+
+enum Event {
+    /// Something was written through the window's connection.
+    Changed,
+    SyncNow,
+}
+
+/// Tells the window that the sync state changed (an event it listens to); a no-op in tests.
+pub type Notify = Arc<dyn Fn() + Send + Sync>;
+
+/// The tunables of the worker; production's are the scheduler's defaults.
+#[derive(Clone)]
+pub struct SyncConfig {
+    pub scheduler: SchedulerConfig,
+    /// A pass is not started before this much time after sign-in (the first screen draws first).
+    pub first_delay: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            scheduler: SchedulerConfig::default(),
+            first_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A running worker. Dropping it stops it.
+pub struct Worker {
+    tx: mpsc::UnboundedSender<Event>,
+    stop: Arc<tokio::sync::Notify>,
+    live: Arc<Mutex<Live>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Start a worker on its own connection to the store in `dir`, opened as `username`.
+    pub fn start(
+        dir: PathBuf,
+        username: String,
+        password: String,
+        cfg: SyncConfig,
+        notify: Notify,
+    ) -> Worker {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let live = Arc::new(Mutex::new(Live::default()));
+        let (stop2, live2) = (Arc::clone(&stop), Arc::clone(&live));
+        let thread = std::thread::Builder::new()
+            .name("sila-sync".into())
+            .spawn(move || {
+                let store = Store::open(&dir, &username, &password);
+                drop(password);
+                let store = match store {
+                    Ok(s) => s,
+                    Err(e) => {
+                        crate::log::line("sync_worker", e.code(), 0);
+                        set(&live2, &notify, |l| l.phase = Phase::Failed);
+                        return;
+                    }
+                };
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    set(&live2, &notify, |l| l.phase = Phase::Failed);
+                    return;
+                };
+                rt.block_on(run(store, rx, stop2, live2, notify, cfg));
+            })
+            .expect("spawn the sync thread");
+        Worker {
+            tx,
+            stop,
+            live,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn live(&self) -> Live {
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A save went through the window's connection: sync soon if it made changes for HQ.
+    pub fn changed(&self) {
+        let _ = self.tx.send(Event::Changed);
+    }
+
+    pub fn sync_now(&self) {
+        let _ = self.tx.send(Event::SyncNow);
+    }
+
+    /// Stop and wait until the worker has dropped its connection (a pass in flight is abandoned:
+    /// sync is safe to cut at any point, and what was not acknowledged is sent next time).
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        self.stop.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// Change the live state, and tell the window when it did change.
+fn set(live: &Mutex<Live>, notify: &Notify, f: impl FnOnce(&mut Live)) {
+    let changed = {
+        let mut l = live.lock().unwrap_or_else(|p| p.into_inner());
+        let before = l.clone();
+        f(&mut l);
+        *l != before
+    };
+    if changed {
+        notify();
+    }
+}
+
+/// Seed the jitter from this device, so two laptops that lost the link together do not return together.
+fn seed(store: &Store) -> u64 {
+    let id = store.session().device.to_string();
+    id.bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        })
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+}
+
+async fn run(
+    mut store: Store,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    stop: Arc<tokio::sync::Notify>,
+    live: Arc<Mutex<Live>>,
+    notify: Notify,
+    cfg: SyncConfig,
+) {
+    let start = Instant::now();
+    let opts = SyncOptions::default();
+    let mut sched = Scheduler::new(cfg.scheduler.clone(), seed(&store));
+    let mut pending = sila_store::outbox::pending_count(store.conn()).unwrap_or(0);
+    let mut enrolled = false;
+    // Let the first screen draw before the first probe; "sync now" or a stop cut the wait short.
+    let mut first_wait = Some(cfg.first_delay);
+    loop {
+        let now = start.elapsed();
+        let enrolment = store.enrolment().ok().flatten();
+        if enrolment.is_some() && !enrolled {
+            enrolled = true;
+        }
+        let action = match (&enrolment, first_wait.take()) {
+            (None, _) => {
+                enrolled = false;
+                set(&live, &notify, |l| {
+                    l.phase = Phase::NotEnrolled;
+                    l.next_attempt = None;
+                });
+                // Nothing to do until an enrolment (which sends "sync now").
+                Action::Wait(Duration::from_secs(3600))
+            }
+            (Some(_), Some(d)) if !d.is_zero() => Action::Wait(d),
+            (Some(_), _) => sched.next(now),
+        };
+        match action {
+            Action::Probe => {
+                let url = enrolment.as_ref().map(|e| e.hq_url.clone()).unwrap_or_default();
+                set(&live, &notify, |l| l.phase = Phase::Probing);
+                let reachable = match HqClient::new(&url, None, &opts) {
+                    Ok(client) => tokio::select! {
+                        ok = client.healthy() => ok,
+                        _ = stop.notified() => return,
+                    },
+                    Err(_) => false,
+                };
+                let now = start.elapsed();
+                sched.probe_done(now, reachable);
+                if !reachable {
+                    crate::log::line("sync_probe", "unreachable", 0);
+                    let wait = match sched.next(now) {
+                        Action::Wait(w) => Some(Instant::now() + w),
+                        _ => None,
+                    };
+                    set(&live, &notify, |l| {
+                        l.phase = Phase::Offline;
+                        l.next_attempt = wait;
+                    });
+                }
+            }
+            Action::Sync => {
+                set(&live, &notify, |l| {
+                    l.phase = Phase::Syncing;
+                    l.next_attempt = None;
+                });
+                let began = Instant::now();
+                let result = tokio::select! {
+                    r = sila_sync::sync_once(&mut store, &opts) => r,
+                    _ = stop.notified() => return,
+                };
+                let outcome = sila_sync::outcome_of(&result);
+                let now = start.elapsed();
+                sched.sync_done(now, outcome);
+                pending = sila_store::outbox::pending_count(store.conn()).unwrap_or(pending);
+                let code = match &result {
+                    Ok(_) => "ok".to_owned(),
+                    Err(e) => e.code(),
+                };
+                crate::log::line("sync_pass", &code, began.elapsed().as_millis());
+                let next = match sched.next(now) {
+                    Action::Wait(w) => Some(Instant::now() + w),
+                    _ => None,
+                };
+                set(&live, &notify, |l| {
+                    l.passes += 1;
+                    l.next_attempt = next;
+                    match &result {
+                        Ok(r) => {
+                            l.phase = Phase::Online;
+                            l.last_pushed = r.pushed;
+                            l.last_pulled = r.pulled;
+                        }
+                        Err(_) => {
+                            l.phase = match outcome {
+                                sila_sync::Outcome::NeedsPerson => Phase::NeedsPerson,
+                                _ => Phase::Offline,
+                            }
+                        }
+                    }
+                });
+            }
+            Action::Wait(d) => {
+                let event = tokio::select! {
+                    e = rx.recv() => e,
+                    _ = tokio::time::sleep(d) => continue,
+                    _ = stop.notified() => return,
+                };
+                let now = start.elapsed();
+                match event {
+                    None => return,
+                    Some(Event::SyncNow) => {
+                        first_wait = None;
+                        sched.sync_now(now);
+                    }
+                    Some(Event::Changed) => {
+                        // Only a change for HQ (an outbox operation) brings a pass forward; a
+                        // wizard draft saved while typing does not.
+                        let p = sila_store::outbox::pending_count(store.conn()).unwrap_or(pending);
+                        if p > pending && enrolled {
+                            sched.local_change(now);
+                        }
+                        if p != pending {
+                            notify();
+                        }
+                        pending = p;
+                    }
+                }
+            }
+        }
+    }
+}
