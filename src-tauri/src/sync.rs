@@ -189,6 +189,12 @@ fn set(live: &Mutex<Live>, notify: &Notify, f: impl FnOnce(&mut Live)) {
     }
 }
 
+/// What the scheduler would do now, without telling it (for the display): `next` itself marks a
+/// probe or pass as started, so it is asked on a copy.
+fn peek(sched: &Scheduler, now: Duration) -> Action {
+    sched.clone().next(now)
+}
+
 /// Seed the jitter from this device, so two laptops that lost the link together do not return together.
 fn seed(store: &Store) -> u64 {
     let id = store.session().device.to_string();
@@ -251,7 +257,7 @@ async fn run(
                 sched.probe_done(now, reachable);
                 if !reachable {
                     crate::log::line("sync_probe", "unreachable", 0);
-                    let wait = match sched.next(now) {
+                    let wait = match peek(&sched, now) {
                         Action::Wait(w) => Some(Instant::now() + w),
                         _ => None,
                     };
@@ -267,20 +273,40 @@ async fn run(
                     l.next_attempt = None;
                 });
                 let began = Instant::now();
-                let result = tokio::select! {
-                    r = sila_sync::sync_once(&mut store, &opts) => r,
-                    _ = stop.notified() => return,
+                // Events that arrive during the pass are remembered: a save made while the pass
+                // ran may have come after its push, and must bring the next pass forward.
+                let (mut saved_meanwhile, mut now_asked) = (false, false);
+                let result = {
+                    let pass = sila_sync::sync_once(&mut store, &opts);
+                    tokio::pin!(pass);
+                    loop {
+                        tokio::select! {
+                            r = &mut pass => break r,
+                            e = rx.recv() => match e {
+                                Some(Event::Changed) => saved_meanwhile = true,
+                                Some(Event::SyncNow) => now_asked = true,
+                                None => return,
+                            },
+                            _ = stop.notified() => return,
+                        }
+                    }
                 };
                 let outcome = sila_sync::outcome_of(&result);
                 let now = start.elapsed();
                 sched.sync_done(now, outcome);
                 pending = sila_store::outbox::pending_count(store.conn()).unwrap_or(pending);
+                if saved_meanwhile && pending > 0 {
+                    sched.local_change(now);
+                }
+                if now_asked {
+                    sched.sync_now(now);
+                }
                 let code = match &result {
                     Ok(_) => "ok".to_owned(),
                     Err(e) => e.code(),
                 };
                 crate::log::line("sync_pass", &code, began.elapsed().as_millis());
-                let next = match sched.next(now) {
+                let next = match peek(&sched, now) {
                     Action::Wait(w) => Some(Instant::now() + w),
                     _ => None,
                 };

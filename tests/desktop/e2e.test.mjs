@@ -172,7 +172,9 @@ describe("the branch desktop app", { concurrency: false }, () => {
     const deadline = Date.now() + 60000;
     let cases = 0;
     while (Date.now() < deadline && (cases = hq.stats().cases) < 1) await new Promise((r) => setTimeout(r, 250));
-    assert.equal(cases, 1, "HQ holds the new case");
+    // On failure, say what the sync worker did (the app's log holds names of steps and codes only).
+    const log = () => readFileSync(join(dataDir, "logs/desktop.log"), "utf8").split("\n").filter((l) => /sync|enroll/.test(l)).slice(-20).join("\n");
+    assert.equal(cases, 1, `HQ holds the new case; the app's sync log:\n${cases === 1 ? "" : log()}`);
   });
 
   it("finds the beneficiary again under another spelling", async () => {
