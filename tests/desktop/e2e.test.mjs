@@ -146,13 +146,21 @@ describe("the branch desktop app", { concurrency: false }, () => {
     await next(6);
 
     // The applicant signs on screen with the pointer.
-    const pad = await wd.waitFor("[data-testid=signature-pad]");
-    const moves = [];
-    for (let k = 0; k <= 24; k++) moves.push({ type: "pointerMove", duration: 10, origin: { "element-6066-11e4-a52e-4f735466cecf": pad }, x: -200 + k * 16, y: Math.round(30 * Math.sin(k / 2.5)) });
-    await wd.actions([{
-      type: "pointer", id: "pen", parameters: { pointerType: "mouse" },
-      actions: [{ type: "pointerMove", duration: 0, origin: { "element-6066-11e4-a52e-4f735466cecf": pad }, x: -220, y: 0 }, { type: "pointerDown", button: 0 }, ...moves, { type: "pointerUp", button: 0 }],
-    }]);
+    // (The pad is found again if React replaced it between finding and drawing.)
+    for (let attempt = 0; ; attempt++) {
+      const pad = await wd.waitFor("[data-testid=signature-pad]");
+      const moves = [];
+      for (let k = 0; k <= 24; k++) moves.push({ type: "pointerMove", duration: 10, origin: { "element-6066-11e4-a52e-4f735466cecf": pad }, x: -200 + k * 16, y: Math.round(30 * Math.sin(k / 2.5)) });
+      try {
+        await wd.actions([{
+          type: "pointer", id: "pen", parameters: { pointerType: "mouse" },
+          actions: [{ type: "pointerMove", duration: 0, origin: { "element-6066-11e4-a52e-4f735466cecf": pad }, x: -220, y: 0 }, { type: "pointerDown", button: 0 }, ...moves, { type: "pointerUp", button: 0 }],
+        }]);
+        break;
+      } catch (e) {
+        if (attempt >= 2 || !/stale element/.test(e.message)) throw e;
+      }
+    }
     await wd.waitFor("[data-testid=signature-kept]", 10000);
     assert.equal(await wd.text("[data-testid=employee-name]"), ADMIN.name);
     await saved();
