@@ -1,6 +1,7 @@
 //! End-to-end tests of sync: branch stores, the real sync client and a real HQ server over HTTP.
 //! One integration-test binary for the workspace's cross-component tests.
 
+mod duplicates;
 mod harness;
 mod proxy;
 mod sync_faults;

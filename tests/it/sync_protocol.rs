@@ -602,7 +602,13 @@ async fn merges_and_staff_accounts_reach_the_branch() {
     };
     let (merged, survivor) = (first(&a), first(&b));
     hq.store
-        .merge_beneficiaries(&survivor, &merged, Utc::now())
+        .merge_duplicates(
+            &survivor,
+            &merged,
+            &Default::default(),
+            &committee(),
+            Utc::now(),
+        )
         .unwrap();
     a.sync().await.unwrap();
     let sb = a

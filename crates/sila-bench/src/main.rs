@@ -6,7 +6,11 @@
 //!   p50/p99 — baseline: a bare SQLite transaction writing the same rows;
 //! - search by name variant, ID and phone tail at N beneficiaries, p50/p95 — baseline: FTS5 on the
 //!   raw names (no normalisation, no ranking);
-//! - import of an N-row CSV — baseline: the sqlite3 shell's `.import` of the same file.
+//! - import of an N-row CSV — baseline: the sqlite3 shell's `.import` of the same file;
+//! - duplicate candidates at HQ over 100k and 1M beneficiaries in a real `sila-hq` SQLite store
+//!   (labelled synthetic population, src/labelled.rs) — baseline: exact matching (the same ID, or
+//!   the same normalised name inside a birth-date or mobile block), with precision and recall of
+//!   both.
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -333,6 +337,126 @@ fn import(rows: &mut Vec<Row>, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// Exact matching, the baseline duplicate finder: the same national ID, or the same normalised
+/// name key together with the same birth date or the same mobile.
+fn exact_duplicates(people: &[sila_domain::duplicates::Person]) -> Vec<(usize, usize)> {
+    use std::collections::HashMap;
+    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, p) in people.iter().enumerate() {
+        let key = sila_domain::arabic::name_key(&p.full_name);
+        if let Some(n) = &p.national_id {
+            groups.entry(format!("i{n}")).or_default().push(i);
+        }
+        if let Some(d) = p.birth_date {
+            groups.entry(format!("b{d}{key}")).or_default().push(i);
+        }
+        if let Some(m) = &p.mobile {
+            groups.entry(format!("m{m}{key}")).or_default().push(i);
+        }
+    }
+    let mut pairs: Vec<(usize, usize)> = groups
+        .values()
+        .filter(|g| g.len() > 1)
+        .flat_map(|g| {
+            g.iter()
+                .enumerate()
+                .flat_map(move |(x, &a)| g[x + 1..].iter().map(move |&b| (a.min(b), a.max(b))))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+fn duplicates(rows: &mut Vec<Row>, n: usize) -> Result<()> {
+    use sila_bench::labelled;
+    use sila_hq::store::HqStore;
+    let l = labelled::generate(n, 11);
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("hq.db");
+    drop(sila_hq::sqlite::SqliteHq::open(&db)?);
+    {
+        // Fill HQ's beneficiaries table as pushes would have: whole records as JSON.
+        let mut conn = Connection::open(&db)?;
+        let tx = conn.transaction()?;
+        let mut rng = StdRng::seed_from_u64(3);
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO beneficiaries (id, branch, device_id, national_id, data, version, created_at, updated_at)
+                 VALUES (?1, ?2, 'bench', ?3, ?4, 1, '2026-11-25T00:00:00Z', '2026-11-25T00:00:00Z')",
+            )?;
+            for p in &l.people {
+                let mut b = sila_store::demo::beneficiary(&mut rng, today);
+                b.id = p.id.parse().context("id")?;
+                b.name = sila_domain::beneficiary::PersonName::from_full(&p.full_name);
+                b.name.as_written = p.full_name.clone();
+                b.national_id = p
+                    .national_id
+                    .as_deref()
+                    .map(sila_domain::national_id::NationalId::parse)
+                    .transpose()
+                    .ok()
+                    .flatten();
+                b.birth_date = p.birth_date;
+                b.mobile = p
+                    .mobile
+                    .as_deref()
+                    .map(sila_domain::phone::Mobile::parse)
+                    .transpose()
+                    .ok()
+                    .flatten();
+                stmt.execute(rusqlite::params![
+                    p.id,
+                    p.branch,
+                    p.national_id,
+                    serde_json::to_string(&b)?
+                ])?;
+            }
+        }
+        tx.commit()?;
+    }
+    let hq = sila_hq::sqlite::SqliteHq::open(&db)?;
+    let t = Instant::now();
+    let found = hq.duplicate_candidates(usize::MAX)?;
+    let ours = t.elapsed();
+    let index: std::collections::HashMap<&str, usize> = l
+        .people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .collect();
+    let proposed: Vec<(usize, usize)> = found
+        .iter()
+        .map(|d| (index[d.a.id.as_str()], index[d.b.id.as_str()]))
+        .collect();
+    let (p, r, _, _) = labelled::precision_recall(&l, &proposed);
+
+    let t = Instant::now();
+    let exact = exact_duplicates(&l.people);
+    let base = t.elapsed();
+    let (bp, br, _, _) = labelled::precision_recall(&l, &exact);
+    rows.push(Row {
+        what: format!("duplicate candidates at HQ, {} people", l.people.len()),
+        figure: format!(
+            "{:.2} s, {} pairs, precision {p:.3}, recall {r:.3}",
+            ours.as_secs_f64(),
+            found.len()
+        ),
+        budget: if n >= 1_000_000 {
+            "< 60 s on two cores".into()
+        } else {
+            "—".into()
+        },
+        baseline: format!(
+            "{:.2} s exact matching (in memory), precision {bp:.3}, recall {br:.3}",
+            base.as_secs_f64()
+        ),
+        verdict: n < 1_000_000 || ours < Duration::from_secs(60),
+    });
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let (mut n, intakes, queries) = if quick {
@@ -340,7 +464,7 @@ fn main() -> Result<()> {
     } else {
         (100_000, 500, 1000)
     };
-    // `--only intake|import|search` runs one measurement; `--rows N` sizes the import and search
+    // `--only intake|import|search|duplicates` runs one measurement; `--rows N` sizes the import and search
     // stores (for profiling; the budgets speak of 100k).
     let args: Vec<String> = std::env::args().collect();
     if let Some(rows) = args
@@ -368,6 +492,16 @@ fn main() -> Result<()> {
     if runs("search") {
         eprintln!("search …");
         search(&mut rows, n, queries)?;
+    }
+    if runs("duplicates") {
+        for people in if quick {
+            vec![20_000]
+        } else {
+            vec![100_000, 1_000_000]
+        } {
+            eprintln!("duplicates at {people} …");
+            duplicates(&mut rows, people)?;
+        }
     }
 
     let w = [

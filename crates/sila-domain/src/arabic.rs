@@ -220,8 +220,12 @@ const MISSING_PART_CREDIT: f64 = 0.45;
 /// A name with no tokens scores 0.0 against anything: an empty name is no
 /// evidence of a duplicate.
 pub fn name_similarity(a: &str, b: &str) -> f64 {
-    let ta = name_tokens(a);
-    let tb = name_tokens(b);
+    name_similarity_of_tokens(&name_tokens(a), &name_tokens(b))
+}
+
+/// [`name_similarity`] on names already split by [`name_tokens`]: duplicate detection compares
+/// each person with many others and tokenises each name once.
+pub fn name_similarity_of_tokens(ta: &[String], tb: &[String]) -> f64 {
     if ta.is_empty() || tb.is_empty() {
         return 0.0;
     }
@@ -230,7 +234,7 @@ pub fn name_similarity(a: &str, b: &str) -> f64 {
     }
     // Fixed argument order makes the result bit-for-bit symmetric (floating
     // point sums are order-sensitive).
-    let (x, y) = if ta <= tb { (&ta, &tb) } else { (&tb, &ta) };
+    let (x, y) = if ta <= tb { (ta, tb) } else { (tb, ta) };
     score_names(x, y).clamp(0.0, 1.0)
 }
 
@@ -326,37 +330,57 @@ fn strip_article(t: &str) -> (bool, &str) {
 /// Arabic names are short and Jaro-Winkler rates pairs such as محمد/خالد far
 /// too close.
 fn edit_similarity(a: &str, b: &str) -> f64 {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let longer = a.len().max(b.len());
+    // Names are short: compare on the stack (this runs tens of millions of times at HQ).
+    const MAX: usize = 40;
+    let (mut ca, mut cb) = (['\0'; MAX], ['\0'; MAX]);
+    let (mut na, mut nb) = (0, 0);
+    for c in a.chars() {
+        if na == MAX {
+            return edit_similarity_long(a, b);
+        }
+        ca[na] = c;
+        na += 1;
+    }
+    for c in b.chars() {
+        if nb == MAX {
+            return edit_similarity_long(a, b);
+        }
+        cb[nb] = c;
+        nb += 1;
+    }
+    let longer = na.max(nb);
     if longer == 0 {
         return 1.0;
     }
-    1.0 - osa_distance(&a, &b) as f64 / longer as f64
+    1.0 - osa_distance(&ca[..na], &cb[..nb]) as f64 / longer as f64
 }
 
+fn edit_similarity_long(a: &str, b: &str) -> f64 {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    1.0 - osa_distance(&a, &b) as f64 / a.len().max(b.len()) as f64
+}
+
+/// Optimal-string-alignment distance with three rolling rows.
 fn osa_distance(a: &[char], b: &[char]) -> usize {
-    let (n, m) = (a.len(), b.len());
-    let mut d = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=n {
+    let m = b.len();
+    let mut two_back: Vec<usize> = vec![0; m + 1];
+    let mut prev: Vec<usize> = (0..=m).collect();
+    let mut cur: Vec<usize> = vec![0; m + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
+                v = v.min(two_back[j - 2] + 1);
             }
-            d[i][j] = v;
+            cur[j] = v;
         }
+        std::mem::swap(&mut two_back, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
     }
-    d[n][m]
+    prev[m]
 }
 
 /// True when `s` contains at least one Arabic letter (any of the Arabic

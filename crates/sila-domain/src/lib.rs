@@ -10,6 +10,7 @@ pub mod beneficiary;
 pub mod case;
 pub mod catalog;
 pub mod dates;
+pub mod duplicates;
 pub mod error;
 pub mod ids;
 pub mod interaction;

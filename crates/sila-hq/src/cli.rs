@@ -44,6 +44,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Candidate duplicates across every branch, certain ones first, then by score.
+    Duplicates {
+        #[arg(long)]
+        json: bool,
+        /// At most this many pairs.
+        #[arg(long, default_value_t = usize::MAX)]
+        limit: usize,
+    },
     /// List enrolled devices.
     Devices {
         #[arg(long)]
@@ -152,6 +160,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{}\t{}\t{}", b.name, b.beneficiaries, b.cases);
                 }
                 println!("total\t{}\t{}", s.beneficiaries, s.cases);
+            }
+        }
+        Command::Duplicates { json, limit } => {
+            let pairs = store.duplicate_candidates(limit)?;
+            if json {
+                // design.md "Interfaces": each side is {id, branch, national_id, full_name}.
+                let side = |p: &crate::store::DuplicatePerson| {
+                    serde_json::json!({"id": p.id, "branch": p.branch,
+                        "national_id": p.national_id, "full_name": p.full_name})
+                };
+                let out: Vec<serde_json::Value> = pairs
+                    .iter()
+                    .map(|d| {
+                        serde_json::json!({"a": side(&d.a), "b": side(&d.b), "score": d.score,
+                            "certain": d.certain, "reasons": d.reasons})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string(&out)?);
+            } else {
+                for d in &pairs {
+                    println!(
+                        "{}\t{}\t{:.3}\t{}\t{}",
+                        d.a.id,
+                        d.b.id,
+                        d.score,
+                        if d.certain { "certain" } else { "candidate" },
+                        d.reasons.join(",")
+                    );
+                }
             }
         }
         Command::Devices { json } => {

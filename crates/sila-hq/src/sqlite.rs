@@ -15,6 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use sila_domain::case::{self, Case, CaseEvent, Transition, TransitionRequest};
+use sila_domain::duplicates;
 use sila_domain::ids::DeviceId;
 use sila_domain::staff::{Actor, Role};
 use sila_sync::proto::{
@@ -24,16 +25,25 @@ use sila_sync::proto::{
 use std::path::Path;
 use std::sync::Mutex;
 
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../../migrations/hq/0001_init.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../../migrations/hq/0001_init.sql"),
+    ),
+    (
+        "0002_duplicates",
+        include_str!("../../../migrations/hq/0002_duplicates.sql"),
+    ),
+];
 
 /// Files larger than this are refused at HQ as at the branch.
 pub const MAX_ATTACHMENT: i64 = 15 * 1024 * 1024;
 
 pub struct SqliteHq {
     conn: Mutex<Connection>,
+    /// The last duplicate search and the connection's change count it was made at: the queue is
+    /// read far more often than beneficiaries change, and at 1M people a search takes seconds.
+    duplicates: Mutex<Option<(u64, Vec<DuplicatePair>)>>,
     hq_device: DeviceId,
     /// Secret from which device credentials are derived (HMAC of the code and the device), so
     /// a repeated enrolment gets the same credential. Kept in the HQ store, never logged.
@@ -137,14 +147,20 @@ impl SqliteHq {
         };
         Ok(SqliteHq {
             conn: Mutex::new(conn),
+            duplicates: Mutex::new(None),
             hq_device,
             token_key,
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves no half transaction (it rolled back on drop).
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// HQ's own device ID (the author of what HQ writes into the records table).
+    pub(crate) fn hq_device_id(&self) -> String {
+        self.hq_device.to_string()
     }
 }
 
@@ -172,7 +188,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-fn feed(
+pub(crate) fn feed(
     tx: &Connection,
     branch: Option<&str>,
     kind: &str,
@@ -1266,7 +1282,45 @@ impl HqStore for SqliteHq {
         Ok(write_id)
     }
 
-    fn merge_beneficiaries(&self, survivor: &str, merged: &str, now: DateTime<Utc>) -> Result<()> {
+    fn duplicate_candidates(&self, limit: usize) -> Result<Vec<DuplicatePair>> {
+        let conn = self.lock();
+        let stamp = conn.total_changes();
+        let mut cache = self.duplicates.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.as_ref().map(|(s, _)| *s) != Some(stamp) {
+            *cache = Some((stamp, find_duplicates(&conn)?));
+        }
+        let all = &cache.as_ref().expect("filled above").1;
+        Ok(all.iter().take(limit).cloned().collect())
+    }
+
+    fn beneficiary_file(&self, id: &str) -> Result<Option<Value>> {
+        let conn = self.lock();
+        let row: Option<(String, String, i64, Option<String>)> = conn
+            .query_row(
+                "SELECT data, branch, version, merged_into FROM beneficiaries WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        row.map(|(data, branch, version, merged_into)| {
+            Ok(json!({
+                "record": serde_json::from_str::<Value>(&data)?,
+                "branch": branch,
+                "version": version,
+                "merged_into": merged_into,
+            }))
+        })
+        .transpose()
+    }
+
+    fn merge_duplicates(
+        &self,
+        survivor: &str,
+        merged: &str,
+        chosen: &Map<String, Value>,
+        actor: &HqActor,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
         if survivor == merged {
             return Err(HqError::BadRequest("a record cannot be merged into itself"));
         }
@@ -1282,40 +1336,225 @@ impl HqStore for SqliteHq {
                 .optional()?)
         };
         let (s_branch, s_data, s_merged) = get(survivor)?.ok_or(HqError::NotFound("survivor"))?;
-        let (m_branch, _, _) = get(merged)?.ok_or(HqError::NotFound("merged"))?;
+        let (m_branch, m_data, m_merged) = get(merged)?.ok_or(HqError::NotFound("merged"))?;
         if s_merged.is_some() {
             return Err(HqError::BadRequest("the survivor was itself merged"));
         }
+        if m_merged.is_some() {
+            return Err(HqError::BadRequest("the record was already merged"));
+        }
+        let s_data: Value = serde_json::from_str(&s_data)?;
+        let m_data: Value = serde_json::from_str(&m_data)?;
+        // Each chosen value must be one of the two files' values: a merge picks, it does not edit.
+        let mut changes = Map::new();
+        let mut record = Map::new();
+        let mut previous = Map::new();
+        for (field, value) in chosen {
+            if field == "id" {
+                return Err(HqError::BadRequest("the id cannot change"));
+            }
+            let theirs = s_data.get(field).unwrap_or(&Value::Null);
+            let other = m_data.get(field).unwrap_or(&Value::Null);
+            let from = if value == theirs {
+                "survivor"
+            } else if value == other {
+                "merged"
+            } else {
+                return Err(HqError::BadRequest(
+                    "a chosen value must come from one of the two files",
+                ));
+            };
+            record.insert(field.clone(), json!({"value": value, "from": from}));
+            if from == "merged" {
+                previous.insert(field.clone(), theirs.clone());
+                changes.insert(field.clone(), value.clone());
+            }
+        }
+        if !changes.is_empty() {
+            edit_fields(&tx, survivor, &changes, now)?;
+        }
+        tx.execute(
+            "INSERT INTO merges (survivor, merged, chosen, previous, staff_id, staff_name, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                survivor,
+                merged,
+                serde_json::to_string(&record)?,
+                serde_json::to_string(&previous)?,
+                actor.staff_id.to_string(),
+                actor.display_name,
+                now.to_rfc3339()
+            ],
+        )?;
+        let merge_id = tx.last_insert_rowid();
         tx.execute(
             "UPDATE beneficiaries SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
             params![merged, survivor, now.to_rfc3339()],
+        )?;
+        let s_now: String = tx.query_row(
+            "SELECT data FROM beneficiaries WHERE id = ?1",
+            [survivor],
+            |r| r.get(0),
         )?;
         let payload = serde_json::to_value(proto::MergePayload {
             merged_id: merged.to_owned(),
             survivor_id: survivor.to_owned(),
             survivor_branch: s_branch.clone(),
-            survivor: serde_json::from_str(&s_data)?,
+            survivor: serde_json::from_str(&s_now)?,
+            merge_id: Some(merge_id),
         })?;
-        feed(
-            &tx,
-            Some(&m_branch),
-            kinds::BENEFICIARY_MERGE,
-            merged,
-            &payload,
-            now,
-        )?;
-        if s_branch != m_branch {
+        for branch in branches_of(&s_branch, &m_branch) {
             feed(
                 &tx,
-                Some(&s_branch),
+                Some(branch),
                 kinds::BENEFICIARY_MERGE,
                 merged,
                 &payload,
                 now,
             )?;
         }
+        audit(
+            &tx,
+            actor,
+            "beneficiary.merge",
+            "merge",
+            &merge_id.to_string(),
+            now,
+        )?;
+        tx.commit()?;
+        Ok(merge_id)
+    }
+
+    fn undo_merge(&self, merge_id: i64, actor: &HqActor, now: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row: Option<(String, String, String, Option<String>)> = tx
+            .query_row(
+                "SELECT survivor, merged, previous, undone_at FROM merges WHERE id = ?1",
+                [merge_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let (survivor, merged, previous, undone) = row.ok_or(HqError::NotFound("merge"))?;
+        if undone.is_some() {
+            return Err(HqError::BadRequest("the merge was already undone"));
+        }
+        let (s_branch, m_branch, m_into): (String, String, Option<String>) = tx.query_row(
+            "SELECT s.branch, m.branch, m.merged_into FROM beneficiaries s, beneficiaries m
+             WHERE s.id = ?1 AND m.id = ?2",
+            params![survivor, merged],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        if m_into.as_deref() != Some(survivor.as_str()) {
+            return Err(HqError::BadRequest(
+                "the record has changed since the merge",
+            ));
+        }
+        let previous: Map<String, Value> = serde_json::from_str(&previous)?;
+        if !previous.is_empty() {
+            edit_fields(&tx, &survivor, &previous, now)?;
+        }
+        tx.execute(
+            "UPDATE beneficiaries SET merged_into = NULL, updated_at = ?2 WHERE id = ?1",
+            params![merged, now.to_rfc3339()],
+        )?;
+        tx.execute(
+            "UPDATE merges SET undone_at = ?2, undone_by = ?3 WHERE id = ?1",
+            params![merge_id, now.to_rfc3339(), actor.staff_id.to_string()],
+        )?;
+        let payload = serde_json::to_value(proto::UnmergePayload {
+            merged_id: merged.clone(),
+            survivor_id: survivor.clone(),
+            merge_id,
+        })?;
+        for branch in branches_of(&s_branch, &m_branch) {
+            feed(
+                &tx,
+                Some(branch),
+                kinds::BENEFICIARY_UNMERGE,
+                &merged,
+                &payload,
+                now,
+            )?;
+        }
+        audit(
+            &tx,
+            actor,
+            "beneficiary.unmerge",
+            "merge",
+            &merge_id.to_string(),
+            now,
+        )?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn mark_not_same(&self, a: &str, b: &str, actor: &HqActor, now: DateTime<Utc>) -> Result<()> {
+        if a == b {
+            return Err(HqError::BadRequest("a record is the same as itself"));
+        }
+        let (a, b) = if a < b { (a, b) } else { (b, a) };
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known: i64 = tx.query_row(
+            "SELECT count(*) FROM beneficiaries WHERE id IN (?1, ?2)",
+            params![a, b],
+            |r| r.get(0),
+        )?;
+        if known != 2 {
+            return Err(HqError::NotFound("beneficiary"));
+        }
+        tx.execute(
+            "INSERT INTO not_duplicates (a, b, staff_id, at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![a, b, actor.staff_id.to_string(), now.to_rfc3339()],
+        )?;
+        audit(
+            &tx,
+            actor,
+            "beneficiary.not_same",
+            "beneficiary",
+            &format!("{a}|{b}"),
+            now,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn merges(&self, limit: usize) -> Result<Vec<MergeRow>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, survivor, merged, chosen, staff_name, at, undone_at FROM merges
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(
+                |(id, survivor, merged, chosen, staff_name, at, undone_at)| {
+                    Ok(MergeRow {
+                        id,
+                        survivor,
+                        merged,
+                        chosen: serde_json::from_str(&chosen)?,
+                        staff_name,
+                        at,
+                        undone_at,
+                    })
+                },
+            )
+            .collect()
     }
 
     fn conflicts(&self, open_only: bool) -> Result<Vec<ConflictRow>> {
@@ -1565,4 +1804,91 @@ fn status_for(conn: &Connection, device: &Device, sha256: &str) -> Result<Upload
         received,
         complete,
     })
+}
+
+/// The branches a change about two records goes to: each record's own, once.
+fn branches_of<'a>(a: &'a str, b: &'a str) -> Vec<&'a str> {
+    if a == b { vec![a] } else { vec![a, b] }
+}
+
+/// An HQ staff action, by record IDs only (never names or values).
+pub(crate) fn audit(
+    tx: &Connection,
+    actor: &HqActor,
+    action: &str,
+    entity: &str,
+    entity_id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO hq_audit (at, staff_id, action, entity, entity_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![now.to_rfc3339(), actor.staff_id.to_string(), action, entity, entity_id],
+    )?;
+    Ok(())
+}
+
+/// Every live beneficiary as duplicate detection sees it, then the candidate pairs a reviewer
+/// has not already answered.
+fn find_duplicates(conn: &Connection) -> Result<Vec<DuplicatePair>> {
+    #[derive(serde::Deserialize)]
+    struct Lite {
+        name: sila_domain::beneficiary::PersonName,
+        #[serde(default)]
+        birth_date: Option<chrono::NaiveDate>,
+        #[serde(default)]
+        mobile: Option<String>,
+    }
+    let mut people = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT id, branch, national_id, data FROM beneficiaries WHERE merged_into IS NULL ORDER BY rid",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let data: String = r.get(3)?;
+        let lite: Lite = serde_json::from_str(&data)?;
+        people.push(duplicates::Person {
+            id: r.get(0)?,
+            branch: r.get(1)?,
+            national_id: r.get(2)?,
+            full_name: lite.name.full(),
+            birth_date: lite.birth_date,
+            mobile: lite.mobile,
+        });
+    }
+    let mut answered: std::collections::HashSet<(String, String)> =
+        std::collections::HashSet::new();
+    let mut stmt = conn.prepare("SELECT a, b FROM not_duplicates")?;
+    for pair in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+        answered.insert(pair?);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let person = |p: &duplicates::Person| DuplicatePerson {
+        id: p.id.clone(),
+        branch: p.branch.clone(),
+        national_id: p.national_id.clone(),
+        full_name: p.full_name.clone(),
+        birth_date: p.birth_date.map(|d| d.to_string()),
+        mobile: p.mobile.clone(),
+    };
+    Ok(
+        duplicates::candidates(&people, duplicates::THRESHOLD, threads)
+            .into_iter()
+            .filter(|c| {
+                let (x, y) = (&people[c.a].id, &people[c.b].id);
+                let key = if x < y {
+                    (x.clone(), y.clone())
+                } else {
+                    (y.clone(), x.clone())
+                };
+                !answered.contains(&key)
+            })
+            .map(|c| DuplicatePair {
+                a: person(&people[c.a]),
+                b: person(&people[c.b]),
+                score: c.score,
+                certain: c.certain,
+                reasons: c.reasons.iter().map(|r| r.code().to_owned()).collect(),
+            })
+            .collect(),
+    )
 }

@@ -67,6 +67,42 @@ pub struct ConflictRow {
     pub resolved: bool,
 }
 
+/// One side of a duplicate pair, as the review queue and `sila-hq duplicates --json` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DuplicatePerson {
+    pub id: String,
+    pub branch: String,
+    pub national_id: Option<String>,
+    pub full_name: String,
+    pub birth_date: Option<String>,
+    pub mobile: Option<String>,
+}
+
+/// Two live records that may be one person (`sila_domain::duplicates`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DuplicatePair {
+    pub a: DuplicatePerson,
+    pub b: DuplicatePerson,
+    pub score: f64,
+    pub certain: bool,
+    /// Stable codes: same_national_id, same_birth_date, same_mobile, same_name, similar_name,
+    /// different_national_ids, different_birth_dates.
+    pub reasons: Vec<String>,
+}
+
+/// A merge as the console lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MergeRow {
+    pub id: i64,
+    pub survivor: String,
+    pub merged: String,
+    /// field → {"value", "from": "survivor" | "merged"}
+    pub chosen: serde_json::Value,
+    pub staff_name: String,
+    pub at: String,
+    pub undone_at: Option<String>,
+}
+
 /// Which value a person chose for a conflict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolution {
@@ -202,7 +238,30 @@ pub trait HqStore: Send + Sync + 'static {
         fields: &serde_json::Map<String, serde_json::Value>,
         now: DateTime<Utc>,
     ) -> Result<i64>;
-    fn merge_beneficiaries(&self, survivor: &str, merged: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Open duplicate candidates across every branch (not merged, not marked "not the same
+    /// person"), certain ones first, then by score; at most `limit`.
+    fn duplicate_candidates(&self, limit: usize) -> Result<Vec<DuplicatePair>>;
+    /// The whole record as HQ holds it, for the side-by-side view.
+    fn beneficiary_file(&self, id: &str) -> Result<Option<serde_json::Value>>;
+    /// Merge `merged` into `survivor`, giving the survivor the values the reviewer chose (each
+    /// must be the survivor's or the merged record's value of that field). The merged ID then
+    /// redirects to the survivor, at HQ and, by the feed, at both branches. Returns the merge's
+    /// number, for [`HqStore::undo_merge`].
+    fn merge_duplicates(
+        &self,
+        survivor: &str,
+        merged: &str,
+        chosen: &serde_json::Map<String, serde_json::Value>,
+        actor: &HqActor,
+        now: DateTime<Utc>,
+    ) -> Result<i64>;
+    /// Undo a merge: the merged record is live again and the survivor gets back the values it
+    /// had before; both reach the branches by the feed.
+    fn undo_merge(&self, merge_id: i64, actor: &HqActor, now: DateTime<Utc>) -> Result<()>;
+    /// Remember that two records are different people: the pair is never proposed again.
+    fn mark_not_same(&self, a: &str, b: &str, actor: &HqActor, now: DateTime<Utc>) -> Result<()>;
+    /// The latest merges, newest first.
+    fn merges(&self, limit: usize) -> Result<Vec<MergeRow>>;
     fn conflicts(&self, open_only: bool) -> Result<Vec<ConflictRow>>;
     fn resolve_conflict(&self, id: i64, how: Resolution, now: DateTime<Utc>) -> Result<()>;
     /// Publish a knowledge-base document to every branch. Returns its ID.

@@ -106,6 +106,7 @@ pub struct SyncState {
 
 const KIND_DECISION: &str = "case.decision";
 const KIND_MERGE: &str = "beneficiary.merge";
+const KIND_UNMERGE: &str = "beneficiary.unmerge";
 const KIND_FIELDS: &str = "beneficiary.fields";
 const KIND_KB: &str = "kb.document";
 const KIND_STAFF: &str = "staff.upsert";
@@ -496,10 +497,22 @@ impl Writer<'_> {
             KIND_MERGE => {
                 let merged = s("merged_id")?;
                 let survivor = s("survivor_id")?;
-                if !self.first_time(KIND_MERGE, &format!("{merged}>{survivor}"), c.seq)? {
+                // HQ numbers merges; the same pair merged again after an undo is a new one.
+                let key = match p.get("merge_id").and_then(|v| v.as_i64()) {
+                    Some(n) => n.to_string(),
+                    None => format!("{merged}>{survivor}"),
+                };
+                if !self.first_time(KIND_MERGE, &key, c.seq)? {
                     return Ok(false);
                 }
                 self.apply_merge(&merged, &survivor, &s("survivor_branch")?, &p["survivor"])
+            }
+            KIND_UNMERGE => {
+                let merge_id = p["merge_id"].as_i64().ok_or_else(bad_payload)?;
+                if !self.first_time(KIND_UNMERGE, &merge_id.to_string(), c.seq)? {
+                    return Ok(false);
+                }
+                self.apply_unmerge(&s("merged_id")?, &s("survivor_id")?)
             }
             KIND_FIELDS => {
                 let write_id = p["write_id"].as_i64().ok_or_else(bad_payload)?;
@@ -632,6 +645,36 @@ impl Writer<'_> {
         }
         if n > 0 {
             self.audit("beneficiary.hq_merge", "beneficiary", merged)?;
+        }
+        Ok(n > 0)
+    }
+
+    /// HQ undid a merge: the merged record is live again here. A copy of the survivor that this
+    /// branch only held because of the merge goes away unless a case or contact here already points at it
+    /// (then it stays, marked as a copy, so the branch's unique national-ID rule still holds).
+    fn apply_unmerge(&self, merged: &str, survivor: &str) -> Result<bool> {
+        let foreign_unused: bool = self.tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM foreign_records WHERE entity = 'beneficiary' AND id = ?1)
+                AND NOT EXISTS (SELECT 1 FROM cases WHERE beneficiary_id = ?1)
+                AND NOT EXISTS (SELECT 1 FROM interactions WHERE beneficiary_id = ?1)",
+            [survivor],
+            |r| r.get(0),
+        )?;
+        if foreign_unused {
+            self.tx
+                .execute("DELETE FROM beneficiaries WHERE id = ?1", [survivor])?;
+            self.tx.execute(
+                "DELETE FROM foreign_records WHERE entity = 'beneficiary' AND id = ?1",
+                [survivor],
+            )?;
+        }
+        let n = self.tx.execute(
+            "UPDATE OR IGNORE beneficiaries SET merged_into = NULL, updated_at = ?3
+             WHERE id = ?1 AND merged_into = ?2",
+            params![merged, survivor, self.now.to_rfc3339()],
+        )?;
+        if n > 0 {
+            self.audit("beneficiary.hq_unmerge", "beneficiary", merged)?;
         }
         Ok(n > 0)
     }

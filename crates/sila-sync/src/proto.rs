@@ -154,6 +154,8 @@ pub mod kinds {
     pub const CASE_DECISION: &str = "case.decision";
     /// HQ merged a beneficiary into another. Payload: [`super::MergePayload`].
     pub const BENEFICIARY_MERGE: &str = "beneficiary.merge";
+    /// HQ undid a merge: the merged record is live again. Payload: [`super::UnmergePayload`].
+    pub const BENEFICIARY_UNMERGE: &str = "beneficiary.unmerge";
     /// HQ changed fields of a beneficiary (a conflict resolved, an HQ edit). Payload: [`super::FieldsPayload`].
     pub const BENEFICIARY_FIELDS: &str = "beneficiary.fields";
     /// A knowledge-base document published at HQ. Payload: [`super::KbDocument`].
@@ -183,6 +185,16 @@ pub struct MergePayload {
     pub survivor_branch: String,
     /// The survivor as HQ holds it, so a branch can show it even when it was registered elsewhere.
     pub survivor: serde_json::Value,
+    /// HQ's number for the merge: the same pair merged again after an undo is a new merge.
+    #[serde(default)]
+    pub merge_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnmergePayload {
+    pub merged_id: String,
+    pub survivor_id: String,
+    pub merge_id: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

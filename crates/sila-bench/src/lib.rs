@@ -1,0 +1,3 @@
+//! What the benchmarks and their tests share: synthetic, labelled data.
+
+pub mod labelled;

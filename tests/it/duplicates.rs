@@ -1,0 +1,203 @@
+//! Duplicates across branches, end to end: two branches register one person two ways, HQ proposes
+//! the pair, a reviewer merges choosing a field from the other file, both branches see the merge
+//! after a real sync, the merge is undone and that reaches them too, and "not the same person"
+//! is remembered.
+
+use crate::harness::*;
+use chrono::Utc;
+use serde_json::json;
+use sila_domain::beneficiary::{Beneficiary, PersonName};
+use sila_domain::ids::BeneficiaryId;
+use sila_hq::store::{HqActor, HqStore};
+
+fn reviewer() -> HqActor {
+    HqActor {
+        staff_id: sila_domain::ids::StaffId::new_v7(),
+        display_name: "مراجع المقر".into(),
+    }
+}
+
+fn valid_id(first9: &str) -> sila_domain::national_id::NationalId {
+    let check = sila_domain::national_id::checksum_digit(first9).unwrap();
+    sila_domain::national_id::NationalId::parse(&format!("{first9}{check}")).unwrap()
+}
+
+fn register(branch: &mut Branch, name: &str, nid: Option<&str>, city: &str) -> String {
+    let mut b = Beneficiary::new(BeneficiaryId::new_v7(), PersonName::from_full(name));
+    b.national_id = nid.map(valid_id);
+    b.birth_date = Some("1988-04-17".parse().unwrap());
+    b.mobile = Some(sila_domain::phone::Mobile::parse("0551234567").unwrap());
+    b.city = city.into();
+    branch.store.create_beneficiary(&b).unwrap();
+    b.id.to_string()
+}
+
+fn pair_open(hq: &Hq, x: &str, y: &str) -> bool {
+    hq.store
+        .duplicate_candidates(100)
+        .unwrap()
+        .iter()
+        .any(|d| (d.a.id == x && d.b.id == y) || (d.a.id == y && d.b.id == x))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_reaches_both_branches_and_its_undo_too() {
+    let hq = Hq::start().await;
+    let mut a = Branch::enrolled(&hq, "الأفلاج", &hq.url).await;
+    let mut b = Branch::enrolled(&hq, "مروان", &hq.url).await;
+    let at_a = register(
+        &mut a,
+        "أحمد عبد الله بن سعد آل دوسري",
+        Some("100200300"),
+        "الأفلاج",
+    );
+    let at_b = register(&mut b, "احمد عبدالله سعد الدوسري", None, "ليلى");
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+
+    let pairs = hq.store.duplicate_candidates(100).unwrap();
+    let d = pairs
+        .iter()
+        .find(|d| [&d.a.id, &d.b.id].contains(&&at_a) && [&d.a.id, &d.b.id].contains(&&at_b))
+        .expect("the pair is proposed");
+    assert!(!d.certain);
+    assert!(d.score >= sila_domain::duplicates::THRESHOLD, "{d:?}");
+    assert!(d.reasons.contains(&"same_birth_date".to_owned()), "{d:?}");
+
+    // A chosen value must come from one of the two files; a refused merge changes nothing.
+    let bad = hq.store.merge_duplicates(
+        &at_a,
+        &at_b,
+        json!({"city": "الرياض"}).as_object().unwrap(),
+        &reviewer(),
+        Utc::now(),
+    );
+    assert!(bad.is_err());
+    assert!(pair_open(&hq, &at_a, &at_b));
+
+    let merge = hq
+        .store
+        .merge_duplicates(
+            &at_a,
+            &at_b,
+            json!({"city": "ليلى"}).as_object().unwrap(),
+            &reviewer(),
+            Utc::now(),
+        )
+        .unwrap();
+    assert!(
+        !pair_open(&hq, &at_a, &at_b),
+        "a merged pair leaves the queue"
+    );
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    let merged_at_b = b.store.beneficiary(at_b.parse().unwrap()).unwrap().unwrap();
+    assert_eq!(merged_at_b.merged_into.as_deref(), Some(at_a.as_str()));
+    // The merged ID redirects to the survivor, which carries the value chosen from the other file.
+    let opened = b.store.open_beneficiary(at_b.parse().unwrap()).unwrap();
+    assert_eq!(opened.beneficiary.id.to_string(), at_a);
+    let survivor_at_a = a.store.beneficiary(at_a.parse().unwrap()).unwrap().unwrap();
+    assert_eq!(survivor_at_a.beneficiary.city, "ليلى");
+    assert_eq!(
+        hq.store.merges(10).unwrap()[0].chosen["city"]["from"],
+        "merged"
+    );
+
+    hq.store.undo_merge(merge, &reviewer(), Utc::now()).unwrap();
+    assert!(
+        hq.store.undo_merge(merge, &reviewer(), Utc::now()).is_err(),
+        "undone once"
+    );
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    let back_at_b = b.store.beneficiary(at_b.parse().unwrap()).unwrap().unwrap();
+    assert_eq!(back_at_b.merged_into, None);
+    let back_at_a = a.store.beneficiary(at_a.parse().unwrap()).unwrap().unwrap();
+    assert_eq!(
+        back_at_a.beneficiary.city, "الأفلاج",
+        "the survivor's own value is back"
+    );
+    assert!(
+        pair_open(&hq, &at_a, &at_b),
+        "an undone merge is proposed again"
+    );
+
+    // Merged again after the undo: a new merge, applied again at the branch.
+    let again = hq
+        .store
+        .merge_duplicates(&at_a, &at_b, &Default::default(), &reviewer(), Utc::now())
+        .unwrap();
+    assert_ne!(again, merge);
+    b.sync().await.unwrap();
+    let merged_again = b.store.beneficiary(at_b.parse().unwrap()).unwrap().unwrap();
+    assert_eq!(merged_again.merged_into.as_deref(), Some(at_a.as_str()));
+    hq.store.undo_merge(again, &reviewer(), Utc::now()).unwrap();
+
+    // "Not the same person" is remembered.
+    hq.store
+        .mark_not_same(&at_b, &at_a, &reviewer(), Utc::now())
+        .unwrap();
+    assert!(!pair_open(&hq, &at_a, &at_b));
+    let audited: i64 = hq
+        .read()
+        .query_row(
+            "SELECT count(*) FROM hq_audit WHERE action IN ('beneficiary.merge', 'beneficiary.unmerge', 'beneficiary.not_same')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(audited, 5);
+    // Everything a branch holds still matches HQ.
+    a.sync_until_quiet(&opts()).await;
+    b.sync_until_quiet(&opts()).await;
+    assert_hq_holds(&hq, &a);
+    assert_hq_holds(&hq, &b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_id_at_two_branches_is_certain_and_the_cli_prints_it() {
+    let hq = Hq::start().await;
+    let mut a = Branch::enrolled(&hq, "الأفلاج", &hq.url).await;
+    let mut b = Branch::enrolled(&hq, "مروان", &hq.url).await;
+    let x = register(&mut a, "نورة فهد سالم العتيبي", Some("100300400"), "الأفلاج");
+    let y = register(&mut b, "سارة علي القحطاني", Some("100300400"), "مروان");
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    let pairs = hq.store.duplicate_candidates(100).unwrap();
+    assert!(pairs[0].certain, "certain pairs come first: {pairs:?}");
+    let ids = [pairs[0].a.id.clone(), pairs[0].b.id.clone()];
+    assert!(ids.contains(&x) && ids.contains(&y));
+
+    let out = std::process::Command::new(bin("hq"))
+        .args(["--db", hq.db.to_str().unwrap(), "duplicates", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &v[0];
+    assert_eq!(first["certain"], true);
+    assert_eq!(first["score"], 1.0);
+    for side in ["a", "b"] {
+        let keys: Vec<&str> = first[side]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            ["branch", "full_name", "id", "national_id"],
+            "design.md's shape"
+        );
+    }
+    assert!(
+        first["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("same_national_id"))
+    );
+}
