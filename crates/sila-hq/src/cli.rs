@@ -90,6 +90,17 @@ enum Command {
         #[arg(long)]
         take_branch: bool,
     },
+    /// Create an HQ console account (the first administrator, or any staff member). The user
+    /// name comes from SILA_USER and the password from SILA_PASSWORD (or a prompt), never from
+    /// arguments.
+    AddStaff {
+        /// Roles: reviewer, committee, admin (repeat or separate with commas).
+        #[arg(long = "role", value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+        /// The name shown to others (defaults to the user name).
+        #[arg(long, default_value = "")]
+        display_name: String,
+    },
     /// Publish a knowledge-base document to every branch.
     PublishDoc {
         #[arg(long)]
@@ -246,6 +257,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             },
             now,
         )?,
+        Command::AddStaff {
+            roles,
+            display_name,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    crate::console::ConsoleRole::from_code(r.trim())
+                        .with_context(|| "unknown role (reviewer, committee, admin)")
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let username = match std::env::var("SILA_USER") {
+                Ok(u) if !u.trim().is_empty() => u,
+                _ => {
+                    eprint!("user name: ");
+                    let mut u = String::new();
+                    std::io::stdin().read_line(&mut u)?;
+                    u.trim().to_owned()
+                }
+            };
+            let password = match std::env::var("SILA_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => rpassword::prompt_password("password: ")?,
+            };
+            let staff = crate::console::ConsoleStore::add_console_staff(
+                &store,
+                &username,
+                &display_name,
+                &password,
+                &roles,
+                now,
+            )?;
+            println!("{}", serde_json::to_string(&staff)?);
+        }
         Command::PublishDoc {
             title,
             body,

@@ -8,6 +8,7 @@
 //! layer never runs SQL.
 
 pub mod cli;
+pub mod console;
 pub mod server;
 pub mod sqlite;
 pub mod store;

@@ -45,6 +45,7 @@ const MAX_PUSH_BODY: usize = 16 * 1024 * 1024;
 const MAX_PUSH_JSON: usize = 128 * 1024 * 1024;
 
 pub fn router(store: Arc<dyn HqStore>, failpoint: Option<Failpoint>) -> Router {
+    let console = crate::console::router(store.clone());
     let state = AppState {
         store,
         failpoint,
@@ -60,6 +61,7 @@ pub fn router(store: Arc<dyn HqStore>, failpoint: Option<Failpoint>) -> Router {
         .route("/v1/attachments/{sha}", get(download).put(upload_chunk))
         .layer(DefaultBodyLimit::max(MAX_PUSH_BODY))
         .with_state(state)
+        .merge(console)
 }
 
 /// Serve until `shutdown` resolves; requests in hand (a push being applied) are finished first.

@@ -34,6 +34,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_duplicates",
         include_str!("../../../migrations/hq/0002_duplicates.sql"),
     ),
+    (
+        "0003_console",
+        include_str!("../../../migrations/hq/0003_console.sql"),
+    ),
 ];
 
 /// Files larger than this are refused at HQ as at the branch.
@@ -712,6 +716,10 @@ fn device_digest(conn: &Connection, device_id: &str) -> Result<String> {
 }
 
 impl HqStore for SqliteHq {
+    fn console(&self) -> Option<&dyn crate::console::ConsoleStore> {
+        Some(self)
+    }
+
     fn enroll(&self, req: &EnrollRequest, now: DateTime<Utc>) -> Result<EnrollResponse> {
         let device_id: DeviceId = req
             .device_id

@@ -169,6 +169,12 @@ pub type Result<T, E = HqError> = std::result::Result<T, E>;
 
 /// HQ's storage. See the module comment.
 pub trait HqStore: Send + Sync + 'static {
+    /// The HQ console's own storage (staff, sessions, audit, its read models), when this store
+    /// has one.
+    fn console(&self) -> Option<&dyn crate::console::ConsoleStore> {
+        None
+    }
+
     // ---- the sync protocol ----
 
     /// Exchange a one-time enrolment code for a device credential. The same device may repeat

@@ -1,0 +1,293 @@
+//! `sila-hq-console-bench`: the HQ console's pages at 100,000 cases (issue 5, point 8).
+//!
+//! Seeds a temporary HQ store (straight SQL, as pushes would leave the rows: 5 branches, every
+//! state and channel, a year of submissions, surveys and interactions), then times what each
+//! console page asks of the store, and prints each figure beside its budget and beside baselines
+//! measured in the same run: reading a 50-row page by primary key (the cheapest page SQLite can
+//! serve) and the dashboard's query on a plain table scan (what the dashboard would cost without
+//! its covering index). A program, not a test: run it with
+//! `cargo run --release -p sila-hq --bin sila-hq-console-bench [-- --cases N]`.
+
+use chrono::{Duration, NaiveDate, Utc};
+use rusqlite::{Connection, params};
+use serde_json::json;
+use sila_hq::SqliteHq;
+use sila_hq::console::ConsoleStore;
+use sila_hq::console::store::{CommitteeFilter, DashFilter};
+use std::time::Instant;
+
+const BRANCHES: [&str; 5] = ["الأفلاج", "مروان", "ليلى", "البديع", "الحمر"];
+const CHANNELS: [&str; 8] = [
+    "interview",
+    "phone",
+    "social_media",
+    "letter",
+    "help_request_service",
+    "volunteer",
+    "website",
+    "branch_representative",
+];
+const STATES: [&str; 11] = [
+    "draft",
+    "submitted",
+    "in_research",
+    "incomplete",
+    "in_committee",
+    "approved",
+    "rejected",
+    "registered",
+    "served",
+    "closed",
+    "withdrawn",
+];
+
+/// A small deterministic generator (xorshift), so every run seeds the same store.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn seed(conn: &mut Connection, cases: usize, today: NaiveDate) {
+    let mut rng = Rng(0x5eed_cafe);
+    let tx = conn.transaction().unwrap();
+    {
+        let mut b = tx
+            .prepare("INSERT INTO beneficiaries (id, branch, device_id, national_id, data, version, created_at, updated_at) VALUES (?1, ?2, 'd', NULL, ?3, 1, 'x', 'x')")
+            .unwrap();
+        let mut c = tx
+            .prepare("INSERT INTO cases (id, branch, device_id, beneficiary_id, state, data, version, created_at, updated_at) VALUES (?1, ?2, 'd', ?3, ?4, ?5, 1, 'x', 'x')")
+            .unwrap();
+        let mut r = tx
+            .prepare("INSERT INTO records (entity, id, branch, device_id, data) VALUES (?1, ?2, ?3, 'd', ?4)")
+            .unwrap();
+        for i in 0..cases {
+            let branch = BRANCHES[rng.below(5) as usize];
+            let channel = CHANNELS[rng.below(8) as usize];
+            // In-committee cases are the committee queue; a tenth of all cases, like a busy HQ.
+            let state = if rng.below(10) == 0 {
+                "in_committee"
+            } else {
+                STATES[rng.below(11) as usize]
+            };
+            let submitted = today - Duration::days(rng.below(365) as i64);
+            let promised = submitted + Duration::days(14);
+            let decided = matches!(state, "approved" | "rejected" | "registered" | "served" | "closed")
+                .then(|| {
+                    json!({"outcome": if state == "rejected" { "rejected" } else { "approved" },
+                           "reasons": "أسباب القرار", "decided_by": uuid::Uuid::now_v7().to_string(),
+                           "decided_by_name": "لجنة البحث",
+                           "decided_at": format!("{}T10:00:00Z", submitted + Duration::days(rng.below(20) as i64))})
+                });
+            let bid = uuid::Uuid::now_v7().to_string();
+            let cid = uuid::Uuid::now_v7().to_string();
+            let bdata = json!({"id": bid, "name": {"first": "محمد", "father": "عبدالله", "grandfather": "سعد",
+                "family": "القحطاني", "as_written": "محمد عبدالله سعد القحطاني"}, "city": "الأفلاج",
+                "household": [], "incomes": [], "categories": []});
+            let cdata = json!({"id": cid, "number": format!("AFL-0001-{i:06}"), "beneficiary_id": bid,
+                "support_type": "food_basket", "channel": channel, "need": "سلة غذائية للأسرة", "documents": [
+                    {"code": "national_id_copy", "required": true, "attachment": null, "seen_in_original": true}],
+                "state": state, "submitted_at": format!("{submitted}T09:00:00Z"),
+                "promised_reply_date": promised.to_string(), "decision": decided});
+            b.execute(params![bid, branch, bdata.to_string()]).unwrap();
+            c.execute(params![cid, branch, bid, state, cdata.to_string()])
+                .unwrap();
+            if i % 3 == 0 {
+                let sid = uuid::Uuid::now_v7().to_string();
+                let s = json!({"id": sid, "case_id": cid, "overall": 1 + rng.below(5), "channel": channel,
+                    "answered_on": (submitted + Duration::days(20)).to_string()});
+                r.execute(params!["survey", sid, branch, s.to_string()])
+                    .unwrap();
+            }
+            if i % 4 == 0 {
+                let iid = uuid::Uuid::now_v7().to_string();
+                let purpose =
+                    ["inquiry", "complaint", "suggestion", "follow_up"][rng.below(4) as usize];
+                let x = json!({"id": iid, "case_id": cid, "beneficiary_id": bid, "purpose": purpose,
+                    "channel": channel, "at": format!("{submitted}T11:00:00Z")});
+                r.execute(params!["interaction", iid, branch, x.to_string()])
+                    .unwrap();
+            }
+        }
+    }
+    tx.commit().unwrap();
+    conn.execute_batch("ANALYZE").unwrap();
+}
+
+/// Run `f` `n` times (after one warm-up) and return (p50, p95) in milliseconds.
+fn time(n: usize, mut f: impl FnMut()) -> (f64, f64) {
+    f();
+    let mut v: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (v[n / 2], v[(n * 95).div_ceil(100) - 1])
+}
+
+fn main() {
+    let mut cases = 100_000usize;
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--cases") {
+        cases = args[i + 1].parse().expect("--cases N");
+    }
+    let dir = tempfile_dir();
+    let db = dir.join("hq.db");
+    let today = Utc::now().date_naive();
+    let hq = SqliteHq::open(&db).unwrap();
+    let mut raw = Connection::open(&db).unwrap();
+    let t = Instant::now();
+    seed(&mut raw, cases, today);
+    eprintln!("seeded {cases} cases in {:.1} s", t.elapsed().as_secs_f64());
+
+    let mut rows: Vec<(String, (f64, f64), f64)> = Vec::new();
+    let runs = 30;
+    let first = hq
+        .committee_queue(&CommitteeFilter::default(), None, 50, today)
+        .unwrap();
+    eprintln!(
+        "committee queue: {} cases ({} overdue)",
+        first.total, first.overdue
+    );
+    rows.push((
+        "committee queue, first page (50)".into(),
+        time(runs, || {
+            hq.committee_queue(&CommitteeFilter::default(), None, 50, today)
+                .unwrap();
+        }),
+        100.0,
+    ));
+    // A page deep in the queue: the cursor after the 50 pages before it.
+    let mut after = None;
+    for _ in 0..50 {
+        let p = hq
+            .committee_queue(&CommitteeFilter::default(), after.as_deref(), 50, today)
+            .unwrap();
+        match p.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    rows.push((
+        "committee queue, page 51".into(),
+        time(runs, || {
+            hq.committee_queue(&CommitteeFilter::default(), after.as_deref(), 50, today)
+                .unwrap();
+        }),
+        100.0,
+    ));
+    let overdue = CommitteeFilter {
+        branch: Some(BRANCHES[1].into()),
+        promise: Some("overdue".into()),
+    };
+    rows.push((
+        "committee queue, one branch, overdue".into(),
+        time(runs, || {
+            hq.committee_queue(&overdue, None, 50, today).unwrap();
+        }),
+        100.0,
+    ));
+    let case_id = first.rows[0].case_id.clone();
+    rows.push((
+        "a case's whole file".into(),
+        time(runs, || {
+            hq.case_file(&case_id, today).unwrap().unwrap();
+        }),
+        100.0,
+    ));
+    rows.push((
+        "dashboard, every branch".into(),
+        time(runs, || {
+            hq.dashboard(&DashFilter::default(), today).unwrap();
+        }),
+        1000.0,
+    ));
+    let one = DashFilter {
+        branch: Some(BRANCHES[2].into()),
+        channel: None,
+    };
+    rows.push((
+        "dashboard, one branch".into(),
+        time(runs, || {
+            hq.dashboard(&one, today).unwrap();
+        }),
+        1000.0,
+    ));
+    let export_runs = 5;
+    rows.push((
+        "committee queue export (all pages, rows only)".into(),
+        time(export_runs, || {
+            let mut after: Option<String> = None;
+            loop {
+                let p = hq
+                    .committee_queue(&CommitteeFilter::default(), after.as_deref(), 200, today)
+                    .unwrap();
+                match p.next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+        }),
+        5000.0,
+    ));
+    // Baselines, same store, same run.
+    let base_page = time(runs, || {
+        let mut s = raw
+            .prepare_cached("SELECT id, data FROM cases WHERE rid > ?1 ORDER BY rid LIMIT 50")
+            .unwrap();
+        let n = s
+            .query_map([cases as i64 / 2], |r| r.get::<_, String>(1))
+            .unwrap()
+            .count();
+        assert_eq!(n, 50);
+    });
+    let base_scan = time(5, || {
+        let mut s = raw
+            .prepare_cached(
+                "SELECT branch, json_extract(data, '$.channel'), state, substr(json_extract(data, '$.submitted_at'), 1, 7),
+                        json_extract(data, '$.decision.outcome'), count(*)
+                 FROM cases NOT INDEXED GROUP BY 1, 2, 3, 4, 5",
+            )
+            .unwrap();
+        s.query_map([], |r| r.get::<_, i64>(5)).unwrap().count();
+    });
+
+    println!();
+    println!(
+        "HQ console at {cases} cases ({runs} runs each; budgets: pages 100 ms p95, dashboards 1 s, export 5 s)"
+    );
+    println!();
+    println!("| what | p50 ms | p95 ms | budget ms | within |");
+    println!("| --- | ---: | ---: | ---: | --- |");
+    for (what, (p50, p95), budget) in &rows {
+        println!(
+            "| {what} | {p50:.2} | {p95:.2} | {budget:.0} | {} |",
+            if p95 <= budget { "yes" } else { "NO" }
+        );
+    }
+    println!(
+        "| baseline: 50 rows by primary key | {:.2} | {:.2} | | |",
+        base_page.0, base_page.1
+    );
+    println!(
+        "| baseline: dashboard's case query on a table scan (no index) | {:.2} | {:.2} | | |",
+        base_scan.0, base_scan.1
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("sila-hq-console-bench-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

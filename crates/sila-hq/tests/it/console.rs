@@ -1,0 +1,814 @@
+//! The HQ console: accounts and sessions, the committee queue, dashboards, branch staff down the
+//! feed, and the HTTP layer's sign-in, CSRF, roles, rate limit, exports and audit.
+
+use crate::seed::{self, CaseSeed};
+use chrono::{NaiveDate, TimeZone, Utc};
+use rusqlite::Connection;
+use serde_json::{Value, json};
+use sila_hq::SqliteHq;
+use sila_hq::console::store::{CommitteeFilter, DashFilter, Promise};
+use sila_hq::console::{ConsoleRole, ConsoleStore};
+use sila_hq::store::{HqError, HqStore};
+use std::sync::Arc;
+
+const PW: &str = "long-enough-password";
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0).unwrap()
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 3, 10).unwrap()
+}
+
+fn open() -> (tempfile::TempDir, SqliteHq, Connection) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hq.db");
+    let hq = SqliteHq::open(&db).unwrap();
+    let raw = Connection::open(&db).unwrap();
+    (dir, hq, raw)
+}
+
+#[test]
+fn passwords_are_argon2id_and_a_wrong_name_or_password_is_the_same_refusal() {
+    let (_d, hq, raw) = open();
+    let s = hq
+        .add_console_staff("Noura", "نورة", PW, &[ConsoleRole::Admin], now())
+        .unwrap();
+    let hash: String = raw
+        .query_row("SELECT password_hash FROM console_staff", [], |r| r.get(0))
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{}", &hash[..10]);
+    assert!(!hash.contains(PW));
+    let ttl = chrono::Duration::hours(1);
+    assert!(matches!(
+        hq.sign_in("noura", "wrong-password!", ttl, now()),
+        Err(HqError::Unauthorized)
+    ));
+    assert!(matches!(
+        hq.sign_in("nobody", PW, ttl, now()),
+        Err(HqError::Unauthorized)
+    ));
+    // User names are matched without case.
+    let (token, session) = hq.sign_in("noura", PW, ttl, now()).unwrap();
+    assert_eq!(session.staff.id, s.id);
+    let stored: i64 = raw
+        .query_row(
+            "SELECT count(*) FROM console_sessions WHERE token_hash = ?1",
+            [&token],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 0, "only the token's hash is stored");
+    assert!(hq.session(&token, now()).unwrap().is_some());
+    assert!(
+        hq.session(&token, now() + chrono::Duration::hours(2))
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    hq.sign_out(&token).unwrap();
+    assert!(hq.session(&token, now()).unwrap().is_none());
+    assert!(matches!(
+        hq.add_console_staff("noura", "", PW, &[ConsoleRole::Admin], now()),
+        Err(HqError::BadRequest("username_taken"))
+    ));
+    assert!(matches!(
+        hq.add_console_staff("short", "", "short", &[ConsoleRole::Admin], now()),
+        Err(HqError::BadRequest("password_too_short"))
+    ));
+}
+
+#[test]
+fn the_last_administrator_stays_and_disabling_ends_sessions() {
+    let (_d, hq, _raw) = open();
+    let admin = hq
+        .add_console_staff("admin", "", PW, &[ConsoleRole::Admin], now())
+        .unwrap();
+    let reviewer = hq
+        .add_console_staff("rev", "", PW, &[ConsoleRole::Reviewer], now())
+        .unwrap();
+    assert!(matches!(
+        hq.set_console_staff(&admin.id, None, Some(false), None, now()),
+        Err(HqError::BadRequest("last_admin"))
+    ));
+    assert!(matches!(
+        hq.set_console_staff(&admin.id, Some(&[ConsoleRole::Reviewer]), None, None, now()),
+        Err(HqError::BadRequest("last_admin"))
+    ));
+    let (token, _) = hq
+        .sign_in("rev", PW, chrono::Duration::hours(1), now())
+        .unwrap();
+    hq.set_console_staff(&reviewer.id, None, Some(false), None, now())
+        .unwrap();
+    assert!(hq.session(&token, now()).unwrap().is_none());
+    assert!(matches!(
+        hq.sign_in("rev", PW, chrono::Duration::hours(1), now()),
+        Err(HqError::Unauthorized)
+    ));
+}
+
+#[test]
+fn the_audit_trail_refuses_changes() {
+    let (_d, hq, raw) = open();
+    let s = hq
+        .add_console_staff("admin", "", PW, &[ConsoleRole::Admin], now())
+        .unwrap();
+    hq.audit(&s, "case.view", "case", "c1", &json!({}), now())
+        .unwrap();
+    assert_eq!(hq.audit_log(None, 10).unwrap().len(), 1);
+    assert!(
+        raw.execute("UPDATE console_audit SET action = 'x'", [])
+            .is_err()
+    );
+    assert!(raw.execute("DELETE FROM console_audit", []).is_err());
+}
+
+fn committee_seed(raw: &Connection) {
+    // Promised = submitted + 14. Today is 2026-03-10: overdue before it, due soon up to 03-13.
+    let submitted = |promised: &str| {
+        NaiveDate::parse_from_str(promised, "%Y-%m-%d").unwrap() - chrono::Duration::days(14)
+    };
+    for (i, (branch, promised)) in [
+        ("الأفلاج", "2026-03-20"),
+        ("مروان", "2026-03-09"),
+        ("الأفلاج", "2026-03-13"),
+        ("الأفلاج", "2026-03-01"),
+        ("مروان", "2026-03-10"),
+        ("الأفلاج", "2026-03-14"),
+        ("مروان", "2026-03-11"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        seed::case(
+            raw,
+            i,
+            &CaseSeed {
+                branch,
+                state: "in_committee",
+                channel: "phone",
+                submitted: submitted(promised),
+                decided_after_days: None,
+                outcome: None,
+                name: "سارة",
+            },
+        );
+    }
+    seed::case(
+        raw,
+        99,
+        &CaseSeed {
+            branch: "الأفلاج",
+            state: "submitted",
+            channel: "phone",
+            submitted: today(),
+            decided_after_days: None,
+            outcome: None,
+            name: "x",
+        },
+    );
+}
+
+#[test]
+fn the_committee_queue_is_ordered_by_promise_paged_and_counted() {
+    let (_d, hq, raw) = open();
+    committee_seed(&raw);
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = hq
+            .committee_queue(&CommitteeFilter::default(), after.as_deref(), 3, today())
+            .unwrap();
+        assert_eq!(
+            (page.total, page.overdue, page.due_soon, page.on_track),
+            (7, 2, 3, 2)
+        );
+        seen.extend(
+            page.rows
+                .iter()
+                .map(|r| (r.promised_reply_date.clone().unwrap(), r.promise)),
+        );
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let dates: Vec<&str> = seen.iter().map(|(d, _)| d.as_str()).collect();
+    assert_eq!(
+        dates,
+        [
+            "2026-03-01",
+            "2026-03-09",
+            "2026-03-10",
+            "2026-03-11",
+            "2026-03-13",
+            "2026-03-14",
+            "2026-03-20"
+        ]
+    );
+    assert_eq!(seen[0].1, Promise::Overdue);
+    assert_eq!(
+        seen[2].1,
+        Promise::DueSoon,
+        "due today is due soon, not overdue"
+    );
+    assert_eq!(seen[4].1, Promise::DueSoon);
+    assert_eq!(seen[5].1, Promise::OnTrack);
+    // An exact multiple of the page size ends without an empty page.
+    let six = hq
+        .committee_queue(&CommitteeFilter::default(), None, 7, today())
+        .unwrap();
+    assert_eq!((six.rows.len(), six.next), (7, None));
+    let f = |promise: &str, branch: Option<&str>| CommitteeFilter {
+        branch: branch.map(str::to_owned),
+        promise: Some(promise.to_owned()),
+    };
+    let count = |filter: CommitteeFilter| {
+        hq.committee_queue(&filter, None, 50, today())
+            .unwrap()
+            .rows
+            .len()
+    };
+    assert_eq!(count(f("overdue", None)), 2);
+    assert_eq!(count(f("due_soon", None)), 3);
+    assert_eq!(count(f("on_track", None)), 2);
+    assert_eq!(count(f("due_soon", Some("مروان"))), 2);
+    assert!(
+        hq.committee_queue(&f("soon", None), None, 5, today())
+            .is_err()
+    );
+}
+
+#[test]
+fn dashboards_count_intake_funnel_compliance_satisfaction_and_voice() {
+    let (_d, hq, raw) = open();
+    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let base = |branch, state, channel, submitted, decided: Option<i64>, outcome| CaseSeed {
+        branch,
+        state,
+        channel,
+        submitted: d(submitted),
+        decided_after_days: decided,
+        outcome,
+        name: "x",
+    };
+    seed::case(
+        &raw,
+        1,
+        &base(
+            "الأفلاج",
+            "approved",
+            "phone",
+            "2026-01-05",
+            Some(10),
+            Some("approved"),
+        ),
+    );
+    seed::case(
+        &raw,
+        2,
+        &base(
+            "الأفلاج",
+            "rejected",
+            "website",
+            "2026-01-20",
+            Some(20),
+            Some("rejected"),
+        ),
+    );
+    seed::case(
+        &raw,
+        3,
+        &base("مروان", "in_committee", "phone", "2026-02-01", None, None),
+    );
+    seed::case(
+        &raw,
+        4,
+        &base("مروان", "submitted", "interview", "2026-03-05", None, None),
+    );
+    seed::survey(&raw, "الأفلاج", "phone", 5, d("2026-02-01"));
+    seed::survey(&raw, "الأفلاج", "phone", 4, d("2026-02-11"));
+    seed::survey(&raw, "مروان", "website", 2, d("2026-03-01"));
+    seed::interaction(&raw, "مروان", "phone", "complaint", d("2026-03-02"));
+    seed::interaction(&raw, "مروان", "phone", "suggestion", d("2026-03-03"));
+    seed::interaction(&raw, "مروان", "phone", "inquiry", d("2026-03-03"));
+
+    let all = hq.dashboard(&DashFilter::default(), today()).unwrap();
+    let n = |v: &[sila_hq::console::store::Count], k: &str| {
+        v.iter().find(|c| c.key == k).map_or(0, |c| c.n)
+    };
+    assert_eq!(
+        (
+            n(&all.intake, "2026-01"),
+            n(&all.intake, "2026-02"),
+            n(&all.intake, "2026-03")
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(
+        (
+            n(&all.funnel, "approved"),
+            n(&all.funnel, "in_committee"),
+            n(&all.funnel, "closed")
+        ),
+        (1, 1, 0)
+    );
+    let c = &all.compliance;
+    assert_eq!(
+        (c.decided_on_time, c.decided_late),
+        (1, 1),
+        "decided on day 10 (in time) and day 20 (late)"
+    );
+    assert_eq!(
+        (c.waiting_overdue, c.waiting_on_track),
+        (1, 1),
+        "promised 02-15 is overdue; 03-19 on track"
+    );
+    assert_eq!(
+        n(&all.satisfaction, "5") + n(&all.satisfaction, "4") + n(&all.satisfaction, "2"),
+        3
+    );
+    assert_eq!(
+        all.satisfaction_trend
+            .iter()
+            .find(|m| m.month == "2026-02")
+            .unwrap()
+            .mean,
+        4.5
+    );
+    assert_eq!((all.complaints, all.suggestions), (1, 1));
+    let afl = all.by_branch.iter().find(|r| r.key == "الأفلاج").unwrap();
+    assert_eq!(
+        (
+            afl.intake,
+            afl.approved,
+            afl.rejected,
+            afl.surveys,
+            afl.satisfaction
+        ),
+        (2, 1, 1, 2, Some(4.5))
+    );
+    let phone = all.by_channel.iter().find(|r| r.key == "phone").unwrap();
+    assert_eq!((phone.intake, phone.complaints), (2, 1));
+
+    let one = hq
+        .dashboard(
+            &DashFilter {
+                branch: Some("مروان".into()),
+                channel: None,
+            },
+            today(),
+        )
+        .unwrap();
+    assert_eq!(one.by_branch.len(), 1);
+    assert_eq!((one.complaints, n(&one.funnel, "approved")), (1, 0));
+    let web = hq
+        .dashboard(
+            &DashFilter {
+                branch: None,
+                channel: Some("website".into()),
+            },
+            today(),
+        )
+        .unwrap();
+    assert_eq!(
+        (n(&web.funnel, "rejected"), web.compliance.decided_late),
+        (1, 1)
+    );
+}
+
+#[test]
+fn the_dashboard_and_the_queue_read_their_indexes() {
+    let (_d, _hq, raw) = open();
+    let plan: Vec<String> = raw
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT branch, c_channel, state, c_month, c_outcome, c_promised <= c_decided, count(*)
+             FROM cases INDEXED BY cases_dashboard GROUP BY 1, 2, 3, 4, 5, 6",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|p| p.contains("USING INDEX cases_dashboard")
+                || p.contains("USING COVERING INDEX cases_dashboard")),
+        "{plan:?}"
+    );
+    let plan: Vec<String> = raw
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT branch, r_channel, r_value, r_month, count(*) FROM records
+             WHERE entity = 'survey' GROUP BY 1, 2, 3, 4",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter().any(|p| p.contains("INDEX records_dashboard")),
+        "{plan:?}"
+    );
+    let plan: Vec<String> = raw
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT rid FROM cases WHERE state = 'in_committee' AND (c_promised, rid) > ('2026-01-01', 5)
+             ORDER BY c_promised, rid LIMIT 50",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter().any(|p| p.contains("INDEX cases_promised")),
+        "{plan:?}"
+    );
+    assert!(
+        !plan.iter().any(|p| p.contains("TEMP B-TREE")),
+        "no sort: {plan:?}"
+    );
+}
+
+#[test]
+fn a_branch_account_made_at_hq_goes_down_the_feed_to_that_branch_only() {
+    let (_d, hq, _raw) = open();
+    let enrol = |branch: &str| {
+        let code = hq
+            .create_enrol_code(branch, chrono::Duration::hours(1), now())
+            .unwrap();
+        let r = hq
+            .enroll(
+                &sila_sync::proto::EnrollRequest {
+                    code,
+                    device_id: sila_domain::ids::DeviceId::new_v7().to_string(),
+                    branch: branch.into(),
+                },
+                now(),
+            )
+            .unwrap();
+        hq.authenticate(&r.token).unwrap()
+    };
+    let afl = enrol("الأفلاج");
+    let other = enrol("مروان");
+    let account = sila_domain::staff::StaffAccount {
+        id: sila_domain::ids::StaffId::new_v7(),
+        username: "huda".into(),
+        display_name: "هدى".into(),
+        roles: vec![sila_domain::staff::Role::Researcher],
+        branch: "الأفلاج".into(),
+        active: true,
+    };
+    hq.upsert_branch_staff(&account, now()).unwrap();
+    let mut disabled = account.clone();
+    disabled.active = false;
+    hq.upsert_branch_staff(&disabled, now()).unwrap();
+    let pulled = hq.pull(&afl, 0, 100, None).unwrap();
+    let staff: Vec<&Value> = pulled
+        .changes
+        .iter()
+        .filter(|c| c.kind == "staff.upsert")
+        .map(|c| &c.payload)
+        .collect();
+    assert_eq!(staff.len(), 2);
+    assert_eq!(staff[1]["active"], json!(false));
+    assert!(
+        hq.pull(&other, 0, 100, None)
+            .unwrap()
+            .changes
+            .iter()
+            .all(|c| c.kind != "staff.upsert")
+    );
+    let rows = hq.branch_staff(Some("الأفلاج")).unwrap();
+    assert_eq!((rows.len(), rows[0].active), (1, false));
+    let mut elsewhere = account.clone();
+    elsewhere.branch = "مروان".into();
+    assert!(matches!(
+        hq.upsert_branch_staff(&elsewhere, now()),
+        Err(HqError::BadRequest("other_branch"))
+    ));
+    let mut clash = account.clone();
+    clash.id = sila_domain::ids::StaffId::new_v7();
+    assert!(matches!(
+        hq.upsert_branch_staff(&clash, now()),
+        Err(HqError::BadRequest("username_taken"))
+    ));
+}
+
+// ---- HTTP ----
+
+struct Server {
+    url: String,
+    hq: Arc<SqliteHq>,
+    raw: Connection,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hq.db");
+        let hq = Arc::new(SqliteHq::open(&db).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let store: Arc<dyn HqStore> = hq.clone();
+        tokio::spawn(sila_hq::serve(listener, store, None, async move {
+            let _ = rx.await;
+        }));
+        Server {
+            url,
+            hq,
+            raw: Connection::open(&db).unwrap(),
+            stop: Some(tx),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl Client {
+    async fn sign_in(
+        url: &str,
+        user: &str,
+        password: &str,
+    ) -> (reqwest::StatusCode, Value, Option<Client>) {
+        let http = reqwest::Client::new();
+        let r = http
+            .post(format!("{url}/console/api/sign-in"))
+            .json(&json!({"username": user, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: Value = r.json().await.unwrap();
+        let client = cookie.map(|c| Client {
+            http,
+            url: url.to_owned(),
+            cookie: c.split(';').next().unwrap().to_owned(),
+            csrf: body["csrf"].as_str().unwrap_or("").to_owned(),
+        });
+        if let Some(c) = &client {
+            assert!(c.cookie.starts_with("sila_hq_session="));
+        }
+        (status, body, client)
+    }
+
+    async fn get(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        let r = self
+            .http
+            .get(format!("{}/console/api{path}", self.url))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value, csrf: bool) -> (reqwest::StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/console/api{path}", self.url))
+            .header("cookie", &self.cookie)
+            .json(&body);
+        if csrf {
+            req = req.header("x-csrf-token", &self.csrf);
+        }
+        let r = req.send().await.unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_http_only_cookie_and_changes_need_the_csrf_token() {
+    let s = Server::start().await;
+    s.hq.add_console_staff("admin", "المدير", PW, &[ConsoleRole::Admin], Utc::now())
+        .unwrap();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/console/api/sign-in", s.url))
+        .json(&json!({"username": "admin", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+
+    let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
+    let c = c.unwrap();
+    let (st, me) = c.get("/me").await;
+    assert_eq!(
+        (st.as_u16(), me["staff"]["username"].as_str()),
+        (200, Some("admin"))
+    );
+    let (st, body) = c
+        .post("/enrol-codes", json!({"branch": "الأفلاج"}), false)
+        .await;
+    assert_eq!((st.as_u16(), body["code"].as_str()), (403, Some("csrf")));
+    assert_eq!(
+        body["message"].as_str().unwrap(),
+        "تعذّر التحقق من مصدر الطلب. حدّث الصفحة ثم أعد المحاولة."
+    );
+    let (st, body) = c
+        .post("/enrol-codes", json!({"branch": "الأفلاج"}), true)
+        .await;
+    assert_eq!(st.as_u16(), 200, "{body}");
+    assert_eq!(body["code"].as_str().unwrap().len(), 14);
+    // Another site's page cannot post even with a token it could not have read.
+    let r = c
+        .http
+        .post(format!("{}/console/api/enrol-codes", s.url))
+        .header("cookie", &c.cookie)
+        .header("x-csrf-token", &c.csrf)
+        .header("origin", "https://evil.example")
+        .json(&json!({"branch": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    // No cookie: signed out.
+    let r = http
+        .get(format!("{}/console/api/me", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let (st, _) = c.post("/sign-out", json!({}), true).await;
+    assert_eq!(st.as_u16(), 200);
+    assert_eq!(c.get("/me").await.0.as_u16(), 401);
+    let actions: Vec<String> = s
+        .raw
+        .prepare("SELECT action FROM console_audit ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        actions,
+        ["sign_in", "sign_in", "enrol_code.create", "sign_out"]
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_rate_limited_per_name_and_roles_are_enforced() {
+    let s = Server::start().await;
+    s.hq.add_console_staff("admin", "", PW, &[ConsoleRole::Admin], Utc::now())
+        .unwrap();
+    s.hq.add_console_staff("rev", "", PW, &[ConsoleRole::Reviewer], Utc::now())
+        .unwrap();
+    for _ in 0..5 {
+        let (st, body, _) = Client::sign_in(&s.url, "admin", "wrong-password").await;
+        assert_eq!(
+            (st.as_u16(), body["code"].as_str()),
+            (401, Some("wrong_credentials"))
+        );
+    }
+    let (st, body, _) = Client::sign_in(&s.url, "admin", PW).await;
+    assert_eq!(
+        (st.as_u16(), body["code"].as_str()),
+        (429, Some("too_many_attempts")),
+        "even the right password waits"
+    );
+    let (st, _, rev) = Client::sign_in(&s.url, "rev", PW).await;
+    assert_eq!(st.as_u16(), 200, "another name is not locked");
+    let rev = rev.unwrap();
+    assert_eq!(rev.get("/devices").await.0.as_u16(), 403);
+    assert_eq!(rev.get("/committee").await.0.as_u16(), 403);
+    let (st, body) = rev
+        .post(
+            "/cases/x/decide",
+            json!({"transition": "approve", "note": ""}),
+            true,
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), body["code"].as_str()),
+        (403, Some("not_permitted"))
+    );
+    assert_eq!(rev.get("/conflicts").await.0.as_u16(), 200);
+    assert_eq!(rev.get("/dashboard").await.0.as_u16(), 200);
+}
+
+#[tokio::test]
+async fn exports_are_csv_with_bom_and_formula_guards_or_xlsx() {
+    let s = Server::start().await;
+    s.hq.add_console_staff("c", "", PW, &[ConsoleRole::Committee], Utc::now())
+        .unwrap();
+    let today = Utc::now().date_naive();
+    seed::case(
+        &s.raw,
+        1,
+        &CaseSeed {
+            branch: "الأفلاج",
+            state: "in_committee",
+            channel: "phone",
+            submitted: today,
+            decided_after_days: None,
+            outcome: None,
+            name: "=HYPERLINK(\"http://x\")",
+        },
+    );
+    let (_, _, c) = Client::sign_in(&s.url, "c", PW).await;
+    let c = c.unwrap();
+    let r = c
+        .http
+        .get(format!("{}/console/api/export/committee.csv", s.url))
+        .header("cookie", &c.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let bytes = r.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xef\xbb\xbf");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert!(text.contains("'=HYPERLINK"), "{text}");
+    assert!(!text.contains(",=HYPERLINK") && !text.contains("\"=HYPERLINK"));
+    let r = c
+        .http
+        .get(format!("{}/console/api/export/dashboard.xlsx", s.url))
+        .header("cookie", &c.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(&r.bytes().await.unwrap()[..2], b"PK");
+    let audited: i64 = s
+        .raw
+        .query_row(
+            "SELECT count(*) FROM console_audit WHERE action = 'export'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(audited, 2);
+}
+
+#[tokio::test]
+async fn the_console_page_is_served_or_says_it_was_not_built() {
+    let s = Server::start().await;
+    let r = reqwest::get(format!("{}/console/", s.url)).await.unwrap();
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    assert!(body.contains("lang=\"ar\" dir=\"rtl\""), "{body}");
+    if sila_hq::console::assets::ASSETS.is_empty() {
+        assert_eq!(status, 503);
+        assert!(body.contains("npm run build:hq"));
+    } else {
+        assert_eq!(status, 200);
+        let js = sila_hq::console::assets::ASSETS
+            .iter()
+            .find(|(p, _)| p.ends_with(".js"))
+            .unwrap()
+            .0;
+        let r = reqwest::get(format!("{}/console/{js}", s.url))
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+    }
+    // The sync API is untouched by the console's layers.
+    let r = reqwest::get(format!("{}/healthz", s.url)).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}

@@ -1,0 +1,63 @@
+//! HQ rows for the console's tests and benchmark, written straight into the HQ file (as a push
+//! would leave them): cases with the JSON fields the console reads, surveys, interactions.
+
+use chrono::{Duration, NaiveDate};
+use rusqlite::{Connection, params};
+use serde_json::json;
+
+pub struct CaseSeed<'a> {
+    pub branch: &'a str,
+    pub state: &'a str,
+    pub channel: &'a str,
+    pub submitted: NaiveDate,
+    /// Days from submission to the promise (14 by policy).
+    pub decided_after_days: Option<i64>,
+    pub outcome: Option<&'a str>,
+    pub name: &'a str,
+}
+
+pub fn case(conn: &Connection, n: usize, s: &CaseSeed<'_>) -> String {
+    let bid = uuid::Uuid::now_v7().to_string();
+    let cid = uuid::Uuid::now_v7().to_string();
+    let promised = s.submitted + Duration::days(14);
+    let decision = s.decided_after_days.map(|d| {
+        json!({"outcome": s.outcome.unwrap_or("approved"), "reasons": "r",
+               "decided_by": uuid::Uuid::now_v7().to_string(), "decided_by_name": "لجنة",
+               "decided_at": format!("{}T10:00:00Z", s.submitted + Duration::days(d))})
+    });
+    let b = json!({"id": bid, "name": {"first": "", "father": "", "grandfather": "", "family": "", "as_written": s.name}});
+    let c = json!({"id": cid, "number": format!("AFL-X-{n:06}"), "beneficiary_id": bid,
+        "support_type": "food_basket", "channel": s.channel, "need": "", "documents": [],
+        "state": s.state, "submitted_at": format!("{}T09:00:00Z", s.submitted),
+        "promised_reply_date": promised.to_string(), "decision": decision});
+    conn.execute(
+        "INSERT INTO beneficiaries (id, branch, device_id, data, version, created_at, updated_at) VALUES (?1, ?2, 'd', ?3, 1, 'now', 'now')",
+        params![bid, s.branch, b.to_string()],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO cases (id, branch, device_id, beneficiary_id, state, data, version, created_at, updated_at)
+         VALUES (?1, ?2, 'd', ?3, ?4, ?5, 1, 'now', 'now')",
+        params![cid, s.branch, bid, s.state, c.to_string()],
+    )
+    .unwrap();
+    cid
+}
+
+pub fn survey(conn: &Connection, branch: &str, channel: &str, overall: i64, on: NaiveDate) {
+    let id = uuid::Uuid::now_v7().to_string();
+    conn.execute(
+        "INSERT INTO records (entity, id, branch, device_id, data) VALUES ('survey', ?1, ?2, 'd', ?3)",
+        params![id, branch, json!({"id": id, "overall": overall, "channel": channel, "answered_on": on.to_string()}).to_string()],
+    )
+    .unwrap();
+}
+
+pub fn interaction(conn: &Connection, branch: &str, channel: &str, purpose: &str, on: NaiveDate) {
+    let id = uuid::Uuid::now_v7().to_string();
+    conn.execute(
+        "INSERT INTO records (entity, id, branch, device_id, data) VALUES ('interaction', ?1, ?2, 'd', ?3)",
+        params![id, branch, json!({"id": id, "purpose": purpose, "channel": channel, "at": format!("{on}T08:00:00Z")}).to_string()],
+    )
+    .unwrap();
+}

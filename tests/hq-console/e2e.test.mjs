@@ -1,0 +1,182 @@
+// The HQ console end to end: a real `sila-hq serve` on a free port with a real SQLite file, two
+// branches made and synced by the real `sila` client, and Debian's Chromium driven through the
+// console. Screenshots go to target/hq-e2e/.
+//
+//   1. sign-in (a wrong password first: an Arabic error) → duplicates → side by side → merge → undo
+//   2. a committee decision in the console that, after `sila sync`, is in the branch's store
+//   3. dashboards (Arabic, then English), exports, administration
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Branch, Hq, PASSWORD, USER, binariesPresent, browser, nationalId, shotsDir } from "./harness.mjs";
+
+assert.ok(binariesPresent(), "build first: cargo build -p sila-hq -p sila-cli");
+
+let hq, afl, marwan, chrome, page;
+const shots = shotsDir();
+const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+const SAME_ID = nationalId(123456789);
+
+before(async () => {
+  hq = await Hq.start();
+  // The same person registered at two branches: same national ID, the name spelled differently
+  // (hamza, "عبدالله" joined), another city.
+  const sheetA = "الاسم الكامل,رقم الهوية,الجوال,تاريخ الميلاد,المدينة\n" + `أحمد عبد الله محمد القحطاني,${SAME_ID},0551234567,1980-03-15,الأفلاج\n`;
+  const sheetB = "الاسم الكامل,رقم الهوية,الجوال,تاريخ الميلاد,المدينة\n" + `احمد عبدالله محمد القحطاني,${SAME_ID},0551234567,1980-03-15,ليلى\n`;
+  afl = await Branch.create(hq, "الأفلاج", { demo: 40, sheet: sheetA });
+  marwan = await Branch.create(hq, "مروان", { sheet: sheetB });
+  const a = await afl.sync();
+  const m = await marwan.sync();
+  assert.equal(a.pending, 0, "the first branch pushed everything");
+  assert.equal(m.pending, 0, "the second branch pushed everything");
+  chrome = await browser();
+  const ctx = await chrome.newContext({ viewport: { width: 1366, height: 900 }, locale: "ar-SA" });
+  page = await ctx.newPage();
+  page.setDefaultTimeout(20_000);
+});
+
+after(async () => {
+  await chrome?.close();
+  await hq?.stop();
+});
+
+test("the console is Arabic, right to left, and refuses a wrong password with an Arabic error", async () => {
+  await page.goto(`${hq.url}/console/`);
+  assert.equal(await page.getAttribute("html", "lang"), "ar");
+  assert.equal(await page.getAttribute("html", "dir"), "rtl");
+  await page.fill("#username", USER);
+  await page.fill("#password", "not-the-password");
+  await page.click('[data-testid="signin-submit"]');
+  const err = page.locator('[data-testid="error-box"]');
+  await err.waitFor();
+  assert.equal(await err.getAttribute("data-code"), "wrong_credentials");
+  assert.match(await err.innerText(), /كلمة المرور غير صحيحة/);
+  await shot("01-signin-error");
+  await page.fill("#password", PASSWORD);
+  await page.click('[data-testid="signin-submit"]');
+  await page.locator('[data-testid="who"]').waitFor();
+  assert.match(await page.locator('[data-testid="who"]').innerText(), /نورة العتيبي/);
+  // The session cookie is HttpOnly: the page cannot read it.
+  assert.equal(await page.evaluate(() => document.cookie), "");
+});
+
+test("duplicates: the two files side by side, merge choosing a value, then undo", async () => {
+  await page.click('[data-testid="nav-duplicates"]');
+  const pairs = page.locator('[data-testid="pairs"] tbody tr');
+  await pairs.first().waitFor();
+  const before = await pairs.count();
+  assert.ok(before >= 1, "the same national ID at two branches is a candidate");
+  const row = pairs.filter({ hasText: "مروان" }).first();
+  assert.match(await row.innerText(), /مؤكد/, "the same national ID is certain");
+  await shot("10-duplicates-queue");
+  await row.locator('[data-testid="compare"]').click();
+  await page.locator('[data-testid="compare-view"]').waitFor();
+  // Keep the record whose city is الأفلاج but take the other file's city, whichever side it is on.
+  const cityA = await page.locator('[data-testid="choose-city-a"]').locator("xpath=..").innerText();
+  const keep = cityA.includes("الأفلاج") ? "a" : "b";
+  const other = keep === "a" ? "b" : "a";
+  await page.click(`[data-testid="survivor-${keep}"]`);
+  await page.click(`[data-testid="choose-city-${other}"]`);
+  await shot("11-duplicates-side-by-side");
+  await page.click('[data-testid="merge"]');
+  await page.locator('[data-testid="notice"]').waitFor();
+  assert.match(await page.locator('[data-testid="notice"]').innerText(), /تم الدمج/);
+  const merges = page.locator('[data-testid="merge-row"]');
+  await merges.first().waitFor();
+  assert.equal(await merges.first().locator('[data-testid="undo"]').count(), 1);
+  assert.equal(await page.locator('[data-testid="pairs"] tbody tr').filter({ hasText: "مروان" }).count(), 0, "the merged pair left the queue");
+  await shot("12-duplicates-merged");
+  await merges.first().locator('[data-testid="undo"]').click();
+  await page.locator('[data-testid="notice"]', { hasText: "تم التراجع" }).waitFor();
+  await page.locator('[data-testid="pairs"] tbody tr').filter({ hasText: "مروان" }).first().waitFor();
+  assert.match(await merges.first().innerText(), /تم التراجع/);
+  await shot("13-duplicates-undone");
+});
+
+test("committee: the queue by promised date, the whole file, a decision that reaches the branch", async () => {
+  await page.click('[data-testid="nav-committee"]');
+  const rows = page.locator('[data-testid="committee-table"] tbody tr');
+  await rows.first().waitFor();
+  assert.ok((await rows.count()) >= 1, "demo data has cases with the committee");
+  // Ordered by promised reply date.
+  const dates = await page.locator('[data-testid="open-case"]').evaluateAll((els) => els.map((e) => e.dataset.case));
+  assert.ok(dates.length >= 1);
+  await shot("20-committee-queue");
+  const first = rows.first();
+  const number = (await first.locator('[data-testid="open-case"]').innerText()).trim();
+  await first.locator('[data-testid="open-case"]').click();
+  await page.locator('[data-testid="case-file"]').waitFor();
+  // Rejecting without reasons is refused with an Arabic message.
+  await page.click('[data-testid="reject"]');
+  await page.locator('[data-testid="error-box"]').waitFor();
+  assert.match(await page.locator('[data-testid="error-box"]').innerText(), /السبب/);
+  const reasons = `الدخل الشهري أعلى من حد الاستحقاق ${Date.now() % 10000}`;
+  await page.fill('[data-testid="reasons"]', reasons);
+  await shot("21-case-file");
+  await page.click('[data-testid="reject"]');
+  await page.locator('[data-testid="notice"]').waitFor();
+  assert.match(await page.locator('[data-testid="case-state"]').innerText(), /مرفوض/);
+  await shot("22-case-decided");
+
+  // The branch pulls the decision with the real client and holds it in its own store.
+  const report = await afl.sync();
+  assert.ok(report.pulled >= 1, `the decision came down (${JSON.stringify(report)})`);
+  const out = join(hq.dir, "afl-export.csv");
+  await afl.sila(["export", "--format", "csv", "--out", out]);
+  const cases = readFileSync(out.replace(/\.csv$/, ".cases.csv"), "utf8");
+  const line = cases.split(/\r?\n/).find((l) => l.includes(number));
+  assert.ok(line, `case ${number} is in the branch's export`);
+  assert.match(line, /مرفوض/, "the branch holds HQ's decision");
+  assert.ok(line.includes(reasons), "with the committee's reasons");
+});
+
+test("dashboards in Arabic and English, with CSV (BOM) and Excel exports", async () => {
+  await page.click('[data-testid="nav-dashboards"]');
+  await page.locator('[data-testid="chart-funnel"]').waitFor();
+  await page.locator('[data-testid="by-branch"]').waitFor();
+  assert.match(await page.locator('[data-testid="by-branch"]').innerText(), /الأفلاج/);
+  await shot("30-dashboards-ar");
+  const csv = await page.evaluate(async () => {
+    const r = await fetch("/console/api/export/dashboard.csv");
+    return { type: r.headers.get("content-type"), bytes: Array.from(new Uint8Array(await r.arrayBuffer()).slice(0, 3)) };
+  });
+  assert.match(csv.type, /text\/csv/);
+  assert.deepEqual(csv.bytes, [0xef, 0xbb, 0xbf], "CSV starts with a UTF-8 BOM");
+  const xlsx = await page.evaluate(async () => {
+    const r = await fetch("/console/api/export/dashboard.xlsx");
+    return Array.from(new Uint8Array(await r.arrayBuffer()).slice(0, 2));
+  });
+  assert.deepEqual(xlsx, [0x50, 0x4b], "XLSX is a zip");
+  await page.click('[data-testid="lang"]');
+  assert.equal(await page.getAttribute("html", "dir"), "ltr");
+  await page.locator("h1", { hasText: "Dashboards" }).waitFor();
+  await shot("31-dashboards-en");
+  await page.click('[data-testid="lang"]');
+  assert.equal(await page.getAttribute("html", "dir"), "rtl");
+});
+
+test("administration: an enrolment code, devices, the audit of every action", async () => {
+  await page.click('[data-testid="nav-admin"]');
+  await page.fill('[data-testid="code-branch"]', "الأفلاج");
+  await page.click('[data-testid="create-code"]');
+  await page.locator('[data-testid="enrol-code"]').waitFor();
+  assert.match(await page.locator('[data-testid="enrol-code"]').innerText(), /^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+  assert.ok((await page.locator('[data-testid="devices"] tbody tr').count()) >= 2);
+  await page.reload();
+  await page.locator('[data-testid="audit"] tbody tr').first().waitFor();
+  const audit = await page.locator('[data-testid="audit"]').innerText();
+  for (const action of ["sign_in", "duplicates.merge", "duplicates.undo_merge", "case.view", "case.decide", "export", "enrol_code.create"]) {
+    assert.ok(audit.includes(action), `audited: ${action}`);
+  }
+  await shot("40-admin");
+});
+
+test("a change without the CSRF token is refused", async () => {
+  const status = await page.evaluate(async () => {
+    const r = await fetch("/console/api/enrol-codes", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ branch: "x" }) });
+    return { status: r.status, body: await r.json() };
+  });
+  assert.equal(status.status, 403);
+  assert.equal(status.body.code, "csrf");
+});

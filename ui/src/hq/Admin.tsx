@@ -1,0 +1,295 @@
+// Administration: device enrolment codes, devices and their revocation, HQ console accounts,
+// branch staff accounts (synced down to the branch), knowledge-base documents (synced down),
+// and the console's audit log.
+import { useState } from "react";
+import { Ltr } from "../shared/components";
+import {
+  get, post, type ApiError, type AuditRow, type BranchStaff, type Device, type KbRow, type Me, type Role, type Staff,
+} from "./api";
+import { useHq, type HqKey } from "./i18n";
+import { BRANCH_ROLES, label } from "./labels";
+import { Failure, Notice, useLoad, when } from "./common";
+
+function useAction() {
+  const [failure, setFailure] = useState<ApiError | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const run = async (f: () => Promise<unknown>, ok?: string) => {
+    setFailure(null);
+    setNotice(null);
+    try {
+      await f();
+      if (ok) setNotice(ok);
+      return true;
+    } catch (e) {
+      setFailure(e as ApiError);
+      return false;
+    }
+  };
+  return { failure, notice, run };
+}
+
+export function Admin({ me }: { me: Me }) {
+  const { t } = useHq();
+  return (
+    <section data-testid="admin">
+      <h1>{t("admin")}</h1>
+      <Devices />
+      <HqStaff me={me} />
+      <BranchStaffCard />
+      <Knowledge />
+      <Audit />
+    </section>
+  );
+}
+
+function Devices() {
+  const { t } = useHq();
+  const [n, setN] = useState(0);
+  const { data, error } = useLoad(() => get<{ devices: Device[]; branches: string[] }>("/devices"), [n]);
+  const { failure, notice, run } = useAction();
+  const [branch, setBranch] = useState("");
+  const [hours, setHours] = useState("72");
+  const [code, setCode] = useState<{ code: string; expires_at: string } | null>(null);
+  return (
+    <div className="card">
+      <h2>{t("enrolCode")}</h2>
+      <form
+        className="row"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          await run(async () => {
+            setCode(await post<{ code: string; expires_at: string }>("/enrol-codes", { branch, ttl_hours: Number(hours) || 72 }));
+            setN((x) => x + 1);
+          });
+        }}
+      >
+        <input aria-label={t("branch")} placeholder={t("branch")} value={branch} onChange={(e) => setBranch(e.target.value)} list="branch-list" data-testid="code-branch" />
+        <datalist id="branch-list">{data?.branches.map((b) => <option key={b} value={b} />)}</datalist>
+        <input aria-label={t("hours")} title={t("hours")} type="number" min={1} max={720} value={hours} onChange={(e) => setHours(e.target.value)} className="narrow" />
+        <button type="submit" data-testid="create-code">{t("createCode")}</button>
+      </form>
+      {code && (
+        <p className="code-out">
+          {t("codeFor")}: <Ltr testid="enrol-code"><strong>{code.code}</strong></Ltr> — <Ltr>{when(code.expires_at)}</Ltr>
+        </p>
+      )}
+      <Notice text={notice} />
+      <Failure error={error ?? failure} />
+      <h2>{t("devices")}</h2>
+      <table className="table" data-testid="devices">
+        <thead>
+          <tr><th>{t("device")}</th><th>{t("branch")}</th><th>{t("enrolled")}</th><th>{t("lastSeen")}</th><th /></tr>
+        </thead>
+        <tbody>
+          {data?.devices.map((d) => (
+            <tr key={d.device_id}>
+              <td><Ltr>{d.device_id.slice(-12)}</Ltr></td>
+              <td>{d.branch}</td>
+              <td><Ltr>{when(d.enrolled_at)}</Ltr></td>
+              <td><Ltr>{when(d.last_seen_at)}</Ltr></td>
+              <td>
+                {d.revoked_at ? (
+                  <span className="badge danger">{t("revoked")}</span>
+                ) : (
+                  <button type="button" className="danger" data-testid="revoke" onClick={() => window.confirm(t("confirmRevoke")) && run(() => post(`/devices/${d.device_id}/revoke`)).then(() => setN((x) => x + 1))}>
+                    {t("revoke")}
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const HQ_ROLES: Role[] = ["reviewer", "committee", "admin"];
+
+function RolePicks<T extends string>({ all, value, onChange, name }: { all: T[]; value: T[]; onChange: (v: T[]) => void; name: (r: T) => string }) {
+  return (
+    <span className="roles">
+      {all.map((r) => (
+        <label key={r} className="choice">
+          <input type="checkbox" checked={value.includes(r)} onChange={(e) => onChange(e.target.checked ? [...value, r] : value.filter((x) => x !== r))} /> {name(r)}
+        </label>
+      ))}
+    </span>
+  );
+}
+
+function HqStaff({ me }: { me: Me }) {
+  const { t } = useHq();
+  const [n, setN] = useState(0);
+  const { data, error } = useLoad(() => get<{ rows: Staff[] }>("/staff"), [n]);
+  const { failure, notice, run } = useAction();
+  const [form, setForm] = useState({ username: "", display_name: "", password: "", roles: [] as Role[] });
+  return (
+    <div className="card">
+      <h2>{t("hqStaff")}</h2>
+      <table className="table" data-testid="hq-staff">
+        <thead><tr><th>{t("username")}</th><th>{t("displayName")}</th><th>{t("roles")}</th><th /></tr></thead>
+        <tbody>
+          {data?.rows.map((s) => (
+            <tr key={s.id} className={s.active ? "" : "inactive"}>
+              <td><Ltr>{s.username}</Ltr></td>
+              <td>{s.display_name}</td>
+              <td>{s.roles.map((r) => t(`role_${r}` as HqKey)).join("، ")}</td>
+              <td>
+                {s.id !== me.staff.id && (
+                  <button type="button" className="secondary" onClick={() => run(() => post(`/staff/${s.id}`, { active: !s.active })).then(() => setN((x) => x + 1))}>
+                    {s.active ? t("disable") : t("enable")}
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form
+        className="form-grid"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          if (await run(() => post("/staff", form))) {
+            setForm({ username: "", display_name: "", password: "", roles: [] });
+            setN((x) => x + 1);
+          }
+        }}
+      >
+        <input aria-label={t("username")} placeholder={t("username")} value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} data-testid="staff-username" />
+        <input aria-label={t("displayName")} placeholder={t("displayName")} value={form.display_name} onChange={(e) => setForm({ ...form, display_name: e.target.value })} />
+        <input aria-label={t("password")} placeholder={t("password")} type="password" autoComplete="new-password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} data-testid="staff-password" />
+        <RolePicks all={HQ_ROLES} value={form.roles} onChange={(roles) => setForm({ ...form, roles })} name={(r) => t(`role_${r}` as HqKey)} />
+        <button type="submit" data-testid="staff-add">{t("add")}</button>
+      </form>
+      <Notice text={notice} />
+      <Failure error={error ?? failure} />
+    </div>
+  );
+}
+
+function BranchStaffCard() {
+  const { t, lang } = useHq();
+  const [n, setN] = useState(0);
+  const { data, error } = useLoad(() => get<{ rows: BranchStaff[]; branches: string[] }>("/branch-staff"), [n]);
+  const { failure, notice, run } = useAction();
+  const [form, setForm] = useState({ branch: "", username: "", display_name: "", roles: [] as string[] });
+  const save = (b: Omit<BranchStaff, "id"> & { id?: string }) => run(() => post("/branch-staff", b)).then((ok) => ok && setN((x) => x + 1));
+  return (
+    <div className="card">
+      <h2>{t("branchStaff")}</h2>
+      <p className="muted">{t("branchStaffHint")}</p>
+      <table className="table" data-testid="branch-staff">
+        <thead><tr><th>{t("branch")}</th><th>{t("username")}</th><th>{t("displayName")}</th><th>{t("roles")}</th><th /></tr></thead>
+        <tbody>
+          {data?.rows.map((s) => (
+            <tr key={s.id} className={s.active ? "" : "inactive"}>
+              <td>{s.branch}</td>
+              <td><Ltr>{s.username}</Ltr></td>
+              <td>{s.display_name}</td>
+              <td>{s.roles.map((r) => label(BRANCH_ROLES, r, lang)).join("، ")}</td>
+              <td>
+                <button type="button" className="secondary" onClick={() => save({ ...s, active: !s.active })}>
+                  {s.active ? t("disable") : t("enable")}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form
+        className="form-grid"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          await save({ ...form, active: true });
+          setForm({ branch: form.branch, username: "", display_name: "", roles: [] });
+        }}
+      >
+        <select aria-label={t("branch")} value={form.branch} onChange={(e) => setForm({ ...form, branch: e.target.value })}>
+          <option value="">{t("branch")}</option>
+          {data?.branches.map((b) => <option key={b} value={b}>{b}</option>)}
+        </select>
+        <input aria-label={t("username")} placeholder={t("username")} value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} />
+        <input aria-label={t("displayName")} placeholder={t("displayName")} value={form.display_name} onChange={(e) => setForm({ ...form, display_name: e.target.value })} />
+        <RolePicks all={Object.keys(BRANCH_ROLES)} value={form.roles} onChange={(roles) => setForm({ ...form, roles })} name={(r) => label(BRANCH_ROLES, r, lang)} />
+        <button type="submit">{t("add")}</button>
+      </form>
+      <Notice text={notice} />
+      <Failure error={error ?? failure} />
+    </div>
+  );
+}
+
+async function toBase64(f: File): Promise<string> {
+  const bytes = new Uint8Array(await f.arrayBuffer());
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function Knowledge() {
+  const { t } = useHq();
+  const [n, setN] = useState(0);
+  const { data, error } = useLoad(() => get<{ rows: KbRow[] }>("/kb"), [n]);
+  const { failure, notice, run } = useAction();
+  const [title, setTitle] = useState("");
+  const [body, setBody] = useState("");
+  const [file, setFile] = useState<File | null>(null);
+  return (
+    <div className="card">
+      <h2>{t("kb")}</h2>
+      <ul data-testid="kb">
+        {data?.rows.map((d) => (
+          <li key={d.id}>{d.title} — <Ltr>{when(d.published_at)}</Ltr> {d.size > 0 && <Ltr>({Math.ceil(d.size / 1024)} KB)</Ltr>}</li>
+        ))}
+      </ul>
+      <form
+        className="form-grid"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          const ok = await run(async () => post("/kb", { title, body, file_base64: file ? await toBase64(file) : null }), t("published"));
+          if (ok) {
+            setTitle("");
+            setBody("");
+            setFile(null);
+            setN((x) => x + 1);
+          }
+        }}
+      >
+        <input aria-label={t("title")} placeholder={t("title")} value={title} onChange={(e) => setTitle(e.target.value)} data-testid="kb-title" />
+        <textarea aria-label={t("body")} placeholder={t("body")} value={body} onChange={(e) => setBody(e.target.value)} />
+        <label className="field">
+          {t("file")}
+          <input type="file" accept="application/pdf,image/png,image/jpeg,image/webp" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+        </label>
+        <button type="submit" data-testid="kb-publish">{t("publish")}</button>
+      </form>
+      <Notice text={notice} />
+      <Failure error={error ?? failure} />
+    </div>
+  );
+}
+
+function Audit() {
+  const { t } = useHq();
+  const { data, error } = useLoad(() => get<{ rows: AuditRow[] }>("/audit?limit=50"), []);
+  return (
+    <div className="card">
+      <h2>{t("audit")}</h2>
+      <Failure error={error} />
+      <table className="table" data-testid="audit">
+        <thead><tr><th>{t("when")}</th><th>{t("who")}</th><th>{t("action")}</th><th>{t("record")}</th></tr></thead>
+        <tbody>
+          {data?.rows.map((a) => (
+            <tr key={a.id}>
+              <td><Ltr>{when(a.at)}</Ltr></td>
+              <td>{a.staff_name}</td>
+              <td><Ltr>{a.action}</Ltr></td>
+              <td><Ltr>{a.entity}:{a.entity_id.slice(-12)}</Ltr></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
