@@ -110,13 +110,14 @@ test("committee: the queue by promised date, the whole file, a decision that rea
   // Rejecting without reasons is refused with an Arabic message.
   await page.click('[data-testid="reject"]');
   await page.locator('[data-testid="error-box"]').waitFor();
-  assert.match(await page.locator('[data-testid="error-box"]').innerText(), /السبب/);
+  assert.match(await page.locator('[data-testid="error-box"]').innerText(), /سبب القرار/);
   const reasons = `الدخل الشهري أعلى من حد الاستحقاق ${Date.now() % 10000}`;
   await page.fill('[data-testid="reasons"]', reasons);
   await shot("21-case-file");
   await page.click('[data-testid="reject"]');
   await page.locator('[data-testid="notice"]').waitFor();
-  assert.match(await page.locator('[data-testid="case-state"]').innerText(), /مرفوض/);
+  // The file reloads with HQ's state.
+  await page.locator('[data-testid="case-state"]', { hasText: "مرفوض" }).waitFor();
   await shot("22-case-decided");
 
   // The branch pulls the decision with the real client and holds it in its own store.
