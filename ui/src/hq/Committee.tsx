@@ -1,7 +1,7 @@
 // The research committee: the queue ordered by promised reply date (on track / due soon /
 // overdue), the whole file of a case with its documents, and the decision with its reasons.
 import { useState } from "react";
-import { DualDate, Ltr } from "../shared/components";
+import { DualDate, Ltr, Phone } from "../shared/components";
 import { get, post, qs, type ApiError, type CaseFile, type CommitteePage, type FileDocument } from "./api";
 import { useHq } from "./i18n";
 import { CHANNELS, PURPOSES, STATES, label } from "./labels";
@@ -15,7 +15,7 @@ export function PromiseBadge({ p, days }: { p: string | null; days?: number | nu
       {t(p as "on_track")}
       {days !== undefined && days !== null && (
         <>
-          {" "}(<Ltr>{days}</Ltr>)
+          {" "}· <Ltr>{Math.abs(days)}</Ltr> {t("days")}
         </>
       )}
     </span>
@@ -168,7 +168,7 @@ function CaseView({ id, back }: { id: string; back: () => void }) {
             <dt>{t("branch")}</dt><dd>{f.branch}</dd>
             <dt>{t("nationalId")}</dt><dd><Ltr>{b?.national_id ?? "—"}</Ltr></dd>
             <dt>{t("birthDate")}</dt><dd><DualDate iso={b?.birth_date} /></dd>
-            <dt>{t("mobile")}</dt><dd><Ltr>{b?.mobile ?? "—"}</Ltr></dd>
+            <dt>{t("mobile")}</dt><dd><Phone e164={b?.mobile} /></dd>
             <dt>{t("household")}</dt><dd><Ltr>{b?.household?.length ?? 0}</Ltr></dd>
             <dt>{t("incomes")}</dt>
             <dd>

@@ -135,7 +135,12 @@ function Compare({ pair, done, cancel }: { pair: DuplicatePair; done: (msg: stri
   if (error) return <Failure error={error} />;
   if (!files) return <p>{t("loading")}</p>;
   const [fa, fb] = files;
-  const keys = Array.from(new Set([...Object.keys(fa.record), ...Object.keys(fb.record)])).filter((k) => !SKIP.has(k));
+  // Known fields in a reading order (name, ID, birth date, mobile, …), then any others.
+  const order = Object.keys(FIELDS);
+  const rank = (k: string) => (order.indexOf(k) < 0 ? order.length : order.indexOf(k));
+  const keys = Array.from(new Set([...Object.keys(fa.record), ...Object.keys(fb.record)]))
+    .filter((k) => !SKIP.has(k))
+    .sort((x, y) => rank(x) - rank(y) || x.localeCompare(y));
   const differs = (k: string) => JSON.stringify(fa.record[k] ?? null) !== JSON.stringify(fb.record[k] ?? null);
   const chosenSide = (k: string): "a" | "b" => choice[k] ?? (survivor === "a" ? (fa.record[k] == null ? "b" : "a") : fb.record[k] == null ? "a" : "b");
   const act = async (what: "merge" | "not_same") => {
@@ -166,10 +171,12 @@ function Compare({ pair, done, cancel }: { pair: DuplicatePair; done: (msg: stri
         {differs(k) ? (
           <label className="choice">
             <input type="radio" name={`f-${k}`} checked={chosenSide(k) === side} onChange={() => setChoice({ ...choice, [k]: side })} data-testid={`choose-${k}-${side}`} />{" "}
-            {text ?? <DualDate iso={v} />}
+            {text !== null ? <bdi>{text}</bdi> : <DualDate iso={v} />}
           </label>
+        ) : text !== null ? (
+          <bdi>{text}</bdi>
         ) : (
-          text ?? <DualDate iso={v} />
+          <DualDate iso={v} />
         )}
       </td>
     );

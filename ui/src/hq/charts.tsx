@@ -14,7 +14,9 @@ export function Bars({ bars, testid, unit = "" }: { bars: Bar[]; testid?: string
   const w = labelW + barW + 70;
   const rtl = lang === "ar";
   return (
-    <svg className="chart" role="img" data-testid={testid} viewBox={`0 0 ${w} ${bars.length * rowH + 4}`} width="100%" style={{ maxWidth: w }}>
+    // The SVG's own direction is ltr so that x and text-anchor are physical; Arabic labels are
+    // still shaped and ordered by the bidi algorithm inside each <text>.
+    <svg className="chart" role="img" data-testid={testid} viewBox={`0 0 ${w} ${bars.length * rowH + 4}`} width="100%" style={{ maxWidth: w, direction: "ltr" }}>
       {bars.map((b, i) => {
         const len = Math.round((b.value / max) * barW);
         const y = i * rowH + 2;
@@ -25,7 +27,7 @@ export function Bars({ bars, testid, unit = "" }: { bars: Bar[]; testid?: string
           <g key={i}>
             <text x={labelX} y={y + 17} textAnchor={rtl ? "end" : "start"} className="chart-label">{b.label}</text>
             <rect x={barX} y={y + 4} width={Math.max(len, 1)} height={rowH - 8} rx={3} className={`bar ${b.tone ?? ""}`} />
-            <text x={valueX} y={y + 17} textAnchor={rtl ? "end" : "start"} className="chart-value" direction="ltr">
+            <text x={valueX} y={y + 17} textAnchor={rtl ? "end" : "start"} className="chart-value">
               {b.value.toLocaleString("en")}{unit}
             </text>
           </g>
@@ -53,7 +55,7 @@ export function Columns({ points, testid, line, lineMax = 5 }: { points: { label
     .filter(Boolean)
     .join(" ");
   return (
-    <svg className="chart" role="img" data-testid={testid} viewBox={`0 0 ${w} ${h}`} width="100%" style={{ maxWidth: w }}>
+    <svg className="chart" role="img" data-testid={testid} viewBox={`0 0 ${w} ${h}`} width="100%" style={{ maxWidth: w, direction: "ltr" }}>
       <line x1={pad / 2} x2={w - pad / 2} y1={h - pad} y2={h - pad} className="axis" />
       {points.map((p, i) => {
         const ph = line ? 0 : Math.round((p.value / max) * (h - 2 * pad));
@@ -61,11 +63,11 @@ export function Columns({ points, testid, line, lineMax = 5 }: { points: { label
           <g key={i}>
             {!line && <rect x={x(i)} y={h - pad - ph} width={colW - 8} height={Math.max(ph, 1)} rx={2} className="bar" />}
             {!line && (
-              <text x={x(i) + (colW - 8) / 2} y={h - pad - ph - 4} textAnchor="middle" className="chart-value" direction="ltr">
+              <text x={x(i) + (colW - 8) / 2} y={h - pad - ph - 4} textAnchor="middle" className="chart-value">
                 {p.value}
               </text>
             )}
-            <text x={x(i) + (colW - 8) / 2} y={h - 6} textAnchor="middle" className="chart-tick" direction="ltr">
+            <text x={x(i) + (colW - 8) / 2} y={h - 6} textAnchor="middle" className="chart-tick">
               {p.label}
             </text>
           </g>
@@ -76,7 +78,7 @@ export function Columns({ points, testid, line, lineMax = 5 }: { points: { label
         v === null ? null : (
           <g key={`d${i}`}>
             <circle cx={x(i) + (colW - 8) / 2} cy={h - pad - (v / lineMax) * (h - 2 * pad)} r={3} className="dot" />
-            <text x={x(i) + (colW - 8) / 2} y={h - pad - (v / lineMax) * (h - 2 * pad) - 7} textAnchor="middle" className="chart-value" direction="ltr">
+            <text x={x(i) + (colW - 8) / 2} y={h - pad - (v / lineMax) * (h - 2 * pad) - 7} textAnchor="middle" className="chart-value">
               {v.toFixed(1)}
             </text>
           </g>
