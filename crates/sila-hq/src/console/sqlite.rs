@@ -406,30 +406,48 @@ impl ConsoleStore for SqliteHq {
         let branch = filter.branch.as_deref().filter(|b| !b.is_empty());
         let limit = limit.clamp(1, 200);
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
+        // Only the conditions in use are written, so each is an index seek (an `?1 IS NULL OR`
+        // form would make SQLite test every waiting case).
+        let mut cond = String::from("c.state = 'in_committee'");
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        if let Some(b) = branch {
+            args.push(Box::new(b.to_owned()));
+            cond.push_str(&format!(" AND c.branch = ?{}", args.len()));
+        }
+        if let Some(f) = &from {
+            args.push(Box::new(f.clone()));
+            cond.push_str(&format!(" AND c.c_promised >= ?{}", args.len()));
+        }
+        if let Some(t) = &to {
+            args.push(Box::new(t.clone()));
+            cond.push_str(&format!(" AND c.c_promised < ?{}", args.len()));
+        }
+        if let Some(p) = &after_p {
+            args.push(Box::new(p.clone()));
+            args.push(Box::new(after_rid));
+            cond.push_str(&format!(
+                " AND (c.c_promised, c.rid) > (?{}, ?{})",
+                args.len() - 1,
+                args.len()
+            ));
+        }
+        args.push(Box::new(limit as i64 + 1));
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT c.rid, c.id, c.branch, c.data, b.data
              FROM cases c LEFT JOIN beneficiaries b ON b.id = c.beneficiary_id
-             WHERE c.state = 'in_committee'
-               AND (?1 IS NULL OR c.branch = ?1)
-               AND (?2 IS NULL OR c.c_promised >= ?2)
-               AND (?3 IS NULL OR c.c_promised < ?3)
-               AND (?4 IS NULL OR (c.c_promised, c.rid) > (?4, ?5))
-             ORDER BY c.c_promised, c.rid
-             LIMIT ?6",
-        )?;
+             WHERE {cond} ORDER BY c.c_promised, c.rid LIMIT ?{}",
+            args.len()
+        ))?;
         let raw = stmt
-            .query_map(
-                params![branch, from, to, after_p, after_rid, limit as i64 + 1],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                    ))
-                },
-            )?
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let more = raw.len() > limit;
         let mut rows = Vec::with_capacity(limit);
@@ -467,12 +485,21 @@ impl ConsoleStore for SqliteHq {
             });
         }
         let count = |from: Option<&str>, to: Option<&str>| -> Result<i64> {
+            let mut cond = String::from("state = 'in_committee'");
+            let mut args: Vec<&str> = Vec::new();
+            for (value, op) in [
+                (branch, "branch ="),
+                (from, "c_promised >="),
+                (to, "c_promised <"),
+            ] {
+                if let Some(v) = value {
+                    args.push(v);
+                    cond.push_str(&format!(" AND {op} ?{}", args.len()));
+                }
+            }
             Ok(conn
-                .prepare_cached(
-                    "SELECT count(*) FROM cases WHERE state = 'in_committee' AND (?1 IS NULL OR branch = ?1)
-                     AND (?2 IS NULL OR c_promised >= ?2) AND (?3 IS NULL OR c_promised < ?3)",
-                )?
-                .query_row(params![branch, from, to], |r| r.get(0))?)
+                .prepare_cached(&format!("SELECT count(*) FROM cases WHERE {cond}"))?
+                .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?)
         };
         let overdue = count(None, Some(&today_s))?;
         let due_soon = count(Some(&today_s), Some(&after_soon))?;
@@ -681,17 +708,17 @@ impl ConsoleStore for SqliteHq {
             waiting_overdue: 0,
         };
         {
-            // Every column below is in cases_dashboard, so SQLite reads only the index.
+            // Every column below is in case_facts_dashboard, so SQLite reads only the index.
             let mut stmt = conn.prepare_cached(
-                "SELECT branch, c_channel, state, c_month, c_outcome,
-                        CASE WHEN c_decided IS NULL OR c_promised IS NULL THEN NULL ELSE c_decided <= c_promised END,
-                        CASE WHEN c_promised IS NULL THEN NULL
-                             WHEN c_promised < ?3 THEN 'overdue'
-                             WHEN c_promised <= ?4 THEN 'due_soon'
+                "SELECT branch, channel, state, month, outcome,
+                        CASE WHEN decided IS NULL OR promised IS NULL THEN NULL ELSE decided <= promised END,
+                        CASE WHEN promised IS NULL THEN NULL
+                             WHEN promised < ?3 THEN 'overdue'
+                             WHEN promised <= ?4 THEN 'due_soon'
                              ELSE 'on_track' END,
                         count(*)
-                 FROM cases INDEXED BY cases_dashboard
-                 WHERE (?1 IS NULL OR branch = ?1) AND (?2 IS NULL OR c_channel = ?2)
+                 FROM case_facts
+                 WHERE (?1 IS NULL OR branch = ?1) AND (?2 IS NULL OR channel = ?2)
                  GROUP BY 1, 2, 3, 4, 5, 6, 7",
             )?;
             let mut q = stmt.query(params![branch, channel, today_s, soon_s])?;
@@ -752,9 +779,9 @@ impl ConsoleStore for SqliteHq {
         let mut trend: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         {
             let mut stmt = conn.prepare_cached(
-                "SELECT branch, r_channel, CAST(r_value AS INTEGER), r_month, count(*)
-                 FROM records INDEXED BY records_dashboard
-                 WHERE entity = 'survey' AND (?1 IS NULL OR branch = ?1) AND (?2 IS NULL OR r_channel = ?2)
+                "SELECT branch, channel, CAST(value AS INTEGER), month, count(*)
+                 FROM record_facts
+                 WHERE entity = 'survey' AND (?1 IS NULL OR branch = ?1) AND (?2 IS NULL OR channel = ?2)
                  GROUP BY 1, 2, 3, 4",
             )?;
             let mut q = stmt.query(params![branch, channel])?;
@@ -786,10 +813,10 @@ impl ConsoleStore for SqliteHq {
         let (mut complaints, mut suggestions) = (0, 0);
         {
             let mut stmt = conn.prepare_cached(
-                "SELECT branch, r_channel, r_value, r_month, count(*)
-                 FROM records INDEXED BY records_dashboard
-                 WHERE entity = 'interaction' AND (?1 IS NULL OR branch = ?1) AND (?2 IS NULL OR r_channel = ?2)
-                   AND r_value IN ('complaint', 'suggestion')
+                "SELECT branch, channel, value, month, count(*)
+                 FROM record_facts
+                 WHERE entity = 'interaction' AND (?1 IS NULL OR branch = ?1) AND (?2 IS NULL OR channel = ?2)
+                   AND value IN ('complaint', 'suggestion')
                  GROUP BY 1, 2, 3, 4",
             )?;
             let mut q = stmt.query(params![branch, channel])?;

@@ -378,57 +378,101 @@ fn dashboards_count_intake_funnel_compliance_satisfaction_and_voice() {
     );
 }
 
+fn plan(raw: &Connection, sql: &str) -> Vec<String> {
+    raw.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 #[test]
-fn the_dashboard_and_the_queue_read_their_indexes() {
+fn dashboards_read_covering_indexes_and_the_queue_pages_without_sorting() {
     let (_d, _hq, raw) = open();
-    let plan: Vec<String> = raw
-        .prepare(
-            "EXPLAIN QUERY PLAN SELECT branch, c_channel, state, c_month, c_outcome, c_promised <= c_decided, count(*)
-             FROM cases INDEXED BY cases_dashboard GROUP BY 1, 2, 3, 4, 5, 6",
+    let p = plan(
+        &raw,
+        "SELECT branch, channel, state, month, outcome, decided <= promised, count(*) FROM case_facts GROUP BY 1, 2, 3, 4, 5, 6",
+    );
+    assert!(
+        p.iter()
+            .any(|p| p.contains("COVERING INDEX case_facts_dashboard")),
+        "{p:?}"
+    );
+    let p = plan(
+        &raw,
+        "SELECT branch, channel, value, month, count(*) FROM record_facts WHERE entity = 'survey' GROUP BY 1, 2, 3, 4",
+    );
+    assert!(
+        p.iter()
+            .any(|p| p.contains("COVERING INDEX record_facts_dashboard")),
+        "{p:?}"
+    );
+    let p = plan(
+        &raw,
+        "SELECT rid FROM cases WHERE state = 'in_committee' AND (c_promised, rid) > ('2026-01-01', 5) ORDER BY c_promised, rid LIMIT 50",
+    );
+    assert!(
+        p.iter().any(|p| p.contains("INDEX cases_promised")),
+        "{p:?}"
+    );
+    assert!(
+        !p.iter().any(|p| p.contains("TEMP B-TREE")),
+        "no sort: {p:?}"
+    );
+}
+
+#[test]
+fn the_facts_follow_every_change_of_a_case_or_a_survey() {
+    let (_d, _hq, raw) = open();
+    let id = seed::case(
+        &raw,
+        1,
+        &CaseSeed {
+            branch: "الأفلاج",
+            state: "in_committee",
+            channel: "phone",
+            submitted: today(),
+            decided_after_days: None,
+            outcome: None,
+            name: "x",
+        },
+    );
+    let facts = || -> (String, Option<String>, Option<String>) {
+        raw.query_row("SELECT state, outcome, decided FROM case_facts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+    };
+    assert_eq!(facts(), ("in_committee".into(), None, None));
+    raw.execute(
+        "UPDATE cases SET state = 'rejected', data = json_set(data, '$.state', 'rejected', '$.decision',
+           json('{\"outcome\":\"rejected\",\"decided_at\":\"2026-03-11T10:00:00Z\"}')) WHERE id = ?1",
+        [&id],
+    )
+    .unwrap();
+    assert_eq!(
+        facts(),
+        (
+            "rejected".into(),
+            Some("rejected".into()),
+            Some("2026-03-11".into())
         )
-        .unwrap()
-        .query_map([], |r| r.get::<_, String>(3))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert!(
-        plan.iter()
-            .any(|p| p.contains("USING INDEX cases_dashboard")
-                || p.contains("USING COVERING INDEX cases_dashboard")),
-        "{plan:?}"
     );
-    let plan: Vec<String> = raw
-        .prepare(
-            "EXPLAIN QUERY PLAN SELECT branch, r_channel, r_value, r_month, count(*) FROM records
-             WHERE entity = 'survey' GROUP BY 1, 2, 3, 4",
+    seed::survey(&raw, "الأفلاج", "phone", 4, today());
+    let v: String = raw
+        .query_row(
+            "SELECT value FROM record_facts WHERE entity = 'survey'",
+            [],
+            |r| r.get(0),
         )
-        .unwrap()
-        .query_map([], |r| r.get::<_, String>(3))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert!(
-        plan.iter().any(|p| p.contains("INDEX records_dashboard")),
-        "{plan:?}"
-    );
-    let plan: Vec<String> = raw
-        .prepare(
-            "EXPLAIN QUERY PLAN SELECT rid FROM cases WHERE state = 'in_committee' AND (c_promised, rid) > ('2026-01-01', 5)
-             ORDER BY c_promised, rid LIMIT 50",
-        )
-        .unwrap()
-        .query_map([], |r| r.get::<_, String>(3))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert!(
-        plan.iter().any(|p| p.contains("INDEX cases_promised")),
-        "{plan:?}"
-    );
-    assert!(
-        !plan.iter().any(|p| p.contains("TEMP B-TREE")),
-        "no sort: {plan:?}"
-    );
+        .unwrap();
+    assert_eq!(v, "4");
+    raw.execute("DELETE FROM cases", []).unwrap();
+    let n: i64 = raw
+        .query_row("SELECT count(*) FROM case_facts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0);
 }
 
 #[test]
