@@ -7,7 +7,7 @@
 //   3. dashboards (Arabic, then English), exports, administration
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Branch, Hq, PASSWORD, USER, binariesPresent, browser, nationalId, shotsDir } from "./harness.mjs";
 
@@ -94,6 +94,26 @@ test("duplicates: the two files side by side, merge choosing a value, then undo"
   await shot("13-duplicates-undone");
 });
 
+test("conflicts: a branch edit of a field HQ wrote shows both values; one is chosen", async () => {
+  // The merge and its undo wrote the city of the surviving record at HQ; the branch, not yet
+  // synced since, changes the same city: HQ keeps both values for a person to choose.
+  const sheet = "الاسم الكامل,رقم الهوية,الجوال,تاريخ الميلاد,المدينة\n" + `أحمد عبد الله محمد القحطاني,${SAME_ID},0551234567,1980-03-15,الخرج\n`;
+  const path = join(hq.dir, "update.csv");
+  writeFileSync(path, sheet);
+  await afl.sila(["import", path, "--json"]);
+  const report = await afl.sync();
+  assert.ok(report.conflicts >= 1, `the edit collided (${JSON.stringify(report)})`);
+  await page.click('[data-testid="nav-conflicts"]');
+  const card = page.locator('[data-testid="conflict"]').first();
+  await card.waitFor();
+  assert.match(await card.locator('[data-testid="branch-value"]').innerText(), /الخرج/);
+  assert.match(await card.locator('[data-testid="hq-value"]').innerText(), /الأفلاج/);
+  await shot("15-conflict");
+  await card.locator('[data-testid="take-branch"]').click();
+  await page.locator('[data-testid="notice"]').waitFor();
+  assert.equal(await page.locator('[data-testid="conflict"]').count(), 0);
+});
+
 test("committee: the queue by promised date, the whole file, a decision that reaches the branch", async () => {
   await page.click('[data-testid="nav-committee"]');
   const rows = page.locator('[data-testid="committee-table"] tbody tr');
@@ -167,7 +187,7 @@ test("administration: an enrolment code, devices, the audit of every action", as
   await page.reload();
   await page.locator('[data-testid="audit"] tbody tr').first().waitFor();
   const audit = await page.locator('[data-testid="audit"]').innerText();
-  for (const action of ["sign_in", "duplicates.merge", "duplicates.undo_merge", "case.view", "case.decide", "export", "enrol_code.create"]) {
+  for (const action of ["sign_in", "conflict.resolve", "duplicates.merge", "duplicates.undo_merge", "case.view", "case.decide", "export", "enrol_code.create"]) {
     assert.ok(audit.includes(action), `audited: ${action}`);
   }
   await shot("40-admin");

@@ -4,7 +4,7 @@ import { useState } from "react";
 import { Ltr } from "../shared/components";
 import { get, post, type ApiError, type ConflictRow, type Json } from "./api";
 import { useHq } from "./i18n";
-import { FIELDS, label } from "./labels";
+import { CONFLICT_REASONS, FIELDS, label } from "./labels";
 import { Failure, Notice, useLoad } from "./common";
 
 function show(v: Json): string {
@@ -52,7 +52,7 @@ export function Conflicts({ canResolve }: { canResolve: boolean }) {
               {canResolve && <button type="button" onClick={() => resolve(c.id, "branch")} data-testid="take-branch">{t("takeBranch")}</button>}
             </div>
           </div>
-          <p className="muted">{t("reason")}: {c.reason}</p>
+          <p className="muted">{t("reason")}: {label(CONFLICT_REASONS, c.reason, lang)}</p>
         </div>
       ))}
     </section>

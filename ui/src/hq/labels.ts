@@ -70,6 +70,11 @@ export const FIELDS: Table = {
   file_number: { ar: "رقم الملف", en: "File number" },
 };
 
+export const CONFLICT_REASONS: Table = {
+  edited_at_hq: { ar: "عدّل المقر هذا الحقل قبل أن يصل تعديل الفرع", en: "HQ changed this field before the branch's edit arrived" },
+  merged: { ar: "السجل دُمج في سجل آخر بعد تعديل الفرع", en: "The record was merged into another before the branch's edit arrived" },
+};
+
 export const PURPOSES: Table = {
   inquiry: { ar: "استفسار", en: "Inquiry" },
   complaint: { ar: "شكوى", en: "Complaint" },
