@@ -127,6 +127,15 @@ test("committee: the queue by promised date, the whole file, a decision that rea
   const number = (await first.locator('[data-testid="open-case"]').innerText()).trim();
   await first.locator('[data-testid="open-case"]').click();
   await page.locator('[data-testid="case-file"]').waitFor();
+  // The documents are at HQ and open from the file (sent by the branch after its records).
+  const docs = await page.locator('[data-testid="doc-link"]').evaluateAll((els) => els.map((e) => e.getAttribute("href")));
+  assert.ok(docs.length >= 1, "the file lists its documents");
+  const doc = await page.evaluate(async (href) => {
+    const r = await fetch(href);
+    return { status: r.status, type: r.headers.get("content-type") };
+  }, docs[0]);
+  assert.equal(doc.status, 200);
+  assert.match(doc.type, /^(image\/(png|jpeg|webp)|application\/pdf)$/);
   // Rejecting without reasons is refused with an Arabic message.
   await page.click('[data-testid="reject"]');
   await page.locator('[data-testid="error-box"]').waitFor();
@@ -187,7 +196,7 @@ test("administration: an enrolment code, devices, the audit of every action", as
   await page.reload();
   await page.locator('[data-testid="audit"] tbody tr').first().waitFor();
   const audit = await page.locator('[data-testid="audit"]').innerText();
-  for (const action of ["sign_in", "conflict.resolve", "duplicates.merge", "duplicates.undo_merge", "case.view", "case.decide", "export", "enrol_code.create"]) {
+  for (const action of ["sign_in", "conflict.resolve", "duplicates.merge", "duplicates.undo_merge", "case.view", "attachment.view", "case.decide", "export", "enrol_code.create"]) {
     assert.ok(audit.includes(action), `audited: ${action}`);
   }
   await shot("40-admin");

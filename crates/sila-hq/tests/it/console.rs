@@ -856,3 +856,48 @@ async fn the_console_page_is_served_or_says_it_was_not_built() {
     let r = reqwest::get(format!("{}/healthz", s.url)).await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn knowledge_base_documents_are_checked_by_their_bytes_and_go_to_every_branch() {
+    use base64::Engine;
+    let s = Server::start().await;
+    s.hq.add_console_staff("admin", "", PW, &[ConsoleRole::Admin], Utc::now())
+        .unwrap();
+    let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
+    let c = c.unwrap();
+    let pdf = base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.4\n% a tiny document\n");
+    let (st, body) = c
+        .post(
+            "/kb",
+            json!({"title": "دليل سياسة الدعم", "body": "", "file_base64": pdf}),
+            true,
+        )
+        .await;
+    assert_eq!(st.as_u16(), 200, "{body}");
+    let script = base64::engine::general_purpose::STANDARD.encode(b"<script>alert(1)</script>");
+    let (st, body) = c
+        .post("/kb", json!({"title": "x", "file_base64": script}), true)
+        .await;
+    assert_eq!(
+        (st.as_u16(), body["code"].as_str()),
+        (400, Some("bad_file"))
+    );
+    let (st, body) = c.post("/kb", json!({"title": "  "}), true).await;
+    assert_eq!(
+        (st.as_u16(), body["code"].as_str()),
+        (400, Some("title_required"))
+    );
+    let (_, list) = c.get("/kb").await;
+    let rows = list["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["mime"], json!("application/pdf"));
+    let fed: i64 = s
+        .raw
+        .query_row(
+            "SELECT count(*) FROM changes WHERE kind = 'kb.document' AND branch IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(fed, 1, "one feed entry for every branch");
+}
