@@ -119,7 +119,7 @@ function RolePicks<T extends string>({ all, value, onChange, name }: { all: T[];
 }
 
 function HqStaff({ me }: { me: Me }) {
-  const { t } = useHq();
+  const { t, lang } = useHq();
   const [n, setN] = useState(0);
   const { data, error } = useLoad(() => get<{ rows: Staff[] }>("/staff"), [n]);
   const { failure, notice, run } = useAction();
@@ -134,7 +134,7 @@ function HqStaff({ me }: { me: Me }) {
             <tr key={s.id} className={s.active ? "" : "inactive"}>
               <td><Ltr>{s.username}</Ltr></td>
               <td>{s.display_name}</td>
-              <td>{s.roles.map((r) => t(`role_${r}` as HqKey)).join("، ")}</td>
+              <td>{s.roles.map((r) => t(`role_${r}` as HqKey)).join(lang === "ar" ? "، " : ", ")}</td>
               <td>
                 {s.id !== me.staff.id && (
                   <button type="button" className="secondary" onClick={() => run(() => post(`/staff/${s.id}`, { active: !s.active })).then(() => setN((x) => x + 1))}>
@@ -187,7 +187,7 @@ function BranchStaffCard() {
               <td>{s.branch}</td>
               <td><Ltr>{s.username}</Ltr></td>
               <td>{s.display_name}</td>
-              <td>{s.roles.map((r) => label(BRANCH_ROLES, r, lang)).join("، ")}</td>
+              <td>{s.roles.map((r) => label(BRANCH_ROLES, r, lang)).join(lang === "ar" ? "، " : ", ")}</td>
               <td>
                 <button type="button" className="secondary" onClick={() => save({ ...s, active: !s.active })}>
                   {s.active ? t("disable") : t("enable")}

@@ -130,7 +130,7 @@ function SignIn({ onIn }: { onIn: (m: Me) => void }) {
 }
 
 function Shell({ me, onOut }: { me: Me; onOut: () => void }) {
-  const { t } = useHq();
+  const { t, lang } = useHq();
   const allowed = PAGES.filter((p) => p.roles.some((r) => me.staff.roles.includes(r)));
   const [r, setR] = useState(route());
   useEffect(() => {
@@ -156,7 +156,7 @@ function Shell({ me, onOut }: { me: Me; onOut: () => void }) {
         <div className="who" data-testid="who">
           {me.staff.display_name}
           <br />
-          {me.staff.roles.map((x) => t(`role_${x}` as HqKey)).join("، ")}
+          {me.staff.roles.map((x) => t(`role_${x}` as HqKey)).join(lang === "ar" ? "، " : ", ")}
         </div>
         <LangSwitch />
         <button
