@@ -79,6 +79,20 @@ export function Dashboards() {
             <h2>
               {t("voice")}: {t("complaints")} <Ltr>{d.complaints}</Ltr> · {t("suggestions")} <Ltr>{d.suggestions}</Ltr>
             </h2>
+            <div className="grid2">
+              {(["complaint", "suggestion"] as const).map((purpose) => {
+                const months = Array.from(new Set(d.voice.map((v) => v.key.split("/")[0]))).sort().slice(-12);
+                return (
+                  <div key={purpose}>
+                    <h3>{purpose === "complaint" ? t("complaints") : t("suggestions")}</h3>
+                    <Columns
+                      testid={`chart-${purpose}`}
+                      points={months.map((m) => ({ label: month(m), value: d.voice.find((v) => v.key === `${m}/${purpose}`)?.n ?? 0 }))}
+                    />
+                  </div>
+                );
+              })}
+            </div>
           </div>
           <Table title={t("byBranch")} rows={d.by_branch} keyLabel={(k) => k} testid="by-branch" />
           <Table title={t("byChannel")} rows={d.by_channel} keyLabel={(k) => label(CHANNELS, k, lang)} testid="by-channel" />

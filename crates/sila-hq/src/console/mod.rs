@@ -242,13 +242,18 @@ fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
+    // Behind a TLS proxy the browser's host may reach us as X-Forwarded-Host instead.
+    let hosts = [header::HOST.as_str(), "x-forwarded-host"].map(|h| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    });
+    origin.split_once("://").is_some_and(|(_, rest)| {
+        let rest = rest.trim_end_matches('/');
+        hosts.iter().any(|h| !h.is_empty() && h == rest)
+    })
 }
 
 fn constant_eq(a: &str, b: &str) -> bool {

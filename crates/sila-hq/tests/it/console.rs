@@ -701,6 +701,19 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_changes_need_the_csrf_token(
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
+    // Behind a TLS proxy that passes the browser's host on as X-Forwarded-Host.
+    let r = c
+        .http
+        .post(format!("{}/console/api/enrol-codes", s.url))
+        .header("cookie", &c.cookie)
+        .header("x-csrf-token", &c.csrf)
+        .header("origin", "https://hq.example.org")
+        .header("x-forwarded-host", "hq.example.org")
+        .json(&json!({"branch": "مروان"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
     // No cookie: signed out.
     let r = http
         .get(format!("{}/console/api/me", s.url))
@@ -721,7 +734,13 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_changes_need_the_csrf_token(
         .collect();
     assert_eq!(
         actions,
-        ["sign_in", "sign_in", "enrol_code.create", "sign_out"]
+        [
+            "sign_in",
+            "sign_in",
+            "enrol_code.create",
+            "enrol_code.create",
+            "sign_out"
+        ]
     );
 }
 
