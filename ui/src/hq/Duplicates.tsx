@@ -83,7 +83,7 @@ export function Duplicates() {
         <ul className="merges" data-testid="merges">
           {merges.data?.rows.map((m) => (
             <li key={m.id} data-testid="merge-row">
-              <Ltr>#{m.id}</Ltr> — {m.staff_name} — <Ltr>{when(m.at)}</Ltr> — <Ltr>{Object.keys(m.chosen).length}</Ltr> {t("field")}{" "}
+              <Ltr>#{m.id}</Ltr> — {m.staff_name} — <Ltr>{when(m.at)}</Ltr> — {t("fieldsChosen")}: <Ltr>{Object.keys(m.chosen).length}</Ltr>{" "}
               {m.undone_at ? (
                 <span className="badge">{t("undone")}</span>
               ) : (
