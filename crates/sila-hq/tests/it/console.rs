@@ -920,3 +920,47 @@ async fn knowledge_base_documents_are_checked_by_their_bytes_and_go_to_every_bra
         .unwrap();
     assert_eq!(fed, 1, "one feed entry for every branch");
 }
+
+#[tokio::test]
+async fn an_administrator_revokes_a_device_and_its_credential_stops_working() {
+    let s = Server::start().await;
+    s.hq.add_console_staff("admin", "", PW, &[ConsoleRole::Admin], Utc::now())
+        .unwrap();
+    let code =
+        s.hq.create_enrol_code("الأفلاج", chrono::Duration::hours(1), Utc::now())
+            .unwrap();
+    let enrolled =
+        s.hq.enroll(
+            &sila_sync::proto::EnrollRequest {
+                code,
+                device_id: sila_domain::ids::DeviceId::new_v7().to_string(),
+                branch: "الأفلاج".into(),
+            },
+            Utc::now(),
+        )
+        .unwrap();
+    let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
+    let c = c.unwrap();
+    let (_, list) = c.get("/devices").await;
+    assert_eq!(list["devices"][0]["device_id"], json!(enrolled.device_id));
+    assert_eq!(list["branches"], json!(["الأفلاج"]));
+    let (st, _) = c
+        .post(
+            &format!("/devices/{}/revoke", enrolled.device_id),
+            json!({}),
+            true,
+        )
+        .await;
+    assert_eq!(st.as_u16(), 200);
+    assert!(matches!(
+        s.hq.authenticate(&enrolled.token),
+        Err(HqError::Revoked)
+    ));
+    let (_, list) = c.get("/devices").await;
+    assert!(list["devices"][0]["revoked_at"].is_string());
+    let (st, body) = c.post("/devices/nope/revoke", json!({}), true).await;
+    assert_eq!(
+        (st.as_u16(), body["code"].as_str()),
+        (404, Some("not_found"))
+    );
+}
