@@ -48,6 +48,9 @@ pub struct SqliteHq {
     /// The last duplicate search and the connection's change count it was made at: the queue is
     /// read far more often than beneficiaries change, and at 1M people a search takes seconds.
     duplicates: Mutex<Option<(u64, Vec<DuplicatePair>)>>,
+    /// The console's own connection for its sessions and audit rows (`console::sqlite`): their
+    /// writes stay out of this connection's change count, which keys the duplicates cache.
+    pub(crate) console_conn: std::sync::OnceLock<Mutex<Connection>>,
     hq_device: DeviceId,
     /// Secret from which device credentials are derived (HMAC of the code and the device), so
     /// a repeated enrolment gets the same credential. Kept in the HQ store, never logged.
@@ -152,6 +155,7 @@ impl SqliteHq {
         Ok(SqliteHq {
             conn: Mutex::new(conn),
             duplicates: Mutex::new(None),
+            console_conn: std::sync::OnceLock::new(),
             hq_device,
             token_key,
         })

@@ -116,6 +116,36 @@ fn due_soon_days() -> i64 {
         .due_soon_days
 }
 
+impl SqliteHq {
+    /// The console's second connection to the same file, for staff, sessions and the audit:
+    /// a page view writes an audit row, and on the main connection that write would count as a
+    /// change and throw away the cached duplicate search (seconds at 1M people).
+    fn aux(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>> {
+        if self.console_conn.get().is_none() {
+            let path = self
+                .lock()
+                .path()
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .ok_or(HqError::BadRequest("the console needs a database file"))?;
+            let conn = rusqlite::Connection::open(&path)?;
+            if let Ok(key) = std::env::var("SILA_HQ_DB_KEY") {
+                // Checked by SqliteHq::open already.
+                conn.execute_batch(&format!("PRAGMA key = \"x'{key}'\";"))?;
+            }
+            conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;")?;
+            // Another thread may have set it first; either connection will do.
+            let _ = self.console_conn.set(std::sync::Mutex::new(conn));
+        }
+        Ok(self
+            .console_conn
+            .get()
+            .expect("set above")
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 /// States in which a case waits for its decision (its promise is still open).
 const WAITING: [&str; 4] = ["submitted", "in_research", "incomplete", "in_committee"];
 
@@ -141,7 +171,7 @@ impl ConsoleStore for SqliteHq {
         };
         let hash = hash_password(password)?;
         let id = sila_domain::ids::StaffId::new_v7().to_string();
-        let conn = self.lock();
+        let conn = self.aux()?;
         let taken: bool = conn.query_row(
             "SELECT count(*) > 0 FROM console_staff WHERE username = ?1",
             [username],
@@ -163,7 +193,7 @@ impl ConsoleStore for SqliteHq {
     }
 
     fn console_staff(&self) -> Result<Vec<ConsoleStaff>> {
-        let conn = self.lock();
+        let conn = self.aux()?;
         let mut stmt = conn.prepare(&format!(
             "SELECT {STAFF_COLS} FROM console_staff ORDER BY username"
         ))?;
@@ -180,7 +210,7 @@ impl ConsoleStore for SqliteHq {
         now: DateTime<Utc>,
     ) -> Result<ConsoleStaff> {
         let hash = password.map(hash_password).transpose()?;
-        let mut conn = self.lock();
+        let mut conn = self.aux()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: ConsoleStaff = tx
             .query_row(
@@ -232,7 +262,7 @@ impl ConsoleStore for SqliteHq {
         now: DateTime<Utc>,
     ) -> Result<(String, ConsoleSession)> {
         let found: Option<(ConsoleStaff, String)> = {
-            let conn = self.lock();
+            let conn = self.aux()?;
             conn.query_row(
                 &format!(
                     "SELECT {STAFF_COLS}, password_hash FROM console_staff WHERE username = ?1"
@@ -258,7 +288,7 @@ impl ConsoleStore for SqliteHq {
         let token = random_token();
         let csrf = random_token();
         let expires_at = now + ttl;
-        let conn = self.lock();
+        let conn = self.aux()?;
         conn.execute(
             "DELETE FROM console_sessions WHERE expires_at < ?1",
             [now.to_rfc3339()],
@@ -278,7 +308,7 @@ impl ConsoleStore for SqliteHq {
     }
 
     fn session(&self, token: &str, now: DateTime<Utc>) -> Result<Option<ConsoleSession>> {
-        let conn = self.lock();
+        let conn = self.aux()?;
         let row: Option<(ConsoleStaff, String, String)> = conn
             .query_row(
                 "SELECT s.id, s.username, s.display_name, s.roles, s.active, x.csrf, x.expires_at
@@ -305,7 +335,7 @@ impl ConsoleStore for SqliteHq {
     }
 
     fn sign_out(&self, token: &str) -> Result<()> {
-        self.lock().execute(
+        self.aux()?.execute(
             "DELETE FROM console_sessions WHERE token_hash = ?1",
             [sha_hex(token.as_bytes())],
         )?;
@@ -321,7 +351,7 @@ impl ConsoleStore for SqliteHq {
         detail: &Value,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.lock().execute(
+        self.aux()?.execute(
             "INSERT INTO console_audit (at, staff_id, staff_name, action, entity, entity_id, detail)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -338,7 +368,7 @@ impl ConsoleStore for SqliteHq {
     }
 
     fn audit_log(&self, before: Option<i64>, limit: usize) -> Result<Vec<AuditRow>> {
-        let conn = self.lock();
+        let conn = self.aux()?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, at, staff_id, staff_name, action, entity, entity_id, detail FROM console_audit
              WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
