@@ -182,7 +182,7 @@ function CaseView({ id, back }: { id: string; back: () => void }) {
             <dt>{t("channel")}</dt><dd>{label(CHANNELS, c.channel, lang)}</dd>
             <dt>{t("submitted")}</dt><dd><DualDate iso={c.submitted_at?.slice(0, 10)} /></dd>
             <dt>{t("promised")}</dt><dd><DualDate iso={c.promised_reply_date} /> <PromiseBadge p={f.promise} /></dd>
-            <dt>{t("decision")}</dt><dd data-testid="case-state">{label(STATES, f.state, lang)}</dd>
+            <dt>{t("state")}</dt><dd data-testid="case-state">{label(STATES, f.state, lang)}</dd>
           </dl>
           <h3>{t("need")}</h3>
           <p className="prewrap">{c.need || "—"}</p>
