@@ -170,12 +170,16 @@ async fn raw_device(hq: &Hq, branch: &str) -> (String, String) {
     (device, r.token)
 }
 
+/// A push stream of one batch.
 async fn raw_push(hq: &Hq, token: &str, req: &PushRequest) -> reqwest::Response {
-    let body = proto::compress(&serde_json::to_vec(req).unwrap()).unwrap();
+    let body = proto::PushEncoder::new(proto::PUSH_LEVEL)
+        .unwrap()
+        .frame(req)
+        .unwrap();
     reqwest::Client::new()
         .post(format!("{}/v1/push", hq.url))
         .bearer_auth(token)
-        .header("content-encoding", "zstd")
+        .header("content-type", proto::PUSH_STREAM)
         .body(body)
         .send()
         .await
@@ -465,7 +469,7 @@ async fn page_boundaries_exact_multiples_and_empty_pages() {
     // A batch size that divides the outbox exactly (the last page is full, the next one empty).
     let batch = (2..=pending / 2)
         .rev()
-        .find(|b| pending % b == 0)
+        .find(|b| pending.is_multiple_of(*b))
         .expect("a divisor");
     let mut o = opts();
     o.push_batch = batch;

@@ -5,14 +5,14 @@
 //! payload, a name, a national ID, a phone number or a credential.
 
 use crate::store::{Device, HqError, HqStore};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use sila_sync::proto::{self, EnrollRequest, ErrorBody, PushRequest};
+use sila_sync::proto::{self, EnrollRequest, ErrorBody, PushRequest, PushResponse};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -38,42 +38,66 @@ pub struct AppState {
     store: Arc<dyn HqStore>,
     failpoint: Option<Failpoint>,
     pushes: Arc<AtomicI64>,
+    /// Becomes true when the server is asked to stop: a push stream then commits the batches it
+    /// has in hand, answers, and reads no further.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
-/// Largest compressed push body and its largest expansion.
-const MAX_PUSH_BODY: usize = 16 * 1024 * 1024;
-const MAX_PUSH_JSON: usize = 128 * 1024 * 1024;
+/// Largest body of the other requests (attachment chunks, enrolment).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Most operations HQ commits in one transaction when several batches of a stream have arrived
+/// together (on a fast link); each batch alone is always one transaction.
+const MAX_GROUP_OPS: usize = 5_000;
+
+/// Feed answers larger than this are compressed for a client that accepts zstd.
+const COMPRESS_ANSWER_OVER: usize = 1024;
 
 pub fn router(store: Arc<dyn HqStore>, failpoint: Option<Failpoint>) -> Router {
+    router_stopping(store, failpoint, tokio::sync::watch::channel(false).1)
+}
+
+fn router_stopping(
+    store: Arc<dyn HqStore>,
+    failpoint: Option<Failpoint>,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> Router {
     let console = crate::console::router(store.clone());
     let state = AppState {
         store,
         failpoint,
         pushes: Arc::new(AtomicI64::new(0)),
+        stopping,
     };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/enroll", post(enroll))
-        .route("/v1/push", post(push))
+        .route("/v1/push", post(push).get(push_state))
         .route("/v1/pull", get(pull))
         .route("/v1/snapshot", get(snapshot))
         .route("/v1/attachments/{sha}/status", get(upload_status))
         .route("/v1/attachments/{sha}", get(download).put(upload_chunk))
-        .layer(DefaultBodyLimit::max(MAX_PUSH_BODY))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
         .merge(console)
 }
 
-/// Serve until `shutdown` resolves; requests in hand (a push being applied) are finished first.
+/// Serve until `shutdown` resolves. Then no new connection is taken, requests in hand finish,
+/// and a push stream commits the batches it has received in full, answers with them and stops
+/// reading (the client sends the rest to the next server).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<dyn HqStore>,
     failpoint: Option<Failpoint>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(store, failpoint);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let app = router_stopping(store, failpoint, stopping);
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
         .await
 }
 
@@ -168,43 +192,134 @@ async fn enroll(
     Ok(Json(r?))
 }
 
+/// A push stream: every batch is committed as soon as its last byte is in (batches that arrived
+/// together are committed together), so a cut link loses at most the batch it cut; the answer,
+/// at the end, says up to where everything is committed.
 async fn push(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<proto::PushResponse>, ApiError> {
+    mut body: Body,
+) -> Result<Json<PushResponse>, ApiError> {
     let device = device(&state, &headers).await?;
-    let compressed = headers
-        .get(header::CONTENT_ENCODING)
+    let stream = headers
+        .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        == Some("zstd");
-    let json = if compressed {
-        proto::decompress(&body, MAX_PUSH_JSON)
-            .map_err(|_| ApiError(HqError::BadRequest("body is not zstd")))?
-    } else {
-        body.to_vec()
-    };
-    let req: PushRequest =
-        serde_json::from_slice(&json).map_err(|_| ApiError(HqError::BadRequest("push body")))?;
-    if req.protocol != proto::PROTOCOL {
-        return Err(ApiError(HqError::BadRequest("protocol")));
+        .is_some_and(|v| v == proto::PUSH_STREAM);
+    if !stream {
+        return Err(ApiError(HqError::BadRequest("push body")));
     }
-    let n = req.ops.len();
-    let (first, last) = (
-        req.ops.first().map_or(0, |o| o.seq),
-        req.ops.last().map_or(0, |o| o.seq),
-    );
-    let store = state.store.clone();
-    let d = device.clone();
-    let resp = blocking(move || store.push(&d, &req, chrono::Utc::now())).await?;
+    let mut frames =
+        proto::PushDecoder::new().map_err(|e| ApiError(HqError::Io(std::io::Error::other(e))))?;
+    let mut stopping = state.stopping.clone();
+    let mut stop = *stopping.borrow();
+    // How the body ended: Some(true) at its end, Some(false) cut.
+    let mut ended: Option<bool> = None;
+    let mut answer: Option<PushResponse> = None;
+    let (mut ops, mut batches, mut bytes, mut first, mut last) = (0usize, 0usize, 0usize, 0, 0);
+    loop {
+        // Take in what has already arrived, so batches that came together commit together.
+        while ended.is_none() && frames.buffered() < proto::MAX_FRAME {
+            match std::future::poll_fn(|cx| std::task::Poll::Ready(next_data(&mut body, cx))).await
+            {
+                std::task::Poll::Ready(f) => take(f, &mut frames, &mut bytes, &mut ended),
+                std::task::Poll::Pending => break,
+            }
+        }
+        // Every batch that has arrived in full, as one transaction.
+        let mut group: Option<PushRequest> = None;
+        let mut bad = None;
+        while group.as_ref().is_none_or(|g| g.ops.len() < MAX_GROUP_OPS) {
+            match frames.next_request() {
+                Ok(Some(req)) => {
+                    if req.protocol != proto::PROTOCOL {
+                        bad = Some(HqError::BadRequest("protocol"));
+                        break;
+                    }
+                    if req.device_id != device.device_id {
+                        bad = Some(HqError::Forbidden("device_id"));
+                        break;
+                    }
+                    batches += 1;
+                    match &mut group {
+                        Some(g) => g.ops.extend(req.ops),
+                        None => group = Some(req),
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    bad = Some(HqError::BadRequest("push frame"));
+                    break;
+                }
+            }
+        }
+        if let Some(g) = group {
+            ops += g.ops.len();
+            if first == 0 {
+                first = g.ops.first().map_or(0, |o| o.seq);
+            }
+            last = g.ops.last().map_or(last, |o| o.seq);
+            let (store, d) = (state.store.clone(), device.clone());
+            let r = blocking(move || store.push(&d, &g, chrono::Utc::now())).await?;
+            match &mut answer {
+                Some(a) => {
+                    a.acked_through = a.acked_through.max(r.acked_through);
+                    a.results.extend(r.results);
+                }
+                None => answer = Some(r),
+            }
+            if bad.is_none() {
+                continue;
+            }
+        }
+        if let Some(e) = bad {
+            // What came before the bad batch is committed; the device learns it by asking.
+            tracing::warn!(device = %device.device_id, code = e.code(), batches, "push stream refused");
+            return Err(ApiError(e));
+        }
+        match ended {
+            Some(true) => break,
+            Some(false) => {
+                // The link was cut: what arrived in full is committed; nobody is left to
+                // answer, the device will ask where HQ stands.
+                tracing::warn!(device = %device.device_id, ops, batches, first, last, bytes,
+                    partial = frames.buffered(), "push stream cut");
+                return Err(ApiError(HqError::BadRequest("push stream cut")));
+            }
+            None if stop => break,
+            None => {}
+        }
+        tokio::select! {
+            f = std::future::poll_fn(|cx| next_data(&mut body, cx)) => {
+                take(f, &mut frames, &mut bytes, &mut ended);
+            }
+            _ = stopping.wait_for(|s| *s), if !stop => {
+                stop = true;
+                tracing::info!(device = %device.device_id, batches, "shutting down: answering the push in hand");
+            }
+        }
+    }
+    if ended == Some(true) && frames.buffered() > 0 {
+        tracing::warn!(device = %device.device_id, batches, "push stream ended inside a batch");
+        return Err(ApiError(HqError::BadRequest(
+            "push stream ended inside a batch",
+        )));
+    }
+    let resp = match answer {
+        Some(a) => a,
+        // An empty stream: where HQ stands.
+        None => {
+            let (store, d) = (state.store.clone(), device.clone());
+            blocking(move || store.push_state(&d, i64::MAX)).await?
+        }
+    };
     let rejected = resp
         .results
         .iter()
         .filter(|r| r.result == proto::OpResult::Rejected)
         .count();
     let repeats = resp.results.iter().filter(|r| r.repeat).count();
-    tracing::info!(device = %device.device_id, ops = n, first, last, acked_through = resp.acked_through,
-        rejected, repeats, bytes = body.len(), "push applied");
+    tracing::info!(device = %device.device_id, ops, batches, first, last, acked_through = resp.acked_through,
+        rejected, repeats, bytes, stopped = ended.is_none(), "push applied");
     let count = state.pushes.fetch_add(1, Ordering::SeqCst) + 1;
     if let Some(Failpoint::AbortAfterPushCommit(k)) = state.failpoint
         && count == k
@@ -213,6 +328,70 @@ async fn push(
         std::process::abort();
     }
     Ok(Json(resp))
+}
+
+type Piece = Option<Result<Option<Bytes>, axum::Error>>;
+
+/// The next piece of a request body: data (None for a trailer), an error, or its end.
+fn next_data(body: &mut Body, cx: &mut std::task::Context<'_>) -> std::task::Poll<Piece> {
+    std::pin::Pin::new(body)
+        .poll_frame(cx)
+        .map(|f| f.map(|r| r.map(|frame| frame.into_data().ok())))
+}
+
+/// One piece of a push body: its bytes go to the decoder; its end or an error ends the stream.
+fn take(f: Piece, frames: &mut proto::PushDecoder, bytes: &mut usize, ended: &mut Option<bool>) {
+    match f {
+        Some(Ok(data)) => {
+            if let Some(data) = data {
+                *bytes += data.len();
+                frames.feed(&data);
+            }
+        }
+        Some(Err(_)) => *ended = Some(false),
+        None => *ended = Some(true),
+    }
+}
+
+#[derive(Deserialize)]
+struct PushStateQuery {
+    #[serde(default)]
+    after: i64,
+}
+
+async fn push_state(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PushStateQuery>,
+) -> Result<Json<PushResponse>, ApiError> {
+    let device = device(&state, &headers).await?;
+    let store = state.store.clone();
+    let d = device.clone();
+    let resp = blocking(move || store.push_state(&d, q.after)).await?;
+    tracing::info!(device = %device.device_id, after = q.after, acked_through = resp.acked_through,
+        listed = resp.results.len(), "push state served");
+    Ok(Json(resp))
+}
+
+/// A feed page as JSON, compressed when the client accepts zstd and it is worth it.
+fn feed_answer(headers: &HeaderMap, page: &proto::PullResponse) -> Result<Response, ApiError> {
+    let json = serde_json::to_vec(page).map_err(|e| ApiError(HqError::Json(e)))?;
+    let zstd = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim() == "zstd"));
+    if zstd && json.len() > COMPRESS_ANSWER_OVER {
+        let body = proto::compress(&json).map_err(|e| ApiError(HqError::Io(e)))?;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CONTENT_ENCODING, "zstd"),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 #[derive(Deserialize)]
@@ -229,7 +408,7 @@ async fn pull(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<PullQuery>,
-) -> Result<Json<proto::PullResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let device = device(&state, &headers).await?;
     let store = state.store.clone();
     let d = device.clone();
@@ -237,7 +416,7 @@ async fn pull(
     let resp = blocking(move || store.pull(&d, q.after, limit, q.digest.as_deref())).await?;
     tracing::info!(device = %device.device_id, after = q.after, changes = resp.changes.len(),
         next = resp.next, more = resp.more, reset = resp.reset, "pull served");
-    Ok(Json(resp))
+    feed_answer(&headers, &resp)
 }
 
 #[derive(Deserialize)]
@@ -253,14 +432,14 @@ async fn snapshot(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<SnapshotQuery>,
-) -> Result<Json<proto::PullResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let device = device(&state, &headers).await?;
     let store = state.store.clone();
     let limit = q.limit.unwrap_or(proto::DEFAULT_PULL_PAGE);
     let d = device.clone();
     let resp = blocking(move || store.snapshot(&d, &q.entity, q.after, limit)).await?;
     tracing::info!(device = %device.device_id, records = resp.changes.len(), "snapshot served");
-    Ok(Json(resp))
+    feed_answer(&headers, &resp)
 }
 
 fn check_sha(sha: &str) -> Result<(), ApiError> {

@@ -12,6 +12,7 @@ use crate::store::*;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use sila_domain::case::{self, Case, CaseEvent, Transition, TransitionRequest};
@@ -233,6 +234,20 @@ struct Applier<'a> {
 }
 
 impl Applier<'_> {
+    /// Statements run for every operation come from the connection's cache (parsed once).
+    fn exec(&self, sql: &str, p: impl rusqlite::Params) -> Result<usize> {
+        Ok(self.tx.prepare_cached(sql)?.execute(p)?)
+    }
+
+    fn one<T>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        Ok(self.tx.prepare_cached(sql)?.query_row(p, f).optional()?)
+    }
+
     fn apply(&self, op: &WireOp) -> Result<Outcome> {
         match op.op.as_str() {
             "beneficiary.create" => self.beneficiary_create(op),
@@ -252,22 +267,18 @@ impl Applier<'_> {
     }
 
     fn beneficiary_create(&self, op: &WireOp) -> Result<Outcome> {
-        let Ok(b) =
-            serde_json::from_value::<sila_domain::beneficiary::Beneficiary>(op.payload.clone())
-        else {
+        // Read from the payload in place (no copy of the whole tree).
+        let Ok(b) = sila_domain::beneficiary::Beneficiary::deserialize(&op.payload) else {
             return Ok(rejected("bad_payload"));
         };
         if b.id.to_string() != op.entity_id {
             return Ok(rejected("bad_payload"));
         }
-        let owner: Option<String> = self
-            .tx
-            .query_row(
-                "SELECT device_id FROM beneficiaries WHERE id = ?1",
-                [&op.entity_id],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let owner: Option<String> = self.one(
+            "SELECT device_id FROM beneficiaries WHERE id = ?1",
+            [&op.entity_id],
+            |r| r.get(0),
+        )?;
         if let Some(owner) = owner {
             return Ok(if owner == self.device.device_id {
                 applied()
@@ -276,7 +287,7 @@ impl Applier<'_> {
             });
         }
         let stamp = self.now.to_rfc3339();
-        self.tx.execute(
+        self.exec(
             "INSERT INTO beneficiaries (id, branch, device_id, national_id, data, version, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)",
             params![
@@ -342,7 +353,7 @@ impl Applier<'_> {
             .get("national_id")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        self.tx.execute(
+        self.exec(
             "UPDATE beneficiaries SET data = ?2, version = max(version, ?3), national_id = ?4, updated_at = ?5 WHERE id = ?1",
             params![op.entity_id, serde_json::to_string(&data)?, base + 1, national_id, self.now.to_rfc3339()],
         )?;
@@ -362,7 +373,7 @@ impl Applier<'_> {
         branch_value: &Value,
         reason: &str,
     ) -> Result<()> {
-        self.tx.execute(
+        self.exec(
             "INSERT INTO conflicts (entity, entity_id, field, hq_value, branch_value, base_version, device_id, seq, reason, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
@@ -410,7 +421,7 @@ impl Applier<'_> {
                 w["seen_at"] = json!(seen_at);
             }
         }
-        self.tx.execute(
+        self.exec(
             "UPDATE beneficiaries SET field_writes = ?2, version = max(version, ?3) WHERE id = ?1",
             params![op.entity_id, serde_json::to_string(&writes)?, seen_at],
         )?;
@@ -418,20 +429,17 @@ impl Applier<'_> {
     }
 
     fn case_create(&self, op: &WireOp) -> Result<Outcome> {
-        let Ok(c) = serde_json::from_value::<Case>(op.payload.clone()) else {
+        let Ok(c) = Case::deserialize(&op.payload) else {
             return Ok(rejected("bad_payload"));
         };
         if c.id.to_string() != op.entity_id {
             return Ok(rejected("bad_payload"));
         }
-        let owner: Option<String> = self
-            .tx
-            .query_row(
-                "SELECT device_id FROM cases WHERE id = ?1",
-                [&op.entity_id],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let owner: Option<String> = self.one(
+            "SELECT device_id FROM cases WHERE id = ?1",
+            [&op.entity_id],
+            |r| r.get(0),
+        )?;
         if let Some(owner) = owner {
             return Ok(if owner == self.device.device_id {
                 applied()
@@ -439,16 +447,18 @@ impl Applier<'_> {
                 rejected("id_taken")
             });
         }
-        let known: bool = self.tx.query_row(
-            "SELECT count(*) > 0 FROM beneficiaries WHERE id = ?1",
-            [c.beneficiary_id.to_string()],
-            |r| r.get(0),
-        )?;
+        let known = self
+            .one(
+                "SELECT 1 FROM beneficiaries WHERE id = ?1",
+                [c.beneficiary_id.to_string()],
+                |_| Ok(()),
+            )?
+            .is_some();
         if !known {
             return Ok(rejected("unknown_beneficiary"));
         }
         let stamp = self.now.to_rfc3339();
-        self.tx.execute(
+        self.exec(
             "INSERT INTO cases (id, branch, device_id, beneficiary_id, state, data, version, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
             params![
@@ -496,7 +506,7 @@ impl Applier<'_> {
             // JSON null is a value (every field is always serialised).
             obj.insert(f.clone(), v.clone());
         }
-        self.tx.execute(
+        self.exec(
             "UPDATE cases SET data = ?2, version = max(version, ?3), updated_at = ?4 WHERE id = ?1",
             params![
                 op.entity_id,
@@ -540,7 +550,7 @@ impl Applier<'_> {
             // JSON null is a value (every field is always serialised).
             obj.insert(f.to_owned(), v);
         }
-        self.tx.execute(
+        self.exec(
             "UPDATE cases SET data = ?2, state = ?3, hq_decided = 0, version = max(version, ?4), updated_at = ?5
              WHERE id = ?1",
             params![
@@ -551,7 +561,7 @@ impl Applier<'_> {
                 self.now.to_rfc3339()
             ],
         )?;
-        self.tx.execute(
+        self.exec(
             "INSERT INTO case_events (case_id, origin, data) VALUES (?1, 'branch', ?2)",
             params![op.entity_id, serde_json::to_string(&op.payload["event"])?],
         )?;
@@ -587,7 +597,7 @@ impl Applier<'_> {
                 rejected("id_taken")
             });
         }
-        self.tx.execute(
+        self.exec(
             "INSERT INTO records (entity, id, branch, device_id, data) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 entity,
@@ -601,7 +611,7 @@ impl Applier<'_> {
     }
 
     fn task_done(&self, op: &WireOp) -> Result<Outcome> {
-        let n = self.tx.execute(
+        let n = self.exec(
             "UPDATE records SET data = json_set(data, '$.done_at', ?3, '$.done_by', ?4)
              WHERE entity = 'task' AND id = ?1 AND branch = ?2",
             params![
@@ -629,11 +639,11 @@ impl Applier<'_> {
         {
             return Ok(rejected("bad_payload"));
         }
-        self.tx.execute(
+        self.exec(
             "INSERT INTO attachments (sha256, mime, size) VALUES (?1, ?2, ?3) ON CONFLICT(sha256) DO NOTHING",
             params![sha, mime, size],
         )?;
-        self.tx.execute(
+        self.exec(
             "INSERT INTO attachment_owners (sha256, branch) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![sha, self.device.branch],
         )?;
@@ -673,7 +683,7 @@ impl Applier<'_> {
             "staff.set_roles" => data["roles"] = op.payload["roles"].clone(),
             _ => {}
         }
-        self.tx.execute(
+        self.exec(
             "INSERT INTO records (entity, id, branch, device_id, data) VALUES ('staff', ?1, ?2, ?3, ?4)
              ON CONFLICT(entity, id) DO UPDATE SET data = excluded.data",
             params![
@@ -865,21 +875,22 @@ impl HqStore for SqliteHq {
                 device,
                 now,
             };
-            tx.execute_batch("SAVEPOINT op")?;
+            tx.prepare_cached("SAVEPOINT op")?.execute([])?;
             let (result, reason) = match applier.apply(op) {
                 Ok(o) => o,
                 // A payload HQ cannot read is refused; anything else (disk, database) fails
                 // the whole batch so the device retries it.
                 Err(HqError::Json(_)) => {
-                    tx.execute_batch("ROLLBACK TO op")?;
+                    tx.prepare_cached("ROLLBACK TO op")?.execute([])?;
                     rejected("bad_payload")
                 }
                 Err(e) => return Err(e),
             };
-            tx.execute_batch("RELEASE op")?;
-            let inserted = tx.execute(
+            tx.prepare_cached("RELEASE op")?.execute([])?;
+            let inserted = tx.prepare_cached(
                 "INSERT INTO applied_ops (device_id, seq, op_id, op, entity, entity_id, result, reason, created_at, applied_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(op_id) DO NOTHING",
+            )?.execute(
                 params![device.device_id, op.seq, op.op_id, op.op, op.entity, op.entity_id, result.code(), reason, op.created_at.to_rfc3339(), stamp],
             )?;
             if inserted == 0 {
@@ -902,6 +913,37 @@ impl HqStore for SqliteHq {
             params![device.device_id, last, stamp],
         )?;
         tx.commit()?;
+        Ok(PushResponse {
+            acked_through: last,
+            results,
+        })
+    }
+
+    fn push_state(&self, device: &Device, after: i64) -> Result<PushResponse> {
+        let conn = self.lock();
+        let (last, revoked): (i64, Option<String>) = conn.query_row(
+            "SELECT last_seq, revoked_at FROM devices WHERE device_id = ?1",
+            [&device.device_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if revoked.is_some() {
+            return Err(HqError::Revoked);
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, result, reason FROM applied_ops
+             WHERE device_id = ?1 AND seq > ?2 AND seq <= ?3 AND result <> 'applied' ORDER BY seq",
+        )?;
+        let results = stmt
+            .query_map(params![device.device_id, after, last], |r| {
+                let result: String = r.get(1)?;
+                Ok(OpOutcome {
+                    seq: r.get(0)?,
+                    result: OpResult::from_code(&result).unwrap_or(OpResult::Rejected),
+                    reason: r.get(2)?,
+                    repeat: true,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(PushResponse {
             acked_through: last,
             results,

@@ -186,6 +186,9 @@ pub trait HqStore: Send + Sync + 'static {
     /// Apply a batch in one transaction: skip what was applied before, record a result per
     /// operation, and say up to which sequence everything of the device is committed.
     fn push(&self, device: &Device, req: &PushRequest, now: DateTime<Utc>) -> Result<PushResponse>;
+    /// Where HQ stands with a device, without a batch: everything up to `acked_through` is
+    /// committed, and `results` lists the outcomes after `after` other than plain success.
+    fn push_state(&self, device: &Device, after: i64) -> Result<PushResponse>;
     /// The change feed after `after` for the device's branch. With `digest` (sent when the device
     /// has nothing left to push) and nothing new, a digest that differs from HQ's copy orders a
     /// full re-download. Implementations must never let an entry numbered at or below the

@@ -8,8 +8,8 @@
 //! large or broken attachment never holds up the records.
 
 use crate::proto::{
-    self, EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushRequest, PushResponse,
-    UploadStatus, WireOp,
+    self, EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushResponse, UploadStatus,
+    WireOp,
 };
 use serde::Serialize;
 use sila_store::sync::{HqChange, OpAck};
@@ -19,11 +19,17 @@ use std::time::Duration;
 /// Knobs of a sync pass; the defaults are production's.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
-    /// Most operations in one push.
+    /// Most operations in one batch (one frame of a push stream, committed at HQ in one
+    /// transaction).
     pub push_batch: usize,
-    /// Most uncompressed JSON bytes in one push (about an eighth of that travels), so one
-    /// request stays short on a 2G link.
+    /// Most uncompressed JSON bytes in one batch (about a tenth of that travels): what a cut link
+    /// can cost at most, under a second of 2G air time.
     pub push_bytes: usize,
+    /// Most compressed bytes in the first push stream (one request) of a pass, so a stream ends
+    /// well within `request_timeout` on a 2G link; the next stream goes on from there, longer
+    /// when the link has shown it carries more.
+    pub push_stream_bytes: usize,
+
     pub pull_page: usize,
     /// Attachment chunk size.
     pub chunk: usize,
@@ -39,7 +45,8 @@ impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
             push_batch: proto::DEFAULT_PUSH_BATCH,
-            push_bytes: 256 * 1024,
+            push_bytes: 64 * 1024,
+            push_stream_bytes: 512 * 1024,
             pull_page: proto::DEFAULT_PULL_PAGE,
             chunk: proto::DEFAULT_CHUNK,
             connect_timeout: Duration::from_secs(15),
@@ -86,8 +93,11 @@ pub struct SyncReport {
     pub files_received: usize,
     /// HQ ordered a full re-download and it was done.
     pub redownloaded: bool,
-    /// Bytes of request bodies sent (compressed), for the benchmarks.
+    /// Bytes of push streams sent (compressed), for the benchmarks.
     pub bytes_sent: u64,
+    /// Operations sent that HQ had already committed (a repeat after a lost answer); after a cut
+    /// the client asks first, so this stays near zero.
+    pub resent: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -248,13 +258,29 @@ impl HqClient {
         Self::answer(resp).await
     }
 
-    /// Push a compressed body; returns HQ's answer.
-    pub async fn push(&self, body: Vec<u8>) -> Result<PushResponse, SyncError> {
+    /// Push a stream of frames ([`proto::PushEncoder`]) as they come from `frames`; returns
+    /// HQ's answer once the stream has ended and HQ has committed it.
+    pub async fn push_stream(
+        &self,
+        frames: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    ) -> Result<PushResponse, SyncError> {
         let resp = self
             .auth(self.http.post(self.url("/v1/push")))
-            .header(reqwest::header::CONTENT_ENCODING, "zstd")
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
+            .header(reqwest::header::CONTENT_TYPE, proto::PUSH_STREAM)
+            .body(reqwest::Body::wrap(FrameBody(frames)))
+            .send()
+            .await
+            .map_err(net)?;
+        Self::answer(resp).await
+    }
+
+    /// Where HQ stands with this device: everything up to `acked_through` is committed, with the
+    /// outcomes other than plain success after `after`. Asked after a pass that failed, so the
+    /// next push resumes after what HQ holds instead of sending it again.
+    pub async fn push_state(&self, after: i64) -> Result<PushResponse, SyncError> {
+        let resp = self
+            .auth(self.http.get(self.url("/v1/push")))
+            .query(&[("after", after)])
             .send()
             .await
             .map_err(net)?;
@@ -273,11 +299,12 @@ impl HqClient {
         }
         let resp = self
             .auth(self.http.get(self.url("/v1/pull")))
+            .header(reqwest::header::ACCEPT_ENCODING, "zstd")
             .query(&q)
             .send()
             .await
             .map_err(net)?;
-        Self::answer(resp).await
+        Self::feed_answer(resp).await
     }
 
     pub async fn snapshot(
@@ -288,6 +315,7 @@ impl HqClient {
     ) -> Result<PullResponse, SyncError> {
         let resp = self
             .auth(self.http.get(self.url("/v1/snapshot")))
+            .header(reqwest::header::ACCEPT_ENCODING, "zstd")
             .query(&[
                 ("entity", entity.to_owned()),
                 ("after", after.to_string()),
@@ -296,7 +324,22 @@ impl HqClient {
             .send()
             .await
             .map_err(net)?;
-        Self::answer(resp).await
+        Self::feed_answer(resp).await
+    }
+
+    /// A feed page, compressed by HQ when it is worth it.
+    async fn feed_answer(resp: reqwest::Response) -> Result<PullResponse, SyncError> {
+        let zstd = resp
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes() == b"zstd");
+        if !zstd || !resp.status().is_success() {
+            return Self::answer(resp).await;
+        }
+        let body = resp.bytes().await.map_err(net)?;
+        let json = proto::decompress(&body, proto::MAX_FRAME_JSON)
+            .map_err(|_| SyncError::Protocol("answer is not zstd"))?;
+        serde_json::from_slice(&json).map_err(|_| SyncError::Protocol("pull answer"))
     }
 
     pub async fn upload_status(&self, sha: &str) -> Result<UploadStatus, SyncError> {
@@ -342,6 +385,25 @@ impl HqClient {
             return Self::answer::<()>(resp).await.map(|_| Vec::new());
         }
         Ok(resp.bytes().await.map_err(net)?.to_vec())
+    }
+}
+
+/// A request body fed by a channel: each message is one frame of a push stream. The sender ends
+/// the stream by dropping its end; if the request is dropped first, the sender's next send fails
+/// and it stops.
+struct FrameBody(tokio::sync::mpsc::Receiver<Vec<u8>>);
+
+impl http_body::Body for FrameBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|f| f.map(|f| Ok(http_body::Frame::data(bytes::Bytes::from(f)))))
     }
 }
 
@@ -430,6 +492,11 @@ async fn run(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncEr
         counts: Default::default(),
     };
     let mut report = SyncReport::default();
+    // The last pass failed: HQ may hold more than it could tell us (a push cut after some of its
+    // batches were committed). Ask, and resume after that, rather than send it all again.
+    if store.sync_state()?.last_error_code.is_some() {
+        catch_up(store, &client, &mut report).await?;
+    }
     push_all(store, &client, opts, &mut report, &mut fp).await?;
     let applied = pull_all(store, &client, opts, &mut report, &mut fp).await?;
     if applied > 0 {
@@ -443,6 +510,46 @@ async fn run(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncEr
     Ok(report)
 }
 
+/// Record what HQ says it has committed of ours (with the refusals and conflicts among it).
+async fn catch_up(
+    store: &mut Store,
+    client: &HqClient,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let Some(first) = store.outbox_batch(1)?.first().map(|op| op.seq) else {
+        return Ok(());
+    };
+    let resp = client.push_state(first - 1).await?;
+    if resp.acked_through >= first {
+        record(store, &resp, report)?;
+    }
+    Ok(())
+}
+
+fn record(
+    store: &mut Store,
+    resp: &PushResponse,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let acks: Vec<OpAck> = resp
+        .results
+        .iter()
+        .map(|r| OpAck {
+            seq: r.seq,
+            result: r.result.code().to_owned(),
+            reason: r.reason.clone(),
+        })
+        .collect();
+    let r = store.record_push(resp.acked_through, &acks)?;
+    report.pushed += r.acked;
+    report.rejected += r.rejected;
+    report.conflicts += r.conflicts;
+    Ok(())
+}
+
+/// Push everything waiting, a stream at a time. The outbox is read page by page while the
+/// stream goes; frames are made on a blocking thread while the earlier ones travel, so reading,
+/// compressing, sending and HQ's commits overlap.
 async fn push_all(
     store: &mut Store,
     client: &HqClient,
@@ -451,56 +558,107 @@ async fn push_all(
     fp: &mut Failpoints,
 ) -> Result<(), SyncError> {
     let device_id = store.session().device.to_string();
+    // A stream should end well within the request timeout: it starts at `push_stream_bytes` and
+    // grows to what the link carried in half the timeout, once a stream has shown it.
+    let mut stream_bytes = opts.push_stream_bytes.max(1);
     loop {
-        let ops = store.outbox_batch(opts.push_batch.max(1))?;
-        if ops.is_empty() {
+        let Some(first) = store.outbox_batch(1)?.first().map(|op| op.seq) else {
             return Ok(());
-        }
-        // Fill the batch up to the byte budget (at least one operation).
-        let mut wire_ops = Vec::with_capacity(ops.len());
-        let mut bytes = 0usize;
-        for op in &ops {
-            let w = wire(op);
-            let size = serde_json::to_vec(&w.payload).map(|v| v.len()).unwrap_or(0) + 160;
-            if !wire_ops.is_empty() && bytes + size > opts.push_bytes {
-                break;
-            }
-            bytes += size;
-            wire_ops.push(w);
-        }
-        let (first, last) = (wire_ops[0].seq, wire_ops[wire_ops.len() - 1].seq);
-        let req = PushRequest {
-            protocol: proto::PROTOCOL,
-            device_id: device_id.clone(),
-            ops: wire_ops,
         };
-        let json = serde_json::to_vec(&req).map_err(|_| SyncError::Protocol("encode"))?;
-        let body = proto::compress(&json).map_err(|_| SyncError::Protocol("compress"))?;
-        report.bytes_sent += body.len() as u64;
-        let resp = client.push(body).await?;
+        let (pages_tx, pages) = tokio::sync::mpsc::channel::<Vec<WireOp>>(2);
+        let (frames_tx, frames) = tokio::sync::mpsc::channel(4);
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let limits = (opts.push_batch.max(1), opts.push_bytes, stream_bytes);
+        let (device, counter) = (device_id.clone(), sent.clone());
+        let producer = tokio::task::spawn_blocking(move || {
+            make_frames(pages, &device, limits, frames_tx, &counter)
+        });
+        let conn = store.conn();
+        let feeder = async move {
+            let mut after = first - 1;
+            loop {
+                let page = sila_store::outbox::pending(conn, after, 500)?;
+                let Some(last) = page.last().map(|op| op.seq) else {
+                    return Ok::<(), SyncError>(());
+                };
+                after = last;
+                // The producer stops taking pages when its stream is full or the request ended.
+                if pages_tx
+                    .send(page.iter().map(wire).collect())
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        };
+        let began = std::time::Instant::now();
+        let (resp, fed) = tokio::join!(client.push_stream(frames), feeder);
+        let took = began.elapsed();
+        // The request is over, so the producer's next send fails if it was still going.
+        let made = producer.await;
+        let bytes = sent.load(std::sync::atomic::Ordering::Relaxed);
+        report.bytes_sent += bytes;
+        let resp = resp?;
+        fed?;
+        if !matches!(made, Ok(Ok(()))) {
+            return Err(SyncError::Protocol("encode"));
+        }
         fp.hit("after_push_answer");
         if resp.acked_through < first {
-            // HQ committed none of it: stop rather than send the same batch forever.
+            // HQ committed none of it: stop rather than send the same operations forever.
             return Err(SyncError::Protocol("push not acknowledged"));
         }
-        let acks: Vec<OpAck> = resp
-            .results
-            .iter()
-            .map(|r| OpAck {
-                seq: r.seq,
-                result: r.result.code().to_owned(),
-                reason: r.reason.clone(),
-            })
-            .collect();
         // Everything of this device up to acked_through is committed at HQ (possibly more than
-        // this batch, when an earlier repeated request got there first).
-        let _ = last;
-        let r = store.record_push(resp.acked_through, &acks)?;
+        // this stream, when an earlier repeated request got there first).
+        report.resent += resp.results.iter().filter(|r| r.repeat).count();
+        record(store, &resp, report)?;
         fp.hit("after_ack_commit");
-        report.pushed += r.acked;
-        report.rejected += r.rejected;
-        report.conflicts += r.conflicts;
+        let rate = bytes as f64 / took.as_secs_f64().max(0.001);
+        let fits = (rate * opts.request_timeout.as_secs_f64() / 2.0) as usize;
+        stream_bytes = stream_bytes.max(fits.min(proto::MAX_STREAM));
     }
+}
+
+/// Cut operations into batches (at most `batch` operations and about `batch_bytes` of JSON
+/// each), one frame per batch, until the stream holds `stream_bytes` compressed bytes.
+fn make_frames(
+    mut pages: tokio::sync::mpsc::Receiver<Vec<WireOp>>,
+    device_id: &str,
+    (batch, batch_bytes, stream_bytes): (usize, usize, usize),
+    tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+    sent: &std::sync::atomic::AtomicU64,
+) -> std::io::Result<()> {
+    let mut enc = proto::PushEncoder::new(proto::PUSH_LEVEL)?;
+    let mut frame: Vec<Vec<u8>> = Vec::new();
+    let mut json = 0usize;
+    let mut total = 0usize;
+    // Sends one frame; false when the stream is full or the request has ended (a cut link, an
+    // early answer), so nothing more is made.
+    let mut send = |frame: &mut Vec<Vec<u8>>| -> std::io::Result<bool> {
+        let f = enc.frame_ops(device_id, frame)?;
+        frame.clear();
+        total += f.len();
+        sent.fetch_add(f.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(tx.blocking_send(f).is_ok() && total < stream_bytes)
+    };
+    while let Some(page) = pages.blocking_recv() {
+        for op in page {
+            let bytes = serde_json::to_vec(&op)?;
+            if !frame.is_empty() && (frame.len() >= batch || json + bytes.len() > batch_bytes) {
+                json = 0;
+                if !send(&mut frame)? {
+                    return Ok(());
+                }
+            }
+            json += bytes.len();
+            frame.push(bytes);
+        }
+    }
+    if !frame.is_empty() {
+        send(&mut frame)?;
+    }
+    Ok(())
 }
 
 /// Pull pages until HQ has no more; returns how many entries changed something here.
