@@ -24,6 +24,9 @@ pub struct FaultPlan {
     pub max_delay_ms: u64,
     /// Refuse every connection.
     pub offline: bool,
+    /// Carry requests at most this many bytes a second (a slow uplink, so a push is in flight
+    /// long enough for a test to act in the middle of it).
+    pub uplink_bytes_per_sec: Option<u64>,
 }
 
 impl FaultPlan {
@@ -53,6 +56,7 @@ struct Ctl {
 pub struct Proxy {
     pub url: String,
     ctl: Arc<Mutex<Ctl>>,
+    cuts: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 #[derive(Clone, Copy)]
@@ -74,19 +78,33 @@ impl Proxy {
             counts: Counts::default(),
         }));
         let c = ctl.clone();
+        let cuts = Arc::new(tokio::sync::watch::channel(0u64).0);
+        let cut = cuts.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((sock, _)) = listener.accept().await else {
                     return;
                 };
                 let c = c.clone();
-                tokio::spawn(async move { handle(sock, c).await });
+                let mut cut = cut.subscribe();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = handle(sock, c) => {},
+                        _ = cut.changed() => {},
+                    }
+                });
             }
         });
         Proxy {
             url: format!("http://{addr}"),
             ctl,
+            cuts,
         }
+    }
+
+    /// Cut every open connection now (the link goes down for a moment).
+    pub fn cut(&self) {
+        self.cuts.send_modify(|n| *n += 1);
     }
 
     pub fn set_plan(&self, plan: FaultPlan) {
@@ -103,7 +121,7 @@ impl Proxy {
 }
 
 async fn handle(mut client: TcpStream, ctl: Arc<Mutex<Ctl>>) {
-    let (mode, delay, upstream, seed) = {
+    let (mode, delay, upstream, seed, rate) = {
         let mut c = ctl.lock().unwrap();
         c.counts.connections += 1;
         if c.plan.offline {
@@ -130,7 +148,13 @@ async fn handle(mut client: TcpStream, ctl: Arc<Mutex<Ctl>>) {
         } else {
             None
         };
-        (mode, delay, c.upstream, c.rng.random::<u64>())
+        (
+            mode,
+            delay,
+            c.upstream,
+            c.rng.random::<u64>(),
+            p.uplink_bytes_per_sec,
+        )
     };
     let Ok(server) = TcpStream::connect(upstream).await else {
         let _ = client.shutdown().await;
@@ -159,13 +183,16 @@ async fn handle(mut client: TcpStream, ctl: Arc<Mutex<Ctl>>) {
             });
             w
         });
-        let mut buf = vec![0u8; 16 * 1024];
+        let mut buf = vec![0u8; if rate.is_some() { 1024 } else { 16 * 1024 }];
         let mut sent = 0usize;
         loop {
             let n = match cr.read(&mut buf).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
+            if let Some(rate) = rate {
+                tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate.max(1) as f64)).await;
+            }
             if let Some(ms) = delay {
                 tokio::time::sleep(Duration::from_millis(rng.random_range(0..=ms))).await;
             }

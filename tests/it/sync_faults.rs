@@ -45,6 +45,7 @@ async fn converges_through_cuts_repeats_and_delays() {
         delay: 0.3,
         max_delay_ms: 30,
         offline: false,
+        ..FaultPlan::none()
     });
     // Decisions wait at HQ while the link misbehaves.
     let mut failures = 0;
@@ -174,6 +175,178 @@ async fn server_killed_after_commit_before_answer_then_restarted() {
     assert_eq!(beneficiaries, a.store.stats().unwrap().beneficiaries);
     server.start_kill().unwrap();
     let _ = server.wait().await;
+}
+
+/// Operations HQ (the file `db`) holds of a device: (rows, distinct op_ids).
+fn held_ops(db: &std::path::Path, device: &str) -> (i64, i64) {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(
+            "SELECT count(*), count(DISTINCT op_id) FROM applied_ops WHERE device_id = ?1",
+            [device],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+}
+
+fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Graceful shutdown finishes the batch in hand: SIGTERM while a push stream is in flight, and
+/// HQ commits every batch it has received in full, answers with them, reads no further and exits
+/// 0. The client records the answer, sends the rest to the next server, and nothing is lost or
+/// doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_push_answers_the_batches_in_hand_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hq.db");
+    let (server, addr) = spawn_hq_process(&db, None).await;
+    let proxy = Proxy::start(addr, 7).await;
+    let code = sila_hq::SqliteHq::open(&db)
+        .unwrap()
+        .create_enrol_code("الأفلاج", chrono::Duration::hours(1), Utc::now())
+        .unwrap();
+    let mut a = Branch::new("الأفلاج");
+    sila_sync::enroll(&mut a.store, &proxy.url, &code, &opts())
+        .await
+        .unwrap();
+    a.demo(200, 18);
+    let total = a.pending();
+    let dev = a.device();
+    // A slow uplink, so the push is still streaming when the signal comes.
+    proxy.set_plan(FaultPlan {
+        uplink_bytes_per_sec: Some(8 * 1024),
+        ..FaultPlan::none()
+    });
+    let mut server = server;
+    let (r, ()) = tokio::join!(a.sync(), async {
+        eventually("a first batch committed at HQ", || {
+            held_ops(&db, &dev).0 > 0
+        })
+        .await;
+        sigterm(&server);
+    });
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), server.wait())
+        .await
+        .expect("the server stops")
+        .unwrap();
+    assert!(status.success(), "sila-hq exited with {status:?}");
+    let (held, distinct) = held_ops(&db, &dev);
+    assert_eq!(held, distinct, "nothing applied twice");
+    assert!(
+        held > 0 && held < total,
+        "stopped in the middle: {held} of {total}"
+    );
+    // The pass ends in a network error (its next stream finds no server), but HQ's answer for
+    // the batches in hand came back and is recorded: exactly what HQ committed is acknowledged.
+    let e = r.unwrap_err();
+    assert!(e.is_transient(), "{e:?}");
+    assert_eq!(
+        a.pending(),
+        total - held,
+        "acknowledged exactly what HQ committed"
+    );
+
+    let (server, addr) = spawn_hq_process(&db, None).await;
+    proxy.set_upstream(addr);
+    proxy.set_plan(FaultPlan::none());
+    let r = a.sync_until_quiet(&opts()).await;
+    assert_eq!(r.pending, 0);
+    let (held, distinct) = held_ops(&db, &dev);
+    let local: i64 = a
+        .store
+        .conn()
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        (held, distinct),
+        (local, local),
+        "each operation exactly once"
+    );
+    // An idle server stops at once, and cleanly.
+    sigterm(&server);
+    let mut server = server;
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), server.wait())
+        .await
+        .expect("the server stops")
+        .unwrap();
+    assert!(status.success(), "sila-hq exited with {status:?}");
+}
+
+/// The library's own graceful stop (`serve`'s shutdown future, as the desktop tests and the
+/// benchmark run HQ): with a push in flight, `serve` returns Ok once the batches in hand are
+/// committed and answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stops_gracefully_with_a_push_in_flight() {
+    let mut hq = Hq::start().await;
+    let proxy = Proxy::start(hq.addr, 9).await;
+    let mut a = Branch::enrolled(&hq, "الأفلاج", &proxy.url).await;
+    a.demo(200, 20);
+    let total = a.pending();
+    let dev = a.device();
+    let db = hq.db.clone();
+    proxy.set_plan(FaultPlan {
+        uplink_bytes_per_sec: Some(8 * 1024),
+        ..FaultPlan::none()
+    });
+    let (r, ()) = tokio::join!(a.sync(), async {
+        eventually("a first batch committed at HQ", || {
+            held_ops(&db, &dev).0 > 0
+        })
+        .await;
+        hq.stop().await;
+    });
+    assert!(r.unwrap_err().is_transient());
+    let (held, distinct) = held_ops(&db, &dev);
+    assert_eq!(held, distinct);
+    assert!(held > 0 && held < total, "{held} of {total}");
+    assert_eq!(
+        a.pending(),
+        total - held,
+        "acknowledged exactly what HQ committed"
+    );
+}
+
+/// A push cut in the middle of its stream: the batches HQ received in full stay committed, and
+/// the next pass asks HQ where it stands and sends only the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_cut_mid_stream_keeps_what_arrived_and_resumes_after_it() {
+    let hq = Hq::start().await;
+    let proxy = Proxy::start(hq.addr, 8).await;
+    let mut a = Branch::enrolled(&hq, "الأفلاج", &proxy.url).await;
+    a.demo(200, 19);
+    let total = a.pending();
+    let dev = a.device();
+    proxy.set_plan(FaultPlan {
+        uplink_bytes_per_sec: Some(16 * 1024),
+        ..FaultPlan::none()
+    });
+    let (r, ()) = tokio::join!(a.sync(), async {
+        eventually("a third of the push committed at HQ", || {
+            held_ops(&hq.db, &dev).0 >= total / 3
+        })
+        .await;
+        proxy.cut();
+    });
+    assert_eq!(r.unwrap_err().code(), "network");
+    assert_eq!(a.pending(), total, "no answer, nothing acknowledged yet");
+    let held = held_ops(&hq.db, &dev).0;
+    assert!(held >= total / 3 && held < total, "{held} of {total}");
+    proxy.set_plan(FaultPlan::none());
+    let r = a.sync().await.unwrap();
+    assert_eq!(r.pending, 0);
+    assert!(
+        (r.resent as i64) < held / 2,
+        "resumed after what HQ held ({held}), not from the start: {} sent again",
+        r.resent
+    );
+    assert_hq_holds(&hq, &a);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -118,6 +118,7 @@ async fn run(seed: u64) {
                     delay: rng.random_range(0.0..0.3),
                     max_delay_ms: 20,
                     offline: rng.random_bool(0.1),
+                    ..FaultPlan::none()
                 });
                 let _ = branches[k].sync_with(&o).await;
             }
