@@ -1,6 +1,7 @@
 //! The convergence property: under any seeded mix of local work at two branches, HQ decisions and
-//! edits, wrong clocks, cut, repeated and delayed requests, when activity stops and the conflicts
-//! are resolved, HQ and every branch agree, and nothing was lost or applied twice.
+//! edits, wrong clocks, cut, repeated and delayed requests, and passes stopped dead at an
+//! arbitrary point, when activity stops and the conflicts are resolved, HQ and every branch
+//! agree, and nothing was lost or applied twice.
 
 use crate::harness::*;
 use crate::proxy::{FaultPlan, Proxy};
@@ -120,7 +121,19 @@ async fn run(seed: u64) {
                     offline: rng.random_bool(0.1),
                     ..FaultPlan::none()
                 });
-                let _ = branches[k].sync_with(&o).await;
+                if rng.random_bool(0.25) {
+                    // The client stops dead somewhere in its pass (the app closed, the process
+                    // killed): whatever it was doing is dropped at an arbitrary point.
+                    let ms = rng.random_range(1..150);
+                    let b = &mut branches[k];
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_millis(ms),
+                        sila_sync::sync_once(&mut b.store, &o),
+                    )
+                    .await;
+                } else {
+                    let _ = branches[k].sync_with(&o).await;
+                }
             }
         }
     }
