@@ -352,7 +352,7 @@ async fn slow_link(n: usize, rows: &mut Vec<Row>) -> Result<()> {
         let r = sila_sync::sync_once(&mut store, &o).await;
         // Where the time goes, pass by pass (stderr; the table is on stdout).
         eprintln!(
-            "2G pass {attempts}: {:.1} s, {}, link so far: {} KB up, {} KB down",
+            "2G pass {attempts}: {:.1} s, {}, link so far: {:.1} KB up, {:.1} KB down",
             pass.elapsed().as_secs_f64(),
             match &r {
                 Ok(r) => format!(
@@ -361,8 +361,8 @@ async fn slow_link(n: usize, rows: &mut Vec<Row>) -> Result<()> {
                 ),
                 Err(e) => format!("failed: {}", e.code()),
             },
-            link.up.load(Ordering::Relaxed) / 1024,
-            link.down.load(Ordering::Relaxed) / 1024,
+            link.up.load(Ordering::Relaxed) as f64 / 1024.0,
+            link.down.load(Ordering::Relaxed) as f64 / 1024.0,
         );
         match r {
             Ok(r) if r.pending == 0 => break,
@@ -387,10 +387,10 @@ async fn slow_link(n: usize, rows: &mut Vec<Row>) -> Result<()> {
     );
     rows.push(Row {
         figure: format!(
-            "{n} new cases (intakes) over emulated 2G (70 kbps, 1.5 s RTT, 2 % loss, handshake RTT), {cuts} cuts, {attempts} passes, {} connections, {} KB up, {} KB down",
+            "{n} new cases (intakes) over emulated 2G (70 kbps, 1.5 s RTT, 2 % loss, handshake RTT), {cuts} cuts, {attempts} passes, {} connections, {:.1} KB up, {:.1} KB down",
             link.connections.load(Ordering::Relaxed),
-            link.up.load(Ordering::Relaxed) / 1024,
-            link.down.load(Ordering::Relaxed) / 1024,
+            link.up.load(Ordering::Relaxed) as f64 / 1024.0,
+            link.down.load(Ordering::Relaxed) as f64 / 1024.0,
         ),
         value: format!("{secs:.1} s"),
         budget: "< 60 s, resumes after every cut".into(),
