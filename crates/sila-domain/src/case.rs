@@ -602,10 +602,8 @@ pub fn apply(
                     Some(crate::dates::add_days(at.date_naive(), policy.reply_days));
             }
         }
-        Transition::ResearchDone => {
-            if case.research_report.is_none() {
-                return Err(LifecycleError::ReportMissing);
-            }
+        Transition::ResearchDone if case.research_report.is_none() => {
+            return Err(LifecycleError::ReportMissing);
         }
         Transition::Approve | Transition::Reject => {
             next.decision = Some(Decision {

@@ -413,10 +413,9 @@ impl Store {
             )?;
             Ok(())
         })?;
-        Ok(self
-            .kb_documents()?
+        self.kb_documents()?
             .into_iter()
             .find(|d| d.id == id)
-            .ok_or(StoreError::NotFound("kb_document"))?)
+            .ok_or(StoreError::NotFound("kb_document"))
     }
 }
