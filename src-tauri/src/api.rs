@@ -291,9 +291,11 @@ pub fn sync_status(desk: &Desk) -> R<SyncStatusDto> {
         error_code,
         error,
         next_attempt_seconds: match phase {
-            Phase::Offline | Phase::Online => live
-                .next_attempt
-                .map(|t| t.saturating_duration_since(now).as_secs().min(u32::MAX as u64) as u32),
+            Phase::Offline | Phase::Online => live.next_attempt.map(|t| {
+                t.saturating_duration_since(now)
+                    .as_secs()
+                    .min(u32::MAX as u64) as u32
+            }),
             _ => None,
         },
         can_enroll: admin && !st.enrolled,

@@ -329,9 +329,12 @@ mod sync_with_hq {
         fn serve(&mut self, listener: tokio::net::TcpListener) {
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             let store: Arc<dyn HqStore> = self.store.clone();
-            self.task = Some(self.rt.spawn(sila_hq::serve(listener, store, None, async move {
-                let _ = rx.await;
-            })));
+            self.task = Some(
+                self.rt
+                    .spawn(sila_hq::serve(listener, store, None, async move {
+                        let _ = rx.await;
+                    })),
+            );
             self.stop = Some(tx);
         }
 
@@ -491,7 +494,9 @@ mod sync_with_hq {
             let s = api::sync_status(&desk).unwrap();
             s.state == "offline"
                 && s.error_code.as_deref() == Some("network")
-                && s.error.as_deref().is_some_and(|m| m.contains("تعذر الاتصال بالمقر"))
+                && s.error
+                    .as_deref()
+                    .is_some_and(|m| m.contains("تعذر الاتصال بالمقر"))
                 && s.pending_changes > 0
         });
 
@@ -555,8 +560,8 @@ mod sync_with_hq {
     #[test]
     fn the_idle_lock_stops_the_worker() {
         let dir = tempfile::tempdir().unwrap();
-        let desk = Desk::new(dir.path().join("store"), Duration::ZERO, None)
-            .with_sync_config(quick());
+        let desk =
+            Desk::new(dir.path().join("store"), Duration::ZERO, None).with_sync_config(quick());
         api::first_run(
             &desk,
             FirstRunInput {

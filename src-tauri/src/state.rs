@@ -71,7 +71,12 @@ impl Desk {
         let out = f(store);
         if store.conn().total_changes() != before {
             // Something was written: the worker looks whether it was a change for HQ.
-            if let Some(w) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if let Some(w) = self
+                .worker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+            {
                 w.changed();
             }
         }
@@ -137,7 +142,12 @@ impl Desk {
     }
 
     pub fn sync_now(&self) {
-        if let Some(w) = self.worker.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(w) = self
+            .worker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             w.sync_now();
         }
     }

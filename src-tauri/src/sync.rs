@@ -198,14 +198,12 @@ fn peek(sched: &Scheduler, now: Duration) -> Action {
 /// Seed the jitter from this device, so two laptops that lost the link together do not return together.
 fn seed(store: &Store) -> u64 {
     let id = store.session().device.to_string();
-    id.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-        })
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
+    id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    }) ^ std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 async fn run(
@@ -244,7 +242,10 @@ async fn run(
         };
         match action {
             Action::Probe => {
-                let url = enrolment.as_ref().map(|e| e.hq_url.clone()).unwrap_or_default();
+                let url = enrolment
+                    .as_ref()
+                    .map(|e| e.hq_url.clone())
+                    .unwrap_or_default();
                 set(&live, &notify, |l| l.phase = Phase::Probing);
                 let reachable = match HqClient::new(&url, None, &opts) {
                     Ok(client) => tokio::select! {
