@@ -84,18 +84,20 @@ pub fn first_run(desk: &Desk, input: FirstRunInput) -> R<SessionInfo> {
         InitOptions::default(),
     )?;
     let info = session_info(&store);
+    let worker_conn = store.another_connection()?;
     desk.set_store(Some(store));
-    desk.start_sync(&input.username, &input.password);
+    desk.start_sync(worker_conn);
     Ok(info)
 }
 
 pub fn sign_in(desk: &Desk, input: SignInInput) -> R<SessionInfo> {
-    let mut store = Store::open(&desk.dir, &input.username, &input.password)?;
-    // "Promised date near" depends on today: bring rule tasks up to date once per sign-in.
-    store.refresh_rule_tasks()?;
+    // Only the key derivation and the store's opening happen here: the rule tasks are brought up
+    // to date by the sync worker on its own connection, after the home screen has drawn.
+    let store = Store::open(&desk.dir, &input.username, &input.password)?;
     let info = session_info(&store);
+    let worker_conn = store.another_connection()?;
     desk.set_store(Some(store));
-    desk.start_sync(&input.username, &input.password);
+    desk.start_sync(worker_conn);
     Ok(info)
 }
 
@@ -299,6 +301,7 @@ pub fn sync_status(desk: &Desk) -> R<SyncStatusDto> {
             _ => None,
         },
         can_enroll: admin && !st.enrolled,
+        data_version: live.data_version,
     })
 }
 

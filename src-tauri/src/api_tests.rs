@@ -611,4 +611,42 @@ mod sync_with_hq {
         .unwrap_err();
         assert_eq!(e.code, "forbidden");
     }
+
+    #[test]
+    fn sign_in_leaves_the_rule_tasks_to_the_worker_which_brings_them_up_to_date() {
+        let (_dir, desk) = signed_in_desk();
+        // A case submitted twelve days ago: its promised reply (14 days) is two days away, inside
+        // the reminder window, but nothing has looked at it since submission.
+        desk.with_store(|s| {
+            s.set_clock(Arc::new(|| chrono::Utc::now() - chrono::Duration::days(12)));
+            Ok(())
+        })
+        .unwrap();
+        let draft = full_draft(&desk);
+        api::save_intake_draft(&desk, draft).unwrap();
+        api::submit_intake(&desk).unwrap();
+        let promise_near = |desk: &Desk| {
+            api::home(desk)
+                .unwrap()
+                .tasks
+                .iter()
+                .any(|t| t.kind == "promise_near")
+        };
+        assert!(!promise_near(&desk), "not near on the day it was submitted");
+
+        api::sign_out(&desk).unwrap();
+        api::sign_in(
+            &desk,
+            SignInInput {
+                username: "admin".into(),
+                password: "sila-pass-1234".into(),
+            },
+        )
+        .unwrap();
+        eventually("the worker's promised-date task", || promise_near(&desk));
+        assert!(
+            api::sync_status(&desk).unwrap().data_version > 0,
+            "the home screen is told to reload"
+        );
+    }
 }

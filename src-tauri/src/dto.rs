@@ -138,6 +138,10 @@ pub struct SyncStatusDto {
     pub next_attempt_seconds: Option<u32>,
     /// The signed-in person may enrol this device (an administrator, and it is not enrolled).
     pub can_enroll: bool,
+    /// Moves when the worker changed what the home screen shows (tasks brought up to date, rows
+    /// pulled from HQ); the screen reloads when it does.
+    #[ts(type = "number")]
+    pub data_version: u64,
 }
 
 /// Enrolment from the home screen: HQ's address and the one-time code HQ issued.

@@ -101,19 +101,14 @@ impl Desk {
 
     /// Start the sync worker for the account that just signed in (on its own connection, opened
     /// with the same password, which the worker drops once the connection is open).
-    pub fn start_sync(&self, username: &str, password: &str) {
+    /// Start the background sync worker on its own connection to the signed-in store.
+    pub fn start_sync(&self, store: Store) {
         let notify = self
             .notify
             .get()
             .cloned()
             .unwrap_or_else(|| Arc::new(|| {}));
-        let worker = Worker::start(
-            self.dir.clone(),
-            username.to_owned(),
-            password.to_owned(),
-            self.sync_config.clone(),
-            notify,
-        );
+        let worker = Worker::start(store, self.sync_config.clone(), notify);
         let old = self
             .worker
             .lock()

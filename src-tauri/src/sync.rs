@@ -11,7 +11,6 @@
 
 use sila_store::Store;
 use sila_sync::{Action, HqClient, Scheduler, SchedulerConfig, SyncOptions};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -63,6 +62,9 @@ pub struct Live {
     pub last_pulled: usize,
     /// How many passes this worker finished (for tests and the log).
     pub passes: u64,
+    /// Bumped whenever the worker changed what the home screen shows (rule tasks brought up to
+    /// date, rows pulled from HQ): the screen reloads its tasks and counts when it moves.
+    pub data_version: u64,
 }
 
 enum Event {
@@ -101,13 +103,9 @@ pub struct Worker {
 
 impl Worker {
     /// Start a worker on its own connection to the store in `dir`, opened as `username`.
-    pub fn start(
-        dir: PathBuf,
-        username: String,
-        password: String,
-        cfg: SyncConfig,
-        notify: Notify,
-    ) -> Worker {
+    /// Start the worker on its own connection to the signed-in store (see
+    /// `Store::another_connection`: no second key derivation).
+    pub fn start(store: Store, cfg: SyncConfig, notify: Notify) -> Worker {
         let (tx, rx) = mpsc::unbounded_channel();
         let stop = Arc::new(tokio::sync::Notify::new());
         let live = Arc::new(Mutex::new(Live::default()));
@@ -115,16 +113,6 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name("sila-sync".into())
             .spawn(move || {
-                let store = Store::open(&dir, &username, &password);
-                drop(password);
-                let store = match store {
-                    Ok(s) => s,
-                    Err(e) => {
-                        crate::log::line("sync_worker", e.code(), 0);
-                        set(&live2, &notify, |l| l.phase = Phase::Failed);
-                        return;
-                    }
-                };
                 let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -219,16 +207,31 @@ async fn run(
     let mut sched = Scheduler::new(cfg.scheduler.clone(), seed(&store));
     let mut pending = sila_store::outbox::pending_count(store.conn()).unwrap_or(0);
     let mut enrolled = false;
-    // Let the first screen draw before the first probe; "sync now" or a stop cut the wait short.
-    let mut first_wait = Some(cfg.first_delay);
+    // Let the first screen draw before any work: then the rule tasks ("promised date near"
+    // depends on today) are brought up to date once per sign-in, here on the worker's connection
+    // rather than in sign-in, and the first probe follows.
+    tokio::select! {
+        _ = tokio::time::sleep(cfg.first_delay) => {}
+        _ = stop.notified() => return,
+    }
+    let t = Instant::now();
+    match store.refresh_rule_tasks() {
+        Ok(made) => {
+            crate::log::line("rule_tasks", "ok", t.elapsed().as_millis());
+            if made > 0 {
+                set(&live, &notify, |l| l.data_version += 1);
+            }
+        }
+        Err(e) => crate::log::line("rule_tasks", e.code(), t.elapsed().as_millis()),
+    }
     loop {
         let now = start.elapsed();
         let enrolment = store.enrolment().ok().flatten();
         if enrolment.is_some() && !enrolled {
             enrolled = true;
         }
-        let action = match (&enrolment, first_wait.take()) {
-            (None, _) => {
+        let action = match &enrolment {
+            None => {
                 enrolled = false;
                 set(&live, &notify, |l| {
                     l.phase = Phase::NotEnrolled;
@@ -237,8 +240,7 @@ async fn run(
                 // Nothing to do until an enrolment (which sends "sync now").
                 Action::Wait(Duration::from_secs(3600))
             }
-            (Some(_), Some(d)) if !d.is_zero() => Action::Wait(d),
-            (Some(_), _) => sched.next(now),
+            Some(_) => sched.next(now),
         };
         match action {
             Action::Probe => {
@@ -319,6 +321,9 @@ async fn run(
                             l.phase = Phase::Online;
                             l.last_pushed = r.pushed;
                             l.last_pulled = r.pulled;
+                            if r.pulled > 0 {
+                                l.data_version += 1;
+                            }
                         }
                         Err(_) => {
                             l.phase = match outcome {
@@ -338,10 +343,7 @@ async fn run(
                 let now = start.elapsed();
                 match event {
                     None => return,
-                    Some(Event::SyncNow) => {
-                        first_wait = None;
-                        sched.sync_now(now);
-                    }
+                    Some(Event::SyncNow) => sched.sync_now(now),
                     Some(Event::Changed) => {
                         // Only a change for HQ (an outbox operation) brings a pass forward; a
                         // wizard draft saved while typing does not.

@@ -188,8 +188,11 @@ describe("the branch desktop app", { concurrency: false }, () => {
   it("finds the beneficiary again under another spelling", async () => {
     await wd.click("[data-testid=nav-beneficiaries]");
     // "عبد الله" with a space, alef maqsura for ya: the store's Arabic search folds both.
-    await wd.type("[data-testid=beneficiary-search]", "محمد عبد الله الدوسرى");
-    await wd.until("the match", `return [...document.querySelectorAll('[data-testid=beneficiary-row]')].some(r => r.textContent.includes('1000000008'))`);
+    const query = "محمد عبد الله الدوسرى";
+    await wd.type("[data-testid=beneficiary-search]", query);
+    // The rows must be the answer to this very query, not the full list still showing while it runs.
+    await wd.until("the match", `const r = document.querySelector('[data-testid=search-results]');
+      return r && r.dataset.query === arguments[0] && [...r.querySelectorAll('[data-testid=beneficiary-row]')].some(b => b.textContent.includes('1000000008'))`, [query]);
     await shot("20-beneficiary-found");
     await wd.click("[data-testid=beneficiary-row]");
     await wd.until("the beneficiary's cases", `return [...document.querySelectorAll('aside button.link')].some(b => b.textContent.includes(arguments[0]))`, [caseNumber]);

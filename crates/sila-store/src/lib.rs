@@ -339,6 +339,22 @@ impl Store {
         })
     }
 
+    /// A second connection to this store for the same signed-in account, with the key already
+    /// in memory: the desktop's sync worker gets its own connection without a second Argon2id
+    /// derivation (which, at sign-in, would compete with the home screen for the CPU).
+    pub fn another_connection(&self) -> Result<Store> {
+        let conn = open_connection(&self.dir.join(DB_FILE), &self.key)?;
+        Ok(Store {
+            conn,
+            dir: self.dir.clone(),
+            key: self.key.clone(),
+            session: self.session.clone(),
+            catalog: self.catalog.clone(),
+            clock: Arc::clone(&self.clock),
+            kdf: self.kdf,
+        })
+    }
+
     pub fn session(&self) -> &Session {
         &self.session
     }

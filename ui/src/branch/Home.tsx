@@ -1,5 +1,5 @@
 // Home: my tasks, counts by state, the sync area, and the way into a new or unfinished intake.
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { api, asApiError, onSyncChanged } from "../shared/ipc";
 import { useI18n } from "../shared/i18n";
 import { DualDate, ErrorBox, Field, Ltr } from "../shared/components";
@@ -14,13 +14,21 @@ export function Home() {
   const { go, catalog } = useDesk();
   const [home, setHome] = useState<HomeDto | null>(null);
   const [err, setErr] = useState<ApiError | null>(null);
+  // The sync worker's data version: it moves when tasks were brought up to date or rows came
+  // from HQ, and the tasks and counts are loaded again.
+  const [dataVersion, setDataVersion] = useState(0);
+  const first = useRef(true);
   useEffect(() => {
+    let alive = true;
     api.home().then((h) => {
+      if (!alive) return;
       setHome(h);
       // The benchmark waits for this: the home screen is drawn and answers input.
-      requestAnimationFrame(() => api.uiReady("home"));
-    }, (e) => setErr(asApiError(e)));
-  }, []);
+      if (first.current) requestAnimationFrame(() => api.uiReady("home"));
+      first.current = false;
+    }, (e) => alive && setErr(asApiError(e)));
+    return () => { alive = false; };
+  }, [dataVersion]);
   if (!home) return <><h1 tabIndex={-1}>{t("home")}</h1><ErrorBox error={err} />{!err && <p>{t("loading")}</p>}</>;
   const stateName = (code: string) => label("state", code, catalog.states.find((s) => s.code === code)?.ar);
   const groups: [string, string][] = [["overdue", t("overdue")], ["today", t("today")], ["upcoming", t("upcoming")]];
@@ -70,7 +78,7 @@ export function Home() {
           })}
         </section>
         <div>
-          <SyncArea />
+          <SyncArea onDataVersion={setDataVersion} />
           <section className="card" aria-labelledby="counts-h">
             <h2 id="counts-h">{t("countsByState")}</h2>
             <p className="muted">
@@ -99,13 +107,17 @@ export function Home() {
  * the error in Arabic), "sync now", and, for an administrator on a device not yet enrolled, the
  * enrolment form (HQ's address and the one-time code).
  */
-function SyncArea() {
+function SyncArea({ onDataVersion }: { onDataVersion: (v: number) => void }) {
   const { t, lang } = useI18n();
   const [s, setS] = useState<SyncStatusDto | null>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
     let alive = true;
-    const load = () => api.syncStatus().then((x) => alive && setS(x), () => {});
+    const load = () => api.syncStatus().then((x) => {
+      if (!alive) return;
+      setS(x);
+      onDataVersion(x.data_version);
+    }, () => {});
     load();
     const unlisten = onSyncChanged(load);
     // The countdown to the next attempt, and a safety net should an event be missed.

@@ -16,7 +16,9 @@ export function BeneficiariesList() {
   const { t } = useI18n();
   const { go } = useDesk();
   const [query, setQuery] = useState("");
-  const [hits, setHits] = useState<BeneficiaryRow[] | null>(null);
+  // Results carry the query they answer: the list is keyed by it, so a slow answer to an older
+  // query never shows under a newer one, and the full list never flashes while a search runs.
+  const [hits, setHits] = useState<{ q: string; rows: BeneficiaryRow[] } | null>(null);
   const [total, setTotal] = useState(0);
   const [chosen, setChosen] = useState<BeneficiaryRow | null>(null);
   const [cases, setCases] = useState<CaseRow[] | null>(null);
@@ -26,13 +28,18 @@ export function BeneficiariesList() {
   useEffect(() => {
     const q = query.trim();
     if (q.length < 2) { setHits(null); return; }
-    const timer = setTimeout(() => api.search(q, 100).then(setHits, () => setHits([])), 150);
-    return () => clearTimeout(timer);
+    let live = true;
+    const timer = setTimeout(() => api.search(q, 100).then(
+      (rows) => live && setHits({ q, rows }),
+      () => live && setHits({ q, rows: [] }),
+    ), 150);
+    return () => { live = false; clearTimeout(timer); };
   }, [query]);
   useEffect(() => {
     if (!chosen) return;
     api.beneficiaryCases(chosen.id).then((p) => setCases(p.rows), () => setCases([]));
   }, [chosen]);
+  const searching = query.trim().length >= 2;
   const row = (b: BeneficiaryRow | undefined) =>
     b ? (
       <button onClick={() => setChosen(b)} data-testid="beneficiary-row">
@@ -51,9 +58,15 @@ export function BeneficiariesList() {
           <input aria-label={t("search")} placeholder={t("searchHint")} value={query} data-testid="beneficiary-search"
             onChange={(e) => setQuery(e.target.value)} autoFocus style={{ marginBlockEnd: ".5rem" }} />
           <div className="vhead"><span>{t("name")}</span><span>{t("nationalId")}</span><span>{t("mobile")}</span><span>{t("city")}</span><span>{t("registration")}</span></div>
-          {hits ? (
-            <VirtualList total={hits.length} rowHeight={ROW} height={520} resetKey={`q:${query}`}
-              load={async (o, l) => hits.slice(o, o + l)} row={row} />
+          {searching && !hits ? (
+            <p className="muted" data-testid="search-pending">{t("loading")}</p>
+          ) : hits ? (
+            <div data-testid="search-results" data-query={hits.q} aria-busy={hits.q !== query.trim()}>
+              {hits.rows.length === 0 ? <p className="muted">{t("noMatches")}</p> : (
+                <VirtualList total={hits.rows.length} rowHeight={ROW} height={520} resetKey={`q:${hits.q}`}
+                  load={async (o, l) => hits.rows.slice(o, o + l)} row={row} />
+              )}
+            </div>
           ) : (
             <VirtualList total={total} rowHeight={ROW} height={520} resetKey={`all:${total}`}
               load={async (o, l) => (await api.beneficiariesPage(o, l)).rows} row={row} />

@@ -31,4 +31,9 @@ next_attempt_seconds: number | null,
 /**
  * The signed-in person may enrol this device (an administrator, and it is not enrolled).
  */
-can_enroll: boolean, };
+can_enroll: boolean, 
+/**
+ * Moves when the worker changed what the home screen shows (tasks brought up to date, rows
+ * pulled from HQ); the screen reloads when it does.
+ */
+data_version: number, };

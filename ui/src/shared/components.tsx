@@ -77,10 +77,17 @@ export function VirtualList<T>(props: {
   const [scroll, setScroll] = useState(0);
   const pages = useRef(new Map<number, T[] | "loading">());
   const [, bump] = useState(0);
-  useEffect(() => {
+  const box = useRef<HTMLDivElement>(null);
+  // Forget the pages in the same render that brings a new key, so not one frame shows the old
+  // rows under the new query (an effect would run only after they were painted).
+  const pagesKey = useRef(props.resetKey);
+  if (pagesKey.current !== props.resetKey) {
+    pagesKey.current = props.resetKey;
     pages.current = new Map();
+  }
+  useEffect(() => {
     setScroll(0);
-    bump((n) => n + 1);
+    if (box.current) box.current.scrollTop = 0;
   }, [props.resetKey]);
   const first = Math.max(0, Math.floor(scroll / props.rowHeight) - 5);
   const count = Math.ceil(props.height / props.rowHeight) + 10;
@@ -90,10 +97,10 @@ export function VirtualList<T>(props: {
       pages.current.set(p, "loading");
       const key = props.resetKey;
       props.load(p * pageSize, pageSize).then((rows) => {
-        if (key !== props.resetKey) return;
+        if (key !== pagesKey.current) return; // an answer for a list that has since changed
         pages.current.set(p, rows);
         bump((n) => n + 1);
-      }, () => pages.current.delete(p));
+      }, () => { if (key === pagesKey.current) pages.current.delete(p); });
     }
   }
   const items: ReactNode[] = [];
@@ -109,6 +116,7 @@ export function VirtualList<T>(props: {
   return (
     <div
       className="vlist"
+      ref={box}
       style={{ height: props.height }}
       onScroll={(e) => setScroll((e.target as HTMLDivElement).scrollTop)}
       data-testid="vlist"
