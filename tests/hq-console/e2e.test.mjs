@@ -17,6 +17,7 @@ let hq, afl, marwan, chrome, page;
 const shots = shotsDir();
 const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 const SAME_ID = nationalId(123456789);
+let rejected = null; // { number, reasons }: the case the committee test rejects, appealed after
 
 before(async () => {
   hq = await Hq.start();
@@ -185,6 +186,37 @@ test("committee: the queue by promised date, the whole file, a decision that rea
   assert.ok(line, `case ${number} is in the branch's export`);
   assert.match(line, /مرفوض/, "the branch holds HQ's decision");
   assert.ok(line.includes(reasons), "with the committee's reasons");
+  rejected = { number, reasons };
+});
+
+test("an appeal: the rejected case found by its receipt's number, reopened for the committee, and so at the branch", async () => {
+  assert.ok(rejected, "the committee test rejected a case");
+  await page.click('[data-testid="nav-committee"]');
+  await page.fill('[data-testid="find-number"]', "AFL-NOPE-000000");
+  await page.click('[data-testid="find-case"]');
+  await page.locator('[data-testid="error-box"]', { hasText: "لا يوجد طلب بهذا الرقم" }).waitFor();
+  // Typed as a person reads it off a receipt: lower case, with spaces around.
+  await page.fill('[data-testid="find-number"]', `  ${rejected.number.toLowerCase()} `);
+  await page.click('[data-testid="find-case"]');
+  await page.locator('[data-testid="case-state"]', { hasText: "مرفوض" }).waitFor();
+  // Reopening needs the grounds of the appeal.
+  await page.click('[data-testid="reopen"]');
+  await page.locator('[data-testid="appeal"] [data-testid="error-box"]', { hasText: "أسباب التظلم" }).waitFor();
+  await page.fill('[data-testid="appeal-grounds"]', "قدّم المستفيد تعريف راتب جديداً يثبت انخفاض دخله");
+  await shot("23-appeal");
+  await page.click('[data-testid="reopen"]');
+  await page.locator('[data-testid="case-state"]', { hasText: "لدى لجنة البحث" }).waitFor();
+  // Back with the committee: it can decide again; the rejection stays in the history.
+  await page.locator('[data-testid="approve"]').waitFor();
+  assert.ok((await page.locator(".timeline").innerText()).includes(rejected.reasons), "the earlier rejection is kept");
+  await shot("24-reopened");
+
+  const report = await afl.sync();
+  assert.ok(report.pulled >= 1, `the reopening came down (${JSON.stringify(report)})`);
+  const out = join(hq.dir, "afl-export-appeal.csv");
+  await afl.sila(["export", "--format", "csv", "--out", out]);
+  const line = readFileSync(out.replace(/\.csv$/, ".cases.csv"), "utf8").split(/\r?\n/).find((l) => l.includes(rejected.number));
+  assert.match(line, /لدى لجنة البحث/, "the branch holds the reopened state");
 });
 
 test("dashboards in Arabic and English, with CSV (BOM) and Excel exports", async () => {

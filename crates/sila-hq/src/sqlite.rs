@@ -39,6 +39,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_console",
         include_str!("../../../migrations/hq/0003_console.sql"),
     ),
+    (
+        "0004_case_number",
+        include_str!("../../../migrations/hq/0004_case_number.sql"),
+    ),
 ];
 
 /// Files larger than this are refused at HQ as at the branch.

@@ -1,6 +1,6 @@
 // The research committee: the queue ordered by promised reply date (on track / due soon /
 // overdue), the whole file of a case with its documents, and the decision with its reasons.
-import { useState } from "react";
+import { useState, type FormEvent } from "react";
 import { DualDate, Ltr, Phone } from "../shared/components";
 import { get, post, qs, type ApiError, type CaseFile, type CommitteePage, type FileDocument } from "./api";
 import { useHq } from "./i18n";
@@ -63,6 +63,7 @@ function Queue({ open }: { open: (id: string) => void }) {
           {branches.map((b) => <option key={b} value={b}>{b}</option>)}
         </select>
       </div>
+      <FindCase open={open} />
       <Failure error={error} />
       {!data ? (
         <p>{t("loading")}</p>
@@ -110,6 +111,32 @@ function Queue({ open }: { open: (id: string) => void }) {
   );
 }
 
+/** An appeal comes with the receipt's number: open that case, whatever its state. */
+function FindCase({ open }: { open: (id: string) => void }) {
+  const { t } = useHq();
+  const [number, setNumber] = useState("");
+  const [failure, setFailure] = useState<ApiError | null>(null);
+  const find = async (e: FormEvent) => {
+    e.preventDefault();
+    setFailure(null);
+    try {
+      const r = await get<{ id: string }>(`/cases/find${qs({ number: number.trim() })}`);
+      open(r.id);
+    } catch (err) {
+      setFailure(err as ApiError);
+    }
+  };
+  return (
+    <form className="find-case" onSubmit={find} aria-label={t("appealFind")}>
+      <label htmlFor="find-number">{t("appealFind")}</label>
+      <input id="find-number" dir="ltr" placeholder={t("appealNumber")} value={number}
+        onChange={(e) => setNumber(e.target.value)} data-testid="find-number" />
+      <button type="submit" className="secondary" disabled={!number.trim()} data-testid="find-case">{t("appealOpen")}</button>
+      <Failure error={failure} />
+    </form>
+  );
+}
+
 function Doc({ d, title }: { d: FileDocument; title: string }) {
   const { t } = useHq();
   return (
@@ -136,15 +163,18 @@ function CaseView({ id, back }: { id: string; back: () => void }) {
   const [failure, setFailure] = useState<ApiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const decide = async (transition: "approve" | "reject") => {
+  const decide = async (transition: "approve" | "reject" | "reopen") => {
     setBusy(true);
     setFailure(null);
     try {
       await post(`/cases/${encodeURIComponent(id)}/decide`, { transition, note });
-      setDone(t("decided"));
+      setDone(t(transition === "reopen" ? "reopened" : "decided"));
+      setNote("");
       reload();
     } catch (e) {
-      setFailure(e as ApiError);
+      const err = e as ApiError;
+      // The domain says "a reason is needed"; for an appeal, the reason is its grounds.
+      setFailure(transition === "reopen" && err.code === "note_required" ? { ...err, message: t("appealGroundsRequired") } : err);
     } finally {
       setBusy(false);
     }
@@ -257,6 +287,20 @@ function CaseView({ id, back }: { id: string; back: () => void }) {
             <p className="muted">{c.decision.decided_by_name} — <Ltr>{when(c.decision.decided_at)}</Ltr></p>
           </div>
         )
+      )}
+      {f.state === "rejected" && (
+        <div className="card decision" data-testid="appeal">
+          <h2>{t("appeal")}</h2>
+          <div className="field">
+            <label htmlFor="grounds">{t("appealGrounds")}</label>
+            <textarea id="grounds" value={note} onChange={(e) => setNote(e.target.value)} data-testid="appeal-grounds" />
+            <small className="hint">{t("appealHint")}</small>
+          </div>
+          <Failure error={failure} />
+          <div className="row">
+            <button type="button" disabled={busy} onClick={() => decide("reopen")} data-testid="reopen">{t("reopen")}</button>
+          </div>
+        </div>
       )}
       <Notice text={done} />
     </section>

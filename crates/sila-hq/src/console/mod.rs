@@ -52,6 +52,7 @@ pub fn router(store: Arc<dyn HqStore>) -> Router {
         .route("/catalog", get(catalog))
         .route("/branches", get(branches_list))
         .route("/committee", get(committee))
+        .route("/cases/find", get(case_find))
         .route("/cases/{id}", get(case_file))
         .route("/cases/{id}/decide", post(decide))
         .route("/attachments/{sha}", get(attachment))
@@ -189,6 +190,8 @@ pub fn arabic_message(code: &str) -> &'static str {
         "note_required" => "يجب كتابة سبب القرار.",
         "wrong_state" => "لا يمكن تنفيذ هذا الإجراء في حالة الطلب الحالية.",
         "bad_transition" => "القرار غير معروف.",
+        "case_number" => "اكتب رقم الطلب كما في إيصال المستفيد.",
+        "case_not_found" => "لا يوجد طلب بهذا الرقم.",
         "duplicate_value" => "القيمة المختارة يجب أن تكون من أحد الملفين.",
         "console_not_built" => "واجهة المقر غير مبنية في هذا البرنامج.",
         "server_error" => "حدث خطأ في الخادم. أعد المحاولة، وإن تكرر فأبلغ مدير النظام.",
@@ -349,18 +352,23 @@ struct SignIn {
 async fn sign_in(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     Json(body): Json<SignIn>,
 ) -> ApiResult<Response> {
     if !same_origin(&headers) {
         return Err(ConsoleError::new(StatusCode::FORBIDDEN, "csrf"));
     }
     let key = body.username.trim().to_lowercase();
+    // The connection's peer, when the server was started with it (`serve` always is).
+    let from = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let now = std::time::Instant::now();
     if !state
         .limiter
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .allowed(&key, now)
+        .allowed(&key, from, now)
     {
         tracing::warn!("console sign-in refused: too many failed attempts");
         return Err(ConsoleError::new(
@@ -386,7 +394,7 @@ async fn sign_in(
                     .limiter
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .failed(&key, now);
+                    .failed(&key, from, now);
                 tracing::warn!("console sign-in failed");
             }
             return Err(e);
@@ -544,6 +552,35 @@ async fn case_file(
 }
 
 #[derive(Deserialize)]
+struct FindCase {
+    number: String,
+}
+
+/// A case by the number on its receipt: how the committee opens a rejected request on appeal.
+async fn case_find(
+    State(state): State<ConsoleState>,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<FindCase>,
+) -> ApiResult<Json<Value>> {
+    signed_in(
+        &state,
+        &headers,
+        &method,
+        &[ConsoleRole::Committee, ConsoleRole::Admin],
+    )
+    .await?;
+    if q.number.trim().is_empty() || q.number.len() > 64 {
+        return Err(ConsoleError::bad("case_number"));
+    }
+    let store = state.store.clone();
+    let id = blocking(move || console(&store)?.case_by_number(&q.number))
+        .await?
+        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "case_not_found"))?;
+    Ok(Json(json!({ "id": id })))
+}
+
+#[derive(Deserialize)]
 struct DecideBody {
     transition: String,
     #[serde(default)]
@@ -562,6 +599,8 @@ async fn decide(
     let t = match body.transition.as_str() {
         "approve" => Transition::Approve,
         "reject" => Transition::Reject,
+        // An appeal (تظلم) against a rejection: back to the committee, with the grounds as note.
+        "reopen" => Transition::Reopen,
         _ => return Err(ConsoleError::bad("bad_transition")),
     };
     let store = state.store.clone();

@@ -544,6 +544,17 @@ impl ConsoleStore for SqliteHq {
         })
     }
 
+    fn case_by_number(&self, number: &str) -> Result<Option<String>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT id FROM cases WHERE c_number = ?1",
+                [number.trim().to_uppercase()],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     fn case_file(&self, case_id: &str, today: NaiveDate) -> Result<Option<CaseFile>> {
         let conn = self.lock();
         let row: Option<(String, String, String, String)> = conn

@@ -297,6 +297,8 @@ pub trait ConsoleStore: Send + Sync {
         today: NaiveDate,
     ) -> Result<CommitteePage>;
     fn case_file(&self, case_id: &str, today: NaiveDate) -> Result<Option<CaseFile>>;
+    /// The case with this number (as printed on the receipt), for an appeal.
+    fn case_by_number(&self, number: &str) -> Result<Option<String>>;
     fn attachment(&self, sha256: &str) -> Result<Option<AttachmentBytes>>;
 
     // ---- dashboards ----

@@ -785,6 +785,29 @@ async fn wrong_passwords_are_rate_limited_per_name_and_roles_are_enforced() {
 }
 
 #[tokio::test]
+async fn one_address_guessing_many_names_is_rate_limited() {
+    let s = Server::start().await;
+    s.hq.add_console_staff("rev", "", PW, &[ConsoleRole::Reviewer], Utc::now())
+        .unwrap();
+    // Four wrong passwords for each of five names: under the per-name limit every time, but all
+    // from this test's address.
+    for i in 0..20 {
+        let (st, body, _) = Client::sign_in(&s.url, &format!("guess{}", i / 4), "wrong").await;
+        assert_eq!(
+            (st.as_u16(), body["code"].as_str()),
+            (401, Some("wrong_credentials")),
+            "attempt {i}"
+        );
+    }
+    let (st, body, _) = Client::sign_in(&s.url, "rev", PW).await;
+    assert_eq!(
+        (st.as_u16(), body["code"].as_str()),
+        (429, Some("too_many_attempts")),
+        "the address waits, whatever name it tries next"
+    );
+}
+
+#[tokio::test]
 async fn exports_are_csv_with_bom_and_formula_guards_or_xlsx() {
     let s = Server::start().await;
     s.hq.add_console_staff("c", "", PW, &[ConsoleRole::Committee], Utc::now())
