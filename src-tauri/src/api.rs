@@ -1107,9 +1107,11 @@ fn roles_of(codes: &[String]) -> R<Vec<Role>> {
 
 pub fn staff(desk: &Desk) -> R<Vec<StaffDto>> {
     desk.with_store(|s| {
+        let access = s.usernames_with_access()?;
         Ok(s.staff()?
             .into_iter()
             .map(|a| StaffDto {
+                can_sign_in_here: access.contains(&a.username),
                 username: a.username,
                 display_name: a.display_name,
                 roles: a.roles.iter().map(|r| r.code().to_owned()).collect(),

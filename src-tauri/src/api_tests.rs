@@ -649,4 +649,96 @@ mod sync_with_hq {
             "the home screen is told to reload"
         );
     }
+
+    #[test]
+    fn an_account_made_at_hq_comes_down_by_sync_and_signs_in_once_an_administrator_sets_it_up_here()
+    {
+        use sila_hq::console::store::ConsoleStore;
+        let hq = Hq::start();
+        let (_dir, desk) = signed_in_desk();
+        let code = hq
+            .store
+            .create_enrol_code("الأفلاج", chrono::Duration::hours(1), chrono::Utc::now())
+            .unwrap();
+        api::enroll(
+            &desk,
+            EnrollInput {
+                hq_url: hq.url(),
+                code,
+            },
+        )
+        .unwrap();
+        // HQ's administrator makes a researcher's account for this branch.
+        hq.store
+            .upsert_branch_staff(
+                &sila_domain::staff::StaffAccount {
+                    id: sila_domain::ids::StaffId::new_v7(),
+                    username: "huda".into(),
+                    display_name: "هدى الشمري".into(),
+                    roles: vec![sila_domain::staff::Role::Researcher],
+                    branch: "الأفلاج".into(),
+                    active: true,
+                },
+                chrono::Utc::now(),
+            )
+            .unwrap();
+        api::sync_now(&desk).unwrap();
+        eventually("the account at the branch", || {
+            api::staff(&desk)
+                .unwrap()
+                .iter()
+                .any(|s| s.username == "huda")
+        });
+        let huda = |desk: &Desk| {
+            api::staff(desk)
+                .unwrap()
+                .into_iter()
+                .find(|s| s.username == "huda")
+                .unwrap()
+        };
+        assert!(
+            !huda(&desk).can_sign_in_here,
+            "no key for it on this device yet"
+        );
+        assert!(
+            api::staff(&desk)
+                .unwrap()
+                .iter()
+                .any(|s| s.username == "admin" && s.can_sign_in_here)
+        );
+
+        // Not yet: the device has no way to open the store for her.
+        api::sign_out(&desk).unwrap();
+        let e = api::sign_in(
+            &desk,
+            SignInInput {
+                username: "huda".into(),
+                password: "huda-pass-1234".into(),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "wrong_password");
+
+        // The branch administrator sets her first password on this device.
+        api::sign_in(
+            &desk,
+            SignInInput {
+                username: "admin".into(),
+                password: "sila-pass-1234".into(),
+            },
+        )
+        .unwrap();
+        api::reset_password(&desk, "huda".into(), "huda-pass-1234".into()).unwrap();
+        assert!(huda(&desk).can_sign_in_here);
+        api::sign_out(&desk).unwrap();
+        let me = api::sign_in(
+            &desk,
+            SignInInput {
+                username: "huda".into(),
+                password: "huda-pass-1234".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(me.roles, ["researcher"]);
+    }
 }

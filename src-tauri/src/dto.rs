@@ -458,6 +458,9 @@ pub struct StaffDto {
     pub display_name: String,
     pub roles: Vec<String>,
     pub active: bool,
+    /// The account can open the store on this device. An account made at HQ arrives by sync
+    /// without access: an administrator sets its first password here.
+    pub can_sign_in_here: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, TS)]

@@ -413,6 +413,19 @@ impl Store {
         Ok(rows)
     }
 
+    /// The accounts that can open this store on this device (their key is wrapped here). An
+    /// account HQ made for this branch arrives by sync without one: it can sign in here once an
+    /// administrator has set a password for it on this device (`set_password`).
+    pub fn usernames_with_access(&self) -> Result<std::collections::HashSet<String>> {
+        let ring = keyring::Keyring::load(&self.dir)?;
+        Ok(self
+            .staff()?
+            .into_iter()
+            .map(|a| a.username)
+            .filter(|u| ring.has(u))
+            .collect())
+    }
+
     /// Add a staff account of this branch and give it access to the store.
     pub fn add_staff(
         &mut self,

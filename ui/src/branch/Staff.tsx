@@ -97,11 +97,21 @@ function StaffRow(props: {
         ))}
         {changed && <button className="secondary" onClick={() => props.onRoles(roles)}>{t("saveRoles")}</button>}
       </td>
-      <td>{props.s.active ? t("active") : t("disabled")}</td>
+      <td>
+        {props.s.active ? t("active") : t("disabled")}
+        {props.s.active && !props.s.can_sign_in_here && (
+          <div className="muted" data-testid="needs-activation">{t("notOnThisDevice")}</div>
+        )}
+      </td>
       <td className="row">
         {props.s.active && !props.self && <button className="secondary" onClick={props.onDisable}>{t("disable")}</button>}
         {!props.s.active && <button className="secondary" onClick={() => props.onPassword(true)}>{t("enable")}</button>}
-        {props.s.active && <button className="secondary" onClick={() => props.onPassword(false)}>{t("resetPassword")}</button>}
+        {props.s.active && (
+          <button className={props.s.can_sign_in_here ? "secondary" : ""} onClick={() => props.onPassword(false)}
+            data-testid={props.s.can_sign_in_here ? undefined : "activate-here"}>
+            {props.s.can_sign_in_here ? t("resetPassword") : t("activateHere")}
+          </button>
+        )}
       </td>
     </tr>
   );
