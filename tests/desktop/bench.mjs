@@ -61,6 +61,8 @@ function treeRssKb(root) {
     } catch {}
   }
   let total = 0;
+  let pss = 0;
+  let priv = 0;
   const procs = [];
   for (const pid of parent.keys()) {
     let q = pid;
@@ -68,13 +70,19 @@ function treeRssKb(root) {
     if (q !== root) continue;
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      // PSS splits each shared page between the processes that map it (the WebKit and GTK
+      // libraries are mapped by all three); private pages are the process's alone.
+      const roll = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+      const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(roll)?.[1] ?? 0);
       if (m) {
         total += Number(m[1]);
-        procs.push(`${readFileSync(`/proc/${pid}/comm`, "utf8").trim()} ${Math.round(Number(m[1]) / 1024)} MB`);
+        pss += kb("Pss");
+        priv += kb("Private_Clean") + kb("Private_Dirty");
+        procs.push(`${readFileSync(`/proc/${pid}/comm`, "utf8").trim()} ${Math.round(Number(m[1]) / 1024)} MB RSS / ${Math.round(kb("Pss") / 1024)} MB PSS`);
       }
     } catch {}
   }
-  return { total, procs };
+  return { total, pss, priv, procs };
 }
 
 /** The commands the app logged since byte `from` of its log: name → ms (summed). */
@@ -114,7 +122,7 @@ async function once(dir, screen) {
   const rss = treeRssKb(app.pid);
   app.kill("SIGKILL");
   await new Promise((r) => app.once("exit", r));
-  return { ...ready, rssMb: rss.total / 1024, procs: rss.procs, cmds: commandTimes(dir, from) };
+  return { ...ready, rssMb: rss.total / 1024, pssMb: rss.pss / 1024, privMb: rss.priv / 1024, procs: rss.procs, cmds: commandTimes(dir, from) };
 }
 
 function cliStats() {
@@ -150,7 +158,12 @@ console.log("| --- | --- | --- | --- | --- |");
 const hw = home.map((r) => r.wall), hm = home.map((r) => r.rssMb);
 const bw = bare.map((r) => r.wall), bm = bare.map((r) => r.rssMb);
 console.log(`| cold start to interactive home, incl. unlock (ms) | ${f0(median(hw))} | ${f0(worst(hw))} | 1500 | bare shell to first-run screen: ${f0(median(bw))}; \`sila stats\` on this store: ${f0(stats.length ? median(stats) : NaN)} |`);
-console.log(`| resident memory, app + WebKit processes (MB) | ${f0(median(hm))} | ${f0(worst(hm))} | 200 | bare shell: ${f0(median(bm))} |`);
+console.log(`| resident memory, app + WebKit processes, sum of RSS (MB; shared libraries counted once per process) | ${f0(median(hm))} | ${f0(worst(hm))} | 200 | bare shell: ${f0(median(bm))} |`);
+const hp = home.map((r) => r.pssMb), bp = bare.map((r) => r.pssMb);
+const hu = home.map((r) => r.privMb), bu = bare.map((r) => r.privMb);
+console.log(`| resident memory, app + WebKit processes, sum of PSS (MB; shared pages split between them) | ${f0(median(hp))} | ${f0(worst(hp))} | 200 | bare shell: ${f0(median(bp))} |`);
+console.log(`| private memory, app + WebKit processes (MB; pages no other process maps) | ${f0(median(hu))} | ${f0(worst(hu))} | — | bare shell: ${f0(median(bu))} |`);
+console.log(`processes measured (bare shell, last run): ${bare[bare.length - 1].procs.join(", ")}`);
 const names = [...new Set(home.flatMap((r) => Object.keys(r.cmds)))];
 console.log(`\ncommands on the way to home (ms, median of ${RUNS}; from the app's log): ` +
   names.map((k) => `${k} ${f0(median(home.map((r) => r.cmds[k] ?? 0)))}`).join(", "));

@@ -157,6 +157,24 @@ export class WebDriver {
   }
 
   async screenshot(path) {
+    // WebKitWebDriver answers a screenshot after the page's next presentation; a page that has
+    // finished drawing makes none (the app runs without WebKit's DMA-BUF renderer, where this
+    // shows), so a one-pixel ticker keeps frames coming while the picture is taken.
+    await this.exec(`if (!window.__silaTick) {
+        const d = document.createElement('div');
+        d.style.cssText = 'position:fixed;inset-inline-end:0;inset-block-end:0;inline-size:1px;block-size:1px;pointer-events:none';
+        document.body.appendChild(d);
+        let on = false;
+        window.__silaTick = { d, t: setInterval(() => { on = !on; d.style.background = on ? 'rgba(0,0,0,0.01)' : 'transparent'; }, 30) };
+      }`).catch(() => {});
+    try {
+      return await this.screenshotNow(path);
+    } finally {
+      await this.exec(`if (window.__silaTick) { clearInterval(window.__silaTick.t); window.__silaTick.d.remove(); window.__silaTick = null; }`).catch(() => {});
+    }
+  }
+
+  async screenshotNow(path) {
     let b64;
     try {
       b64 = await this.req("GET", this.s("/screenshot"));

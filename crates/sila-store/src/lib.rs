@@ -107,6 +107,8 @@ fn open_connection(path: &Path, key: &keyring::StoreKey) -> Result<Connection> {
 /// Page cache for everyday work (KiB). SQLCipher keeps decrypted pages here; every miss costs a
 /// read, an HMAC check and a decryption, so the indexes a desk touches should fit.
 pub(crate) const CACHE_KIB: i64 = 16 * 1024;
+/// Page cache of a background connection (the desktop's sync worker).
+pub(crate) const BACKGROUND_CACHE_KIB: i64 = 2 * 1024;
 /// Page cache while a sheet is imported: the national-ID, name and phone indexes are written in
 /// random order, and with them out of cache a 100k-row import spent most of its time evicting
 /// and re-decrypting index pages. Set back to CACHE_KIB afterwards, which frees the extra pages.
@@ -342,8 +344,11 @@ impl Store {
     /// A second connection to this store for the same signed-in account, with the key already
     /// in memory: the desktop's sync worker gets its own connection without a second Argon2id
     /// derivation (which, at sign-in, would compete with the home screen for the CPU).
+    /// Its page cache is small: it works in the background, in passes, and every cached page
+    /// is memory the desktop app keeps resident all day.
     pub fn another_connection(&self) -> Result<Store> {
         let conn = open_connection(&self.dir.join(DB_FILE), &self.key)?;
+        set_cache(&conn, BACKGROUND_CACHE_KIB)?;
         Ok(Store {
             conn,
             dir: self.dir.clone(),
