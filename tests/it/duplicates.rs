@@ -201,3 +201,85 @@ async fn the_same_id_at_two_branches_is_certain_and_the_cli_prints_it() {
             .contains(&json!("same_national_id"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cached_search_follows_its_inputs_and_nothing_else() {
+    use sila_hq::console::{ConsoleRole, ConsoleStore};
+    let hq = Hq::start().await;
+    let mut a = Branch::enrolled(&hq, "الأفلاج", &hq.url).await;
+    let mut b = Branch::enrolled(&hq, "مروان", &hq.url).await;
+    let x = register(
+        &mut a,
+        "أحمد عبد الله بن سعد آل دوسري",
+        Some("100200300"),
+        "الأفلاج",
+    );
+    let y = register(&mut b, "احمد عبدالله سعد الدوسري", None, "ليلى");
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    assert!(pair_open(&hq, &x, &y));
+    let inputs = || {
+        rusqlite::Connection::open(&hq.db)
+            .unwrap()
+            .query_row("SELECT version FROM duplicate_inputs", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap()
+    };
+    let before = inputs();
+
+    // Console work (a staff account, a sign-in, audit rows) is not an input: the search stands.
+    let staff = hq
+        .store
+        .add_console_staff(
+            "rev",
+            "مراجع",
+            "reviewer-pass-1234",
+            &[ConsoleRole::Reviewer],
+            Utc::now(),
+        )
+        .unwrap();
+    hq.store
+        .sign_in(
+            "rev",
+            "reviewer-pass-1234",
+            chrono::Duration::hours(1),
+            Utc::now(),
+        )
+        .unwrap();
+    for _ in 0..3 {
+        hq.store
+            .audit(
+                &staff,
+                "beneficiary.view",
+                "beneficiary",
+                &x,
+                &json!({}),
+                Utc::now(),
+            )
+            .unwrap();
+    }
+    assert_eq!(
+        inputs(),
+        before,
+        "audit rows and sessions leave the cached search standing"
+    );
+
+    // A new person at a branch is an input: the next search sees them.
+    let z = register(&mut b, "أحمد عبدالله سعد آل الدوسري", None, "ليلى");
+    b.sync().await.unwrap();
+    assert!(inputs() > before);
+    assert!(pair_open(&hq, &x, &z), "the new registration is proposed");
+
+    // So is an edit: the branch corrects y's name to another person's, and the pair goes.
+    let mut stored = b.store.beneficiary(y.parse().unwrap()).unwrap().unwrap();
+    stored.beneficiary.name = PersonName::from_full("فهد ناصر علي المطيري");
+    b.store
+        .update_beneficiary(&stored.beneficiary, stored.version)
+        .unwrap();
+    b.sync().await.unwrap();
+    assert!(
+        !pair_open(&hq, &x, &y),
+        "the corrected name is no longer proposed"
+    );
+}

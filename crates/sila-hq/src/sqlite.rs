@@ -43,6 +43,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_case_number",
         include_str!("../../../migrations/hq/0004_case_number.sql"),
     ),
+    (
+        "0005_duplicate_inputs",
+        include_str!("../../../migrations/hq/0005_duplicate_inputs.sql"),
+    ),
 ];
 
 /// Files larger than this are refused at HQ as at the branch.
@@ -50,9 +54,9 @@ pub const MAX_ATTACHMENT: i64 = 15 * 1024 * 1024;
 
 pub struct SqliteHq {
     conn: Mutex<Connection>,
-    /// The last duplicate search and the connection's change count it was made at: the queue is
+    /// The last duplicate search and the `duplicate_inputs` version it was made at: the queue is
     /// read far more often than beneficiaries change, and at 1M people a search takes seconds.
-    duplicates: Mutex<Option<(u64, Vec<DuplicatePair>)>>,
+    duplicates: Mutex<Option<(i64, Vec<DuplicatePair>)>>,
     /// The console's own connection for its sessions and audit rows (`console::sqlite`): their
     /// writes stay out of this connection's change count, which keys the duplicates cache.
     pub(crate) console_conn: std::sync::OnceLock<Mutex<Connection>>,
@@ -1342,7 +1346,10 @@ impl HqStore for SqliteHq {
 
     fn duplicate_candidates(&self, limit: usize) -> Result<Vec<DuplicatePair>> {
         let conn = self.lock();
-        let stamp = conn.total_changes();
+        // Moves only when beneficiaries or "not the same person" answers change (migration
+        // hq/0005): audit rows, sessions and case updates leave the cached search standing.
+        let stamp: i64 =
+            conn.query_row("SELECT version FROM duplicate_inputs", [], |r| r.get(0))?;
         let mut cache = self.duplicates.lock().unwrap_or_else(|e| e.into_inner());
         if cache.as_ref().map(|(s, _)| *s) != Some(stamp) {
             *cache = Some((stamp, find_duplicates(&conn)?));
