@@ -881,10 +881,8 @@ pub fn validate_intake(desk: &Desk, draft: IntakeDraft, step: u8) -> R<Vec<Field
             _ => true,
         };
         match step {
-            0 => {
-                if Channel::from_code(&draft.channel).is_none() {
-                    out.push(FieldError::new("channel", "required", "اختر قناة التواصل"));
-                }
+            0 if Channel::from_code(&draft.channel).is_none() => {
+                out.push(FieldError::new("channel", "required", "اختر قناة التواصل"));
             }
             2 | 3 if draft.existing_beneficiary_id.is_none() => {
                 if let Err(e) = intake::beneficiary(&draft, BeneficiaryId::new_v7(), today, false) {
@@ -927,14 +925,12 @@ pub fn validate_intake(desk: &Desk, draft: IntakeDraft, step: u8) -> R<Vec<Field
                     }
                 }
             }
-            6 => {
-                if draft.signature_attachment.is_none() {
-                    out.push(FieldError::new(
-                        "signature",
-                        "declaration_missing",
-                        "يجب توقيع المستفيد على الإقرار (على الشاشة أو على الورق مع صورة التوقيع)",
-                    ));
-                }
+            6 if draft.signature_attachment.is_none() => {
+                out.push(FieldError::new(
+                    "signature",
+                    "declaration_missing",
+                    "يجب توقيع المستفيد على الإقرار (على الشاشة أو على الورق مع صورة التوقيع)",
+                ));
             }
             7 if draft.existing_beneficiary_id.is_none() => {
                 if let Err(e) = intake::beneficiary(&draft, BeneficiaryId::new_v7(), today, true) {

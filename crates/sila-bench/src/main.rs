@@ -177,7 +177,7 @@ fn search(rows: &mut Vec<Row>, n: usize, queries: usize) -> Result<()> {
     }
     let variant = |name: &str, rng: &mut StdRng| -> String {
         let words: Vec<&str> = name.split_whitespace().collect();
-        let pick = match rng.random_range(0..4) {
+        match rng.random_range(0..4) {
             0 => format!("{} {}", words[0], words[words.len() - 1]),
             1 => words
                 .join(" ")
@@ -186,8 +186,7 @@ fn search(rows: &mut Vec<Row>, n: usize, queries: usize) -> Result<()> {
                 .replace("عبد ", "عبد"),
             2 => format!("{} {}", &words[0], words.get(1).unwrap_or(&"")),
             _ => words[0].chars().take(3).collect(),
-        };
-        pick
+        }
     };
     let mut mix: Vec<String> = Vec::new();
     for (name, id, phone) in &sample {
