@@ -85,6 +85,7 @@ pub fn first_run(desk: &Desk, input: FirstRunInput) -> R<SessionInfo> {
     )?;
     let info = session_info(&store);
     let worker_conn = store.another_connection()?;
+    store.checkpoints_in_background()?;
     desk.set_store(Some(store));
     desk.start_sync(worker_conn);
     Ok(info)
@@ -96,6 +97,7 @@ pub fn sign_in(desk: &Desk, input: SignInInput) -> R<SessionInfo> {
     let store = Store::open(&desk.dir, &input.username, &input.password)?;
     let info = session_info(&store);
     let worker_conn = store.another_connection()?;
+    store.checkpoints_in_background()?;
     desk.set_store(Some(store));
     desk.start_sync(worker_conn);
     Ok(info)

@@ -207,6 +207,7 @@ async fn run(
     let mut sched = Scheduler::new(cfg.scheduler.clone(), seed(&store));
     let mut pending = sila_store::outbox::pending_count(store.conn()).unwrap_or(0);
     let mut enrolled = false;
+    let mut saves = 0u32;
     // Let the first screen draw before any work: then the rule tasks ("promised date near"
     // depends on today) are brought up to date once per sign-in, here on the worker's connection
     // rather than in sign-in, and the first probe follows.
@@ -345,6 +346,15 @@ async fn run(
                     None => return,
                     Some(Event::SyncNow) => sched.sync_now(now),
                     Some(Event::Changed) => {
+                        // The window's connection leaves checkpoints to this one, so the desk's
+                        // saves do not wait for them (Store::checkpoints_in_background).
+                        saves += 1;
+                        if saves >= sila_store::SAVES_PER_CHECKPOINT {
+                            saves = 0;
+                            if let Err(e) = store.checkpoint() {
+                                crate::log::line("checkpoint", e.code(), 0);
+                            }
+                        }
                         // Only a change for HQ (an outbox operation) brings a pass forward; a
                         // wizard draft saved while typing does not.
                         let p = sila_store::outbox::pending_count(store.conn()).unwrap_or(pending);

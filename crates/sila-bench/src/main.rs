@@ -77,12 +77,31 @@ fn intake(rows: &mut Vec<Row>, samples: usize) -> Result<()> {
             b
         })
         .collect();
+    // As in the desktop app: the desk's connection leaves WAL checkpoints to the sync worker's,
+    // which is told of every save and checkpoints every few (src-tauri/src/sync.rs).
+    store.checkpoints_in_background()?;
+    let worker = store.another_connection()?;
+    let (saved, told) = std::sync::mpsc::channel::<()>();
+    let checkpointer = std::thread::spawn(move || {
+        let mut saves = 0;
+        while told.recv().is_ok() {
+            saves += 1;
+            if saves >= sila_store::SAVES_PER_CHECKPOINT {
+                saves = 0;
+                worker.checkpoint()?;
+            }
+        }
+        anyhow::Ok(())
+    });
     let mut ours = Vec::with_capacity(samples);
     for b in &people {
         let t = Instant::now();
         store.save_intake(b, "rent", Channel::Interview)?;
         ours.push(t.elapsed());
+        let _ = saved.send(());
     }
+    drop(saved);
+    checkpointer.join().expect("the checkpointer thread")?;
 
     // Baseline: the same rows, normalised, in one bare SQLite transaction with synchronous=FULL.
     let mut base = bare_intakes(&people, false)?;

@@ -107,6 +107,13 @@ fn open_connection(path: &Path, key: &keyring::StoreKey) -> Result<Connection> {
 /// Page cache for everyday work (KiB). SQLCipher keeps decrypted pages here; every miss costs a
 /// read, an HMAC check and a decryption, so the indexes a desk touches should fit.
 pub(crate) const CACHE_KIB: i64 = 16 * 1024;
+/// The log size (pages) at which a connection whose checkpoints are left to another one
+/// checkpoints anyway (about 40 MB).
+pub const SAFETY_CHECKPOINT_PAGES: i64 = 10_000;
+/// How many saves the background connection lets pass between checkpoints: a full intake writes
+/// a few dozen pages, so this is about as often as SQLite's own 1000-page default, without a
+/// checkpoint's syncs competing with every save.
+pub const SAVES_PER_CHECKPOINT: u32 = 16;
 /// Page cache of a background connection (the desktop's sync worker).
 pub(crate) const BACKGROUND_CACHE_KIB: i64 = 2 * 1024;
 /// Page cache while a sheet is imported: the national-ID, name and phone indexes are written in
@@ -358,6 +365,26 @@ impl Store {
             clock: Arc::clone(&self.clock),
             kdf: self.kdf,
         })
+    }
+
+    /// Leave WAL checkpoints to another connection that calls [`Store::checkpoint`] every few
+    /// saves (the desktop's sync worker, [`SAVES_PER_CHECKPOINT`]), so a save does not wait for
+    /// one: copying the log into the database and syncing it is a save's worst case otherwise.
+    /// If nobody checkpoints, this connection still does once the log passes
+    /// [`SAFETY_CHECKPOINT_PAGES`].
+    pub fn checkpoints_in_background(&self) -> Result<()> {
+        self.conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = {SAFETY_CHECKPOINT_PAGES};"
+        ))?;
+        Ok(())
+    }
+
+    /// Copy what the log holds into the database as far as readers allow, without waiting for
+    /// anyone (SQLite's PASSIVE checkpoint).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     pub fn session(&self) -> &Session {

@@ -372,3 +372,34 @@ fn drafts_keep_the_wizard_exactly_where_it_was() {
     let store = Store::open_with(dir.path(), "admin", PASSWORD, clock.clock()).unwrap();
     assert_eq!(store.draft("intake").unwrap(), Some(draft));
 }
+
+#[test]
+fn saves_leave_checkpoints_to_the_background_connection() {
+    let (dir, store, _clock) = new_store();
+    let mut desk = store;
+    desk.checkpoints_in_background().unwrap();
+    let worker = desk.another_connection().unwrap();
+    let wal_pages = |s: &Store| -> (i64, i64) {
+        // A PASSIVE checkpoint reports the log's frames and how many are now in the database.
+        s.conn()
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })
+            .unwrap()
+    };
+    let autocheckpoint: i64 = desk
+        .conn()
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(autocheckpoint, sila_store::SAFETY_CHECKPOINT_PAGES);
+    for i in 0..40 {
+        let b = person(&format!("محمد سعد علي الدوسري {i}"), None, None);
+        desk.create_beneficiary(&b).unwrap();
+    }
+    // The worker's checkpoint, on its own connection, copies the desk's whole log.
+    worker.checkpoint().unwrap();
+    let (log, done) = wal_pages(&worker);
+    assert!(log > 0, "the saves went through the log");
+    assert_eq!(log, done, "the background checkpoint copied all of it");
+    drop(dir);
+}
