@@ -84,10 +84,7 @@ pub fn first_run(desk: &Desk, input: FirstRunInput) -> R<SessionInfo> {
         InitOptions::default(),
     )?;
     let info = session_info(&store);
-    let worker_conn = store.another_connection()?;
-    store.checkpoints_in_background()?;
-    desk.set_store(Some(store));
-    desk.start_sync(worker_conn);
+    desk.begin_session(store)?;
     Ok(info)
 }
 
@@ -96,10 +93,7 @@ pub fn sign_in(desk: &Desk, input: SignInInput) -> R<SessionInfo> {
     // to date by the sync worker on its own connection, after the home screen has drawn.
     let store = Store::open(&desk.dir, &input.username, &input.password)?;
     let info = session_info(&store);
-    let worker_conn = store.another_connection()?;
-    store.checkpoints_in_background()?;
-    desk.set_store(Some(store));
-    desk.start_sync(worker_conn);
+    desk.begin_session(store)?;
     Ok(info)
 }
 

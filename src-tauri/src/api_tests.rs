@@ -30,6 +30,16 @@ fn desk() -> (tempfile::TempDir, Desk) {
     (dir, desk)
 }
 
+fn sign_in(desk: &Desk, username: &str, password: &str) -> Result<SessionInfo, ApiError> {
+    api::sign_in(
+        desk,
+        SignInInput {
+            username: username.into(),
+            password: password.into(),
+        },
+    )
+}
+
 fn full_draft(desk: &Desk) -> IntakeDraft {
     let id_scan = api::upload(desk, PNG.to_vec()).unwrap().sha256;
     let card = api::upload(desk, PDF.to_vec()).unwrap().sha256;
@@ -199,34 +209,13 @@ fn signing_out_and_idling_lock_the_store() {
     assert!(api::app_status(&desk).unwrap().session.is_some());
     api::sign_out(&desk).unwrap();
     assert_eq!(api::home(&desk).unwrap_err().code, "locked");
-    let e = api::sign_in(
-        &desk,
-        SignInInput {
-            username: "admin".into(),
-            password: "wrong-password".into(),
-        },
-    )
-    .unwrap_err();
+    let e = sign_in(&desk, "admin", "wrong-password").unwrap_err();
     assert_eq!(e.code, "wrong_password");
-    api::sign_in(
-        &desk,
-        SignInInput {
-            username: "admin".into(),
-            password: "sila-pass-1234".into(),
-        },
-    )
-    .unwrap();
+    sign_in(&desk, "admin", "sila-pass-1234").unwrap();
     assert!(api::home(&desk).is_ok());
 
     let idle = Desk::new(desk.dir.clone(), Duration::ZERO, None);
-    api::sign_in(
-        &idle,
-        SignInInput {
-            username: "admin".into(),
-            password: "sila-pass-1234".into(),
-        },
-    )
-    .unwrap();
+    sign_in(&idle, "admin", "sila-pass-1234").unwrap();
     assert!(idle.lock_if_idle());
     assert_eq!(api::home(&idle).unwrap_err().code, "locked");
 }
@@ -541,14 +530,7 @@ mod sync_with_hq {
         assert_eq!(api::sync_status(&desk).unwrap_err().code, "locked");
 
         // Signing in again starts it again, and it reports the store's enrolment at once.
-        api::sign_in(
-            &desk,
-            SignInInput {
-                username: "admin".into(),
-                password: "sila-pass-1234".into(),
-            },
-        )
-        .unwrap();
+        sign_in(&desk, "admin", "sila-pass-1234").unwrap();
         let st = api::sync_status(&desk).unwrap();
         assert!(st.enrolled);
         assert_ne!(st.state, "not_enrolled");
@@ -592,14 +574,7 @@ mod sync_with_hq {
         )
         .unwrap();
         api::sign_out(&desk).unwrap();
-        api::sign_in(
-            &desk,
-            SignInInput {
-                username: "rep".into(),
-                password: "rep-pass-1234".into(),
-            },
-        )
-        .unwrap();
+        sign_in(&desk, "rep", "rep-pass-1234").unwrap();
         assert!(!api::sync_status(&desk).unwrap().can_enroll);
         let e = api::enroll(
             &desk,
@@ -635,14 +610,7 @@ mod sync_with_hq {
         assert!(!promise_near(&desk), "not near on the day it was submitted");
 
         api::sign_out(&desk).unwrap();
-        api::sign_in(
-            &desk,
-            SignInInput {
-                username: "admin".into(),
-                password: "sila-pass-1234".into(),
-            },
-        )
-        .unwrap();
+        sign_in(&desk, "admin", "sila-pass-1234").unwrap();
         eventually("the worker's promised-date task", || promise_near(&desk));
         assert!(
             api::sync_status(&desk).unwrap().data_version > 0,
@@ -709,36 +677,15 @@ mod sync_with_hq {
 
         // Not yet: the device has no way to open the store for her.
         api::sign_out(&desk).unwrap();
-        let e = api::sign_in(
-            &desk,
-            SignInInput {
-                username: "huda".into(),
-                password: "huda-pass-1234".into(),
-            },
-        )
-        .unwrap_err();
+        let e = sign_in(&desk, "huda", "huda-pass-1234").unwrap_err();
         assert_eq!(e.code, "wrong_password");
 
         // The branch administrator sets her first password on this device.
-        api::sign_in(
-            &desk,
-            SignInInput {
-                username: "admin".into(),
-                password: "sila-pass-1234".into(),
-            },
-        )
-        .unwrap();
+        sign_in(&desk, "admin", "sila-pass-1234").unwrap();
         api::reset_password(&desk, "huda".into(), "huda-pass-1234".into()).unwrap();
         assert!(huda(&desk).can_sign_in_here);
         api::sign_out(&desk).unwrap();
-        let me = api::sign_in(
-            &desk,
-            SignInInput {
-                username: "huda".into(),
-                password: "huda-pass-1234".into(),
-            },
-        )
-        .unwrap();
+        let me = sign_in(&desk, "huda", "huda-pass-1234").unwrap();
         assert_eq!(me.roles, ["researcher"]);
     }
 }

@@ -99,10 +99,18 @@ impl Desk {
         *self.store.lock().unwrap_or_else(|p| p.into_inner()) = store;
     }
 
-    /// Start the sync worker for the account that just signed in (on its own connection, opened
-    /// with the same password, which the worker drops once the connection is open).
-    /// Start the background sync worker on its own connection to the signed-in store.
-    pub fn start_sync(&self, store: Store) {
+    /// Someone signed in: the store becomes the window's, and the sync worker starts on its own
+    /// connection (same key, no second derivation), which also takes over WAL checkpoints so the
+    /// window's saves never wait for one.
+    pub fn begin_session(&self, store: Store) -> Result<(), ApiError> {
+        let worker_conn = store.another_connection()?;
+        store.checkpoints_in_background()?;
+        self.set_store(Some(store));
+        self.start_sync(worker_conn);
+        Ok(())
+    }
+
+    fn start_sync(&self, store: Store) {
         let notify = self
             .notify
             .get()

@@ -40,8 +40,9 @@ fn pair_open(hq: &Hq, x: &str, y: &str) -> bool {
         .any(|d| (d.a.id == x && d.b.id == y) || (d.a.id == y && d.b.id == x))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_merge_reaches_both_branches_and_its_undo_too() {
+/// One person registered two ways, at two branches (with the ID at one, without it at the
+/// other), both synced: HQ's duplicate search has them to propose.
+async fn one_person_at_two_branches() -> (Hq, Branch, Branch, String, String) {
     let hq = Hq::start().await;
     let mut a = Branch::enrolled(&hq, "الأفلاج", &hq.url).await;
     let mut b = Branch::enrolled(&hq, "مروان", &hq.url).await;
@@ -54,6 +55,12 @@ async fn a_merge_reaches_both_branches_and_its_undo_too() {
     let at_b = register(&mut b, "احمد عبدالله سعد الدوسري", None, "ليلى");
     a.sync().await.unwrap();
     b.sync().await.unwrap();
+    (hq, a, b, at_a, at_b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_reaches_both_branches_and_its_undo_too() {
+    let (hq, mut a, mut b, at_a, at_b) = one_person_at_two_branches().await;
 
     let pairs = hq.store.duplicate_candidates(100).unwrap();
     let d = pairs
@@ -205,18 +212,7 @@ async fn the_same_id_at_two_branches_is_certain_and_the_cli_prints_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cached_search_follows_its_inputs_and_nothing_else() {
     use sila_hq::console::{ConsoleRole, ConsoleStore};
-    let hq = Hq::start().await;
-    let mut a = Branch::enrolled(&hq, "الأفلاج", &hq.url).await;
-    let mut b = Branch::enrolled(&hq, "مروان", &hq.url).await;
-    let x = register(
-        &mut a,
-        "أحمد عبد الله بن سعد آل دوسري",
-        Some("100200300"),
-        "الأفلاج",
-    );
-    let y = register(&mut b, "احمد عبدالله سعد الدوسري", None, "ليلى");
-    a.sync().await.unwrap();
-    b.sync().await.unwrap();
+    let (hq, _a, mut b, x, y) = one_person_at_two_branches().await;
     assert!(pair_open(&hq, &x, &y));
     let inputs = || {
         rusqlite::Connection::open(&hq.db)

@@ -122,6 +122,11 @@ impl Keyring {
         Ok(Keyring { path, file })
     }
 
+    /// The accounts that hold a wrapped key here.
+    pub fn usernames(&self) -> impl Iterator<Item = &str> {
+        self.file.accounts.iter().map(|a| a.username.as_str())
+    }
+
     pub fn has(&self, username: &str) -> bool {
         let u = canonical(username);
         self.file.accounts.iter().any(|a| a.username == u)

@@ -450,12 +450,7 @@ impl Store {
     /// administrator has set a password for it on this device (`set_password`).
     pub fn usernames_with_access(&self) -> Result<std::collections::HashSet<String>> {
         let ring = keyring::Keyring::load(&self.dir)?;
-        Ok(self
-            .staff()?
-            .into_iter()
-            .map(|a| a.username)
-            .filter(|u| ring.has(u))
-            .collect())
+        Ok(ring.usernames().map(str::to_owned).collect())
     }
 
     /// Add a staff account of this branch and give it access to the store.

@@ -1,6 +1,6 @@
 // The research committee: the queue ordered by promised reply date (on track / due soon /
 // overdue), the whole file of a case with its documents, and the decision with its reasons.
-import { useState, type FormEvent } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
 import { DualDate, Ltr, Phone } from "../shared/components";
 import { get, post, qs, type ApiError, type CaseFile, type CommitteePage, type FileDocument } from "./api";
 import { useHq } from "./i18n";
@@ -108,6 +108,25 @@ function Queue({ open }: { open: (id: string) => void }) {
         <button type="button" className="secondary" disabled={!data?.next} onClick={() => data?.next && setCursors([...cursors, data.next])} data-testid="next-page">{t("next")}</button>
       </div>
     </section>
+  );
+}
+
+/** A committee action that takes a written note (reasons, or an appeal's grounds), and its buttons. */
+function NoteCard(props: {
+  title: string; field: string; label: string; hint: string; testid?: string;
+  note: string; setNote: (v: string) => void; failure: ApiError | null; children: ReactNode;
+}) {
+  return (
+    <div className="card decision" data-testid={props.testid}>
+      <h2>{props.title}</h2>
+      <div className="field">
+        <label htmlFor={props.field}>{props.label}</label>
+        <textarea id={props.field} value={props.note} onChange={(e) => props.setNote(e.target.value)} data-testid={props.field} />
+        <small className="hint">{props.hint}</small>
+      </div>
+      <Failure error={props.failure} />
+      <div className="row">{props.children}</div>
+    </div>
   );
 }
 
@@ -266,19 +285,10 @@ function CaseView({ id, back }: { id: string; back: () => void }) {
         </div>
       </div>
       {f.state === "in_committee" ? (
-        <div className="card decision">
-          <h2>{t("decision")}</h2>
-          <div className="field">
-            <label htmlFor="reasons">{t("reasons")}</label>
-            <textarea id="reasons" value={note} onChange={(e) => setNote(e.target.value)} data-testid="reasons" />
-            <small className="hint">{t("reasonsHint")}</small>
-          </div>
-          <Failure error={failure} />
-          <div className="row">
-            <button type="button" disabled={busy} onClick={() => decide("approve")} data-testid="approve">{t("approve")}</button>
-            <button type="button" className="danger" disabled={busy} onClick={() => decide("reject")} data-testid="reject">{t("reject")}</button>
-          </div>
-        </div>
+        <NoteCard title={t("decision")} field="reasons" label={t("reasons")} hint={t("reasonsHint")} note={note} setNote={setNote} failure={failure}>
+          <button type="button" disabled={busy} onClick={() => decide("approve")} data-testid="approve">{t("approve")}</button>
+          <button type="button" className="danger" disabled={busy} onClick={() => decide("reject")} data-testid="reject">{t("reject")}</button>
+        </NoteCard>
       ) : (
         c.decision && (
           <div className="card">
@@ -289,18 +299,9 @@ function CaseView({ id, back }: { id: string; back: () => void }) {
         )
       )}
       {f.state === "rejected" && (
-        <div className="card decision" data-testid="appeal">
-          <h2>{t("appeal")}</h2>
-          <div className="field">
-            <label htmlFor="grounds">{t("appealGrounds")}</label>
-            <textarea id="grounds" value={note} onChange={(e) => setNote(e.target.value)} data-testid="appeal-grounds" />
-            <small className="hint">{t("appealHint")}</small>
-          </div>
-          <Failure error={failure} />
-          <div className="row">
-            <button type="button" disabled={busy} onClick={() => decide("reopen")} data-testid="reopen">{t("reopen")}</button>
-          </div>
-        </div>
+        <NoteCard testid="appeal" title={t("appeal")} field="appeal-grounds" label={t("appealGrounds")} hint={t("appealHint")} note={note} setNote={setNote} failure={failure}>
+          <button type="button" disabled={busy} onClick={() => decide("reopen")} data-testid="reopen">{t("reopen")}</button>
+        </NoteCard>
       )}
       <Notice text={done} />
     </section>
