@@ -1,7 +1,7 @@
 //! The Tauri commands: each is a one-line wrapper that runs its body from [`crate::api`] on a
 //! blocking thread (SQLite and Argon2 never run on the window's thread) and logs its name,
-//! outcome code and duration. The list here and in build.rs's app manifest is the whole IPC
-//! surface; the capability file grants exactly these.
+//! outcome code and duration. `command_list.rs` is the whole IPC surface, listed once: the
+//! commands, their registration, their permissions and the capability all come from it.
 
 use crate::api;
 use crate::dto::*;
@@ -27,8 +27,13 @@ async fn run<T: Send + 'static>(
     out
 }
 
+/// Makes the commands of `command_list.rs`: a Tauri command for each `wrapped` entry (its body is
+/// `api::NAME`, run by [`run`]), [`ALL`], and [`handler`] over every entry, `own` ones included.
 macro_rules! commands {
-    ($( $name:ident ( $( $arg:ident : $ty:ty ),* ) -> $out:ty; )*) => {
+    (
+        wrapped { $( $name:ident ( $( $arg:ident : $ty:ty ),* ) -> $out:ty; )* }
+        own { $( $own:ident ),* $(,)? }
+    ) => {
         $(
             #[tauri::command]
             pub async fn $name(desk: State<'_, Arc<Desk>>, $( $arg: $ty ),*) -> Result<$out, ApiError> {
@@ -36,47 +41,18 @@ macro_rules! commands {
                 run(stringify!($name), move || api::$name(&desk, $( $arg ),*)).await
             }
         )*
+
+        /// Every command the window may call, by name.
+        pub const ALL: &[&str] = &[$( stringify!($name), )* $( stringify!($own), )*];
+
+        /// The invoke handler of every command, which `lib.rs` registers.
+        pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$( $name, )* $( $own, )*]
+        }
     };
 }
 
-commands! {
-    app_status() -> AppStatus;
-    first_run(input: FirstRunInput) -> SessionInfo;
-    sign_in(input: SignInInput) -> SessionInfo;
-    sign_out() -> ();
-    touch() -> bool;
-    catalog() -> CatalogDto;
-    home() -> HomeDto;
-    complete_task(id: String) -> ();
-    sync_status() -> SyncStatusDto;
-    sync_now() -> SyncStatusDto;
-    enroll(input: EnrollInput) -> SyncStatusDto;
-    search(query: String, limit: u32) -> Vec<BeneficiaryRow>;
-    beneficiary_row(id: String) -> Option<BeneficiaryRow>;
-    beneficiaries_page(offset: u32, limit: u32) -> BeneficiaryPage;
-    cases_page(query: CaseQuery) -> CasePage;
-    check_id(id: String) -> IdCheck;
-    case_file(id: String) -> CaseFileDto;
-    beneficiary_cases(id: String) -> CasePage;
-    transition(input: TransitionInput) -> ();
-    research_report(input: ReportInput) -> ();
-    record_delivery(input: DeliveryInput) -> ();
-    record_survey(input: SurveyInput) -> ();
-    log_interaction(input: InteractionInput) -> ();
-    intake_draft() -> Option<IntakeDraft>;
-    save_intake_draft(draft: IntakeDraft) -> ();
-    discard_intake_draft() -> ();
-    validate_intake(draft: IntakeDraft, step: u8) -> Vec<FieldProblem>;
-    submit_intake() -> Receipt;
-    receipt(id: String) -> Receipt;
-    staff() -> Vec<StaffDto>;
-    add_staff(input: StaffInput) -> ();
-    set_staff_active(username: String, active: bool, password: Option<String>) -> ();
-    reset_password(username: String, password: String) -> ();
-    set_staff_roles(username: String, roles: Vec<String>) -> ();
-    kb_documents() -> Vec<KbDocDto>;
-    add_kb_document(input: KbInput) -> ();
-}
+include!("command_list.rs");
 
 /// A scan, signature or document, sent as the raw request body (no JSON number arrays).
 #[tauri::command]
@@ -127,78 +103,62 @@ pub async fn ui_ready(desk: State<'_, Arc<Desk>>, screen: String) -> Result<(), 
     Ok(())
 }
 
-/// Every command the window may call, for build.rs's app manifest and the tests.
-pub const ALL: &[&str] = &[
-    "app_status",
-    "first_run",
-    "sign_in",
-    "sign_out",
-    "touch",
-    "catalog",
-    "home",
-    "complete_task",
-    "sync_status",
-    "sync_now",
-    "enroll",
-    "search",
-    "beneficiary_row",
-    "beneficiaries_page",
-    "cases_page",
-    "check_id",
-    "case_file",
-    "beneficiary_cases",
-    "transition",
-    "research_report",
-    "record_delivery",
-    "record_survey",
-    "log_interaction",
-    "intake_draft",
-    "save_intake_draft",
-    "discard_intake_draft",
-    "validate_intake",
-    "submit_intake",
-    "receipt",
-    "staff",
-    "add_staff",
-    "set_staff_active",
-    "reset_password",
-    "set_staff_roles",
-    "kb_documents",
-    "add_kb_document",
-    "upload",
-    "file",
-    "print_page",
-    "ui_ready",
-];
+/// `ui/src/generated/Command.ts`: the type of the names the UI may invoke, so that a misspelt or
+/// removed command fails the UI's type check instead of failing at run time. Written with the
+/// DTOs' TypeScript (`dto::typescript`).
+pub fn typescript() -> (String, String) {
+    let names: Vec<String> = ALL.iter().map(|c| format!("\"{c}\"")).collect();
+    (
+        "Command.ts".into(),
+        format!(
+            "// Generated from src-tauri/src/command_list.rs. Do not edit this file manually.\n\n\
+             export type Command = {};\n",
+            names.join(" | ")
+        ),
+    )
+}
 
 #[cfg(test)]
 mod tests {
-    /// A command the window cannot call is dead; one granted but not registered is a hole in the
-    /// least-privilege story. The three lists must agree.
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+
+    /// What the build made of the one list, as the app embeds it (tauri-build's resolved ACL in
+    /// OUT_DIR): the main window may call exactly the listed commands, and listen to events.
     #[test]
-    fn every_command_is_in_the_manifest_and_granted_to_the_window() {
-        let capability = include_str!("../capabilities/main.json");
-        let manifest = include_str!("../build.rs");
-        let registered = include_str!("lib.rs");
-        for c in super::ALL {
-            assert!(
-                capability.contains(&format!("\"allow-{}\"", c.replace('_', "-"))),
-                "{c} not granted"
-            );
-            assert!(
-                manifest.contains(&format!("\"{c}\"")),
-                "{c} not in build.rs's app manifest"
-            );
-            assert!(
-                registered.contains(&format!("commands::{c},")),
-                "{c} not registered"
-            );
+    fn the_window_may_call_exactly_the_listed_commands() {
+        let read = |file: &str| -> Value {
+            let path = std::path::Path::new(env!("OUT_DIR")).join(file);
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        };
+        let manifests = read("acl-manifests.json");
+        let capabilities = read("capabilities.json");
+        let mut allowed = BTreeSet::new();
+        let mut grant = |manifest: &str, prefix: &str, permission: &str| {
+            let m = &manifests[manifest];
+            let members: Vec<String> =
+                match m["permission_sets"][permission]["permissions"].as_array() {
+                    Some(set) => set.iter().map(|p| p.as_str().unwrap().to_owned()).collect(),
+                    None => vec![permission.to_owned()],
+                };
+            for p in members {
+                let commands = m["permissions"][&p]["commands"]["allow"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{manifest} has no permission {p}"));
+                for c in commands {
+                    allowed.insert(format!("{prefix}{}", c.as_str().unwrap()));
+                }
+            }
+        };
+        for p in capabilities["main"]["permissions"].as_array().unwrap() {
+            let p = p.as_str().unwrap();
+            match p.rsplit_once(':') {
+                Some((plugin, name)) => grant(plugin, &format!("{plugin}:"), name),
+                None => grant("__app-acl__", "", p),
+            }
         }
-        let granted = capability.matches("allow-").count();
-        assert_eq!(
-            granted,
-            super::ALL.len() + 2,
-            "only Sila's commands and event listen/unlisten"
-        );
+        let mut expected: BTreeSet<String> = super::ALL.iter().map(|c| c.to_string()).collect();
+        expected.extend(["core:event:listen".into(), "core:event:unlisten".into()]);
+        assert_eq!(allowed, expected);
     }
 }

@@ -562,6 +562,7 @@ pub fn typescript() -> Vec<(String, String)> {
         )*};
     }
     for_each_dto!(render);
+    out.push(crate::commands::typescript());
     out
 }
 

@@ -122,48 +122,7 @@ pub fn run() {
             });
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::app_status,
-            commands::first_run,
-            commands::sign_in,
-            commands::sign_out,
-            commands::touch,
-            commands::catalog,
-            commands::home,
-            commands::complete_task,
-            commands::sync_status,
-            commands::sync_now,
-            commands::enroll,
-            commands::search,
-            commands::beneficiary_row,
-            commands::beneficiaries_page,
-            commands::cases_page,
-            commands::check_id,
-            commands::case_file,
-            commands::beneficiary_cases,
-            commands::transition,
-            commands::research_report,
-            commands::record_delivery,
-            commands::record_survey,
-            commands::log_interaction,
-            commands::intake_draft,
-            commands::save_intake_draft,
-            commands::discard_intake_draft,
-            commands::validate_intake,
-            commands::submit_intake,
-            commands::receipt,
-            commands::staff,
-            commands::add_staff,
-            commands::set_staff_active,
-            commands::reset_password,
-            commands::set_staff_roles,
-            commands::kb_documents,
-            commands::add_kb_document,
-            commands::upload,
-            commands::file,
-            commands::print_page,
-            commands::ui_ready,
-        ])
+        .invoke_handler(commands::handler())
         .run(tauri::generate_context!())
         .expect("the window could not start");
 }

@@ -3,6 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { ApiError } from "../generated/ApiError";
+import type { Command } from "../generated/Command";
 import type { AppStatus } from "../generated/AppStatus";
 import type { SessionInfo } from "../generated/SessionInfo";
 import type { FirstRunInput } from "../generated/FirstRunInput";
@@ -41,7 +42,7 @@ export function asApiError(e: unknown): ApiError {
   return { code: "internal", message: "حدث خطأ غير متوقع.", fields: [] };
 }
 
-const call = <T>(cmd: string, args?: Record<string, unknown>) => invoke<T>(cmd, args);
+const call = <T>(cmd: Command, args?: Record<string, unknown>) => invoke<T>(cmd, args);
 
 export const api = {
   appStatus: () => call<AppStatus>("app_status"),
@@ -86,8 +87,8 @@ export const api = {
   kbDocuments: () => call<KbDocDto[]>("kb_documents"),
   addKbDocument: (input: KbInput) => call<null>("add_kb_document", { input }),
   /** Bytes go as the raw request body, not as JSON. */
-  upload: (bytes: Uint8Array) => invoke<StoredFile>("upload", bytes),
-  file: async (sha256: string) => new Uint8Array(await invoke<ArrayBuffer>("file", { sha256 })),
+  upload: (bytes: Uint8Array) => invoke<StoredFile>("upload" satisfies Command, bytes),
+  file: async (sha256: string) => new Uint8Array(await invoke<ArrayBuffer>("file" satisfies Command, { sha256 })),
   printPage: () => call<null>("print_page"),
   uiReady: (screen: string) => call<null>("ui_ready", { screen }),
 };

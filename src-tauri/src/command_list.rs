@@ -1,0 +1,57 @@
+// The one list of the window's commands. A command is added here and nowhere else.
+//
+// This file is one `commands!` invocation, included twice with two meanings of the macro:
+// `commands.rs` makes the Tauri command of each entry, `commands::ALL` and the invoke handler
+// that `lib.rs` registers; `build.rs` takes only the names, for the app manifest (one
+// `allow-NAME` permission each) and the `sila-window` permission set that
+// `capabilities/main.json` grants to the window. So a command cannot be defined without being
+// registered, registered without being permitted, or permitted without existing.
+//
+// `wrapped`: a one-line command that runs `api::NAME(&desk, args…)` on a blocking thread.
+// `own`: a command written out by hand in `commands.rs` (raw bodies, the window itself).
+commands! {
+    wrapped {
+        app_status() -> AppStatus;
+        first_run(input: FirstRunInput) -> SessionInfo;
+        sign_in(input: SignInInput) -> SessionInfo;
+        sign_out() -> ();
+        touch() -> bool;
+        catalog() -> CatalogDto;
+        home() -> HomeDto;
+        complete_task(id: String) -> ();
+        sync_status() -> SyncStatusDto;
+        sync_now() -> SyncStatusDto;
+        enroll(input: EnrollInput) -> SyncStatusDto;
+        search(query: String, limit: u32) -> Vec<BeneficiaryRow>;
+        beneficiary_row(id: String) -> Option<BeneficiaryRow>;
+        beneficiaries_page(offset: u32, limit: u32) -> BeneficiaryPage;
+        cases_page(query: CaseQuery) -> CasePage;
+        check_id(id: String) -> IdCheck;
+        case_file(id: String) -> CaseFileDto;
+        beneficiary_cases(id: String) -> CasePage;
+        transition(input: TransitionInput) -> ();
+        research_report(input: ReportInput) -> ();
+        record_delivery(input: DeliveryInput) -> ();
+        record_survey(input: SurveyInput) -> ();
+        log_interaction(input: InteractionInput) -> ();
+        intake_draft() -> Option<IntakeDraft>;
+        save_intake_draft(draft: IntakeDraft) -> ();
+        discard_intake_draft() -> ();
+        validate_intake(draft: IntakeDraft, step: u8) -> Vec<FieldProblem>;
+        submit_intake() -> Receipt;
+        receipt(id: String) -> Receipt;
+        staff() -> Vec<StaffDto>;
+        add_staff(input: StaffInput) -> ();
+        set_staff_active(username: String, active: bool, password: Option<String>) -> ();
+        reset_password(username: String, password: String) -> ();
+        set_staff_roles(username: String, roles: Vec<String>) -> ();
+        kb_documents() -> Vec<KbDocDto>;
+        add_kb_document(input: KbInput) -> ();
+    }
+    own {
+        upload,
+        file,
+        print_page,
+        ui_ready,
+    }
+}
