@@ -127,6 +127,33 @@ impl Branch {
         b
     }
 
+    /// Another laptop of an existing branch: its own store (its own first account, `user`),
+    /// enrolled with a code for the branch.
+    pub async fn laptop(hq: &Hq, name: &str, user: &str) -> Branch {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::init(
+            dir.path(),
+            name,
+            user,
+            "موظف الفرع",
+            PASSWORD,
+            InitOptions {
+                kdf: fast_kdf(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let code = hq.code(name);
+        sila_sync::enroll(&mut store, &hq.url, &code, &opts())
+            .await
+            .unwrap();
+        Branch {
+            store,
+            dir,
+            name: name.to_owned(),
+        }
+    }
+
     pub fn device(&self) -> String {
         self.store.session().device.to_string()
     }
@@ -215,13 +242,14 @@ fn json_map(
     .unwrap()
 }
 
-/// HQ holds exactly what the branch holds of its own records, and applied each of its operations
-/// exactly once.
+/// The device holds exactly what HQ holds of the device's branch (every device of a branch holds
+/// the whole branch), and HQ applied each of the device's operations exactly once.
 pub fn assert_hq_holds(hq: &Hq, b: &Branch) {
     let h = hq.read();
     let l = b.store.conn();
     let dev = b.device();
     let d: &dyn rusqlite::ToSql = &dev;
+    let branch: &dyn rusqlite::ToSql = &b.name;
     assert_eq!(b.pending(), 0, "{}: operations still pending", b.name);
 
     let local = json_map(
@@ -232,22 +260,58 @@ pub fn assert_hq_holds(hq: &Hq, b: &Branch) {
     );
     let remote = json_map(
         &h,
-        "SELECT id, data, merged_into FROM beneficiaries WHERE device_id = ?1",
-        &[d],
+        "SELECT id, data, merged_into FROM beneficiaries WHERE branch = ?1",
+        &[branch],
     );
     assert_eq!(local.len(), remote.len(), "{}: beneficiary count", b.name);
-    assert!(local == remote, "{}: beneficiaries differ", b.name);
+    for (id, v) in &local {
+        assert_eq!(
+            Some(v),
+            remote.get(id),
+            "{}: beneficiary {id} differs",
+            b.name
+        );
+    }
 
     let local = json_map(l, "SELECT id, data, state FROM cases", &[]);
     let remote = json_map(
         &h,
-        "SELECT id, data, state FROM cases WHERE device_id = ?1",
-        &[d],
+        "SELECT id, data, state FROM cases WHERE branch = ?1",
+        &[branch],
     );
     assert_eq!(local.len(), remote.len(), "{}: case count", b.name);
     for (id, v) in &local {
         assert_eq!(Some(v), remote.get(id), "{}: case {id} differs", b.name);
     }
+    // Every case's history, in the same order, at both ends (refused entries aside).
+    let history = |conn: &Connection, sql: &str, p: &[&dyn rusqlite::ToSql]| {
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map(p, |r| {
+            let data: String = r.get(1)?;
+            let v: Value = serde_json::from_str(&data).unwrap();
+            Ok((
+                r.get::<_, String>(0)?,
+                v["transition"].clone(),
+                v["at"].clone(),
+            ))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .unwrap()
+    };
+    let local = history(
+        l,
+        "SELECT case_id, data FROM case_events WHERE seq NOT IN (SELECT event_seq FROM case_event_refusals)
+         ORDER BY case_id, seq",
+        &[],
+    );
+    let remote = history(
+        &h,
+        "SELECT case_id, data FROM case_events WHERE case_id IN (SELECT id FROM cases WHERE branch = ?1)
+         ORDER BY case_id, seq",
+        &[branch],
+    );
+    assert_eq!(local, remote, "{}: case histories differ", b.name);
 
     for (table, entity) in [
         ("interactions", "interaction"),
@@ -255,17 +319,20 @@ pub fn assert_hq_holds(hq: &Hq, b: &Branch) {
         ("surveys", "survey"),
         ("tasks", "task"),
     ] {
-        let local = rows(l, &format!("SELECT id FROM {table}"), &[], |r| {
-            r.get::<_, String>(0)
-        });
+        let local = json_map(l, &format!("SELECT id, data, NULL FROM {table}"), &[]);
         let e: &dyn rusqlite::ToSql = &entity;
-        let remote = rows(
+        let remote = json_map(
             &h,
-            "SELECT id FROM records WHERE entity = ?1 AND device_id = ?2",
-            &[e, d],
-            |r| r.get::<_, String>(0),
+            "SELECT id, data, NULL FROM records WHERE entity = ?1 AND branch = ?2",
+            &[e, branch],
         );
-        assert_eq!(local, remote, "{}: {table} differ", b.name);
+        assert_eq!(
+            local.keys().collect::<Vec<_>>(),
+            remote.keys().collect::<Vec<_>>(),
+            "{}: {table} differ",
+            b.name
+        );
+        assert!(local == remote, "{}: {table} data differ", b.name);
     }
 
     // Exactly once: every outbox operation of the device is at HQ, once, under its own number.
@@ -283,6 +350,105 @@ pub fn assert_hq_holds(hq: &Hq, b: &Branch) {
         "{}: operations at HQ differ from the outbox",
         b.name
     );
+}
+
+/// A device enrolled by hand, speaking the protocol over raw HTTP: tests play a hostile or buggy
+/// device holding a real credential with it.
+pub struct RawDevice {
+    pub device: String,
+    pub token: String,
+    pub url: String,
+}
+
+/// An HTTP client that speaks this build's protocol version.
+pub fn http() -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        sila_sync::proto::PROTOCOL_HEADER,
+        reqwest::header::HeaderValue::from(sila_sync::proto::PROTOCOL),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
+}
+
+impl RawDevice {
+    pub async fn enroll(hq: &Hq, branch: &str) -> RawDevice {
+        let device = sila_domain::ids::DeviceId::new_v7().to_string();
+        let r: sila_sync::proto::EnrollResponse = http()
+            .post(format!("{}/v1/enroll", hq.url))
+            .json(&sila_sync::proto::EnrollRequest {
+                code: hq.code(branch),
+                device_id: device.clone(),
+                branch: branch.into(),
+            })
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        RawDevice {
+            device,
+            token: r.token,
+            url: hq.url.clone(),
+        }
+    }
+
+    /// A push stream of one batch of these operations.
+    pub async fn push(&self, ops: Vec<sila_sync::proto::WireOp>) -> reqwest::Response {
+        let req = sila_sync::proto::PushRequest {
+            protocol: sila_sync::proto::PROTOCOL,
+            device_id: self.device.clone(),
+            ops,
+        };
+        let body = sila_sync::proto::PushEncoder::new(sila_sync::proto::PUSH_LEVEL)
+            .unwrap()
+            .frame(&req)
+            .unwrap();
+        self.push_body(body).await
+    }
+
+    pub async fn push_body(&self, body: Vec<u8>) -> reqwest::Response {
+        http()
+            .post(format!("{}/v1/push", self.url))
+            .bearer_auth(&self.token)
+            .header("content-type", sila_sync::proto::PUSH_STREAM)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        http()
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// An operation as a device sends it.
+pub fn op(
+    seq: i64,
+    name: &str,
+    entity: &str,
+    id: &str,
+    payload: Value,
+) -> sila_sync::proto::WireOp {
+    sila_sync::proto::WireOp {
+        seq,
+        op_id: uuid::Uuid::now_v7().to_string(),
+        op: name.into(),
+        entity: entity.into(),
+        entity_id: id.into(),
+        base_version: Some(1),
+        payload: sila_sync::proto::raw(payload.to_string()),
+        created_at: Utc::now(),
+    }
 }
 
 /// Case states HQ holds for a branch, as a map.

@@ -7,7 +7,7 @@ use sila_domain::case::{CaseState, Transition};
 use sila_hq::store::{HqActor, HqStore, Resolution};
 use sila_store::cases::CaseFilter;
 use sila_sync::SyncError;
-use sila_sync::proto::{self, OpResult, PushRequest, PushResponse, WireOp};
+use sila_sync::proto::{self, OpResult, PushRequest, PushResponse};
 
 fn committee() -> HqActor {
     HqActor {
@@ -121,14 +121,26 @@ async fn enrolment_is_one_time_expiring_retryable_and_kept_encrypted() {
 async fn calls_are_authenticated_and_a_revoked_device_keeps_its_data() {
     let hq = Hq::start().await;
     let mut a = Branch::enrolled(&hq, "الأفلاج", &hq.url).await;
-    let http = reqwest::Client::new();
+    let http = http();
     for auth in [None, Some("Bearer sila1_00")] {
-        let mut rq = http.get(format!("{}/v1/pull?after=0", hq.url));
+        let mut rq = http.get(format!("{}/v1/pull?after=0&own=0", hq.url));
         if let Some(v) = auth {
             rq = rq.header("authorization", v);
         }
         assert_eq!(rq.send().await.unwrap().status(), 401);
     }
+    // A device that speaks an older protocol is told to update, not misunderstood.
+    let token = a.store.enrolment().unwrap().unwrap().token;
+    let old = reqwest::Client::new()
+        .get(format!("{}/v1/pull?after=0", hq.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 426);
+    let body: serde_json::Value = old.json().await.unwrap();
+    assert_eq!(body["code"], "update_required");
+    assert!(sila_sync::arabic_message("update_required").contains("حدّث"));
     let r = http
         .get(format!("{}/healthz", hq.url))
         .send()
@@ -151,54 +163,6 @@ async fn calls_are_authenticated_and_a_revoked_device_keeps_its_data() {
     assert_eq!(st.last_error.unwrap().code, "device_revoked");
 }
 
-/// Enrol a device by hand (raw HTTP) for tests that craft their own operations.
-async fn raw_device(hq: &Hq, branch: &str) -> (String, String) {
-    let device = sila_domain::ids::DeviceId::new_v7().to_string();
-    let r: proto::EnrollResponse = reqwest::Client::new()
-        .post(format!("{}/v1/enroll", hq.url))
-        .json(&proto::EnrollRequest {
-            code: hq.code(branch),
-            device_id: device.clone(),
-            branch: branch.into(),
-        })
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (device, r.token)
-}
-
-/// A push stream of one batch.
-async fn raw_push(hq: &Hq, token: &str, req: &PushRequest) -> reqwest::Response {
-    let body = proto::PushEncoder::new(proto::PUSH_LEVEL)
-        .unwrap()
-        .frame(req)
-        .unwrap();
-    reqwest::Client::new()
-        .post(format!("{}/v1/push", hq.url))
-        .bearer_auth(token)
-        .header("content-type", proto::PUSH_STREAM)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-fn op(seq: i64, name: &str, entity: &str, id: &str, payload: serde_json::Value) -> WireOp {
-    WireOp {
-        seq,
-        op_id: uuid::Uuid::now_v7().to_string(),
-        op: name.into(),
-        entity: entity.into(),
-        entity_id: id.into(),
-        base_version: Some(1),
-        payload,
-        created_at: Utc::now(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeats_are_skipped_refusals_never_block_and_branches_write_only_their_own() {
     let hq = Hq::start().await;
@@ -210,9 +174,12 @@ async fn repeats_are_skipped_refusals_never_block_and_branches_write_only_their_
         .conn()
         .query_row("SELECT id FROM beneficiaries LIMIT 1", [], |r| r.get(0))
         .unwrap();
-    let (device, token) = raw_device(&hq, "مروان").await;
+    let dev = RawDevice::enroll(&hq, "مروان").await;
+    let device = dev.device.clone();
+    let own = person("سارة محمد علي القحطاني");
+    let own_id = own["id"].as_str().unwrap().to_owned();
     let note = |id: &str| {
-        json!({"id": id, "beneficiary_id": a_beneficiary, "channel": "phone", "direction": "inbound",
+        json!({"id": id, "beneficiary_id": own_id, "channel": "phone", "direction": "inbound",
                "purpose": "inquiry", "summary": "x", "staff": uuid::Uuid::now_v7(), "at": Utc::now()})
     };
     let i1 = uuid::Uuid::now_v7().to_string();
@@ -221,42 +188,43 @@ async fn repeats_are_skipped_refusals_never_block_and_branches_write_only_their_
         protocol: proto::PROTOCOL,
         device_id: device.clone(),
         ops: vec![
-            op(1, "interaction.add", "interaction", &i1, note(&i1)),
-            op(2, "no.such.op", "x", "x", json!({})),
+            op(1, "beneficiary.create", "beneficiary", &own_id, own.clone()),
+            op(2, "interaction.add", "interaction", &i1, note(&i1)),
+            op(3, "no.such.op", "x", "x", json!({})),
             op(
-                3,
+                4,
                 "beneficiary.update",
                 "beneficiary",
                 &a_beneficiary,
                 json!({"fields": {"district": "حي آخر"}}),
             ),
-            op(4, "interaction.add", "interaction", &i2, note(&i2)),
+            op(5, "interaction.add", "interaction", &i2, note(&i2)),
         ],
     };
-    let r: PushResponse = raw_push(&hq, &token, &req).await.json().await.unwrap();
-    assert_eq!(r.acked_through, 4);
+    let r: PushResponse = dev.push(req.ops.clone()).await.json().await.unwrap();
+    assert_eq!(r.acked_through, 5);
     let results: Vec<_> = r
         .results
         .iter()
-        .map(|o| (o.result, o.reason.clone(), o.repeat))
+        .map(|o| (o.seq, o.result, o.reason.clone(), o.repeat))
         .collect();
-    // Plain successes are implied by acked_through; refusals are listed with their reasons.
+    // Plain successes are implied for what the stream carried; refusals are listed with reasons.
     assert_eq!(
         results,
         vec![
-            (OpResult::Rejected, Some("unknown_op".into()), false),
-            (OpResult::Rejected, Some("other_branch".into()), false),
+            (3, OpResult::Rejected, Some("unknown_op".into()), false),
+            (4, OpResult::Rejected, Some("other_branch".into()), false),
         ]
     );
-    assert_eq!(r.results[0].seq, 2);
     // The same batch again: nothing applied twice, the same answers, marked as repeats.
-    let again: PushResponse = raw_push(&hq, &token, &req).await.json().await.unwrap();
-    assert_eq!(again.acked_through, 4);
-    assert_eq!(again.results.len(), 4);
+    let again: PushResponse = dev.push(req.ops.clone()).await.json().await.unwrap();
+    assert_eq!(again.acked_through, 5);
+    assert_eq!(again.results.len(), 5);
     assert!(again.results.iter().all(|o| o.repeat));
     assert_eq!(
         again.results.iter().map(|o| o.result).collect::<Vec<_>>(),
         vec![
+            OpResult::Applied,
             OpResult::Applied,
             OpResult::Rejected,
             OpResult::Rejected,
@@ -272,17 +240,30 @@ async fn repeats_are_skipped_refusals_never_block_and_branches_write_only_their_
         )
         .unwrap();
     assert_eq!(n, 2);
-    // Another op under a number HQ has seen is refused, not taken for a repeat.
-    let mut reused = req.clone();
-    reused.ops = vec![op(2, "interaction.add", "interaction", "zz", json!({}))];
-    let r: PushResponse = raw_push(&hq, &token, &reused).await.json().await.unwrap();
+    // Another op under a number HQ has seen is refused as a reused number, never taken for a
+    // repeat and never recorded.
+    let reused = vec![op(2, "interaction.add", "interaction", "zz", json!({}))];
+    let r: PushResponse = dev.push(reused).await.json().await.unwrap();
     assert_eq!(r.results[0].reason.as_deref(), Some("seq_reused"));
     // A device pushes only as itself.
     let mut other = req.clone();
     other.device_id = a.device();
-    assert_eq!(raw_push(&hq, &token, &other).await.status(), 403);
+    let body = proto::PushEncoder::new(proto::PUSH_LEVEL)
+        .unwrap()
+        .frame(&other)
+        .unwrap();
+    assert_eq!(dev.push_body(body).await.status(), 403);
     // A's data was not touched by the refused edit.
     assert_hq_holds(&hq, &a);
+}
+
+/// A valid beneficiary record, as a device would send it.
+pub fn person(name: &str) -> serde_json::Value {
+    let b = sila_domain::beneficiary::Beneficiary::new(
+        sila_domain::ids::BeneficiaryId::new_v7(),
+        sila_domain::beneficiary::PersonName::from_full(name),
+    );
+    serde_json::to_value(b).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,8 +331,8 @@ async fn hq_decisions_reach_the_branch_and_are_never_overwritten() {
     a.sync_until_quiet(&opts()).await;
     assert_eq!(hq_case_states(&hq, "الأفلاج")[x.as_str()], "registered");
     assert_hq_holds(&hq, &a);
-    // Applying the feed again (a full re-download) changes nothing.
-    a.store.reset_pull_cursor().unwrap();
+    // Applying the branch again (a full re-download) changes nothing.
+    a.store.forget_sync_protocol().unwrap();
     let before = a.store.case_history(xid).unwrap().len();
     a.sync().await.unwrap();
     assert_eq!(a.store.case_history(xid).unwrap().len(), before);
@@ -493,7 +474,7 @@ async fn page_boundaries_exact_multiples_and_empty_pages() {
     assert_eq!(docs, 8);
     let r = a.sync_with(&o).await.unwrap();
     assert_eq!((r.pushed, r.pulled), (0, 0));
-    // Other branches' entries move the cursor without being sent.
+    // Another branch.
     let mut b = Branch::enrolled(&hq, "مروان", &hq.url).await;
     b.demo(30, 8);
     b.sync().await.unwrap();
@@ -501,10 +482,11 @@ async fn page_boundaries_exact_multiples_and_empty_pages() {
     hq.store
         .decide(&case, Transition::Approve, "", &committee(), Utc::now())
         .unwrap();
+    // Another branch's entries are in its own feed: this branch reads nothing of them.
     let before = a.store.pull_cursor().unwrap();
     let r = a.sync_with(&o).await.unwrap();
     assert_eq!(r.pulled, 0);
-    assert!(a.store.pull_cursor().unwrap() > before);
+    assert_eq!(a.store.pull_cursor().unwrap(), before);
     assert_hq_holds(&hq, &a);
 }
 

@@ -167,3 +167,15 @@ pub fn rule_tasks(
     }
     out
 }
+
+/// The ID of a rule task, from its key: the same rule on two laptops of a branch makes the same
+/// task. (A UUID of version 8, "custom": the first 16 bytes of SHA-256 of the key.)
+pub fn rule_task_id(key: &str) -> crate::ids::TaskId {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("sila-rule-task:{key}").as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    crate::ids::TaskId(uuid::Uuid::from_bytes(b))
+}

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use sila_sync::proto::{self, EnrollRequest, ErrorBody, PushRequest, PushResponse};
+use sila_proto::{self as proto, EnrollRequest, ErrorBody, PushRequest, PushResponse, PushState};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -69,15 +69,20 @@ fn router_stopping(
         pushes: Arc::new(AtomicI64::new(0)),
         stopping,
     };
-    Router::new()
-        .route("/healthz", get(healthz))
+    let v1 = Router::new()
         .route("/v1/enroll", post(enroll))
         .route("/v1/push", post(push).get(push_state))
         .route("/v1/pull", get(pull))
         .route("/v1/snapshot", get(snapshot))
+        .route("/v1/snapshot/plan", get(snapshot_plan))
+        .route("/v1/lookup", get(lookup))
         .route("/v1/attachments/{sha}/status", get(upload_status))
         .route("/v1/attachments/{sha}", get(download).put(upload_chunk))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(protocol_version))
+        .layer(DefaultBodyLimit::max(MAX_BODY));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(v1)
         .with_state(state)
         .merge(console)
 }
@@ -123,6 +128,8 @@ impl IntoResponse for ApiError {
             }
             HqError::CodeExpired => StatusCode::GONE,
             HqError::CodeUsed | HqError::UploadOffset(_) => StatusCode::CONFLICT,
+            HqError::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            HqError::UpdateRequired => StatusCode::UPGRADE_REQUIRED,
             HqError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HqError::NotFound(_) => StatusCode::NOT_FOUND,
             HqError::HashMismatch | HqError::Lifecycle(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -174,6 +181,20 @@ async fn device(state: &AppState, headers: &HeaderMap) -> Result<Device, ApiErro
     d
 }
 
+/// Every device call names the protocol it speaks; a device on an older one is told to update
+/// (426 `update_required`) instead of being misunderstood.
+async fn protocol_version(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let speaks = req
+        .headers()
+        .get(proto::PROTOCOL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u32>().ok());
+    if speaks != Some(proto::PROTOCOL) {
+        return ApiError(HqError::UpdateRequired).into_response();
+    }
+    next.run(req).await
+}
+
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"ok": true, "protocol": proto::PROTOCOL}))
 }
@@ -196,9 +217,59 @@ async fn enroll(
     Ok(Json(r?))
 }
 
+/// Push frames decoded at once, across all pushes: each holds up to a frame's worth of
+/// decompressed JSON and its parse, so this bounds what decoding can take however many devices
+/// push together.
+static DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Take every complete frame out of the decoder, off the async runtime (decompressing and parsing
+/// a frame is CPU work that must not stall other requests), at most `MAX_GROUP_OPS` operations.
+async fn decode_frames(
+    mut frames: proto::PushDecoder,
+    fresh: Vec<Bytes>,
+) -> Result<(proto::PushDecoder, Vec<PushRequest>, Option<HqError>), ApiError> {
+    let _permit = DECODES
+        .acquire()
+        .await
+        .map_err(|_| ApiError(HqError::Io(std::io::Error::other("decoder closed"))))?;
+    tokio::task::spawn_blocking(move || {
+        for b in &fresh {
+            frames.feed(b);
+        }
+        let mut got: Vec<PushRequest> = Vec::new();
+        let mut ops = 0;
+        let mut bad = None;
+        while ops < MAX_GROUP_OPS {
+            match frames.next_request() {
+                Ok(Some(req)) => {
+                    if req.protocol != proto::PROTOCOL {
+                        bad = Some(HqError::UpdateRequired);
+                        break;
+                    }
+                    if req.ops.len() > proto::MAX_FRAME_OPS {
+                        bad = Some(HqError::BadRequest("push frame"));
+                        break;
+                    }
+                    ops += req.ops.len();
+                    got.push(req);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    bad = Some(HqError::BadRequest("push frame"));
+                    break;
+                }
+            }
+        }
+        (frames, got, bad)
+    })
+    .await
+    .map(Ok)
+    .map_err(|_| ApiError(HqError::Io(std::io::Error::other("worker failed"))))?
+}
+
 /// A push stream: every batch is committed as soon as its last byte is in (batches that arrived
 /// together are committed together), so a cut link loses at most the batch it cut; the answer,
-/// at the end, says up to where everything is committed.
+/// at the end, says what was committed.
 async fn push(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -212,48 +283,44 @@ async fn push(
     if !stream {
         return Err(ApiError(HqError::BadRequest("push body")));
     }
-    let mut frames =
-        proto::PushDecoder::new().map_err(|e| ApiError(HqError::Io(std::io::Error::other(e))))?;
+    let mut frames = Some(
+        proto::PushDecoder::new().map_err(|e| ApiError(HqError::Io(std::io::Error::other(e))))?,
+    );
     let mut stopping = state.stopping.clone();
     let mut stop = *stopping.borrow();
     // How the body ended: Some(true) at its end, Some(false) cut.
     let mut ended: Option<bool> = None;
     let mut answer: Option<PushResponse> = None;
     let (mut ops, mut batches, mut bytes, mut first, mut last) = (0usize, 0usize, 0usize, 0, 0);
+    let mut fresh: Vec<Bytes> = Vec::new();
+    let mut buffered = 0usize;
     loop {
         // Take in what has already arrived, so batches that came together commit together.
-        while ended.is_none() && frames.buffered() < proto::MAX_FRAME {
+        while ended.is_none() && buffered < proto::MAX_FRAME {
             match std::future::poll_fn(|cx| std::task::Poll::Ready(next_data(&mut body, cx))).await
             {
-                std::task::Poll::Ready(f) => take(f, &mut frames, &mut bytes, &mut ended),
+                std::task::Poll::Ready(f) => {
+                    take(f, &mut fresh, &mut buffered, &mut bytes, &mut ended)
+                }
                 std::task::Poll::Pending => break,
             }
         }
         // Every batch that has arrived in full, as one transaction.
+        let (dec, reqs, bad) =
+            decode_frames(frames.take().expect("decoder"), std::mem::take(&mut fresh)).await?;
+        buffered = dec.buffered();
+        frames = Some(dec);
         let mut group: Option<PushRequest> = None;
-        let mut bad = None;
-        while group.as_ref().is_none_or(|g| g.ops.len() < MAX_GROUP_OPS) {
-            match frames.next_request() {
-                Ok(Some(req)) => {
-                    if req.protocol != proto::PROTOCOL {
-                        bad = Some(HqError::BadRequest("protocol"));
-                        break;
-                    }
-                    if req.device_id != device.device_id {
-                        bad = Some(HqError::Forbidden("device_id"));
-                        break;
-                    }
-                    batches += 1;
-                    match &mut group {
-                        Some(g) => g.ops.extend(req.ops),
-                        None => group = Some(req),
-                    }
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    bad = Some(HqError::BadRequest("push frame"));
-                    break;
-                }
+        let mut bad = bad;
+        for req in reqs {
+            if req.device_id != device.device_id {
+                bad = Some(HqError::Forbidden("device_id"));
+                break;
+            }
+            batches += 1;
+            match &mut group {
+                Some(g) => g.ops.extend(req.ops),
+                None => group = Some(req),
             }
         }
         if let Some(g) = group {
@@ -286,7 +353,7 @@ async fn push(
                 // The link was cut: what arrived in full is committed; nobody is left to
                 // answer, the device will ask where HQ stands.
                 tracing::warn!(device = %device.device_id, ops, batches, first, last, bytes,
-                    partial = frames.buffered(), "push stream cut");
+                    partial = buffered, "push stream cut");
                 return Err(ApiError(HqError::BadRequest("push stream cut")));
             }
             None if stop => break,
@@ -294,7 +361,7 @@ async fn push(
         }
         tokio::select! {
             f = std::future::poll_fn(|cx| next_data(&mut body, cx)) => {
-                take(f, &mut frames, &mut bytes, &mut ended);
+                take(f, &mut fresh, &mut buffered, &mut bytes, &mut ended);
             }
             _ = stopping.wait_for(|s| *s), if !stop => {
                 stop = true;
@@ -302,7 +369,7 @@ async fn push(
             }
         }
     }
-    if ended == Some(true) && frames.buffered() > 0 {
+    if ended == Some(true) && buffered > 0 {
         tracing::warn!(device = %device.device_id, batches, "push stream ended inside a batch");
         return Err(ApiError(HqError::BadRequest(
             "push stream ended inside a batch",
@@ -310,10 +377,14 @@ async fn push(
     }
     let resp = match answer {
         Some(a) => a,
-        // An empty stream: where HQ stands.
+        // An empty stream: what HQ holds.
         None => {
             let (store, d) = (state.store.clone(), device.clone());
-            blocking(move || store.push_state(&d, i64::MAX)).await?
+            let s = blocking(move || store.push_state(&d, i64::MAX)).await?;
+            PushResponse {
+                acked_through: s.acked_through,
+                results: vec![],
+            }
         }
     };
     let rejected = resp
@@ -343,13 +414,20 @@ fn next_data(body: &mut Body, cx: &mut std::task::Context<'_>) -> std::task::Pol
         .map(|f| f.map(|r| r.map(|frame| frame.into_data().ok())))
 }
 
-/// One piece of a push body: its bytes go to the decoder; its end or an error ends the stream.
-fn take(f: Piece, frames: &mut proto::PushDecoder, bytes: &mut usize, ended: &mut Option<bool>) {
+/// One piece of a push body: its bytes wait for the decoder; its end or an error ends the stream.
+fn take(
+    f: Piece,
+    fresh: &mut Vec<Bytes>,
+    buffered: &mut usize,
+    bytes: &mut usize,
+    ended: &mut Option<bool>,
+) {
     match f {
         Some(Ok(data)) => {
             if let Some(data) = data {
                 *bytes += data.len();
-                frames.feed(&data);
+                *buffered += data.len();
+                fresh.push(data);
             }
         }
         Some(Err(_)) => *ended = Some(false),
@@ -367,7 +445,7 @@ async fn push_state(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<PushStateQuery>,
-) -> Result<Json<PushResponse>, ApiError> {
+) -> Result<Json<PushState>, ApiError> {
     let device = device(&state, &headers).await?;
     let store = state.store.clone();
     let d = device.clone();
@@ -404,6 +482,8 @@ struct PullQuery {
     after: i64,
     #[serde(default)]
     limit: Option<usize>,
+    /// The highest sequence the device holds of its own operations.
+    own: i64,
     #[serde(default)]
     digest: Option<String>,
 }
@@ -417,7 +497,7 @@ async fn pull(
     let store = state.store.clone();
     let d = device.clone();
     let limit = q.limit.unwrap_or(proto::DEFAULT_PULL_PAGE);
-    let resp = blocking(move || store.pull(&d, q.after, limit, q.digest.as_deref())).await?;
+    let resp = blocking(move || store.pull(&d, q.after, limit, q.own, q.digest.as_deref())).await?;
     tracing::info!(device = %device.device_id, after = q.after, changes = resp.changes.len(),
         next = resp.next, more = resp.more, reset = resp.reset, "pull served");
     feed_answer(&headers, &resp)
@@ -425,7 +505,7 @@ async fn pull(
 
 #[derive(Deserialize)]
 struct SnapshotQuery {
-    entity: String,
+    phase: String,
     #[serde(default)]
     after: i64,
     #[serde(default)]
@@ -441,9 +521,40 @@ async fn snapshot(
     let store = state.store.clone();
     let limit = q.limit.unwrap_or(proto::DEFAULT_PULL_PAGE);
     let d = device.clone();
-    let resp = blocking(move || store.snapshot(&d, &q.entity, q.after, limit)).await?;
+    let resp = blocking(move || store.snapshot(&d, &q.phase, q.after, limit)).await?;
     tracing::info!(device = %device.device_id, records = resp.changes.len(), "snapshot served");
     feed_answer(&headers, &resp)
+}
+
+async fn snapshot_plan(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<proto::SnapshotPlan>, ApiError> {
+    let device = device(&state, &headers).await?;
+    let store = state.store.clone();
+    let d = device.clone();
+    let plan = blocking(move || store.snapshot_plan(&d)).await?;
+    tracing::info!(device = %device.device_id, feed_head = plan.feed_head, "re-download planned");
+    Ok(Json(plan))
+}
+
+#[derive(Deserialize)]
+struct LookupQuery {
+    national_id: String,
+}
+
+/// Is a national ID registered at another branch? (Logged without the ID.)
+async fn lookup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LookupQuery>,
+) -> Result<Json<proto::LookupResponse>, ApiError> {
+    let device = device(&state, &headers).await?;
+    let store = state.store.clone();
+    let d = device.clone();
+    let r = blocking(move || store.lookup(&d, &q.national_id, chrono::Utc::now())).await?;
+    tracing::info!(device = %device.device_id, branches = r.registered.len(), "lookup answered");
+    Ok(Json(r))
 }
 
 fn check_sha(sha: &str) -> Result<(), ApiError> {

@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sila_domain::case::{CaseEvent, Transition};
 use sila_domain::ids::StaffId;
-use sila_sync::proto::{
-    EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse, UploadStatus,
+use sila_proto::{
+    EnrollRequest, EnrollResponse, LookupResponse, PullResponse, PushRequest, PushResponse,
+    PushState, SnapshotPlan, UploadStatus,
 };
 
 /// An authenticated branch device.
@@ -130,6 +131,10 @@ pub enum HqError {
     NotFound(&'static str),
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    #[error("too many requests")]
+    TooMany,
+    #[error("this client speaks an older protocol")]
+    UpdateRequired,
     #[error("upload out of order")]
     UploadOffset(UploadStatus),
     #[error("uploaded bytes do not match their SHA-256")]
@@ -158,6 +163,8 @@ impl HqError {
             HqError::NotFound(_) => "not_found",
             HqError::Forbidden(_) => "forbidden",
             HqError::UploadOffset(_) => "upload_offset",
+            HqError::TooMany => "too_many_requests",
+            HqError::UpdateRequired => "update_required",
             HqError::HashMismatch => "hash_mismatch",
             HqError::Lifecycle(e) => e.code(),
             HqError::Db(_) | HqError::Json(_) | HqError::Io(_) => "server_error",
@@ -183,32 +190,44 @@ pub trait HqStore: Send + Sync + 'static {
     fn enroll(&self, req: &EnrollRequest, now: DateTime<Utc>) -> Result<EnrollResponse>;
     /// The device a credential belongs to; a revoked device is [`HqError::Revoked`].
     fn authenticate(&self, token: &str) -> Result<Device>;
-    /// Apply a batch in one transaction: skip what was applied before, record a result per
-    /// operation, and say up to which sequence everything of the device is committed.
+    /// Apply a batch in one transaction by [`crate::rules::push`]: skip what was applied before,
+    /// record a result per operation, and say which sequence HQ holds up to.
     fn push(&self, device: &Device, req: &PushRequest, now: DateTime<Utc>) -> Result<PushResponse>;
-    /// Where HQ stands with a device, without a batch: everything up to `acked_through` is
-    /// committed, and `results` lists the outcomes after `after` other than plain success.
-    fn push_state(&self, device: &Device, after: i64) -> Result<PushResponse>;
-    /// The change feed after `after` for the device's branch. With `digest` (sent when the device
-    /// has nothing left to push) and nothing new, a digest that differs from HQ's copy orders a
-    /// full re-download. Implementations must never let an entry numbered at or below the
-    /// returned `next` become visible later.
+    /// Where HQ stands with a device, without a batch: the highest sequence it holds, a digest
+    /// of the operations it holds after `after`, and the outcomes other than plain success.
+    fn push_state(&self, device: &Device, after: i64) -> Result<PushState>;
+    /// The feed of the device's branch after `after`, without what the device's own operations
+    /// caused. `own` is the highest sequence the device holds of its own: lower than what HQ
+    /// holds, the store was restored or copied and a re-download is ordered. With `digest` (sent
+    /// when the device has nothing left to push) and nothing new, a digest that differs from HQ's
+    /// copy orders a re-download too. Implementations must never let an entry numbered at or
+    /// below the returned `next` become visible later.
     fn pull(
         &self,
         device: &Device,
         after: i64,
         limit: usize,
+        own: i64,
         digest: Option<&str>,
     ) -> Result<PullResponse>;
-    /// During a full re-download: HQ's copy of the device's own records, entity by entity
-    /// ("beneficiary", then "case"), paged by HQ's row number.
+    /// What a re-download of the device's branch will bring, and where in the feed it starts.
+    fn snapshot_plan(&self, device: &Device) -> Result<SnapshotPlan>;
+    /// One page of a re-download phase (`sila_proto::phases`), paged by HQ's row number.
     fn snapshot(
         &self,
         device: &Device,
-        entity: &str,
+        phase: &str,
         after: i64,
         limit: usize,
     ) -> Result<PullResponse>;
+    /// Is this national ID registered at another branch? Where and since when, never the file;
+    /// every question is recorded, and a device asking too many is refused.
+    fn lookup(
+        &self,
+        device: &Device,
+        national_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<LookupResponse>;
     fn upload_status(&self, device: &Device, sha256: &str) -> Result<UploadStatus>;
     fn upload_chunk(
         &self,
@@ -240,7 +259,7 @@ pub trait HqStore: Send + Sync + 'static {
         actor: &HqActor,
         now: DateTime<Utc>,
     ) -> Result<CaseEvent>;
-    /// HQ changes fields of a beneficiary. Returns HQ's write number.
+    /// HQ changes fields of a beneficiary. Returns the record's new version.
     fn edit_beneficiary(
         &self,
         id: &str,

@@ -52,9 +52,24 @@ const WRITE_ROLES: &[Role] = &[Role::Representative, Role::Researcher, Role::Adm
 impl Writer<'_> {
     /// Insert a beneficiary row and its outbox operation. Validation is the caller's.
     pub(crate) fn insert_beneficiary(&self, b: &Beneficiary, branch: &str) -> Result<()> {
+        // A person already on file here is opened, not registered again. (The index allows the
+        // same ID twice: two laptops of a branch may each register someone offline, and both
+        // registrations arrive here by sync until they are merged.)
+        if let Some(nid) = &b.national_id {
+            let existing: Option<String> = self
+                .tx
+                .prepare_cached(
+                    "SELECT id FROM beneficiaries WHERE national_id = ?1 AND merged_into IS NULL LIMIT 1",
+                )?
+                .query_row([nid.as_str()], |r| r.get(0))
+                .optional()?;
+            if let Some(existing) = existing {
+                return Err(StoreError::DuplicateNationalId { existing });
+            }
+        }
         let stamp = self.now.to_rfc3339();
         let record = serde_json::to_value(b)?;
-        let inserted = self.exec(
+        self.exec(
             "INSERT INTO beneficiaries (id, branch, full_name, name_key, national_id, phone, phone_rev,
                  birth_date, data, version, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)",
@@ -70,25 +85,7 @@ impl Writer<'_> {
                 record.to_string(),
                 stamp
             ],
-        );
-        // The unique index on live national IDs is the duplicate check: asking first would cost
-        // every insert a second index lookup (imports insert hundreds of thousands).
-        if let Err(StoreError::Sqlite(e)) = &inserted
-            && e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
-            && let Some(nid) = &b.national_id
-        {
-            let existing: Option<String> = self
-                .tx
-                .prepare_cached(
-                    "SELECT id FROM beneficiaries WHERE national_id = ?1 AND merged_into IS NULL",
-                )?
-                .query_row([nid.as_str()], |r| r.get(0))
-                .optional()?;
-            if let Some(existing) = existing {
-                return Err(StoreError::DuplicateNationalId { existing });
-            }
-        }
-        inserted?;
+        )?;
         self.op(
             "beneficiary.create",
             "beneficiary",
@@ -106,15 +103,15 @@ impl Writer<'_> {
         b: &Beneficiary,
         base_version: i64,
     ) -> Result<Option<i64>> {
-        let row: Option<(String, i64)> = self
+        let row: Option<(String, i64, i64)> = self
             .tx
             .query_row(
-                "SELECT data, version FROM beneficiaries WHERE id = ?1",
+                "SELECT data, version, hq_version FROM beneficiaries WHERE id = ?1",
                 [b.id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let (old, version) = row.ok_or(StoreError::NotFound("beneficiary"))?;
+        let (old, version, hq_version) = row.ok_or(StoreError::NotFound("beneficiary"))?;
         if version != base_version {
             return Err(StoreError::VersionConflict {
                 current: version,
@@ -157,11 +154,12 @@ impl Writer<'_> {
                 self.now.to_rfc3339()
             ],
         )?;
+        // HQ merges the edit field by field against the version this device last received.
         self.op(
             "beneficiary.update",
             "beneficiary",
             &b.id.to_string(),
-            Some(base_version),
+            Some(hq_version),
             &serde_json::json!({ "fields": changed }),
         )?;
         Ok(Some(next))

@@ -94,6 +94,15 @@ impl Writer<'_> {
         Ok((serde_json::from_str(&data)?, version))
     }
 
+    /// The version of a case HQ last sent here (0: made here, not received back).
+    fn case_hq_version(&self, id: CaseId) -> Result<i64> {
+        Ok(self.tx.query_row(
+            "SELECT hq_version FROM cases WHERE id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )?)
+    }
+
     fn save_case(&self, c: &Case, version: i64) -> Result<i64> {
         let next = version + 1;
         self.exec(
@@ -140,7 +149,7 @@ impl Writer<'_> {
             "case.update",
             "case",
             &id.to_string(),
-            Some(version),
+            Some(self.case_hq_version(id)?),
             &serde_json::json!({ "fields": changed }),
         )?;
         Ok(c)

@@ -313,7 +313,9 @@ pub const PNG_1X1: &[u8] = &[
     0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
 
-/// The walk through the lifecycle that leaves a case in `target`.
+/// The walk through the lifecycle that leaves a case in `target`, as far as a branch can take it:
+/// the committee's decision is HQ's (a branch's own "approve" would be refused there), so a case
+/// meant to be decided waits with the committee, where HQ's demo or its committee decides it.
 fn path_to(target: CaseState) -> &'static [Transition] {
     use Transition::*;
     match target {
@@ -321,13 +323,13 @@ fn path_to(target: CaseState) -> &'static [Transition] {
         CaseState::Submitted => &[Submit],
         CaseState::InResearch => &[Submit, ReferToResearch],
         CaseState::Incomplete => &[Submit, ReturnIncomplete],
-        CaseState::InCommittee => &[Submit, SendToCommittee],
-        CaseState::Approved => &[Submit, SendToCommittee, Approve],
-        CaseState::Rejected => &[Submit, SendToCommittee, Reject],
-        CaseState::Registered => &[Submit, SendToCommittee, Approve, Register],
-        CaseState::Served => &[Submit, SendToCommittee, Approve, Register, Deliver],
-        CaseState::Closed => &[Submit, SendToCommittee, Approve, Register, Deliver, Close],
         CaseState::Withdrawn => &[Submit, Withdraw],
+        CaseState::InCommittee
+        | CaseState::Approved
+        | CaseState::Rejected
+        | CaseState::Registered
+        | CaseState::Served
+        | CaseState::Closed => &[Submit, SendToCommittee],
     }
 }
 

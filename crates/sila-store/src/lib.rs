@@ -286,12 +286,14 @@ impl Store {
         };
         store.write(|w| {
             let id = w.session.actor.staff_id.to_string();
+            let account = staff_by_username(&w.tx, &w.session.username)?
+                .ok_or(StoreError::NotFound("staff"))?;
             w.op(
                 "staff.create",
                 "staff",
                 &id,
                 None,
-                &serde_json::json!({"username": w.session.username}),
+                &serde_json::to_value(&account)?,
             )?;
             Ok(())
         })?;

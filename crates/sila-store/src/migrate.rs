@@ -26,6 +26,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_fts_batched",
         include_str!("../../../migrations/branch/0004_fts_batched.sql"),
     ),
+    (
+        "0005_branch_sync",
+        include_str!("../../../migrations/branch/0005_branch_sync.sql"),
+    ),
 ];
 
 /// Bring the store up to this build's schema. Returns how many migrations ran.

@@ -117,3 +117,38 @@ pub fn pending_count(conn: &Connection) -> Result<i64> {
         |r| r.get(0),
     )?)
 }
+
+/// An operation as the sync client sends it: the payload as the JSON text it was stored as, so
+/// sending never parses and re-serialises it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawOp {
+    pub seq: i64,
+    pub op_id: String,
+    pub op: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub base_version: Option<i64>,
+    pub payload: String,
+    pub created_at: String,
+}
+
+/// Operations not yet acknowledged by HQ, in sequence, after `after_seq`, at most `limit`.
+pub fn pending_raw(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<RawOp>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, op_id, op, entity, entity_id, base_version, payload, created_at
+         FROM outbox WHERE acked_at IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after_seq, limit as i64], |r| {
+        Ok(RawOp {
+            seq: r.get(0)?,
+            op_id: r.get(1)?,
+            op: r.get(2)?,
+            entity: r.get(3)?,
+            entity_id: r.get(4)?,
+            base_version: r.get(5)?,
+            payload: r.get(6)?,
+            created_at: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

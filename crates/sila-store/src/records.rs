@@ -43,7 +43,9 @@ impl Writer<'_> {
             &self.catalog.policy,
         ) {
             let t = Task {
-                id: TaskId::new_v7(),
+                // The same rule on every laptop of the branch makes the same task: its ID comes
+                // from its key, so HQ and the other laptops see one task, not one per laptop.
+                id: task::rule_task_id(&rt.key),
                 key: rt.key,
                 kind: rt.kind,
                 beneficiary_id: c.beneficiary_id,
@@ -69,9 +71,25 @@ impl Writer<'_> {
     }
 
     fn close_rule_task(&self, key: &str) -> Result<()> {
+        let id: Option<String> = self
+            .tx
+            .prepare_cached("SELECT id FROM tasks WHERE key = ?1 AND done_at IS NULL")?
+            .query_row([key], |r| r.get(0))
+            .optional()?;
+        let Some(id) = id else {
+            return Ok(());
+        };
         self.exec(
-            "UPDATE tasks SET done_at = ?2, data = json_set(data, '$.done_at', ?2) WHERE key = ?1 AND done_at IS NULL",
-            params![key, self.now.to_rfc3339()],
+            "UPDATE tasks SET done_at = ?2, data = json_set(data, '$.done_at', ?2) WHERE id = ?1",
+            params![id, self.now.to_rfc3339()],
+        )?;
+        // Closed for HQ and the branch's other laptops too (a second "done" changes nothing there).
+        self.op(
+            "task.done",
+            "task",
+            &id,
+            None,
+            &serde_json::json!({"done_at": self.now, "done_by": null}),
         )?;
         Ok(())
     }

@@ -1,21 +1,24 @@
 //! The branch side of sync, as store operations: the device credential (kept inside the encrypted
-//! store), acknowledging outbox operations once HQ has committed them, the pull cursor, applying
-//! what HQ sends (decisions, merges, HQ edits, knowledge-base documents, staff accounts, a full
-//! re-download) in one transaction with the cursor, the holding digest, attachment transfer
-//! bookkeeping, and the last sync's outcome for the home screen.
+//! store), acknowledging outbox operations HQ confirmed, carrying unsent operations over when the
+//! store turns out to be behind HQ (restored from a backup, copied), the pull cursor, applying
+//! what HQ relays (the branch's records as HQ holds them, from every device of the branch and
+//! from HQ itself) in one transaction with the cursor, re-downloading the branch, the holding
+//! digest, attachment transfer bookkeeping, and the last sync's outcome for the home screen.
 //!
 //! This module knows no wire format and does no network IO: `sila-sync` calls it. Every function
 //! that changes something runs in one transaction, so a crash between any two calls loses nothing
-//! and duplicates nothing: an operation is acknowledged only after HQ said it committed it, and a
-//! pulled page and the cursor after it are committed together.
+//! and duplicates nothing: an operation is acknowledged only after HQ confirmed that operation,
+//! and an applied page and the cursor after it are committed together.
 
 use crate::error::{Result, StoreError};
 use crate::outbox::{self, Op};
 use crate::{Store, Writer};
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sila_domain::case::{Case, CaseState};
+use sila_domain::beneficiary::Beneficiary;
+use sila_domain::case::{Case, CaseEvent};
 use sila_domain::ids::DeviceId;
 
 /// The binding of this store to a headquarters server.
@@ -40,13 +43,27 @@ impl std::fmt::Debug for Enrolment {
     }
 }
 
-/// One change feed entry from HQ, as the store sees it.
+/// One record HQ relays, as the store sees it: its kind ("beneficiary", "case", "interaction",
+/// "delivery", "survey", "task", "staff", "kb", "conflict") and its state at HQ as JSON text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HqChange {
     pub seq: i64,
     pub kind: String,
     pub entity_id: String,
-    pub payload: serde_json::Value,
+    pub payload: String,
+}
+
+/// A record's state at HQ (the wire's `RecordState`, read here without knowing the wire).
+#[derive(Deserialize)]
+struct HqState {
+    version: i64,
+    data: Value,
+    #[serde(default)]
+    merged_into: Option<String>,
+    #[serde(default)]
+    survivor: Option<Value>,
+    #[serde(default)]
+    events: Vec<Value>,
 }
 
 /// What HQ said about one operation.
@@ -58,6 +75,9 @@ pub struct OpAck {
     pub reason: Option<String>,
 }
 
+/// The reason HQ gives for a sequence number it holds under another operation.
+pub const SEQ_REUSED: &str = "seq_reused";
+
 /// What acknowledging a push did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AckReport {
@@ -65,6 +85,9 @@ pub struct AckReport {
     pub acked: usize,
     pub rejected: usize,
     pub conflicts: usize,
+    /// HQ holds numbers of this device under other operations: the store is behind HQ and must
+    /// carry its unsent operations over ([`Store::carry_over`]).
+    pub behind: bool,
 }
 
 /// An operation HQ refused, for the screen that lists them.
@@ -79,20 +102,17 @@ pub struct RefusedOp {
     pub reason: Option<String>,
 }
 
-/// A knowledge-base document as HQ's feed carries it.
-#[derive(Debug, Clone, serde::Deserialize)]
-struct KbDoc {
-    id: String,
-    title: String,
-    #[serde(default)]
-    body: String,
-    #[serde(default)]
-    sha256: Option<String>,
-    #[serde(default)]
-    mime: String,
-    #[serde(default)]
-    size: i64,
-    published_at: String,
+/// A conflict of the branch, both values kept until a person resolves it at HQ.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BranchConflict {
+    pub id: i64,
+    pub entity: String,
+    pub entity_id: String,
+    pub field: String,
+    pub current: Value,
+    pub proposed: Value,
+    pub proposed_here: bool,
+    pub reason: String,
 }
 
 /// The last sync's outcome, kept in the store so it survives a restart.
@@ -104,13 +124,28 @@ pub struct SyncState {
     pub pending: i64,
 }
 
-const KIND_DECISION: &str = "case.decision";
-const KIND_MERGE: &str = "beneficiary.merge";
-const KIND_UNMERGE: &str = "beneficiary.unmerge";
-const KIND_FIELDS: &str = "beneficiary.fields";
-const KIND_KB: &str = "kb.document";
-const KIND_STAFF: &str = "staff.upsert";
-const KIND_SNAPSHOT: &str = "snapshot";
+/// A re-download of the branch in progress (resumable: kept in the store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redownload {
+    /// Where the feed is read from once every phase is in.
+    pub feed_head: i64,
+    /// The phase being fetched and the row number reached in it.
+    pub phase: String,
+    pub after: i64,
+    /// Records per phase, for the progress bar, and how many came so far.
+    pub totals: Vec<(String, i64)>,
+    pub done: i64,
+}
+
+impl Redownload {
+    pub fn total(&self) -> i64 {
+        self.totals.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// The protocol this store's sync state was made with. A store from before version 3 took only
+/// its own records and HQ's decisions; it takes the whole branch once.
+const SYNC_PROTOCOL: &str = "3";
 
 fn meta_get(conn: &rusqlite::Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
@@ -125,14 +160,6 @@ fn meta_set(conn: &rusqlite::Connection, key: &str, value: &str) -> Result<()> {
         params![key, value],
     )?;
     Ok(())
-}
-
-fn bad_payload() -> StoreError {
-    StoreError::Invalid(vec![sila_domain::error::FieldError::new(
-        "payload",
-        "bad_payload",
-        "بيانات غير صالحة من المقر",
-    )])
 }
 
 impl Store {
@@ -179,42 +206,125 @@ impl Store {
         outbox::pending(self.conn(), 0, limit)
     }
 
-    /// Record HQ's answer to a push in one transaction: every operation up to `acked_through` is
-    /// acknowledged, with HQ's result for it when the answer carried one.
-    pub fn record_push(&mut self, acked_through: i64, results: &[OpAck]) -> Result<AckReport> {
+    /// The highest sequence number this store has ever given an operation.
+    pub fn own_seq(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Record HQ's answer to a push stream in one transaction. Only operations the stream
+    /// carried (`sent`: sequence and operation ID) are acknowledged, and only those HQ confirmed:
+    /// up to the highest sequence it holds, not refused as a reused number.
+    pub fn record_push(
+        &mut self,
+        sent: &[(i64, String)],
+        acked_through: i64,
+        results: &[OpAck],
+    ) -> Result<AckReport> {
+        let by_seq: std::collections::HashMap<i64, &OpAck> =
+            results.iter().map(|r| (r.seq, r)).collect();
         let stamp = self.now().to_rfc3339();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut report = AckReport::default();
-        for r in results.iter().filter(|r| r.seq <= acked_through) {
-            let n = tx.execute(
-                "UPDATE outbox SET acked_at = ?2, result = ?3 WHERE seq = ?1 AND acked_at IS NULL",
-                params![
-                    r.seq,
-                    stamp,
-                    match &r.reason {
-                        Some(reason) if r.result != "applied" => format!("{}:{}", r.result, reason),
-                        _ => r.result.clone(),
-                    }
-                ],
-            )?;
-            if n == 1 {
-                report.acked += 1;
-                match r.result.as_str() {
-                    "rejected" => report.rejected += 1,
-                    "conflict" => report.conflicts += 1,
-                    _ => {}
-                }
+        for (seq, op_id) in sent.iter().filter(|(s, _)| *s <= acked_through) {
+            let ack = by_seq.get(seq);
+            if ack.is_some_and(|a| a.reason.as_deref() == Some(SEQ_REUSED)) {
+                report.behind = true;
+                continue;
             }
+            report.note(&tx, *seq, op_id, ack.copied(), &stamp)?;
         }
-        report.acked += tx.execute(
-            "UPDATE outbox SET acked_at = ?2, result = coalesce(result, 'applied')
-             WHERE seq <= ?1 AND acked_at IS NULL",
-            params![acked_through, stamp],
-        )?;
         tx.commit()?;
         Ok(report)
+    }
+
+    /// Record where HQ stands with this device after a pass that failed: the operations HQ holds
+    /// in `(after, acked_through]` are acknowledged only when they are this store's own (the
+    /// digest of their identities matches). Otherwise HQ holds other operations under these
+    /// numbers: the store is behind HQ, nothing is acknowledged, and it carries its operations
+    /// over.
+    pub fn record_push_state(
+        &mut self,
+        after: i64,
+        acked_through: i64,
+        digest: &str,
+        results: &[OpAck],
+    ) -> Result<AckReport> {
+        let stamp = self.now().to_rfc3339();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mine: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT seq, op_id FROM outbox WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+            )?;
+            stmt.query_map(params![after, acked_through], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        let mut report = AckReport::default();
+        if ops_digest(mine.iter().map(|(s, id)| (*s, id.as_str()))) != digest {
+            report.behind = true;
+            return Ok(report);
+        }
+        let by_seq: std::collections::HashMap<i64, &OpAck> =
+            results.iter().map(|r| (r.seq, r)).collect();
+        for (seq, op_id) in &mine {
+            report.note(&tx, *seq, op_id, by_seq.get(seq).copied(), &stamp)?;
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// The store is behind HQ: HQ holds numbers up to `hq_last` of this device under operations
+    /// this store does not have. Every unsent operation is given a new number after them, in the
+    /// same order, so nothing is lost and nothing is doubled (HQ recognises an operation it
+    /// already applied by its ID). Returns how many moved.
+    pub fn carry_over(&mut self, hq_last: i64) -> Result<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let first: Option<i64> = tx.query_row(
+            "SELECT min(seq) FROM outbox WHERE acked_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        let Some(first) = first.filter(|f| *f <= hq_last) else {
+            return Ok(0);
+        };
+        let shift = hq_last + 1 - first;
+        // Negate first, so no number is held twice in the middle of the move.
+        let moved = tx.execute("UPDATE outbox SET seq = -seq WHERE acked_at IS NULL", [])?;
+        tx.execute("UPDATE outbox SET seq = ?1 - seq WHERE seq < 0", [shift])?;
+        tx.execute(
+            "UPDATE sqlite_sequence SET seq = (SELECT max(seq) FROM outbox) WHERE name = 'outbox'",
+            [],
+        )?;
+        // What this device did after the copy was taken reached HQ from the other timeline and
+        // is not here: the store takes the branch again.
+        take_branch_again(&tx)?;
+        tx.commit()?;
+        Ok(moved)
+    }
+
+    /// HQ ordered a re-download: the store takes the branch again on this pass.
+    pub fn forget_sync_protocol(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        take_branch_again(&tx)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Operations HQ refused or applied with conflicts, newest first.
@@ -249,17 +359,21 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Start a full re-download: the cursor goes back to the beginning of HQ's feed. What was
-    /// applied before is known by its own identity and is not applied twice.
-    pub fn reset_pull_cursor(&mut self) -> Result<()> {
-        meta_set(self.conn(), "pull_cursor", "0")
+    /// Apply one page of the branch's feed and store the cursor after it, in one transaction.
+    /// Returns how many records changed here.
+    pub fn apply_hq_changes(&mut self, changes: &[HqChange], next_cursor: i64) -> Result<usize> {
+        self.apply_page(changes, |w| {
+            meta_set(&w.tx, "pull_cursor", &next_cursor.to_string())
+        })
     }
 
-    /// Apply one page of HQ's change feed and store the cursor after it, in one transaction.
-    /// Returns how many entries changed something here.
-    pub fn apply_hq_changes(&mut self, changes: &[HqChange], next_cursor: i64) -> Result<usize> {
+    fn apply_page(
+        &mut self,
+        changes: &[HqChange],
+        then: impl FnOnce(&Writer<'_>) -> Result<()>,
+    ) -> Result<usize> {
         let mut session = self.session().clone();
-        // HQ's decisions and edits are applied as HQ made them: the local role check is not theirs.
+        // What HQ relays was checked there, by the rules and roles of whoever made it.
         session.actor.roles = sila_domain::staff::Role::ALL.to_vec();
         let now = self.now();
         let tx = self
@@ -273,17 +387,82 @@ impl Store {
         };
         let mut applied = 0;
         for c in changes {
-            if w.apply_hq_change(c)? {
+            if w.apply_hq_state(c)? {
                 applied += 1;
             }
         }
-        meta_set(&w.tx, "pull_cursor", &next_cursor.to_string())?;
+        then(&w)?;
         w.commit()?;
         Ok(applied)
     }
 
-    /// A digest of what this device holds of its own records (case states and beneficiary merges),
-    /// compared by HQ with its copy to detect divergence.
+    /// Does this store need to take the whole branch (never did under protocol 3)?
+    pub fn needs_redownload(&self) -> Result<bool> {
+        Ok(meta_get(self.conn(), "sync_protocol")?.as_deref() != Some(SYNC_PROTOCOL))
+    }
+
+    /// The re-download in progress, if any.
+    pub fn redownload(&self) -> Result<Option<Redownload>> {
+        Ok(meta_get(self.conn(), "redownload")?.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    /// Begin taking the branch: from `feed_head` on, the feed brings what changes meanwhile.
+    pub fn start_redownload(
+        &mut self,
+        feed_head: i64,
+        totals: Vec<(String, i64)>,
+    ) -> Result<Redownload> {
+        let first = totals.first().map(|(p, _)| p.clone()).unwrap_or_default();
+        let r = Redownload {
+            feed_head,
+            phase: first,
+            after: 0,
+            totals,
+            done: 0,
+        };
+        meta_set(self.conn(), "redownload", &serde_json::to_string(&r)?)?;
+        Ok(r)
+    }
+
+    /// Apply one page of a re-download phase and remember how far it got, in one transaction.
+    /// `next_phase`: the phase to fetch after this one when this page was its last.
+    pub fn apply_redownload_page(
+        &mut self,
+        changes: &[HqChange],
+        after: i64,
+        more: bool,
+        next_phase: Option<&str>,
+    ) -> Result<Redownload> {
+        let mut r = self
+            .redownload()?
+            .ok_or(StoreError::NotFound("redownload"))?;
+        r.done += changes.len() as i64;
+        if more {
+            r.after = after;
+        } else {
+            r.after = 0;
+            r.phase = next_phase.unwrap_or("").to_owned();
+        }
+        let state = serde_json::to_string(&r)?;
+        let finished = !more && next_phase.is_none();
+        let feed_head = r.feed_head;
+        self.apply_page(changes, |w| {
+            if finished {
+                // Every phase is in: read the feed from where the re-download began (what
+                // changed meanwhile comes again and changes nothing twice).
+                w.tx.execute("DELETE FROM meta WHERE key = 'redownload'", [])?;
+                meta_set(&w.tx, "pull_cursor", &feed_head.to_string())?;
+                meta_set(&w.tx, "sync_protocol", SYNC_PROTOCOL)?;
+                Ok(())
+            } else {
+                meta_set(&w.tx, "redownload", &state)
+            }
+        })?;
+        Ok(r)
+    }
+
+    /// A digest of what the store holds of its branch (beneficiaries and their merges, case
+    /// states), compared by HQ with its copy to detect divergence.
     pub fn holding_digest(&self) -> Result<String> {
         let mut lines: Vec<String> = Vec::new();
         let conn = self.conn();
@@ -295,15 +474,48 @@ impl Store {
             let (id, m) = r?;
             lines.push(format!("b {id} {m}"));
         }
-        let mut stmt = conn.prepare(
-            "SELECT id, state FROM cases
-             WHERE id NOT IN (SELECT id FROM foreign_records WHERE entity = 'case')",
-        )?;
+        let mut stmt = conn.prepare("SELECT id, state FROM cases")?;
         for r in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
             let (id, s) = r?;
             lines.push(format!("c {id} {s}"));
         }
         Ok(digest_lines(lines))
+    }
+
+    /// Conflicts of the branch still waiting for a person, newest first.
+    pub fn open_conflicts(&self, limit: usize) -> Result<Vec<BranchConflict>> {
+        let device = self.session().device.to_string();
+        let mut stmt = self.conn().prepare(
+            "SELECT id, entity, entity_id, field, current, proposed, device_id, reason FROM conflicts
+             WHERE resolution IS NULL ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, entity, entity_id, field, current, proposed, by, reason) = row?;
+            out.push(BranchConflict {
+                id,
+                entity,
+                entity_id,
+                field,
+                current: serde_json::from_str(&current).unwrap_or(Value::Null),
+                proposed: serde_json::from_str(&proposed).unwrap_or(Value::Null),
+                proposed_here: by == device,
+                reason,
+            });
+        }
+        Ok(out)
     }
 
     // ---- attachments ----
@@ -355,23 +567,35 @@ impl Store {
         Ok(())
     }
 
-    /// Knowledge-base files wanted from HQ: (sha256, mime, size, bytes held so far).
-    pub fn downloads_wanted(&self) -> Result<Vec<(String, String, i64, i64)>> {
+    /// Files wanted from HQ: knowledge-base documents, and files the branch's records reference
+    /// that were made on another laptop. (sha256, bytes held so far), smallest known first.
+    pub fn downloads_wanted(&self) -> Result<Vec<(String, i64)>> {
         let mut stmt = self.conn().prepare(
-            "SELECT k.sha256, k.mime, k.size,
-                    coalesce((SELECT sum(length(bytes)) FROM download_parts p WHERE p.sha256 = k.sha256), 0)
-             FROM kb_downloads k GROUP BY k.sha256 ORDER BY k.size",
+            "SELECT w.sha256, coalesce((SELECT sum(length(bytes)) FROM download_parts p WHERE p.sha256 = w.sha256), 0)
+             FROM (SELECT sha256, size FROM kb_downloads
+                   UNION SELECT sha256, 1e18 FROM file_downloads WHERE last_error IS NULL) w
+             WHERE w.sha256 NOT IN (SELECT sha256 FROM attachments)
+             GROUP BY w.sha256 ORDER BY min(w.size)",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Keep one downloaded chunk; when the file is whole, check its SHA-256 and move it into
-    /// `attachments`. Returns true when the file is complete.
+    /// A wanted file HQ cannot give (not delivered by the branch yet, damaged): tried again
+    /// after the next change of its record, not at every pass.
+    pub fn mark_download_failed(&mut self, sha256: &str, code: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE file_downloads SET last_error = ?2 WHERE sha256 = ?1",
+            params![sha256, code],
+        )?;
+        Ok(())
+    }
+
+    /// Keep one downloaded chunk; when the file is whole (`size` bytes), check its SHA-256 and
+    /// its type and move it into `attachments`. Returns true when the file is complete.
     pub fn save_download_chunk(
         &mut self,
         sha256: &str,
-        mime: &str,
         size: i64,
         offset: i64,
         bytes: &[u8],
@@ -402,27 +626,37 @@ impl Store {
                 }
             }
             tx.execute("DELETE FROM download_parts WHERE sha256 = ?1", [sha256])?;
-            if hex::encode(Sha256::digest(&whole)) == sha256 {
-                tx.execute(
-                    "INSERT INTO attachments (sha256, mime, size, bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(sha256) DO NOTHING",
-                    params![sha256, mime, size, whole, stamp],
-                )?;
-                tx.execute(
-                    "INSERT INTO kb_documents (id, title, body, attachment, published_at, source)
-                     SELECT id, title, body, sha256, published_at, 'hq' FROM kb_downloads WHERE sha256 = ?1
-                     ON CONFLICT(id) DO UPDATE SET title = excluded.title, body = excluded.body,
-                        attachment = excluded.attachment, published_at = excluded.published_at",
-                    [sha256],
-                )?;
-                tx.execute("DELETE FROM kb_downloads WHERE sha256 = ?1", [sha256])?;
-                // HQ already holds what it sent.
-                tx.execute(
-                    "INSERT INTO attachment_uploads (sha256, uploaded_at) VALUES (?1, ?2)
-                     ON CONFLICT(sha256) DO NOTHING",
-                    params![sha256, stamp],
-                )?;
-                complete = true;
+            let mime = sila_domain::interaction::sniff_mime(&whole);
+            match mime {
+                Some(mime) if hex::encode(Sha256::digest(&whole)) == sha256 => {
+                    tx.execute(
+                        "INSERT INTO attachments (sha256, mime, size, bytes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT(sha256) DO NOTHING",
+                        params![sha256, mime, whole.len() as i64, whole, stamp],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO kb_documents (id, title, body, attachment, published_at, source)
+                         SELECT id, title, body, sha256, published_at, 'hq' FROM kb_downloads WHERE sha256 = ?1
+                         ON CONFLICT(id) DO UPDATE SET title = excluded.title, body = excluded.body,
+                            attachment = excluded.attachment, published_at = excluded.published_at",
+                        [sha256],
+                    )?;
+                    tx.execute("DELETE FROM kb_downloads WHERE sha256 = ?1", [sha256])?;
+                    tx.execute("DELETE FROM file_downloads WHERE sha256 = ?1", [sha256])?;
+                    // HQ already holds what it sent.
+                    tx.execute(
+                        "INSERT INTO attachment_uploads (sha256, uploaded_at) VALUES (?1, ?2)
+                         ON CONFLICT(sha256) DO NOTHING",
+                        params![sha256, stamp],
+                    )?;
+                    complete = true;
+                }
+                _ => {
+                    tx.execute(
+                        "UPDATE file_downloads SET last_error = 'hash_mismatch' WHERE sha256 = ?1",
+                        [sha256],
+                    )?;
+                }
             }
         }
         tx.commit()?;
@@ -456,6 +690,97 @@ impl Store {
     }
 }
 
+/// The next pass re-downloads the branch, and every record HQ sends is taken as HQ holds it
+/// (apart from edits made here HQ has not acknowledged), whatever version this store thought
+/// it had: what it holds may have drifted from HQ's copy.
+fn take_branch_again(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "DELETE FROM meta WHERE key IN ('sync_protocol', 'redownload');
+         UPDATE beneficiaries SET hq_version = 0 WHERE hq_version <> 0;
+         UPDATE cases SET hq_version = 0 WHERE hq_version <> 0;
+         UPDATE interactions SET hq_version = 0 WHERE hq_version <> 0;
+         UPDATE deliveries SET hq_version = 0 WHERE hq_version <> 0;
+         UPDATE surveys SET hq_version = 0 WHERE hq_version <> 0;
+         UPDATE tasks SET hq_version = 0 WHERE hq_version <> 0;
+         UPDATE staff SET hq_version = 0 WHERE hq_version <> 0;",
+    )?;
+    Ok(())
+}
+
+impl AckReport {
+    /// Acknowledge one operation HQ confirmed, with HQ's result for it.
+    fn note(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        seq: i64,
+        op_id: &str,
+        ack: Option<&OpAck>,
+        stamp: &str,
+    ) -> Result<()> {
+        let result = match ack {
+            Some(a) if a.result != "applied" => match &a.reason {
+                Some(reason) => format!("{}:{}", a.result, reason),
+                None => a.result.clone(),
+            },
+            _ => "applied".to_owned(),
+        };
+        let n = tx.execute(
+            "UPDATE outbox SET acked_at = ?3, result = ?4 WHERE seq = ?1 AND op_id = ?2 AND acked_at IS NULL",
+            params![seq, op_id, stamp, result],
+        )?;
+        if n == 0 {
+            return Ok(());
+        }
+        self.acked += 1;
+        match ack.map(|a| a.result.as_str()) {
+            Some("rejected") => {
+                self.rejected += 1;
+                mark_refused_event(tx, seq, ack.and_then(|a| a.reason.as_deref()))?;
+            }
+            Some("conflict") => self.conflicts += 1,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A transition HQ refused stays in the history (it is append-only) and is shown as refused.
+fn mark_refused_event(
+    tx: &rusqlite::Transaction<'_>,
+    seq: i64,
+    reason: Option<&str>,
+) -> Result<()> {
+    let row: Option<(String, String, String)> = tx
+        .query_row(
+            "SELECT op, entity_id, payload FROM outbox WHERE seq = ?1",
+            [seq],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((op, case_id, payload)) = row else {
+        return Ok(());
+    };
+    if op != "case.transition" {
+        return Ok(());
+    }
+    let p: Value = serde_json::from_str(&payload)?;
+    let event = &p["event"];
+    tx.execute(
+        "INSERT OR IGNORE INTO case_event_refusals (event_seq, reason)
+         SELECT seq, ?5 FROM case_events WHERE case_id = ?1
+            AND json_extract(data, '$.at') = ?2 AND json_extract(data, '$.transition') = ?3
+            AND json_extract(data, '$.device') = ?4",
+        params![
+            case_id,
+            event["at"].as_str(),
+            event["transition"].as_str(),
+            event["device"].as_str(),
+            reason.unwrap_or("rejected")
+        ],
+    )?;
+    Ok(())
+}
+
 /// SHA-256 (hex) of sorted lines, the holding digest both sides compute the same way.
 pub fn digest_lines(mut lines: Vec<String>) -> String {
     lines.sort_unstable();
@@ -467,230 +792,209 @@ pub fn digest_lines(mut lines: Vec<String>) -> String {
     hex::encode(h.finalize())
 }
 
-impl Writer<'_> {
-    /// Has an entry with this identity been applied already? Marks it applied if not.
-    fn first_time(&self, kind: &str, key: &str, seq: i64) -> Result<bool> {
-        Ok(self.tx.execute(
-            "INSERT INTO sync_applied (kind, key, change_seq, applied_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(kind, key) DO NOTHING",
-            params![kind, key, seq, self.now.to_rfc3339()],
-        )? == 1)
+/// The digest of `(seq, op_id)` pairs in ascending sequence, as HQ computes it.
+pub fn ops_digest<'a>(ops: impl IntoIterator<Item = (i64, &'a str)>) -> String {
+    let mut h = Sha256::new();
+    for (seq, id) in ops {
+        h.update(seq.to_be_bytes());
+        h.update(id.as_bytes());
+        h.update(b"\n");
     }
+    hex::encode(h.finalize())
+}
 
-    fn apply_hq_change(&self, c: &HqChange) -> Result<bool> {
-        let p = &c.payload;
-        let s = |k: &str| -> Result<String> {
-            p.get(k)
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-                .ok_or_else(bad_payload)
+/// Fields of a record with a local edit HQ has not acknowledged: they keep the local value when
+/// HQ's state arrives (the edit is on its way, and HQ merges it field by field).
+fn pending_fields(
+    w: &Writer<'_>,
+    entity: &str,
+    id: &str,
+) -> Result<std::collections::HashSet<String>> {
+    let mut out = std::collections::HashSet::new();
+    let mut stmt = w.tx.prepare_cached(
+        "SELECT payload FROM outbox WHERE entity = ?1 AND entity_id = ?2 AND op LIKE '%.update'
+         AND acked_at IS NULL",
+    )?;
+    for p in stmt.query_map(params![entity, id], |r| r.get::<_, String>(0))? {
+        let p: Value = serde_json::from_str(&p?)?;
+        if let Some(f) = p["fields"].as_object() {
+            out.extend(f.keys().cloned());
+        }
+    }
+    Ok(out)
+}
+
+/// HQ's record with the fields this device edited (and HQ has not acknowledged) kept as they are
+/// here.
+fn keep_local(hq: &Value, local: &Value, pending: &std::collections::HashSet<String>) -> Value {
+    let mut out = hq.clone();
+    if let (Some(o), Some(l)) = (out.as_object_mut(), local.as_object()) {
+        for f in pending {
+            match l.get(f) {
+                Some(v) => o.insert(f.clone(), v.clone()),
+                None => o.remove(f),
+            };
+        }
+    }
+    out
+}
+
+/// The lifecycle's fields of a case: HQ's always win, unless a transition made here is still on
+/// its way (then HQ's answer to it decides).
+const LIFECYCLE_FIELDS: [&str; 5] = [
+    "state",
+    "submitted_at",
+    "promised_reply_date",
+    "decision",
+    "registration_number",
+];
+
+impl Writer<'_> {
+    /// Apply one record HQ relays. Returns true when something changed here. A state this device
+    /// already holds (same or older version) changes nothing, so a page applied twice, or the
+    /// feed read again after a re-download, changes nothing twice. An entry this build cannot
+    /// read is passed over rather than stopping sync for ever.
+    fn apply_hq_state(&self, c: &HqChange) -> Result<bool> {
+        let Ok(s) = serde_json::from_str::<HqState>(&c.payload) else {
+            return Ok(false);
         };
         match c.kind.as_str() {
-            KIND_DECISION => {
-                if !self.first_time(KIND_DECISION, &s("decision_id")?, c.seq)? {
-                    return Ok(false);
-                }
-                let hq_case: Case =
-                    serde_json::from_value(p["case"].clone()).map_err(|_| bad_payload())?;
-                self.apply_hq_decision(&hq_case, &p["event"])
+            "beneficiary" => self.apply_beneficiary(&c.entity_id, s),
+            "case" => self.apply_case(&c.entity_id, s),
+            "interaction" | "delivery" | "survey" | "task" => {
+                self.apply_record(&c.kind, &c.entity_id, s)
             }
-            KIND_MERGE => {
-                let merged = s("merged_id")?;
-                let survivor = s("survivor_id")?;
-                // HQ numbers merges; the same pair merged again after an undo is a new one.
-                let key = match p.get("merge_id").and_then(|v| v.as_i64()) {
-                    Some(n) => n.to_string(),
-                    None => format!("{merged}>{survivor}"),
-                };
-                if !self.first_time(KIND_MERGE, &key, c.seq)? {
-                    return Ok(false);
-                }
-                self.apply_merge(&merged, &survivor, &s("survivor_branch")?, &p["survivor"])
-            }
-            KIND_UNMERGE => {
-                let merge_id = p["merge_id"].as_i64().ok_or_else(bad_payload)?;
-                if !self.first_time(KIND_UNMERGE, &merge_id.to_string(), c.seq)? {
-                    return Ok(false);
-                }
-                self.apply_unmerge(&s("merged_id")?, &s("survivor_id")?)
-            }
-            KIND_FIELDS => {
-                let write_id = p["write_id"].as_i64().ok_or_else(bad_payload)?;
-                if !self.first_time(KIND_FIELDS, &write_id.to_string(), c.seq)? {
-                    return Ok(false);
-                }
-                let fields = p["fields"].as_object().ok_or_else(bad_payload)?;
-                self.apply_hq_fields(&s("beneficiary_id")?, fields, write_id)
-            }
-            KIND_KB => {
-                let doc: KbDoc = serde_json::from_value(p.clone()).map_err(|_| bad_payload())?;
-                let have_file: bool = match &doc.sha256 {
-                    None => true,
-                    Some(sha) => self.tx.query_row(
-                        "SELECT count(*) > 0 FROM attachments WHERE sha256 = ?1",
-                        [sha],
-                        |r| r.get(0),
-                    )?,
-                };
-                if have_file {
-                    self.tx.execute(
-                        "INSERT INTO kb_documents (id, title, body, attachment, published_at, source)
-                         VALUES (?1, ?2, ?3, ?4, ?5, 'hq')
-                         ON CONFLICT(id) DO UPDATE SET title = excluded.title, body = excluded.body,
-                            attachment = excluded.attachment, published_at = excluded.published_at",
-                        params![doc.id, doc.title, doc.body, doc.sha256, doc.published_at],
-                    )?;
-                } else {
-                    self.tx.execute(
-                        "INSERT INTO kb_downloads (id, title, body, sha256, mime, size, published_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT(id) DO UPDATE SET title = excluded.title, body = excluded.body,
-                            sha256 = excluded.sha256, mime = excluded.mime, size = excluded.size,
-                            published_at = excluded.published_at",
-                        params![doc.id, doc.title, doc.body, doc.sha256, doc.mime, doc.size, doc.published_at],
-                    )?;
-                }
-                Ok(true)
-            }
-            KIND_STAFF => {
-                let a: sila_domain::staff::StaffAccount =
-                    serde_json::from_value(p.clone()).map_err(|_| bad_payload())?;
-                let roles: Vec<&str> = a.roles.iter().map(|r| r.code()).collect();
-                let taken: Option<String> = self
-                    .tx
-                    .query_row(
-                        "SELECT id FROM staff WHERE username = ?1 AND id <> ?2",
-                        params![a.username, a.id.to_string()],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if taken.is_some() {
-                    // The same user name for a different person: keep the local one; HQ shows it.
-                    return Ok(false);
-                }
-                let stamp = self.now.to_rfc3339();
-                let n = self.tx.execute(
-                    "INSERT INTO staff (id, username, display_name, roles, branch, active, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-                     ON CONFLICT(id) DO UPDATE SET display_name = excluded.display_name, roles = excluded.roles,
-                        active = excluded.active, updated_at = excluded.updated_at
-                     WHERE staff.display_name <> excluded.display_name OR staff.roles <> excluded.roles
-                        OR staff.active <> excluded.active",
-                    params![a.id.to_string(), a.username, a.display_name, serde_json::to_string(&roles)?, a.branch, a.active, stamp],
-                )?;
-                Ok(n > 0)
-            }
-            KIND_SNAPSHOT => self.apply_snapshot(p),
+            "staff" => self.apply_staff(s),
+            "kb" => self.apply_kb(s),
+            "conflict" => self.apply_conflict(s),
             // A kind this build does not know yet is skipped, not fatal: newer HQs add kinds.
             _ => Ok(false),
         }
     }
 
-    /// Apply HQ's decision on a case: HQ's lifecycle fields win (a branch never overrides a
-    /// decision), the history gets HQ's event, and rule tasks follow ("tell the beneficiary").
-    fn apply_hq_decision(&self, hq: &Case, event: &serde_json::Value) -> Result<bool> {
-        let row: Option<i64> = self
+    fn local_version(&self, table: &str, id: &str) -> Result<Option<(i64, i64, String)>> {
+        Ok(self
             .tx
-            .query_row(
-                "SELECT version FROM cases WHERE id = ?1",
-                [hq.id.to_string()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if row.is_none() {
-            // A case of another device of this branch: nothing of it is here.
+            .prepare_cached(&format!(
+                "SELECT hq_version, version, data FROM {table} WHERE id = ?1"
+            ))?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?)
+    }
+
+    fn apply_beneficiary(&self, id: &str, s: HqState) -> Result<bool> {
+        let Ok(hq) = Beneficiary::deserialize(&s.data) else {
+            return Ok(false);
+        };
+        if hq.id.to_string() != id {
             return Ok(false);
         }
-        let local = self.apply_hq_lifecycle(hq)?;
-        self.tx.execute(
-            "INSERT INTO case_events (case_id, at, data) VALUES (?1, ?2, ?3)",
+        if let Some(survivor) = &s.survivor
+            && let Ok(b) = Beneficiary::deserialize(survivor)
+        {
+            // The person this one was merged into belongs to another branch: kept as a copy,
+            // shown, never pushed.
+            self.insert_beneficiary_row(&b, "", s.version, None)?;
+            self.tx.execute(
+                "INSERT INTO foreign_records (entity, id) VALUES ('beneficiary', ?1) ON CONFLICT DO NOTHING",
+                [b.id.to_string()],
+            )?;
+        }
+        let local: Option<(i64, Option<String>, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT hq_version, merged_into, data FROM beneficiaries WHERE id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((hq_version, was_merged_into, data)) = local else {
+            self.insert_beneficiary_row(
+                &hq,
+                &self.session.branch,
+                s.version,
+                s.merged_into.as_deref(),
+            )?;
+            return Ok(true);
+        };
+        if s.version <= hq_version {
+            return Ok(false);
+        }
+        let pending = pending_fields(self, "beneficiary", id)?;
+        let local: Value = serde_json::from_str(&data)?;
+        let merged = keep_local(&s.data, &local, &pending);
+        let Ok(b) = Beneficiary::deserialize(&merged) else {
+            return Ok(false);
+        };
+        self.exec(
+            "UPDATE beneficiaries SET full_name = ?2, name_key = ?3, national_id = ?4, phone = ?5, phone_rev = ?6,
+                 birth_date = ?7, data = ?8, version = version + 1, hq_version = ?9, merged_into = ?10, updated_at = ?11
+             WHERE id = ?1",
             params![
-                local.id.to_string(),
-                event
-                    .get("at")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| self.now.to_rfc3339()),
-                serde_json::to_string(event)?
+                id,
+                b.name.full(),
+                crate::beneficiaries::name_key_of(&b),
+                b.national_id.as_ref().map(|n| n.as_str().to_owned()),
+                b.mobile.as_ref().map(|m| m.as_str().to_owned()),
+                crate::beneficiaries::phone_rev_of(&b),
+                b.birth_date.map(|d| d.to_string()),
+                serde_json::to_string(&b)?,
+                s.version,
+                s.merged_into,
+                self.now.to_rfc3339()
             ],
         )?;
-        self.audit("case.hq_decision", "case", &local.id.to_string())?;
+        if was_merged_into != s.merged_into {
+            self.audit(
+                if s.merged_into.is_some() {
+                    "beneficiary.hq_merge"
+                } else {
+                    "beneficiary.hq_unmerge"
+                },
+                "beneficiary",
+                id,
+            )?;
+        }
+        if let Some(old) = was_merged_into.filter(|_| s.merged_into.is_none()) {
+            self.drop_unused_copy(&old)?;
+        }
         Ok(true)
     }
 
-    fn apply_merge(
-        &self,
-        merged: &str,
-        survivor: &str,
-        survivor_branch: &str,
-        survivor_data: &serde_json::Value,
-    ) -> Result<bool> {
-        let n = self.tx.execute(
-            "UPDATE beneficiaries SET merged_into = ?2, updated_at = ?3 WHERE id = ?1",
-            params![merged, survivor, self.now.to_rfc3339()],
-        )?;
-        let have_survivor: bool = self.tx.query_row(
-            "SELECT count(*) > 0 FROM beneficiaries WHERE id = ?1",
-            [survivor],
-            |r| r.get(0),
-        )?;
-        if !have_survivor && survivor_data.is_object() {
-            let b: sila_domain::beneficiary::Beneficiary =
-                serde_json::from_value(survivor_data.clone()).map_err(|_| bad_payload())?;
-            self.insert_beneficiary_row(&b, survivor_branch, 1)?;
-            self.tx.execute(
-                "INSERT INTO foreign_records (entity, id) VALUES ('beneficiary', ?1) ON CONFLICT DO NOTHING",
-                [survivor],
-            )?;
-        }
-        if n > 0 {
-            self.audit("beneficiary.hq_merge", "beneficiary", merged)?;
-        }
-        Ok(n > 0)
-    }
-
-    /// HQ undid a merge: the merged record is live again here. A copy of the survivor that this
-    /// branch only held because of the merge goes away unless a case or contact here already points at it
-    /// (then it stays, marked as a copy, so the branch's unique national-ID rule still holds).
-    fn apply_unmerge(&self, merged: &str, survivor: &str) -> Result<bool> {
-        let foreign_unused: bool = self.tx.query_row(
+    /// A copy of another branch's person kept only because of a merge goes when the merge is
+    /// undone, unless a case or contact here points at it.
+    fn drop_unused_copy(&self, id: &str) -> Result<()> {
+        let unused: bool = self.tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM foreign_records WHERE entity = 'beneficiary' AND id = ?1)
                 AND NOT EXISTS (SELECT 1 FROM cases WHERE beneficiary_id = ?1)
-                AND NOT EXISTS (SELECT 1 FROM interactions WHERE beneficiary_id = ?1)",
-            [survivor],
+                AND NOT EXISTS (SELECT 1 FROM interactions WHERE beneficiary_id = ?1)
+                AND NOT EXISTS (SELECT 1 FROM beneficiaries WHERE merged_into = ?1)",
+            [id],
             |r| r.get(0),
         )?;
-        if foreign_unused {
+        if unused {
             self.tx
-                .execute("DELETE FROM beneficiaries WHERE id = ?1", [survivor])?;
+                .execute("DELETE FROM beneficiaries WHERE id = ?1", [id])?;
             self.tx.execute(
                 "DELETE FROM foreign_records WHERE entity = 'beneficiary' AND id = ?1",
-                [survivor],
+                [id],
             )?;
         }
-        let n = self.tx.execute(
-            "UPDATE OR IGNORE beneficiaries SET merged_into = NULL, updated_at = ?3
-             WHERE id = ?1 AND merged_into = ?2",
-            params![merged, survivor, self.now.to_rfc3339()],
-        )?;
-        if n > 0 {
-            self.audit("beneficiary.hq_unmerge", "beneficiary", merged)?;
-        }
-        Ok(n > 0)
+        Ok(())
     }
 
     /// Insert a beneficiary row HQ sent, without an outbox operation (HQ has it already).
     fn insert_beneficiary_row(
         &self,
-        b: &sila_domain::beneficiary::Beneficiary,
+        b: &Beneficiary,
         branch: &str,
-        version: i64,
+        hq_version: i64,
+        merged_into: Option<&str>,
     ) -> Result<()> {
         let stamp = self.now.to_rfc3339();
-        self.tx.execute(
+        self.exec(
             "INSERT INTO beneficiaries (id, branch, full_name, name_key, national_id, phone, phone_rev,
-                 birth_date, data, version, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+                 birth_date, data, version, hq_version, merged_into, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?12, ?12)
              ON CONFLICT(id) DO NOTHING",
             params![
                 b.id.to_string(),
@@ -702,183 +1006,352 @@ impl Writer<'_> {
                 crate::beneficiaries::phone_rev_of(b),
                 b.birth_date.map(|d| d.to_string()),
                 serde_json::to_string(b)?,
-                version,
+                hq_version,
+                merged_into,
                 stamp
             ],
         )?;
         Ok(())
     }
 
-    /// HQ changed fields of a beneficiary. Fields with a local edit HQ has not acknowledged keep
-    /// the local value: that edit reaches HQ as a conflict, where a person chooses. The branch
-    /// tells HQ it has seen this write (op "beneficiary.hq_seen"), so later edits made on top of it
-    /// are not mistaken for conflicts.
-    fn apply_hq_fields(
-        &self,
-        id: &str,
-        fields: &serde_json::Map<String, serde_json::Value>,
-        write_id: i64,
-    ) -> Result<bool> {
-        let row: Option<(String, i64)> = self
-            .tx
-            .query_row(
-                "SELECT data, version FROM beneficiaries WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((data, version)) = row else {
+    fn apply_case(&self, id: &str, s: HqState) -> Result<bool> {
+        let Ok(hq) = Case::deserialize(&s.data) else {
             return Ok(false);
         };
-        let mut pending_fields = std::collections::HashSet::new();
-        {
-            let mut stmt = self.tx.prepare(
-                "SELECT payload FROM outbox WHERE entity = 'beneficiary' AND entity_id = ?1
-                 AND op = 'beneficiary.update' AND acked_at IS NULL",
-            )?;
-            for p in stmt.query_map([id], |r| r.get::<_, String>(0))? {
-                let p: serde_json::Value = serde_json::from_str(&p?)?;
-                if let Some(f) = p["fields"].as_object() {
-                    pending_fields.extend(f.keys().cloned());
+        if hq.id.to_string() != id {
+            return Ok(false);
+        }
+        let local = self.local_version("cases", id)?;
+        // Rule tasks follow the lifecycle: only a case that is new here or moved needs them.
+        let mut moved = true;
+        let case = match local {
+            None => {
+                let stamp = self.now.to_rfc3339();
+                let n = self.exec(
+                    "INSERT INTO cases (id, number, beneficiary_id, branch, state, support_type, channel,
+                         promised_reply_date, data, version, hq_version, created_at, updated_at)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?11
+                     WHERE EXISTS (SELECT 1 FROM beneficiaries WHERE id = ?3)",
+                    params![
+                        id,
+                        hq.number,
+                        hq.beneficiary_id.to_string(),
+                        self.session.branch,
+                        hq.state.code(),
+                        hq.support_type,
+                        hq.channel.code(),
+                        hq.promised_reply_date.map(|d| d.to_string()),
+                        serde_json::to_string(&hq)?,
+                        s.version,
+                        stamp
+                    ],
+                )?;
+                if n == 0 {
+                    return Ok(false);
                 }
+                hq
             }
-        }
-        let mut value: serde_json::Value = serde_json::from_str(&data)?;
-        let obj = value.as_object_mut().ok_or(StoreError::Corrupt)?;
-        for (k, v) in fields {
-            if pending_fields.contains(k) {
+            Some((hq_version, _, _)) if s.version <= hq_version => return Ok(false),
+            Some((_, _, data)) => {
+                let local: Value = serde_json::from_str(&data)?;
+                let mut pending = pending_fields(self, "case", id)?;
+                let transition_pending: bool = self
+                    .tx
+                    .prepare_cached(
+                        "SELECT count(*) > 0 FROM outbox WHERE entity = 'case' AND entity_id = ?1
+                         AND op = 'case.transition' AND acked_at IS NULL",
+                    )?
+                    .query_row([id], |r| r.get(0))?;
+                if transition_pending {
+                    pending.extend(LIFECYCLE_FIELDS.iter().map(|f| (*f).to_owned()));
+                } else {
+                    for f in LIFECYCLE_FIELDS {
+                        pending.remove(f);
+                    }
+                }
+                let merged = keep_local(&s.data, &local, &pending);
+                let Ok(c) = Case::deserialize(&merged) else {
+                    return Ok(false);
+                };
+                moved = local.get("state") != merged.get("state");
+                self.exec(
+                    "UPDATE cases SET state = ?2, support_type = ?3, channel = ?4, promised_reply_date = ?5, data = ?6,
+                         version = version + 1, hq_version = ?7, updated_at = ?8 WHERE id = ?1",
+                    params![
+                        id,
+                        c.state.code(),
+                        c.support_type,
+                        c.channel.code(),
+                        c.promised_reply_date.map(|d| d.to_string()),
+                        serde_json::to_string(&c)?,
+                        s.version,
+                        self.now.to_rfc3339()
+                    ],
+                )?;
+                c
+            }
+        };
+        for e in &s.events {
+            let Ok(ev) = CaseEvent::deserialize(e) else {
                 continue;
-            }
-            // JSON null is a value (every field is always serialised).
-            obj.insert(k.clone(), v.clone());
+            };
+            // The history entry made here already is the same entry (by when, what and where).
+            self.exec(
+                "INSERT INTO case_events (case_id, at, data)
+                 SELECT ?1, ?2, ?3 WHERE NOT EXISTS (
+                    SELECT 1 FROM case_events WHERE case_id = ?1 AND json_extract(data, '$.at') = ?4
+                      AND json_extract(data, '$.transition') = ?5 AND json_extract(data, '$.device') = ?6)",
+                params![
+                    id,
+                    ev.at.to_rfc3339(),
+                    serde_json::to_string(&ev)?,
+                    serde_json::to_value(ev.at)?.as_str(),
+                    ev.transition.code(),
+                    ev.device.to_string()
+                ],
+            )?;
         }
-        let b: sila_domain::beneficiary::Beneficiary =
-            serde_json::from_value(value).map_err(|_| bad_payload())?;
-        self.tx.execute(
-            "UPDATE beneficiaries SET full_name = ?2, name_key = ?3, national_id = ?4, phone = ?5, phone_rev = ?6,
-                 birth_date = ?7, data = ?8, version = ?9, updated_at = ?10 WHERE id = ?1",
-            params![
-                id,
-                b.name.full(),
-                crate::beneficiaries::name_key_of(&b),
-                b.national_id.as_ref().map(|n| n.as_str().to_owned()),
-                b.mobile.as_ref().map(|m| m.as_str().to_owned()),
-                crate::beneficiaries::phone_rev_of(&b),
-                b.birth_date.map(|d| d.to_string()),
-                serde_json::to_string(&b)?,
-                version + 1,
-                self.now.to_rfc3339()
-            ],
-        )?;
-        self.op(
-            "beneficiary.hq_seen",
-            "beneficiary",
-            id,
-            Some(version),
-            &serde_json::json!({ "write_id": write_id }),
-        )?;
+        self.want_files(&case)?;
+        if moved {
+            self.refresh_rule_tasks_for(&case)?;
+        }
         Ok(true)
     }
 
-    /// During a full re-download: HQ's copy of one of this device's records. A record missing here
-    /// is restored; a case whose lifecycle differs takes HQ's (every local change was acknowledged
-    /// before HQ compared the digests).
-    fn apply_snapshot(&self, p: &serde_json::Value) -> Result<bool> {
-        let entity = p["entity"].as_str().ok_or_else(bad_payload)?;
-        match entity {
-            "beneficiary" => {
-                let b: sila_domain::beneficiary::Beneficiary =
-                    serde_json::from_value(p["data"].clone()).map_err(|_| bad_payload())?;
-                let id = b.id.to_string();
-                let exists: bool = self.tx.query_row(
-                    "SELECT count(*) > 0 FROM beneficiaries WHERE id = ?1",
-                    [&id],
-                    |r| r.get(0),
-                )?;
-                let mut changed = false;
-                if !exists {
-                    let branch = p["branch"].as_str().unwrap_or(&self.session.branch);
-                    self.insert_beneficiary_row(&b, branch, 1)?;
-                    changed = true;
-                }
-                let merged = p["merged_into"].as_str();
-                changed |= self.tx.execute(
-                    "UPDATE beneficiaries SET merged_into = ?2 WHERE id = ?1 AND merged_into IS NOT ?2",
-                    params![id, merged],
-                )? > 0;
-                Ok(changed)
+    /// The files a case refers to that this device does not hold (attached on another laptop):
+    /// fetched in the background after the records.
+    fn want_files(&self, c: &Case) -> Result<()> {
+        let mut shas: Vec<&str> = c
+            .documents
+            .iter()
+            .filter_map(|d| d.attachment.as_deref())
+            .collect();
+        if let Some(d) = &c.declaration {
+            shas.push(match &d.signature {
+                sila_domain::case::Signature::Drawn { attachment }
+                | sila_domain::case::Signature::OnPaper { attachment } => attachment,
+            });
+        }
+        for sha in shas {
+            self.exec(
+                "INSERT INTO file_downloads (sha256, wanted_at) SELECT ?1, ?2
+                 WHERE NOT EXISTS (SELECT 1 FROM attachments WHERE sha256 = ?1)
+                 ON CONFLICT(sha256) DO UPDATE SET last_error = NULL",
+                params![sha, self.now.to_rfc3339()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Interactions, deliveries, surveys and tasks: an upsert guarded by HQ's version, fields
+    /// edited here and not yet acknowledged kept.
+    fn apply_record(&self, kind: &str, id: &str, s: HqState) -> Result<bool> {
+        let table = match kind {
+            "interaction" => "interactions",
+            "delivery" => "deliveries",
+            "survey" => "surveys",
+            _ => "tasks",
+        };
+        let local: Option<(i64, String)> = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT hq_version, data FROM {table} WHERE id = ?1"
+            ))?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let data = match &local {
+            Some((v, _)) if s.version <= *v => return Ok(false),
+            Some((_, data)) => {
+                let local: Value = serde_json::from_str(data)?;
+                keep_local(&s.data, &local, &pending_fields(self, kind, id)?)
             }
-            "case" => {
-                let hq: Case =
-                    serde_json::from_value(p["data"].clone()).map_err(|_| bad_payload())?;
-                let local: Option<String> = self
-                    .tx
-                    .query_row(
-                        "SELECT state FROM cases WHERE id = ?1",
-                        [hq.id.to_string()],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                match local {
-                    None => {
-                        let stamp = self.now.to_rfc3339();
-                        let branch = p["branch"].as_str().unwrap_or(&self.session.branch);
-                        self.tx.execute(
-                            "INSERT INTO cases (id, number, beneficiary_id, branch, state, support_type, channel,
-                                 promised_reply_date, data, version, created_at, updated_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)",
-                            params![
-                                hq.id.to_string(),
-                                hq.number,
-                                hq.beneficiary_id.to_string(),
-                                branch,
-                                hq.state.code(),
-                                hq.support_type,
-                                hq.channel.code(),
-                                hq.promised_reply_date.map(|d| d.to_string()),
-                                serde_json::to_string(&hq)?,
-                                stamp
-                            ],
-                        )?;
-                        Ok(true)
-                    }
-                    Some(state) if CaseState::from_code(&state) != Some(hq.state) => {
-                        self.apply_hq_lifecycle(&hq)?;
-                        Ok(true)
-                    }
-                    Some(_) => Ok(false),
-                }
+            None => s.data.clone(),
+        };
+        let text = serde_json::to_string(&data)?;
+        let r = match kind {
+            "interaction" => {
+                let Ok(i) = sila_domain::interaction::Interaction::deserialize(&data) else {
+                    return Ok(false);
+                };
+                self.exec(
+                    "INSERT INTO interactions (id, beneficiary_id, case_id, at, data, hq_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(id) DO UPDATE SET data = excluded.data, case_id = excluded.case_id, hq_version = excluded.hq_version",
+                    params![id, i.beneficiary_id.to_string(), i.case_id.map(|c| c.to_string()), i.at.to_rfc3339(), text, s.version],
+                )
             }
-            _ => Ok(false),
+            "delivery" => {
+                let Ok(d) = sila_domain::interaction::Delivery::deserialize(&data) else {
+                    return Ok(false);
+                };
+                self.exec(
+                    "INSERT INTO deliveries (id, case_id, delivered_on, data, hq_version) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(id) DO UPDATE SET data = excluded.data, hq_version = excluded.hq_version",
+                    params![id, d.case_id.to_string(), d.delivered_on.to_string(), text, s.version],
+                )
+            }
+            "survey" => {
+                let Ok(sv) = sila_domain::interaction::Survey::deserialize(&data) else {
+                    return Ok(false);
+                };
+                self.exec(
+                    "INSERT INTO surveys (id, case_id, data, hq_version) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(id) DO UPDATE SET data = excluded.data, hq_version = excluded.hq_version",
+                    params![id, sv.case_id.map(|c| c.to_string()), text, s.version],
+                )
+            }
+            _ => {
+                let Ok(t) = sila_domain::task::Task::deserialize(&data) else {
+                    return Ok(false);
+                };
+                self.exec(
+                    "INSERT INTO tasks (id, key, kind, role, due_on, done_at, data, hq_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT(id) DO UPDATE SET data = excluded.data, role = excluded.role, due_on = excluded.due_on,
+                        done_at = excluded.done_at, hq_version = excluded.hq_version",
+                    params![
+                        id,
+                        t.key,
+                        serde_json::to_value(t.kind)?.as_str().unwrap_or_default(),
+                        t.role.code(),
+                        t.due_on.to_string(),
+                        t.done_at.map(|d| d.to_rfc3339()),
+                        text,
+                        s.version
+                    ],
+                )
+            }
+        };
+        match r {
+            Ok(n) => Ok(n > 0),
+            // What it points at is not here (another task already holds its rule's key, or its
+            // case is still on its way in a re-download): passed over, it comes again.
+            Err(StoreError::Sqlite(e))
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
         }
     }
 
-    /// Take HQ's lifecycle fields for a case (state, decision, dates, registration number) and
-    /// refresh the rule tasks that follow from them. Everything else stays as the branch has it.
-    fn apply_hq_lifecycle(&self, hq: &Case) -> Result<Case> {
-        let (data, version): (String, i64) = self.tx.query_row(
-            "SELECT data, version FROM cases WHERE id = ?1",
-            [hq.id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+    fn apply_staff(&self, s: HqState) -> Result<bool> {
+        let Ok(a) = sila_domain::staff::StaffAccount::deserialize(&s.data) else {
+            return Ok(false);
+        };
+        let roles: Vec<&str> = a.roles.iter().map(|r| r.code()).collect();
+        let taken: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT id FROM staff WHERE username = ?1 AND id <> ?2",
+                params![a.username, a.id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if taken.is_some() {
+            // The same user name for a different person (made on two laptops): the local one is
+            // kept; HQ shows both.
+            return Ok(false);
+        }
+        let stamp = self.now.to_rfc3339();
+        let n = self.exec(
+            "INSERT INTO staff (id, username, display_name, roles, branch, active, hq_version, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             ON CONFLICT(id) DO UPDATE SET display_name = excluded.display_name, roles = excluded.roles,
+                active = excluded.active, hq_version = excluded.hq_version, updated_at = excluded.updated_at
+             WHERE staff.hq_version < excluded.hq_version",
+            params![a.id.to_string(), a.username, a.display_name, serde_json::to_string(&roles)?, a.branch, a.active, s.version, stamp],
         )?;
-        let mut local: Case = serde_json::from_str(&data)?;
-        local.state = hq.state;
-        local.decision = hq.decision.clone();
-        local.submitted_at = hq.submitted_at;
-        local.promised_reply_date = hq.promised_reply_date;
-        local.registration_number = hq.registration_number.clone();
-        self.tx.execute(
-            "UPDATE cases SET state = ?2, promised_reply_date = ?3, data = ?4, version = ?5, updated_at = ?6 WHERE id = ?1",
+        Ok(n > 0)
+    }
+
+    fn apply_kb(&self, s: HqState) -> Result<bool> {
+        #[derive(Deserialize)]
+        struct KbDoc {
+            id: String,
+            title: String,
+            #[serde(default)]
+            body: String,
+            #[serde(default)]
+            sha256: Option<String>,
+            #[serde(default)]
+            mime: String,
+            #[serde(default)]
+            size: i64,
+            published_at: String,
+        }
+        let Ok(doc) = KbDoc::deserialize(&s.data) else {
+            return Ok(false);
+        };
+        let have_file: bool = match &doc.sha256 {
+            None => true,
+            Some(sha) => self.tx.query_row(
+                "SELECT count(*) > 0 FROM attachments WHERE sha256 = ?1",
+                [sha],
+                |r| r.get(0),
+            )?,
+        };
+        if have_file {
+            self.exec(
+                "INSERT INTO kb_documents (id, title, body, attachment, published_at, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'hq')
+                 ON CONFLICT(id) DO UPDATE SET title = excluded.title, body = excluded.body,
+                    attachment = excluded.attachment, published_at = excluded.published_at",
+                params![doc.id, doc.title, doc.body, doc.sha256, doc.published_at],
+            )?;
+        } else {
+            self.exec(
+                "INSERT INTO kb_downloads (id, title, body, sha256, mime, size, published_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(id) DO UPDATE SET title = excluded.title, body = excluded.body,
+                    sha256 = excluded.sha256, mime = excluded.mime, size = excluded.size,
+                    published_at = excluded.published_at",
+                params![
+                    doc.id,
+                    doc.title,
+                    doc.body,
+                    doc.sha256,
+                    doc.mime,
+                    doc.size,
+                    doc.published_at
+                ],
+            )?;
+        }
+        Ok(true)
+    }
+
+    fn apply_conflict(&self, s: HqState) -> Result<bool> {
+        #[derive(Deserialize)]
+        struct C {
+            id: i64,
+            entity: String,
+            entity_id: String,
+            field: String,
+            current: Value,
+            proposed: Value,
+            device_id: String,
+            reason: String,
+            #[serde(default)]
+            resolution: Option<String>,
+        }
+        let Ok(c) = C::deserialize(&s.data) else {
+            return Ok(false);
+        };
+        let n = self.exec(
+            "INSERT INTO conflicts (id, entity, entity_id, field, current, proposed, device_id, reason, resolution, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT(id) DO UPDATE SET resolution = excluded.resolution WHERE conflicts.resolution IS NOT excluded.resolution",
             params![
-                local.id.to_string(),
-                local.state.code(),
-                local.promised_reply_date.map(|d| d.to_string()),
-                serde_json::to_string(&local)?,
-                version + 1,
+                c.id,
+                c.entity,
+                c.entity_id,
+                c.field,
+                serde_json::to_string(&c.current)?,
+                serde_json::to_string(&c.proposed)?,
+                c.device_id,
+                c.reason,
+                c.resolution,
                 self.now.to_rfc3339()
             ],
         )?;
-        self.refresh_rule_tasks_for(&local)?;
-        Ok(local)
+        Ok(n > 0)
     }
 }

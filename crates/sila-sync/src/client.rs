@@ -8,8 +8,8 @@
 //! large or broken attachment never holds up the records.
 
 use crate::proto::{
-    self, EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushResponse, UploadStatus,
-    WireOp,
+    self, EnrollRequest, EnrollResponse, ErrorBody, LookupResponse, PullResponse, PushResponse,
+    PushState, SnapshotPlan, UploadStatus, WireOp,
 };
 use serde::Serialize;
 use sila_store::sync::{HqChange, OpAck};
@@ -17,7 +17,7 @@ use sila_store::{Store, StoreError};
 use std::time::Duration;
 
 /// Knobs of a sync pass; the defaults are production's.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SyncOptions {
     /// Most operations in one batch (one frame of a push stream, committed at HQ in one
     /// transaction).
@@ -39,6 +39,11 @@ pub struct SyncOptions {
     pub attachments: bool,
     /// Crash on purpose at a named point (tests that kill the client).
     pub failpoint: Option<ClientFailpoint>,
+    /// Send the holding digest with the pull, so HQ can tell a store that diverged (a scan of the
+    /// branch at HQ: the scheduler asks for it now and then).
+    pub check_holding: bool,
+    /// Told after every page of a re-download (the progress bar of a new laptop).
+    pub progress: Option<std::sync::Arc<dyn Fn(&sila_store::sync::Redownload) + Send + Sync>>,
 }
 
 impl Default for SyncOptions {
@@ -53,6 +58,8 @@ impl Default for SyncOptions {
             request_timeout: Duration::from_secs(120),
             attachments: true,
             failpoint: ClientFailpoint::from_env(),
+            check_holding: true,
+            progress: None,
         }
     }
 }
@@ -98,6 +105,8 @@ pub struct SyncReport {
     /// Operations sent that HQ had already committed (a repeat after a lost answer); after a cut
     /// the client asks first, so this stays near zero.
     pub resent: usize,
+    /// Unsent operations given new numbers because the store was behind HQ (restored, copied).
+    pub carried_over: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +175,10 @@ pub fn arabic_message(code: &str) -> &'static str {
         "code_expired" => "انتهت صلاحية رمز التسجيل. اطلب رمزاً جديداً.",
         "code_used" => "رمز التسجيل استُخدم على جهاز آخر. اطلب رمزاً جديداً.",
         "branch_mismatch" => "رمز التسجيل صادر لفرع آخر غير فرع هذا الجهاز.",
+        "update_required" => {
+            "إصدار صلة على هذا الجهاز أقدم من إصدار المقر. حدّث صلة ثم أعد المزامنة؛ بياناتك محفوظة على الجهاز."
+        }
+        "too_many_requests" => "طلبات كثيرة من هذا الجهاز. ستُعاد المحاولة لاحقاً.",
         _ => "تعذرت المزامنة مع المقر.",
     }
 }
@@ -192,7 +205,13 @@ pub struct HqClient {
 
 impl HqClient {
     pub fn new(base: &str, token: Option<String>, opts: &SyncOptions) -> Result<Self, SyncError> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            proto::PROTOCOL_HEADER,
+            reqwest::header::HeaderValue::from(proto::PROTOCOL),
+        );
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .connect_timeout(opts.connect_timeout)
             .timeout(opts.request_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
@@ -277,7 +296,7 @@ impl HqClient {
     /// Where HQ stands with this device: everything up to `acked_through` is committed, with the
     /// outcomes other than plain success after `after`. Asked after a pass that failed, so the
     /// next push resumes after what HQ holds instead of sending it again.
-    pub async fn push_state(&self, after: i64) -> Result<PushResponse, SyncError> {
+    pub async fn push_state(&self, after: i64) -> Result<PushState, SyncError> {
         let resp = self
             .auth(self.http.get(self.url("/v1/push")))
             .query(&[("after", after)])
@@ -291,9 +310,14 @@ impl HqClient {
         &self,
         after: i64,
         limit: usize,
+        own: i64,
         digest: Option<&str>,
     ) -> Result<PullResponse, SyncError> {
-        let mut q = vec![("after", after.to_string()), ("limit", limit.to_string())];
+        let mut q = vec![
+            ("after", after.to_string()),
+            ("limit", limit.to_string()),
+            ("own", own.to_string()),
+        ];
         if let Some(d) = digest {
             q.push(("digest", d.to_owned()));
         }
@@ -307,9 +331,30 @@ impl HqClient {
         Self::feed_answer(resp).await
     }
 
+    /// What a re-download of the branch will bring.
+    pub async fn snapshot_plan(&self) -> Result<SnapshotPlan, SyncError> {
+        let resp = self
+            .auth(self.http.get(self.url("/v1/snapshot/plan")))
+            .send()
+            .await
+            .map_err(net)?;
+        Self::answer(resp).await
+    }
+
+    /// Is this national ID registered at another branch? (Where and since when, never the file.)
+    pub async fn lookup(&self, national_id: &str) -> Result<LookupResponse, SyncError> {
+        let resp = self
+            .auth(self.http.get(self.url("/v1/lookup")))
+            .query(&[("national_id", national_id)])
+            .send()
+            .await
+            .map_err(net)?;
+        Self::answer(resp).await
+    }
+
     pub async fn snapshot(
         &self,
-        entity: &str,
+        phase: &str,
         after: i64,
         limit: usize,
     ) -> Result<PullResponse, SyncError> {
@@ -317,7 +362,7 @@ impl HqClient {
             .auth(self.http.get(self.url("/v1/snapshot")))
             .header(reqwest::header::ACCEPT_ENCODING, "zstd")
             .query(&[
-                ("entity", entity.to_owned()),
+                ("phase", phase.to_owned()),
                 ("after", after.to_string()),
                 ("limit", limit.to_string()),
             ])
@@ -451,17 +496,20 @@ impl Failpoints {
     }
 }
 
-fn wire(op: &sila_store::outbox::Op) -> WireOp {
-    WireOp {
+fn wire(op: sila_store::outbox::RawOp) -> Result<WireOp, SyncError> {
+    Ok(WireOp {
         seq: op.seq,
-        op_id: op.op_id.to_string(),
-        op: op.op.clone(),
-        entity: op.entity.clone(),
-        entity_id: op.entity_id.clone(),
+        op_id: op.op_id,
+        op: op.op,
+        entity: op.entity,
+        entity_id: op.entity_id,
         base_version: op.base_version,
-        payload: op.payload.clone(),
-        created_at: op.created_at,
-    }
+        payload: serde_json::value::RawValue::from_string(op.payload)
+            .map_err(|_| SyncError::Store(StoreError::Corrupt))?,
+        created_at: chrono::DateTime::parse_from_rfc3339(&op.created_at)
+            .map_err(|_| SyncError::Store(StoreError::Corrupt))?
+            .into(),
+    })
 }
 
 /// One sync pass: push everything waiting, pull HQ's feed (a full re-download if HQ orders one),
@@ -498,9 +546,14 @@ async fn run(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncEr
         catch_up(store, &client, &mut report).await?;
     }
     push_all(store, &client, opts, &mut report, &mut fp).await?;
+    // A new device, one from before protocol 3, one whose store turned out to be behind HQ, or
+    // one a re-download was cut short on: it takes the branch first (resuming where it stopped).
+    if store.needs_redownload()? || store.redownload()?.is_some() {
+        redownload(store, &client, opts, &mut report).await?;
+    }
     let applied = pull_all(store, &client, opts, &mut report, &mut fp).await?;
-    if applied > 0 {
-        // Applying HQ's changes can itself make operations (tasks, acknowledgements of HQ edits).
+    if applied > 0 || store.outbox_batch(1)?.first().is_some() {
+        // Applying HQ's changes can itself make operations (rule tasks).
         push_all(store, &client, opts, &mut report, &mut fp).await?;
     }
     if opts.attachments {
@@ -510,7 +563,9 @@ async fn run(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncEr
     Ok(report)
 }
 
-/// Record what HQ says it has committed of ours (with the refusals and conflicts among it).
+/// Record what HQ holds of ours, if it is ours (with the refusals and conflicts among it). If HQ
+/// holds other operations under our numbers, the store is behind: its unsent operations are
+/// carried over under new numbers.
 async fn catch_up(
     store: &mut Store,
     client: &HqClient,
@@ -519,32 +574,49 @@ async fn catch_up(
     let Some(first) = store.outbox_batch(1)?.first().map(|op| op.seq) else {
         return Ok(());
     };
-    let resp = client.push_state(first - 1).await?;
-    if resp.acked_through >= first {
-        record(store, &resp, report)?;
+    let state = client.push_state(first - 1).await?;
+    if state.acked_through < first {
+        return Ok(());
+    }
+    let r = store.record_push_state(
+        first - 1,
+        state.acked_through,
+        &state.digest,
+        &acks(&state.results),
+    )?;
+    count(report, &r);
+    if r.behind {
+        carry_over(store, state.acked_through, report)?;
     }
     Ok(())
 }
 
-fn record(
-    store: &mut Store,
-    resp: &PushResponse,
-    report: &mut SyncReport,
-) -> Result<(), SyncError> {
-    let acks: Vec<OpAck> = resp
-        .results
+fn carry_over(store: &mut Store, hq_last: i64, report: &mut SyncReport) -> Result<(), SyncError> {
+    let moved = store.carry_over(hq_last)?;
+    tracing::warn!(
+        moved,
+        hq_last,
+        "this store is behind headquarters: unsent changes carried over"
+    );
+    report.carried_over += moved;
+    Ok(())
+}
+
+fn acks(results: &[proto::OpOutcome]) -> Vec<OpAck> {
+    results
         .iter()
         .map(|r| OpAck {
             seq: r.seq,
             result: r.result.code().to_owned(),
             reason: r.reason.clone(),
         })
-        .collect();
-    let r = store.record_push(resp.acked_through, &acks)?;
+        .collect()
+}
+
+fn count(report: &mut SyncReport, r: &sila_store::sync::AckReport) {
     report.pushed += r.acked;
     report.rejected += r.rejected;
     report.conflicts += r.conflicts;
-    Ok(())
 }
 
 /// Push everything waiting, a stream at a time. The outbox is read page by page while the
@@ -561,6 +633,7 @@ async fn push_all(
     // A stream should end well within the request timeout: it starts at `push_stream_bytes` and
     // grows to what the link carried in half the timeout, once a stream has shown it.
     let mut stream_bytes = opts.push_stream_bytes.max(1);
+    let mut carried = 0;
     loop {
         let Some(first) = store.outbox_batch(1)?.first().map(|op| op.seq) else {
             return Ok(());
@@ -568,26 +641,24 @@ async fn push_all(
         let (pages_tx, pages) = tokio::sync::mpsc::channel::<Vec<WireOp>>(2);
         let (frames_tx, frames) = tokio::sync::mpsc::channel(4);
         let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let carried_ops = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(i64, String)>::new()));
         let limits = (opts.push_batch.max(1), opts.push_bytes, stream_bytes);
-        let (device, counter) = (device_id.clone(), sent.clone());
+        let (device, counter, taken) = (device_id.clone(), sent.clone(), carried_ops.clone());
         let producer = tokio::task::spawn_blocking(move || {
-            make_frames(pages, &device, limits, frames_tx, &counter)
+            make_frames(pages, &device, limits, frames_tx, &counter, &taken)
         });
         let conn = store.conn();
         let feeder = async move {
             let mut after = first - 1;
             loop {
-                let page = sila_store::outbox::pending(conn, after, 500)?;
+                let page = sila_store::outbox::pending_raw(conn, after, 500)?;
                 let Some(last) = page.last().map(|op| op.seq) else {
                     return Ok::<(), SyncError>(());
                 };
                 after = last;
+                let page = page.into_iter().map(wire).collect::<Result<Vec<_>, _>>()?;
                 // The producer stops taking pages when its stream is full or the request ended.
-                if pages_tx
-                    .send(page.iter().map(wire).collect())
-                    .await
-                    .is_err()
-                {
+                if pages_tx.send(page).await.is_err() {
                     return Ok(());
                 }
             }
@@ -605,15 +676,25 @@ async fn push_all(
             return Err(SyncError::Protocol("encode"));
         }
         fp.hit("after_push_answer");
-        if resp.acked_through < first {
-            // HQ committed none of it: stop rather than send the same operations forever.
+        // Only what this stream carried is acknowledged, and only what HQ confirmed of it.
+        let carried_now =
+            std::mem::take(&mut *carried_ops.lock().unwrap_or_else(|e| e.into_inner()));
+        report.resent += resp.results.iter().filter(|r| r.repeat).count();
+        let r = store.record_push(&carried_now, resp.acked_through, &acks(&resp.results))?;
+        count(report, &r);
+        fp.hit("after_ack_commit");
+        if r.behind {
+            carried += 1;
+            if carried > 3 {
+                return Err(SyncError::Protocol("sequence numbers keep colliding"));
+            }
+            carry_over(store, resp.acked_through, report)?;
+            continue;
+        }
+        if r.acked == 0 {
+            // HQ confirmed none of it: stop rather than send the same operations forever.
             return Err(SyncError::Protocol("push not acknowledged"));
         }
-        // Everything of this device up to acked_through is committed at HQ (possibly more than
-        // this stream, when an earlier repeated request got there first).
-        report.resent += resp.results.iter().filter(|r| r.repeat).count();
-        record(store, &resp, report)?;
-        fp.hit("after_ack_commit");
         let rate = bytes as f64 / took.as_secs_f64().max(0.001);
         let fits = (rate * opts.request_timeout.as_secs_f64() / 2.0) as usize;
         stream_bytes = stream_bytes.max(fits.min(proto::MAX_STREAM));
@@ -622,46 +703,60 @@ async fn push_all(
 
 /// Cut operations into batches (at most `batch` operations and about `batch_bytes` of JSON
 /// each), one frame per batch, until the stream holds `stream_bytes` compressed bytes.
+/// `carried` collects the (sequence, operation ID) of every operation a frame that went out
+/// carried: what HQ's answer may acknowledge.
 fn make_frames(
     mut pages: tokio::sync::mpsc::Receiver<Vec<WireOp>>,
     device_id: &str,
     (batch, batch_bytes, stream_bytes): (usize, usize, usize),
     tx: tokio::sync::mpsc::Sender<Vec<u8>>,
     sent: &std::sync::atomic::AtomicU64,
+    carried: &std::sync::Mutex<Vec<(i64, String)>>,
 ) -> std::io::Result<()> {
     let mut enc = proto::PushEncoder::new(proto::PUSH_LEVEL)?;
     let mut frame: Vec<Vec<u8>> = Vec::new();
+    let mut ids: Vec<(i64, String)> = Vec::new();
     let mut json = 0usize;
     let mut total = 0usize;
     // Sends one frame; false when the stream is full or the request has ended (a cut link, an
     // early answer), so nothing more is made.
-    let mut send = |frame: &mut Vec<Vec<u8>>| -> std::io::Result<bool> {
-        let f = enc.frame_ops(device_id, frame)?;
-        frame.clear();
-        total += f.len();
-        sent.fetch_add(f.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(tx.blocking_send(f).is_ok() && total < stream_bytes)
-    };
+    let mut send =
+        |frame: &mut Vec<Vec<u8>>, ids: &mut Vec<(i64, String)>| -> std::io::Result<bool> {
+            let f = enc.frame_ops(device_id, frame)?;
+            frame.clear();
+            total += f.len();
+            sent.fetch_add(f.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            let went = tx.blocking_send(f).is_ok();
+            if went {
+                carried
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .append(ids);
+            }
+            ids.clear();
+            Ok(went && total < stream_bytes)
+        };
     while let Some(page) = pages.blocking_recv() {
         for op in page {
             let bytes = serde_json::to_vec(&op)?;
             if !frame.is_empty() && (frame.len() >= batch || json + bytes.len() > batch_bytes) {
                 json = 0;
-                if !send(&mut frame)? {
+                if !send(&mut frame, &mut ids)? {
                     return Ok(());
                 }
             }
             json += bytes.len();
             frame.push(bytes);
+            ids.push((op.seq, op.op_id));
         }
     }
     if !frame.is_empty() {
-        send(&mut frame)?;
+        send(&mut frame, &mut ids)?;
     }
     Ok(())
 }
 
-/// Pull pages until HQ has no more; returns how many entries changed something here.
+/// Pull the branch's feed until HQ has no more; returns how many records changed here.
 async fn pull_all(
     store: &mut Store,
     client: &HqClient,
@@ -670,41 +765,38 @@ async fn pull_all(
     fp: &mut Failpoints,
 ) -> Result<usize, SyncError> {
     let mut after = store.pull_cursor()?;
-    // The digest is only meaningful once HQ has everything of ours.
-    let mut digest = if sila_store::outbox::pending_count(store.conn())? == 0 {
+    // The digest is only meaningful once HQ has everything of ours; it costs HQ a scan of the
+    // branch, so it is asked for now and then, not at every pass.
+    let mut digest = if sila_store::outbox::pending_count(store.conn())? == 0 && opts.check_holding
+    {
         Some(store.holding_digest()?)
     } else {
         None
     };
+    let own = store.own_seq()?;
     let mut applied = 0;
     let mut pages = 0usize;
     loop {
         let resp = client
-            .pull(after, opts.pull_page.max(1), digest.take().as_deref())
+            .pull(after, opts.pull_page.max(1), own, digest.take().as_deref())
             .await?;
         fp.hit("after_pull_answer");
         if resp.reset {
             if report.redownloaded {
                 return Err(SyncError::Protocol("repeated re-download order"));
             }
+            // This store is behind what HQ holds of it, or holds something else: take the branch
+            // again (whatever is still unsent stays, and goes after it).
+            tracing::warn!("headquarters ordered a re-download of the branch");
+            store.forget_sync_protocol()?;
             applied += redownload(store, client, opts, report).await?;
-            report.redownloaded = true;
-            after = 0;
+            after = store.pull_cursor()?;
             continue;
         }
-        if resp.next < after || (resp.more && resp.changes.is_empty()) {
+        if resp.next < after || (resp.more && resp.next == after) {
             return Err(SyncError::Protocol("pull cursor went backwards"));
         }
-        let changes: Vec<HqChange> = resp
-            .changes
-            .into_iter()
-            .map(|c| HqChange {
-                seq: c.seq,
-                kind: c.kind,
-                entity_id: c.entity_id,
-                payload: c.payload,
-            })
-            .collect();
+        let changes = changes(resp.changes);
         applied += store.apply_hq_changes(&changes, resp.next)?;
         fp.hit("after_pull_commit");
         report.pulled += changes.len();
@@ -716,40 +808,61 @@ async fn pull_all(
     }
 }
 
-/// HQ ordered a full re-download: its copy of this device's records, then the feed from the start.
+fn changes(wire: Vec<proto::Change>) -> Vec<HqChange> {
+    wire.into_iter()
+        .map(|c| HqChange {
+            seq: c.seq,
+            kind: c.kind,
+            entity_id: c.entity_id,
+            payload: c.payload.get().to_owned(),
+        })
+        .collect()
+}
+
+/// Take the whole branch, phase by phase (people and open cases first), resuming a re-download
+/// that was cut short where it stopped. Each page is applied with the progress in one
+/// transaction. Afterwards the feed is read from where the re-download began.
 async fn redownload(
     store: &mut Store,
     client: &HqClient,
     opts: &SyncOptions,
     report: &mut SyncReport,
 ) -> Result<usize, SyncError> {
-    tracing::warn!("headquarters ordered a full re-download");
-    store.reset_pull_cursor()?;
-    let mut applied = 0;
-    for entity in ["beneficiary", "case"] {
-        let mut after = 0;
-        loop {
-            let resp = client
-                .snapshot(entity, after, opts.pull_page.max(1))
-                .await?;
-            let changes: Vec<HqChange> = resp
-                .changes
+    let mut state = match store.redownload()? {
+        Some(r) => r,
+        None => {
+            let plan = client.snapshot_plan().await?;
+            let totals = plan
+                .phases
                 .into_iter()
-                .map(|c| HqChange {
-                    seq: c.seq,
-                    kind: c.kind,
-                    entity_id: c.entity_id,
-                    payload: c.payload,
-                })
+                .map(|p| (p.phase, p.records))
                 .collect();
-            applied += store.apply_hq_changes(&changes, 0)?;
-            report.pulled += changes.len();
-            if !resp.more || resp.next <= after {
-                break;
-            }
-            after = resp.next;
+            store.start_redownload(plan.feed_head, totals)?
+        }
+    };
+    let order: Vec<String> = state.totals.iter().map(|(p, _)| p.clone()).collect();
+    let mut applied = 0;
+    while !state.phase.is_empty() {
+        let resp = client
+            .snapshot(&state.phase, state.after, opts.pull_page.max(1))
+            .await?;
+        if resp.more && resp.next <= state.after {
+            return Err(SyncError::Protocol("re-download went backwards"));
+        }
+        let next_phase = order
+            .iter()
+            .skip_while(|p| **p != state.phase)
+            .nth(1)
+            .map(String::as_str);
+        let page = changes(resp.changes);
+        report.pulled += page.len();
+        applied += page.len();
+        state = store.apply_redownload_page(&page, resp.next, resp.more, next_phase)?;
+        if let Some(progress) = &opts.progress {
+            progress(&state);
         }
     }
+    report.redownloaded = true;
     Ok(applied)
 }
 
@@ -780,7 +893,18 @@ async fn move_files(
             }
         }
     }
-    for (sha, mime, size, held) in store.downloads_wanted()? {
+    for (sha, held) in store.downloads_wanted()? {
+        // HQ says how large the file is, and whether the branch delivered it yet (a file made on
+        // another laptop that has not synced its files waits for the next pass).
+        let size = match client.upload_status(&sha).await {
+            Ok(s) if s.complete => s.size,
+            Ok(_) => continue,
+            Err(e) if e.is_transient() => return Ok(()),
+            Err(e) => {
+                store.mark_download_failed(&sha, &e.code())?;
+                continue;
+            }
+        };
         let mut offset = held;
         while offset < size {
             let bytes = match client.download(&sha, offset, opts.chunk).await {
@@ -790,7 +914,7 @@ async fn move_files(
                 Err(_) => break,
             };
             let n = bytes.len() as i64;
-            if store.save_download_chunk(&sha, &mime, size, offset, &bytes)? {
+            if store.save_download_chunk(&sha, size, offset, &bytes)? {
                 report.files_received += 1;
             }
             offset += n;

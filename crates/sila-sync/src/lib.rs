@@ -7,8 +7,10 @@
 //! the branch sends. It never logs payloads, credentials or personal data: counts and codes only.
 
 pub mod client;
-pub mod proto;
 pub mod scheduler;
+
+/// The wire protocol, shared with headquarters.
+pub use sila_proto as proto;
 
 pub use client::{HqClient, SyncError, SyncOptions, SyncReport, arabic_message, enroll, sync_once};
 pub use scheduler::{Action, Outcome, Scheduler, SchedulerConfig};

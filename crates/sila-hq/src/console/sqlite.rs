@@ -2,7 +2,7 @@
 //! [`SqliteHq`], so a staff account sent down the feed is numbered exactly like every other entry.
 
 use super::store::*;
-use crate::sqlite::{SqliteHq, feed};
+use crate::sqlite::SqliteHq;
 use crate::store::{HqError, Result};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -990,56 +990,7 @@ impl ConsoleStore for SqliteHq {
         account: &sila_domain::staff::StaffAccount,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let username = account.username.trim();
-        if username.is_empty() || account.branch.trim().is_empty() || account.roles.is_empty() {
-            return Err(HqError::BadRequest("staff"));
-        }
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = account.id.to_string();
-        let existing: Option<String> = tx
-            .query_row(
-                "SELECT branch FROM records WHERE entity = 'staff' AND id = ?1",
-                [&id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if existing.as_deref().is_some_and(|b| b != account.branch) {
-            return Err(HqError::BadRequest("other_branch"));
-        }
-        let taken: bool = tx.query_row(
-            "SELECT count(*) > 0 FROM records WHERE entity = 'staff' AND branch = ?1 AND id <> ?2
-             AND json_extract(data, '$.username') = ?3",
-            params![account.branch, id, username],
-            |r| r.get(0),
-        )?;
-        if taken {
-            return Err(HqError::BadRequest("username_taken"));
-        }
-        let known_branch: bool = tx.query_row(
-            "SELECT count(*) > 0 FROM branches WHERE name = ?1",
-            [&account.branch],
-            |r| r.get(0),
-        )?;
-        if !known_branch {
-            return Err(HqError::NotFound("branch"));
-        }
-        let data = serde_json::to_value(account)?;
-        tx.execute(
-            "INSERT INTO records (entity, id, branch, device_id, data) VALUES ('staff', ?1, ?2, ?3, ?4)
-             ON CONFLICT(entity, id) DO UPDATE SET data = excluded.data",
-            params![id, account.branch, self.hq_device_id(), serde_json::to_string(&data)?],
-        )?;
-        feed(
-            &tx,
-            Some(&account.branch),
-            sila_sync::proto::kinds::STAFF,
-            &id,
-            &data,
-            now,
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| crate::rules::hq::upsert_branch_staff(tx, account, now))
     }
 
     fn kb_documents(&self) -> Result<Vec<KbRow>> {

@@ -1,41 +1,66 @@
-//! The wire protocol between a branch device and headquarters, version 2: JSON over HTTP, the push
+//! The wire protocol between a branch device and headquarters, version 3: JSON over HTTP, the push
 //! body a stream of zstd-compressed frames. Both sides use these types; nothing else knows the
-//! wire format.
+//! wire format, and this crate knows nothing of either side's storage.
 //!
-//! Endpoints (every one but `/healthz` and `/v1/enroll` needs `Authorization: Bearer <device token>`):
+//! The unit of data, sync and trust is the **branch**: HQ relays every device's changes to the
+//! branch's other devices through a per-branch change feed, and checks every pushed operation as if
+//! it came from an attacker holding that device's credential.
+//!
+//! Endpoints (every one but `/healthz` and `/v1/enroll` needs `Authorization: Bearer <device
+//! token>`; every one but `/healthz` needs the header [`PROTOCOL_HEADER`] with [`PROTOCOL`], and an
+//! older or missing version is answered 426 `update_required`):
 //!
 //! | method, path | body | answer |
 //! | --- | --- | --- |
-//! | `GET /healthz` | | `{"ok":true}` |
+//! | `GET /healthz` | | `{"ok":true,"protocol":3}` |
 //! | `POST /v1/enroll` | [`EnrollRequest`] | [`EnrollResponse`] |
 //! | `POST /v1/push` (`Content-Type: application/vnd.sila.push-stream`) | frames of [`PushRequest`] ([`PushEncoder`]) | [`PushResponse`] |
-//! | `GET /v1/push?after=N` | | [`PushResponse`]: where HQ stands with this device |
-//! | `GET /v1/pull?after=N&limit=M[&digest=H]` (`Accept-Encoding: zstd`) | | [`PullResponse`] |
+//! | `GET /v1/push?after=N` | | [`PushState`]: where HQ stands with this device |
+//! | `GET /v1/pull?after=N&limit=M&own=S[&digest=H]` (`Accept-Encoding: zstd`) | | [`PullResponse`] |
+//! | `GET /v1/snapshot/plan` | | [`SnapshotPlan`] |
+//! | `GET /v1/snapshot?phase=P&after=N&limit=M` (`Accept-Encoding: zstd`) | | [`PullResponse`] |
+//! | `GET /v1/lookup?national_id=N` | | [`LookupResponse`] |
 //! | `GET /v1/attachments/{sha256}/status` | | [`UploadStatus`] |
 //! | `PUT /v1/attachments/{sha256}?offset=N` | bytes of one chunk | [`UploadStatus`] |
 //! | `GET /v1/attachments/{sha256}?offset=N&len=M` | | bytes |
 //!
-//! A push is one streamed request carrying many batches: each frame is one [`PushRequest`], and
-//! all frames are one zstd stream flushed at each frame's end, so the whole push compresses as one
-//! (later batches refer back to earlier ones) while HQ can decode and commit each batch the moment
-//! its last byte arrives. HQ commits every batch it has received in full, even when the connection
-//! is then cut, and answers at the end of the stream with what it committed. A client whose last
-//! pass failed asks `GET /v1/push` first and resumes after what HQ holds, so a cut costs the batch
-//! in flight, not the whole push.
+//! **Push.** A push is one streamed request carrying many batches: each frame is one
+//! [`PushRequest`], and all frames are one zstd stream flushed at each frame's end, so the whole
+//! push compresses as one while HQ can decode and commit each batch the moment its last byte
+//! arrives. HQ commits every batch it has received in full, even when the connection is then cut,
+//! and answers at the end with what it committed. An operation is acknowledged only when HQ
+//! confirmed *that operation* (its `op_id`), never by a sequence number alone: a store restored
+//! from an old copy makes new operations under numbers HQ already holds, HQ answers those
+//! `seq_reused`, and the device carries its unsent operations over under new numbers.
+//!
+//! **Pull.** HQ keeps one change feed per branch, numbered by HQ per branch in commit order (the
+//! number is taken under the branch's row lock, so no entry is ever committed below a cursor
+//! already handed out). A record entry's payload is the record's current state at HQ with its
+//! version ([`RecordState`]); a device applies it as an upsert guarded by the version, keeping any
+//! field it has a local edit of that HQ has not acknowledged. A device is not sent the entries its
+//! own operations caused (it has them), and a device whose own sequence is behind what HQ holds
+//! of it (restored or copied) is told to re-download the branch.
 //!
 //! Errors are `{"code", "message"}` with an HTTP status: 401 unknown credential, 403 revoked device
 //! or another branch's record, 409 an enrolment code already used by another device, 410 an expired
-//! code, 400 a malformed request. A 4xx is never retried as is; a 5xx or a network error is.
+//! code, 426 a client too old for this HQ, 400 a malformed request. A 4xx is never retried as is; a
+//! 5xx or a network error is.
 //!
 //! Ordering is by the device's outbox sequence and HQ's feed sequence, never by clocks: the
 //! `created_at` of an operation is shown to people and stored, nothing more.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 
-/// Wire protocol version; a server answers 400 `protocol` to a version it does not speak.
-/// Version 2: pushes are streams of frames (version 1 sent one batch per request).
-pub const PROTOCOL: u32 = 2;
+/// Wire protocol version. Version 3: per-branch feeds carrying record states, acknowledgement by
+/// operation ID, typed payloads, the version header on every request. (Version 2 had one feed of
+/// HQ's own changes keyed to the device; version 1 sent one batch per push request.)
+pub const PROTOCOL: u32 = 3;
+
+/// The request header that carries [`PROTOCOL`].
+pub const PROTOCOL_HEADER: &str = "sila-protocol";
 
 /// The content type of a push stream.
 pub const PUSH_STREAM: &str = "application/vnd.sila.push-stream";
@@ -44,11 +69,21 @@ pub const PUSH_STREAM: &str = "application/vnd.sila.push-stream";
 /// uplink in well under a minute, so a cut costs at most one chunk.
 pub const DEFAULT_CHUNK: usize = 64 * 1024;
 
+/// Largest attachment chunk HQ serves in one answer.
+pub const MAX_CHUNK: usize = 1024 * 1024;
+
 /// How many outbox operations one push carries by default.
 pub const DEFAULT_PUSH_BATCH: usize = 500;
 
 /// How many feed entries one pull page carries by default.
 pub const DEFAULT_PULL_PAGE: usize = 500;
+
+/// Largest payload of one operation HQ accepts (a beneficiary with a large household is a few
+/// KB; files travel separately). A larger one is refused (`too_large`), the batch goes on.
+pub const MAX_OP_PAYLOAD: usize = 256 * 1024;
+
+/// Most operations in one frame.
+pub const MAX_FRAME_OPS: usize = 5_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrollRequest {
@@ -67,7 +102,9 @@ pub struct EnrollResponse {
 }
 
 /// One outbox operation as it travels. The device ID is the batch's, not repeated per operation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The payload stays raw JSON text until HQ parses it into the domain type the operation names,
+/// so a hostile frame never becomes a tree of values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WireOp {
     pub seq: i64,
     pub op_id: String,
@@ -76,15 +113,36 @@ pub struct WireOp {
     pub entity_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_version: Option<i64>,
-    pub payload: serde_json::Value,
+    pub payload: Box<RawValue>,
     pub created_at: DateTime<Utc>,
+}
+
+impl PartialEq for WireOp {
+    fn eq(&self, o: &Self) -> bool {
+        (
+            self.seq,
+            &self.op_id,
+            &self.op,
+            &self.entity,
+            &self.entity_id,
+            self.base_version,
+        ) == (
+            o.seq,
+            &o.op_id,
+            &o.op,
+            &o.entity,
+            &o.entity_id,
+            o.base_version,
+        ) && self.payload.get() == o.payload.get()
+            && self.created_at == o.created_at
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushRequest {
     pub protocol: u32,
     pub device_id: String,
-    /// In ascending `seq`, from the lowest operation HQ has not acknowledged.
+    /// In ascending `seq`.
     pub ops: Vec<WireOp>,
 }
 
@@ -94,8 +152,9 @@ pub struct PushRequest {
 pub enum OpResult {
     /// Applied now.
     Applied,
-    /// Applied, but some fields collided with edits made elsewhere: both values are in HQ's
-    /// conflicts queue and HQ's value stands until a person resolves them.
+    /// Applied, but some fields collided with edits made elsewhere: both values are in the
+    /// conflicts queue (at HQ and at the branch) and the earlier value stands until a person
+    /// resolves them.
     Conflict,
     /// Refused, with a reason; later operations are applied all the same.
     Rejected,
@@ -119,6 +178,11 @@ impl OpResult {
     }
 }
 
+/// The reason HQ gives for a number it already holds under another operation: the device's store
+/// is behind HQ (restored from a backup, copied to another laptop). The device must not mark the
+/// operation sent; it carries it over under a new number.
+pub const SEQ_REUSED: &str = "seq_reused";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpOutcome {
     pub seq: i64,
@@ -131,22 +195,124 @@ pub struct OpOutcome {
     pub repeat: bool,
 }
 
+/// HQ's answer to a push stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushResponse {
-    /// Every operation of this device up to and including this sequence is committed at HQ.
+    /// The highest sequence of this device HQ holds.
     pub acked_through: i64,
-    /// Outcomes other than a first, plain success (rejections, conflicts, repeats); an operation
-    /// up to `acked_through` that is not listed was applied.
+    /// Outcomes other than a first, plain success (rejections, conflicts, repeats, reused
+    /// numbers). An operation *this stream carried* that is not listed was applied now; nothing
+    /// else is implied about operations the stream did not carry.
     pub results: Vec<OpOutcome>,
 }
 
-/// One entry of HQ's change feed, numbered by HQ.
+/// Where HQ stands with a device, asked after a pass that failed (a push may have been cut after
+/// some of its batches were committed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushState {
+    /// The highest sequence of this device HQ holds.
+    pub acked_through: i64,
+    /// [`ops_digest`] of the operations HQ holds with sequences in `(after, acked_through]`: the
+    /// device acknowledges them only if its own operations under those numbers give the same
+    /// digest (otherwise its store is behind HQ and they are not the same operations).
+    pub digest: String,
+    /// Outcomes other than plain success in `(after, acked_through]`.
+    pub results: Vec<OpOutcome>,
+}
+
+/// The digest both sides compute over `(seq, op_id)` pairs in ascending sequence.
+pub fn ops_digest<'a>(ops: impl IntoIterator<Item = (i64, &'a str)>) -> String {
+    let mut h = Sha256::new();
+    for (seq, id) in ops {
+        h.update(seq.to_be_bytes());
+        h.update(id.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+/// One entry of a branch's change feed, numbered by HQ per branch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Change {
     pub seq: i64,
+    /// A record kind (see [`kinds`]); the payload is a [`RecordState`].
     pub kind: String,
     pub entity_id: String,
-    pub payload: serde_json::Value,
+    pub payload: Box<RawValue>,
+}
+
+impl PartialEq for Change {
+    fn eq(&self, o: &Self) -> bool {
+        (self.seq, &self.kind, &self.entity_id) == (o.seq, &o.kind, &o.entity_id)
+            && self.payload.get() == o.payload.get()
+    }
+}
+
+/// A record as HQ holds it now: what a feed entry and a re-download page carry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordState {
+    /// HQ's version of the record: every change at HQ, from any device or from HQ, raises it.
+    /// A device sends it back as the `base_version` of its next edit of the record.
+    pub version: i64,
+    /// The domain record (a `Beneficiary`, a `Case`, an `Interaction`, a `StaffAccount` …; for a
+    /// conflict a [`ConflictState`]).
+    pub data: Box<RawValue>,
+    /// Beneficiaries: the record this one was merged into at HQ or at the branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+    /// Beneficiaries merged into a person of another branch: that person, so the branch can show
+    /// where the file went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survivor: Option<Box<RawValue>>,
+    /// Cases: the whole history (each a `CaseEvent`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Box<RawValue>>,
+}
+
+/// An edit that collided with another, both values kept, as the branch shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictState {
+    pub id: i64,
+    pub entity: String,
+    pub entity_id: String,
+    pub field: String,
+    /// The value that stands until a person chooses.
+    pub current: serde_json::Value,
+    /// The value that collided with it.
+    pub proposed: serde_json::Value,
+    /// Which device proposed it.
+    pub device_id: String,
+    pub reason: String,
+    /// "keep_current" | "take_proposed" once resolved.
+    #[serde(default)]
+    pub resolution: Option<String>,
+}
+
+/// Kinds of feed entries: the record kinds a branch holds.
+pub mod kinds {
+    pub const BENEFICIARY: &str = "beneficiary";
+    pub const CASE: &str = "case";
+    pub const INTERACTION: &str = "interaction";
+    pub const DELIVERY: &str = "delivery";
+    pub const SURVEY: &str = "survey";
+    pub const TASK: &str = "task";
+    pub const STAFF: &str = "staff";
+    /// A knowledge-base document published at HQ (or by a branch administrator). Payload data: a
+    /// [`super::KbDocument`].
+    pub const KB: &str = "kb";
+    pub const CONFLICT: &str = "conflict";
+    /// Every kind, in the order a re-download sends them (people and open cases first).
+    pub const ALL: [&str; 9] = [
+        STAFF,
+        KB,
+        BENEFICIARY,
+        CASE,
+        TASK,
+        INTERACTION,
+        DELIVERY,
+        SURVEY,
+        CONFLICT,
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,68 +322,69 @@ pub struct PullResponse {
     pub next: i64,
     /// More entries follow `next`.
     pub more: bool,
-    /// HQ orders a full re-download: drop the cursor, pull from 0 with `full=1`.
+    /// HQ orders a full re-download of the branch ([`SnapshotPlan`]): this device's store is
+    /// behind what HQ holds of it, or what it holds differs from HQ's copy.
     #[serde(default)]
     pub reset: bool,
 }
 
-/// Kinds of change feed entries.
-pub mod kinds {
-    /// A committee decision (or another HQ transition) on one of the branch's cases.
-    /// Payload: [`super::DecisionPayload`].
-    pub const CASE_DECISION: &str = "case.decision";
-    /// HQ merged a beneficiary into another. Payload: [`super::MergePayload`].
-    pub const BENEFICIARY_MERGE: &str = "beneficiary.merge";
-    /// HQ undid a merge: the merged record is live again. Payload: [`super::UnmergePayload`].
-    pub const BENEFICIARY_UNMERGE: &str = "beneficiary.unmerge";
-    /// HQ changed fields of a beneficiary (a conflict resolved, an HQ edit). Payload: [`super::FieldsPayload`].
-    pub const BENEFICIARY_FIELDS: &str = "beneficiary.fields";
-    /// A knowledge-base document published at HQ. Payload: [`super::KbDocument`].
-    pub const KB_DOCUMENT: &str = "kb.document";
-    /// A staff account of the branch. Payload: `sila_domain::staff::StaffAccount`.
-    pub const STAFF: &str = "staff.upsert";
-    /// During a full re-download only: HQ's copy of one of the branch's records.
-    /// Payload: [`super::SnapshotPayload`].
-    pub const SNAPSHOT: &str = "snapshot";
+/// The phases of a re-download, in order: what makes the desk usable first (staff, the knowledge
+/// base, people, open cases and their tasks), then closed history.
+pub mod phases {
+    pub const STAFF: &str = "staff";
+    pub const KB: &str = "kb";
+    pub const BENEFICIARIES: &str = "beneficiaries";
+    pub const OPEN_CASES: &str = "open_cases";
+    pub const TASKS: &str = "tasks";
+    pub const CLOSED_CASES: &str = "closed_cases";
+    pub const INTERACTIONS: &str = "interactions";
+    pub const DELIVERIES: &str = "deliveries";
+    pub const SURVEYS: &str = "surveys";
+    pub const CONFLICTS: &str = "conflicts";
+    pub const ALL: [&str; 10] = [
+        STAFF,
+        KB,
+        BENEFICIARIES,
+        OPEN_CASES,
+        TASKS,
+        CLOSED_CASES,
+        INTERACTIONS,
+        DELIVERIES,
+        SURVEYS,
+        CONFLICTS,
+    ];
+    /// Once these are in, the desk can serve people.
+    pub const USABLE_AFTER: &str = TASKS;
+}
+
+/// What a re-download will bring, asked before it starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotPlan {
+    /// The feed position the re-download starts from: after it, the device pulls the feed from
+    /// here (what changed meanwhile comes again, and applying it twice changes nothing).
+    pub feed_head: i64,
+    /// Records per phase, for the progress bar.
+    pub phases: Vec<PhaseCount>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DecisionPayload {
-    pub case_id: String,
-    /// The whole case as HQ holds it after the decision (state, decision, dates).
-    pub case: serde_json::Value,
-    /// The history entry HQ appended (a `sila_domain::case::CaseEvent`).
-    pub event: serde_json::Value,
-    /// HQ's own number for the decision, so applying it twice does nothing.
-    pub decision_id: String,
+pub struct PhaseCount {
+    pub phase: String,
+    pub records: i64,
+}
+
+/// HQ's answer to "is this national ID registered at another branch?": where and since when,
+/// never the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LookupResponse {
+    pub registered: Vec<Registration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MergePayload {
-    pub merged_id: String,
-    pub survivor_id: String,
-    pub survivor_branch: String,
-    /// The survivor as HQ holds it, so a branch can show it even when it was registered elsewhere.
-    pub survivor: serde_json::Value,
-    /// HQ's number for the merge: the same pair merged again after an undo is a new merge.
-    #[serde(default)]
-    pub merge_id: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UnmergePayload {
-    pub merged_id: String,
-    pub survivor_id: String,
-    pub merge_id: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FieldsPayload {
-    pub beneficiary_id: String,
-    pub fields: serde_json::Map<String, serde_json::Value>,
-    /// HQ's number for this write; the branch echoes it back (op "beneficiary.hq_seen") so HQ
-    /// knows from which of the branch's versions on the branch had seen it.
-    pub write_id: i64,
+pub struct Registration {
+    pub branch: String,
+    /// The date of the first registration there (YYYY-MM-DD).
+    pub since: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -237,15 +404,6 @@ pub struct KbDocument {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SnapshotPayload {
-    /// "beneficiary" or "case".
-    pub entity: String,
-    pub data: serde_json::Value,
-    #[serde(default)]
-    pub merged_into: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadStatus {
     pub sha256: String,
     pub size: i64,
@@ -258,6 +416,24 @@ pub struct UploadStatus {
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
+}
+
+/// SHA-256 (hex) of sorted lines: the holding digest a device and HQ compute the same way over
+/// what the branch holds ("b <id> <merged_into|->", "c <id> <state>").
+pub fn digest_lines(mut lines: Vec<String>) -> String {
+    lines.sort_unstable();
+    let mut h = Sha256::new();
+    for l in &lines {
+        h.update(l.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+/// A raw JSON value from text already known to be JSON (a stored record).
+pub fn raw(json: String) -> Box<RawValue> {
+    RawValue::from_string(json)
+        .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null"))
 }
 
 /// Compression level of push streams. Level 12 is about 5 % smaller than 9 on intakes for about
@@ -275,7 +451,7 @@ pub const MAX_STREAM: usize = 64 * 1024 * 1024;
 
 /// Largest compressed frame HQ accepts, and the largest JSON one frame may expand to.
 pub const MAX_FRAME: usize = 8 * 1024 * 1024;
-pub const MAX_FRAME_JSON: usize = 64 * 1024 * 1024;
+pub const MAX_FRAME_JSON: usize = 16 * 1024 * 1024;
 
 /// Writes a push stream: each [`PushRequest`] becomes one frame, a 4-byte big-endian length and
 /// that many bytes of one zstd stream, flushed so the frame decodes as soon as it has arrived.
@@ -459,7 +635,7 @@ mod tests {
                 entity: "interaction".into(),
                 entity_id: format!("i-{seq}"),
                 base_version: None,
-                payload: serde_json::json!({"summary": text}),
+                payload: raw(serde_json::json!({"summary": text}).to_string()),
                 created_at: DateTime::<Utc>::UNIX_EPOCH,
             }],
         }
@@ -516,7 +692,7 @@ mod tests {
     #[test]
     fn a_frame_that_expands_past_the_ceiling_is_refused() {
         let json = format!(
-            "{{\"protocol\":2,\"device_id\":\"{}\",\"ops\":[]}}",
+            "{{\"protocol\":3,\"device_id\":\"{}\",\"ops\":[]}}",
             "a".repeat(MAX_FRAME_JSON)
         );
         let mut z = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();

@@ -1,0 +1,123 @@
+//! A batch of operations from one device, applied in its sequence order inside one transaction.
+//!
+//! - A number HQ holds under the same operation is a repeat: answered from what HQ recorded, never
+//!   applied twice.
+//! - A number HQ holds under *another* operation, or a number below the device's highest that HQ
+//!   never saw, is answered [`SEQ_REUSED`](sila_proto::SEQ_REUSED) and not recorded: the device's
+//!   store is behind HQ (restored from a backup, copied to another laptop) and carries the
+//!   operation over under a new number.
+//! - An operation HQ holds under another number of the same device (it was carried over after its
+//!   first answer was lost) is a repeat too, recorded under its new number as well so both sides
+//!   agree on which operation each number is.
+//! - Anything else is applied by [`super::ops::apply`]; a refusal undoes everything the
+//!   operation wrote, is recorded with its code, and the batch goes on. Only a storage failure
+//!   fails the batch.
+
+use super::{Context, Outcome};
+use crate::storage::{OpMeta, Tx};
+use crate::{HqError, Result};
+use sila_proto::{OpOutcome, OpResult, PushResponse, SEQ_REUSED, WireOp};
+
+pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushResponse> {
+    if ops.windows(2).any(|w| w[0].seq >= w[1].seq) {
+        return Err(HqError::BadRequest("ops out of order"));
+    }
+    if ops.iter().any(|o| o.seq <= 0) {
+        return Err(HqError::BadRequest("seq"));
+    }
+    let state = tx
+        .device_state(ctx.device_id)?
+        .ok_or(HqError::Unauthorized)?;
+    if state.revoked {
+        return Err(HqError::Revoked);
+    }
+    let mut last = state.last_seq;
+    let mut results = Vec::new();
+    for op in ops {
+        let meta = OpMeta {
+            device_id: ctx.device_id,
+            seq: op.seq,
+            op_id: &op.op_id,
+            op: &op.op,
+            entity: &op.entity,
+            entity_id: &op.entity_id,
+            created_at: op.created_at,
+        };
+        if let Some(seen) = tx.applied_at(ctx.device_id, op.seq)? {
+            results.push(if seen.op_id == op.op_id {
+                OpOutcome {
+                    seq: op.seq,
+                    result: OpResult::from_code(&seen.result).unwrap_or(OpResult::Applied),
+                    reason: seen.reason,
+                    repeat: true,
+                }
+            } else {
+                reused(op.seq)
+            });
+            continue;
+        }
+        if op.seq <= last {
+            results.push(reused(op.seq));
+            continue;
+        }
+        if let Some(seen) = tx.applied_by_id(ctx.device_id, &op.op_id)? {
+            // Carried over under a new number after its first answer was lost: the same
+            // operation, applied once; the new number is recorded as pointing at it.
+            tx.record_applied(&meta, &seen.result, seen.reason.as_deref(), ctx.now)?;
+            last = op.seq;
+            results.push(OpOutcome {
+                seq: op.seq,
+                result: OpResult::from_code(&seen.result).unwrap_or(OpResult::Applied),
+                reason: seen.reason,
+                repeat: true,
+            });
+            continue;
+        }
+        tx.begin_op()?;
+        let outcome = if op.payload.get().len() > sila_proto::MAX_OP_PAYLOAD {
+            Outcome::Rejected("too_large")
+        } else {
+            super::ops::apply(tx, ctx, op)?
+        };
+        let (result, reason) = match outcome {
+            Outcome::Applied => {
+                tx.end_op()?;
+                (OpResult::Applied, None)
+            }
+            Outcome::Conflict(_) => {
+                tx.end_op()?;
+                (OpResult::Conflict, Some("field_conflict"))
+            }
+            Outcome::Rejected(code) => {
+                tx.undo_op()?;
+                (OpResult::Rejected, Some(code))
+            }
+        };
+        tx.record_applied(&meta, result.code(), reason, ctx.now)?;
+        last = op.seq;
+        // A plain success is implied for every operation the stream carried: listing it would
+        // cost ~35 bytes per operation on the way down, seconds per thousand cases on 2G.
+        if result != OpResult::Applied {
+            results.push(OpOutcome {
+                seq: op.seq,
+                result,
+                reason: reason.map(str::to_owned),
+                repeat: false,
+            });
+        }
+    }
+    tx.set_device_seen(ctx.device_id, last, ctx.now)?;
+    Ok(PushResponse {
+        acked_through: last,
+        results,
+    })
+}
+
+fn reused(seq: i64) -> OpOutcome {
+    OpOutcome {
+        seq,
+        result: OpResult::Rejected,
+        reason: Some(SEQ_REUSED.to_owned()),
+        repeat: false,
+    }
+}
