@@ -189,6 +189,8 @@ impl Branch {
                     total.rejected += r.rejected;
                     total.conflicts += r.conflicts;
                     total.files_sent += r.files_sent;
+                    total.carried_over += r.carried_over;
+                    total.redownloaded |= r.redownloaded;
                     total.pending = r.pending;
                     if quiet {
                         return total;

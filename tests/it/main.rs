@@ -1,8 +1,10 @@
 //! End-to-end tests of sync: branch stores, the real sync client and a real HQ server over HTTP.
 //! One integration-test binary for the workspace's cross-component tests.
 
+mod branch;
 mod duplicates;
 mod harness;
+mod hostile;
 mod proxy;
 mod sync_faults;
 mod sync_protocol;

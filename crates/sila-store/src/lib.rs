@@ -589,6 +589,14 @@ impl Store {
         })
     }
 
+    /// Write the whole log into the database file, so the file alone is the store (before a copy
+    /// of the folder is taken by hand).
+    pub fn checkpoint_for_copy(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Counts for `sila stats` and the home screen.
     pub fn stats(&self) -> Result<Stats> {
         let count = |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [], |r| r.get(0))?) };

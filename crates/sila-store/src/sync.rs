@@ -1027,6 +1027,19 @@ impl Writer<'_> {
         let case = match local {
             None => {
                 let stamp = self.now.to_rfc3339();
+                // Two cases with one number exist only when a store restored from an old copy
+                // numbered new work before it learned what its other timeline had numbered: both
+                // are kept, the arriving one findable by its number with a mark.
+                let taken: bool = self.tx.query_row(
+                    "SELECT count(*) > 0 FROM cases WHERE number = ?1",
+                    [&hq.number],
+                    |r| r.get(0),
+                )?;
+                let number = if taken {
+                    format!("{}~{}", hq.number, &id[..8.min(id.len())])
+                } else {
+                    hq.number.clone()
+                };
                 let n = self.exec(
                     "INSERT INTO cases (id, number, beneficiary_id, branch, state, support_type, channel,
                          promised_reply_date, data, version, hq_version, created_at, updated_at)
@@ -1034,7 +1047,7 @@ impl Writer<'_> {
                      WHERE EXISTS (SELECT 1 FROM beneficiaries WHERE id = ?3)",
                     params![
                         id,
-                        hq.number,
+                        number,
                         hq.beneficiary_id.to_string(),
                         self.session.branch,
                         hq.state.code(),
@@ -1112,10 +1125,33 @@ impl Writer<'_> {
             )?;
         }
         self.want_files(&case)?;
+        self.note_number("case", &case.number)?;
+        if let Some(n) = &case.registration_number {
+            self.note_number("file", n)?;
+        }
         if moved {
             self.refresh_rule_tasks_for(&case)?;
         }
         Ok(true)
+    }
+
+    /// A number this device gave (its prefix) and HQ holds: the counter goes past it, so a store
+    /// restored from an old copy never gives it again.
+    fn note_number(&self, counter: &str, number: &str) -> Result<()> {
+        let prefix = format!("{}-", self.session.number_prefix);
+        let Some(rest) = number.strip_prefix(&prefix) else {
+            return Ok(());
+        };
+        let digits = rest.trim_start_matches('F');
+        let Ok(n) = digits.parse::<i64>() else {
+            return Ok(());
+        };
+        self.exec(
+            "INSERT INTO counters (name, value) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)",
+            params![counter, n],
+        )?;
+        Ok(())
     }
 
     /// The files a case refers to that this device does not hold (attached on another laptop):

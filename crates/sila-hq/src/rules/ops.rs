@@ -272,6 +272,24 @@ fn save(tx: &mut dyn Tx, ctx: &Context<'_>, rec: &Record, refs: &Refs, new: bool
     Ok(())
 }
 
+/// The device's copy of a record may differ from HQ's (an operation that changed nothing here,
+/// one that was refused): HQ's copy goes down the feed again, as HQ's, so the device takes it.
+/// Its version rises (nothing else changes), so a device that already held this version takes it
+/// all the same.
+pub(crate) fn resend(tx: &mut dyn Tx, ctx: &Context<'_>, rec: &Record) -> crate::Result<()> {
+    let mut rec = rec.clone();
+    rec.version += 1;
+    tx.update(&rec, ctx.now)?;
+    tx.feed(
+        ctx.branch,
+        rec.kind.code(),
+        &rec.id,
+        crate::storage::HQ_ORIGIN,
+        ctx.now,
+    )?;
+    Ok(())
+}
+
 fn create(tx: &mut dyn Tx, ctx: &Context<'_>, op: &WireOp, kind: Kind) -> Step<Outcome> {
     let data: Value = payload(op)?;
     if !data.is_object() {
@@ -295,8 +313,10 @@ fn create(tx: &mut dyn Tx, ctx: &Context<'_>, op: &WireOp, kind: Kind) -> Step<O
     }
     if let Some(existing) = tx.load(kind, &refs.id)? {
         // The same record again from the branch (a rule task both laptops made, an operation
-        // carried over after a restore) changes nothing; another branch's ID is not taken over.
+        // carried over after a restore) changes nothing, and the device is sent HQ's copy in
+        // case its own differs; another branch's ID is not taken over.
         return if existing.branch == ctx.branch {
+            resend(tx, ctx, &existing)?;
             Ok(Outcome::Applied)
         } else {
             refuse("id_taken")
@@ -544,6 +564,7 @@ fn task_done(tx: &mut dyn Tx, ctx: &Context<'_>, op: &WireOp) -> Step<Outcome> {
     let p: DonePayload = payload(op)?;
     let mut rec = load_own(tx, ctx, Kind::Task, &op.entity_id)?;
     if !rec.data.get("done_at").is_none_or(Value::is_null) {
+        resend(tx, ctx, &rec)?;
         return Ok(Outcome::Applied);
     }
     let mut f = Map::new();

@@ -90,6 +90,15 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
             }
             Outcome::Rejected(code) => {
                 tx.undo_op()?;
+                // The device changed its own copy before HQ refused the change: it is sent HQ's
+                // copy again, so it does not keep what HQ refused (a transition from a state the
+                // case had left on another laptop).
+                if let Some(kind) = crate::storage::Kind::from_code(&op.entity)
+                    && let Some(rec) = tx.load(kind, &op.entity_id)?
+                    && rec.branch == ctx.branch
+                {
+                    super::ops::resend(tx, ctx, &rec)?;
+                }
                 (OpResult::Rejected, Some(code))
             }
         };

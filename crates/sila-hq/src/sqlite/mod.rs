@@ -698,9 +698,15 @@ fn find_duplicates(conn: &Connection) -> Result<Vec<DuplicatePair>> {
         "SELECT id, branch, national_id, data FROM beneficiaries WHERE merged_into IS NULL ORDER BY rid",
     )?;
     let mut rows = stmt.query([])?;
+    let mut unreadable = 0usize;
     while let Some(r) = rows.next()? {
         let data: String = r.get(3)?;
-        let lite: Lite = serde_json::from_str(&data)?;
+        // A row that cannot be read (an older HQ, a damaged page) is left out of the review
+        // and counted, never fatal to the review of every branch.
+        let Ok(lite) = serde_json::from_str::<Lite>(&data) else {
+            unreadable += 1;
+            continue;
+        };
         people.push(duplicates::Person {
             id: r.get(0)?,
             branch: r.get(1)?,
@@ -709,6 +715,12 @@ fn find_duplicates(conn: &Connection) -> Result<Vec<DuplicatePair>> {
             birth_date: lite.birth_date,
             mobile: lite.mobile,
         });
+    }
+    if unreadable > 0 {
+        tracing::warn!(
+            unreadable,
+            "duplicate review: records that could not be read were left out"
+        );
     }
     let mut answered: std::collections::HashSet<(String, String)> =
         std::collections::HashSet::new();
