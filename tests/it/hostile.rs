@@ -404,3 +404,157 @@ async fn a_small_frame_cannot_cost_gigabytes_or_stall_the_server() {
     assert!(kb < 400 * 1024, "peak {kb} kB");
     let _ = child.kill().await;
 }
+
+/// Random, well-formed but hostile operations from a device of another branch (references to
+/// this branch's records, wrong types, HQ-only transitions, extreme numbers, unknown operations,
+/// IDs that are not IDs): whatever the mix, this branch's data at HQ is exactly as it was, and
+/// every read (a sync of this branch, the other branch's pulls and re-downloads, the duplicate
+/// review, the console's case files and dashboards) still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_operations_never_touch_another_branch_or_break_a_read() {
+    use rand::rngs::StdRng;
+    use rand::seq::IndexedRandom;
+    use rand::{Rng, SeedableRng};
+    let (hq, mut a, b) = two_branches().await;
+    let before = branch_at_hq(&hq, "الأفلاج");
+    let ids = |sql: &str| -> Vec<String> {
+        let mut stmt = a.store.conn().prepare(sql).unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let theirs: Vec<String> = [
+        ids("SELECT id FROM beneficiaries LIMIT 5"),
+        ids("SELECT id FROM cases LIMIT 5"),
+        ids("SELECT id FROM tasks LIMIT 3"),
+        ids("SELECT id FROM staff"),
+        ids("SELECT sha256 FROM attachments"),
+    ]
+    .concat();
+    // The other branch's own people and a case of theirs, so its edits reach the merge rules.
+    let own = person("ريم خالد سعد الشهري");
+    let own_id = own["id"].as_str().unwrap().to_owned();
+    let r: PushResponse = b
+        .push(vec![op(
+            1,
+            "beneficiary.create",
+            "beneficiary",
+            &own_id,
+            own.clone(),
+        )])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(r.results.is_empty(), "{:?}", r.results);
+    let names = [
+        "beneficiary.create",
+        "beneficiary.update",
+        "case.create",
+        "case.update",
+        "case.transition",
+        "interaction.add",
+        "interaction.update",
+        "delivery.add",
+        "survey.add",
+        "task.create",
+        "task.update",
+        "task.done",
+        "attachment.add",
+        "staff.create",
+        "staff.set_active",
+        "staff.set_roles",
+        "kb.add",
+        "beneficiary.hq_seen",
+        "no.such",
+        "",
+    ];
+    let weird = [
+        json!(null),
+        json!(i64::MAX),
+        json!(i64::MIN),
+        json!(1e308),
+        json!(-0.0),
+        json!(""),
+        json!("x".repeat(20_000)),
+        json!([1, [2, [3, [4]]]]),
+        json!({"a": {"b": {"c": {}}}}),
+        json!(true),
+        json!("approved"),
+        json!("committee"),
+        json!(["committee", "hq_staff"]),
+    ];
+    let mut rng = StdRng::seed_from_u64(0x5e1a);
+    let mut seq = 1;
+    for round in 0..40 {
+        let mut ops = Vec::new();
+        for _ in 0..15 {
+            seq += 1;
+            let name = *names.choose(&mut rng).unwrap();
+            let id = match rng.random_range(0..5) {
+                0 | 1 => theirs.choose(&mut rng).unwrap().clone(),
+                2 => own_id.clone(),
+                3 => uuid::Uuid::now_v7().to_string(),
+                _ => "../../x'; DROP TABLE cases; --".to_owned(),
+            };
+            let mut payload = match rng.random_range(0..4) {
+                0 => own.clone(),
+                1 => json!({"fields": {"city": *weird.choose(&mut rng).unwrap(), "id": id}}),
+                2 => {
+                    json!({"event": {"case_id": id, "transition": *["approve", "reject", "reopen", "close"].choose(&mut rng).unwrap(),
+                    "from": "in_committee", "to": "approved", "actor": uuid::Uuid::now_v7(), "actor_name": "x",
+                    "at": Utc::now(), "device": b.device, "branch": "الأفلاج"}, "registration_number": *weird.choose(&mut rng).unwrap()})
+                }
+                _ => weird.choose(&mut rng).unwrap().clone(),
+            };
+            if payload.is_object() && rng.random_bool(0.5) {
+                // A valid record pointing at the other branch's people.
+                payload["beneficiary_id"] = json!(theirs[0]);
+                payload["case_id"] = json!(theirs[5]);
+                payload["id"] = json!(id);
+            }
+            let mut o = op(
+                seq,
+                name,
+                name.split('.').next().unwrap_or(""),
+                &id,
+                payload,
+            );
+            o.base_version = *[None, Some(0), Some(-1), Some(i64::MAX), Some(i64::MIN)]
+                .choose(&mut rng)
+                .unwrap();
+            ops.push(o);
+        }
+        let r = b.push(ops).await;
+        assert_eq!(r.status(), 200, "round {round}");
+        let r: PushResponse = r.json().await.unwrap();
+        assert_eq!(r.acked_through, seq, "round {round}");
+        // Reads, for everyone.
+        assert_eq!(
+            b.get(&format!("/v1/pull?after=0&own={seq}")).await.status(),
+            200
+        );
+        assert_eq!(b.get("/v1/snapshot/plan").await.status(), 200);
+        for phase in proto::phases::ALL {
+            let page = b.get(&format!("/v1/snapshot?phase={phase}&after=0")).await;
+            assert_eq!(page.status(), 200, "round {round} phase {phase}");
+        }
+        hq.store.duplicate_candidates(1000).unwrap();
+        let console = hq.store.console().unwrap();
+        let today = Utc::now().date_naive();
+        console.dashboard(&Default::default(), today).unwrap();
+        for id in &theirs[5..10] {
+            console.case_file(id, today).unwrap();
+        }
+        assert_eq!(
+            branch_at_hq(&hq, "الأفلاج"),
+            before,
+            "round {round}: the other branch changed"
+        );
+    }
+    // The branch itself syncs on as before.
+    let r = a.sync().await.unwrap();
+    assert_eq!((r.rejected, r.pending), (0, 0));
+    assert_hq_holds(&hq, &a);
+}
