@@ -19,7 +19,7 @@ use sila_store::{InitOptions, Store, StoreError};
 
 type R<T> = Result<T, ApiError>;
 
-/// The key of the intake wizard's draft in the store (one unfinished intake per device).
+/// The kind of the intake wizard's drafts in the store (each person has their own, several at once).
 pub const INTAKE_DRAFT: &str = "intake";
 
 fn parse_id<T: std::str::FromStr>(field: &str, s: &str) -> R<T> {
@@ -155,15 +155,8 @@ pub fn catalog(desk: &Desk) -> R<CatalogDto> {
             .iter()
             .map(|p| named(&enum_code(p), p.arabic(), &enum_code(p)))
             .collect(),
-            task_kinds: [
-                TaskKind::AnnounceDecision,
-                TaskKind::PromiseNear,
-                TaskKind::Reassessment,
-                TaskKind::Research,
-                TaskKind::Survey,
-                TaskKind::FollowUp,
-            ]
-            .iter()
+            task_kinds: TaskKind::ALL
+                .iter()
             .map(|k| named(&task_kind_code(*k), k.arabic(), &task_kind_code(*k)))
             .collect(),
             declaration_ar: c.declaration_ar.clone(),
@@ -178,41 +171,7 @@ pub fn catalog(desk: &Desk) -> R<CatalogDto> {
 pub fn home(desk: &Desk) -> R<HomeDto> {
     desk.with_store(|s| {
         let today = s.now().date_naive();
-        let tasks = s.my_tasks(50)?;
-        let ids: Vec<String> = tasks.iter().map(|t| t.beneficiary_id.to_string()).collect();
-        let names = s.beneficiary_rows(&ids)?;
-        let tasks = tasks
-            .into_iter()
-            .map(|t| {
-                let case_number = t
-                    .case_id
-                    .and_then(|c| s.case(c).ok().flatten())
-                    .map(|c| c.case.number);
-                TaskDto {
-                    id: t.id.to_string(),
-                    kind: task_kind_code(t.kind),
-                    beneficiary_name: names
-                        .iter()
-                        .find(|n| n.id == t.beneficiary_id.to_string())
-                        .map(|n| n.full_name.clone())
-                        .unwrap_or_default(),
-                    beneficiary_id: t.beneficiary_id.to_string(),
-                    case_id: t.case_id.map(|c| c.to_string()),
-                    case_number,
-                    due_on: t.due_on.to_string(),
-                    when: if t.due_on < today {
-                        "overdue"
-                    } else if t.due_on == today {
-                        "today"
-                    } else {
-                        "upcoming"
-                    }
-                    .into(),
-                    channel: t.channel.map(|c| c.code().to_owned()),
-                    note: t.note,
-                }
-            })
-            .collect();
+        let tasks = task_dtos(s, s.my_tasks(50)?)?;
         let stats = s.stats()?;
         Ok(HomeDto {
             today: today.to_string(),
@@ -228,14 +187,101 @@ pub fn home(desk: &Desk) -> R<HomeDto> {
             beneficiaries: stats.beneficiaries,
             cases: stats.cases,
             pending_changes: stats.pending_changes,
-            has_intake_draft: s.draft(INTAKE_DRAFT)?.is_some(),
+            drafts: draft_summaries(s)?,
         })
     })
 }
 
+/// Tasks as the screens show them: for whom, about whom, due when (against the store's today).
+fn task_dtos(s: &Store, tasks: Vec<sila_domain::task::Task>) -> R<Vec<TaskDto>> {
+    let today = s.now().date_naive();
+    let ids: Vec<String> = tasks
+        .iter()
+        .filter_map(|t| t.beneficiary_id.map(|b| b.to_string()))
+        .collect();
+    let names = s.beneficiary_rows(&ids)?;
+    let staff = s.staff()?;
+    let staff_name = |id: Option<sila_domain::ids::StaffId>| {
+        id.and_then(|id| staff.iter().find(|a| a.id == id))
+            .map(|a| (a.username.clone(), a.display_name.clone()))
+    };
+    let me = s.session().actor.clone();
+    Ok(tasks
+        .into_iter()
+        .map(|t| {
+            let case_number = t
+                .case_id
+                .and_then(|c| s.case(c).ok().flatten())
+                .map(|c| c.case.number);
+            let assignee = staff_name(t.assignee);
+            TaskDto {
+                id: t.id.to_string(),
+                kind: task_kind_code(t.kind),
+                beneficiary_name: t
+                    .beneficiary_id
+                    .and_then(|b| names.iter().find(|n| n.id == b.to_string()))
+                    .map(|n| n.full_name.clone())
+                    .unwrap_or_default(),
+                beneficiary_id: t.beneficiary_id.map(|b| b.to_string()),
+                case_id: t.case_id.map(|c| c.to_string()),
+                case_number,
+                due_on: t.due_on.to_string(),
+                snoozed_until: t.snoozed_until.map(|d| d.to_string()),
+                when: enum_code(&t.urgency(today)),
+                channel: t.channel.map(|c| c.code().to_owned()),
+                role: t.role.code().into(),
+                assignee: assignee.as_ref().map(|a| a.0.clone()),
+                assignee_name: assignee.map(|a| a.1),
+                mine: t.assignee == Some(me.staff_id),
+                by_rule: t.kind.is_rule(),
+                note: t.note,
+            }
+        })
+        .collect())
+}
+
 pub fn complete_task(desk: &Desk, id: String) -> R<()> {
     let id = parse_id("id", &id)?;
-    desk.with_store(|s| Ok(s.complete_task(id)?))
+    desk.with_store(|s| {
+        s.complete_task(id)?;
+        Ok(())
+    })
+}
+
+/// Put a task off until a later day (typed Hijri or Gregorian).
+pub fn snooze_task(desk: &Desk, id: String, until: String) -> R<()> {
+    let id = parse_id("id", &id)?;
+    let until = typed_date("until", &until)?.ok_or_else(|| {
+        ApiError::invalid(vec![sila_domain::error::FieldError::required("until")])
+    })?;
+    desk.with_store(|s| {
+        s.snooze_task(id, until)?;
+        Ok(())
+    })
+}
+
+/// Give a task to a colleague, take it (one's own user name), or put it back in its role's pool
+/// (no one).
+pub fn assign_task(desk: &Desk, id: String, to: Option<String>) -> R<()> {
+    let id = parse_id("id", &id)?;
+    desk.with_store(|s| {
+        s.assign_task(id, to.as_deref())?;
+        Ok(())
+    })
+}
+
+/// A follow-up a person adds for a beneficiary (and one of their cases).
+pub fn add_task(desk: &Desk, input: TaskInput) -> R<()> {
+    let ben: BeneficiaryId = parse_id("beneficiary_id", &input.beneficiary_id)?;
+    let case: Option<CaseId> = match input.case_id.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(parse_id("case_id", c)?),
+    };
+    let due = typed_date("due_on", &input.due_on)?;
+    desk.with_store(|s| {
+        s.add_task(ben, case, &input.note, due, input.assignee.as_deref())?;
+        Ok(())
+    })
 }
 
 /// The home screen's sync area: what the store says (enrolled, last sync, changes waiting, the last
@@ -540,7 +586,7 @@ fn beneficiary_dto(sb: &sila_store::beneficiaries::StoredBeneficiary) -> Benefic
     }
 }
 
-fn case_dto(s: &Store, c: &Case, branch: &str) -> CaseDto {
+fn case_dto(s: &Store, c: &Case, branch: &str, version: i64) -> CaseDto {
     CaseDto {
         id: c.id.to_string(),
         number: c.number.clone(),
@@ -585,6 +631,8 @@ fn case_dto(s: &Store, c: &Case, branch: &str) -> CaseDto {
         decision_reasons: c.decision.as_ref().map(|d| d.reasons.clone()),
         registration_number: c.registration_number.clone(),
         branch: branch.into(),
+        version,
+        correctable: c.correctable(),
     }
 }
 
@@ -603,6 +651,7 @@ pub fn case_file(desk: &Desk, id: String) -> R<CaseFileDto> {
                 code: e.transition.code().into(),
                 actor: e.actor_name,
                 detail: e.note,
+                attachments: Vec::new(),
             });
         }
         for i in s.interactions(c.beneficiary_id)? {
@@ -619,6 +668,7 @@ pub fn case_file(desk: &Desk, id: String) -> R<CaseFileDto> {
                 } else {
                     format!("{} — {}", i.summary, i.outcome)
                 },
+                attachments: i.attachments,
             });
         }
         let created = stored.created_at.clone();
@@ -630,6 +680,7 @@ pub fn case_file(desk: &Desk, id: String) -> R<CaseFileDto> {
                     code: d.code.clone(),
                     actor: String::new(),
                     detail: if d.seen_in_original { "seen" } else { "" }.into(),
+                    attachments: Vec::new(),
                 });
             }
         }
@@ -643,6 +694,7 @@ pub fn case_file(desk: &Desk, id: String) -> R<CaseFileDto> {
                 },
                 actor: d.employee_name.clone(),
                 detail: String::new(),
+                attachments: Vec::new(),
             });
         }
         if let Some(r) = &c.research_report {
@@ -652,6 +704,7 @@ pub fn case_file(desk: &Desk, id: String) -> R<CaseFileDto> {
                 code: "research_report".into(),
                 actor: r.researcher_name.clone(),
                 detail: r.text.clone(),
+                attachments: Vec::new(),
             });
         }
         for d in s.deliveries(id)? {
@@ -664,6 +717,7 @@ pub fn case_file(desk: &Desk, id: String) -> R<CaseFileDto> {
                     Some(a) => format!("{}.{:02}", a / 100, a % 100),
                     None => d.items.clone(),
                 },
+                attachments: Vec::new(),
             });
         }
         for sv in s.case_surveys(id)? {
@@ -676,6 +730,24 @@ pub fn case_file(desk: &Desk, id: String) -> R<CaseFileDto> {
                     "{}/{}/{}/{} {}",
                     sv.overall, sv.speed, sv.courtesy, sv.clarity, sv.comment
                 ),
+                attachments: Vec::new(),
+            });
+        }
+        // Corrections of the person's file, and of the request once it was submitted (before,
+        // filling it in was the intake itself).
+        let submitted = c.submitted_at.map(|t| t.to_rfc3339());
+        for e in s.edits_of(&[c.beneficiary_id.to_string(), id.to_string()])? {
+            let is_case = e.entity == "case";
+            if is_case && submitted.as_ref().is_none_or(|t| &e.at <= t) {
+                continue;
+            }
+            timeline.push(TimelineItem {
+                at: e.at,
+                kind: "edit".into(),
+                code: if is_case { "case" } else { "beneficiary" }.into(),
+                actor: e.by,
+                detail: e.fields.join(","),
+                attachments: Vec::new(),
             });
         }
         timeline.sort_by(|a, b| a.at.cmp(&b.at));
@@ -690,24 +762,238 @@ pub fn case_file(desk: &Desk, id: String) -> R<CaseFileDto> {
                 },
             })
             .collect();
+        let tasks = task_dtos(s, s.case_tasks(id)?)?;
         Ok(CaseFileDto {
-            case: case_dto(s, c, &stored.branch),
+            case: case_dto(s, c, &stored.branch, stored.version),
             beneficiary: beneficiary_dto(&ben),
             timeline,
             actions,
+            tasks,
+            today: s.now().date_naive().to_string(),
         })
     })
 }
 
+/// Correct a request's need and support type (see `Store::correct_case`).
+pub fn correct_case(desk: &Desk, input: CaseCorrection) -> R<()> {
+    let id: CaseId = parse_id("case_id", &input.case_id)?;
+    desk.with_store(|s| {
+        s.correct_case(id, input.version, &input.need, &input.support_type)?;
+        Ok(())
+    })
+}
+
+/// Attach a file already uploaded (`upload`) to a document of a request's checklist: a missing
+/// document brought later, or a better scan.
+pub fn attach_case_document(desk: &Desk, case_id: String, code: String, sha256: String) -> R<()> {
+    let id: CaseId = parse_id("case_id", &case_id)?;
+    desk.with_store(|s| {
+        let (_, bytes) = s
+            .attachment(&sha256)?
+            .ok_or(StoreError::NotFound("attachment"))?;
+        s.attach_document(id, &code, &bytes)?;
+        Ok(())
+    })
+}
+
+/// Tick (or untick) "seen in original" for a document of a request's checklist.
+pub fn mark_document_seen(desk: &Desk, case_id: String, code: String, seen: bool) -> R<()> {
+    let id: CaseId = parse_id("case_id", &case_id)?;
+    desk.with_store(|s| {
+        s.mark_seen_in_original(id, &code, seen)?;
+        Ok(())
+    })
+}
+
+/// A person's requests, those of registrations merged into their file included.
 pub fn beneficiary_cases(desk: &Desk, id: String) -> R<CasePage> {
-    cases_page(
+    let ben: BeneficiaryId = parse_id("id", &id)?;
+    let merged = desk.with_store(|s| Ok(s.merged_into(ben)?))?;
+    let mut page = cases_page(
         desk,
         CaseQuery {
             beneficiary_id: Some(id),
             limit: 100,
             ..Default::default()
         },
-    )
+    )?;
+    for m in merged {
+        let more = cases_page(
+            desk,
+            CaseQuery {
+                beneficiary_id: Some(m.to_string()),
+                limit: 100,
+                ..Default::default()
+            },
+        )?;
+        page.total += more.total;
+        page.rows.extend(more.rows);
+    }
+    Ok(page)
+}
+
+/// A field's value as a person reads it when choosing between two registrations.
+fn field_text(b: &sila_domain::beneficiary::Beneficiary, field: &str) -> String {
+    let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    match field {
+        "name" => b.name.full(),
+        "file_number" => b.file_number.clone().unwrap_or_default(),
+        "national_id" => b
+            .national_id
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default(),
+        "id_expiry" => date(b.id_expiry),
+        "birth_date" => date(b.birth_date),
+        "mobile" => b.mobile.as_ref().map(|m| m.national()).unwrap_or_default(),
+        "nationality" => b.nationality.clone(),
+        "city" => b.city.clone(),
+        "centre" => b.centre.clone(),
+        "district" => b.district.clone(),
+        "health_conditions" => b.health_conditions.clone(),
+        "household" => b
+            .household
+            .iter()
+            .map(|m| m.name.clone())
+            .collect::<Vec<_>>()
+            .join("، "),
+        "household_size" => b
+            .household_size
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        "incomes" => {
+            let h = b.monthly_income();
+            if b.incomes.is_empty() {
+                String::new()
+            } else {
+                format!("{}.{:02}", h / 100, h % 100)
+            }
+        }
+        "housing" => b
+            .housing
+            .as_ref()
+            .map(|h| enum_code(&h.kind))
+            .unwrap_or_default(),
+        "gender" => b.gender.as_ref().map(enum_code).unwrap_or_default(),
+        "marital_status" => b.marital_status.as_ref().map(enum_code).unwrap_or_default(),
+        "preferred_channel" => b
+            .preferred_channel
+            .map(|c| c.code().to_owned())
+            .unwrap_or_default(),
+        "categories" => b.categories.iter().map(enum_code).collect::<Vec<_>>().join(","),
+        _ => String::new(),
+    }
+}
+
+/// Two registrations side by side, field by field, for choosing what the merged file keeps.
+pub fn merge_preview(desk: &Desk, survivor_id: String, merged_id: String) -> R<MergePreview> {
+    let sid: BeneficiaryId = parse_id("survivor_id", &survivor_id)?;
+    let mid: BeneficiaryId = parse_id("merged_id", &merged_id)?;
+    desk.with_store(|s| {
+        let a = s.open_beneficiary(sid)?;
+        let b = s.open_beneficiary(mid)?;
+        if a.beneficiary.id == b.beneficiary.id {
+            return Err(ApiError::invalid(vec![sila_domain::error::FieldError::new(
+                "merge",
+                "merge_same_record",
+                "لا يُدمج الملف في نفسه",
+            )]));
+        }
+        let av = serde_json::to_value(&a.beneficiary).map_err(|_| ApiError::internal())?;
+        let bv = serde_json::to_value(&b.beneficiary).map_err(|_| ApiError::internal())?;
+        let fields = av
+            .as_object()
+            .map(|o| o.keys().filter(|k| *k != "id").cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| MergeField {
+                same: av.get(&f) == bv.get(&f),
+                survivor: field_text(&a.beneficiary, &f),
+                merged: field_text(&b.beneficiary, &f),
+                field: f,
+            })
+            .collect();
+        Ok(MergePreview {
+            survivor_id: a.beneficiary.id.to_string(),
+            survivor_name: a.beneficiary.name.full(),
+            merged_id: b.beneficiary.id.to_string(),
+            merged_name: b.beneficiary.name.full(),
+            fields,
+        })
+    })
+}
+
+/// Merge one registration into another at this branch, each field from the side chosen.
+pub fn merge_beneficiaries(desk: &Desk, input: MergeInput) -> R<String> {
+    let sid: BeneficiaryId = parse_id("survivor_id", &input.survivor_id)?;
+    let mid: BeneficiaryId = parse_id("merged_id", &input.merged_id)?;
+    desk.with_store(|s| {
+        let a = s.beneficiary(sid)?.ok_or(StoreError::NotFound("beneficiary"))?;
+        let b = s.beneficiary(mid)?.ok_or(StoreError::NotFound("beneficiary"))?;
+        let av = serde_json::to_value(&a.beneficiary).map_err(|_| ApiError::internal())?;
+        let bv = serde_json::to_value(&b.beneficiary).map_err(|_| ApiError::internal())?;
+        // Every field differing between the two is chosen: from the other record when asked,
+        // else the survivor's, so the operation says the whole decision.
+        let mut chosen = serde_json::Map::new();
+        if let (Some(ao), Some(bo)) = (av.as_object(), bv.as_object()) {
+            for (k, v) in ao {
+                if k == "id" || bo.get(k) == Some(v) {
+                    continue;
+                }
+                let from_merged = input.take_from_merged.iter().any(|f| f == k);
+                let value = if from_merged {
+                    bo.get(k).cloned().unwrap_or(serde_json::Value::Null)
+                } else {
+                    v.clone()
+                };
+                chosen.insert(k.clone(), value);
+            }
+        }
+        Ok(s.merge_beneficiaries(sid, mid, &chosen)?)
+    })
+}
+
+/// Undo a merge made at this branch. Answers the fields kept because they changed since.
+pub fn unmerge_beneficiaries(desk: &Desk, merge_id: String) -> R<Vec<String>> {
+    desk.with_store(|s| Ok(s.unmerge_beneficiaries(&merge_id)?))
+}
+
+/// The merges made here into or out of a person's file.
+pub fn beneficiary_merges(desk: &Desk, id: String) -> R<Vec<MergeDto>> {
+    let id: BeneficiaryId = parse_id("id", &id)?;
+    desk.with_store(|s| {
+        let staff = s.staff()?;
+        let merges = s.branch_merges(id)?;
+        let mut out = Vec::new();
+        for m in merges {
+            let name = |bid: &str| -> R<String> {
+                Ok(s.beneficiary(parse_id("id", bid)?)?
+                    .map(|b| b.beneficiary.name.full())
+                    .unwrap_or_default())
+            };
+            out.push(MergeDto {
+                survivor_name: name(&m.survivor)?,
+                merged_name: name(&m.merged)?,
+                from_merged: m
+                    .chosen
+                    .iter()
+                    .filter(|(_, side)| **side == sila_domain::merge::Side::Merged)
+                    .map(|(f, _)| f.clone())
+                    .collect(),
+                by: staff
+                    .iter()
+                    .find(|a| a.id.to_string() == m.staff_id)
+                    .map(|a| a.display_name.clone())
+                    .unwrap_or_default(),
+                id: m.id,
+                survivor_id: m.survivor,
+                merged_id: m.merged,
+                at: m.at,
+                undone: m.undone_at.is_some(),
+            });
+        }
+        Ok(out)
+    })
 }
 
 pub fn transition(desk: &Desk, input: TransitionInput) -> R<()> {
@@ -782,17 +1068,26 @@ pub fn record_survey(desk: &Desk, input: SurveyInput) -> R<()> {
             anonymous: input.anonymous,
             channel,
             answered_on: s.now().date_naive(),
+            support_type: String::new(),
+            employee: None,
         })?;
         Ok(())
     })
 }
 
+/// Log any contact: from a case file, from a person's file, or from home for someone registered
+/// or not, with its letter or message attached; a complaint or suggestion gets an owner and the
+/// policy's date to answer it by; an answer (`answers`) closes the complaint it answers.
 pub fn log_interaction(desk: &Desk, input: InteractionInput) -> R<()> {
-    let ben: BeneficiaryId = parse_id("beneficiary_id", &input.beneficiary_id)?;
-    let case: Option<CaseId> = match input.case_id.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(parse_id("case_id", c)?),
-    };
+    fn opt_id<T: std::str::FromStr>(field: &str, v: &Option<String>) -> R<Option<T>> {
+        match v.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(x) => parse_id(field, x).map(Some),
+        }
+    }
+    let ben: Option<BeneficiaryId> = opt_id("beneficiary_id", &input.beneficiary_id)?;
+    let case: Option<CaseId> = opt_id("case_id", &input.case_id)?;
+    let answers: Option<sila_domain::ids::TaskId> = opt_id("answers", &input.answers)?;
     let channel =
         Channel::from_code(&input.channel).ok_or_else(|| ApiError::bad_input("channel"))?;
     let direction: Direction =
@@ -800,18 +1095,150 @@ pub fn log_interaction(desk: &Desk, input: InteractionInput) -> R<()> {
     let purpose: Purpose =
         intake::code(&input.purpose).ok_or_else(|| ApiError::bad_input("purpose"))?;
     let follow = typed_date("follow_up_on", &input.follow_up_on)?;
+    let phone = if input.contact_phone.trim().is_empty() || ben.is_some() {
+        None
+    } else {
+        Some(
+            sila_domain::phone::Mobile::parse(&input.contact_phone).map_err(|e| {
+                ApiError::invalid(vec![sila_domain::error::FieldError::new(
+                    "contact_phone",
+                    e.code(),
+                    e.arabic_message(),
+                )])
+            })?,
+        )
+    };
     desk.with_store(|s| {
-        s.log_interaction(
-            ben,
+        s.log_contact(sila_store::records::NewContact {
+            beneficiary: ben,
             case,
             channel,
             direction,
             purpose,
-            &input.summary,
-            &input.outcome,
-            follow,
-        )?;
+            summary: input.summary.clone(),
+            outcome: input.outcome.clone(),
+            follow_up_on: follow,
+            contact_name: input.contact_name.clone(),
+            contact_phone: phone,
+            attachments: input.attachments.clone(),
+            owner: input.owner.clone().filter(|o| !o.trim().is_empty()),
+            answers,
+        })?;
         Ok(())
+    })
+}
+
+fn contact_dto(
+    s: &Store,
+    i: sila_domain::interaction::Interaction,
+    staff: &[sila_domain::staff::StaffAccount],
+) -> R<ContactDto> {
+    let mut files = Vec::new();
+    for sha in &i.attachments {
+        if let Some((mime, bytes)) = s.attachment(sha)? {
+            files.push(StoredFile {
+                sha256: sha.clone(),
+                mime,
+                size: bytes.len() as i64,
+            });
+        }
+    }
+    Ok(ContactDto {
+        id: i.id.to_string(),
+        at: i.at.to_rfc3339(),
+        beneficiary_id: i.beneficiary_id.map(|b| b.to_string()),
+        case_id: i.case_id.map(|c| c.to_string()),
+        case_number: i
+            .case_id
+            .and_then(|c| s.case(c).ok().flatten())
+            .map(|c| c.case.number),
+        contact_name: i.contact_name,
+        contact_phone: i.contact_phone.map(|m| m.as_str().to_owned()),
+        channel: i.channel.code().into(),
+        direction: enum_code(&i.direction),
+        purpose: enum_code(&i.purpose),
+        summary: i.summary,
+        outcome: i.outcome,
+        staff_name: staff
+            .iter()
+            .find(|a| a.id == i.staff)
+            .map(|a| a.display_name.clone())
+            .unwrap_or_default(),
+        attachments: files,
+        answers: i.answers.map(|a| a.to_string()),
+    })
+}
+
+/// The branch's complaints and suggestions: who, what, whose, by when, and where each stands
+/// ("open", "overdue", "on_time", "late"), newest first.
+pub fn complaints(desk: &Desk) -> R<Vec<ComplaintDto>> {
+    desk.with_store(|s| {
+        let today = s.now().date_naive();
+        let staff = s.staff()?;
+        let rows = s.complaints(500)?;
+        let ids: Vec<String> = rows
+            .iter()
+            .filter_map(|(_, i, _)| i.beneficiary_id.map(|b| b.to_string()))
+            .collect();
+        let names = s.beneficiary_rows(&ids)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (t, i, a) in rows {
+            let who = match i.beneficiary_id {
+                Some(b) => names
+                    .iter()
+                    .find(|n| n.id == b.to_string())
+                    .map(|n| n.full_name.clone())
+                    .unwrap_or_default(),
+                None => i.contact_name.clone(),
+            };
+            let owner = t
+                .assignee
+                .and_then(|a| staff.iter().find(|x| x.id == a))
+                .map(|a| a.display_name.clone());
+            out.push(ComplaintDto {
+                task_id: t.id.to_string(),
+                kind: task_kind_code(t.kind),
+                status: enum_code(&t.answer_status(today)),
+                who,
+                due_on: t.due_on.to_string(),
+                done_at: t.done_at.map(|d| d.to_rfc3339()),
+                owner,
+                contact: contact_dto(s, i, &staff)?,
+                answer: a.map(|a| contact_dto(s, a, &staff)).transpose()?,
+            });
+        }
+        Ok(out)
+    })
+}
+
+/// A beneficiary's whole file: who they are, their requests, every contact, the corrections made.
+pub fn person_file(desk: &Desk, id: String) -> R<PersonFileDto> {
+    let id: BeneficiaryId = parse_id("id", &id)?;
+    desk.with_store(|s| {
+        let stored = s.open_beneficiary(id)?;
+        let id = stored.beneficiary.id;
+        let staff = s.staff()?;
+        let mut contacts = Vec::new();
+        for i in s.interactions(id)?.into_iter().rev() {
+            contacts.push(contact_dto(s, i, &staff)?);
+        }
+        let edits = s
+            .edits_of(&[id.to_string()])?
+            .into_iter()
+            .map(|e| TimelineItem {
+                at: e.at,
+                kind: "edit".into(),
+                code: "beneficiary".into(),
+                actor: e.by,
+                detail: e.fields.join(","),
+                attachments: Vec::new(),
+            })
+            .collect();
+        Ok(PersonFileDto {
+            beneficiary: beneficiary_dto(&stored),
+            contacts,
+            edits,
+        })
     })
 }
 
@@ -841,23 +1268,107 @@ pub fn file(desk: &Desk, sha256: String) -> R<Vec<u8>> {
 
 // ---- the intake wizard ----
 
-pub fn intake_draft(desk: &Desk) -> R<Option<IntakeDraft>> {
+/// The signed-in person's unfinished intakes, for the home screen: whose, how far, when saved.
+fn draft_summaries(s: &Store) -> R<Vec<DraftSummary>> {
+    let drafts = s.my_drafts(INTAKE_DRAFT)?;
+    let parsed: Vec<(sila_store::drafts::Draft, IntakeDraft)> = drafts
+        .into_iter()
+        .map(|d| {
+            let form = serde_json::from_value(d.data.clone()).unwrap_or_default();
+            (d, form)
+        })
+        .collect();
+    let existing: Vec<String> = parsed
+        .iter()
+        .filter_map(|(_, f)| f.existing_beneficiary_id.clone())
+        .collect();
+    let rows = s.beneficiary_rows(&existing)?;
+    Ok(parsed
+        .into_iter()
+        .map(|(d, f)| {
+            let typed = [
+                &f.identity.first,
+                &f.identity.father,
+                &f.identity.grandfather,
+                &f.identity.family,
+            ]
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+            let name = match &f.existing_beneficiary_id {
+                Some(b) => rows
+                    .iter()
+                    .find(|r| &r.id == b)
+                    .map(|r| r.full_name.clone())
+                    .unwrap_or_default(),
+                None => typed,
+            };
+            DraftSummary {
+                id: d.id,
+                name,
+                query: f.query,
+                step: f.step,
+                support_type: f.support_type,
+                created_at: d.created_at,
+                updated_at: d.updated_at,
+                handed_by: d.handed_by,
+                unowned: d.unowned,
+            }
+        })
+        .collect())
+}
+
+pub fn intake_drafts(desk: &Desk) -> R<Vec<DraftSummary>> {
+    desk.with_store(|s| draft_summaries(s))
+}
+
+/// One of the signed-in person's intake drafts, as the wizard saved it.
+pub fn intake_draft(desk: &Desk, id: String) -> R<IntakeDraft> {
     desk.with_store(|s| {
-        Ok(s.draft(INTAKE_DRAFT)?
-            .and_then(|v| serde_json::from_value(v).ok()))
+        let d = s.draft(&id)?.ok_or(StoreError::NotFound("draft"))?;
+        // A draft the wizard can no longer read starts again empty rather than failing for good.
+        Ok(serde_json::from_value(d.data).unwrap_or_default())
     })
 }
 
-pub fn save_intake_draft(desk: &Desk, draft: IntakeDraft) -> R<()> {
+/// Save the wizard's form: into draft `id`, or a new draft when `id` is None. Returns the ID.
+pub fn save_intake_draft(desk: &Desk, id: Option<String>, draft: IntakeDraft) -> R<String> {
     desk.with_store(|s| {
         let v = serde_json::to_value(&draft).map_err(|_| ApiError::internal())?;
-        s.save_draft(INTAKE_DRAFT, &v)?;
-        Ok(())
+        Ok(s.save_draft(id.as_deref(), INTAKE_DRAFT, &v)?)
     })
 }
 
-pub fn discard_intake_draft(desk: &Desk) -> R<()> {
-    desk.with_store(|s| Ok(s.delete_draft(INTAKE_DRAFT)?))
+/// Put an intake draft aside (it can be brought back by `restore_intake_draft` for a day).
+pub fn discard_intake_draft(desk: &Desk, id: String) -> R<()> {
+    desk.with_store(|s| Ok(s.discard_draft(&id)?))
+}
+
+pub fn restore_intake_draft(desk: &Desk, id: String) -> R<()> {
+    desk.with_store(|s| Ok(s.restore_draft(&id)?))
+}
+
+/// Give an intake draft to a colleague (a shift ends, the applicant comes back to someone else).
+pub fn hand_over_draft(desk: &Desk, id: String, to: String) -> R<()> {
+    desk.with_store(|s| Ok(s.hand_over_draft(&id, &to)?))
+}
+
+/// The branch's active staff, for choosing whom to hand a draft or a task to.
+pub fn colleagues(desk: &Desk) -> R<Vec<Colleague>> {
+    desk.with_store(|s| {
+        Ok(s.staff()?
+            .into_iter()
+            .filter(|a| a.active)
+            .map(|a| Colleague {
+                id: a.id.to_string(),
+                username: a.username,
+                display_name: a.display_name,
+                roles: a.roles.iter().map(|r| r.code().to_owned()).collect(),
+            })
+            .collect())
+    })
 }
 
 /// Check one step of the wizard; the problems come back per field. Steps: 0 channel and reason,
@@ -880,8 +1391,8 @@ pub fn validate_intake(desk: &Desk, draft: IntakeDraft, step: u8) -> R<Vec<Field
             0 if Channel::from_code(&draft.channel).is_none() => {
                 out.push(FieldError::new("channel", "required", "اختر قناة التواصل"));
             }
-            2 | 3 if draft.existing_beneficiary_id.is_none() => {
-                if let Err(e) = intake::beneficiary(&draft, BeneficiaryId::new_v7(), today, false) {
+            2 | 3 => {
+                if let Err(e) = person_of(s, &draft, today, false)? {
                     let prefix = if step == 2 { "identity" } else { "household" };
                     out.extend(e.into_iter().filter(|f| wants(prefix, f)));
                 }
@@ -928,8 +1439,8 @@ pub fn validate_intake(desk: &Desk, draft: IntakeDraft, step: u8) -> R<Vec<Field
                     "يجب توقيع المستفيد على الإقرار (على الشاشة أو على الورق مع صورة التوقيع)",
                 ));
             }
-            7 if draft.existing_beneficiary_id.is_none() => {
-                if let Err(e) = intake::beneficiary(&draft, BeneficiaryId::new_v7(), today, true) {
+            7 => {
+                if let Err(e) = person_of(s, &draft, today, true)? {
                     out.extend(e);
                 }
             }
@@ -939,18 +1450,109 @@ pub fn validate_intake(desk: &Desk, draft: IntakeDraft, step: u8) -> R<Vec<Field
     })
 }
 
+/// The person the draft's identity and household steps describe: a new one, or the returning
+/// applicant's file as the desk corrected it (everything the form does not show stays as on file).
+/// The outer error is the store's; the inner one the form's problems, per field.
+fn person_of(
+    s: &Store,
+    d: &IntakeDraft,
+    today: NaiveDate,
+    for_submission: bool,
+) -> R<Result<sila_domain::beneficiary::Beneficiary, Vec<sila_domain::error::FieldError>>> {
+    let form = intake::PersonForm::of(d);
+    let on_file = match (&d.beneficiary_id, &d.existing_beneficiary_id) {
+        (Some(id), _) | (None, Some(id)) => Some(
+            s.beneficiary(parse_id("beneficiary_id", id)?)?
+                .ok_or(StoreError::NotFound("beneficiary"))?
+                .beneficiary,
+        ),
+        (None, None) => None,
+    };
+    Ok(match on_file {
+        Some(b) => intake::edited(&b, &form, today, for_submission),
+        None => intake::beneficiary(d, BeneficiaryId::new_v7(), today, for_submission),
+    })
+}
+
+/// A beneficiary's file as the edit screen (and a returning applicant's identity step) shows it.
+pub fn beneficiary_form(desk: &Desk, id: String) -> R<PersonFormDto> {
+    let id: BeneficiaryId = parse_id("id", &id)?;
+    desk.with_store(|s| {
+        let stored = s.open_beneficiary(id)?;
+        let (identity, household, monthly_income, housing, annual_rent) =
+            intake::form_of(&stored.beneficiary);
+        Ok(PersonFormDto {
+            id: stored.beneficiary.id.to_string(),
+            version: stored.version,
+            full_name: stored.beneficiary.name.full(),
+            identity,
+            household,
+            monthly_income,
+            housing,
+            annual_rent,
+        })
+    })
+}
+
+/// Who is already on file with this national ID (search-before-create: the wizard warns and
+/// offers to open their file). `except` leaves out the file being edited. An ID that does not
+/// parse has no one.
+pub fn same_national_id(
+    desk: &Desk,
+    national_id: String,
+    except: Option<String>,
+) -> R<Vec<BeneficiaryRow>> {
+    let Ok(nid) = NationalId::parse(&national_id) else {
+        return Ok(Vec::new());
+    };
+    desk.with_store(|s| {
+        let ids: Vec<String> = s
+            .with_national_id(&nid)?
+            .into_iter()
+            .filter(|id| Some(id) != except.as_ref())
+            .collect();
+        Ok(s.beneficiary_rows(&ids)?.into_iter().map(row).collect())
+    })
+}
+
+/// Save a correction of a beneficiary's file, made on top of the version the form was opened at:
+/// checked by the domain, saved as the fields that changed (and audited); a file changed by
+/// someone else since is refused (`version_conflict`) rather than overwritten.
+pub fn save_beneficiary(desk: &Desk, input: PersonFormDto) -> R<PersonFormDto> {
+    let id: BeneficiaryId = parse_id("id", &input.id)?;
+    desk.with_store(|s| {
+        let stored = s
+            .beneficiary(id)?
+            .ok_or(StoreError::NotFound("beneficiary"))?;
+        let form = intake::PersonForm {
+            identity: &input.identity,
+            household: &input.household,
+            monthly_income: &input.monthly_income,
+            housing: &input.housing,
+            annual_rent: &input.annual_rent,
+        };
+        let today = s.now().date_naive();
+        let b = intake::edited(&stored.beneficiary, &form, today, false)
+            .map_err(ApiError::invalid)?;
+        s.update_beneficiary(&b, input.version)?;
+        Ok(())
+    })?;
+    beneficiary_form(desk, input.id)
+}
+
 /// Submit the intake: register the beneficiary with their request in one transaction (or open a
 /// request for the one found by search), fill it from the draft, sign it and submit it. What was
 /// made is written back into the draft at once, so a failure part-way (a document the store
 /// refuses, say) leaves a draft that continues where it stopped instead of registering twice.
-pub fn submit_intake(desk: &Desk) -> R<Receipt> {
+pub fn submit_intake(desk: &Desk, id: String) -> R<Receipt> {
     desk.with_store(|s| {
         let mut d: IntakeDraft = s
-            .draft(INTAKE_DRAFT)?
-            .and_then(|v| serde_json::from_value(v).ok())
+            .draft(&id)?
+            .and_then(|d| serde_json::from_value(d.data).ok())
             .ok_or(StoreError::NotFound("draft"))?;
         let save = |s: &mut Store, d: &IntakeDraft| -> R<()> {
             s.save_draft(
+                Some(&id),
                 INTAKE_DRAFT,
                 &serde_json::to_value(d).map_err(|_| ApiError::internal())?,
             )?;
@@ -975,22 +1577,28 @@ pub fn submit_intake(desk: &Desk) -> R<Receipt> {
                     .ok_or(StoreError::NotFound("case"))?
                     .case
                     .beneficiary_id;
-                if d.existing_beneficiary_id.is_none() {
-                    let stored = s
-                        .beneficiary(ben_id)?
-                        .ok_or(StoreError::NotFound("beneficiary"))?;
-                    let b =
-                        intake::beneficiary(&d, ben_id, today, true).map_err(ApiError::invalid)?;
-                    if b != stored.beneficiary {
-                        s.update_beneficiary(&b, stored.version)?;
-                    }
+                let stored = s
+                    .beneficiary(ben_id)?
+                    .ok_or(StoreError::NotFound("beneficiary"))?;
+                let b = person_of(s, &d, today, true)?.map_err(ApiError::invalid)?;
+                if b != stored.beneficiary {
+                    s.update_beneficiary(&b, stored.version)?;
                 }
                 (ben_id, case_id, false)
             }
             None => {
                 let (ben_id, c) = match &d.existing_beneficiary_id {
                     Some(existing) => {
+                        // A returning applicant: their identity was checked (and corrected) in
+                        // the wizard, on top of the version it was read at.
                         let id: BeneficiaryId = parse_id("existing_beneficiary_id", existing)?;
+                        let stored = s
+                            .beneficiary(id)?
+                            .ok_or(StoreError::NotFound("beneficiary"))?;
+                        let b = person_of(s, &d, today, true)?.map_err(ApiError::invalid)?;
+                        if b != stored.beneficiary {
+                            s.update_beneficiary(&b, d.existing_version.unwrap_or(stored.version))?;
+                        }
                         (id, s.create_case(id, &d.support_type, channel)?)
                     }
                     None => {
@@ -1042,7 +1650,7 @@ pub fn submit_intake(desk: &Desk) -> R<Receipt> {
         s.sign_declaration(case_id, &sig_bytes, d.signature_kind == "on_paper")?;
         // 3. Submit: the lifecycle checks everything again and fixes the promised date.
         let c = s.transition(case_id, Transition::Submit, "")?;
-        s.delete_draft(INTAKE_DRAFT)?;
+        s.delete_draft(&id)?;
         receipt_of(s, &c)
     })
 }
@@ -1085,6 +1693,225 @@ pub fn receipt(desk: &Desk, id: String) -> R<Receipt> {
     desk.with_store(|s| {
         let c = s.case(id)?.ok_or(StoreError::NotFound("case"))?.case;
         receipt_of(s, &c)
+    })
+}
+
+// ---- import and export (administrators) ----
+
+fn require_admin(desk: &Desk) -> R<()> {
+    desk.with_store(|s| {
+        if s.session().actor.has_any(&[Role::Admin]) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                "forbidden",
+                "الاستيراد والتصدير من صلاحيات مدير النظام.",
+            ))
+        }
+    })
+}
+
+/// How many rows a preview shows.
+pub const PREVIEW_ROWS: usize = 20;
+
+/// A sheet picked for import: its columns as recognised and its first rows with their problems,
+/// before anything is saved. The sheet stays in memory for `import_sheet` (one at a time).
+pub fn import_preview(desk: &Desk, file_name: String, bytes: Vec<u8>) -> R<ImportPreviewDto> {
+    require_admin(desk)?;
+    let file_name: String = file_name.chars().take(200).collect();
+    let sheet = desk.with_store(|s| Ok(s.preview_sheet(&bytes, &file_name, PREVIEW_ROWS)?))?;
+    let mut rows: Vec<PreviewRow> = sheet
+        .rows
+        .iter()
+        .map(|r| {
+            let b = &r.beneficiary;
+            PreviewRow {
+                row: r.row as i64,
+                name: b.name.full(),
+                national_id: b.national_id.as_ref().map(|n| n.as_str().to_owned()),
+                mobile: b.mobile.as_ref().map(|m| m.as_str().to_owned()),
+                birth_date: b.birth_date.map(|d| d.to_string()),
+                city: b.city.clone(),
+                problems: Vec::new(),
+            }
+        })
+        .collect();
+    for e in &sheet.rejected {
+        let problem = RowProblem {
+            row: e.row as i64,
+            column: e.column.clone(),
+            code: e.code.clone(),
+            message: e.message.clone(),
+        };
+        match rows.iter_mut().find(|r| r.row == e.row as i64) {
+            Some(r) => r.problems.push(problem),
+            None => rows.push(PreviewRow {
+                row: e.row as i64,
+                name: String::new(),
+                national_id: None,
+                mobile: None,
+                birth_date: None,
+                city: String::new(),
+                problems: vec![problem],
+            }),
+        }
+    }
+    rows.sort_by_key(|r| r.row);
+    let token = format!("{:x}", sila_domain::ids::DeviceId::new_v7().as_uuid().as_u128());
+    *desk
+        .pending_import
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(crate::state::PendingImport {
+        token: token.clone(),
+        file_name: file_name.clone(),
+        bytes,
+    });
+    Ok(ImportPreviewDto {
+        token,
+        file_name,
+        columns: sheet
+            .columns
+            .into_iter()
+            .map(|(header, field)| SheetColumn {
+                header,
+                field: field.map(str::to_owned),
+            })
+            .collect(),
+        rows,
+        more: sheet.truncated,
+    })
+}
+
+/// Import the sheet previewed under `token`, in one transaction; its progress is readable
+/// meanwhile with `import_progress`. The rows it refused, with their reasons, are also written
+/// as a CSV beside the exports (named in the answer), so they can be fixed in the sheet.
+pub fn import_sheet(desk: &Desk, token: String) -> R<ImportResultDto> {
+    require_admin(desk)?;
+    let pending = desk
+        .pending_import
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .filter(|p| p.token == token)
+        .ok_or(StoreError::NotFound("import"))?;
+    let set = |phase: &str, done: usize, total: usize| {
+        *desk
+            .import_progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((phase.to_owned(), done as u64, total as u64));
+    };
+    set("reading", 0, 0);
+    let result = desk.with_store(|s| {
+        Ok(s.import_bytes(&pending.bytes, &pending.file_name, &mut |p| match p {
+            sila_store::import::ImportProgress::Reading { rows } => set("reading", rows, 0),
+            sila_store::import::ImportProgress::Saving { done, total } => {
+                set("saving", done, total)
+            }
+        })?)
+    });
+    *desk
+        .import_progress
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = None;
+    let report = result?;
+    let refused_file = if report.rejected.is_empty() {
+        None
+    } else {
+        let table = sila_store::export::Table {
+            name: "الصفوف المرفوضة".into(),
+            headers: ["الصف", "العمود", "الرمز", "السبب"]
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            rows: report
+                .rejected
+                .iter()
+                .map(|e| {
+                    vec![
+                        sila_store::export::Cell::Int(e.row as i64),
+                        sila_store::export::Cell::Text(e.column.clone()),
+                        sila_store::export::Cell::Text(e.code.clone()),
+                        sila_store::export::Cell::Text(e.message.clone()),
+                    ]
+                })
+                .collect(),
+        };
+        std::fs::create_dir_all(&desk.export_dir).map_err(|_| ApiError::internal())?;
+        let stem = std::path::Path::new(&pending.file_name)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("sheet")
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
+            .collect::<String>();
+        let path = desk.export_dir.join(format!("{stem}-refused-rows.csv"));
+        sila_store::export::write_csv(&path, &table).map_err(|_| {
+            ApiError::new("export_failed", "تعذر كتابة ملف الصفوف المرفوضة.")
+        })?;
+        Some(path.display().to_string())
+    };
+    Ok(ImportResultDto {
+        imported: report.imported as i64,
+        updated: report.updated as i64,
+        unchanged: report.unchanged as i64,
+        refused: report
+            .rejected
+            .into_iter()
+            .map(|e| RowProblem {
+                row: e.row as i64,
+                column: e.column,
+                code: e.code,
+                message: e.message,
+            })
+            .collect(),
+        refused_file,
+    })
+}
+
+/// Where the import in progress stands (None when none runs).
+pub fn import_progress(desk: &Desk) -> R<Option<ImportProgressDto>> {
+    Ok(desk
+        .import_progress
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .map(|(phase, done, total)| ImportProgressDto {
+            phase,
+            done: done as i64,
+            total: total as i64,
+        }))
+}
+
+/// Forget a previewed sheet without importing it.
+pub fn cancel_import(desk: &Desk) -> R<()> {
+    *desk
+        .pending_import
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = None;
+    Ok(())
+}
+
+/// Export beneficiaries and cases ("xlsx": one workbook; "csv": two files) into the export
+/// folder. Answers the files written.
+pub fn export_data(desk: &Desk, format: String) -> R<Vec<String>> {
+    require_admin(desk)?;
+    let format = match format.as_str() {
+        "xlsx" => sila_store::exporting::ExportFormat::Xlsx,
+        "csv" => sila_store::exporting::ExportFormat::Csv,
+        _ => return Err(ApiError::bad_input("format")),
+    };
+    std::fs::create_dir_all(&desk.export_dir).map_err(|_| ApiError::internal())?;
+    desk.with_store(|s| {
+        let day = s.now().date_naive();
+        let ext = match format {
+            sila_store::exporting::ExportFormat::Xlsx => "xlsx",
+            sila_store::exporting::ExportFormat::Csv => "csv",
+        };
+        let out = desk.export_dir.join(format!("sila-{day}.{ext}"));
+        Ok(s.export(format, &out)?
+            .into_iter()
+            .map(|p| p.display().to_string())
+            .collect())
     })
 }
 

@@ -102,9 +102,9 @@ fn an_intake_goes_from_draft_to_committee() {
             "step {step}"
         );
     }
-    api::save_intake_draft(&desk, draft.clone()).unwrap();
-    assert_eq!(api::intake_draft(&desk).unwrap(), Some(draft));
-    let receipt = api::submit_intake(&desk).unwrap();
+    let id = api::save_intake_draft(&desk, None, draft.clone()).unwrap();
+    assert_eq!(api::intake_draft(&desk, id.clone()).unwrap(), draft);
+    let receipt = api::submit_intake(&desk, id.clone()).unwrap();
     assert!(
         receipt.case_number.ends_with("-000001"),
         "{}",
@@ -112,10 +112,11 @@ fn an_intake_goes_from_draft_to_committee() {
     );
     assert!(!receipt.promised_reply_date.is_empty());
     assert_eq!(
-        api::intake_draft(&desk).unwrap(),
-        None,
+        api::intake_draft(&desk, id).unwrap_err().code,
+        "not_found",
         "the draft is gone once submitted"
     );
+    assert!(api::intake_drafts(&desk).unwrap().is_empty());
 
     // Found again under another spelling.
     let hits = api::search(&desk, "محمد عبد الله الدوسرى".into(), 10).unwrap();
@@ -189,8 +190,8 @@ fn submission_problems_come_back_per_field_and_create_nothing() {
     let mut draft = full_draft(&desk);
     draft.identity.id_expiry = "2001-01-01".into();
     draft.identity.national_id = "1000000009".into();
-    api::save_intake_draft(&desk, draft).unwrap();
-    let e = api::submit_intake(&desk).unwrap_err();
+    let id = api::save_intake_draft(&desk, None, draft).unwrap();
+    let e = api::submit_intake(&desk, id.clone()).unwrap_err();
     assert_eq!(e.code, "invalid_input");
     let fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
     assert!(fields.contains(&"identity.national_id"), "{fields:?}");
@@ -198,7 +199,7 @@ fn submission_problems_come_back_per_field_and_create_nothing() {
     assert!(e.fields.iter().all(|f| !f.message.is_empty()));
     assert_eq!(api::home(&desk).unwrap().beneficiaries, 0);
     assert!(
-        api::intake_draft(&desk).unwrap().is_some(),
+        api::intake_draft(&desk, id).is_ok(),
         "the draft stays to be fixed"
     );
 }
@@ -218,6 +219,84 @@ fn signing_out_and_idling_lock_the_store() {
     sign_in(&idle, "admin", "sila-pass-1234").unwrap();
     assert!(idle.lock_if_idle());
     assert_eq!(api::home(&idle).unwrap_err().code, "locked");
+}
+
+#[test]
+fn each_person_has_their_own_drafts_several_at_once() {
+    let (_dir, desk) = desk();
+    api::add_staff(
+        &desk,
+        StaffInput {
+            username: "sara".into(),
+            display_name: "سارة الحربي".into(),
+            roles: vec!["representative".into()],
+            password: "sara-pass-1234".into(),
+        },
+    )
+    .unwrap();
+    // Two applicants at once: the first is interrupted by the second.
+    let mut first = IntakeDraft {
+        step: 2,
+        channel: "interview".into(),
+        ..Default::default()
+    };
+    first.identity.first = "خالد".into();
+    first.identity.family = "القحطاني".into();
+    let a = api::save_intake_draft(&desk, None, first.clone()).unwrap();
+    let b = api::save_intake_draft(
+        &desk,
+        None,
+        IntakeDraft {
+            query: "منيرة".into(),
+            step: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_ne!(a, b);
+    first.identity.national_id = "2000000002".into();
+    api::save_intake_draft(&desk, Some(a.clone()), first.clone()).unwrap();
+    let home = api::home(&desk).unwrap();
+    let names: Vec<(&str, &str, u8)> = home
+        .drafts
+        .iter()
+        .map(|d| (d.name.as_str(), d.query.as_str(), d.step))
+        .collect();
+    assert_eq!(names, [("خالد القحطاني", "", 2), ("", "منيرة", 1)]);
+
+    // Another account on the same laptop sees none of them, and cannot open or overwrite one.
+    sign_in(&desk, "sara", "sara-pass-1234").unwrap();
+    assert!(api::home(&desk).unwrap().drafts.is_empty());
+    assert_eq!(api::intake_draft(&desk, a.clone()).unwrap_err().code, "not_found");
+    assert_eq!(
+        api::save_intake_draft(&desk, Some(a.clone()), IntakeDraft::default())
+            .unwrap_err()
+            .code,
+        "not_found"
+    );
+    assert_eq!(api::submit_intake(&desk, a.clone()).unwrap_err().code, "not_found");
+
+    // They survive signing out; a discard can be undone; a hand-over moves one to a colleague.
+    sign_in(&desk, "admin", "sila-pass-1234").unwrap();
+    assert_eq!(api::intake_draft(&desk, a.clone()).unwrap(), first);
+    api::discard_intake_draft(&desk, b.clone()).unwrap();
+    assert_eq!(api::intake_drafts(&desk).unwrap().len(), 1);
+    api::restore_intake_draft(&desk, b.clone()).unwrap();
+    assert_eq!(api::intake_drafts(&desk).unwrap().len(), 2);
+    assert!(
+        api::colleagues(&desk)
+            .unwrap()
+            .iter()
+            .any(|c| c.username == "sara")
+    );
+    api::hand_over_draft(&desk, a.clone(), "sara".into()).unwrap();
+    assert_eq!(api::intake_drafts(&desk).unwrap().len(), 1);
+    sign_in(&desk, "sara", "sara-pass-1234").unwrap();
+    let hers = api::intake_drafts(&desk).unwrap();
+    assert_eq!(hers.len(), 1);
+    assert_eq!(hers[0].id, a);
+    assert_eq!(hers[0].handed_by.as_deref(), Some("نورة العتيبي"));
+    assert_eq!(api::intake_draft(&desk, a).unwrap(), first);
 }
 
 #[test]
@@ -457,8 +536,8 @@ mod sync_with_hq {
 
         // A save is pushed soon after, with nobody pressing anything.
         let draft = full_draft(&desk);
-        api::save_intake_draft(&desk, draft).unwrap();
-        let receipt = api::submit_intake(&desk).unwrap();
+        let id = api::save_intake_draft(&desk, None, draft).unwrap();
+        let receipt = api::submit_intake(&desk, id).unwrap();
         eventually("the new case at HQ", || {
             hq.cases().iter().any(|(id, _)| *id == receipt.case_id)
         });
@@ -598,8 +677,8 @@ mod sync_with_hq {
         })
         .unwrap();
         let draft = full_draft(&desk);
-        api::save_intake_draft(&desk, draft).unwrap();
-        api::submit_intake(&desk).unwrap();
+        let id = api::save_intake_draft(&desk, None, draft).unwrap();
+        api::submit_intake(&desk, id).unwrap();
         let promise_near = |desk: &Desk| {
             api::home(desk)
                 .unwrap()

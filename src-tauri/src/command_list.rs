@@ -19,6 +19,9 @@ commands! {
         catalog() -> CatalogDto;
         home() -> HomeDto;
         complete_task(id: String) -> ();
+        snooze_task(id: String, until: String) -> ();
+        assign_task(id: String, to: Option<String>) -> ();
+        add_task(input: TaskInput) -> ();
         sync_status() -> SyncStatusDto;
         sync_now() -> SyncStatusDto;
         enroll(input: EnrollInput) -> SyncStatusDto;
@@ -26,20 +29,40 @@ commands! {
         beneficiary_row(id: String) -> Option<BeneficiaryRow>;
         beneficiaries_page(offset: u32, limit: u32) -> BeneficiaryPage;
         cases_page(query: CaseQuery) -> CasePage;
+        beneficiary_form(id: String) -> PersonFormDto;
+        save_beneficiary(input: PersonFormDto) -> PersonFormDto;
+        same_national_id(national_id: String, except: Option<String>) -> Vec<BeneficiaryRow>;
         check_id(id: String) -> IdCheck;
         case_file(id: String) -> CaseFileDto;
+        correct_case(input: CaseCorrection) -> ();
+        attach_case_document(case_id: String, code: String, sha256: String) -> ();
+        mark_document_seen(case_id: String, code: String, seen: bool) -> ();
+        merge_preview(survivor_id: String, merged_id: String) -> MergePreview;
+        merge_beneficiaries(input: MergeInput) -> String;
+        unmerge_beneficiaries(merge_id: String) -> Vec<String>;
+        beneficiary_merges(id: String) -> Vec<MergeDto>;
         beneficiary_cases(id: String) -> CasePage;
         transition(input: TransitionInput) -> ();
         research_report(input: ReportInput) -> ();
         record_delivery(input: DeliveryInput) -> ();
         record_survey(input: SurveyInput) -> ();
+        complaints() -> Vec<ComplaintDto>;
+        person_file(id: String) -> PersonFileDto;
         log_interaction(input: InteractionInput) -> ();
-        intake_draft() -> Option<IntakeDraft>;
-        save_intake_draft(draft: IntakeDraft) -> ();
-        discard_intake_draft() -> ();
+        intake_drafts() -> Vec<DraftSummary>;
+        intake_draft(id: String) -> IntakeDraft;
+        save_intake_draft(id: Option<String>, draft: IntakeDraft) -> String;
+        discard_intake_draft(id: String) -> ();
+        restore_intake_draft(id: String) -> ();
+        hand_over_draft(id: String, to: String) -> ();
+        colleagues() -> Vec<Colleague>;
         validate_intake(draft: IntakeDraft, step: u8) -> Vec<FieldProblem>;
-        submit_intake() -> Receipt;
+        submit_intake(id: String) -> Receipt;
         receipt(id: String) -> Receipt;
+        import_sheet(token: String) -> ImportResultDto;
+        import_progress() -> Option<ImportProgressDto>;
+        cancel_import() -> ();
+        export_data(format: String) -> Vec<String>;
         staff() -> Vec<StaffDto>;
         add_staff(input: StaffInput) -> ();
         set_staff_active(username: String, active: bool, password: Option<String>) -> ();
@@ -50,6 +73,7 @@ commands! {
     }
     own {
         upload,
+        import_preview,
         file,
         print_page,
         ui_ready,

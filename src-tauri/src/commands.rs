@@ -68,6 +68,49 @@ pub async fn upload(
     run("upload", move || api::upload(&desk, bytes)).await
 }
 
+/// A sheet to preview for import, sent as the raw request body, its file name (percent-encoded)
+/// in the `x-file-name` header.
+#[tauri::command]
+pub async fn import_preview(
+    desk: State<'_, Arc<Desk>>,
+    request: tauri::ipc::Request<'_>,
+) -> Result<ImportPreviewDto, ApiError> {
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(ApiError::bad_input("file"));
+    };
+    let name = request
+        .headers()
+        .get("x-file-name")
+        .and_then(|v| v.to_str().ok())
+        .map(percent_decode)
+        .unwrap_or_default();
+    let bytes = bytes.clone();
+    let desk = Arc::clone(&desk);
+    run("import_preview", move || api::import_preview(&desk, name, bytes)).await
+}
+
+/// `encodeURIComponent` undone (a header carries ASCII only; file names are often Arabic).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A stored file's bytes, returned raw.
 #[tauri::command]
 pub async fn file(

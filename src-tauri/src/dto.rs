@@ -90,15 +90,40 @@ pub struct CatalogDto {
 pub struct TaskDto {
     pub id: String,
     pub kind: String,
-    pub beneficiary_id: String,
+    /// None for a complaint or suggestion from someone not registered.
+    pub beneficiary_id: Option<String>,
     pub beneficiary_name: String,
     pub case_id: Option<String>,
     pub case_number: Option<String>,
+    /// The task's own due date.
     pub due_on: String,
-    /// "overdue", "today" or "upcoming", against the store's today.
+    /// The later day it was put off to, if it was.
+    pub snoozed_until: Option<String>,
+    /// "overdue", "today" or "upcoming" (the snoozed day if later), against the store's today.
     pub when: String,
     pub channel: Option<String>,
+    /// The role whose pool it is in when no one has it.
+    pub role: String,
+    /// The user name and display name of the one person it is for, if any.
+    pub assignee: Option<String>,
+    pub assignee_name: Option<String>,
+    /// It is given to the signed-in person.
+    pub mine: bool,
+    /// Made by a rule (it also closes by itself when its reason goes away).
+    pub by_rule: bool,
     pub note: String,
+}
+
+/// A follow-up task a person adds.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct TaskInput {
+    pub beneficiary_id: String,
+    pub case_id: Option<String>,
+    pub note: String,
+    /// Hijri or Gregorian, as typed.
+    pub due_on: String,
+    /// A colleague's user name; none leaves it in the pool of the adder's role.
+    pub assignee: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -115,8 +140,36 @@ pub struct HomeDto {
     pub beneficiaries: i64,
     pub cases: i64,
     pub pending_changes: i64,
-    /// The wizard has an unfinished intake (resume it).
-    pub has_intake_draft: bool,
+    /// The signed-in person's unfinished intakes (continue or discard each).
+    pub drafts: Vec<DraftSummary>,
+}
+
+/// An unfinished intake on the home screen.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DraftSummary {
+    pub id: String,
+    /// The applicant's name as typed so far (or the registered beneficiary's), "" if none yet.
+    pub name: String,
+    /// What was typed into the search step, shown when no name is there yet.
+    pub query: String,
+    /// The wizard step it stopped at.
+    pub step: u8,
+    pub support_type: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The colleague who handed this draft over, if one did.
+    pub handed_by: Option<String>,
+    /// From before drafts belonged to a person: continuing it makes it yours.
+    pub unowned: bool,
+}
+
+/// A staff member of the branch, to hand a draft or a task to.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Colleague {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
 }
 
 /// The home screen's sync area.
@@ -280,18 +333,34 @@ pub struct CaseDto {
     pub decision_reasons: Option<String>,
     pub registration_number: Option<String>,
     pub branch: String,
+    /// The version read, which a correction is based on.
+    pub version: i64,
+    /// The branch still holds it: need, support type and documents may be corrected.
+    pub correctable: bool,
+}
+
+/// A correction of a request's need and support type, on top of the version read.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct CaseCorrection {
+    pub case_id: String,
+    pub version: i64,
+    pub need: String,
+    pub support_type: String,
 }
 
 /// One entry of a case file's timeline, newest last.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct TimelineItem {
     pub at: String,
-    /// "transition", "interaction", "document", "declaration", "report", "delivery" or "survey".
+    /// "transition", "interaction", "document", "declaration", "report", "delivery", "survey" or
+    /// "edit" (code "beneficiary" or "case", detail the changed fields' names, comma-separated).
     pub kind: String,
     /// A code the UI names (a transition, a purpose, a document type …).
     pub code: String,
     pub actor: String,
     pub detail: String,
+    /// Files that came with it (a contact's letter or message), by SHA-256.
+    pub attachments: Vec<String>,
 }
 
 /// Something the signed-in person may do to this case now.
@@ -308,6 +377,10 @@ pub struct CaseFileDto {
     pub beneficiary: BeneficiaryDto,
     pub timeline: Vec<TimelineItem>,
     pub actions: Vec<ActionDto>,
+    /// The open tasks about this case, whoever has them.
+    pub tasks: Vec<TaskDto>,
+    /// The store's today (ISO), which tasks' urgency is counted against.
+    pub today: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, TS)]
@@ -349,7 +422,8 @@ pub struct SurveyInput {
 
 #[derive(Debug, Clone, Deserialize, Serialize, TS)]
 pub struct InteractionInput {
-    pub beneficiary_id: String,
+    /// The registered beneficiary; none for someone not registered (then `contact_name`).
+    pub beneficiary_id: Option<String>,
     pub case_id: Option<String>,
     pub channel: String,
     /// "inbound" or "outbound".
@@ -359,6 +433,103 @@ pub struct InteractionInput {
     pub outcome: String,
     /// Hijri or Gregorian, as typed; empty for none.
     pub follow_up_on: String,
+    /// Someone not registered: their name and mobile as typed.
+    pub contact_name: String,
+    pub contact_phone: String,
+    /// Files uploaded first with `upload` (the letter, a photo of the message), by SHA-256.
+    pub attachments: Vec<String>,
+    /// A colleague's user name to own a complaint or suggestion (else the one logging it).
+    pub owner: Option<String>,
+    /// The complaint or suggestion task this contact answers.
+    pub answers: Option<String>,
+}
+
+/// A contact as lists show it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ContactDto {
+    pub id: String,
+    pub at: String,
+    pub beneficiary_id: Option<String>,
+    pub case_id: Option<String>,
+    pub case_number: Option<String>,
+    pub contact_name: String,
+    pub contact_phone: Option<String>,
+    pub channel: String,
+    pub direction: String,
+    pub purpose: String,
+    pub summary: String,
+    pub outcome: String,
+    pub staff_name: String,
+    pub attachments: Vec<StoredFile>,
+    /// The contact (complaint or suggestion) this one answered.
+    pub answers: Option<String>,
+}
+
+/// A complaint or suggestion and where it stands.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ComplaintDto {
+    pub task_id: String,
+    /// "complaint" or "suggestion".
+    pub kind: String,
+    /// "open", "overdue" (not answered and past its date), "on_time" or "late" (answered after it).
+    pub status: String,
+    /// The beneficiary's name, or the name given by someone not registered.
+    pub who: String,
+    pub due_on: String,
+    pub done_at: Option<String>,
+    pub owner: Option<String>,
+    pub contact: ContactDto,
+    pub answer: Option<ContactDto>,
+}
+
+/// One field of two registrations side by side.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct MergeField {
+    pub field: String,
+    pub survivor: String,
+    pub merged: String,
+    /// Both hold the same value: nothing to choose.
+    pub same: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct MergePreview {
+    pub survivor_id: String,
+    pub survivor_name: String,
+    pub merged_id: String,
+    pub merged_name: String,
+    pub fields: Vec<MergeField>,
+}
+
+/// Merge `merged_id` into `survivor_id`: the fields named take the merged record's value, every
+/// other differing field keeps the survivor's.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct MergeInput {
+    pub survivor_id: String,
+    pub merged_id: String,
+    pub take_from_merged: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct MergeDto {
+    pub id: String,
+    pub survivor_id: String,
+    pub survivor_name: String,
+    pub merged_id: String,
+    pub merged_name: String,
+    /// The fields that took the merged record's value.
+    pub from_merged: Vec<String>,
+    pub by: String,
+    pub at: String,
+    pub undone: bool,
+}
+
+/// A beneficiary's file: who, every contact (newest first), the corrections made to it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct PersonFileDto {
+    pub beneficiary: BeneficiaryDto,
+    pub contacts: Vec<ContactDto>,
+    pub edits: Vec<TimelineItem>,
 }
 
 /// The intake wizard's whole state, saved to the store's drafts as it is typed. Every value is
@@ -373,6 +544,9 @@ pub struct IntakeDraft {
     pub query: String,
     /// Chosen from search-before-create: the intake is for a beneficiary already on file.
     pub existing_beneficiary_id: Option<String>,
+    /// The version of that beneficiary's file the identity step was filled from: corrections
+    /// made in the wizard are saved on top of it.
+    pub existing_version: Option<i64>,
     pub identity: IdentityForm,
     pub household: Vec<MemberForm>,
     pub monthly_income: String,
@@ -412,6 +586,8 @@ pub struct IdentityForm {
 #[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, TS)]
 #[serde(default)]
 pub struct MemberForm {
+    /// The member's ID when they are already on file ("" for one added in this form).
+    pub id: String,
     pub name: String,
     pub relation: String,
     pub national_id: String,
@@ -428,6 +604,20 @@ pub struct DocumentForm {
     pub file_name: String,
     pub mime: String,
     pub seen_in_original: bool,
+}
+
+/// A beneficiary's file as the edit screen shows it (strings as a desk types them), and the
+/// version it was read at, which the save is based on.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+pub struct PersonFormDto {
+    pub id: String,
+    pub version: i64,
+    pub full_name: String,
+    pub identity: IdentityForm,
+    pub household: Vec<MemberForm>,
+    pub monthly_income: String,
+    pub housing: String,
+    pub annual_rent: String,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -489,6 +679,66 @@ pub struct KbInput {
     pub attachment: Option<String>,
 }
 
+/// A column of a picked sheet: its header as written and the field it was recognised as
+/// (none: the import leaves the column out).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SheetColumn {
+    pub header: String,
+    pub field: Option<String>,
+}
+
+/// A problem with a row (or one of its cells; `column` is then the header as written).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RowProblem {
+    pub row: i64,
+    pub column: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// A row of a picked sheet as the import would take it, with its problems (a refused row has
+/// problems and perhaps no name).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct PreviewRow {
+    pub row: i64,
+    pub name: String,
+    pub national_id: Option<String>,
+    pub mobile: Option<String>,
+    pub birth_date: Option<String>,
+    pub city: String,
+    pub problems: Vec<RowProblem>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ImportPreviewDto {
+    /// Names the sheet held for `import_sheet`.
+    pub token: String,
+    pub file_name: String,
+    pub columns: Vec<SheetColumn>,
+    pub rows: Vec<PreviewRow>,
+    /// The sheet has more rows than the preview shows.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ImportProgressDto {
+    /// "reading" or "saving".
+    pub phase: String,
+    pub done: i64,
+    /// 0 while unknown.
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ImportResultDto {
+    pub imported: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub refused: Vec<RowProblem>,
+    /// The CSV of refused rows with their reasons, if any were refused.
+    pub refused_file: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct IdCheck {
     pub valid: bool,
@@ -511,8 +761,11 @@ macro_rules! for_each_dto {
             SupportTypeDto,
             CatalogDto,
             TaskDto,
+            TaskInput,
             StateCount,
             HomeDto,
+            DraftSummary,
+            Colleague,
             SyncStatusDto,
             EnrollInput,
             BeneficiaryRow,
@@ -525,6 +778,7 @@ macro_rules! for_each_dto {
             DocumentDto,
             DeclarationDto,
             CaseDto,
+            CaseCorrection,
             TimelineItem,
             ActionDto,
             CaseFileDto,
@@ -533,17 +787,31 @@ macro_rules! for_each_dto {
             DeliveryInput,
             SurveyInput,
             InteractionInput,
+            ContactDto,
+            ComplaintDto,
+            PersonFileDto,
+            MergeField,
+            MergePreview,
+            MergeInput,
+            MergeDto,
             IntakeDraft,
             IdentityForm,
             MemberForm,
             DocumentForm,
+            PersonFormDto,
             StoredFile,
             Receipt,
             StaffDto,
             StaffInput,
             KbDocDto,
             KbInput,
-            IdCheck
+            IdCheck,
+            SheetColumn,
+            RowProblem,
+            PreviewRow,
+            ImportPreviewDto,
+            ImportProgressDto,
+            ImportResultDto
         )
     };
 }

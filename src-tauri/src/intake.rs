@@ -69,13 +69,19 @@ fn enum_field<T: DeserializeOwned>(
 }
 
 fn identity(f: &IdentityForm, b: &mut Beneficiary, errors: &mut Vec<FieldError>) {
-    b.name = PersonName {
+    let name = PersonName {
         first: f.first.trim().into(),
         father: f.father.trim().into(),
         grandfather: f.grandfather.trim().into(),
         family: f.family.trim().into(),
         as_written: String::new(),
     };
+    // The name as written (from a sheet, say) stays while its parts do.
+    let same_parts = [&name.first, &name.father, &name.grandfather, &name.family]
+        == [&b.name.first, &b.name.father, &b.name.grandfather, &b.name.family];
+    if !same_parts {
+        b.name = name;
+    }
     if f.first.trim().is_empty() {
         errors.push(FieldError::required("identity.first"));
     }
@@ -88,6 +94,7 @@ fn identity(f: &IdentityForm, b: &mut Beneficiary, errors: &mut Vec<FieldError>)
     b.gender = enum_field("identity.gender", &f.gender, errors);
     b.birth_date = date("identity.birth_date", &f.birth_date, errors);
     b.marital_status = enum_field("identity.marital_status", &f.marital_status, errors);
+    b.mobile = None;
     if !f.mobile.trim().is_empty() {
         match Mobile::parse(&f.mobile) {
             Ok(m) => b.mobile = Some(m),
@@ -114,13 +121,35 @@ fn member(i: usize, m: &MemberForm, errors: &mut Vec<FieldError>) -> HouseholdMe
         errors.push(FieldError::required(&field("relation")));
     }
     HouseholdMember {
-        id: MemberId::new_v7(),
+        // A member already on file keeps their ID, so an edit that leaves them alone changes nothing.
+        id: m.id.parse().unwrap_or_else(|_| MemberId::new_v7()),
         name: m.name.trim().into(),
         relation: relation.unwrap_or(sila_domain::beneficiary::Relation::Other),
         national_id: national_id(&field("national_id"), &m.national_id, errors),
         birth_date: date(&field("birth_date"), &m.birth_date, errors),
         disability: m.disability,
         schooling: enum_field(&field("schooling"), &m.schooling, errors),
+    }
+}
+
+/// The fields of a person that the wizard's identity and household steps (and the edit screen) show.
+pub struct PersonForm<'a> {
+    pub identity: &'a IdentityForm,
+    pub household: &'a [MemberForm],
+    pub monthly_income: &'a str,
+    pub housing: &'a str,
+    pub annual_rent: &'a str,
+}
+
+impl<'a> PersonForm<'a> {
+    pub fn of(d: &'a IntakeDraft) -> PersonForm<'a> {
+        PersonForm {
+            identity: &d.identity,
+            household: &d.household,
+            monthly_income: &d.monthly_income,
+            housing: &d.housing,
+            annual_rent: &d.annual_rent,
+        }
     }
 }
 
@@ -132,21 +161,43 @@ pub fn beneficiary(
     today: NaiveDate,
     for_submission: bool,
 ) -> Result<Beneficiary, Vec<FieldError>> {
+    edited(
+        &Beneficiary::new(id, PersonName::default()),
+        &PersonForm::of(d),
+        today,
+        for_submission,
+    )
+}
+
+/// `base` with what the form says: every field the form shows is taken from it, everything else
+/// (file number, health, categories) stays as it was. Or every problem, per field.
+pub fn edited(
+    base: &Beneficiary,
+    form: &PersonForm<'_>,
+    today: NaiveDate,
+    for_submission: bool,
+) -> Result<Beneficiary, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut b = Beneficiary::new(id, PersonName::default());
-    identity(&d.identity, &mut b, &mut errors);
-    b.household = d
+    let mut b = base.clone();
+    identity(form.identity, &mut b, &mut errors);
+    b.household = form
         .household
         .iter()
         .enumerate()
         .map(|(i, m)| member(i, m, &mut errors))
         .collect();
-    if !d.monthly_income.trim().is_empty() {
-        match parse_riyals(&d.monthly_income) {
-            Some(h) => b.incomes.push(Income {
-                source: IncomeSource::Other,
-                monthly_halalas: h,
-            }),
+    if form.monthly_income.trim().is_empty() {
+        b.incomes.clear();
+    } else {
+        match parse_riyals(form.monthly_income) {
+            // The same total as on file keeps its sources; another total is one income.
+            Some(h) if h == base.monthly_income() && !base.incomes.is_empty() => {}
+            Some(h) => {
+                b.incomes = vec![Income {
+                    source: IncomeSource::Other,
+                    monthly_halalas: h,
+                }]
+            }
             None => errors.push(FieldError::new(
                 "monthly_income",
                 "invalid_amount",
@@ -154,11 +205,12 @@ pub fn beneficiary(
             )),
         }
     }
-    if let Some(kind) = enum_field::<HousingKind>("housing", &d.housing, &mut errors) {
-        let rent = if d.annual_rent.trim().is_empty() {
+    b.housing = None;
+    if let Some(kind) = enum_field::<HousingKind>("housing", form.housing, &mut errors) {
+        let rent = if form.annual_rent.trim().is_empty() {
             None
         } else {
-            let r = parse_riyals(&d.annual_rent);
+            let r = parse_riyals(form.annual_rent);
             if r.is_none() {
                 errors.push(FieldError::new(
                     "annual_rent",
@@ -196,6 +248,87 @@ pub fn beneficiary(
     } else {
         Err(errors)
     }
+}
+
+fn text_date(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_default()
+}
+
+fn text_code<T: serde::Serialize>(v: &Option<T>) -> String {
+    v.as_ref()
+        .and_then(|v| serde_json::to_value(v).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A stored beneficiary as the form shows it (the inverse of [`edited`]): what the edit screen and
+/// a returning applicant's identity step start from. Dates are ISO Gregorian, amounts riyals.
+pub fn form_of(b: &Beneficiary) -> (IdentityForm, Vec<MemberForm>, String, String, String) {
+    let riyals = |h: i64| {
+        if h % 100 == 0 {
+            (h / 100).to_string()
+        } else {
+            format!("{}.{:02}", h / 100, h % 100)
+        }
+    };
+    let identity = IdentityForm {
+        first: b.name.first.clone(),
+        father: b.name.father.clone(),
+        grandfather: b.name.grandfather.clone(),
+        family: b.name.family.clone(),
+        national_id: b
+            .national_id
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default(),
+        id_expiry: text_date(b.id_expiry),
+        nationality: b.nationality.clone(),
+        gender: text_code(&b.gender),
+        birth_date: text_date(b.birth_date),
+        marital_status: text_code(&b.marital_status),
+        mobile: b.mobile.as_ref().map(|m| m.national()).unwrap_or_default(),
+        city: b.city.clone(),
+        centre: b.centre.clone(),
+        district: b.district.clone(),
+        preferred_channel: b
+            .preferred_channel
+            .map(|c| c.code().to_owned())
+            .unwrap_or_default(),
+    };
+    let household = b
+        .household
+        .iter()
+        .map(|m| MemberForm {
+            id: m.id.to_string(),
+            name: m.name.clone(),
+            relation: text_code(&Some(m.relation)),
+            national_id: m
+                .national_id
+                .as_ref()
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default(),
+            birth_date: text_date(m.birth_date),
+            disability: m.disability,
+            schooling: text_code(&m.schooling),
+        })
+        .collect();
+    let income = if b.incomes.is_empty() {
+        String::new()
+    } else {
+        riyals(b.monthly_income())
+    };
+    let housing = b
+        .housing
+        .as_ref()
+        .map(|h| text_code(&Some(h.kind)))
+        .unwrap_or_default();
+    let rent = b
+        .housing
+        .as_ref()
+        .and_then(|h| h.annual_rent_halalas)
+        .map(riyals)
+        .unwrap_or_default();
+    (identity, household, income, housing, rent)
 }
 
 #[cfg(test)]
@@ -237,6 +370,34 @@ mod tests {
         assert_eq!(b.household.len(), 1);
         assert_eq!(b.monthly_income(), 350_000);
         assert_eq!(b.housing.unwrap().annual_rent_halalas, Some(1_800_000));
+    }
+
+    #[test]
+    fn a_stored_beneficiary_round_trips_through_its_form_unchanged() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let mut b = beneficiary(&draft(), BeneficiaryId::new_v7(), today, true).unwrap();
+        b.file_number = Some("AFL-K3F-F00001".into());
+        b.health_conditions = "سكري".into();
+        b.name.as_written = "محمد بن عبد الله بن سعد الدوسري".into();
+        let (identity, household, income, housing, rent) = form_of(&b);
+        let form = PersonForm {
+            identity: &identity,
+            household: &household,
+            monthly_income: &income,
+            housing: &housing,
+            annual_rent: &rent,
+        };
+        assert_eq!(edited(&b, &form, today, true).unwrap(), b, "nothing changed, nothing differs");
+        let mut identity = identity.clone();
+        identity.city = "مروان".into();
+        identity.family = "آل دوسر".into();
+        let form = PersonForm { identity: &identity, ..form };
+        let e = edited(&b, &form, today, true).unwrap();
+        assert_eq!(e.city, "مروان");
+        assert_eq!(e.name.full(), "محمد عبد الله سعد آل دوسر", "new parts, so the written form goes");
+        assert_eq!(e.file_number, b.file_number, "fields the form does not show stay");
+        assert_eq!(e.health_conditions, "سكري");
+        assert_eq!(e.household[0].id, b.household[0].id);
     }
 
     #[test]

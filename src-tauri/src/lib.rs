@@ -104,6 +104,7 @@ pub fn run() {
     tauri::Builder::default()
         .manage(desk)
         .setup(move |app| {
+            camera_for_documents(app);
             // The sync worker tells the window when its state changes; the home screen listens.
             let emitter = app.handle().clone();
             watcher.set_notify(Arc::new(move || {
@@ -125,6 +126,44 @@ pub fn run() {
         .invoke_handler(commands::handler())
         .run(tauri::generate_context!())
         .expect("the window could not start");
+}
+
+/// A document can be photographed with the machine's camera (`getUserMedia` in the window).
+/// WebKitGTK keeps media streams off and asks the app about each request: video is allowed (the
+/// window shows only Sila's own pages), the microphone never.
+fn camera_for_documents(app: &tauri::App) {
+    #[cfg(target_os = "linux")]
+    {
+        use tauri::Manager;
+        use webkit2gtk::glib::prelude::Cast;
+        use webkit2gtk::{
+            PermissionRequestExt, SettingsExt, UserMediaPermissionRequest,
+            UserMediaPermissionRequestExt, WebViewExt,
+        };
+        if let Some(window) = app.get_webview_window("main") {
+            let _ = window.with_webview(|wv| {
+                let view = wv.inner();
+                if let Some(settings) = WebViewExt::settings(&view) {
+                    settings.set_enable_media_stream(true);
+                }
+                view.connect_permission_request(|_, request| {
+                    match request.downcast_ref::<UserMediaPermissionRequest>() {
+                        Some(media) if media.is_for_video_device() && !media.is_for_audio_device() => {
+                            request.allow();
+                            true
+                        }
+                        Some(_) => {
+                            request.deny();
+                            true
+                        }
+                        None => false,
+                    }
+                });
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = app;
 }
 
 #[cfg(test)]

@@ -22,12 +22,26 @@ pub struct Desk {
     pub sync_config: SyncConfig,
     /// How the sync worker tells the window that its state changed (set once the window exists).
     notify: OnceLock<Notify>,
+    /// The sheet an administrator picked to import, held in memory between its preview and the
+    /// import (never written to disk in the clear); dropped at sign-out and idle lock.
+    pub pending_import: Mutex<Option<PendingImport>>,
+    /// Where the import in progress stands, for the progress bar (read without the store's lock).
+    pub import_progress: Mutex<Option<(String, u64, u64)>>,
+    /// Where exports and refused-rows reports are written (`SILA_EXPORT_DIR`, else the user's
+    /// Downloads folder, else `exports` in the data folder).
+    pub export_dir: PathBuf,
+}
+
+/// A picked sheet awaiting its import.
+pub struct PendingImport {
+    pub token: String,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Desk {
     pub fn new(dir: PathBuf, idle_lock: Duration, bench: Option<SignInInput>) -> Desk {
         Desk {
-            dir,
             store: Mutex::new(None),
             last_activity: Mutex::new(Instant::now()),
             idle_lock,
@@ -35,6 +49,13 @@ impl Desk {
             worker: Mutex::new(None),
             sync_config: SyncConfig::default(),
             notify: OnceLock::new(),
+            pending_import: Mutex::new(None),
+            import_progress: Mutex::new(None),
+            export_dir: std::env::var_os("SILA_EXPORT_DIR")
+                .map(PathBuf::from)
+                .or_else(dirs::download_dir)
+                .unwrap_or_else(|| dir.join("exports")),
+            dir,
         }
     }
 
@@ -95,6 +116,10 @@ impl Desk {
         self.touch();
         if store.is_none() {
             self.stop_sync();
+            *self
+                .pending_import
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = None;
         }
         *self.store.lock().unwrap_or_else(|p| p.into_inner()) = store;
     }
@@ -161,6 +186,10 @@ impl Desk {
             return false;
         }
         self.stop_sync();
+        *self
+            .pending_import
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
         let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
         guard.take().is_some()
     }

@@ -247,7 +247,9 @@ describe("the branch desktop app", { concurrency: false }, () => {
     await wd.type("#username", ADMIN.user);
     await wd.type("#password", ADMIN.password);
     await wd.click("[data-testid=sign-in-button]");
-    await wd.click("[data-testid=resume-intake]");
+    // The home screen lists the unfinished intake; "continue" opens it where it stopped.
+    await wd.until("the draft listed", `return [...document.querySelectorAll('[data-testid=draft-name]')].some(e => e.textContent === 'خالد القحطاني')`);
+    await wd.click("[data-testid=continue-draft]");
     await wd.waitFor("[data-testid=wizard][data-step='2']");
     assert.equal(await wd.value("#identity-first"), "خالد");
     assert.equal(await wd.value("#identity-family"), "القحطاني");
@@ -255,5 +257,139 @@ describe("the branch desktop app", { concurrency: false }, () => {
     assert.equal(await wd.value("#identity-mobile"), "0509876543");
     assert.equal(await step(), "2");
     await shot("41-after-restart");
+  });
+
+  const signInAs = async (user, password) => {
+    await wd.click("[data-testid=sign-out]");
+    await wd.waitFor("[data-testid=sign-in]");
+    await wd.type("#username", user);
+    await wd.type("#password", password);
+    await wd.click("[data-testid=sign-in-button]");
+    await wd.waitFor("[data-testid=home]", 30000);
+  };
+  const draftNames = () => wd.exec(`return [...document.querySelectorAll('[data-testid=draft-name]')].map(e => e.textContent)`);
+  const SARA = { user: "sara", password: "sara-pass-1234", name: "سارة الحربي" };
+
+  it("keeps several drafts per person: a second applicant, discard with undo, hand-over to a colleague", async () => {
+    // A second applicant interrupts the first: a new request is a second draft, the first stays.
+    await wd.click("[data-testid=nav-wizard]");
+    await wd.waitFor("[data-testid=wizard][data-step='0']");
+    await wd.choose("#channel", "interview");
+    await next(1);
+    await wd.type("[data-testid=search-query]", "منيرة السبيعي");
+    await saved();
+    await wd.click("[data-testid=nav-home]");
+    await wd.until("two drafts", `return document.querySelectorAll('[data-testid=draft]').length === 2`);
+    assert.deepEqual(await draftNames(), ["«منيرة السبيعي»", "خالد القحطاني"]);
+    await shot("42-home-two-drafts");
+
+    // Discarding is one click, and undone as easily.
+    await wd.exec(`[...document.querySelectorAll('[data-testid=draft]')].find(li => li.textContent.includes('منيرة')).querySelector('[data-testid=discard-draft]').click()`);
+    await wd.waitFor("[data-testid=draft-discarded]");
+    await wd.until("one draft left", `return document.querySelectorAll('[data-testid=draft]').length === 1`);
+    await shot("43-draft-discarded-undo");
+    await wd.click("[data-testid=undo-discard]");
+    await wd.until("the draft back", `return document.querySelectorAll('[data-testid=draft]').length === 2`);
+
+    // A colleague's account on the same laptop.
+    await wd.click("[data-testid=nav-staff]");
+    await wd.type("#staff-display", SARA.name);
+    await wd.type("#staff-username", SARA.user);
+    await wd.type("#staff-password", SARA.password);
+    await wd.click("[data-testid=staff-add]");
+    await wd.until("the colleague listed", `return document.querySelector('[data-testid=staff]').textContent.includes(arguments[0])`, [SARA.name]);
+
+    // She sees none of the administrator's drafts.
+    await signInAs(SARA.user, SARA.password);
+    assert.equal(await wd.exec(`return document.querySelectorAll('[data-testid=draft]').length`), 0);
+
+    // The administrator hands Khalid's request over to her.
+    await signInAs(ADMIN.user, ADMIN.password);
+    await wd.until("two drafts", `return document.querySelectorAll('[data-testid=draft]').length === 2`);
+    await wd.exec(`[...document.querySelectorAll('[data-testid=draft]')].find(li => li.textContent.includes('خالد')).querySelector('[data-testid=hand-over-draft]').click()`);
+    await wd.until("the colleague offered", `return [...document.querySelectorAll('[data-testid=hand-over-to] option')].some(o => o.value === arguments[0])`, [SARA.user]);
+    await wd.choose("[data-testid=hand-over-to]", SARA.user);
+    await shot("44-hand-over");
+    await wd.click("[data-testid=hand-over-confirm]");
+    await wd.until("one draft left", `return document.querySelectorAll('[data-testid=draft]').length === 1`);
+    assert.deepEqual(await draftNames(), ["«منيرة السبيعي»"]);
+
+    await signInAs(SARA.user, SARA.password);
+    await wd.until("the handed-over draft", `return document.querySelectorAll('[data-testid=draft]').length === 1`);
+    assert.deepEqual(await draftNames(), ["خالد القحطاني"]);
+    assert.match(await wd.text("[data-testid=handed-by]"), new RegExp(ADMIN.name));
+    await shot("45-handed-over-draft");
+    await wd.click("[data-testid=continue-draft]");
+    await wd.waitFor("[data-testid=wizard][data-step='2']");
+    assert.equal(await wd.value("#identity-national_id"), "2000000002");
+    await signInAs(ADMIN.user, ADMIN.password);
+  });
+
+  it("works tasks from the case file and from home: add, take, snooze, give to a colleague, done", async () => {
+    const today = await wd.exec(`const d = new Date(); return d.getFullYear() + '/' + String(d.getMonth() + 1).padStart(2, '0') + '/' + String(d.getDate()).padStart(2, '0')`);
+    await wd.click("[data-testid=nav-cases]");
+    await wd.click("[data-testid=case-row]");
+    await wd.waitFor("[data-testid=case-file]");
+    await wd.click("[data-testid=add-task]");
+    await wd.click("[data-testid=add-task-confirm]");
+    // Nothing to do and no date: both said beside their fields.
+    await wd.waitFor("[data-testid=error-task-note]");
+    await wd.type("#task-note", "اتصل بالمستفيد لتأكيد موعد الزيارة المنزلية");
+    await wd.type("#task-due", today);
+    await wd.click("[data-testid=add-task-confirm]");
+    await wd.until("the task in the case file", `return document.querySelectorAll('[data-testid=case-tasks] [data-testid=task][data-kind=follow_up]').length === 1`);
+    assert.equal(await wd.exec(`return document.querySelector('[data-testid=case-tasks] [data-kind=follow_up]').dataset.when`), "today");
+    await shot("50-case-file-tasks");
+
+    // At home it is today's, in the pool until someone takes it.
+    await wd.click("[data-testid=nav-home]");
+    const task = "[data-testid=my-tasks] [data-testid=task][data-kind=follow_up]";
+    await wd.waitFor(task);
+    await wd.click(`${task} [data-testid=task-take]`);
+    await wd.until("taken", `return document.querySelector(arguments[0] + ' [data-testid=task-owner]')?.textContent.includes('مسندة إليك')`, [task]);
+    await wd.click(`${task} [data-testid=task-snooze]`);
+    await wd.click(`${task} [data-testid=snooze-tomorrow]`);
+    await wd.until("snoozed to tomorrow", `return document.querySelector(arguments[0])?.dataset.when === 'upcoming'`, [task]);
+    assert.match(await wd.text(task), /مؤجلة إلى/);
+    await shot("51-home-tasks");
+
+    // Given to Sara: it leaves the administrator's list and is hers.
+    await wd.click(`${task} [data-testid=task-assign]`);
+    await wd.until("colleagues offered", `return [...document.querySelectorAll('[data-testid=assign-to] option')].some(o => o.value === 'sara')`);
+    await wd.choose("[data-testid=assign-to]", "sara");
+    await wd.click("[data-testid=assign-confirm]");
+    await wd.until("gone from my tasks", `return !document.querySelector(arguments[0])`, [task]);
+    await signInAs(SARA.user, SARA.password);
+    await wd.waitFor(task);
+    await wd.click(`${task} [data-testid=task-done]`);
+    await wd.until("done", `return !document.querySelector(arguments[0])`, [task]);
+    await signInAs(ADMIN.user, ADMIN.password);
+  });
+
+  it("after the committee's rejection: the decision is announced, and the survey starts empty", async () => {
+    await wd.click("[data-testid=nav-cases]");
+    await wd.click("[data-testid=case-row]");
+    await wd.waitFor("[data-testid=case-file][data-state=in_committee]");
+    const caseId = await wd.exec(`return document.querySelector('[data-testid=case-file]').dataset.caseId`);
+    hq.decide(caseId, "reject", "الدخل يتجاوز حد الاستحقاق");
+    // The decision reaches the branch by sync.
+    await wd.click("[data-testid=nav-home]");
+    await wd.click("[data-testid=sync-now]");
+    await wd.until("the announce task", `return !!document.querySelector('[data-testid=my-tasks] [data-kind=announce_decision]')`, [], 60000);
+    await wd.click("[data-testid=my-tasks] [data-kind=announce_decision] [data-testid=task-view]");
+    await wd.waitFor("[data-testid=case-file][data-state=rejected]");
+
+    await wd.click("[data-testid=action-survey]");
+    assert.equal(await wd.exec(`return document.querySelectorAll('[data-testid=form-survey] input[type=radio]:checked').length`), 0, "no score is chosen for the beneficiary");
+    await wd.click("[data-testid=action-confirm]");
+    for (const k of ["overall", "speed", "courtesy", "clarity"]) await wd.waitFor(`[data-testid=error-${k}]`);
+    await shot("60-survey-empty");
+    for (const [k, n] of [["overall", 2], ["speed", 3], ["courtesy", 5], ["clarity", 2]])
+      await wd.click(`[data-testid=score-${k}] input[value='${n}']`);
+    await wd.type("#comment", "لم أفهم سبب الرفض");
+    await wd.click("[data-testid=action-confirm]");
+    await wd.until("the survey in the timeline", `return !!document.querySelector('[data-testid=timeline] li[data-kind=survey]')`);
+    assert.match(await wd.text("[data-testid=timeline] li[data-kind=survey]"), /2\/3\/5\/2/);
+    await shot("61-survey-recorded");
   });
 });

@@ -133,6 +133,8 @@ export async function startHq(dir) {
   return {
     url,
     code: (branch) => cli("enroll-code", "--branch", branch),
+    /** The committee's decision, as `sila-hq decide` takes it at headquarters. */
+    decide: (caseId, transition, note) => cli("decide", "--case", caseId, "--transition", transition, "--note", note),
     stats: () => JSON.parse(cli("stats", "--json")),
     stop: () => { try { proc.kill("SIGTERM"); } catch {} },
   };

@@ -406,6 +406,53 @@ impl Beneficiary {
     }
 }
 
+/// First words of a sheet row that is not a person but a total, a count or a note, as offices
+/// write them under a list of people (normalised: no hamza, ة as ه).
+const NOT_A_PERSON: &[&str] = &[
+    "الاجمالي",
+    "اجمالي",
+    "المجموع",
+    "مجموع",
+    "العدد",
+    "عدد",
+    "ملاحظات",
+    "ملاحظه",
+    "total",
+    "subtotal",
+    "sum",
+    "notes",
+    "note",
+];
+
+/// Whether what a row or a form gives is enough to tell who a person is. A name of one word with
+/// neither a national ID nor a mobile identifies nobody (many people share it), and a totals or
+/// notes row ("الإجمالي") is not a person at all. The error says which, without quoting the name.
+pub fn identifies_a_person(
+    name: &PersonName,
+    has_national_id: bool,
+    has_mobile: bool,
+) -> Result<(), FieldError> {
+    let full = name.full();
+    let normalized = arabic::normalize(&full);
+    let first = normalized.split_whitespace().next().unwrap_or("");
+    if NOT_A_PERSON.contains(&first) {
+        return Err(FieldError::new(
+            "name",
+            "not_a_person",
+            "الصف ليس مستفيداً بل مجموع أو ملاحظة",
+        ));
+    }
+    let words = full.split_whitespace().count();
+    if words < 2 && !has_national_id && !has_mobile {
+        return Err(FieldError::new(
+            "name",
+            "not_identifying",
+            "لا يكفي لتعريف شخص: اسم من كلمة واحدة بلا رقم هوية ولا جوال",
+        ));
+    }
+    Ok(())
+}
+
 /// Parse an amount of riyals as a desk or a sheet writes it ("3500", "3,500.50", "٣٥٠٠ ريال") into halalas.
 pub fn parse_riyals(input: &str) -> Option<i64> {
     let folded = arabic::fold_digits(input);
@@ -466,6 +513,23 @@ mod tests {
             "أحمد محمد علي حسن الزهراني",
             ["أحمد", "محمد", "علي", "حسن الزهراني"],
         );
+    }
+
+    #[test]
+    fn a_single_word_or_a_totals_row_identifies_nobody() {
+        let name = PersonName::from_full;
+        assert!(identifies_a_person(&name("منيرة سعد السبيعي"), false, false).is_ok());
+        assert!(identifies_a_person(&name("منيرة"), true, false).is_ok());
+        assert!(identifies_a_person(&name("منيرة"), false, true).is_ok());
+        assert_eq!(
+            identifies_a_person(&name("منيرة"), false, false).unwrap_err().code,
+            "not_identifying"
+        );
+        for total in ["الإجمالي", "الاجمالى", "المجموع الكلي", "إجمالي الأسر", "ملاحظات:", "Total"] {
+            let e = identifies_a_person(&name(total), true, true).unwrap_err();
+            assert_eq!(e.code, "not_a_person", "{total}");
+        }
+        assert!(identifies_a_person(&name("عبدالمجيد العدواني"), false, false).is_ok());
     }
 
     #[test]

@@ -387,6 +387,82 @@ impl Case {
         }
     }
 
+    /// While the branch still holds the request (before the committee has it, or returned to the
+    /// branch as incomplete), its need, support type and documents may be corrected.
+    pub fn correctable(&self) -> bool {
+        matches!(
+            self.state,
+            CaseState::Draft | CaseState::Submitted | CaseState::InResearch | CaseState::Incomplete
+        )
+    }
+
+    /// Correct the need and the support type. A new support type brings its own documents
+    /// checklist; documents already attached (or seen) stay on it, required or not.
+    pub fn correct(
+        &mut self,
+        need: &str,
+        support_type: &str,
+        catalog: &Catalog,
+    ) -> Result<(), Vec<crate::error::FieldError>> {
+        use crate::error::FieldError;
+        let mut errors = Vec::new();
+        if !self.correctable() {
+            errors.push(FieldError::new(
+                "state",
+                "case_not_editable",
+                "لا يمكن تعديل الطلب في حالته الحالية",
+            ));
+        }
+        let need = need.trim();
+        if need.is_empty() {
+            errors.push(FieldError::new("need", "required", "يجب وصف الاحتياج"));
+        } else if need.chars().count() > 4_000 {
+            errors.push(FieldError::new("need", "too_long", "الوصف أطول من المسموح"));
+        }
+        let st = catalog.support_type(support_type);
+        if st.is_none() {
+            errors.push(FieldError::new(
+                "support_type",
+                "unknown_support_type",
+                "نوع الدعم غير معروف",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.need = need.to_owned();
+        if let Some(st) = st
+            && st.code != self.support_type
+        {
+            let mut documents: Vec<DocumentCheck> = st
+                .required_documents
+                .iter()
+                .map(|code| {
+                    let had = self.documents.iter().find(|d| &d.code == code);
+                    DocumentCheck {
+                        code: code.clone(),
+                        required: true,
+                        attachment: had.and_then(|d| d.attachment.clone()),
+                        seen_in_original: had.is_some_and(|d| d.seen_in_original),
+                        seen_by: had.and_then(|d| d.seen_by),
+                    }
+                })
+                .collect();
+            for d in &self.documents {
+                let kept = d.attachment.is_some() || d.seen_in_original;
+                if kept && !documents.iter().any(|x| x.code == d.code) {
+                    documents.push(DocumentCheck {
+                        required: false,
+                        ..d.clone()
+                    });
+                }
+            }
+            self.documents = documents;
+            self.support_type = st.code.clone();
+        }
+        Ok(())
+    }
+
     /// Required documents not yet attached and seen in original.
     pub fn missing_documents(&self) -> Vec<&str> {
         self.documents

@@ -89,6 +89,20 @@ pub struct Policy {
     pub promise_reminder_days: i64,
     /// Registered beneficiaries are re-assessed this many days after their last assessment.
     pub reassessment_days: i64,
+    /// A complaint is answered within this many days of being received.
+    #[serde(default = "default_complaint_reply_days")]
+    pub complaint_reply_days: i64,
+    /// A suggestion is answered within this many days of being received.
+    #[serde(default = "default_suggestion_reply_days")]
+    pub suggestion_reply_days: i64,
+}
+
+// Catalogs saved before these numbers existed read them as the defaults.
+fn default_complaint_reply_days() -> i64 {
+    7
+}
+fn default_suggestion_reply_days() -> i64 {
+    14
 }
 
 impl Default for Policy {
@@ -98,6 +112,8 @@ impl Default for Policy {
             due_soon_days: 3,
             promise_reminder_days: 3,
             reassessment_days: 365,
+            complaint_reply_days: default_complaint_reply_days(),
+            suggestion_reply_days: default_suggestion_reply_days(),
         }
     }
 }

@@ -5,7 +5,9 @@
 //! them offline without ever colliding.
 
 use crate::catalog::{Channel, Purpose};
+use crate::error::FieldError;
 use crate::ids::{BeneficiaryId, CaseId, DeliveryId, InteractionId, StaffId, SurveyId};
+use crate::phone::Mobile;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,11 +19,14 @@ pub enum Direction {
     Outbound,
 }
 
-/// One contact with a beneficiary (the interaction log on every file).
+/// One contact through any of the channels (the interaction log on every file): with a registered
+/// beneficiary (and perhaps about one of their cases), or with someone not registered (a question
+/// by phone, a suggestion), who is then named by `contact_name` and perhaps `contact_phone`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interaction {
     pub id: InteractionId,
-    pub beneficiary_id: BeneficiaryId,
+    #[serde(default)]
+    pub beneficiary_id: Option<BeneficiaryId>,
     #[serde(default)]
     pub case_id: Option<CaseId>,
     pub channel: Channel,
@@ -34,6 +39,69 @@ pub struct Interaction {
     pub follow_up_on: Option<NaiveDate>,
     pub staff: StaffId,
     pub at: DateTime<Utc>,
+    /// Who it was with, when they are not a registered beneficiary.
+    #[serde(default)]
+    pub contact_name: String,
+    #[serde(default)]
+    pub contact_phone: Option<Mobile>,
+    /// The letter, message or photo that came with it (SHA-256 of each stored attachment).
+    #[serde(default)]
+    pub attachments: Vec<String>,
+    /// The complaint or suggestion this contact answers.
+    #[serde(default)]
+    pub answers: Option<InteractionId>,
+}
+
+/// Files attached to one contact, at most.
+pub const MAX_CONTACT_ATTACHMENTS: usize = 10;
+/// The longest summary or outcome.
+pub const MAX_CONTACT_TEXT: usize = 4_000;
+
+impl Interaction {
+    /// What must hold for a contact to be stored, or accepted from a device.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if self.summary.trim().is_empty() {
+            errors.push(FieldError::required("summary"));
+        } else if self.summary.chars().count() > MAX_CONTACT_TEXT {
+            errors.push(FieldError::new("summary", "too_long", "النص أطول من المسموح"));
+        }
+        if self.outcome.chars().count() > MAX_CONTACT_TEXT {
+            errors.push(FieldError::new("outcome", "too_long", "النص أطول من المسموح"));
+        }
+        if self.beneficiary_id.is_none() && self.contact_name.trim().is_empty() {
+            errors.push(FieldError::new(
+                "contact_name",
+                "required",
+                "اختر المستفيد أو اكتب اسم من تواصل",
+            ));
+        }
+        if self.contact_name.chars().count() > 200 {
+            errors.push(FieldError::new("contact_name", "too_long", "الاسم أطول من المسموح"));
+        }
+        if self.case_id.is_some() && self.beneficiary_id.is_none() {
+            errors.push(FieldError::new("case_id", "invalid_value", "قيمة غير صالحة"));
+        }
+        if self.attachments.len() > MAX_CONTACT_ATTACHMENTS {
+            errors.push(FieldError::new(
+                "attachments",
+                "too_many",
+                "عدد المرفقات أكثر من المسموح",
+            ));
+        }
+        if self
+            .attachments
+            .iter()
+            .any(|a| a.len() != 64 || !a.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            errors.push(FieldError::new("attachments", "invalid_value", "قيمة غير صالحة"));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 /// A service delivered under a registered case.
@@ -55,7 +123,7 @@ pub struct Delivery {
 }
 
 /// A satisfaction survey answer. Scores are 1..=5. An anonymous answer keeps no link to the
-/// beneficiary: only the case's branch, support type and channel are kept for reporting.
+/// beneficiary: only the case's branch, support type, channel and employee are kept for reporting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Survey {
     pub id: SurveyId,
@@ -72,9 +140,23 @@ pub struct Survey {
     pub anonymous: bool,
     pub channel: Channel,
     pub answered_on: NaiveDate,
+    /// The service asked about (the case's support type), kept even when the answer is anonymous.
+    #[serde(default)]
+    pub support_type: String,
+    /// The employee who served the applicant (who delivered the service, else who took the
+    /// request), for reports per employee; kept even when the answer is anonymous.
+    #[serde(default)]
+    pub employee: Option<StaffId>,
 }
 
 impl Survey {
+    /// A case can be asked about once it has been decided (approved or rejected: a rejected
+    /// applicant's view of how they were treated counts too), and after it is served or closed.
+    pub fn allowed_for(state: crate::case::CaseState) -> bool {
+        use crate::case::CaseState::*;
+        matches!(state, Approved | Rejected | Registered | Served | Closed)
+    }
+
     pub fn validate(&self) -> Result<(), crate::error::FieldError> {
         for (field, v) in [
             ("overall", self.overall),

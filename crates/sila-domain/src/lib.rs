@@ -14,6 +14,7 @@ pub mod duplicates;
 pub mod error;
 pub mod ids;
 pub mod interaction;
+pub mod merge;
 pub mod national_id;
 pub mod phone;
 pub mod staff;

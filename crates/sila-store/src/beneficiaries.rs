@@ -259,6 +259,19 @@ impl Store {
             .transpose()
     }
 
+    /// The live beneficiaries holding this national ID (more than one when two devices of the
+    /// branch registered the same person offline), oldest first.
+    pub fn with_national_id(
+        &self,
+        nid: &sila_domain::national_id::NationalId,
+    ) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM beneficiaries WHERE national_id = ?1 AND merged_into IS NULL ORDER BY rid",
+        )?;
+        let rows = stmt.query_map([nid.as_str()], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Every beneficiary (not merged away), in registration order, for export and reports.
     pub fn all_beneficiaries(&self, mut each: impl FnMut(Beneficiary) -> Result<()>) -> Result<()> {
         let mut stmt = self

@@ -367,6 +367,26 @@ impl Store {
         })
     }
 
+    /// Correct a request's need and support type while the branch still holds it (the domain's
+    /// `Case::correct` says when and what), on top of the version the desk read. A new support
+    /// type brings its documents checklist.
+    pub fn correct_case(
+        &mut self,
+        id: CaseId,
+        base_version: i64,
+        need: &str,
+        support_type: &str,
+    ) -> Result<Case> {
+        self.require(DESK_ROLES)?;
+        let catalog = self.catalog.clone();
+        self.write(|w| {
+            w.edit_case(id, Some(base_version), |c| {
+                c.correct(need, support_type, &catalog)
+                    .map_err(StoreError::Invalid)
+            })
+        })
+    }
+
     /// Attach a scan to a document of the checklist. The bytes are checked to be an image or PDF.
     pub fn attach_document(&mut self, id: CaseId, code: &str, bytes: &[u8]) -> Result<Case> {
         self.require(DESK_ROLES)?;

@@ -433,6 +433,8 @@ impl Writer<'_> {
                 anonymous: rng.random_bool(0.2),
                 channel: Channel::Phone,
                 answered_on: self.now.date_naive(),
+                support_type: String::new(),
+                employee: None,
             };
             self.insert_survey(&mut s)?;
         }
@@ -444,7 +446,7 @@ impl Writer<'_> {
         ];
         let i = Interaction {
             id: InteractionId::new_v7(),
-            beneficiary_id: b.id,
+            beneficiary_id: Some(b.id),
             case_id: Some(c.id),
             channel,
             direction: Direction::Inbound,
@@ -454,8 +456,12 @@ impl Writer<'_> {
             follow_up_on: None,
             staff: self.session.actor.staff_id,
             at: self.now,
+            contact_name: String::new(),
+            contact_phone: None,
+            attachments: Vec::new(),
+            answers: None,
         };
-        self.insert_interaction(&i)?;
+        self.insert_interaction(&i, None)?;
         self.refresh_rule_tasks_for(&c)?;
         Ok(())
     }

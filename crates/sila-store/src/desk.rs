@@ -294,7 +294,7 @@ impl Store {
         if deliver.from.contains(&case.state) && actor.has_any(deliver.roles) {
             out.push(CaseAction::Delivery);
         }
-        if case.state == CaseState::Served {
+        if Survey::allowed_for(case.state) {
             out.push(CaseAction::Survey);
         }
         out.push(CaseAction::Interaction);

@@ -680,7 +680,7 @@ mod tests {
         }
 
         #[test]
-        fn any_name_round_trips_through_csv(name in "[ب-ي]([a-zب-ي0-9 =+@'\",;\n-]{0,30})") {
+        fn any_name_round_trips_through_csv(name in "ف([a-zب-ي0-9 =+@'\",;\n-]{0,30}) [ب-ي]+") {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("n.csv");
             let table = Table { name: "n".into(), headers: vec!["الاسم الكامل".into()], rows: vec![vec![Cell::Text(name.clone())]] };

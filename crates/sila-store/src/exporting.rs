@@ -71,12 +71,9 @@ impl Store {
                 text(b.nationality.clone()),
                 text(b.gender.map(|g| g.arabic()).unwrap_or_default()),
                 b.birth_date.map(Cell::Date).unwrap_or(Cell::Empty),
-                text(
-                    b.mobile
-                        .as_ref()
-                        .map(|m| m.as_str().to_owned())
-                        .unwrap_or_default(),
-                ),
+                // The national form ("05…"): what people read and type, and nothing a
+                // spreadsheet takes for a formula (E.164's "+" needed a guard in a CSV).
+                text(b.mobile.as_ref().map(|m| m.national()).unwrap_or_default()),
                 text(b.city.clone()),
                 text(b.centre.clone()),
                 text(b.district.clone()),

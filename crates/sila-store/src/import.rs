@@ -114,14 +114,42 @@ impl Store {
         let sheet = sheet::read_sheet(path, today, &mut |rows, _| {
             progress(ImportProgress::Reading { rows })
         })
-        .map_err(|e| {
-            StoreError::Invalid(vec![sila_domain::error::FieldError::new(
-                "file",
-                e.code(),
-                &e.arabic_message(),
-            )])
-        })?;
+        .map_err(sheet_error)?;
         self.import_rows(sheet.rows, sheet.rejected, progress)
+    }
+
+    /// Import a sheet the desktop app holds in memory (see `sheet::read_sheet_bytes`).
+    pub fn import_bytes(
+        &mut self,
+        bytes: &[u8],
+        file_name: &str,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<ImportReport> {
+        self.require(&[Role::Representative, Role::Admin])?;
+        let today = self.now().date_naive();
+        let sheet = sheet::read_sheet_bytes(
+            bytes,
+            file_name,
+            today,
+            &mut |rows, _| progress(ImportProgress::Reading { rows }),
+            None,
+        )
+        .map_err(sheet_error)?;
+        self.import_rows(sheet.rows, sheet.rejected, progress)
+    }
+
+    /// The header and first `rows` rows of a sheet as an import would take them, with their
+    /// problems: nothing is saved.
+    pub fn preview_sheet(
+        &self,
+        bytes: &[u8],
+        file_name: &str,
+        rows: usize,
+    ) -> Result<sheet::Sheet> {
+        self.require(&[Role::Representative, Role::Admin])?;
+        let today = self.now().date_naive();
+        sheet::read_sheet_bytes(bytes, file_name, today, &mut |_, _| {}, Some(rows))
+            .map_err(sheet_error)
     }
 
     pub(crate) fn import_rows(
@@ -198,6 +226,14 @@ impl Store {
         report.rejected = rejected;
         Ok(report)
     }
+}
+
+fn sheet_error(e: sheet::SheetError) -> StoreError {
+    StoreError::Invalid(vec![sila_domain::error::FieldError::new(
+        "file",
+        e.code(),
+        &e.arabic_message(),
+    )])
 }
 
 fn duplicate_row(row: usize) -> RowError {

@@ -11,17 +11,20 @@ pub mod beneficiaries;
 pub mod cases;
 pub mod demo;
 pub mod desk;
+pub mod drafts;
 pub mod error;
 pub mod export;
 pub mod exporting;
 pub mod import;
 pub mod keyring;
+pub mod merges;
 pub mod migrate;
 pub mod outbox;
 pub mod records;
 pub mod search;
 pub mod sheet;
 pub mod sync;
+pub mod tasks;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -597,6 +600,35 @@ impl Store {
         Ok(())
     }
 
+    /// The edits made to these records (beneficiary and case IDs), oldest first: when, by whom
+    /// (display name), the operation, the record and the names of the fields it changed.
+    pub fn edits_of(&self, ids: &[String]) -> Result<Vec<Edit>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT a.at, coalesce(s.display_name, ''), a.action, a.entity, a.entity_id, a.detail
+             FROM audit_events a LEFT JOIN staff s ON s.id = a.staff_id
+             WHERE a.entity_id = ?1 AND a.detail IS NOT NULL ORDER BY a.seq",
+        )?;
+        let mut out = Vec::new();
+        for id in ids {
+            let rows = stmt.query_map([id], |r| {
+                let detail: String = r.get(5)?;
+                Ok(Edit {
+                    at: r.get(0)?,
+                    by: r.get(1)?,
+                    action: r.get(2)?,
+                    entity: r.get(3)?,
+                    entity_id: r.get(4)?,
+                    fields: serde_json::from_str(&detail).unwrap_or_default(),
+                })
+            })?;
+            for e in rows {
+                out.push(e?);
+            }
+        }
+        out.sort_by(|a, b| a.at.cmp(&b.at));
+        Ok(out)
+    }
+
     /// Counts for `sila stats` and the home screen.
     pub fn stats(&self) -> Result<Stats> {
         let count = |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [], |r| r.get(0))?) };
@@ -606,6 +638,17 @@ impl Store {
             pending_changes: count("SELECT count(*) FROM outbox WHERE acked_at IS NULL")?,
         })
     }
+}
+
+/// One edit of a record, as a timeline shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Edit {
+    pub at: String,
+    pub by: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub fields: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -661,7 +704,21 @@ impl Writer<'_> {
             payload,
             self.now,
         )?;
-        self.audit(op, entity, entity_id)?;
+        // An edit's audit row names the fields it changed (their names only), for the timeline.
+        let fields = payload
+            .get("fields")
+            .and_then(|f| f.as_object())
+            .map(|f| f.keys().cloned().collect::<Vec<_>>());
+        match fields {
+            Some(names) => self.exec(
+                "INSERT INTO audit_events (at, staff_id, action, entity, entity_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![self.now.to_rfc3339(), self.session.actor.staff_id.to_string(), op, entity, entity_id, serde_json::to_string(&names)?],
+            )?,
+            None => {
+                self.audit(op, entity, entity_id)?;
+                0
+            }
+        };
         Ok(seq)
     }
 

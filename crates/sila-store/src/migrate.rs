@@ -30,6 +30,26 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_branch_sync",
         include_str!("../../../migrations/branch/0005_branch_sync.sql"),
     ),
+    (
+        "0006_drafts_per_person",
+        include_str!("../../../migrations/branch/0006_drafts_per_person.sql"),
+    ),
+    (
+        "0007_tasks_for_people",
+        include_str!("../../../migrations/branch/0007_tasks_for_people.sql"),
+    ),
+    (
+        "0008_edit_details",
+        include_str!("../../../migrations/branch/0008_edit_details.sql"),
+    ),
+    (
+        "0009_contacts_without_a_file",
+        include_str!("../../../migrations/branch/0009_contacts_without_a_file.sql"),
+    ),
+    (
+        "0010_branch_merges",
+        include_str!("../../../migrations/branch/0010_branch_merges.sql"),
+    ),
 ];
 
 /// Bring the store up to this build's schema. Returns how many migrations ran.

@@ -1,106 +1,28 @@
-//! The append-only records around a case (attachments, interactions, deliveries, surveys), tasks
-//! made by rules or by people, and wizard drafts saved as they are typed.
+//! The append-only records around a case (attachments, interactions, deliveries, surveys), and
+//! tasks made by rules or by people.
 
 use crate::error::{Result, StoreError};
 use crate::{Store, Writer};
 use rusqlite::{OptionalExtension, params};
-use sila_domain::case::{CaseState, Transition};
+use sila_domain::case::Transition;
 use sila_domain::catalog::{Channel, Purpose};
-use sila_domain::ids::{BeneficiaryId, CaseId, DeliveryId, InteractionId, SurveyId, TaskId};
+use sila_domain::ids::{
+    BeneficiaryId, CaseId, DeliveryId, InteractionId, StaffId, SurveyId, TaskId,
+};
 use sila_domain::interaction::{self, Delivery, Direction, Interaction, Survey};
 use sila_domain::staff::Role;
-use sila_domain::task::{self, Task, TaskKind, TaskOrigin};
+use sila_domain::task::{Task, TaskKind, TaskOrigin};
 
 impl Writer<'_> {
-    /// Create the rule tasks a case calls for now (each at most once, by its key).
-    pub(crate) fn refresh_rule_tasks_for(&self, c: &sila_domain::case::Case) -> Result<usize> {
-        let (data, _): (String, i64) = self.tx.query_row(
-            "SELECT data, version FROM beneficiaries WHERE id = ?1",
-            [c.beneficiary_id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let b: sila_domain::beneficiary::Beneficiary = serde_json::from_str(&data)?;
-        let last_assessed: Option<String> = self
-            .tx
-            .query_row(
-                "SELECT max(at) FROM case_events WHERE case_id IN (SELECT id FROM cases WHERE beneficiary_id = ?1)
-                   AND json_extract(data, '$.transition') = 'register'",
-                [c.beneficiary_id.to_string()],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        let last_assessed = last_assessed
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
-            .map(|d| d.date_naive());
-        let today = self.now.date_naive();
-        let mut made = 0;
-        for rt in task::rule_tasks(
-            c,
-            b.preferred_channel,
-            today,
-            last_assessed,
-            &self.catalog.policy,
-        ) {
-            let t = Task {
-                // The same rule on every laptop of the branch makes the same task: its ID comes
-                // from its key, so HQ and the other laptops see one task, not one per laptop.
-                id: task::rule_task_id(&rt.key),
-                key: rt.key,
-                kind: rt.kind,
-                beneficiary_id: c.beneficiary_id,
-                case_id: Some(c.id),
-                role: rt.role,
-                due_on: rt.due_on,
-                channel: rt.channel,
-                note: rt.note,
-                origin: TaskOrigin::Rule,
-                done_at: None,
-                done_by: None,
-            };
-            made += self.insert_task(&t)?;
-        }
-        // A task whose reason is gone (research finished, decision made) is closed by the rule too.
-        if !matches!(c.state, CaseState::InResearch) {
-            self.close_rule_task(&format!("research:{}", c.id))?;
-        }
-        if !c.state.awaits_decision() {
-            self.close_rule_task(&format!("promise_near:{}", c.id))?;
-        }
-        Ok(made)
-    }
-
-    fn close_rule_task(&self, key: &str) -> Result<()> {
-        let id: Option<String> = self
-            .tx
-            .prepare_cached("SELECT id FROM tasks WHERE key = ?1 AND done_at IS NULL")?
-            .query_row([key], |r| r.get(0))
-            .optional()?;
-        let Some(id) = id else {
-            return Ok(());
-        };
-        self.exec(
-            "UPDATE tasks SET done_at = ?2, data = json_set(data, '$.done_at', ?2) WHERE id = ?1",
-            params![id, self.now.to_rfc3339()],
-        )?;
-        // Closed for HQ and the branch's other laptops too (a second "done" changes nothing there).
-        self.op(
-            "task.done",
-            "task",
-            &id,
-            None,
-            &serde_json::json!({"done_at": self.now, "done_by": null}),
-        )?;
-        Ok(())
-    }
-
-    /// Append an interaction and its operation.
-    pub(crate) fn insert_interaction(&self, i: &Interaction) -> Result<()> {
+    /// Append a contact and its operation. A complaint or suggestion also gets its task: answer
+    /// it by the policy's date, owned by `owner` (else by whoever logged it).
+    pub(crate) fn insert_interaction(&self, i: &Interaction, owner: Option<StaffId>) -> Result<()> {
+        i.validate().map_err(StoreError::Invalid)?;
         self.exec(
             "INSERT INTO interactions (id, beneficiary_id, case_id, at, data) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 i.id.to_string(),
-                i.beneficiary_id.to_string(),
+                i.beneficiary_id.map(|b| b.to_string()),
                 i.case_id.map(|c| c.to_string()),
                 i.at.to_rfc3339(),
                 serde_json::to_string(i)?
@@ -113,6 +35,34 @@ impl Writer<'_> {
             None,
             &serde_json::to_value(i)?,
         )?;
+        let answer_in = match i.purpose {
+            Purpose::Complaint => Some((TaskKind::Complaint, self.catalog.policy.complaint_reply_days)),
+            Purpose::Suggestion => Some((TaskKind::Suggestion, self.catalog.policy.suggestion_reply_days)),
+            _ => None,
+        };
+        if let Some((kind, days)) = answer_in
+            && i.answers.is_none()
+        {
+            let t = Task {
+                id: TaskId::new_v7(),
+                key: format!("answer:{}", i.id),
+                kind,
+                beneficiary_id: i.beneficiary_id,
+                case_id: i.case_id,
+                role: Role::Representative,
+                due_on: sila_domain::dates::add_days(i.at.date_naive(), days),
+                channel: Some(i.channel),
+                note: i.summary.clone(),
+                origin: TaskOrigin::Person { staff: i.staff },
+                done_at: None,
+                done_by: None,
+                assignee: Some(owner.unwrap_or(i.staff)),
+                snoozed_until: None,
+                interaction_id: Some(i.id),
+                answer_id: None,
+            };
+            self.insert_task(&t)?;
+        }
         Ok(())
     }
 
@@ -140,6 +90,30 @@ impl Writer<'_> {
     /// Append a survey answer and its operation. An anonymous answer loses its case and delivery
     /// link here, whoever calls, so no path can store one linked.
     pub(crate) fn insert_survey(&self, s: &mut Survey) -> Result<()> {
+        if let Some(case) = s.case_id {
+            // What reports need of the case, kept even when the answer is anonymous: the service,
+            // and the employee who served (who delivered it, else who took the request).
+            let data: String = self.tx.query_row(
+                "SELECT data FROM cases WHERE id = ?1",
+                [case.to_string()],
+                |r| r.get(0),
+            )?;
+            let c: sila_domain::case::Case = serde_json::from_str(&data)?;
+            let deliverer: Option<String> = self
+                .tx
+                .query_row(
+                    "SELECT json_extract(data, '$.delivered_by') FROM deliveries WHERE case_id = ?1
+                     ORDER BY delivered_on DESC, rowid DESC LIMIT 1",
+                    [case.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            s.support_type = c.support_type.clone();
+            s.employee = deliverer
+                .and_then(|d| d.parse().ok())
+                .or(c.declaration.as_ref().map(|d| d.employee));
+        }
         if s.anonymous {
             s.case_id = None;
             s.delivery_id = None;
@@ -160,32 +134,6 @@ impl Writer<'_> {
             &serde_json::to_value(&*s)?,
         )?;
         Ok(())
-    }
-
-    /// Insert a task unless one with its key exists. Returns 1 when inserted.
-    pub(crate) fn insert_task(&self, t: &Task) -> Result<usize> {
-        let n = self.exec(
-            "INSERT INTO tasks (id, key, kind, role, due_on, done_at, data) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)
-             ON CONFLICT(key) DO NOTHING",
-            params![
-                t.id.to_string(),
-                t.key,
-                serde_json::to_value(t.kind)?.as_str().unwrap_or_default(),
-                t.role.code(),
-                t.due_on.to_string(),
-                serde_json::to_string(t)?
-            ],
-        )?;
-        if n == 1 {
-            self.op(
-                "task.create",
-                "task",
-                &t.id.to_string(),
-                None,
-                &serde_json::to_value(t)?,
-            )?;
-        }
-        Ok(n)
     }
 }
 
@@ -236,52 +184,119 @@ impl Store {
         outcome: &str,
         follow_up_on: Option<chrono::NaiveDate>,
     ) -> Result<Interaction> {
-        if summary.trim().is_empty() {
-            return Err(StoreError::Invalid(vec![
-                sila_domain::error::FieldError::required("summary"),
-            ]));
-        }
-        let i = Interaction {
-            id: InteractionId::new_v7(),
-            beneficiary_id: beneficiary,
-            case_id: case,
+        self.log_contact(NewContact {
+            beneficiary: Some(beneficiary),
+            case,
             channel,
             direction,
             purpose,
-            summary: summary.trim().to_owned(),
-            outcome: outcome.trim().to_owned(),
+            summary: summary.to_owned(),
+            outcome: outcome.to_owned(),
             follow_up_on,
+            ..NewContact::default()
+        })
+    }
+
+    /// Log any contact: with a beneficiary (and one of their cases) or with someone not registered,
+    /// with its letter or message attached. A complaint or suggestion gets an owner and a date to
+    /// answer it by; an answer closes it; a decision notice closes "announce the decision".
+    pub fn log_contact(&mut self, c: NewContact) -> Result<Interaction> {
+        self.require(&[Role::Representative, Role::Researcher, Role::Admin])?;
+        if let Some(b) = c.beneficiary
+            && self.beneficiary(b)?.is_none()
+        {
+            return Err(StoreError::NotFound("beneficiary"));
+        }
+        if let Some(case) = c.case
+            && self
+                .case(case)?
+                .is_none_or(|s| Some(s.case.beneficiary_id) != c.beneficiary)
+        {
+            return Err(StoreError::NotFound("case"));
+        }
+        for sha in &c.attachments {
+            if self.attachment(sha)?.is_none() {
+                return Err(StoreError::NotFound("attachment"));
+            }
+        }
+        let owner = self.active_staff_id(c.owner.as_deref(), "owner")?;
+        let answered: Option<Task> = match c.answers {
+            Some(task) => {
+                let t = self.task(task)?.ok_or(StoreError::NotFound("task"))?;
+                if !matches!(t.kind, TaskKind::Complaint | TaskKind::Suggestion) || !t.is_open() {
+                    return Err(StoreError::Invalid(vec![
+                        sila_domain::error::FieldError::new(
+                            "answers",
+                            "task_closed",
+                            "الشكوى أو الاقتراح أُجيب من قبل",
+                        ),
+                    ]));
+                }
+                Some(t)
+            }
+            None => None,
+        };
+        let i = Interaction {
+            id: InteractionId::new_v7(),
+            beneficiary_id: c.beneficiary,
+            case_id: c.case,
+            channel: c.channel,
+            direction: c.direction,
+            purpose: c.purpose,
+            summary: c.summary.trim().to_owned(),
+            outcome: c.outcome.trim().to_owned(),
+            follow_up_on: c.follow_up_on,
             staff: self.session.actor.staff_id,
             at: self.now(),
+            contact_name: if c.beneficiary.is_some() {
+                String::new()
+            } else {
+                c.contact_name.trim().to_owned()
+            },
+            contact_phone: if c.beneficiary.is_some() {
+                None
+            } else {
+                c.contact_phone
+            },
+            attachments: c.attachments,
+            answers: answered.as_ref().and_then(|t| t.interaction_id),
         };
         self.write(|w| {
-            w.insert_interaction(&i)?;
+            w.insert_interaction(&i, owner)?;
             // A decision announced closes the rule task that asked for it.
-            if purpose == Purpose::DecisionNotice
-                && let Some(c) = case
+            if i.purpose == Purpose::DecisionNotice
+                && let Some(case) = i.case_id
             {
-                w.exec(
-                    "UPDATE tasks SET done_at = ?2, data = json_set(data, '$.done_at', ?2)
-                     WHERE key LIKE 'announce_decision:' || ?1 || ':%' AND done_at IS NULL",
-                    params![c.to_string(), w.now.to_rfc3339()],
-                )?;
+                w.close_case_tasks(case, TaskKind::AnnounceDecision)?;
             }
-            if let Some(due) = follow_up_on {
+            if let Some(t) = &answered {
+                let (by, now, answer) = (w.session.actor.staff_id, w.now, i.id);
+                w.edit_task(t.id, |t| {
+                    t.answer_id = Some(answer);
+                    t.complete(Some(by), now)
+                        .map_err(|e| StoreError::Invalid(vec![e]))
+                })?;
+            }
+            if let Some(due) = i.follow_up_on {
                 let t = Task {
-                    id: sila_domain::ids::TaskId::new_v7(),
+                    id: TaskId::new_v7(),
                     key: format!("follow_up:{}", i.id),
                     kind: TaskKind::FollowUp,
-                    beneficiary_id: beneficiary,
-                    case_id: case,
+                    beneficiary_id: i.beneficiary_id,
+                    case_id: i.case_id,
                     role: Role::Representative,
                     due_on: due,
-                    channel: Some(channel),
+                    channel: Some(i.channel),
                     note: i.summary.clone(),
                     origin: TaskOrigin::Person {
                         staff: w.session.actor.staff_id,
                     },
                     done_at: None,
                     done_by: None,
+                    assignee: Some(w.session.actor.staff_id),
+                    snoozed_until: None,
+                    interaction_id: Some(i.id),
+                    answer_id: None,
                 };
                 w.insert_task(&t)?;
             }
@@ -290,6 +305,7 @@ impl Store {
         Ok(i)
     }
 
+    /// The contacts with a beneficiary, oldest first.
     pub fn interactions(&self, beneficiary: BeneficiaryId) -> Result<Vec<Interaction>> {
         let mut stmt = self
             .conn
@@ -347,107 +363,71 @@ impl Store {
     pub fn record_survey(&mut self, mut s: Survey) -> Result<Survey> {
         s.validate().map_err(|e| StoreError::Invalid(vec![e]))?;
         let case = s.case_id;
+        if let Some(c) = case {
+            let state = self.case(c)?.ok_or(StoreError::NotFound("case"))?.case.state;
+            if !Survey::allowed_for(state) {
+                return Err(StoreError::Invalid(vec![
+                    sila_domain::error::FieldError::new(
+                        "case",
+                        "survey_not_yet",
+                        "يُسأل المستفيد عن رضاه بعد صدور القرار أو تقديم الخدمة",
+                    ),
+                ]));
+            }
+        }
         if s.id.0.is_nil() {
             s.id = SurveyId::new_v7();
         }
         self.write(|w| {
             w.insert_survey(&mut s)?;
             if let Some(c) = case {
-                w.exec(
-                    "UPDATE tasks SET done_at = ?2, data = json_set(data, '$.done_at', ?2) WHERE key = ?1 AND done_at IS NULL",
-                    params![format!("survey:{c}"), w.now.to_rfc3339()],
-                )?;
+                w.close_case_tasks(c, TaskKind::Survey)?;
             }
             Ok(())
         })?;
         Ok(s)
     }
+}
 
-    /// Open tasks for the signed-in person's roles, soonest first.
-    pub fn my_tasks(&self, limit: usize) -> Result<Vec<Task>> {
-        // The role filter runs in SQL: filtering a fixed window in Rust would hide a person's tasks
-        // behind enough earlier tasks of other roles.
-        let roles: Vec<&str> = self.session.actor.roles.iter().map(|r| r.code()).collect();
-        let admin = self.session.actor.roles.contains(&Role::Admin);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT data FROM tasks WHERE done_at IS NULL
-               AND (?1 OR role IN (SELECT value FROM json_each(?2)))
-             ORDER BY due_on, id LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(
-            params![admin, serde_json::to_string(&roles)?, limit as i64],
-            |r| r.get::<_, String>(0),
-        )?;
-        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
-    }
+/// A contact to log (see [`Store::log_contact`]).
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub beneficiary: Option<BeneficiaryId>,
+    pub case: Option<CaseId>,
+    pub channel: Channel,
+    pub direction: Direction,
+    pub purpose: Purpose,
+    pub summary: String,
+    pub outcome: String,
+    pub follow_up_on: Option<chrono::NaiveDate>,
+    /// Someone not registered: their name and perhaps their mobile.
+    pub contact_name: String,
+    pub contact_phone: Option<sila_domain::phone::Mobile>,
+    /// Stored attachments (SHA-256): the letter, the message.
+    pub attachments: Vec<String>,
+    /// A colleague's user name to own a complaint or suggestion (else the one logging it).
+    pub owner: Option<String>,
+    /// The complaint or suggestion task this contact answers.
+    pub answers: Option<TaskId>,
+}
 
-    /// Mark a task done.
-    pub fn complete_task(&mut self, id: TaskId) -> Result<()> {
-        let staff = self.session.actor.staff_id.to_string();
-        self.write(|w| {
-            let n = w.exec(
-                "UPDATE tasks SET done_at = ?2, data = json_set(data, '$.done_at', ?2, '$.done_by', ?3)
-                 WHERE id = ?1 AND done_at IS NULL",
-                params![id.to_string(), w.now.to_rfc3339(), staff],
-            )?;
-            if n == 0 {
-                return Err(StoreError::NotFound("task"));
-            }
-            w.op("task.done", "task", &id.to_string(), None, &serde_json::json!({"done_at": w.now, "done_by": staff}))?;
-            Ok(())
-        })
-    }
-
-    /// Re-run the task rules over every open case (the home screen does this once a day, since
-    /// "promised date near" depends on today).
-    pub fn refresh_rule_tasks(&mut self) -> Result<usize> {
-        let ids: Vec<String> = {
-            let mut stmt = self.conn.prepare(
-                "SELECT id FROM cases WHERE state IN ('submitted','in_research','incomplete','in_committee',
-                    'approved','rejected','registered','served')",
-            )?;
-            stmt.query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?
-        };
-        self.write(|w| {
-            let mut made = 0;
-            for id in ids {
-                let data: String =
-                    w.tx.query_row("SELECT data FROM cases WHERE id = ?1", [&id], |r| r.get(0))?;
-                let c: sila_domain::case::Case = serde_json::from_str(&data)?;
-                made += w.refresh_rule_tasks_for(&c)?;
-            }
-            Ok(made)
-        })
-    }
-
-    // ---- drafts: the wizard saves every field as it is typed ----
-
-    /// Save a wizard draft (any JSON the UI keeps). Drafts are local working state, not synced.
-    pub fn save_draft(&mut self, key: &str, data: &serde_json::Value) -> Result<()> {
-        let stamp = self.now().to_rfc3339();
-        self.conn.execute(
-            "INSERT INTO drafts (key, data, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-            params![key, serde_json::to_string(data)?, stamp],
-        )?;
-        Ok(())
-    }
-
-    pub fn draft(&self, key: &str) -> Result<Option<serde_json::Value>> {
-        let s: Option<String> = self
-            .conn
-            .query_row("SELECT data FROM drafts WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        s.map(|s| Ok(serde_json::from_str(&s)?)).transpose()
-    }
-
-    pub fn delete_draft(&mut self, key: &str) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM drafts WHERE key = ?1", [key])?;
-        Ok(())
+impl Default for NewContact {
+    fn default() -> Self {
+        NewContact {
+            beneficiary: None,
+            case: None,
+            channel: Channel::Phone,
+            direction: Direction::Inbound,
+            purpose: Purpose::Inquiry,
+            summary: String::new(),
+            outcome: String::new(),
+            follow_up_on: None,
+            contact_name: String::new(),
+            contact_phone: None,
+            attachments: Vec::new(),
+            owner: None,
+            answers: None,
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use calamine::{DataRef, Reader, SheetType, SheetVisible, Xlsx, XlsxError};
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use serde::Serialize;
 use sila_domain::arabic;
 use sila_domain::beneficiary::{Gender, PersonName, parse_riyals};
@@ -84,6 +84,11 @@ pub struct Sheet {
     pub rows: Vec<SheetRow>,
     pub rejected: Vec<RowError>,
     pub total_rows: usize,
+    /// The header row: each column's text as written and the field it was recognised as
+    /// ("full_name", "national_id" …), or None for a column the import leaves out.
+    pub columns: Vec<(String, Option<&'static str>)>,
+    /// Reading stopped after the rows a preview asked for: more may follow.
+    pub truncated: bool,
 }
 
 /// Why a whole file could not be read. The payload of `Unreadable` is a fixed English description
@@ -148,6 +153,53 @@ pub fn read_sheet(
     today: NaiveDate,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Sheet, SheetError> {
+    read_sheet_limited(path, today, progress, None)
+}
+
+/// A sheet held in memory (the desktop app's import: the file the person picked, never copied to
+/// disk in the clear), named `file_name` for its extension. `limit` stops after that many
+/// non-empty data rows, for a preview that shows what an import would do before anything is saved.
+pub fn read_sheet_bytes(
+    bytes: &[u8],
+    file_name: &str,
+    today: NaiveDate,
+    progress: &mut dyn FnMut(usize, usize),
+    limit: Option<usize>,
+) -> Result<Sheet, SheetError> {
+    if bytes.is_empty() {
+        return Err(SheetError::Empty);
+    }
+    if bytes.starts_with(b"PK\x03\x04") {
+        if bytes.len() as u64 > MAX_XLSX_BYTES {
+            return Err(SheetError::TooLarge);
+        }
+        return read_xlsx_from(Cursor::new(bytes), today, progress, limit);
+    }
+    if bytes.starts_with(b"\xD0\xCF\x11\xE0") {
+        return Err(SheetError::Unreadable(
+            "legacy .xls or password-protected workbook".into(),
+        ));
+    }
+    let extension = Path::new(file_name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match extension.as_str() {
+        "csv" | "txt" | "tsv" => read_csv(bytes, today, progress, limit),
+        "xlsx" | "xlsm" => Err(SheetError::Unreadable(
+            "the .xlsx file is not a zip archive".into(),
+        )),
+        _ => Err(SheetError::UnknownFormat),
+    }
+}
+
+fn read_sheet_limited(
+    path: &Path,
+    today: NaiveDate,
+    progress: &mut dyn FnMut(usize, usize),
+    limit: Option<usize>,
+) -> Result<Sheet, SheetError> {
     let mut file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     let mut magic = Vec::with_capacity(8);
@@ -166,7 +218,7 @@ pub fn read_sheet(
             return Err(SheetError::TooLarge);
         }
         drop(file);
-        return read_xlsx(path, today, progress);
+        return read_xlsx(path, today, progress, limit);
     }
     if magic.starts_with(b"\xD0\xCF\x11\xE0") {
         // An OLE compound file: the old .xls format, or an .xlsx that Excel encrypted with a
@@ -178,7 +230,7 @@ pub fn read_sheet(
     match extension.as_str() {
         "csv" | "txt" | "tsv" => {
             let input = Cursor::new(magic).chain(file);
-            read_csv(input, today, progress)
+            read_csv(input, today, progress, limit)
         }
         "xlsx" | "xlsm" => Err(SheetError::Unreadable(
             "the .xlsx file is not a zip archive".into(),
@@ -194,13 +246,14 @@ pub fn read_csv_bytes(
     today: NaiveDate,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Sheet, SheetError> {
-    read_csv(bytes, today, progress)
+    read_csv(bytes, today, progress, None)
 }
 
 fn read_csv<R: Read>(
     mut input: R,
     today: NaiveDate,
     progress: &mut dyn FnMut(usize, usize),
+    limit: Option<usize>,
 ) -> Result<Sheet, SheetError> {
     // The delimiter is decided from the start of the file, then the same bytes are replayed in
     // front of the rest so the file is still read once, streaming.
@@ -208,7 +261,7 @@ fn read_csv<R: Read>(
     (&mut input).take(CSV_SNIFF_BYTES).read_to_end(&mut head)?;
     if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
         let text = decode_utf16(head, input)?;
-        return read_csv(text.as_bytes(), today, progress);
+        return read_csv(text.as_bytes(), today, progress, limit);
     }
     let skip = if head.starts_with(UTF8_BOM) {
         UTF8_BOM.len()
@@ -227,6 +280,7 @@ fn read_csv<R: Read>(
         .from_reader(head.chain(input));
 
     let mut importer = Importer::new(today, progress, 0);
+    importer.limit = limit;
     // One record buffer for the whole file: reading 100k rows allocates nothing per row here.
     let mut record = csv::ByteRecord::new();
     let mut excel_row = 0usize;
@@ -246,7 +300,9 @@ fn read_csv<R: Read>(
         lines_before = lines_now;
         let inside = record.as_slice().iter().filter(|&&b| b == b'\n').count();
         excel_row += 1 + consumed.saturating_sub(1 + inside);
-        importer.push_row(excel_row, &CsvRow(&record))?;
+        if !importer.push_row(excel_row, &CsvRow(&record))? {
+            break;
+        }
     }
     importer.finish()
 }
@@ -319,23 +375,34 @@ fn read_xlsx(
     path: &Path,
     today: NaiveDate,
     progress: &mut dyn FnMut(usize, usize),
+    limit: Option<usize>,
+) -> Result<Sheet, SheetError> {
+    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    read_xlsx_from(file, today, progress, limit)
+}
+
+fn read_xlsx_from<RS: Read + std::io::Seek>(
+    reader: RS,
+    today: NaiveDate,
+    progress: &mut dyn FnMut(usize, usize),
+    limit: Option<usize>,
 ) -> Result<Sheet, SheetError> {
     // calamine is a parser of untrusted zip and XML; should it ever panic on a crafted file, the
     // user gets "unreadable" instead of a crashed app.
-    let run = std::panic::AssertUnwindSafe(|| read_xlsx_inner(path, today, progress));
+    let run = std::panic::AssertUnwindSafe(|| read_xlsx_inner(reader, today, progress, limit));
     match std::panic::catch_unwind(run) {
         Ok(result) => result,
         Err(_) => Err(SheetError::Unreadable("the workbook parser failed".into())),
     }
 }
 
-fn read_xlsx_inner(
-    path: &Path,
+fn read_xlsx_inner<RS: Read + std::io::Seek>(
+    reader: RS,
     today: NaiveDate,
     progress: &mut dyn FnMut(usize, usize),
+    limit: Option<usize>,
 ) -> Result<Sheet, SheetError> {
-    let file = std::io::BufReader::new(std::fs::File::open(path)?);
-    let mut workbook: Xlsx<_> = Xlsx::new(file).map_err(xlsx_error)?;
+    let mut workbook: Xlsx<_> = Xlsx::new(reader).map_err(xlsx_error)?;
     // "The first worksheet" as the user sees it: hidden sheets (lookup lists in templates) and
     // chart sheets are passed over.
     let name = workbook
@@ -355,13 +422,16 @@ fn read_xlsx_inner(
     let total_hint = dims.end.0.saturating_sub(dims.start.0) as usize;
 
     let mut importer = Importer::new(today, progress, total_hint);
+    importer.limit = limit;
     let mut row: Vec<DataRef<'_>> = Vec::new();
     let mut current: Option<u32> = None;
     while let Some(cell) = cells.next_cell().map_err(xlsx_error)? {
         let (r, c) = cell.get_position();
         if current != Some(r) {
-            if let Some(prev) = current {
-                importer.push_row(prev as usize + 1, &XlsxRow(&row))?;
+            if let Some(prev) = current
+                && !importer.push_row(prev as usize + 1, &XlsxRow(&row))?
+            {
+                return importer.finish();
             }
             row.clear();
             current = Some(r);
@@ -471,16 +541,11 @@ impl RowSource for XlsxRow<'_, '_> {
             DataRef::Int(n) => CellValue::Text(Cow::Owned(n.to_string())),
             DataRef::Float(f) => CellValue::Text(Cow::Owned(number_text(*f))),
             DataRef::Bool(b) => CellValue::Text(Cow::Borrowed(if *b { "TRUE" } else { "FALSE" })),
-            DataRef::DateTime(dt) => {
-                // calamine's date conversion sits behind its "dates" feature, which this crate
-                // does not enable, so the serial number is converted here; the 1904 flag is only
-                // visible through Debug.
-                let is_1904 = format!("{dt:?}").contains("is_1904: true");
-                match excel_serial_to_date(dt.as_f64(), is_1904) {
-                    Some(d) => CellValue::Date(d),
-                    None => CellValue::Text(Cow::Owned(number_text(dt.as_f64()))),
-                }
-            }
+            // calamine converts the serial number, in the workbook's 1900 or 1904 system.
+            DataRef::DateTime(dt) => match dt.as_datetime() {
+                Some(d) => CellValue::Date(d.date()),
+                None => CellValue::Text(Cow::Owned(number_text(dt.as_f64()))),
+            },
             DataRef::DateTimeIso(s) => {
                 match s.get(..10).and_then(|d| d.parse::<NaiveDate>().ok()) {
                     Some(d) => CellValue::Date(d),
@@ -514,24 +579,6 @@ fn number_text(f: f64) -> String {
     }
 }
 
-/// Excel's day serial number as a date. In the 1900 system Excel counts a 29 February 1900 that
-/// never was, so serials before it are one day off from those after it.
-fn excel_serial_to_date(serial: f64, is_1904: bool) -> Option<NaiveDate> {
-    if !(1.0..=2_958_465.0).contains(&serial) {
-        // Below 1 is a time of day only; above is past 9999-12-31.
-        return None;
-    }
-    let days = serial.floor() as u64;
-    let (epoch, days) = if is_1904 {
-        (NaiveDate::from_ymd_opt(1904, 1, 1)?, days)
-    } else if days >= 60 {
-        (NaiveDate::from_ymd_opt(1899, 12, 30)?, days)
-    } else {
-        (NaiveDate::from_ymd_opt(1899, 12, 31)?, days)
-    };
-    epoch.checked_add_days(Days::new(days))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Header
 
@@ -552,6 +599,42 @@ enum Field {
     Income,
 }
 const FIELD_COUNT: usize = 13;
+
+impl Field {
+    const ALL: [Field; FIELD_COUNT] = [
+        Field::FullName,
+        Field::First,
+        Field::Father,
+        Field::Grandfather,
+        Field::Family,
+        Field::NationalId,
+        Field::Mobile,
+        Field::BirthDate,
+        Field::Gender,
+        Field::City,
+        Field::District,
+        Field::HouseholdSize,
+        Field::Income,
+    ];
+    /// The field's name as the beneficiary record calls it (for previews, never for matching).
+    fn code(self) -> &'static str {
+        match self {
+            Field::FullName => "full_name",
+            Field::First => "first",
+            Field::Father => "father",
+            Field::Grandfather => "grandfather",
+            Field::Family => "family",
+            Field::NationalId => "national_id",
+            Field::Mobile => "mobile",
+            Field::BirthDate => "birth_date",
+            Field::Gender => "gender",
+            Field::City => "city",
+            Field::District => "district",
+            Field::HouseholdSize => "household_size",
+            Field::Income => "monthly_income",
+        }
+    }
+}
 
 /// Header words and the field each names. Priority 0 beats 1 when a sheet has both, so "الجوال"
 /// wins over a landline "الهاتف" and "الاسم الكامل" over a bare "الاسم". Spelling variants
@@ -704,6 +787,8 @@ impl Header {
 
 struct Importer<'p> {
     today: NaiveDate,
+    /// Stop after this many non-empty data rows (a preview); None reads them all.
+    limit: Option<usize>,
     progress: &'p mut dyn FnMut(usize, usize),
     total_hint: usize,
     header: Option<Header>,
@@ -718,6 +803,7 @@ impl<'p> Importer<'p> {
     fn new(today: NaiveDate, progress: &'p mut dyn FnMut(usize, usize), total_hint: usize) -> Self {
         Importer {
             today,
+            limit: None,
             progress,
             total_hint,
             header: None,
@@ -727,10 +813,15 @@ impl<'p> Importer<'p> {
         }
     }
 
-    fn push_row(&mut self, excel_row: usize, row: &impl RowSource) -> Result<(), SheetError> {
+    /// Take one row. Answers false once a preview has the rows it wanted.
+    fn push_row(&mut self, excel_row: usize, row: &impl RowSource) -> Result<bool, SheetError> {
+        if self.limit.is_some_and(|l| self.out.total_rows >= l) {
+            self.out.truncated = true;
+            return Ok(false);
+        }
         let Some(header) = &self.header else {
             if row.is_blank() {
-                return Ok(());
+                return Ok(true);
             }
             if !row.is_utf8() {
                 // Almost always a CSV saved as "CSV (comma delimited)" by an Arabic Windows, i.e.
@@ -738,7 +829,21 @@ impl<'p> Importer<'p> {
                 return Err(SheetError::Unreadable("the header row is not UTF-8".into()));
             }
             match Header::recognise(row) {
-                Some(h) => self.header = Some(h),
+                Some(h) => {
+                    self.out.columns = h
+                        .names
+                        .iter()
+                        .enumerate()
+                        .map(|(i, name)| {
+                            let field = Field::ALL
+                                .into_iter()
+                                .find(|f| h.column(*f) == Some(i))
+                                .map(Field::code);
+                            (name.clone(), field)
+                        })
+                        .collect();
+                    self.header = Some(h);
+                }
                 None => {
                     self.title_rows += 1;
                     if self.title_rows >= MAX_TITLE_ROWS {
@@ -746,7 +851,7 @@ impl<'p> Importer<'p> {
                     }
                 }
             }
-            return Ok(());
+            return Ok(true);
         };
         self.data_rows += 1;
         if self.data_rows > MAX_DATA_ROWS {
@@ -756,7 +861,7 @@ impl<'p> Importer<'p> {
             (self.progress)(self.data_rows, self.total_hint);
         }
         if row.is_blank() {
-            return Ok(());
+            return Ok(true);
         }
         self.out.total_rows += 1;
         let mut check = RowCheck {
@@ -772,7 +877,7 @@ impl<'p> Importer<'p> {
                 beneficiary,
             });
         }
-        Ok(())
+        Ok(true)
     }
 
     fn finish(self) -> Result<Sheet, SheetError> {
@@ -823,6 +928,17 @@ impl RowCheck<'_, '_> {
             message: message.into(),
         });
         self.bad_fields |= 1 << field as u16;
+        self.failed = true;
+    }
+
+    /// A problem with the row as a whole (it is not a person, it does not say who).
+    fn whole_row(&mut self, code: &str, message: &str) {
+        self.errors.push(RowError {
+            row: self.row,
+            column: String::new(),
+            code: code.into(),
+            message: message.into(),
+        });
         self.failed = true;
     }
 
@@ -886,6 +1002,13 @@ impl RowCheck<'_, '_> {
         }
 
         let name = self.name(row);
+        // A totals or notes row under the list is not a person: one reason, whatever its cells hold.
+        if let Some(n) = &name
+            && let Err(e) = sila_domain::beneficiary::identifies_a_person(n, true, true)
+        {
+            self.whole_row(&e.code, &e.message);
+            return None;
+        }
         let national_id =
             self.text(row, Field::NationalId)
                 .and_then(|t| match NationalId::parse(&t) {
@@ -960,8 +1083,17 @@ impl RowCheck<'_, '_> {
         if self.failed {
             return None;
         }
+        let name = name?;
+        if let Err(e) = sila_domain::beneficiary::identifies_a_person(
+            &name,
+            national_id.is_some(),
+            mobile.is_some(),
+        ) {
+            self.whole_row(&e.code, &e.message);
+            return None;
+        }
         Some(ImportedBeneficiary {
-            name: name?,
+            name,
             national_id,
             mobile,
             birth_date,
@@ -1208,7 +1340,7 @@ mod tests {
             ("", ""),
         ] {
             let sheet = read_csv_bytes(
-                format!("الاسم,تاريخ الميلاد\nفهد,{cell}\n").as_bytes(),
+                format!("الاسم,تاريخ الميلاد\nفهد سالم,{cell}\n").as_bytes(),
                 today(),
                 &mut no_progress(),
             )
@@ -1217,7 +1349,7 @@ mod tests {
             let want = if expect.starts_with("err") {
                 format!("2 {expect}")
             } else {
-                format!("2 ok فهد {expect}").trim_end().to_owned()
+                format!("2 ok فهد سالم {expect}").trim_end().to_owned()
             };
             assert_eq!(got, want, "{cell}");
         }
@@ -1260,8 +1392,8 @@ mod tests {
     #[test]
     fn checks_household_size_and_income() {
         for (size, income, expect) in [
-            ("1", "0", "2 ok أمل size=1 income=0"),
-            ("99", "\"3,500.50\"", "2 ok أمل size=99 income=350050"),
+            ("1", "0", "2 ok أمل سعد size=1 income=0"),
+            ("99", "\"3,500.50\"", "2 ok أمل سعد size=99 income=350050"),
             ("100", "", "2 err [عدد أفراد الأسرة] bad_number"),
             ("خمسة", "", "2 err [عدد أفراد الأسرة] bad_number"),
             ("5.5", "", "2 err [عدد أفراد الأسرة] bad_number"),
@@ -1269,7 +1401,7 @@ mod tests {
             ("", "1.234", "2 err [الدخل] bad_amount"),
         ] {
             check(
-                &format!("الاسم,عدد أفراد الأسرة,الدخل\nأمل,{size},{income}\n"),
+                &format!("الاسم,عدد أفراد الأسرة,الدخل\nأمل سعد,{size},{income}\n"),
                 &[expect],
             );
         }
@@ -1317,21 +1449,21 @@ mod tests {
     #[test]
     fn tolerates_ragged_rows_and_counts_rows_as_excel_does() {
         check(
-            "الاسم,الجوال,المدينة\nفهد\nسعد,0501234567,جدة,زائد,زائد\n",
-            &["2 ok فهد", "3 ok سعد mobile=+966501234567 city=جدة"],
+            "الاسم,الجوال,المدينة\nفهد سالم\nسعد,0501234567,جدة,زائد,زائد\n",
+            &["2 ok فهد سالم", "3 ok سعد mobile=+966501234567 city=جدة"],
         );
         // Blank lines are rows in Excel; a quoted multi-line cell is one row; ",," rows are
         // empty and skipped silently.
         check(
-            "الاسم,الحي\n\nفهد,\"سطر\nثان\"\n,,\n\n\"\"\n1\n",
-            &["3 ok فهد district=سطر\nثان", "7 err [الاسم] bad_name"],
+            "الاسم,الحي\n\nفهد سالم,\"سطر\nثان\"\n,,\n\n\"\"\n1\n",
+            &["3 ok فهد سالم district=سطر\nثان", "7 err [الاسم] bad_name"],
         );
         check(
-            "الاسم,الحي\r\n\r\nفهد,\"سطر\r\nثان\"\r\n,,\r\n\r\n\"\"\r\n1",
-            &["3 ok فهد district=سطر\r\nثان", "7 err [الاسم] bad_name"],
+            "الاسم,الحي\r\n\r\nفهد سالم,\"سطر\r\nثان\"\r\n,,\r\n\r\n\"\"\r\n1",
+            &["3 ok فهد سالم district=سطر\r\nثان", "7 err [الاسم] bad_name"],
         );
         // Old Mac line ends (CR only) carry no line feeds to count; rows still number in order.
-        check("الاسم\rفهد\rسعد\r", &["2 ok فهد", "3 ok سعد"]);
+        check("الاسم\rفهد سالم\rسعد علي\r", &["2 ok فهد سالم", "3 ok سعد علي"]);
     }
 
     #[test]
@@ -1344,15 +1476,15 @@ mod tests {
 
     #[test]
     fn refuses_a_row_that_is_not_utf8_and_keeps_going() {
-        let mut bytes = "الاسم,المدينة\nفهد,الرياض\n".as_bytes().to_vec();
+        let mut bytes = "الاسم,المدينة\nفهد سالم,الرياض\n".as_bytes().to_vec();
         bytes.extend_from_slice(b"\xE3\xCD\xE3\xCF,\xC7\xE1\xD1\xED\xC7\xD6\n"); // Windows-1256
-        bytes.extend_from_slice("سعد,جدة\n".as_bytes());
+        bytes.extend_from_slice("سعد علي,جدة\n".as_bytes());
         let sheet = read_csv_bytes(&bytes, today(), &mut no_progress()).unwrap();
         assert_eq!(
             summary(&sheet),
             [
-                "2 ok فهد city=الرياض",
-                "4 ok سعد city=جدة",
+                "2 ok فهد سالم city=الرياض",
+                "4 ok سعد علي city=جدة",
                 "3 err [] invalid_encoding"
             ]
         );
@@ -1394,10 +1526,10 @@ mod tests {
     fn refuses_huge_cells_but_keeps_markup_verbatim() {
         let huge = "ب".repeat(100 * 1024);
         check(
-            &format!("الاسم,الحي,غير معروف\nفهد,{huge},\nسعد,حي,{huge}\n"),
-            &["3 ok سعد district=حي", "2 err [الحي] cell_too_long"],
+            &format!("الاسم,الحي,غير معروف\nفهد,{huge},\nسعد علي,حي,{huge}\n"),
+            &["3 ok سعد علي district=حي", "2 err [الحي] cell_too_long"],
         );
-        let at_limit = "ب".repeat(MAX_CELL_CHARS);
+        let at_limit = format!("{} ب", "ب".repeat(MAX_CELL_CHARS - 2));
         check(
             &format!("الاسم\n{at_limit}\n"),
             &[&format!("2 ok {at_limit}")],
@@ -1407,10 +1539,10 @@ mod tests {
             &["2 err [الاسم] cell_too_long"],
         );
         check(
-            "الاسم\n<script>alert(1)</script>\n\"=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\n",
+            "الاسم,الجوال\n<script>alert(1)</script>,0501234567\n\"=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",0501234567\n",
             &[
-                "2 ok <script>alert(1)</script>",
-                "3 ok =HYPERLINK(\"http://x\",\"y\")",
+                "2 ok <script>alert(1)</script> mobile=+966501234567",
+                "3 ok =HYPERLINK(\"http://x\",\"y\") mobile=+966501234567",
             ],
         );
     }
@@ -1418,11 +1550,11 @@ mod tests {
     #[test]
     fn strips_only_the_exporters_formula_guard() {
         check(
-            "الاسم,المدينة\n'=cmd|' /C calc'!A0,'+جدة\n'فهد,'الرياض\n''=x,'-\n",
+            "الاسم,المدينة\n'=cmd|' /C calc'!A0,'+جدة\n'فهد سالم,'الرياض\n''=x ص,'-\n",
             &[
                 "2 ok =cmd|' /C calc'!A0 city=+جدة",
-                "3 ok 'فهد city='الرياض",
-                "4 ok '=x city=-",
+                "3 ok 'فهد سالم city='الرياض",
+                "4 ok '=x ص city=-",
             ],
         );
     }
@@ -1431,7 +1563,7 @@ mod tests {
     fn reports_progress_every_thousand_rows_and_at_the_end() {
         let mut csv = String::from("الاسم\n");
         for _ in 0..2500 {
-            csv.push_str("فهد\n");
+            csv.push_str("فهد سالم\n");
         }
         let mut calls = Vec::new();
         let sheet =
@@ -1521,20 +1653,62 @@ mod tests {
     }
 
     #[test]
-    fn converts_excel_serials_like_excel() {
-        for (serial, is_1904, want) in [
-            (1.0, false, Some((1900, 1, 1))),
-            (59.0, false, Some((1900, 2, 28))),
-            (61.0, false, Some((1900, 3, 1))),
-            (32904.75, false, Some((1990, 1, 31))),
-            (0.5, false, None),
-            (0.0, true, None),
-            (31442.0, true, Some((1990, 1, 31))),
-        ] {
-            let got = excel_serial_to_date(serial, is_1904);
-            let want = want.map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap());
-            assert_eq!(got, want, "{serial} {is_1904}");
-        }
+    fn a_totals_row_or_a_lone_word_is_refused_never_a_person() {
+        // An office's workbook as it comes: a title, numeric IDs and mobiles, date cells, and a
+        // totals row and a note under the people.
+        let dir = tempfile::tempdir().unwrap();
+        let date = Format::new().set_num_format("dd/mm/yyyy");
+        let path = write_workbook(dir.path(), "office.xlsx", |ws| {
+            ws.write_string(0, 0, "كشف مستفيدي مكتب مروان").unwrap();
+            for (c, h) in ["الاسم", "رقم الهوية", "الجوال", "تاريخ الميلاد", "عدد أفراد الأسرة"]
+                .iter()
+                .enumerate()
+            {
+                ws.write_string(1, c as u16, *h).unwrap();
+            }
+            ws.write_string(2, 0, "منيرة سعد السبيعي").unwrap();
+            ws.write_number(2, 1, 1012345672.0).unwrap();
+            ws.write_number(2, 2, 501234567.0).unwrap();
+            ws.write_datetime_with_format(2, 3, ExcelDateTime::from_ymd(1985, 3, 2).unwrap(), &date)
+                .unwrap();
+            ws.write_number(2, 4, 4.0).unwrap();
+            ws.write_string(3, 0, "خالد").unwrap();
+            ws.write_string(4, 0, "فهد").unwrap();
+            ws.write_number(4, 2, 551234567.0).unwrap();
+            ws.write_string(5, 0, "الإجمالي").unwrap();
+            ws.write_number(5, 1, 3.0).unwrap();
+            ws.write_number(5, 4, 120.0).unwrap();
+            ws.write_string(6, 0, "ملاحظات: البيانات من مكتب مروان").unwrap();
+        });
+        let sheet = read_path(&path).unwrap();
+        assert_eq!(
+            summary(&sheet),
+            [
+                &format!("3 ok منيرة سعد السبيعي id={ID1} mobile=+966501234567 birth=1985-03-02 size=4"),
+                "5 ok فهد mobile=+966551234567",
+                "4 err [] not_identifying",
+                "6 err [] not_a_person",
+                "7 err [] not_a_person",
+            ]
+        );
+        assert!(
+            sheet.rejected.iter().all(|e| !e.message.contains("خالد")),
+            "a reason never quotes the row"
+        );
+        // A preview reads the header and the first rows only, and says what each column is.
+        let head = read_sheet_bytes(&std::fs::read(&path).unwrap(), "office.xlsx", today(), &mut no_progress(), Some(2))
+            .unwrap();
+        assert!(head.truncated);
+        assert_eq!(head.total_rows, 2);
+        let fields: Vec<Option<&str>> = head.columns.iter().map(|c| c.1).collect();
+        assert_eq!(
+            fields,
+            [Some("full_name"), Some("national_id"), Some("mobile"), Some("birth_date"), Some("household_size")]
+        );
+    }
+
+    #[test]
+    fn numbers_read_as_the_digits_typed() {
         for (f, want) in [
             (1012345678.0, "1012345678"),
             (5.0, "5"),
@@ -1548,22 +1722,22 @@ mod tests {
     #[test]
     fn picks_the_format_from_content_then_extension() {
         let dir = tempfile::tempdir().unwrap();
-        let csv = "الاسم\nفهد\n";
+        let csv = "الاسم\nفهد العتيبي\n";
         // A CSV named .csv or .txt; an XLSX misnamed .csv is still read as XLSX.
         for name in ["a.csv", "a.CSV", "a.txt"] {
             std::fs::write(dir.path().join(name), csv).unwrap();
             assert_eq!(
                 summary(&read_path(&dir.path().join(name)).unwrap()),
-                ["2 ok فهد"]
+                ["2 ok فهد العتيبي"]
             );
         }
         let xlsx = write_workbook(dir.path(), "x.xlsx", |ws| {
             ws.write_string(0, 0, "name").unwrap();
-            ws.write_string(1, 0, "Fahd").unwrap();
+            ws.write_string(1, 0, "Fahd Alotaibi").unwrap();
         });
         let renamed = dir.path().join("really-xlsx.csv");
         std::fs::copy(&xlsx, &renamed).unwrap();
-        assert_eq!(summary(&read_path(&renamed).unwrap()), ["2 ok Fahd"]);
+        assert_eq!(summary(&read_path(&renamed).unwrap()), ["2 ok Fahd Alotaibi"]);
 
         let pdf = dir.path().join("a.pdf");
         std::fs::write(&pdf, b"%PDF-1.7").unwrap();

@@ -1212,7 +1212,7 @@ impl Writer<'_> {
                 self.exec(
                     "INSERT INTO interactions (id, beneficiary_id, case_id, at, data, hq_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT(id) DO UPDATE SET data = excluded.data, case_id = excluded.case_id, hq_version = excluded.hq_version",
-                    params![id, i.beneficiary_id.to_string(), i.case_id.map(|c| c.to_string()), i.at.to_rfc3339(), text, s.version],
+                    params![id, i.beneficiary_id.map(|b| b.to_string()), i.case_id.map(|c| c.to_string()), i.at.to_rfc3339(), text, s.version],
                 )
             }
             "delivery" => {
@@ -1239,19 +1239,25 @@ impl Writer<'_> {
                 let Ok(t) = sila_domain::task::Task::deserialize(&data) else {
                     return Ok(false);
                 };
+                // due_on is the day it is due now (a snoozed task's later day); assignee and
+                // case_id are the columns a person's list and a case file read.
                 self.exec(
-                    "INSERT INTO tasks (id, key, kind, role, due_on, done_at, data, hq_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                    "INSERT INTO tasks (id, key, kind, role, due_on, done_at, data, hq_version, assignee, case_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                      ON CONFLICT(id) DO UPDATE SET data = excluded.data, role = excluded.role, due_on = excluded.due_on,
-                        done_at = excluded.done_at, hq_version = excluded.hq_version",
+                        done_at = excluded.done_at, hq_version = excluded.hq_version, assignee = excluded.assignee,
+                        case_id = excluded.case_id",
                     params![
                         id,
                         t.key,
                         serde_json::to_value(t.kind)?.as_str().unwrap_or_default(),
                         t.role.code(),
-                        t.due_on.to_string(),
+                        t.due().to_string(),
                         t.done_at.map(|d| d.to_rfc3339()),
                         text,
-                        s.version
+                        s.version,
+                        t.assignee.map(|a| a.to_string()),
+                        t.case_id.map(|c| c.to_string())
                     ],
                 )
             }

@@ -16,6 +16,10 @@ import { CaseFile } from "./CaseFile";
 import { PrintView, ReceiptScreen } from "./Print";
 import { Knowledge } from "./Knowledge";
 import { Staff } from "./Staff";
+import { PersonFile } from "./PersonFile";
+import { Complaints } from "./Contacts";
+import { Viewer } from "./Documents";
+import { ImportExport } from "./ImportExport";
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(() => (localStorage.getItem("sila.lang") as Lang) || "ar");
@@ -216,34 +220,40 @@ function SignIn({ onDone, locked, error }: { onDone: (s: SessionInfo) => Promise
 
 function Main({ session, catalog, onSignOut }: { session: SessionInfo; catalog: CatalogDto; onSignOut: () => void }) {
   const { t } = useI18n();
-  const [route, setRoute] = useState<Route>({ name: "home" });
+  const [route, setRouteState] = useState<Route>({ name: "home" });
+  // Every navigation is a fresh screen, even to the same route ("new request" twice is two drafts).
+  const [visit, setVisit] = useState(0);
+  const setRoute = useCallback((r: Route) => {
+    setRouteState(r);
+    setVisit((v) => v + 1);
+  }, []);
   const isAdmin = session.roles.includes("admin");
-  const desk = useMemo(() => ({ catalog, session, go: setRoute, isAdmin }), [catalog, session, isAdmin]);
+  const desk = useMemo(() => ({ catalog, session, go: setRoute, isAdmin }), [catalog, session, isAdmin, setRoute]);
   const mainRef = useRef<HTMLElement>(null);
   useEffect(() => {
     // A new screen starts at its top, with focus on its heading for keyboard users.
     mainRef.current?.scrollTo(0, 0);
     mainRef.current?.querySelector<HTMLElement>("h1")?.focus();
   }, [route]);
-  // Alt+1…6 jump between the main screens.
+  // Alt+1…8 jump between the main screens.
   useEffect(() => {
-    const order: Route[] = [{ name: "home" }, { name: "wizard" }, { name: "beneficiaries" }, { name: "cases" }, { name: "kb" }, { name: "staff" }];
+    const order: Route[] = [{ name: "home" }, { name: "wizard" }, { name: "beneficiaries" }, { name: "cases" }, { name: "complaints" }, { name: "kb" }, { name: "staff" }, { name: "data" }];
     const onKey = (e: KeyboardEvent) => {
       if (!e.altKey) return;
       const i = Number(e.key) - 1;
-      if (i >= 0 && i < order.length && (order[i].name !== "staff" || isAdmin)) {
+      if (i >= 0 && i < order.length && ((order[i].name !== "staff" && order[i].name !== "data") || isAdmin)) {
         e.preventDefault();
         setRoute(order[i]);
       }
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [isAdmin]);
+  }, [isAdmin, setRoute]);
   const nav: [Route["name"], string][] = [
     ["home", t("home")], ["wizard", t("newIntake")], ["beneficiaries", t("beneficiaries")],
-    ["cases", t("cases")], ["kb", t("knowledge")],
+    ["cases", t("cases")], ["complaints", t("complaintsNav")], ["kb", t("knowledge")],
   ];
-  if (isAdmin) nav.push(["staff", t("staff")]);
+  if (isAdmin) nav.push(["staff", t("staff")], ["data", t("importExport")]);
   return (
     <DeskContext.Provider value={desk}>
       <div className="shell">
@@ -266,8 +276,10 @@ function Main({ session, catalog, onSignOut }: { session: SessionInfo; catalog: 
           <button onClick={onSignOut} data-testid="sign-out">{t("signOut")}</button>
         </nav>
         <main ref={mainRef}>
-          {route.name === "home" && <Home />}
-          {route.name === "wizard" && <Wizard />}
+          {route.name === "home" && <Home key={visit} discarded={route.discarded} />}
+          {route.name === "wizard" && <Wizard key={visit} draftId={route.draftId} forPerson={route.forPerson} />}
+          {route.name === "person" && <PersonFile key={visit} id={route.id} edit={route.edit} />}
+          {route.name === "complaints" && <Complaints />}
           {route.name === "receipt" && <ReceiptScreen caseId={route.caseId} />}
           {route.name === "beneficiaries" && <BeneficiariesList />}
           {route.name === "cases" && <CasesList initial={route.filter} />}
@@ -275,7 +287,9 @@ function Main({ session, catalog, onSignOut }: { session: SessionInfo; catalog: 
           {route.name === "print" && <PrintView kind={route.kind} caseId={route.caseId} />}
           {route.name === "kb" && <Knowledge />}
           {route.name === "staff" && isAdmin && <Staff />}
+          {route.name === "data" && isAdmin && <ImportExport />}
         </main>
+        <Viewer />
       </div>
     </DeskContext.Provider>
   );

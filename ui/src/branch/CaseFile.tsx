@@ -3,13 +3,16 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, asApiError } from "../shared/ipc";
 import { useI18n } from "../shared/i18n";
-import { DualDate, ErrorBox, Field, Ltr, Phone, StoredImage } from "../shared/components";
+import { DualDate, ErrorBox, Field, Ltr, Phone } from "../shared/components";
 import { formatHalalas, formatTime, localDay } from "../shared/format";
 import type { CaseFileDto } from "../generated/CaseFileDto";
 import type { ActionDto } from "../generated/ActionDto";
 import type { ApiError } from "../generated/ApiError";
 import { useDesk } from "./context";
 import { PromiseBadge, StateLabel } from "./Lists";
+import { AddTask, TaskList } from "./Tasks";
+import { ContactForm } from "./Contacts";
+import { AttachPicker, FileChips } from "./Documents";
 
 export function CaseFile({ id }: { id: string }) {
   const { t, label, lang } = useI18n();
@@ -17,6 +20,7 @@ export function CaseFile({ id }: { id: string }) {
   const [file, setFile] = useState<CaseFileDto | null>(null);
   const [err, setErr] = useState<ApiError | null>(null);
   const [action, setAction] = useState<ActionDto | null>(null);
+  const [addingTask, setAddingTask] = useState(false);
   const load = useCallback(() => api.caseFile(id).then(setFile, (e) => setErr(asApiError(e))), [id]);
   useEffect(() => { load(); }, [load]);
   if (!file) return <><h1 tabIndex={-1}>{t("caseFile")}</h1><ErrorBox error={err} /></>;
@@ -34,11 +38,12 @@ export function CaseFile({ id }: { id: string }) {
       case "document": return `${label("timeline", kind)}: ${docName(code)}`;
       case "declaration": return `${label("timeline", kind)} — ${label("signature", code)}`;
       case "survey": return label("timeline", kind);
+      case "edit": return `${label("timeline", `edit_${code}`)}`;
       default: return label("timeline", kind);
     }
   };
   return (
-    <div data-testid="case-file" data-state={c.state}>
+    <div data-testid="case-file" data-state={c.state} data-case-id={c.id}>
       <div className="between">
         <h1 tabIndex={-1}>{t("caseFile")} <Ltr testid="case-number">{c.number}</Ltr></h1>
         <div className="row no-print">
@@ -54,7 +59,10 @@ export function CaseFile({ id }: { id: string }) {
       <div className="grid3">
         <div>
           <section className="card">
-            <h2>{b.full_name}</h2>
+            <div className="between">
+              <h2><button className="link" data-testid="open-person" onClick={() => go({ name: "person", id: b.id })}>{b.full_name}</button></h2>
+              <button className="secondary no-print" data-testid="case-edit-person" onClick={() => go({ name: "person", id: b.id, edit: true })}>{t("editPerson")}</button>
+            </div>
             <dl className="kv">
               <dt>{t("nationalId")}</dt><dd><Ltr>{b.national_id ?? "—"}</Ltr></dd>
               <dt>{t("mobile")}</dt><dd><Phone e164={b.mobile} /></dd>
@@ -63,23 +71,59 @@ export function CaseFile({ id }: { id: string }) {
               <dt>{t("monthlyIncome")}</dt><dd><Ltr>{formatHalalas(Number(b.monthly_income_halalas))}</Ltr></dd>
               <dt>{t("supportType")}</dt><dd>{st ? (lang === "ar" ? st.ar : st.en) : c.support_type}</dd>
               <dt>{t("channel")}</dt><dd>{label("channel", c.channel, catalog.channels.find((x) => x.code === c.channel)?.ar)}</dd>
-              <dt>{t("need")}</dt><dd>{c.need}</dd>
+              <dt>{t("need")}</dt><dd data-testid="case-need">{c.need}</dd>
               {c.research_report && <><dt>{t("research")}</dt><dd>{c.research_report}{c.research_recommendation && <> — {c.research_recommendation}</>}</dd></>}
               {c.decision && <><dt>{t("decision")}</dt><dd>{label("decision", c.decision)} — {c.decision_reasons}</dd></>}
               {c.registration_number && <><dt>{t("registration")}</dt><dd><Ltr>{c.registration_number}</Ltr></dd></>}
             </dl>
           </section>
-          <section className="card">
+          <section className="card case-tasks" aria-labelledby="case-tasks-h">
+            <div className="between">
+              <h2 id="case-tasks-h">{t("caseTasks")} (<Ltr>{file.tasks.length}</Ltr>)</h2>
+              {!addingTask && <button className="secondary" data-testid="add-task" onClick={() => setAddingTask(true)}>{t("addTask")}</button>}
+            </div>
+            {addingTask && <AddTask beneficiaryId={b.id} caseId={c.id} onDone={() => { setAddingTask(false); load(); }} onCancel={() => setAddingTask(false)} />}
+            <TaskList tasks={file.tasks} today={file.today} onChanged={load} showCase={false} testid="case-tasks" />
+          </section>
+          {c.correctable && <CaseCorrector file={file} onDone={load} />}
+          <section className="card" data-testid="case-documents">
             <h2>{t("documents")}</h2>
+            {c.state === "incomplete" && <p className="notice warn">{t("incompleteHint")}</p>}
             <ul className="docs">
               {c.documents.map((d) => (
-                <li key={d.code}>
-                  <span>{docName(d.code)}</span>
-                  <span>{d.attachment ? <StoredImage sha={d.attachment} alt={docName(d.code)} className="thumb" /> : "✗"}</span>
-                  <span>{d.seen_in_original ? `✓ ${t("seenInOriginal")}` : ""}</span>
+                <li key={d.code} data-testid={`case-doc-${d.code}`} data-attached={!!d.attachment} data-seen={d.seen_in_original}>
+                  <span>{docName(d.code)}{d.required && <span className="muted"> *</span>}</span>
+                  <span>{d.attachment ? <FileChips files={[{ sha256: d.attachment, name: docName(d.code) }]} /> : "✗"}</span>
+                  <span className="row">
+                    {c.correctable ? (
+                      <>
+                        <AttachPicker testid={`case-attach-${d.code}`} label={d.attachment ? t("replace") : t("attach")} onError={setErr}
+                          onStored={async (f) => {
+                            try {
+                              await api.attachCaseDocument(c.id, d.code, f.sha256);
+                              load();
+                            } catch (e) {
+                              setErr(asApiError(e));
+                            }
+                          }} />
+                        {d.attachment && (
+                          <label><input type="checkbox" data-testid={`case-seen-${d.code}`} checked={d.seen_in_original}
+                            onChange={async (e) => {
+                              try {
+                                await api.markDocumentSeen(c.id, d.code, e.target.checked);
+                                load();
+                              } catch (x) {
+                                setErr(asApiError(x));
+                              }
+                            }} /> {t("seenInOriginal")}</label>
+                        )}
+                      </>
+                    ) : d.seen_in_original ? `✓ ${t("seenInOriginal")}` : ""}
+                  </span>
                 </li>
               ))}
             </ul>
+            <ErrorBox error={err} />
           </section>
           <section className="card">
             <h2>{t("timeline")}</h2>
@@ -88,7 +132,9 @@ export function CaseFile({ id }: { id: string }) {
                 <li key={i} data-kind={e.kind} data-code={e.code}>
                   <strong>{timelineTitle(e.kind, e.code)}</strong>
                   <span className="muted"> · <DualDate iso={localDay(e.at)} /> <Ltr>{formatTime(e.at)}</Ltr>{e.actor && e.kind !== "interaction" ? <> · {e.actor}</> : null}</span>
-                  {e.detail && e.kind !== "document" && <div>{e.detail}</div>}
+                  {e.detail && e.kind !== "document" && e.kind !== "edit" && <div>{e.detail}</div>}
+                  {e.kind === "edit" && <div data-testid="edit-fields">{e.detail.split(",").map((f) => label("field", f) || f).join("، ")}</div>}
+                  {e.attachments.length > 0 && <FileChips files={e.attachments.map((sha) => ({ sha256: sha }))} />}
                 </li>
               ))}
             </ol>
@@ -123,11 +169,13 @@ export function CaseFile({ id }: { id: string }) {
 function ActionForm(props: { caseId: string; beneficiaryId: string; action: ActionDto; onDone: () => void; onCancel: () => void }) {
   const { t, label } = useI18n();
   const { catalog } = useDesk();
-  const [v, setV] = useState<Record<string, string>>({ overall: "5", speed: "5", courtesy: "5", clarity: "5", channel: "phone", direction: "outbound", purpose: "follow_up" });
+  // Scores start empty: a pre-filled answer is one nobody gave.
+  const [v, setV] = useState<Record<string, string>>({ overall: "", speed: "", courtesy: "", clarity: "", channel: "phone" });
   const [anonymous, setAnonymous] = useState(false);
   const [err, setErr] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const code = props.action.code;
+  if (code === "interaction") return <ContactForm beneficiaryId={props.beneficiaryId} caseId={props.caseId} onDone={props.onDone} onCancel={props.onCancel} />;
   const set = (k: string) => (e: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement>) => setV({ ...v, [k]: e.target.value });
   const fe = (k: string) => err?.fields.find((f) => f.field === k)?.message ?? null;
   const run = async () => {
@@ -137,8 +185,15 @@ function ActionForm(props: { caseId: string; beneficiaryId: string; action: Acti
       const caseId = props.caseId;
       if (code === "research_report") await api.researchReport({ case_id: caseId, text: v.text ?? "", recommendation: v.recommendation ?? "" });
       else if (code === "delivery") await api.recordDelivery({ case_id: caseId, kind: v.kind ?? "", amount: v.amount ?? "", items: v.items ?? "", delivered_on: v.delivered_on ?? "" });
-      else if (code === "survey") await api.recordSurvey({ case_id: caseId, overall: +v.overall, speed: +v.speed, courtesy: +v.courtesy, clarity: +v.clarity, comment: v.comment ?? "", anonymous, channel: v.channel });
-      else if (code === "interaction") await api.logInteraction({ beneficiary_id: props.beneficiaryId, case_id: caseId, channel: v.channel, direction: v.direction, purpose: v.purpose, summary: v.summary ?? "", outcome: v.outcome ?? "", follow_up_on: v.follow_up_on ?? "" });
+      else if (code === "survey") {
+        // Every score must be chosen by the person answering; none is assumed.
+        const missing = ["overall", "speed", "courtesy", "clarity"].filter((k) => !v[k]);
+        if (missing.length > 0) {
+          setErr({ code: "invalid_input", message: t("scoreRequired"), fields: missing.map((k) => ({ field: k, code: "required", message: t("scoreRequired") })) });
+          return;
+        }
+        await api.recordSurvey({ case_id: caseId, overall: +v.overall, speed: +v.speed, courtesy: +v.courtesy, clarity: +v.clarity, comment: v.comment ?? "", anonymous, channel: v.channel });
+      }
       else await api.transition({ case_id: caseId, transition: code, note: v.note ?? "" });
       props.onDone();
     } catch (e) {
@@ -148,9 +203,18 @@ function ActionForm(props: { caseId: string; beneficiaryId: string; action: Acti
     }
   };
   const score = (k: string) => (
-    <Field id={k} label={t(k as never)}>
-      {(a) => <select {...a} value={v[k]} onChange={set(k)}>{[5, 4, 3, 2, 1].map((n) => <option key={n} value={n}>{n}</option>)}</select>}
-    </Field>
+    <fieldset className="field score" data-testid={`score-${k}`} aria-invalid={!!fe(k)}>
+      <legend>{t(k as never)}</legend>
+      <div className="row" role="radiogroup">
+        {[1, 2, 3, 4, 5].map((n) => (
+          <label key={n} className={v[k] === String(n) ? "chosen" : ""}>
+            <input type="radio" name={k} value={n} checked={v[k] === String(n)} onChange={set(k)} /> <Ltr>{n}</Ltr>
+          </label>
+        ))}
+      </div>
+      <small className="hint">{t("scoreHint")}</small>
+      {fe(k) && <small className="error" role="alert" data-testid={`error-${k}`}>{fe(k)}</small>}
+    </fieldset>
   );
   const channelSelect = (
     <Field id="channel" label={t("channel")}>
@@ -182,20 +246,6 @@ function ActionForm(props: { caseId: string; beneficiaryId: string; action: Acti
           <label><input type="checkbox" checked={anonymous} onChange={(e) => setAnonymous(e.target.checked)} /> {t("anonymous")}</label>
         </>
       )}
-      {code === "interaction" && (
-        <>
-          {channelSelect}
-          <Field id="direction" label={t("direction")}>
-            {(a) => <select {...a} value={v.direction} onChange={set("direction")}><option value="inbound">{t("inbound")}</option><option value="outbound">{t("outbound")}</option></select>}
-          </Field>
-          <Field id="purpose" label={t("purpose")}>
-            {(a) => <select {...a} value={v.purpose} onChange={set("purpose")}>{catalog.purposes.map((p) => <option key={p.code} value={p.code}>{label("purpose", p.code, p.ar)}</option>)}</select>}
-          </Field>
-          <Field id="summary" label={t("summary")} error={fe("summary")}>{(a) => <textarea {...a} value={v.summary ?? ""} onChange={set("summary")} />}</Field>
-          <Field id="outcome" label={t("outcome")}>{(a) => <input {...a} value={v.outcome ?? ""} onChange={set("outcome")} />}</Field>
-          <Field id="follow_up_on" label={t("followUpOn")} hint={t("dateHint")} error={fe("follow_up_on")}>{(a) => <input {...a} dir="ltr" value={v.follow_up_on ?? ""} onChange={set("follow_up_on")} />}</Field>
-        </>
-      )}
       {!["research_report", "delivery", "survey", "interaction"].includes(code) && (
         <Field id="note" label={t("note")} error={fe("note")}>
           {(a) => <textarea {...a} data-testid="action-note" value={v.note ?? ""} onChange={set("note")} autoFocus required={props.action.needs_note} />}
@@ -205,6 +255,55 @@ function ActionForm(props: { caseId: string; beneficiaryId: string; action: Acti
       <div className="row end">
         <button type="button" className="secondary" onClick={props.onCancel}>{t("cancel")}</button>
         <button type="submit" disabled={busy} data-testid="action-confirm">{t("confirm")}</button>
+      </div>
+    </form>
+  );
+}
+
+/** Correct a request's need and support type while the branch still holds it. */
+function CaseCorrector({ file, onDone }: { file: CaseFileDto; onDone: () => void }) {
+  const { t, lang } = useI18n();
+  const { catalog } = useDesk();
+  const c = file.case;
+  const [open, setOpen] = useState(false);
+  const [v, setV] = useState({ need: c.need, support_type: c.support_type });
+  const [err, setErr] = useState<ApiError | null>(null);
+  useEffect(() => { setV({ need: c.need, support_type: c.support_type }); }, [c.need, c.support_type]);
+  const fe = (k: string) => err?.fields.find((f) => f.field === k)?.message ?? null;
+  if (!open) {
+    return (
+      <div className="row no-print" style={{ marginBlockEnd: "1rem" }}>
+        <button className="secondary" data-testid="correct-case" onClick={() => setOpen(true)}>{t("correctCase")}</button>
+      </div>
+    );
+  }
+  return (
+    <form className="card" noValidate data-testid="case-corrector" onSubmit={async (e) => {
+      e.preventDefault();
+      setErr(null);
+      try {
+        await api.correctCase({ case_id: c.id, version: c.version, need: v.need, support_type: v.support_type });
+        setOpen(false);
+        onDone();
+      } catch (x) {
+        setErr(asApiError(x));
+      }
+    }}>
+      <h2>{t("correctCase")}</h2>
+      <Field id="correct-support_type" label={t("supportType")} error={fe("support_type")}>
+        {(a) => (
+          <select {...a} value={v.support_type} onChange={(e) => setV({ ...v, support_type: e.target.value })}>
+            {catalog.support_types.map((s) => <option key={s.code} value={s.code}>{lang === "ar" ? s.ar : s.en}</option>)}
+          </select>
+        )}
+      </Field>
+      <Field id="correct-need" label={t("need")} error={fe("need")}>
+        {(a) => <textarea {...a} value={v.need} onChange={(e) => setV({ ...v, need: e.target.value })} />}
+      </Field>
+      <ErrorBox error={err && err.fields.length === 0 ? err : null} />
+      <div className="row end">
+        <button type="button" className="secondary" onClick={() => { setOpen(false); setErr(null); }}>{t("cancel")}</button>
+        <button type="submit" data-testid="correct-save">{t("save")}</button>
       </div>
     </form>
   );

@@ -7,13 +7,18 @@ import { formatTime, localDay } from "../shared/format";
 import type { HomeDto } from "../generated/HomeDto";
 import type { SyncStatusDto } from "../generated/SyncStatusDto";
 import type { ApiError } from "../generated/ApiError";
+import type { DraftSummary } from "../generated/DraftSummary";
+import type { Colleague } from "../generated/Colleague";
 import { useDesk } from "./context";
+import { TaskList } from "./Tasks";
 
-export function Home() {
+export function Home({ discarded }: { discarded?: string }) {
   const { t, label, lang } = useI18n();
   const { go, catalog } = useDesk();
   const [home, setHome] = useState<HomeDto | null>(null);
   const [err, setErr] = useState<ApiError | null>(null);
+  // A draft just discarded (here or in the wizard), which "undo" brings back.
+  const [undo, setUndo] = useState<string | null>(discarded ?? null);
   // The sync worker's data version: it moves when tasks were brought up to date or rows came
   // from HQ, and the tasks and counts are loaded again.
   const [dataVersion, setDataVersion] = useState(0);
@@ -29,53 +34,42 @@ export function Home() {
     }, (e) => alive && setErr(asApiError(e)));
     return () => { alive = false; };
   }, [dataVersion]);
+  const reload = () => api.home().then(setHome, (e) => setErr(asApiError(e)));
   if (!home) return <><h1 tabIndex={-1}>{t("home")}</h1><ErrorBox error={err} />{!err && <p>{t("loading")}</p>}</>;
   const stateName = (code: string) => label("state", code, catalog.states.find((s) => s.code === code)?.ar);
-  const groups: [string, string][] = [["overdue", t("overdue")], ["today", t("today")], ["upcoming", t("upcoming")]];
   return (
     <div data-testid="home">
       <div className="between">
         <h1 tabIndex={-1}>{t("home")}</h1>
         <div className="row">
-          {home.has_intake_draft && (
-            <button onClick={() => go({ name: "wizard" })} data-testid="resume-intake">{t("resumeIntake")}</button>
-          )}
-          <button className={home.has_intake_draft ? "secondary" : ""} onClick={() => go({ name: "wizard" })} data-testid="new-intake">
+          <button onClick={() => go({ name: "wizard" })} data-testid="new-intake">
             {t("newIntake")}
           </button>
         </div>
       </div>
+      {undo && (
+        <p className="notice" role="status" data-testid="draft-discarded">
+          {t("draftDiscarded")}{" "}
+          <button className="link" data-testid="undo-discard" onClick={async () => {
+            try {
+              await api.restoreIntakeDraft(undo);
+              setUndo(null);
+              reload();
+            } catch (e) {
+              setErr(asApiError(e));
+            }
+          }}>{t("undo")}</button>
+        </p>
+      )}
+      {home.drafts.length > 0 && (
+        <Drafts drafts={home.drafts} onDiscarded={(id) => { setUndo(id); reload(); }} onChanged={reload} onError={setErr} />
+      )}
+      <ErrorBox error={err} />
       <div className="grid3">
         <section className="card" aria-labelledby="tasks-h">
           <h2 id="tasks-h">{t("myTasks")} <span className="muted">(<Ltr>{home.tasks.length}</Ltr>)</span></h2>
           {home.tasks.length === 0 && <p className="muted">{t("noTasks")}</p>}
-          {groups.map(([when, title]) => {
-            const list = home.tasks.filter((x) => x.when === when);
-            if (list.length === 0) return null;
-            return (
-              <div key={when}>
-                <h3 className={when === "overdue" ? "badge overdue" : ""}>{title}</h3>
-                <ul className="tasks">
-                  {list.map((task) => (
-                    <li key={task.id}>
-                      <span>
-                        <strong>{label("task", task.kind, catalog.task_kinds.find((k) => k.code === task.kind)?.ar)}</strong>
-                        {" — "}{task.beneficiary_name}
-                        {task.case_number && <> · <Ltr>{task.case_number}</Ltr></>}
-                        {task.channel && <span className="muted"> · {label("channel", task.channel, catalog.channels.find((c) => c.code === task.channel)?.ar)}</span>}
-                      </span>
-                      <span className="row">
-                        <DualDate iso={task.due_on} />
-                        {task.case_id && (
-                          <button className="secondary" onClick={() => go({ name: "case", id: task.case_id! })}>{t("view")}</button>
-                        )}
-                      </span>
-                    </li>
-                  ))}
-                </ul>
-              </div>
-            );
-          })}
+          <TaskList tasks={home.tasks} today={home.today} onChanged={reload} testid="my-tasks" />
         </section>
         <div>
           <SyncArea onDataVersion={setDataVersion} />
@@ -190,5 +184,72 @@ function EnrollForm({ onDone }: { onDone: (s: SyncStatusDto) => void }) {
       {err && err.fields.length === 0 && <ErrorBox error={err} />}
       <button type="submit" disabled={busy} data-testid="enroll">{busy ? t("enrolling") : t("enroll")}</button>
     </form>
+  );
+}
+
+/** The signed-in person's unfinished intakes: continue, hand over to a colleague, or discard (with undo). */
+function Drafts(props: { drafts: DraftSummary[]; onDiscarded: (id: string) => void; onChanged: () => void; onError: (e: ApiError) => void }) {
+  const { t, lang } = useI18n();
+  const { go, catalog, session } = useDesk();
+  const [handing, setHanding] = useState<string | null>(null);
+  const [colleagues, setColleagues] = useState<Colleague[]>([]);
+  const [to, setTo] = useState("");
+  useEffect(() => {
+    if (handing) api.colleagues().then((c) => setColleagues(c.filter((x) => x.username !== session.username)), () => {});
+  }, [handing, session.username]);
+  return (
+    <section className="card" aria-labelledby="drafts-h" data-testid="drafts">
+      <h2 id="drafts-h">{t("myDrafts")} <span className="muted">(<Ltr>{props.drafts.length}</Ltr>)</span></h2>
+      <ul className="tasks">
+        {props.drafts.map((d) => {
+          const st = catalog.support_types.find((x) => x.code === d.support_type);
+          return (
+            <li key={d.id} data-testid="draft" data-draft={d.id}>
+              <span>
+                <strong data-testid="draft-name">{d.name || (d.query ? `«${d.query}»` : t("unnamedDraft"))}</strong>
+                <span className="muted">
+                  {" · "}{t(`step${Math.min(d.step, 7)}` as never)}
+                  {st && <> · {lang === "ar" ? st.ar : st.en}</>}
+                  {" · "}{t("lastSaved")} <DualDate iso={localDay(d.updated_at)} /> <Ltr>{formatTime(d.updated_at)}</Ltr>
+                  {d.handed_by && <> · <span data-testid="handed-by">{t("handedOverBy")} {d.handed_by}</span></>}
+                </span>
+              </span>
+              <span className="row">
+                <button onClick={() => go({ name: "wizard", draftId: d.id })} data-testid="continue-draft">{t("continueDraft")}</button>
+                <button className="secondary" onClick={() => { setHanding(handing === d.id ? null : d.id); setTo(""); }} data-testid="hand-over-draft">{t("handOver")}</button>
+                <button className="secondary" data-testid="discard-draft" onClick={async () => {
+                  try {
+                    await api.discardIntakeDraft(d.id);
+                    props.onDiscarded(d.id);
+                  } catch (e) {
+                    props.onError(asApiError(e));
+                  }
+                }}>{t("discard")}</button>
+              </span>
+              {handing === d.id && (
+                <form className="row hand-over" onSubmit={async (e) => {
+                  e.preventDefault();
+                  if (!to) return;
+                  try {
+                    await api.handOverDraft(d.id, to);
+                    setHanding(null);
+                    props.onChanged();
+                  } catch (x) {
+                    props.onError(asApiError(x));
+                  }
+                }}>
+                  <label htmlFor={`to-${d.id}`}>{t("handOverTo")}</label>
+                  <select id={`to-${d.id}`} data-testid="hand-over-to" value={to} onChange={(e) => setTo(e.target.value)} autoFocus>
+                    <option value="">{t("choose")}</option>
+                    {colleagues.map((c) => <option key={c.username} value={c.username}>{c.display_name}</option>)}
+                  </select>
+                  <button type="submit" disabled={!to} data-testid="hand-over-confirm">{t("confirm")}</button>
+                </form>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    </section>
   );
 }

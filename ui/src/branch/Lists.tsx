@@ -81,6 +81,7 @@ export function BeneficiariesList() {
                 <dt>{t("mobile")}</dt><dd><Phone e164={chosen.mobile} /></dd>
                 <dt>{t("city")}</dt><dd>{chosen.city || "—"}</dd>
               </dl>
+              <button className="secondary" data-testid="open-person" onClick={() => go({ name: "person", id: chosen.id })}>{t("openFile")}</button>
               <h3>{t("cases")}</h3>
               {cases?.length === 0 && <p className="muted">—</p>}
               <ul className="tasks">

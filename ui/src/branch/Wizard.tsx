@@ -18,7 +18,7 @@ export const STEPS = 8;
 
 export function emptyDraft(): IntakeDraft {
   return {
-    step: 0, channel: "", reason: "", query: "", existing_beneficiary_id: null,
+    step: 0, channel: "", reason: "", query: "", existing_beneficiary_id: null, existing_version: null,
     identity: {
       first: "", father: "", grandfather: "", family: "", national_id: "", id_expiry: "", nationality: "",
       gender: "", birth_date: "", marital_status: "", mobile: "", city: "", centre: "", district: "", preferred_channel: "",
@@ -54,9 +54,11 @@ export function identityFromQuery(q: string): Partial<IdentityForm> {
   return { first: parts[0], father: parts[1], grandfather: parts[2], family: parts.slice(3).join(" ") };
 }
 
-export function Wizard() {
+export function Wizard({ draftId, forPerson }: { draftId?: string; forPerson?: string }) {
   const { t } = useI18n();
   const { go } = useDesk();
+  // The draft's ID in the store: given when continuing one, made by the first save of a new one.
+  const idRef = useRef<string | null>(draftId ?? null);
   const [draft, setDraftState] = useState<IntakeDraft | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [err, setErr] = useState<ApiError | null>(null);
@@ -68,19 +70,28 @@ export function Wizard() {
   const formRef = useRef<HTMLFormElement>(null);
 
   useEffect(() => {
-    api.intakeDraft().then((d) => {
-      const start = d ?? emptyDraft();
-      latest.current = start;
-      setDraftState(start);
-    }, (e) => setErr(asApiError(e)));
+    const start = (d: IntakeDraft) => {
+      latest.current = d;
+      setDraftState(d);
+    };
+    if (draftId) api.intakeDraft(draftId).then(start, (e) => setErr(asApiError(e)));
+    else if (forPerson) {
+      // A new request from a person's file: the wizard starts with them chosen, to be checked.
+      api.beneficiaryForm(forPerson).then((f) => start({
+        ...emptyDraft(), query: f.full_name, existing_beneficiary_id: f.id, existing_version: f.version,
+        identity: f.identity, household: f.household, monthly_income: f.monthly_income, housing: f.housing, annual_rent: f.annual_rent,
+      }), (e) => setErr(asApiError(e)));
+    } else start(emptyDraft());
     return () => {
-      // Leaving the screen saves what is pending.
+      // Leaving the screen saves what is pending (after any save still on its way, so a new
+      // draft is not made twice).
       if (timer.current !== undefined && latest.current) {
         window.clearTimeout(timer.current);
-        api.saveIntakeDraft(latest.current);
+        const d = latest.current;
+        chain.current = chain.current.then(() => api.saveIntakeDraft(idRef.current, d));
       }
     };
-  }, []);
+  }, [draftId, forPerson]);
 
   /** Save now (serialised: saves never overtake each other). */
   const flush = useCallback((): Promise<unknown> => {
@@ -91,8 +102,11 @@ export function Wizard() {
     const d = latest.current;
     if (!d) return chain.current;
     setSaveState("saving");
-    chain.current = chain.current.then(() => api.saveIntakeDraft(d)).then(
-      () => { if (latest.current === d) setSaveState("saved"); },
+    chain.current = chain.current.then(() => api.saveIntakeDraft(idRef.current, d)).then(
+      (id) => {
+        idRef.current = id;
+        if (latest.current === d) setSaveState("saved");
+      },
       (e) => { setErr(asApiError(e)); setSaveState("pending"); },
     );
     return chain.current;
@@ -130,17 +144,19 @@ export function Wizard() {
         return;
       }
       if (step < STEPS - 1) {
-        // A person chosen from the search skips identity and household: they are on file.
-        const to = step === 1 && latest.current!.existing_beneficiary_id ? 4 : step + 1;
-        await goStep(to);
+        await goStep(step + 1);
       } else {
         setBusy(true);
-        const receipt = await api.submitIntake();
+        const receipt = await api.submitIntake(idRef.current!);
         go({ name: "receipt", caseId: receipt.case_id });
       }
     } catch (e) {
       const ae = asApiError(e);
       setErr(ae);
+      if (ae.code === "version_conflict" && latest.current?.existing_beneficiary_id) {
+        // Someone changed the file since it was read here: read it again, to be checked again.
+        await useExisting(latest.current.existing_beneficiary_id);
+      }
       const map: Record<string, string> = {};
       for (const p of ae.fields) map[p.field] ??= p.message;
       setErrors(map);
@@ -148,9 +164,21 @@ export function Wizard() {
       setBusy(false);
     }
   };
-  const back = () => goStep(step === 4 && draft.existing_beneficiary_id ? 1 : Math.max(0, step - 1));
+  const back = () => goStep(Math.max(0, step - 1));
 
-  const props: StepProps = { draft, update, errors, setErrors, goStep, flush };
+  const useExisting = async (id: string) => {
+    try {
+      const f = await api.beneficiaryForm(id);
+      update((d) => ({
+        ...d, existing_beneficiary_id: f.id, existing_version: f.version,
+        identity: f.identity, household: f.household, monthly_income: f.monthly_income, housing: f.housing, annual_rent: f.annual_rent,
+      }));
+      await goStep(2);
+    } catch (e) {
+      setErr(asApiError(e));
+    }
+  };
+  const props: StepProps = { draft, update, errors, setErrors, goStep, flush, useExisting };
   return (
     <div data-testid="wizard" data-step={step}>
       <div className="between">
@@ -176,7 +204,7 @@ export function Wizard() {
         <h2>{t(`step${step}` as never)}</h2>
         {step === 0 && <StepChannel {...props} />}
         {step === 1 && <StepSearch {...props} />}
-        {step === 2 && <StepIdentity {...props} />}
+        {step === 2 && <>{draft.existing_beneficiary_id && <ExistingBanner id={draft.existing_beneficiary_id} />}<StepIdentity {...props} /></>}
         {step === 3 && <StepHousehold {...props} />}
         {step === 4 && <StepNeed {...props} />}
         {step === 5 && <StepDocuments {...props} />}
@@ -189,12 +217,13 @@ export function Wizard() {
             className="secondary"
             data-testid="discard"
             onClick={async () => {
-              if (!window.confirm(t("discardConfirm"))) return;
+              // No "are you sure": home offers to undo it instead.
               window.clearTimeout(timer.current);
               timer.current = undefined;
               await chain.current;
-              await api.discardIntakeDraft();
-              go({ name: "home" });
+              const id = idRef.current;
+              if (id) await api.discardIntakeDraft(id);
+              go({ name: "home", discarded: id ?? undefined });
             }}
           >
             {t("discard")}
@@ -211,14 +240,21 @@ export function Wizard() {
   );
 }
 
-type StepProps = {
+export type StepProps = {
   draft: IntakeDraft;
   update: (f: (d: IntakeDraft) => IntakeDraft) => void;
   errors: Record<string, string>;
   setErrors: (e: Record<string, string>) => void;
   goStep: (s: number) => Promise<void>;
   flush: () => Promise<unknown>;
+  /** Make this intake a returning applicant's: their file fills the identity step, to be checked. */
+  useExisting: (id: string) => Promise<void>;
 };
+
+/** The person's part of a draft (what the identity and household steps show). */
+export function personFields(d: IntakeDraft): Pick<IntakeDraft, "identity" | "household" | "monthly_income" | "housing" | "annual_rent"> {
+  return { identity: d.identity, household: d.household, monthly_income: d.monthly_income, housing: d.housing, annual_rent: d.annual_rent };
+}
 
 function StepChannel({ draft, update, errors }: StepProps) {
   const { t, label } = useI18n();
@@ -240,7 +276,7 @@ function StepChannel({ draft, update, errors }: StepProps) {
   );
 }
 
-function StepSearch({ draft, update, goStep }: StepProps) {
+function StepSearch({ draft, update, goStep, useExisting }: StepProps) {
   const { t } = useI18n();
   const [hits, setHits] = useState<BeneficiaryRow[] | null>(null);
   useEffect(() => {
@@ -271,10 +307,7 @@ function StepSearch({ draft, update, goStep }: StepProps) {
                   {h.city && <span className="muted"> · {h.city}</span>}
                 </span>
                 <button type="button" className="secondary" data-testid="choose-match"
-                  onClick={async () => {
-                    update((d) => ({ ...d, existing_beneficiary_id: h.id }));
-                    await goStep(4);
-                  }}>
+                  onClick={() => useExisting(h.id)}>
                   {t("thisIsThePerson")}
                 </button>
               </li>
@@ -286,8 +319,10 @@ function StepSearch({ draft, update, goStep }: StepProps) {
         <button type="button" className="secondary primary-choice" data-testid="new-beneficiary"
           onClick={async () => {
             update((d) => {
-              const fromQuery = d.identity.first || d.identity.national_id ? {} : identityFromQuery(d.query);
-              return { ...d, existing_beneficiary_id: null, identity: { ...d.identity, ...fromQuery } };
+              // A person chosen before and then set aside leaves nothing of theirs in the form.
+              const base = d.existing_beneficiary_id ? { ...d, ...personFields(emptyDraft()) } : d;
+              const fromQuery = base.identity.first || base.identity.national_id ? {} : identityFromQuery(d.query);
+              return { ...base, existing_beneficiary_id: null, existing_version: null, identity: { ...base.identity, ...fromQuery } };
             });
             await goStep(2);
           }}>
@@ -298,10 +333,20 @@ function StepSearch({ draft, update, goStep }: StepProps) {
   );
 }
 
-function StepIdentity({ draft, update, errors }: StepProps) {
+export function StepIdentity({ draft, update, errors, useExisting }: Pick<StepProps, "draft" | "update" | "errors"> & { useExisting?: (id: string) => void }) {
   const { t, label } = useI18n();
-  const { catalog } = useDesk();
+  const { catalog, go } = useDesk();
   const [local, setLocal] = useState<Record<string, string | null>>({});
+  // Search-before-create, once more: someone on file with the ID just typed.
+  const [sameId, setSameId] = useState<BeneficiaryRow[]>([]);
+  const self = draft.existing_beneficiary_id ?? draft.beneficiary_id;
+  useEffect(() => {
+    const id = draft.identity.national_id;
+    if (!id.trim() || nationalIdShape(id)) { setSameId([]); return; }
+    let live = true;
+    const timer = setTimeout(() => api.sameNationalId(id, self).then((r) => live && setSameId(r), () => {}), 200);
+    return () => { live = false; clearTimeout(timer); };
+  }, [draft.identity.national_id, self]);
   const set = (k: keyof IdentityForm) => (e: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) => {
     const v = e.target.value;
     update((d) => ({ ...d, identity: { ...d.identity, [k]: v } }));
@@ -342,6 +387,20 @@ function StepIdentity({ draft, update, errors }: StepProps) {
       {text("centre", t("centre"))}
       {text("district", t("district"))}
       <p className="hint muted wide" style={{ gridColumn: "1 / -1" }}>{t("dateHint")}</p>
+      {sameId.length > 0 && (
+        <div className="notice warn wide" role="alert" data-testid="same-id" style={{ gridColumn: "1 / -1" }}>
+          <strong>{t("sameIdOnFile")}</strong>
+          <ul>
+            {sameId.map((r) => (
+              <li key={r.id} className="row">
+                <span>{r.full_name}{r.file_number && <> · <Ltr>{r.file_number}</Ltr></>}{r.mobile && <> · <Phone e164={r.mobile} /></>}</span>
+                {useExisting && <button type="button" className="secondary" data-testid="same-id-use" onClick={() => useExisting(r.id)}>{t("thisIsThePerson")}</button>}
+                <button type="button" className="secondary" data-testid="same-id-open" onClick={() => go({ name: "person", id: r.id })}>{t("openFile")}</button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
     </div>
   );
 }
@@ -349,7 +408,7 @@ function StepIdentity({ draft, update, errors }: StepProps) {
 const RELATIONS = ["spouse", "son", "daughter", "father", "mother", "brother", "sister", "other"];
 const SCHOOLING = ["not_applicable", "not_enrolled", "primary", "intermediate", "secondary", "university"];
 
-function StepHousehold({ draft, update, errors }: StepProps) {
+export function StepHousehold({ draft, update, errors }: Pick<StepProps, "draft" | "update" | "errors">) {
   const { t, label } = useI18n();
   const [local, setLocal] = useState<Record<string, string | null>>({});
   const setMember = (i: number, k: keyof MemberForm, v: string | boolean) =>
@@ -399,7 +458,7 @@ function StepHousehold({ draft, update, errors }: StepProps) {
       ))}
       <button type="button" className="secondary" data-testid="add-member"
         onClick={() => {
-          update((d) => ({ ...d, household: [...d.household, { name: "", relation: "", national_id: "", birth_date: "", disability: false, schooling: "" }] }));
+          update((d) => ({ ...d, household: [...d.household, { id: "", name: "", relation: "", national_id: "", birth_date: "", disability: false, schooling: "" }] }));
           setTimeout(() => document.getElementById(fid(`household[${draft.household.length}].name`))?.focus(), 0);
         }}>
         {t("addMember")}
@@ -602,8 +661,9 @@ function StepReview({ draft, goStep, errors }: StepProps) {
       )}
       <div className="grid2">
         <section>
-          <div className="between"><h3>{t("step2")}</h3>{!draft.existing_beneficiary_id && <button type="button" className="link" onClick={() => goStep(2)}>{t("edit")}</button>}</div>
-          {draft.existing_beneficiary_id ? <p>{t("existingChosen")}</p> : (
+          <div className="between"><h3>{t("step2")}</h3><button type="button" className="link" onClick={() => goStep(2)}>{t("edit")}</button></div>
+          {draft.existing_beneficiary_id && <p className="muted">{t("existingChosen")}</p>}
+          {(
             <dl className="kv">
               <dt>{t("name")}</dt><dd>{[id.first, id.father, id.grandfather, id.family].filter(Boolean).join(" ")}</dd>
               <dt>{t("nationalId")}</dt><dd><Ltr>{id.national_id || "—"}</Ltr></dd>
@@ -612,7 +672,7 @@ function StepReview({ draft, goStep, errors }: StepProps) {
               <dt>{t("city")}</dt><dd>{id.city || "—"}</dd>
             </dl>
           )}
-          {!draft.existing_beneficiary_id && (
+          {(
             <>
               <div className="between"><h3>{t("household")} (<Ltr>{draft.household.length}</Ltr>)</h3><button type="button" className="link" onClick={() => goStep(3)}>{t("edit")}</button></div>
               <ul>{draft.household.map((m, i) => <li key={i}>{m.name} — {label("relation", m.relation)}</li>)}</ul>

@@ -4,15 +4,18 @@ import type { SessionInfo } from "../generated/SessionInfo";
 import type { CaseQuery } from "../generated/CaseQuery";
 
 export type Route =
-  | { name: "home" }
-  | { name: "wizard" }
+  | { name: "home"; discarded?: string }
+  | { name: "wizard"; draftId?: string; forPerson?: string }
   | { name: "receipt"; caseId: string }
   | { name: "beneficiaries" }
   | { name: "cases"; filter?: Partial<CaseQuery> }
   | { name: "case"; id: string }
+  | { name: "person"; id: string; edit?: boolean }
   | { name: "print"; kind: "receipt" | "form"; caseId: string }
+  | { name: "complaints" }
   | { name: "kb" }
-  | { name: "staff" };
+  | { name: "staff" }
+  | { name: "data" };
 
 export type Desk = {
   catalog: CatalogDto;

@@ -2,4 +2,12 @@
 import type { DeclarationDto } from "./DeclarationDto";
 import type { DocumentDto } from "./DocumentDto";
 
-export type CaseDto = { id: string, number: string, beneficiary_id: string, support_type: string, channel: string, need: string, state: string, documents: Array<DocumentDto>, declaration: DeclarationDto | null, submitted_at: string | null, promised_reply_date: string | null, promise: string | null, research_report: string | null, research_recommendation: string | null, researcher_name: string | null, decision: string | null, decision_reasons: string | null, registration_number: string | null, branch: string, };
+export type CaseDto = { id: string, number: string, beneficiary_id: string, support_type: string, channel: string, need: string, state: string, documents: Array<DocumentDto>, declaration: DeclarationDto | null, submitted_at: string | null, promised_reply_date: string | null, promise: string | null, research_report: string | null, research_recommendation: string | null, researcher_name: string | null, decision: string | null, decision_reasons: string | null, registration_number: string | null, branch: string, 
+/**
+ * The version read, which a correction is based on.
+ */
+version: number, 
+/**
+ * The branch still holds it: need, support type and documents may be corrected.
+ */
+correctable: boolean, };

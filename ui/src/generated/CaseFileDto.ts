@@ -2,6 +2,15 @@
 import type { ActionDto } from "./ActionDto";
 import type { BeneficiaryDto } from "./BeneficiaryDto";
 import type { CaseDto } from "./CaseDto";
+import type { TaskDto } from "./TaskDto";
 import type { TimelineItem } from "./TimelineItem";
 
-export type CaseFileDto = { case: CaseDto, beneficiary: BeneficiaryDto, timeline: Array<TimelineItem>, actions: Array<ActionDto>, };
+export type CaseFileDto = { case: CaseDto, beneficiary: BeneficiaryDto, timeline: Array<TimelineItem>, actions: Array<ActionDto>, 
+/**
+ * The open tasks about this case, whoever has them.
+ */
+tasks: Array<TaskDto>, 
+/**
+ * The store's today (ISO), which tasks' urgency is counted against.
+ */
+today: string, };

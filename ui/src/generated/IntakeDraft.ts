@@ -12,7 +12,12 @@ export type IntakeDraft = { step: number, channel: string, reason: string, query
 /**
  * Chosen from search-before-create: the intake is for a beneficiary already on file.
  */
-existing_beneficiary_id: string | null, identity: IdentityForm, household: Array<MemberForm>, monthly_income: string, housing: string, annual_rent: string, support_type: string, need: string, documents: Array<DocumentForm>, 
+existing_beneficiary_id: string | null, 
+/**
+ * The version of that beneficiary's file the identity step was filled from: corrections
+ * made in the wizard are saved on top of it.
+ */
+existing_version: number | null, identity: IdentityForm, household: Array<MemberForm>, monthly_income: string, housing: string, annual_rent: string, support_type: string, need: string, documents: Array<DocumentForm>, 
 /**
  * "drawn", "on_paper" or "" (not yet).
  */

@@ -5,10 +5,15 @@
  */
 export type TimelineItem = { at: string, 
 /**
- * "transition", "interaction", "document", "declaration", "report", "delivery" or "survey".
+ * "transition", "interaction", "document", "declaration", "report", "delivery", "survey" or
+ * "edit" (code "beneficiary" or "case", detail the changed fields' names, comma-separated).
  */
 kind: string, 
 /**
  * A code the UI names (a transition, a purpose, a document type …).
  */
-code: string, actor: string, detail: string, };
+code: string, actor: string, detail: string, 
+/**
+ * Files that came with it (a contact's letter or message), by SHA-256.
+ */
+attachments: Array<string>, };

@@ -24,6 +24,19 @@ import type { DeliveryInput } from "../generated/DeliveryInput";
 import type { SurveyInput } from "../generated/SurveyInput";
 import type { InteractionInput } from "../generated/InteractionInput";
 import type { IntakeDraft } from "../generated/IntakeDraft";
+import type { DraftSummary } from "../generated/DraftSummary";
+import type { Colleague } from "../generated/Colleague";
+import type { TaskInput } from "../generated/TaskInput";
+import type { PersonFormDto } from "../generated/PersonFormDto";
+import type { PersonFileDto } from "../generated/PersonFileDto";
+import type { CaseCorrection } from "../generated/CaseCorrection";
+import type { ComplaintDto } from "../generated/ComplaintDto";
+import type { MergePreview } from "../generated/MergePreview";
+import type { MergeInput } from "../generated/MergeInput";
+import type { MergeDto } from "../generated/MergeDto";
+import type { ImportPreviewDto } from "../generated/ImportPreviewDto";
+import type { ImportProgressDto } from "../generated/ImportProgressDto";
+import type { ImportResultDto } from "../generated/ImportResultDto";
 import type { FieldProblem } from "../generated/FieldProblem";
 import type { Receipt } from "../generated/Receipt";
 import type { StaffDto } from "../generated/StaffDto";
@@ -53,6 +66,10 @@ export const api = {
   catalog: () => call<CatalogDto>("catalog"),
   home: () => call<HomeDto>("home"),
   completeTask: (id: string) => call<null>("complete_task", { id }),
+  snoozeTask: (id: string, until: string) => call<null>("snooze_task", { id, until }),
+  /** Give a task to a colleague (their user name), take it (one's own), or put it back in its pool (null). */
+  assignTask: (id: string, to: string | null) => call<null>("assign_task", { id, to }),
+  addTask: (input: TaskInput) => call<null>("add_task", { input }),
   syncStatus: () => call<SyncStatusDto>("sync_status"),
   syncNow: () => call<SyncStatusDto>("sync_now"),
   enroll: (input: EnrollInput) => call<SyncStatusDto>("enroll", { input }),
@@ -62,19 +79,40 @@ export const api = {
     call<BeneficiaryPage>("beneficiaries_page", { offset, limit }),
   casesPage: (query: CaseQuery) => call<CasePage>("cases_page", { query }),
   checkId: (id: string) => call<IdCheck>("check_id", { id }),
+  beneficiaryForm: (id: string) => call<PersonFormDto>("beneficiary_form", { id }),
+  saveBeneficiary: (input: PersonFormDto) => call<PersonFormDto>("save_beneficiary", { input }),
+  sameNationalId: (nationalId: string, except: string | null) =>
+    call<BeneficiaryRow[]>("same_national_id", { nationalId, except }),
   caseFile: (id: string) => call<CaseFileDto>("case_file", { id }),
   beneficiaryCases: (id: string) => call<CasePage>("beneficiary_cases", { id }),
+  personFile: (id: string) => call<PersonFileDto>("person_file", { id }),
+  correctCase: (input: CaseCorrection) => call<null>("correct_case", { input }),
+  attachCaseDocument: (caseId: string, code: string, sha256: string) =>
+    call<null>("attach_case_document", { caseId, code, sha256 }),
+  markDocumentSeen: (caseId: string, code: string, seen: boolean) =>
+    call<null>("mark_document_seen", { caseId, code, seen }),
+  complaints: () => call<ComplaintDto[]>("complaints"),
+  mergePreview: (survivorId: string, mergedId: string) =>
+    call<MergePreview>("merge_preview", { survivorId, mergedId }),
+  mergeBeneficiaries: (input: MergeInput) => call<string>("merge_beneficiaries", { input }),
+  unmergeBeneficiaries: (mergeId: string) => call<string[]>("unmerge_beneficiaries", { mergeId }),
+  beneficiaryMerges: (id: string) => call<MergeDto[]>("beneficiary_merges", { id }),
   transition: (input: TransitionInput) => call<null>("transition", { input }),
   researchReport: (input: ReportInput) => call<null>("research_report", { input }),
   recordDelivery: (input: DeliveryInput) => call<null>("record_delivery", { input }),
   recordSurvey: (input: SurveyInput) => call<null>("record_survey", { input }),
   logInteraction: (input: InteractionInput) => call<null>("log_interaction", { input }),
-  intakeDraft: () => call<IntakeDraft | null>("intake_draft"),
-  saveIntakeDraft: (draft: IntakeDraft) => call<null>("save_intake_draft", { draft }),
-  discardIntakeDraft: () => call<null>("discard_intake_draft"),
+  intakeDrafts: () => call<DraftSummary[]>("intake_drafts"),
+  intakeDraft: (id: string) => call<IntakeDraft>("intake_draft", { id }),
+  /** Save into draft `id`, or a new draft when `id` is null; answers the draft's ID. */
+  saveIntakeDraft: (id: string | null, draft: IntakeDraft) => call<string>("save_intake_draft", { id, draft }),
+  discardIntakeDraft: (id: string) => call<null>("discard_intake_draft", { id }),
+  restoreIntakeDraft: (id: string) => call<null>("restore_intake_draft", { id }),
+  handOverDraft: (id: string, to: string) => call<null>("hand_over_draft", { id, to }),
+  colleagues: () => call<Colleague[]>("colleagues"),
   validateIntake: (draft: IntakeDraft, step: number) =>
     call<FieldProblem[]>("validate_intake", { draft, step }),
-  submitIntake: () => call<Receipt>("submit_intake"),
+  submitIntake: (id: string) => call<Receipt>("submit_intake", { id }),
   receipt: (id: string) => call<Receipt>("receipt", { id }),
   staff: () => call<StaffDto[]>("staff"),
   addStaff: (input: StaffInput) => call<null>("add_staff", { input }),
@@ -86,6 +124,13 @@ export const api = {
     call<null>("set_staff_roles", { username, roles }),
   kbDocuments: () => call<KbDocDto[]>("kb_documents"),
   addKbDocument: (input: KbInput) => call<null>("add_kb_document", { input }),
+  /** A sheet to preview for import: bytes as the raw body, the file name in a header. */
+  importPreview: (fileName: string, bytes: Uint8Array) =>
+    invoke<ImportPreviewDto>("import_preview" satisfies Command, bytes, { headers: { "x-file-name": encodeURIComponent(fileName) } }),
+  importSheet: (token: string) => call<ImportResultDto>("import_sheet", { token }),
+  importProgress: () => call<ImportProgressDto | null>("import_progress"),
+  cancelImport: () => call<null>("cancel_import"),
+  exportData: (format: "xlsx" | "csv") => call<string[]>("export_data", { format }),
   /** Bytes go as the raw request body, not as JSON. */
   upload: (bytes: Uint8Array) => invoke<StoredFile>("upload" satisfies Command, bytes),
   file: async (sha256: string) => new Uint8Array(await invoke<ArrayBuffer>("file" satisfies Command, { sha256 })),

@@ -1,11 +1,15 @@
 //! Integration tests of the branch store, against real SQLCipher files in temporary folders.
 //! One test binary for the crate (matklad's "Delete Cargo Integration Tests"); modules by subject.
 
+mod contacts;
+mod corrections;
+mod drafts;
 mod import;
 mod lifecycle;
 mod migrations;
 mod search;
 mod security;
+mod tasks;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sila_domain::beneficiary::{Beneficiary, PersonName};

@@ -88,3 +88,33 @@ fn a_failing_migration_leaves_the_schema_as_it_was() {
         .unwrap();
     assert_eq!(tables, 0);
 }
+
+#[test]
+fn the_one_draft_of_a_device_becomes_an_unowned_intake_draft() {
+    // Before drafts belonged to a person, a device kept one wizard draft under the key "intake".
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = Connection::open(dir.path().join("old.db")).unwrap();
+    let before = MIGRATIONS
+        .iter()
+        .position(|(name, _)| *name == "0006_drafts_per_person")
+        .unwrap();
+    migrate::migrate_to(&mut conn, before, "2026-01-01T00:00:00Z").unwrap();
+    conn.execute(
+        "INSERT INTO drafts (key, data, updated_at) VALUES ('intake', '{\"step\":3}', '2026-01-02T10:00:00+00:00')",
+        [],
+    )
+    .unwrap();
+    migrate::migrate(&mut conn, "2026-02-01T00:00:00Z").unwrap();
+    let (id, kind, owner, data, updated): (String, String, Option<String>, String, String) = conn
+        .query_row(
+            "SELECT id, kind, owner, data, updated_at FROM drafts",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    assert_eq!(kind, "intake");
+    assert_eq!(owner, None, "whoever continues it first makes it theirs");
+    assert_eq!(data, "{\"step\":3}");
+    assert_eq!(updated, "2026-01-02T10:00:00+00:00");
+}
