@@ -157,8 +157,8 @@ pub fn catalog(desk: &Desk) -> R<CatalogDto> {
             .collect(),
             task_kinds: TaskKind::ALL
                 .iter()
-            .map(|k| named(&task_kind_code(*k), k.arabic(), &task_kind_code(*k)))
-            .collect(),
+                .map(|k| named(&task_kind_code(*k), k.arabic(), &task_kind_code(*k)))
+                .collect(),
             declaration_ar: c.declaration_ar.clone(),
             declaration_en: c.declaration_en.clone(),
             reply_days: c.policy.reply_days,
@@ -857,10 +857,7 @@ fn field_text(b: &sila_domain::beneficiary::Beneficiary, field: &str) -> String 
             .map(|m| m.name.clone())
             .collect::<Vec<_>>()
             .join("، "),
-        "household_size" => b
-            .household_size
-            .map(|n| n.to_string())
-            .unwrap_or_default(),
+        "household_size" => b.household_size.map(|n| n.to_string()).unwrap_or_default(),
         "incomes" => {
             let h = b.monthly_income();
             if b.incomes.is_empty() {
@@ -880,7 +877,12 @@ fn field_text(b: &sila_domain::beneficiary::Beneficiary, field: &str) -> String 
             .preferred_channel
             .map(|c| c.code().to_owned())
             .unwrap_or_default(),
-        "categories" => b.categories.iter().map(enum_code).collect::<Vec<_>>().join(","),
+        "categories" => b
+            .categories
+            .iter()
+            .map(enum_code)
+            .collect::<Vec<_>>()
+            .join(","),
         _ => String::new(),
     }
 }
@@ -893,11 +895,13 @@ pub fn merge_preview(desk: &Desk, survivor_id: String, merged_id: String) -> R<M
         let a = s.open_beneficiary(sid)?;
         let b = s.open_beneficiary(mid)?;
         if a.beneficiary.id == b.beneficiary.id {
-            return Err(ApiError::invalid(vec![sila_domain::error::FieldError::new(
-                "merge",
-                "merge_same_record",
-                "لا يُدمج الملف في نفسه",
-            )]));
+            return Err(ApiError::invalid(vec![
+                sila_domain::error::FieldError::new(
+                    "merge",
+                    "merge_same_record",
+                    "لا يُدمج الملف في نفسه",
+                ),
+            ]));
         }
         let av = serde_json::to_value(&a.beneficiary).map_err(|_| ApiError::internal())?;
         let bv = serde_json::to_value(&b.beneficiary).map_err(|_| ApiError::internal())?;
@@ -928,8 +932,12 @@ pub fn merge_beneficiaries(desk: &Desk, input: MergeInput) -> R<String> {
     let sid: BeneficiaryId = parse_id("survivor_id", &input.survivor_id)?;
     let mid: BeneficiaryId = parse_id("merged_id", &input.merged_id)?;
     desk.with_store(|s| {
-        let a = s.beneficiary(sid)?.ok_or(StoreError::NotFound("beneficiary"))?;
-        let b = s.beneficiary(mid)?.ok_or(StoreError::NotFound("beneficiary"))?;
+        let a = s
+            .beneficiary(sid)?
+            .ok_or(StoreError::NotFound("beneficiary"))?;
+        let b = s
+            .beneficiary(mid)?
+            .ok_or(StoreError::NotFound("beneficiary"))?;
         let av = serde_json::to_value(&a.beneficiary).map_err(|_| ApiError::internal())?;
         let bv = serde_json::to_value(&b.beneficiary).map_err(|_| ApiError::internal())?;
         // Every field differing between the two is chosen: from the other record when asked,
@@ -1532,8 +1540,8 @@ pub fn save_beneficiary(desk: &Desk, input: PersonFormDto) -> R<PersonFormDto> {
             annual_rent: &input.annual_rent,
         };
         let today = s.now().date_naive();
-        let b = intake::edited(&stored.beneficiary, &form, today, false)
-            .map_err(ApiError::invalid)?;
+        let b =
+            intake::edited(&stored.beneficiary, &form, today, false).map_err(ApiError::invalid)?;
         s.update_beneficiary(&b, input.version)?;
         Ok(())
     })?;
@@ -1757,7 +1765,10 @@ pub fn import_preview(desk: &Desk, file_name: String, bytes: Vec<u8>) -> R<Impor
         }
     }
     rows.sort_by_key(|r| r.row);
-    let token = format!("{:x}", sila_domain::ids::DeviceId::new_v7().as_uuid().as_u128());
+    let token = format!(
+        "{:x}",
+        sila_domain::ids::DeviceId::new_v7().as_uuid().as_u128()
+    );
     *desk
         .pending_import
         .lock()
@@ -1798,16 +1809,19 @@ pub fn import_sheet(desk: &Desk, token: String) -> R<ImportResultDto> {
         *desk
             .import_progress
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some((phase.to_owned(), done as u64, total as u64));
+            .unwrap_or_else(|p| p.into_inner()) =
+            Some((phase.to_owned(), done as u64, total as u64));
     };
     set("reading", 0, 0);
     let result = desk.with_store(|s| {
-        Ok(s.import_bytes(&pending.bytes, &pending.file_name, &mut |p| match p {
-            sila_store::import::ImportProgress::Reading { rows } => set("reading", rows, 0),
-            sila_store::import::ImportProgress::Saving { done, total } => {
-                set("saving", done, total)
-            }
-        })?)
+        Ok(
+            s.import_bytes(&pending.bytes, &pending.file_name, &mut |p| match p {
+                sila_store::import::ImportProgress::Reading { rows } => set("reading", rows, 0),
+                sila_store::import::ImportProgress::Saving { done, total } => {
+                    set("saving", done, total)
+                }
+            })?,
+        )
     });
     *desk
         .import_progress
@@ -1845,9 +1859,8 @@ pub fn import_sheet(desk: &Desk, token: String) -> R<ImportResultDto> {
             .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
             .collect::<String>();
         let path = desk.export_dir.join(format!("{stem}-refused-rows.csv"));
-        sila_store::export::write_csv(&path, &table).map_err(|_| {
-            ApiError::new("export_failed", "تعذر كتابة ملف الصفوف المرفوضة.")
-        })?;
+        sila_store::export::write_csv(&path, &table)
+            .map_err(|_| ApiError::new("export_failed", "تعذر كتابة ملف الصفوف المرفوضة."))?;
         Some(path.display().to_string())
     };
     Ok(ImportResultDto {

@@ -267,14 +267,20 @@ fn each_person_has_their_own_drafts_several_at_once() {
     // Another account on the same laptop sees none of them, and cannot open or overwrite one.
     sign_in(&desk, "sara", "sara-pass-1234").unwrap();
     assert!(api::home(&desk).unwrap().drafts.is_empty());
-    assert_eq!(api::intake_draft(&desk, a.clone()).unwrap_err().code, "not_found");
+    assert_eq!(
+        api::intake_draft(&desk, a.clone()).unwrap_err().code,
+        "not_found"
+    );
     assert_eq!(
         api::save_intake_draft(&desk, Some(a.clone()), IntakeDraft::default())
             .unwrap_err()
             .code,
         "not_found"
     );
-    assert_eq!(api::submit_intake(&desk, a.clone()).unwrap_err().code, "not_found");
+    assert_eq!(
+        api::submit_intake(&desk, a.clone()).unwrap_err().code,
+        "not_found"
+    );
 
     // They survive signing out; a discard can be undone; a hand-over moves one to a colleague.
     sign_in(&desk, "admin", "sila-pass-1234").unwrap();

@@ -86,7 +86,10 @@ pub async fn import_preview(
         .unwrap_or_default();
     let bytes = bytes.clone();
     let desk = Arc::clone(&desk);
-    run("import_preview", move || api::import_preview(&desk, name, bytes)).await
+    run("import_preview", move || {
+        api::import_preview(&desk, name, bytes)
+    })
+    .await
 }
 
 /// `encodeURIComponent` undone (a header carries ASCII only; file names are often Arabic).

@@ -78,7 +78,12 @@ fn identity(f: &IdentityForm, b: &mut Beneficiary, errors: &mut Vec<FieldError>)
     };
     // The name as written (from a sheet, say) stays while its parts do.
     let same_parts = [&name.first, &name.father, &name.grandfather, &name.family]
-        == [&b.name.first, &b.name.father, &b.name.grandfather, &b.name.family];
+        == [
+            &b.name.first,
+            &b.name.father,
+            &b.name.grandfather,
+            &b.name.family,
+        ];
     if !same_parts {
         b.name = name;
     }
@@ -387,15 +392,29 @@ mod tests {
             housing: &housing,
             annual_rent: &rent,
         };
-        assert_eq!(edited(&b, &form, today, true).unwrap(), b, "nothing changed, nothing differs");
+        assert_eq!(
+            edited(&b, &form, today, true).unwrap(),
+            b,
+            "nothing changed, nothing differs"
+        );
         let mut identity = identity.clone();
         identity.city = "مروان".into();
         identity.family = "آل دوسر".into();
-        let form = PersonForm { identity: &identity, ..form };
+        let form = PersonForm {
+            identity: &identity,
+            ..form
+        };
         let e = edited(&b, &form, today, true).unwrap();
         assert_eq!(e.city, "مروان");
-        assert_eq!(e.name.full(), "محمد عبد الله سعد آل دوسر", "new parts, so the written form goes");
-        assert_eq!(e.file_number, b.file_number, "fields the form does not show stay");
+        assert_eq!(
+            e.name.full(),
+            "محمد عبد الله سعد آل دوسر",
+            "new parts, so the written form goes"
+        );
+        assert_eq!(
+            e.file_number, b.file_number,
+            "fields the form does not show stay"
+        );
         assert_eq!(e.health_conditions, "سكري");
         assert_eq!(e.household[0].id, b.household[0].id);
     }

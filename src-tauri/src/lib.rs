@@ -145,10 +145,17 @@ fn camera_for_documents(app: &tauri::App) {
                 let view = wv.inner();
                 if let Some(settings) = WebViewExt::settings(&view) {
                     settings.set_enable_media_stream(true);
+                    // The end-to-end tests run where there is no camera: WebKit's mock camera
+                    // stands in when SILA_MOCK_CAMERA is set (never set in production).
+                    if std::env::var_os("SILA_MOCK_CAMERA").is_some() {
+                        settings.set_enable_mock_capture_devices(true);
+                    }
                 }
                 view.connect_permission_request(|_, request| {
                     match request.downcast_ref::<UserMediaPermissionRequest>() {
-                        Some(media) if media.is_for_video_device() && !media.is_for_audio_device() => {
+                        Some(media)
+                            if media.is_for_video_device() && !media.is_for_audio_device() =>
+                        {
                             request.allow();
                             true
                         }

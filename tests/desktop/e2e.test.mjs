@@ -3,7 +3,7 @@
 // Screenshots of every wizard step and of the case file land in target/desktop-e2e/.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Harness, SHOTS, makePdf, makePng, startHq, writeFixture } from "./harness.mjs";
@@ -18,6 +18,7 @@ let wd;
 // Every screenshot must be taken: the suite's pictures are what README shows.
 const shot = (name) => wd.screenshot(join(SHOTS, `${name}.png`));
 const hqDir = mkdtempSync(join(tmpdir(), "sila-e2e-hq-"));
+const exportDir = mkdtempSync(join(tmpdir(), "sila-e2e-exports-"));
 let hq;
 const step = () => wd.exec(`return document.querySelector('[data-testid=wizard]')?.dataset.step ?? null`);
 const next = async (expectStep) => {
@@ -28,7 +29,7 @@ const saved = () => wd.until("the draft to be saved", `return document.querySele
 
 before(async () => {
   hq = await startHq(hqDir);
-  await h.start();
+  await h.start(exportDir);
   wd = await h.launch(dataDir);
 });
 
@@ -38,6 +39,7 @@ after(async () => {
   rmSync(hqDir, { recursive: true, force: true });
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(files, { recursive: true, force: true });
+  rmSync(exportDir, { recursive: true, force: true });
 });
 
 describe("the branch desktop app", { concurrency: false }, () => {
@@ -391,5 +393,140 @@ describe("the branch desktop app", { concurrency: false }, () => {
     await wd.until("the survey in the timeline", `return !!document.querySelector('[data-testid=timeline] li[data-kind=survey]')`);
     assert.match(await wd.text("[data-testid=timeline] li[data-kind=survey]"), /2\/3\/5\/2/);
     await shot("61-survey-recorded");
+  });
+
+  it("corrects the person's file from the case file; the timeline names the fields", async () => {
+    await wd.click("[data-testid=nav-cases]");
+    await wd.click("[data-testid=case-row]");
+    await wd.waitFor("[data-testid=case-file]");
+    await wd.click("[data-testid=case-edit-person]");
+    await wd.waitFor("[data-testid=person-editor]");
+    // Every field the wizard takes, the household included, as on file.
+    assert.equal(await wd.value("#identity-national_id"), "1000000008");
+    assert.equal(await wd.value("#identity-mobile"), "0551234567");
+    assert.equal(await wd.exec(`return document.querySelectorAll('[data-testid^=member-]').length`), 3);
+    await wd.type("#identity-mobile", "0559876543");
+    await wd.type("#identity-city", "مروان");
+    await wd.type("#identity-birth_date", "1500/01/01");
+    await wd.click("[data-testid=save-person]");
+    // The domain refuses a birth date in the future beside its field, and saves nothing.
+    await wd.waitFor("[data-testid=error-identity-birth_date]");
+    await shot("70-person-edit-error");
+    await wd.type("#identity-birth_date", "1410/05/12");
+    await wd.click("[data-testid=save-person]");
+    await wd.waitFor("[data-testid=person-details]");
+    assert.match(await wd.text("[data-testid=person-details]"), /مروان/);
+    assert.match(await wd.text("[data-testid=person-edits]"), /الجوال/);
+    await shot("71-person-file");
+    await wd.click("[data-testid=person-file] button.link");
+    await wd.until("the correction in the timeline", `return [...document.querySelectorAll('[data-testid=timeline] li[data-kind=edit]')].some(li => /المدينة/.test(li.textContent))`);
+  });
+
+  it("logs a complaint by letter from home, with the letter attached, and answers it from the list", async () => {
+    await wd.click("[data-testid=nav-complaints]");
+    await wd.click("[data-testid=log-contact]");
+    await wd.type("[data-testid=contact-who]", "الدوسري");
+    await wd.click("[data-testid=contact-choose]");
+    await wd.choose("#contact-channel", "letter");
+    await wd.choose("#contact-purpose", "complaint");
+    await wd.type("#contact-summary", "تأخر الرد على طلب السلة الغذائية");
+    await wd.attachFile("[data-testid=contact-attach]", "letter.pdf", "application/pdf", readFileSync(familyCard));
+    await wd.waitFor("[data-testid=contact-form] [data-testid=file-chip]");
+    await shot("80-complaint-letter");
+    await wd.click("[data-testid=contact-save]");
+    await wd.waitFor("[data-testid=complaint][data-status=open]");
+    // Someone not registered makes a suggestion by phone.
+    await wd.click("[data-testid=log-contact]");
+    await wd.click("[data-testid=contact-unregistered]");
+    await wd.type("#contact_name", "متصل من مروان");
+    await wd.choose("#contact-purpose", "suggestion");
+    await wd.type("#contact-summary", "فتح المكتب مساء الخميس");
+    await wd.click("[data-testid=contact-save]");
+    await wd.until("two in the list", `return document.querySelectorAll('[data-testid=complaint]').length === 2`);
+    // The letter opens inside the app.
+    await wd.click("[data-testid=complaint] [data-testid=file-chip]");
+    await wd.waitFor("[data-testid=viewer][data-mime='application/pdf'] [data-testid=viewer-pdf]");
+    await shot("81-viewer-pdf");
+    await wd.click("[data-testid=viewer-close]");
+    // The answer closes the complaint, on time.
+    await wd.exec(`[...document.querySelectorAll('[data-testid=complaint]')].find(li => li.textContent.includes('السلة')).querySelector('[data-testid=answer]').click()`);
+    await wd.type("#contact-summary", "اعتذرنا وأبلغناه بموعد اللجنة");
+    await wd.click("[data-testid=contact-save]");
+    await wd.waitFor("[data-testid=complaint][data-status=on_time] [data-testid=complaint-answer]");
+    await shot("82-complaints");
+    await wd.click("[data-testid=filter-open]");
+    await wd.until("only the open one", `return [...document.querySelectorAll('[data-testid=complaint]')].map(li => li.dataset.status).join() === 'open'`);
+  });
+
+  it("attaches a photo taken with the camera to a contact and shows it in the viewer", async () => {
+    await wd.click("[data-testid=nav-cases]");
+    await wd.click("[data-testid=case-row]");
+    await wd.click("[data-testid=action-interaction]");
+    await wd.click("[data-testid=contact-attach-camera]");
+    await wd.waitFor("[data-testid=camera-take]:not([disabled])", 20000);
+    await shot("83-camera");
+    await wd.click("[data-testid=camera-take]");
+    await wd.waitFor("[data-testid=contact-form] [data-testid=file-chip] img");
+    await wd.type("#contact-summary", "صورة رسالة واتساب من المستفيد");
+    await wd.click("[data-testid=contact-save]");
+    await wd.until("the contact in the timeline with its photo", `return [...document.querySelectorAll('[data-testid=timeline] li[data-kind=interaction]')].some(li => li.textContent.includes('واتساب') && li.querySelector('[data-testid=file-chip] img'))`);
+    // The newest contact's photo (the letter of the complaint, logged without a case, shows here too).
+    await wd.exec(`[...document.querySelectorAll('[data-testid=timeline] li[data-kind=interaction]')].filter(li => li.textContent.includes('واتساب')).pop().querySelector('[data-testid=file-chip]').click()`);
+    await wd.waitFor("[data-testid=viewer][data-mime^='image/'] [data-testid=viewer-image]");
+    await shot("84-viewer-photo");
+    await wd.click("[data-testid=viewer-close]");
+  });
+
+  it("imports an office's sheet from the app: preview, progress, refused rows; exports with 05 mobiles", async () => {
+    const sheet = writeFixture(files, "مكتب مروان.csv", Buffer.from(
+      "كشف مستفيدي مكتب مروان,,,\n" +
+      "الاسم,رقم الهوية,الجوال,تاريخ الميلاد\n" +
+      "منيرة سعد السبيعي,1000000016,0551112233,1405/03/01\n" +
+      "خالد,,,\n" +
+      "فهد ناصر العتيبي,1000000032,0502223344,1990-05-20\n" +
+      "الإجمالي,3,,\n", "utf8"));
+    await wd.click("[data-testid=nav-data]");
+    await wd.attachFile("[data-testid=sheet-file]", "مكتب مروان.csv", "text/csv", readFileSync(sheet));
+    await wd.waitFor("[data-testid=import-preview]");
+    assert.match(await wd.text("[data-testid=recognised]"), /رقم الهوية/);
+    assert.equal(await wd.exec(`return document.querySelectorAll('[data-testid=preview-rows] tr.refused').length`), 2);
+    await shot("90-import-preview");
+    await wd.click("[data-testid=import-run]");
+    await wd.waitFor("[data-testid=import-result]", 30000);
+    assert.equal(await wd.text("[data-testid=imported-count]"), "2");
+    assert.equal(await wd.text("[data-testid=refused-count]"), "2");
+    const codes = await wd.exec(`return [...document.querySelectorAll('[data-testid=refused-rows] tr[data-code]')].map(r => r.dataset.code)`);
+    assert.deepEqual(codes, ["not_identifying", "not_a_person"]);
+    const refused = await wd.text("[data-testid=refused-file]");
+    assert.match(readFileSync(refused, "utf8"), /ليس مستفيداً/);
+    await shot("91-import-result");
+    await wd.click("[data-testid=export-csv]");
+    await wd.waitFor("[data-testid=export-done]");
+    const csv = readdirSync(exportDir).find((f) => /^sila-.*\.csv$/.test(f) && !f.includes("cases"));
+    const text = readFileSync(join(exportDir, csv), "utf8");
+    assert.match(text, /,0551112233,/);
+    assert.doesNotMatch(text, /'\+966/);
+    await shot("92-export");
+  });
+
+  it("merges two registrations of one person at the branch, and undoes it", async () => {
+    await wd.click("[data-testid=nav-beneficiaries]");
+    await wd.type("[data-testid=beneficiary-search]", "منيرة سعد السبيعي");
+    await wd.until("the imported person", `const r = document.querySelector('[data-testid=search-results]'); return r && r.dataset.query === arguments[0] && r.querySelector('[data-testid=beneficiary-row]')`, ["منيرة سعد السبيعي"]);
+    await wd.click("[data-testid=beneficiary-row]");
+    await wd.click("[data-testid=open-person]");
+    await wd.click("[data-testid=person-merge]");
+    await wd.type("[data-testid=merge-search]", "فهد ناصر العتيبي");
+    await wd.click("[data-testid=merge-choose]");
+    await wd.waitFor("[data-testid=merge-table]");
+    await wd.click("[data-testid=take-mobile]");
+    await shot("93-merge");
+    await wd.click("[data-testid=merge-confirm]");
+    await wd.waitFor("[data-testid=merge-row][data-undone=false]");
+    assert.match(await wd.text("[data-testid=person-details]"), /050 222 3344/);
+    await wd.click("[data-testid=unmerge]");
+    await wd.waitFor("[data-testid=merge-row][data-undone=true]");
+    assert.match(await wd.text("[data-testid=person-details]"), /055 111 2233/);
+    await shot("94-merge-undone");
   });
 });

@@ -29,7 +29,9 @@ export class Harness {
     this.procs = [];
   }
 
-  async start() {
+  /** `exportDir`: where the app writes exports and refused-row reports. */
+  async start(exportDir) {
+    this.exportDir = exportDir;
     if (!existsSync(APP)) throw new Error(`the app is not built: ${APP} (run: npm run build in ui/, then cargo build -p sila-desktop)`);
     mkdirSync(SHOTS, { recursive: true });
     let n = 90;
@@ -47,7 +49,8 @@ export class Harness {
         // waits for a presentation update that an idle page never makes, so a screenshot of a page
         // that had finished drawing timed out (every second one, as each stuck request was later
         // released by the next one's repaint).
-        env: { ...process.env, DISPLAY: this.display, SILA_IDLE_LOCK_SECONDS: "3600" },
+        // WebKit's mock camera stands in for a real one; exports land in a folder the test reads.
+        env: { ...process.env, DISPLAY: this.display, SILA_IDLE_LOCK_SECONDS: "3600", SILA_MOCK_CAMERA: "1", SILA_EXPORT_DIR: this.exportDir },
         stdio: ["ignore", "ignore", "pipe"],
       },
     );

@@ -522,10 +522,19 @@ mod tests {
         assert!(identifies_a_person(&name("منيرة"), true, false).is_ok());
         assert!(identifies_a_person(&name("منيرة"), false, true).is_ok());
         assert_eq!(
-            identifies_a_person(&name("منيرة"), false, false).unwrap_err().code,
+            identifies_a_person(&name("منيرة"), false, false)
+                .unwrap_err()
+                .code,
             "not_identifying"
         );
-        for total in ["الإجمالي", "الاجمالى", "المجموع الكلي", "إجمالي الأسر", "ملاحظات:", "Total"] {
+        for total in [
+            "الإجمالي",
+            "الاجمالى",
+            "المجموع الكلي",
+            "إجمالي الأسر",
+            "ملاحظات:",
+            "Total",
+        ] {
             let e = identifies_a_person(&name(total), true, true).unwrap_err();
             assert_eq!(e.code, "not_a_person", "{total}");
         }

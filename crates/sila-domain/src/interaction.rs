@@ -64,10 +64,18 @@ impl Interaction {
         if self.summary.trim().is_empty() {
             errors.push(FieldError::required("summary"));
         } else if self.summary.chars().count() > MAX_CONTACT_TEXT {
-            errors.push(FieldError::new("summary", "too_long", "النص أطول من المسموح"));
+            errors.push(FieldError::new(
+                "summary",
+                "too_long",
+                "النص أطول من المسموح",
+            ));
         }
         if self.outcome.chars().count() > MAX_CONTACT_TEXT {
-            errors.push(FieldError::new("outcome", "too_long", "النص أطول من المسموح"));
+            errors.push(FieldError::new(
+                "outcome",
+                "too_long",
+                "النص أطول من المسموح",
+            ));
         }
         if self.beneficiary_id.is_none() && self.contact_name.trim().is_empty() {
             errors.push(FieldError::new(
@@ -77,10 +85,18 @@ impl Interaction {
             ));
         }
         if self.contact_name.chars().count() > 200 {
-            errors.push(FieldError::new("contact_name", "too_long", "الاسم أطول من المسموح"));
+            errors.push(FieldError::new(
+                "contact_name",
+                "too_long",
+                "الاسم أطول من المسموح",
+            ));
         }
         if self.case_id.is_some() && self.beneficiary_id.is_none() {
-            errors.push(FieldError::new("case_id", "invalid_value", "قيمة غير صالحة"));
+            errors.push(FieldError::new(
+                "case_id",
+                "invalid_value",
+                "قيمة غير صالحة",
+            ));
         }
         if self.attachments.len() > MAX_CONTACT_ATTACHMENTS {
             errors.push(FieldError::new(
@@ -94,7 +110,11 @@ impl Interaction {
             .iter()
             .any(|a| a.len() != 64 || !a.bytes().all(|b| b.is_ascii_hexdigit()))
         {
-            errors.push(FieldError::new("attachments", "invalid_value", "قيمة غير صالحة"));
+            errors.push(FieldError::new(
+                "attachments",
+                "invalid_value",
+                "قيمة غير صالحة",
+            ));
         }
         if errors.is_empty() {
             Ok(())

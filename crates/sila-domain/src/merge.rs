@@ -166,9 +166,15 @@ mod tests {
     }
 
     fn two() -> (Beneficiary, Beneficiary) {
-        let mut a = Beneficiary::new(BeneficiaryId::new_v7(), PersonName::from_full("منيرة سعد السبيعي"));
+        let mut a = Beneficiary::new(
+            BeneficiaryId::new_v7(),
+            PersonName::from_full("منيرة سعد السبيعي"),
+        );
         a.city = "الأفلاج".into();
-        let mut b = Beneficiary::new(BeneficiaryId::new_v7(), PersonName::from_full("منيره سعد السبيعى"));
+        let mut b = Beneficiary::new(
+            BeneficiaryId::new_v7(),
+            PersonName::from_full("منيره سعد السبيعى"),
+        );
         b.mobile = Some(Mobile::parse("0551234567").unwrap());
         b.city = "مروان".into();
         (a, b)
@@ -196,8 +202,19 @@ mod tests {
     #[test]
     fn a_merge_picks_and_never_edits() {
         let (a, b) = two();
-        let e = merge(&a, &b, json!({"city": "الرياض"}).as_object().unwrap(), today()).unwrap_err();
-        assert_eq!(e, MergeError::NotFromEither { field: "city".into() });
+        let e = merge(
+            &a,
+            &b,
+            json!({"city": "الرياض"}).as_object().unwrap(),
+            today(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            MergeError::NotFromEither {
+                field: "city".into()
+            }
+        );
         let e = merge(&a, &b, json!({"id": b.id}).as_object().unwrap(), today()).unwrap_err();
         assert_eq!(e, MergeError::IdCannotChange);
         assert_eq!(

@@ -201,16 +201,28 @@ impl Task {
             errors.push(FieldError::new("key", "invalid_value", "قيمة غير صالحة"));
         }
         if self.note.chars().count() > MAX_NOTE_CHARS {
-            errors.push(FieldError::new("note", "too_long", "الملاحظة أطول من المسموح"));
+            errors.push(FieldError::new(
+                "note",
+                "too_long",
+                "الملاحظة أطول من المسموح",
+            ));
         }
         if matches!(self.kind, TaskKind::FollowUp) && self.note.trim().is_empty() {
             errors.push(FieldError::new("note", "required", "اكتب ما يجب متابعته"));
         }
         if self.done_by.is_some() && self.done_at.is_none() {
-            errors.push(FieldError::new("done_by", "invalid_value", "قيمة غير صالحة"));
+            errors.push(FieldError::new(
+                "done_by",
+                "invalid_value",
+                "قيمة غير صالحة",
+            ));
         }
         if self.answer_id.is_some() && self.interaction_id.is_none() {
-            errors.push(FieldError::new("answer_id", "invalid_value", "قيمة غير صالحة"));
+            errors.push(FieldError::new(
+                "answer_id",
+                "invalid_value",
+                "قيمة غير صالحة",
+            ));
         }
         if errors.is_empty() {
             Ok(())
@@ -273,7 +285,8 @@ fn task_closed() -> FieldError {
 pub fn reason_holds(kind: TaskKind, case: &Case) -> bool {
     match kind {
         TaskKind::AnnounceDecision => {
-            case.decision.is_some() && matches!(case.state, CaseState::Approved | CaseState::Rejected)
+            case.decision.is_some()
+                && matches!(case.state, CaseState::Approved | CaseState::Rejected)
         }
         TaskKind::PromiseNear => case.state.awaits_decision(),
         TaskKind::Research => case.state == CaseState::InResearch,
@@ -515,7 +528,11 @@ mod tests {
         assert_eq!(holds(&c), [TaskKind::Reassessment, TaskKind::Survey]);
         c.state = CaseState::Withdrawn;
         assert_eq!(holds(&c), []);
-        for k in [TaskKind::FollowUp, TaskKind::Complaint, TaskKind::Suggestion] {
+        for k in [
+            TaskKind::FollowUp,
+            TaskKind::Complaint,
+            TaskKind::Suggestion,
+        ] {
             assert!(reason_holds(k, &c), "people's tasks never close by rule");
         }
     }

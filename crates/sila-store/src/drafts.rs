@@ -165,11 +165,7 @@ impl Store {
         let me = self.session.actor.staff_id.to_string();
         if to.id.to_string() == me {
             return Err(StoreError::Invalid(vec![
-                sila_domain::error::FieldError::new(
-                    "to",
-                    "hand_over_to_self",
-                    "المسودة لك بالفعل",
-                ),
+                sila_domain::error::FieldError::new("to", "hand_over_to_self", "المسودة لك بالفعل"),
             ]));
         }
         let id = id.to_owned();

@@ -175,8 +175,7 @@ impl Store {
             )]));
         }
         let previous: Map<String, Value> = serde_json::from_str(&previous)?;
-        let (restored, kept) =
-            merge::undo(&now.beneficiary, &other.beneficiary, &previous);
+        let (restored, kept) = merge::undo(&now.beneficiary, &other.beneficiary, &previous);
         let merge_id = merge_id.to_owned();
         self.write(|w| {
             // The survivor gives back what it took (a national ID, say) before the other record lives again.
@@ -189,7 +188,11 @@ impl Store {
             )?;
             w.exec(
                 "UPDATE branch_merges SET undone_at = ?2, undone_by = ?3 WHERE id = ?1",
-                params![merge_id, w.now.to_rfc3339(), w.session.actor.staff_id.to_string()],
+                params![
+                    merge_id,
+                    w.now.to_rfc3339(),
+                    w.session.actor.staff_id.to_string()
+                ],
             )?;
             w.op(
                 "beneficiary.unmerge",

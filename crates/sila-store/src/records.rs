@@ -36,8 +36,14 @@ impl Writer<'_> {
             &serde_json::to_value(i)?,
         )?;
         let answer_in = match i.purpose {
-            Purpose::Complaint => Some((TaskKind::Complaint, self.catalog.policy.complaint_reply_days)),
-            Purpose::Suggestion => Some((TaskKind::Suggestion, self.catalog.policy.suggestion_reply_days)),
+            Purpose::Complaint => Some((
+                TaskKind::Complaint,
+                self.catalog.policy.complaint_reply_days,
+            )),
+            Purpose::Suggestion => Some((
+                TaskKind::Suggestion,
+                self.catalog.policy.suggestion_reply_days,
+            )),
             _ => None,
         };
         if let Some((kind, days)) = answer_in
@@ -364,7 +370,11 @@ impl Store {
         s.validate().map_err(|e| StoreError::Invalid(vec![e]))?;
         let case = s.case_id;
         if let Some(c) = case {
-            let state = self.case(c)?.ok_or(StoreError::NotFound("case"))?.case.state;
+            let state = self
+                .case(c)?
+                .ok_or(StoreError::NotFound("case"))?
+                .case
+                .state;
             if !Survey::allowed_for(state) {
                 return Err(StoreError::Invalid(vec![
                     sila_domain::error::FieldError::new(

@@ -1463,7 +1463,10 @@ mod tests {
             &["3 ok فهد سالم district=سطر\r\nثان", "7 err [الاسم] bad_name"],
         );
         // Old Mac line ends (CR only) carry no line feeds to count; rows still number in order.
-        check("الاسم\rفهد سالم\rسعد علي\r", &["2 ok فهد سالم", "3 ok سعد علي"]);
+        check(
+            "الاسم\rفهد سالم\rسعد علي\r",
+            &["2 ok فهد سالم", "3 ok سعد علي"],
+        );
     }
 
     #[test]
@@ -1660,17 +1663,28 @@ mod tests {
         let date = Format::new().set_num_format("dd/mm/yyyy");
         let path = write_workbook(dir.path(), "office.xlsx", |ws| {
             ws.write_string(0, 0, "كشف مستفيدي مكتب مروان").unwrap();
-            for (c, h) in ["الاسم", "رقم الهوية", "الجوال", "تاريخ الميلاد", "عدد أفراد الأسرة"]
-                .iter()
-                .enumerate()
+            for (c, h) in [
+                "الاسم",
+                "رقم الهوية",
+                "الجوال",
+                "تاريخ الميلاد",
+                "عدد أفراد الأسرة",
+            ]
+            .iter()
+            .enumerate()
             {
                 ws.write_string(1, c as u16, *h).unwrap();
             }
             ws.write_string(2, 0, "منيرة سعد السبيعي").unwrap();
             ws.write_number(2, 1, 1012345672.0).unwrap();
             ws.write_number(2, 2, 501234567.0).unwrap();
-            ws.write_datetime_with_format(2, 3, ExcelDateTime::from_ymd(1985, 3, 2).unwrap(), &date)
-                .unwrap();
+            ws.write_datetime_with_format(
+                2,
+                3,
+                ExcelDateTime::from_ymd(1985, 3, 2).unwrap(),
+                &date,
+            )
+            .unwrap();
             ws.write_number(2, 4, 4.0).unwrap();
             ws.write_string(3, 0, "خالد").unwrap();
             ws.write_string(4, 0, "فهد").unwrap();
@@ -1678,13 +1692,16 @@ mod tests {
             ws.write_string(5, 0, "الإجمالي").unwrap();
             ws.write_number(5, 1, 3.0).unwrap();
             ws.write_number(5, 4, 120.0).unwrap();
-            ws.write_string(6, 0, "ملاحظات: البيانات من مكتب مروان").unwrap();
+            ws.write_string(6, 0, "ملاحظات: البيانات من مكتب مروان")
+                .unwrap();
         });
         let sheet = read_path(&path).unwrap();
         assert_eq!(
             summary(&sheet),
             [
-                &format!("3 ok منيرة سعد السبيعي id={ID1} mobile=+966501234567 birth=1985-03-02 size=4"),
+                &format!(
+                    "3 ok منيرة سعد السبيعي id={ID1} mobile=+966501234567 birth=1985-03-02 size=4"
+                ),
                 "5 ok فهد mobile=+966551234567",
                 "4 err [] not_identifying",
                 "6 err [] not_a_person",
@@ -1696,14 +1713,26 @@ mod tests {
             "a reason never quotes the row"
         );
         // A preview reads the header and the first rows only, and says what each column is.
-        let head = read_sheet_bytes(&std::fs::read(&path).unwrap(), "office.xlsx", today(), &mut no_progress(), Some(2))
-            .unwrap();
+        let head = read_sheet_bytes(
+            &std::fs::read(&path).unwrap(),
+            "office.xlsx",
+            today(),
+            &mut no_progress(),
+            Some(2),
+        )
+        .unwrap();
         assert!(head.truncated);
         assert_eq!(head.total_rows, 2);
         let fields: Vec<Option<&str>> = head.columns.iter().map(|c| c.1).collect();
         assert_eq!(
             fields,
-            [Some("full_name"), Some("national_id"), Some("mobile"), Some("birth_date"), Some("household_size")]
+            [
+                Some("full_name"),
+                Some("national_id"),
+                Some("mobile"),
+                Some("birth_date"),
+                Some("household_size")
+            ]
         );
     }
 
@@ -1737,7 +1766,10 @@ mod tests {
         });
         let renamed = dir.path().join("really-xlsx.csv");
         std::fs::copy(&xlsx, &renamed).unwrap();
-        assert_eq!(summary(&read_path(&renamed).unwrap()), ["2 ok Fahd Alotaibi"]);
+        assert_eq!(
+            summary(&read_path(&renamed).unwrap()),
+            ["2 ok Fahd Alotaibi"]
+        );
 
         let pdf = dir.path().join("a.pdf");
         std::fs::write(&pdf, b"%PDF-1.7").unwrap();

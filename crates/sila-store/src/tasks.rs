@@ -302,11 +302,7 @@ impl Store {
         let mut errors = Vec::new();
         let today = self.now().date_naive();
         match due_on {
-            None => errors.push(FieldError::new(
-                "due_on",
-                "required",
-                "اكتب تاريخ الاستحقاق",
-            )),
+            None => errors.push(FieldError::new("due_on", "required", "اكتب تاريخ الاستحقاق")),
             Some(d) if d < today => errors.push(FieldError::new(
                 "due_on",
                 "date_in_past",
@@ -360,8 +356,13 @@ impl Store {
     pub fn complaints(
         &self,
         limit: usize,
-    ) -> Result<Vec<(Task, sila_domain::interaction::Interaction, Option<sila_domain::interaction::Interaction>)>>
-    {
+    ) -> Result<
+        Vec<(
+            Task,
+            sila_domain::interaction::Interaction,
+            Option<sila_domain::interaction::Interaction>,
+        )>,
+    > {
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.data, i.data, a.data FROM tasks t
                JOIN interactions i ON i.id = json_extract(t.data, '$.interaction_id')

@@ -16,7 +16,12 @@ use sila_store::records::NewContact;
 fn a_complaint_gets_an_owner_a_date_and_an_answer() {
     let (dir, mut store, clock) = new_store();
     store
-        .add_staff("rep", "الموظف فهد", &[Role::Representative], "pass-word-1234")
+        .add_staff(
+            "rep",
+            "الموظف فهد",
+            &[Role::Representative],
+            "pass-word-1234",
+        )
         .unwrap();
     let c = submitted_case(&mut store, "نورة فهد العتيبي", "100000021");
     let letter = store.put_attachment(PNG_1X1).unwrap();
@@ -40,7 +45,11 @@ fn a_complaint_gets_an_owner_a_date_and_an_answer() {
     assert_eq!(contact.id, complaint.id);
     assert!(answer.is_none());
     let today = clock.clock()().date_naive();
-    assert_eq!(task.due_on, today + chrono::Days::new(7), "the policy's period");
+    assert_eq!(
+        task.due_on,
+        today + chrono::Days::new(7),
+        "the policy's period"
+    );
     assert_eq!(task.answer_status(today), AnswerStatus::Open);
     assert!(
         !store.my_tasks(50).unwrap().iter().any(|t| t.id == task.id),
@@ -52,7 +61,10 @@ fn a_complaint_gets_an_owner_a_date_and_an_answer() {
     clock.advance_days(9);
     let mut rep = Store::open_with(dir.path(), "rep", "pass-word-1234", clock.clock()).unwrap();
     let today = clock.clock()().date_naive();
-    assert_eq!(rep.complaints(50).unwrap()[0].0.answer_status(today), AnswerStatus::Overdue);
+    assert_eq!(
+        rep.complaints(50).unwrap()[0].0.answer_status(today),
+        AnswerStatus::Overdue
+    );
     assert!(rep.my_tasks(50).unwrap().iter().any(|t| t.id == task.id));
     rep.log_contact(NewContact {
         beneficiary: Some(c.beneficiary_id),
@@ -164,7 +176,11 @@ fn a_survey_is_taken_after_a_decision_and_starts_from_nothing() {
     let mut committee =
         Store::open_with(dir.path(), "committee", "committee-1", clock.clock()).unwrap();
     committee
-        .transition(c.id, sila_domain::case::Transition::Reject, "الدخل يتجاوز الحد")
+        .transition(
+            c.id,
+            sila_domain::case::Transition::Reject,
+            "الدخل يتجاوز الحد",
+        )
         .unwrap();
     drop(committee);
     let mut store = Store::open_with(dir.path(), "admin", PASSWORD, clock.clock()).unwrap();
@@ -172,10 +188,17 @@ fn a_survey_is_taken_after_a_decision_and_starts_from_nothing() {
         overall: 0,
         ..survey(c.id)
     };
-    assert_eq!(store.record_survey(unscored).unwrap_err().code(), "invalid_input");
+    assert_eq!(
+        store.record_survey(unscored).unwrap_err().code(),
+        "invalid_input"
+    );
     let s = store.record_survey(survey(c.id)).unwrap();
     assert_eq!(s.support_type, "food_basket", "kept for reports by service");
-    assert_eq!(s.employee, Some(store.session().actor.staff_id), "who took the request");
+    assert_eq!(
+        s.employee,
+        Some(store.session().actor.staff_id),
+        "who took the request"
+    );
     let actions: Vec<&str> = store
         .case_actions(&store.case(c.id).unwrap().unwrap().case)
         .iter()
@@ -199,5 +222,10 @@ fn exports_write_mobiles_as_people_read_them() {
     assert!(!text.contains("'+966"), "no formula guard needed");
     // And it imports back as the same person.
     let report = store.import_file(&out, &mut |_| {}).unwrap();
-    assert_eq!((report.imported, report.unchanged), (0, 1), "{:?}", report.rejected);
+    assert_eq!(
+        (report.imported, report.unchanged),
+        (0, 1),
+        "{:?}",
+        report.rejected
+    );
 }

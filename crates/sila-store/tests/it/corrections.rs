@@ -34,8 +34,17 @@ fn a_persons_file_is_corrected_field_by_field_and_the_timeline_says_so() {
     // A correction that the domain refuses writes nothing.
     let mut bad = b.clone();
     bad.birth_date = Some(clock.clock()().date_naive() + chrono::Days::new(3));
-    assert_eq!(store.update_beneficiary(&bad, v).unwrap_err().code(), "invalid_input");
-    assert_eq!(store.edits_of(&[c.beneficiary_id.to_string()]).unwrap().len(), 1);
+    assert_eq!(
+        store.update_beneficiary(&bad, v).unwrap_err().code(),
+        "invalid_input"
+    );
+    assert_eq!(
+        store
+            .edits_of(&[c.beneficiary_id.to_string()])
+            .unwrap()
+            .len(),
+        1
+    );
     // Someone else's edit since the form was read is not overwritten.
     assert!(matches!(
         store.update_beneficiary(&b, stored.version),
@@ -49,7 +58,9 @@ fn a_request_is_corrected_while_the_branch_holds_it_and_resubmitted_with_its_doc
     let c = submitted_case(&mut store, "خالد محمد القحطاني", "100000012");
     let version = store.case(c.id).unwrap().unwrap().version;
     // Wrong support type: rent needs a lease and proof of income, and keeps what is attached.
-    let e = store.correct_case(c.id, version, " ", "nonsense").unwrap_err();
+    let e = store
+        .correct_case(c.id, version, " ", "nonsense")
+        .unwrap_err();
     match e {
         StoreError::Invalid(f) => {
             let names: Vec<&str> = f.iter().map(|f| f.field.as_str()).collect();
@@ -90,7 +101,10 @@ fn a_request_is_corrected_while_the_branch_holds_it_and_resubmitted_with_its_doc
         .transition(c.id, Transition::ReturnIncomplete, "عقد الإيجار ناقص")
         .unwrap();
     assert_eq!(
-        store.transition(c.id, Transition::Resubmit, "").unwrap_err().code(),
+        store
+            .transition(c.id, Transition::Resubmit, "")
+            .unwrap_err()
+            .code(),
         "documents_missing"
     );
     for code in ["lease", "income_proof"] {
@@ -99,14 +113,22 @@ fn a_request_is_corrected_while_the_branch_holds_it_and_resubmitted_with_its_doc
     }
     let c2 = store.transition(c.id, Transition::Resubmit, "").unwrap();
     assert_eq!(c2.state, CaseState::Submitted);
-    assert_eq!(c2.promised_reply_date, c.promised_reply_date, "the promise never moves");
+    assert_eq!(
+        c2.promised_reply_date, c.promised_reply_date,
+        "the promise never moves"
+    );
 
     // With the committee, the branch no longer corrects it.
-    let c3 = store.transition(c.id, Transition::SendToCommittee, "").unwrap();
+    let c3 = store
+        .transition(c.id, Transition::SendToCommittee, "")
+        .unwrap();
     let v = store.case(c.id).unwrap().unwrap().version;
     assert!(!c3.correctable());
     assert_eq!(
-        store.correct_case(c.id, v, "غير ذلك", "rent").unwrap_err().code(),
+        store
+            .correct_case(c.id, v, "غير ذلك", "rent")
+            .unwrap_err()
+            .code(),
         "invalid_input"
     );
 }
@@ -123,14 +145,21 @@ fn two_registrations_of_one_person_merge_here_and_the_merge_is_undone() {
     second.city = "مروان".into();
     store.create_beneficiary(&second).unwrap();
     let c = store
-        .create_case(second.id, "food_basket", sila_domain::catalog::Channel::Phone)
+        .create_case(
+            second.id,
+            "food_basket",
+            sila_domain::catalog::Channel::Phone,
+        )
         .unwrap();
 
     // Each chosen value must be one of the two records'.
     let mut chosen = serde_json::Map::new();
     chosen.insert("city".into(), serde_json::json!("الرياض"));
     assert_eq!(
-        store.merge_beneficiaries(first.id, second.id, &chosen).unwrap_err().code(),
+        store
+            .merge_beneficiaries(first.id, second.id, &chosen)
+            .unwrap_err()
+            .code(),
         "invalid_input"
     );
     let mut chosen = serde_json::Map::new();
@@ -147,12 +176,21 @@ fn two_registrations_of_one_person_merge_here_and_the_merge_is_undone() {
     assert_eq!(kept.beneficiary.mobile, first.mobile);
     assert_eq!(kept.beneficiary.name, first.name);
     let gone = store.beneficiary(second.id).unwrap().unwrap();
-    assert_eq!(gone.merged_into.as_deref(), Some(first.id.to_string().as_str()));
+    assert_eq!(
+        gone.merged_into.as_deref(),
+        Some(first.id.to_string().as_str())
+    );
     assert_eq!(store.stats().unwrap().beneficiaries, 1);
     assert_eq!(store.merged_into(first.id).unwrap(), [second.id]);
     // The merged registration's file opens as the survivor's, with its request.
-    assert_eq!(store.open_beneficiary(second.id).unwrap().beneficiary.id, first.id);
-    assert_eq!(store.case(c.id).unwrap().unwrap().case.beneficiary_id, second.id);
+    assert_eq!(
+        store.open_beneficiary(second.id).unwrap().beneficiary.id,
+        first.id
+    );
+    assert_eq!(
+        store.case(c.id).unwrap().unwrap().case.beneficiary_id,
+        second.id
+    );
     let op = ops(&store).pop().unwrap();
     assert_eq!(op.op, "beneficiary.merge");
     assert_eq!(op.payload["merge_id"], merge_id.as_str());
@@ -160,8 +198,16 @@ fn two_registrations_of_one_person_merge_here_and_the_merge_is_undone() {
     assert_eq!(op.payload["merged_id"], second.id.to_string().as_str());
     assert_eq!(op.payload["chosen"]["city"], "مروان");
     // Merged records are not merged again, nor into themselves.
-    assert!(store.merge_beneficiaries(first.id, second.id, &serde_json::Map::new()).is_err());
-    assert!(store.merge_beneficiaries(first.id, first.id, &serde_json::Map::new()).is_err());
+    assert!(
+        store
+            .merge_beneficiaries(first.id, second.id, &serde_json::Map::new())
+            .is_err()
+    );
+    assert!(
+        store
+            .merge_beneficiaries(first.id, first.id, &serde_json::Map::new())
+            .is_err()
+    );
     // Someone without the right may not.
     drop(store);
 
@@ -176,12 +222,18 @@ fn two_registrations_of_one_person_merge_here_and_the_merge_is_undone() {
     let back = store.beneficiary(first.id).unwrap().unwrap().beneficiary;
     assert_eq!(back.national_id, None, "the ID it took goes back");
     assert_eq!(back.city, "الأفلاج");
-    assert_eq!(store.beneficiary(second.id).unwrap().unwrap().merged_into, None);
+    assert_eq!(
+        store.beneficiary(second.id).unwrap().unwrap().merged_into,
+        None
+    );
     assert_eq!(store.stats().unwrap().beneficiaries, 2);
     let op = ops(&store).pop().unwrap();
     assert_eq!(op.op, "beneficiary.unmerge");
     assert_eq!(op.payload["merge_id"], merge_id.as_str());
-    assert!(store.unmerge_beneficiaries(&merge_id).is_err(), "undone once");
+    assert!(
+        store.unmerge_beneficiaries(&merge_id).is_err(),
+        "undone once"
+    );
     let merges = store.branch_merges(first.id).unwrap();
     assert_eq!(merges.len(), 1);
     assert!(merges[0].undone_at.is_some());

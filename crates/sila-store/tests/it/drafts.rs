@@ -16,7 +16,8 @@ fn drafts_are_each_persons_own_and_survive_signing_out() {
     let a = store.save_draft(None, "intake", &one).unwrap();
     let b = store.save_draft(None, "intake", &two).unwrap();
     assert_ne!(a, b);
-    let edited = serde_json::json!({"step": 3, "identity": {"first": "خالد", "family": "القحطاني"}});
+    let edited =
+        serde_json::json!({"step": 3, "identity": {"first": "خالد", "family": "القحطاني"}});
     clock.advance_days(1);
     assert_eq!(store.save_draft(Some(&a), "intake", &edited).unwrap(), a);
     drop(store);
@@ -51,7 +52,10 @@ fn a_handed_over_draft_moves_to_the_colleague_and_is_audited() {
         .unwrap();
     let form = serde_json::json!({"step": 4});
     let id = store.save_draft(None, "intake", &form).unwrap();
-    assert!(store.hand_over_draft(&id, "admin").is_err(), "not to oneself");
+    assert!(
+        store.hand_over_draft(&id, "admin").is_err(),
+        "not to oneself"
+    );
     assert!(store.hand_over_draft(&id, "nobody").is_err());
     store.hand_over_draft(&id, "Sara").unwrap();
     assert!(store.my_drafts("intake").unwrap().is_empty());
@@ -85,7 +89,9 @@ fn a_discarded_draft_can_be_brought_back_for_a_day() {
     store.discard_draft(&a).unwrap();
     assert_eq!(store.my_drafts("intake").unwrap().len(), 1);
     assert!(
-        store.save_draft(Some(&a), "intake", &serde_json::json!({})).is_err(),
+        store
+            .save_draft(Some(&a), "intake", &serde_json::json!({}))
+            .is_err(),
         "a discarded draft takes no saves"
     );
     store.restore_draft(&a).unwrap();

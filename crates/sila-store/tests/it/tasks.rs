@@ -56,7 +56,11 @@ fn a_roles_task_is_taken_given_and_put_back() {
             .find(|t| t.kind == TaskKind::Research)
     };
     let t = research(&store).expect("an administrator sees every pool");
-    assert_eq!(t.id, task::rule_task_id(&t.key), "the same ID on every device");
+    assert_eq!(
+        t.id,
+        task::rule_task_id(&t.key),
+        "the same ID on every device"
+    );
     drop(store);
 
     let mut huda = open(&dir, &clock, "huda", "pass-word-1234");
@@ -70,9 +74,17 @@ fn a_roles_task_is_taken_given_and_put_back() {
     assert_eq!(taken.assignee, Some(huda.session().actor.staff_id));
     let op = last_op(&huda);
     assert_eq!(op.op, "task.update");
-    assert_eq!(op.base_version, Some(0), "HQ has not sent this task back yet");
     assert_eq!(
-        op.payload["fields"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        op.base_version,
+        Some(0),
+        "HQ has not sent this task back yet"
+    );
+    assert_eq!(
+        op.payload["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
         ["assignee"]
     );
     assert!(huda.assign_task(t.id, Some("nobody")).is_err());
@@ -101,7 +113,13 @@ fn a_snoozed_task_comes_back_later_and_keeps_its_due_date() {
     let c = submitted_case(&mut store, "خالد محمد القحطاني", "100000002");
     let today = clock.clock()().date_naive();
     let t = store
-        .add_task(c.beneficiary_id, Some(c.id), "اتصل لتأكيد العنوان", Some(today), None)
+        .add_task(
+            c.beneficiary_id,
+            Some(c.id),
+            "اتصل لتأكيد العنوان",
+            Some(today),
+            None,
+        )
         .unwrap();
     assert_eq!(
         store.snooze_task(t.id, today).unwrap_err().code(),
@@ -114,7 +132,11 @@ fn a_snoozed_task_comes_back_later_and_keeps_its_due_date() {
     assert_eq!(snoozed.due_on, today);
     let op = last_op(&store);
     assert_eq!(
-        op.payload["fields"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        op.payload["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
         ["snoozed_until"]
     );
     // Sorted by the day it is due now: behind a task due tomorrow.
@@ -146,18 +168,28 @@ fn a_snoozed_task_comes_back_later_and_keeps_its_due_date() {
 fn people_add_follow_ups_for_themselves_or_a_colleague() {
     let (dir, mut store, clock) = new_store();
     store
-        .add_staff("rep", "الموظف فهد", &[Role::Representative], "pass-word-1234")
+        .add_staff(
+            "rep",
+            "الموظف فهد",
+            &[Role::Representative],
+            "pass-word-1234",
+        )
         .unwrap();
     let c = submitted_case(&mut store, "نورة فهد العتيبي", "100000003");
     let today = clock.clock()().date_naive();
     let past = today - chrono::Days::new(1);
-    assert!(store.add_task(c.beneficiary_id, None, "اتصل", Some(past), None).is_err());
+    assert!(
+        store
+            .add_task(c.beneficiary_id, None, "اتصل", Some(past), None)
+            .is_err()
+    );
     assert_eq!(
         store
             .add_task(c.beneficiary_id, None, " ", None, None)
             .map(|_| ())
             .map_err(|e| match e {
-                sila_store::StoreError::Invalid(f) => f.into_iter().map(|f| f.field).collect::<Vec<_>>(),
+                sila_store::StoreError::Invalid(f) =>
+                    f.into_iter().map(|f| f.field).collect::<Vec<_>>(),
                 _ => vec![],
             })
             .unwrap_err(),
@@ -178,7 +210,13 @@ fn people_add_follow_ups_for_themselves_or_a_colleague() {
         "the case must be this beneficiary's"
     );
     let t = store
-        .add_task(c.beneficiary_id, Some(c.id), "زيارة منزلية", Some(today), Some("rep"))
+        .add_task(
+            c.beneficiary_id,
+            Some(c.id),
+            "زيارة منزلية",
+            Some(today),
+            Some("rep"),
+        )
         .unwrap();
     assert_eq!(last_op(&store).op, "task.create");
     assert!(
@@ -208,7 +246,9 @@ fn rule_tasks_close_themselves_when_their_reason_goes() {
     store
         .write_research_report(c.id, "زيارة منزلية", "القبول")
         .unwrap();
-    store.transition(c.id, Transition::ResearchDone, "").unwrap();
+    store
+        .transition(c.id, Transition::ResearchDone, "")
+        .unwrap();
     let closed = store.task(research.id).unwrap().unwrap();
     assert!(closed.done_at.is_some(), "research done closes the task");
     assert_eq!(closed.done_by, None, "closed by the rule, not by a person");
