@@ -529,4 +529,54 @@ describe("the branch desktop app", { concurrency: false }, () => {
     assert.match(await wd.text("[data-testid=person-details]"), /055 111 2233/);
     await shot("94-merge-undone");
   });
+
+  it("a returning applicant's expired ID is caught at review and corrected in the wizard, then the request is submitted", async () => {
+    await wd.click("[data-testid=nav-beneficiaries]");
+    await wd.type("[data-testid=beneficiary-search]", "1000000008");
+    await wd.until("the person", `const r = document.querySelector('[data-testid=search-results]'); return r && r.dataset.query === '1000000008' && r.querySelector('[data-testid=beneficiary-row]')`);
+    await wd.click("[data-testid=beneficiary-row]");
+    await wd.click("[data-testid=open-person]");
+    // The ID on file has since expired.
+    await wd.click("[data-testid=edit-person]");
+    await wd.type("#identity-id_expiry", "2020-01-01");
+    await wd.click("[data-testid=save-person]");
+    await wd.waitFor("[data-testid=person-details]");
+    await wd.click("[data-testid=person-new-request]");
+    await wd.waitFor("[data-testid=wizard][data-step='0']");
+    await wd.choose("#channel", "phone");
+    await next(1);
+    await next(2);
+    // The identity step shows the file as it is, to be checked.
+    assert.equal(await wd.value("#identity-national_id"), "1000000008");
+    assert.equal(await wd.value("#identity-id_expiry"), "2020-01-01");
+    await next(3);
+    await next(4);
+    await wd.choose("#support_type", "food_basket");
+    await wd.type("#need", "سلة غذائية لشهر رمضان");
+    await next(5);
+    await wd.attachFile("[data-testid=file-national_id]", "national-id.png", "image/png", readFileSync(idScan));
+    await wd.attachFile("[data-testid=file-family_card]", "family-card.pdf", "application/pdf", readFileSync(familyCard));
+    await wd.until("both scans stored", `return document.querySelectorAll('[data-testid^=doc-] img, [data-testid^=doc-] .pdf-badge').length === 2`);
+    await wd.click("[data-testid=seen-national_id]");
+    await wd.click("[data-testid=seen-family_card]");
+    await saved();
+    await next(6);
+    await wd.click("[data-testid=sig-paper]");
+    await wd.attachFile("[data-testid=sig-file]", "signature.png", "image/png", readFileSync(idScan));
+    await wd.waitFor("[data-testid=wizard] img.thumb");
+    await saved();
+    await next(7);
+    // Review checks what must hold at submission: the expired ID is named beside its field.
+    await wd.click("[data-testid=submit]");
+    await wd.until("the expiry refused", `return /منتهية/.test(document.querySelector('[data-testid=review]')?.textContent ?? '')`);
+    await shot("72-returning-expired-id");
+    await wd.exec(`[...document.querySelectorAll('[data-testid=review] button.link')][0].click()`);
+    await wd.waitFor("[data-testid=wizard][data-step='2']");
+    await wd.type("#identity-id_expiry", "1452/01/01");
+    await saved();
+    for (const n of [3, 4, 5, 6, 7]) await next(n);
+    await wd.click("[data-testid=submit]");
+    await wd.waitFor("[data-testid=receipt]", 20000);
+    await shot("73-returning-receipt");
+  });
 });
