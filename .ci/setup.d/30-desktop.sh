@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The desktop app's needs on a fresh Debian machine: WebKitGTK and friends to build the Tauri
-# shell, Xvfb + WebKitWebDriver + tauri-driver for its end-to-end tests, the UI's npm packages,
-# and a built UI (ui/dist is embedded into the app at compile time). Idempotent.
+# shell, Xvfb + WebKitWebDriver + tauri-driver for its end-to-end tests, and the UI's npm packages.
+# (.ci/build and .ci/start build the UI, which the app embeds at compile time.) Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -26,4 +26,3 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   npm ci --no-audit --no-fund
   cp package-lock.json node_modules/.sila-lock
 fi
-npm run build --silent

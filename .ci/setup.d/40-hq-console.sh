@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The HQ console's needs on a fresh Debian machine: Node and npm to build the console's UI
-# (ui/dist-hq, embedded into sila-hq at compile time by crates/sila-hq/build.rs), Debian's
-# Chromium for its browser tests, and playwright-core (pinned by tests/hq-console/package-lock.json;
-# it drives /usr/bin/chromium and downloads no browser). Idempotent: run as root, again and again.
+# (ui/dist-hq, built by .ci/build and .ci/start, embedded into sila-hq at compile time by
+# crates/sila-hq/build.rs), Debian's Chromium for its browser tests, and playwright-core (pinned
+# by tests/hq-console/package-lock.json; it drives /usr/bin/chromium and downloads no browser).
+# Idempotent: run as root, again and again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,9 +21,6 @@ if [ ! -f ui/node_modules/.package-lock.json ] || ! cmp -s ui/package-lock.json 
   (cd ui && npm ci --no-audit --no-fund)
   cp ui/package-lock.json ui/node_modules/.sila-lock
 fi
-# The console's UI, built every time (a few seconds): sila-hq embeds whatever ui/dist-hq holds.
-(cd ui && npm run build:hq --silent)
-
 # playwright-core for the browser tests.
 if [ ! -f tests/hq-console/node_modules/.package-lock.json ] || ! cmp -s tests/hq-console/package-lock.json tests/hq-console/node_modules/.sila-lock; then
   (cd tests/hq-console && npm ci --no-audit --no-fund)
