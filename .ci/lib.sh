@@ -44,15 +44,22 @@ run_on_exit() {
   return "$status"
 }
 
-# The workspace's own crates are compiled through clippy-driver, warnings as errors (see
-# .ci/clippy-rustc), when the toolchain has clippy. .ci/build and every later cargo command of
-# a run must agree on this, or cargo compiles the workspace's crates again.
-use_clippy_build() {
+# How every cargo command of a run builds; .ci/build and every later cargo command of the run
+# must agree on it, or cargo compiles again:
+# - the workspace's own crates are compiled through clippy-driver, warnings as errors (see
+#   .ci/clippy-rustc), when the toolchain has clippy;
+# - in CI (CI=true: a fresh clone, built once), no incremental caches (nothing is rebuilt to use
+#   them) and line tables only as debug information (backtraces keep files and lines): less to
+#   compile, link and keep on disk.
+cargo_env() {
   if clippy-driver --version >/dev/null 2>&1; then
     export RUSTC_WORKSPACE_WRAPPER="$PWD/.ci/clippy-rustc"
   else
     unset RUSTC_WORKSPACE_WRAPPER
     echo "== clippy is not installed with this toolchain: lints skipped"
+  fi
+  if [ "${CI:-}" = "true" ]; then
+    export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=line-tables-only
   fi
 }
 
