@@ -272,7 +272,7 @@ async fn a_laptop_enrolled_later_gets_everything_and_a_revoked_one_nothing() {
     assert!(r.redownloaded);
     assert_hq_holds(&hq, &late);
     assert_eq!(count(&late, "SELECT count(*) FROM kb_documents"), 1);
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     // Progress moved forward page by page, people first, to the whole branch.
     assert!(seen.len() > 3);
     assert!(seen.windows(2).all(|w| w[0].1 <= w[1].1));
@@ -366,4 +366,43 @@ async fn a_store_restored_from_an_old_copy_loses_nothing_and_doubles_nothing() {
         .unwrap();
     let local_now: i64 = count(&a, "SELECT count(*) FROM outbox");
     assert!(ops >= local_now);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_restored_after_more_work_was_synced_comes_back_with_everything() {
+    let hq = Hq::start().await;
+    let mut a = Branch::laptop(&hq, BRANCH, "a").await;
+    let mut b = Branch::laptop(&hq, BRANCH, "b").await;
+    a.demo(10, 41);
+    a.sync_until_quiet(&opts()).await;
+    // A backup to a USB stick, then more work on this laptop (synced) and on the other one.
+    let stick = tempfile::tempdir().unwrap();
+    let file = stick.path().join("afl.sila-backup");
+    a.store.backup(&file).unwrap();
+    a.demo(6, 42);
+    a.sync_until_quiet(&opts()).await;
+    b.demo(3, 43);
+    b.sync_until_quiet(&opts()).await;
+    // The laptop dies; its backup comes back on a new one, which is used before it syncs.
+    let new_dir = tempfile::tempdir().unwrap();
+    let restored = Store::restore(&file, new_dir.path(), "a", PASSWORD).unwrap();
+    drop(std::mem::replace(&mut a.store, restored));
+    a.dir = new_dir;
+    assert_eq!(count(&a, "SELECT count(*) FROM beneficiaries"), 10);
+    a.demo(2, 44);
+    let r = a.sync_until_quiet(&opts()).await;
+    assert_eq!(r.rejected, 0);
+    quiet(&mut [&mut a, &mut b]).await;
+    // Everything of the branch: the backup's, what was synced after it, the other laptop's, and
+    // what was done after the restore; once each at HQ.
+    assert_eq!(count(&a, "SELECT count(*) FROM beneficiaries"), 21);
+    let at_hq: i64 = hq
+        .read()
+        .query_row("SELECT count(*) FROM beneficiaries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(at_hq, 21);
+    assert_hq_holds(&hq, &b);
+    // The restored laptop numbered its new cases apart from everything printed before.
+    let numbers = count(&a, "SELECT count(DISTINCT number) FROM cases");
+    assert_eq!(numbers, count(&a, "SELECT count(*) FROM cases"));
 }

@@ -130,6 +130,11 @@ impl Branch {
     /// Another laptop of an existing branch: its own store (its own first account, `user`),
     /// enrolled with a code for the branch.
     pub async fn laptop(hq: &Hq, name: &str, user: &str) -> Branch {
+        Branch::laptop_via(hq, name, user, &hq.url).await
+    }
+
+    /// A laptop of a branch that reaches HQ through `url` (HQ's own or a proxy's).
+    pub async fn laptop_via(hq: &Hq, name: &str, user: &str, url: &str) -> Branch {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::init(
             dir.path(),
@@ -144,7 +149,7 @@ impl Branch {
         )
         .unwrap();
         let code = hq.code(name);
-        sila_sync::enroll(&mut store, &hq.url, &code, &opts())
+        sila_sync::enroll(&mut store, url, &code, &opts())
             .await
             .unwrap();
         Branch {

@@ -1,7 +1,7 @@
-//! The convergence property: under any seeded mix of local work at two branches, HQ decisions and
-//! edits, wrong clocks, cut, repeated and delayed requests, and passes stopped dead at an
-//! arbitrary point, when activity stops and the conflicts are resolved, HQ and every branch
-//! agree, and nothing was lost or applied twice.
+//! The convergence property: under any seeded mix of local work on several laptops of two
+//! branches, HQ decisions and edits, wrong clocks, cut, repeated and delayed requests, and passes
+//! stopped dead at an arbitrary point, when activity stops and the conflicts are resolved, HQ and
+//! every laptop of every branch agree, and nothing was lost or applied twice.
 
 use crate::harness::*;
 use crate::proxy::{FaultPlan, Proxy};
@@ -22,10 +22,15 @@ async fn run(seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
     let hq = Hq::start().await;
     let proxy = Proxy::start(hq.addr, seed).await;
+    // Two laptops at one branch, one or two at the other.
     let mut branches = vec![
-        Branch::enrolled(&hq, "الأفلاج", &proxy.url).await,
-        Branch::enrolled(&hq, "مروان", &proxy.url).await,
+        Branch::laptop_via(&hq, "الأفلاج", "a1", &proxy.url).await,
+        Branch::laptop_via(&hq, "الأفلاج", "a2", &proxy.url).await,
+        Branch::laptop_via(&hq, "مروان", "m1", &proxy.url).await,
     ];
+    if rng.random_bool(0.5) {
+        branches.push(Branch::laptop_via(&hq, "مروان", "m2", &proxy.url).await);
+    }
     let mut o = opts();
     o.push_batch = rng.random_range(3..40);
     o.pull_page = rng.random_range(1..6);
@@ -139,7 +144,7 @@ async fn run(seed: u64) {
     }
     // Activity stops, the link heals, people resolve the conflicts.
     proxy.set_plan(FaultPlan::none());
-    for _ in 0..3 {
+    for _ in 0..4 {
         for b in branches.iter_mut() {
             b.sync_until_quiet(&o).await;
         }
@@ -152,8 +157,10 @@ async fn run(seed: u64) {
             hq.store.resolve_conflict(c.id, how, Utc::now()).unwrap();
         }
     }
-    for b in branches.iter_mut() {
-        b.sync_until_quiet(&o).await;
+    for _ in 0..2 {
+        for b in branches.iter_mut() {
+            b.sync_until_quiet(&o).await;
+        }
     }
     assert!(hq.store.conflicts(true).unwrap().is_empty());
     for b in &branches {

@@ -91,6 +91,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write an encrypted, consistent copy of the store to a file (administrators). It is opened
+    /// later, by `restore`, with a staff member's password.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring a backup back on this machine, into an empty data folder (credentials of a staff
+    /// member whose account is in the backup).
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -313,6 +328,39 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             eprintln!("رُبط هذا الجهاز بالمقر");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { out, json } => {
+            let store = open(&dir)?;
+            let r = store.backup(&out)?;
+            if json {
+                print_json(&json!({
+                    "bytes": r.bytes, "beneficiaries": r.beneficiaries, "cases": r.cases,
+                    "pending_changes": r.pending_changes,
+                }));
+            } else {
+                println!(
+                    "حُفظت نسخة احتياطية مشفرة ({} بايت): {} مستفيد، {} طلب، {} تغيير لم يُرسل بعد.",
+                    r.bytes, r.beneficiaries, r.cases, r.pending_changes
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file, json } => {
+            let (user, password) = credentials()?;
+            let store = Store::restore(&file, &dir, &user, &password)?;
+            let stats = store.stats()?;
+            if json {
+                print_json(&json!({
+                    "beneficiaries": stats.beneficiaries, "cases": stats.cases,
+                    "pending_changes": stats.pending_changes,
+                }));
+            } else {
+                println!(
+                    "استُعيدت النسخة: {} مستفيد، {} طلب. ستُرسل التغييرات التي لم تصل المقر عند المزامنة التالية.",
+                    stats.beneficiaries, stats.cases
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sync { json } => {
             let mut store = open(&dir)?;
             let r = runtime()?.block_on(sila_sync::sync_once(&mut store, &Default::default()))?;
@@ -360,6 +408,8 @@ fn main() -> ExitCode {
             | Command::Search { json: true, .. }
             | Command::Stats { json: true, .. }
             | Command::Sync { json: true, .. }
+            | Command::Backup { json: true, .. }
+            | Command::Restore { json: true, .. }
     );
     match run(cli) {
         Ok(code) => code,

@@ -21,6 +21,8 @@ pub enum StoreError {
     MigrationMismatch,
     #[error("the store file is damaged or is not a Sila store")]
     Corrupt,
+    #[error("the file is not a Sila backup, or is incomplete")]
+    NotABackup,
     #[error("not found: {0}")]
     NotFound(&'static str),
     #[error("the record was changed since it was read (version {current}, edit based on {base})")]
@@ -65,6 +67,7 @@ impl StoreError {
             StoreError::NewerSchema { .. } => "store_newer_schema",
             StoreError::MigrationMismatch => "store_migration_mismatch",
             StoreError::Corrupt => "store_corrupt",
+            StoreError::NotABackup => "not_a_backup",
             StoreError::NotFound(_) => "not_found",
             StoreError::VersionConflict { .. } => "version_conflict",
             StoreError::DuplicateNationalId { .. } => "duplicate_national_id",
@@ -96,6 +99,9 @@ impl StoreError {
             }
             StoreError::MigrationMismatch => "سجل ترقيات قاعدة البيانات لا يطابق هذا الإصدار.".into(),
             StoreError::Corrupt => "ملف قاعدة البيانات تالف أو ليس من صلة.".into(),
+            StoreError::NotABackup => {
+                "هذا الملف ليس نسخة احتياطية من صلة، أو أنه غير مكتمل. لم يُستعد شيء.".into()
+            }
             StoreError::NotFound(_) => "السجل المطلوب غير موجود.".into(),
             StoreError::VersionConflict { .. } => "عُدّل السجل بعد فتحه. أعد فتحه ثم عدّل.".into(),
             StoreError::DuplicateNationalId { .. } => {

@@ -7,6 +7,7 @@
 //! `synchronous=FULL`. The store never reads the wall clock except through [`Clock`], which tests
 //! replace. It never logs personal data; it does not log at all.
 
+pub mod backup;
 pub mod beneficiaries;
 pub mod cases;
 pub mod demo;
@@ -175,6 +176,16 @@ pub fn branch_code(name: &str) -> String {
     if code.is_empty() { "BR".into() } else { code }
 }
 
+/// Three random letters or digits (no look-alikes) that tell a device's numbers apart.
+pub(crate) fn random_tag() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..3)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
 impl Store {
     pub fn exists(dir: &Path) -> bool {
         dir.join(DB_FILE).exists()
@@ -221,17 +232,9 @@ impl Store {
             migrate::migrate(&mut conn, &stamp)?;
             let device = DeviceId::new_v7();
             let staff_id = StaffId::new_v7();
-            // The device tag comes from the random bits of the device ID, so two laptops of one
-            // branch number their cases apart without asking anyone.
-            let tag: String = {
-                const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-                let bytes = device.0.as_bytes();
-                bytes[10..13]
-                    .iter()
-                    .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
-                    .collect()
-            };
-            let prefix = format!("{}-{}", branch_code(branch), tag);
+            // The device tag is random, so two laptops of one branch number their cases apart
+            // without asking anyone.
+            let prefix = format!("{}-{}", branch_code(branch), random_tag());
             let tx = conn.transaction()?;
             for (k, v) in [
                 ("branch", branch.to_owned()),

@@ -11,7 +11,13 @@
 //!   round trip to open each connection as TCP's handshake costs, a cut every 20 s), resuming
 //!   after every cut, with the client's default options;
 //! - the peer baseline in the same run: the same N cases as documents replicated from PouchDB to
-//!   pouchdb-server (npm packages installed by `.ci/setup.d/20-sync.sh` into tests/pouchdb/).
+//!   pouchdb-server (npm packages installed by `.ci/setup.d/20-sync.sh` into tests/pouchdb/);
+//! - a new laptop for a branch of B beneficiaries (`--branch`, 100,000 by default): its first
+//!   sync over loopback (time until the desk is usable, people and open cases in; the whole
+//!   branch; bytes on the wire), then an idle sync (bytes, ms); and the same first sync over the
+//!   emulated 2G link for a smaller branch (`--branch-2g`, 2,000 by default).
+//!
+//! `--only push|2g|laptop` runs one part.
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -399,6 +405,165 @@ async fn slow_link(n: usize, rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
+fn counting_link() -> Arc<Link> {
+    Arc::new(Link {
+        bytes_per_sec: 1e12,
+        one_way: Duration::ZERO,
+        loss: 0.0,
+        retransmit: Duration::ZERO,
+        epoch: AtomicU64::new(0),
+        up: AtomicU64::new(0),
+        down: AtomicU64::new(0),
+        connections: AtomicU64::new(0),
+    })
+}
+
+fn two_g_link() -> Arc<Link> {
+    Arc::new(Link {
+        bytes_per_sec: 70_000.0 / 8.0,
+        one_way: Duration::from_millis(750),
+        loss: 0.02,
+        retransmit: Duration::from_millis(1500),
+        epoch: AtomicU64::new(0),
+        up: AtomicU64::new(0),
+        down: AtomicU64::new(0),
+        connections: AtomicU64::new(0),
+    })
+}
+
+/// A new laptop joins a branch of `n` people that HQ already holds: its first sync through
+/// `link` (until the desk is usable, and until the whole branch is in), then an idle sync.
+/// Returns (usable s, whole s, bytes down, bytes up, idle bytes, idle ms).
+async fn first_sync(
+    hq: &Hq,
+    branch: &str,
+    link: Arc<Link>,
+) -> Result<(f64, f64, u64, u64, u64, f64)> {
+    let url = start_link(hq.addr, link.clone()).await?;
+    let dir = tempfile::tempdir()?;
+    let mut laptop = Store::init(
+        dir.path(),
+        branch,
+        "newlaptop",
+        "مدير",
+        PASSWORD,
+        InitOptions {
+            kdf: KdfParams {
+                m_cost_kib: 1024,
+                t_cost: 1,
+                p_cost: 1,
+            },
+            ..Default::default()
+        },
+    )?;
+    enroll(&mut laptop, hq, &url).await?;
+    let (up0, down0) = (
+        link.up.load(Ordering::Relaxed),
+        link.down.load(Ordering::Relaxed),
+    );
+    let began = Instant::now();
+    let usable: Arc<std::sync::Mutex<Option<f64>>> = Arc::default();
+    let mut o = opts();
+    let u = usable.clone();
+    o.progress = Some(Arc::new(move |r: &sila_store::sync::Redownload| {
+        // People and open cases are in once the re-download has gone past them.
+        let past = sila_sync::proto::phases::ALL
+            .iter()
+            .position(|p| *p == r.phase)
+            .is_none_or(|i| i > 3);
+        let mut u = u.lock().unwrap_or_else(|e| e.into_inner());
+        if past && u.is_none() {
+            *u = Some(began.elapsed().as_secs_f64());
+        }
+    }));
+    loop {
+        match sila_sync::sync_once(&mut laptop, &o).await {
+            Ok(r) if r.pending == 0 => break,
+            Ok(_) => {}
+            Err(e) if e.is_transient() => {}
+            Err(e) => anyhow::bail!("first sync failed: {}", e.code()),
+        }
+        anyhow::ensure!(
+            began.elapsed() < Duration::from_secs(3600),
+            "first sync did not finish"
+        );
+    }
+    let whole = began.elapsed().as_secs_f64();
+    let usable = usable
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or(whole);
+    let held = laptop.stats()?;
+    anyhow::ensure!(held.beneficiaries > 0, "the laptop holds nobody");
+    let (up1, down1) = (
+        link.up.load(Ordering::Relaxed),
+        link.down.load(Ordering::Relaxed),
+    );
+    // Nothing changed anywhere: what does a pass cost? (The holding digest goes now and then,
+    // not at every pass: the scheduler's periodic passes do not send it.)
+    let mut idle = opts();
+    idle.check_holding = false;
+    let t = Instant::now();
+    sila_sync::sync_once(&mut laptop, &idle)
+        .await
+        .map_err(|e| anyhow::anyhow!("idle sync: {}", e.code()))?;
+    let idle_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let idle_bytes =
+        link.up.load(Ordering::Relaxed) + link.down.load(Ordering::Relaxed) - up1 - down1;
+    Ok((usable, whole, down1 - down0, up1 - up0, idle_bytes, idle_ms))
+}
+
+/// HQ holding a branch of `n` people (one intake each: beneficiary + case), pushed by one laptop.
+async fn branch_at_hq(hq: &Hq, branch: &str, n: usize, seed: u64) -> Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    eprintln!("making a branch of {n} at HQ…");
+    let mut store = branch_with_intakes(dir.path(), branch, n, seed)?;
+    enroll(&mut store, hq, &format!("http://{}", hq.addr)).await?;
+    loop {
+        let r = sila_sync::sync_once(&mut store, &opts())
+            .await
+            .map_err(|e| anyhow::anyhow!("sync: {}", e.code()))?;
+        if r.pending == 0 {
+            break;
+        }
+    }
+    Ok(dir)
+}
+
+async fn new_laptop(n: usize, n_2g: usize, rows: &mut Vec<Row>) -> Result<()> {
+    let hq = start_hq().await?;
+    let _keep = branch_at_hq(&hq, "الأفلاج", n, 3).await?;
+    eprintln!("first sync of a new laptop over loopback…");
+    let (usable, whole, down, up, idle_bytes, idle_ms) =
+        first_sync(&hq, "الأفلاج", counting_link()).await?;
+    rows.push(Row {
+        figure: format!("first sync of a new laptop, branch of {n} people and their cases, loopback: desk usable (people and open cases in)"),
+        value: format!("{usable:.1} s"),
+        budget: "< 120 s".into(),
+        baseline: format!("whole branch in {whole:.1} s; {:.1} MB down, {:.1} KB up ({:.0} B per person down)",
+            down as f64 / 1e6, up as f64 / 1024.0, down as f64 / n as f64),
+    });
+    rows.push(Row {
+        figure: format!("idle sync of a laptop of a branch of {n} (nothing changed), loopback"),
+        value: format!("{idle_bytes} B, {idle_ms:.1} ms"),
+        budget: "< 2 KB".into(),
+        baseline: String::new(),
+    });
+    let hq = start_hq().await?;
+    let _keep = branch_at_hq(&hq, "مروان", n_2g, 4).await?;
+    eprintln!("first sync of a new laptop over 2G…");
+    let (usable, whole, down, up, idle_bytes, idle_ms) =
+        first_sync(&hq, "مروان", two_g_link()).await?;
+    rows.push(Row {
+        figure: format!("first sync of a new laptop, branch of {n_2g}, emulated 2G (70 kbps, 1.5 s RTT, 2 % loss): desk usable"),
+        value: format!("{usable:.1} s"),
+        budget: "-".into(),
+        baseline: format!("whole branch in {whole:.1} s; {:.1} KB down, {:.1} KB up; idle sync {idle_bytes} B in {idle_ms:.0} ms",
+            down as f64 / 1024.0, up as f64 / 1024.0),
+    });
+    Ok(())
+}
+
 /// PouchDB → pouchdb-server with the same cases as documents: (seconds, bytes sent).
 fn pouchdb(docs: &Path) -> Option<(f64, u64, usize)> {
     let root: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "tests", "pouchdb"]
@@ -432,15 +597,32 @@ fn pouchdb(docs: &Path) -> Option<(f64, u64, usize)> {
 fn main() -> Result<()> {
     let n = arg("--cases", 10_000);
     let slow = arg("--slow-cases", 1_000);
+    let branch = arg("--branch", 100_000);
+    let branch_2g = arg("--branch-2g", 2_000);
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
     let rt = tokio::runtime::Runtime::new()?;
     let mut rows = Vec::new();
-    let docs = tempfile::NamedTempFile::new()?;
-    rt.block_on(loopback(n, &mut rows, docs.path()))?;
-    if let Some((secs, bytes, count)) = pouchdb(docs.path()) {
-        rows[0].baseline = format!("PouchDB → pouchdb-server: {secs:.2} s");
-        rows[1].baseline = format!("PouchDB: {:.0} B per document", bytes as f64 / count as f64);
+    if runs("push") {
+        let docs = tempfile::NamedTempFile::new()?;
+        rt.block_on(loopback(n, &mut rows, docs.path()))?;
+        if let Some((secs, bytes, count)) = pouchdb(docs.path()) {
+            rows[0].baseline = format!("PouchDB → pouchdb-server: {secs:.2} s");
+            rows[1].baseline =
+                format!("PouchDB: {:.0} B per document", bytes as f64 / count as f64);
+        }
     }
-    rt.block_on(slow_link(slow, &mut rows))?;
+    if runs("2g") {
+        rt.block_on(slow_link(slow, &mut rows))?;
+    }
+    if runs("laptop") {
+        rt.block_on(new_laptop(branch, branch_2g, &mut rows))?;
+    }
     println!("| figure | measured | budget | baseline (same run) |");
     println!("| --- | --- | --- | --- |");
     for r in rows {

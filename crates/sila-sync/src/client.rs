@@ -16,6 +16,9 @@ use sila_store::sync::{HqChange, OpAck};
 use sila_store::{Store, StoreError};
 use std::time::Duration;
 
+/// Told after every page of a re-download.
+pub type Progress = std::sync::Arc<dyn Fn(&sila_store::sync::Redownload) + Send + Sync>;
+
 /// Knobs of a sync pass; the defaults are production's.
 #[derive(Clone)]
 pub struct SyncOptions {
@@ -43,7 +46,7 @@ pub struct SyncOptions {
     /// branch at HQ: the scheduler asks for it now and then).
     pub check_holding: bool,
     /// Told after every page of a re-download (the progress bar of a new laptop).
-    pub progress: Option<std::sync::Arc<dyn Fn(&sila_store::sync::Redownload) + Send + Sync>>,
+    pub progress: Option<Progress>,
 }
 
 impl Default for SyncOptions {
@@ -552,7 +555,7 @@ async fn run(store: &mut Store, opts: &SyncOptions) -> Result<SyncReport, SyncEr
         redownload(store, &client, opts, &mut report).await?;
     }
     let applied = pull_all(store, &client, opts, &mut report, &mut fp).await?;
-    if applied > 0 || store.outbox_batch(1)?.first().is_some() {
+    if applied > 0 || !store.outbox_batch(1)?.is_empty() {
         // Applying HQ's changes can itself make operations (rule tasks).
         push_all(store, &client, opts, &mut report, &mut fp).await?;
     }

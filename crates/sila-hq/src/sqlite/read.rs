@@ -238,7 +238,11 @@ fn record_state(
             let Ok(n) = id.parse::<i64>() else {
                 return Ok(None);
             };
-            let row: Option<(String, String, String, String, Option<String>, Option<String>, String, String, Option<String>)> = conn
+            let parse = |s: Option<String>| {
+                s.and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or(serde_json::Value::Null)
+            };
+            let row = conn
                 .prepare_cached(
                     "SELECT branch, entity, entity_id, field, hq_value, branch_value, device_id, reason, resolution
                      FROM conflicts WHERE id = ?1",
@@ -246,49 +250,26 @@ fn record_state(
                 .query_row([n], |r| {
                     Ok((
                         r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
+                        sila_proto::ConflictState {
+                            id: n,
+                            entity: r.get(1)?,
+                            entity_id: r.get(2)?,
+                            field: r.get(3)?,
+                            current: parse(r.get(4)?),
+                            proposed: parse(r.get(5)?),
+                            device_id: r.get(6)?,
+                            reason: r.get(7)?,
+                            resolution: r.get(8)?,
+                        },
                     ))
                 })
                 .optional()?;
-            let Some((
-                b,
-                entity,
-                entity_id,
-                field,
-                current,
-                proposed,
-                device_id,
-                reason,
-                resolution,
-            )) = row
-            else {
+            let Some((b, state)) = row else {
                 return Ok(None);
             };
             if b != branch {
                 return Ok(None);
             }
-            let parse = |s: Option<String>| {
-                s.and_then(|s| serde_json::from_str(&s).ok())
-                    .unwrap_or(serde_json::Value::Null)
-            };
-            let state = sila_proto::ConflictState {
-                id: n,
-                entity,
-                entity_id,
-                field,
-                current: parse(current),
-                proposed: parse(proposed),
-                device_id,
-                reason,
-                resolution,
-            };
             Ok(Some(RecordState {
                 version: 1 + i64::from(state.resolution.is_some()),
                 data: raw(serde_json::to_string(&state)?),

@@ -135,48 +135,47 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn load(&mut self, kind: Kind, id: &str) -> Result<Option<Record>> {
-        let row: Option<(String, String, String, i64, String, Option<String>, bool)> = match kind {
-            Kind::Beneficiary => self
-                .tx
-                .prepare_cached(
-                    "SELECT branch, device_id, data, version, fields, merged_into, 0 FROM beneficiaries WHERE id = ?1",
-                )?
-                .query_row([id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-                })
-                .optional()?,
-            Kind::Case => self
-                .tx
-                .prepare_cached(
-                    "SELECT branch, device_id, data, version, fields, NULL, hq_decided FROM cases WHERE id = ?1",
-                )?
-                .query_row([id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-                })
-                .optional()?,
-            _ => self
-                .tx
-                .prepare_cached(
-                    "SELECT branch, device_id, data, version, fields, NULL, 0 FROM records WHERE entity = ?1 AND id = ?2",
-                )?
-                .query_row(params![kind.code(), id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-                })
-                .optional()?,
+        let sql = match kind {
+            Kind::Beneficiary => {
+                "SELECT branch, device_id, data, version, fields, merged_into, 0 FROM beneficiaries WHERE id = ?1"
+            }
+            Kind::Case => {
+                "SELECT branch, device_id, data, version, fields, NULL, hq_decided FROM cases WHERE id = ?1"
+            }
+            _ => {
+                "SELECT branch, device_id, data, version, fields, NULL, 0 FROM records WHERE id = ?1 AND entity = ?2"
+            }
         };
-        let Some((branch, created_by, data, version, fields, merged_into, hq_decided)) = row else {
+        let mut stmt = self.tx.prepare_cached(sql)?;
+        let read = |r: &rusqlite::Row<'_>| {
+            Ok(Stored {
+                branch: r.get(0)?,
+                created_by: r.get(1)?,
+                data: r.get(2)?,
+                version: r.get(3)?,
+                fields: r.get(4)?,
+                merged_into: r.get(5)?,
+                hq_decided: r.get(6)?,
+            })
+        };
+        let row = match kind {
+            Kind::Beneficiary | Kind::Case => stmt.query_row([id], read),
+            _ => stmt.query_row(params![id, kind.code()], read),
+        }
+        .optional()?;
+        let Some(row) = row else {
             return Ok(None);
         };
         Ok(Some(Record {
             kind,
             id: id.to_owned(),
-            branch,
-            created_by,
-            data: serde_json::from_str(&data)?,
-            version,
-            fields: parse_fields(&fields)?,
-            merged_into,
-            hq_decided,
+            branch: row.branch,
+            created_by: row.created_by,
+            data: serde_json::from_str(&row.data)?,
+            version: row.version,
+            fields: parse_fields(&row.fields)?,
+            merged_into: row.merged_into,
+            hq_decided: row.hq_decided,
         }))
     }
 
@@ -364,33 +363,37 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn conflict(&mut self, id: i64) -> Result<Option<ConflictRecord>> {
-        let row: Option<(String, String, Option<String>, String, Option<String>, Option<String>, bool)> = self
+        let parse = |s: Option<String>| -> Value {
+            s.and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or(Value::Null)
+        };
+        let row = self
             .tx
             .prepare_cached(
                 "SELECT entity, entity_id, branch, field, hq_value, branch_value, resolved_at IS NOT NULL
                  FROM conflicts WHERE id = ?1",
             )?
             .query_row([id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    ConflictRecord {
+                        id,
+                        kind: Kind::Beneficiary,
+                        entity_id: r.get(1)?,
+                        branch: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        field: r.get(3)?,
+                        current: parse(r.get(4)?),
+                        proposed: parse(r.get(5)?),
+                        resolved: r.get(6)?,
+                    },
+                ))
             })
             .optional()?;
-        let Some((entity, entity_id, branch, field, current, proposed, resolved)) = row else {
-            return Ok(None);
-        };
-        let parse = |s: Option<String>| -> Value {
-            s.and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or(Value::Null)
-        };
-        Ok(Some(ConflictRecord {
-            id,
-            kind: Kind::from_code(&entity).ok_or(HqError::BadRequest("conflict entity"))?,
-            entity_id,
-            branch: branch.unwrap_or_default(),
-            field,
-            current: parse(current),
-            proposed: parse(proposed),
-            resolved,
-        }))
+        row.map(|(entity, mut c)| {
+            c.kind = Kind::from_code(&entity).ok_or(HqError::BadRequest("conflict entity"))?;
+            Ok(c)
+        })
+        .transpose()
     }
 
     fn set_conflict_resolved(
@@ -517,6 +520,17 @@ impl Tx for SqliteTx<'_> {
             .prepare_cached("SELECT count(*) > 0 FROM branches WHERE name = ?1")?
             .query_row([branch], |r| r.get(0))?)
     }
+}
+
+/// A record's row as stored, before its JSON is read.
+struct Stored {
+    branch: String,
+    created_by: String,
+    data: String,
+    version: i64,
+    fields: String,
+    merged_into: Option<String>,
+    hq_decided: bool,
 }
 
 fn applied_op(r: &rusqlite::Row<'_>) -> rusqlite::Result<AppliedOp> {

@@ -1,6 +1,7 @@
 //! Integration tests of the branch store, against real SQLCipher files in temporary folders.
 //! One test binary for the crate (matklad's "Delete Cargo Integration Tests"); modules by subject.
 
+mod backup;
 mod contacts;
 mod corrections;
 mod drafts;
