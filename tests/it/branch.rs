@@ -406,3 +406,56 @@ async fn a_backup_restored_after_more_work_was_synced_comes_back_with_everything
     let numbers = count(&a, "SELECT count(DISTINCT number) FROM cases");
     assert_eq!(numbers, count(&a, "SELECT count(*) FROM cases"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_made_at_the_branch_and_its_undo_reach_hq_and_the_other_laptops() {
+    let hq = Hq::start().await;
+    let mut a = Branch::laptop(&hq, BRANCH, "a").await;
+    let mut b = Branch::laptop(&hq, BRANCH, "b").await;
+    a.demo(4, 45);
+    quiet(&mut [&mut a, &mut b]).await;
+    let ids: Vec<String> = {
+        let mut s = a
+            .store
+            .conn()
+            .prepare("SELECT id FROM beneficiaries ORDER BY rid LIMIT 2")
+            .unwrap();
+        s.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let (survivor, merged) = (ids[0].parse().unwrap(), ids[1].parse().unwrap());
+    let other = a.store.beneficiary(merged).unwrap().unwrap().beneficiary;
+    let mut chosen = serde_json::Map::new();
+    chosen.insert("district".into(), serde_json::json!(other.district));
+    let merge_id = a
+        .store
+        .merge_beneficiaries(survivor, merged, &chosen)
+        .unwrap();
+    quiet(&mut [&mut a, &mut b]).await;
+    let at = |l: &Branch| l.store.beneficiary(merged).unwrap().unwrap().merged_into;
+    assert_eq!(
+        at(&b).as_deref(),
+        Some(ids[0].as_str()),
+        "the other laptop has the merge"
+    );
+    assert_eq!(
+        b.store
+            .beneficiary(survivor)
+            .unwrap()
+            .unwrap()
+            .beneficiary
+            .district,
+        other.district
+    );
+    for l in [&a, &b] {
+        assert_hq_holds(&hq, l);
+    }
+    a.store.unmerge_beneficiaries(&merge_id).unwrap();
+    quiet(&mut [&mut a, &mut b]).await;
+    assert_eq!(at(&b), None, "and its undo");
+    for l in [&a, &b] {
+        assert_hq_holds(&hq, l);
+    }
+}

@@ -273,7 +273,7 @@ async fn writes_by_reference_into_another_branch_are_refused() {
                 "courtesy": 1, "clarity": 1, "anonymous": false, "channel": "phone", "answered_on": "2026-11-01"})),
             op(5, "task.create", "task", &t, json!({"id": t, "key": t, "kind": "follow_up",
                 "beneficiary_id": a_person, "role": "representative", "due_on": "2026-12-01",
-                "origin": {"by": "rule"}})),
+                "note": "x", "origin": {"by": "rule"}})),
             op(6, "case.update", "case", &a_case, json!({"fields": {"need": "x"}})),
             op(7, "task.done", "task", &t, json!({"done_at": Utc::now()})),
             // Declaring another branch's file gives the right to upload it, not to read it.

@@ -174,6 +174,8 @@ pub struct MergeRecord {
     pub staff_id: String,
     pub staff_name: String,
     pub undone: bool,
+    /// A merge made at a branch: the branch's own ID for it.
+    pub branch_merge_id: Option<String>,
 }
 
 /// A device as the push path sees it.
@@ -272,6 +274,8 @@ pub trait Tx {
     /// Keeps a merge (its `id` is ignored) and returns its number.
     fn insert_merge(&mut self, m: &MergeRecord, now: DateTime<Utc>) -> crate::Result<i64>;
     fn merge_record(&mut self, id: i64) -> crate::Result<Option<MergeRecord>>;
+    /// The merge a branch made under its own ID.
+    fn branch_merge(&mut self, branch_merge_id: &str) -> crate::Result<Option<MergeRecord>>;
     fn set_merge_undone(
         &mut self,
         id: i64,

@@ -219,6 +219,7 @@ pub fn merge(
             staff_id: actor.staff_id.to_string(),
             staff_name: actor.display_name.clone(),
             undone: false,
+            branch_merge_id: None,
         },
         now,
     )?;

@@ -83,6 +83,8 @@ fn dispatch(tx: &mut dyn Tx, ctx: &Context<'_>, op: &WireOp) -> Step<Outcome> {
         "staff.create" => staff_create(tx, ctx, op),
         "staff.set_active" | "staff.set_roles" => staff_change(tx, ctx, op),
         "kb.add" => kb_add(tx, ctx, op),
+        "beneficiary.merge" => branch_merge(tx, ctx, op),
+        "beneficiary.unmerge" => branch_unmerge(tx, ctx, op),
         // Version 2's acknowledgement of an HQ edit: version 3 carries HQ's version in every
         // edit instead. One left in an outbox from before the upgrade changes nothing.
         "beneficiary.hq_seen" => Ok(Outcome::Applied),
@@ -148,10 +150,14 @@ fn check(kind: Kind, data: &Value, ctx: &Context<'_>) -> Step<Refs> {
         }
         Kind::Interaction => {
             let i: Interaction = typed(data)?;
+            if i.validate().is_err() {
+                return refuse("invalid_record");
+            }
             Refs {
                 id: i.id.to_string(),
-                beneficiaries: vec![i.beneficiary_id.to_string()],
+                beneficiaries: i.beneficiary_id.iter().map(ToString::to_string).collect(),
                 cases: i.case_id.iter().map(ToString::to_string).collect(),
+                files: i.attachments.clone(),
                 ..Refs::default()
             }
         }
@@ -179,10 +185,14 @@ fn check(kind: Kind, data: &Value, ctx: &Context<'_>) -> Step<Refs> {
             if HQ_ROLES.contains(&t.role) {
                 return refuse("hq_role");
             }
+            if t.validate().is_err() {
+                return refuse("invalid_record");
+            }
             Refs {
                 id: t.id.to_string(),
-                beneficiaries: vec![t.beneficiary_id.to_string()],
+                beneficiaries: t.beneficiary_id.iter().map(ToString::to_string).collect(),
                 cases: t.case_id.iter().map(ToString::to_string).collect(),
+                staff: t.assignee.iter().map(ToString::to_string).collect(),
                 ..Refs::default()
             }
         }
@@ -689,5 +699,137 @@ fn kb_add(tx: &mut dyn Tx, ctx: &Context<'_>, op: &WireOp) -> Step<Outcome> {
     check_refs(tx, ctx, &refs)?;
     let rec = Record::new(Kind::Kb, &refs.id, ctx.branch, ctx.device_id, data);
     save(tx, ctx, &rec, &refs, true)?;
+    Ok(Outcome::Applied)
+}
+
+#[derive(Deserialize)]
+struct MergePayload {
+    merge_id: uuid::Uuid,
+    survivor_id: String,
+    merged_id: String,
+    #[serde(default)]
+    chosen: Map<String, Value>,
+}
+
+/// Two registrations of one person at the branch made one there: the same rule as HQ's merges
+/// (`sila_domain::merge`), applied by HQ to the records as HQ holds them.
+fn branch_merge(tx: &mut dyn Tx, ctx: &Context<'_>, op: &WireOp) -> Step<Outcome> {
+    let p: MergePayload = payload(op)?;
+    let merge_id = p.merge_id.to_string();
+    if let Some(done) = tx.branch_merge(&merge_id)? {
+        return if done.survivor == p.survivor_id && done.merged == p.merged_id {
+            Ok(Outcome::Applied)
+        } else {
+            refuse("id_taken")
+        };
+    }
+    let mut s = load_own(tx, ctx, Kind::Beneficiary, &p.survivor_id)?;
+    let mut m = load_own(tx, ctx, Kind::Beneficiary, &p.merged_id)?;
+    if s.merged_into.is_some() || m.merged_into.is_some() {
+        return refuse("already_merged");
+    }
+    let survivor: sila_domain::beneficiary::Beneficiary = typed(&s.data)?;
+    let merged: sila_domain::beneficiary::Beneficiary = typed(&m.data)?;
+    let today = ctx.now.date_naive() + chrono::Days::new(2);
+    let outcome = match sila_domain::merge::merge(&survivor, &merged, &p.chosen, today) {
+        Ok(o) => o,
+        Err(e) => return refuse(e.code()),
+    };
+    let record = serde_json::to_value(&outcome.record).map_err(HqError::from)?;
+    let changes: Map<String, Value> = record
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| s.data.get(k.as_str()) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    fields::merge(&mut s, &changes, None, ctx.device_id);
+    m.merged_into = Some(s.id.clone());
+    m.version += 1;
+    tx.update(&m, ctx.now)?;
+    tx.update(&s, ctx.now)?;
+    tx.feed(
+        ctx.branch,
+        Kind::Beneficiary.code(),
+        &m.id,
+        ctx.device_id,
+        ctx.now,
+    )?;
+    tx.feed(
+        ctx.branch,
+        Kind::Beneficiary.code(),
+        &s.id,
+        ctx.device_id,
+        ctx.now,
+    )?;
+    tx.insert_merge(
+        &crate::storage::MergeRecord {
+            id: 0,
+            survivor: s.id.clone(),
+            merged: m.id.clone(),
+            chosen: serde_json::to_value(&outcome.provenance).map_err(HqError::from)?,
+            previous: Value::Object(outcome.previous),
+            staff_id: ctx.device_id.to_owned(),
+            staff_name: ctx.branch.to_owned(),
+            undone: false,
+            branch_merge_id: Some(merge_id),
+        },
+        ctx.now,
+    )?;
+    Ok(Outcome::Applied)
+}
+
+#[derive(Deserialize)]
+struct UnmergePayload {
+    merge_id: uuid::Uuid,
+}
+
+/// A merge made at the branch undone there: the survivor gets back the values it took (unless
+/// they changed again since), and the other record is live again.
+fn branch_unmerge(tx: &mut dyn Tx, ctx: &Context<'_>, op: &WireOp) -> Step<Outcome> {
+    let p: UnmergePayload = payload(op)?;
+    let Some(mr) = tx.branch_merge(&p.merge_id.to_string())? else {
+        return refuse("unknown_record");
+    };
+    let mut s = load_own(tx, ctx, Kind::Beneficiary, &mr.survivor)?;
+    let mut m = load_own(tx, ctx, Kind::Beneficiary, &mr.merged)?;
+    if mr.undone {
+        return Ok(Outcome::Applied);
+    }
+    if m.merged_into.as_deref() != Some(mr.survivor.as_str()) {
+        return refuse("merge_changed");
+    }
+    let current: sila_domain::beneficiary::Beneficiary = typed(&s.data)?;
+    let merged: sila_domain::beneficiary::Beneficiary = typed(&m.data)?;
+    let previous = mr.previous.as_object().cloned().unwrap_or_default();
+    let (restored, _kept) = sila_domain::merge::undo(&current, &merged, &previous);
+    let record = serde_json::to_value(&restored).map_err(HqError::from)?;
+    let changes: Map<String, Value> = record
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| s.data.get(k.as_str()) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    fields::merge(&mut s, &changes, None, ctx.device_id);
+    m.merged_into = None;
+    m.version += 1;
+    tx.update(&m, ctx.now)?;
+    tx.update(&s, ctx.now)?;
+    tx.feed(
+        ctx.branch,
+        Kind::Beneficiary.code(),
+        &m.id,
+        ctx.device_id,
+        ctx.now,
+    )?;
+    tx.feed(
+        ctx.branch,
+        Kind::Beneficiary.code(),
+        &s.id,
+        ctx.device_id,
+        ctx.now,
+    )?;
+    tx.set_merge_undone(mr.id, ctx.device_id, ctx.now)?;
     Ok(Outcome::Applied)
 }

@@ -57,6 +57,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_branch_sync",
         include_str!("../../../../migrations/hq/0006_branch_sync.sql"),
     ),
+    (
+        "0007_branch_merges",
+        include_str!("../../../../migrations/hq/0007_branch_merges.sql"),
+    ),
 ];
 
 /// Files larger than this are refused at HQ as at the branch.

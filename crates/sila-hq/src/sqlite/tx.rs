@@ -24,6 +24,39 @@ impl<'a> SqliteTx<'a> {
         Ok(())
     }
 
+    fn merge_where(&self, filter: &str, key: &dyn rusqlite::ToSql) -> Result<Option<MergeRecord>> {
+        let row = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT id, survivor, merged, chosen, previous, staff_id, staff_name, undone_at IS NOT NULL,
+                        branch_merge_id FROM merges WHERE {filter}"
+            ))?
+            .query_row([key], |r| {
+                Ok((
+                    MergeRecord {
+                        id: r.get(0)?,
+                        survivor: r.get(1)?,
+                        merged: r.get(2)?,
+                        chosen: Value::Null,
+                        previous: Value::Null,
+                        staff_id: r.get(5)?,
+                        staff_name: r.get(6)?,
+                        undone: r.get(7)?,
+                        branch_merge_id: r.get(8)?,
+                    },
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .optional()?;
+        row.map(|(mut m, chosen, previous)| {
+            m.chosen = serde_json::from_str(&chosen)?;
+            m.previous = serde_json::from_str(&previous)?;
+            Ok(m)
+        })
+        .transpose()
+    }
+
     fn exec(&self, sql: &str, p: impl rusqlite::Params) -> Result<usize> {
         Ok(self.tx.prepare_cached(sql)?.execute(p)?)
     }
@@ -411,8 +444,8 @@ impl Tx for SqliteTx<'_> {
 
     fn insert_merge(&mut self, m: &MergeRecord, now: DateTime<Utc>) -> Result<i64> {
         self.exec(
-            "INSERT INTO merges (survivor, merged, chosen, previous, staff_id, staff_name, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO merges (survivor, merged, chosen, previous, staff_id, staff_name, at, branch_merge_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 m.survivor,
                 m.merged,
@@ -420,38 +453,19 @@ impl Tx for SqliteTx<'_> {
                 serde_json::to_string(&m.previous)?,
                 m.staff_id,
                 m.staff_name,
-                now.to_rfc3339()
+                now.to_rfc3339(),
+                m.branch_merge_id
             ],
         )?;
         Ok(self.tx.last_insert_rowid())
     }
 
     fn merge_record(&mut self, id: i64) -> Result<Option<MergeRecord>> {
-        let row: Option<(String, String, String, String, String, String, bool)> = self
-            .tx
-            .prepare_cached(
-                "SELECT survivor, merged, chosen, previous, staff_id, staff_name, undone_at IS NOT NULL
-                 FROM merges WHERE id = ?1",
-            )?
-            .query_row([id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-            })
-            .optional()?;
-        row.map(
-            |(survivor, merged, chosen, previous, staff_id, staff_name, undone)| {
-                Ok(MergeRecord {
-                    id,
-                    survivor,
-                    merged,
-                    chosen: serde_json::from_str(&chosen)?,
-                    previous: serde_json::from_str(&previous)?,
-                    staff_id,
-                    staff_name,
-                    undone,
-                })
-            },
-        )
-        .transpose()
+        self.merge_where("id = ?1", &id)
+    }
+
+    fn branch_merge(&mut self, branch_merge_id: &str) -> Result<Option<MergeRecord>> {
+        self.merge_where("branch_merge_id = ?1", &branch_merge_id)
     }
 
     fn set_merge_undone(&mut self, id: i64, staff_id: &str, now: DateTime<Utc>) -> Result<()> {
