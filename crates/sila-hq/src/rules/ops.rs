@@ -735,33 +735,8 @@ fn branch_merge(tx: &mut dyn Tx, ctx: &Context<'_>, op: &WireOp) -> Step<Outcome
         Ok(o) => o,
         Err(e) => return refuse(e.code()),
     };
-    let record = serde_json::to_value(&outcome.record).map_err(HqError::from)?;
-    let changes: Map<String, Value> = record
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, v)| s.data.get(k.as_str()) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    fields::merge(&mut s, &changes, None, ctx.device_id);
     m.merged_into = Some(s.id.clone());
-    m.version += 1;
-    tx.update(&m, ctx.now)?;
-    tx.update(&s, ctx.now)?;
-    tx.feed(
-        ctx.branch,
-        Kind::Beneficiary.code(),
-        &m.id,
-        ctx.device_id,
-        ctx.now,
-    )?;
-    tx.feed(
-        ctx.branch,
-        Kind::Beneficiary.code(),
-        &s.id,
-        ctx.device_id,
-        ctx.now,
-    )?;
+    save_pair(tx, ctx, &mut s, &mut m, &outcome.record)?;
     tx.insert_merge(
         &crate::storage::MergeRecord {
             id: 0,
@@ -777,6 +752,39 @@ fn branch_merge(tx: &mut dyn Tx, ctx: &Context<'_>, op: &WireOp) -> Step<Outcome
         ctx.now,
     )?;
     Ok(Outcome::Applied)
+}
+
+/// Writes a branch merge's (or its undo's) outcome: the survivor takes `survivor` field by field
+/// (so HQ's per-field versions say which fields moved), the other record's `merged_into` as the
+/// caller set it; both are fed to the branch.
+fn save_pair(
+    tx: &mut dyn Tx,
+    ctx: &Context<'_>,
+    s: &mut Record,
+    m: &mut Record,
+    survivor: &sila_domain::beneficiary::Beneficiary,
+) -> Step<()> {
+    let record = serde_json::to_value(survivor).map_err(HqError::from)?;
+    let changes: Map<String, Value> = record
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| s.data.get(k.as_str()) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    fields::merge(s, &changes, None, ctx.device_id);
+    m.version += 1;
+    for r in [&*m, &*s] {
+        tx.update(r, ctx.now)?;
+        tx.feed(
+            ctx.branch,
+            Kind::Beneficiary.code(),
+            &r.id,
+            ctx.device_id,
+            ctx.now,
+        )?;
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -803,33 +811,8 @@ fn branch_unmerge(tx: &mut dyn Tx, ctx: &Context<'_>, op: &WireOp) -> Step<Outco
     let merged: sila_domain::beneficiary::Beneficiary = typed(&m.data)?;
     let previous = mr.previous.as_object().cloned().unwrap_or_default();
     let (restored, _kept) = sila_domain::merge::undo(&current, &merged, &previous);
-    let record = serde_json::to_value(&restored).map_err(HqError::from)?;
-    let changes: Map<String, Value> = record
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, v)| s.data.get(k.as_str()) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    fields::merge(&mut s, &changes, None, ctx.device_id);
     m.merged_into = None;
-    m.version += 1;
-    tx.update(&m, ctx.now)?;
-    tx.update(&s, ctx.now)?;
-    tx.feed(
-        ctx.branch,
-        Kind::Beneficiary.code(),
-        &m.id,
-        ctx.device_id,
-        ctx.now,
-    )?;
-    tx.feed(
-        ctx.branch,
-        Kind::Beneficiary.code(),
-        &s.id,
-        ctx.device_id,
-        ctx.now,
-    )?;
+    save_pair(tx, ctx, &mut s, &mut m, &restored)?;
     tx.set_merge_undone(mr.id, ctx.device_id, ctx.now)?;
     Ok(Outcome::Applied)
 }
