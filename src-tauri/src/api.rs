@@ -1274,6 +1274,36 @@ pub fn file(desk: &Desk, sha256: String) -> R<Vec<u8>> {
     })
 }
 
+// ---- the store's upkeep (administrators) ----
+
+/// Rewrite the store without its free space (`Store::compact`), with the sync worker stopped
+/// meanwhile; the window asks `compact_progress` how far it is.
+pub fn compact_store(desk: &Desk) -> R<CompactDto> {
+    let out = desk.with_store_alone(|s| {
+        let report = s.compact(&mut |written, total| {
+            *desk.compacting.lock().unwrap_or_else(|p| p.into_inner()) = Some((written, total));
+        })?;
+        Ok(CompactDto {
+            before_bytes: report.before_bytes,
+            after_bytes: report.after_bytes,
+        })
+    });
+    *desk.compacting.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    out
+}
+
+/// How far a running compaction is, or None when none runs. Never waits for the store.
+pub fn compact_progress(desk: &Desk) -> R<Option<CompactProgressDto>> {
+    Ok(desk
+        .compacting
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .map(|(written, total)| CompactProgressDto {
+            written_bytes: written,
+            total_bytes: total,
+        }))
+}
+
 // ---- the intake wizard ----
 
 /// The signed-in person's unfinished intakes, for the home screen: whose, how far, when saved.
@@ -1396,56 +1426,24 @@ pub fn validate_intake(desk: &Desk, draft: IntakeDraft, step: u8) -> R<Vec<Field
             _ => true,
         };
         match step {
-            0 if Channel::from_code(&draft.channel).is_none() => {
-                out.push(FieldError::new("channel", "required", "اختر قناة التواصل"));
-            }
             2 | 3 => {
                 if let Err(e) = person_of(s, &draft, today, false)? {
                     let prefix = if step == 2 { "identity" } else { "household" };
                     out.extend(e.into_iter().filter(|f| wants(prefix, f)));
                 }
             }
-            4 => {
-                if s.catalog().support_type(&draft.support_type).is_none() {
-                    out.push(FieldError::new(
-                        "support_type",
-                        "required",
-                        "اختر نوع الدعم",
-                    ));
+            0 | 4 | 5 | 6 => {
+                // The step's fields among what submission would refuse in the request (the
+                // person is checked at their own steps, 2, 3 and 7).
+                let on_step = |f: &FieldError| match step {
+                    0 => f.field == "channel",
+                    4 => f.field == "support_type" || f.field == "need",
+                    5 => f.field.starts_with("documents."),
+                    _ => f.field == "signature",
+                };
+                if let Err(e) = intake::intake(&draft, Err(Vec::new()), None, s.catalog()) {
+                    out.extend(e.into_iter().filter(on_step));
                 }
-                if draft.need.trim().is_empty() {
-                    out.push(FieldError::new("need", "required", "يجب وصف الاحتياج"));
-                }
-            }
-            5 => {
-                let required = s
-                    .catalog()
-                    .support_type(&draft.support_type)
-                    .map(|t| t.required_documents.clone())
-                    .unwrap_or_default();
-                for code in required {
-                    let d = draft.documents.iter().find(|d| d.code == code);
-                    if d.is_none_or(|d| d.attachment.is_none()) {
-                        out.push(FieldError::new(
-                            &format!("documents.{code}"),
-                            "document_missing",
-                            "أرفق صورة المستند",
-                        ));
-                    } else if d.is_some_and(|d| !d.seen_in_original) {
-                        out.push(FieldError::new(
-                            &format!("documents.{code}"),
-                            "not_seen",
-                            "يجب مطابقة المستند مع الأصل",
-                        ));
-                    }
-                }
-            }
-            6 if draft.signature_attachment.is_none() => {
-                out.push(FieldError::new(
-                    "signature",
-                    "declaration_missing",
-                    "يجب توقيع المستفيد على الإقرار (على الشاشة أو على الورق مع صورة التوقيع)",
-                ));
             }
             7 => {
                 if let Err(e) = person_of(s, &draft, today, true)? {
@@ -1548,117 +1546,38 @@ pub fn save_beneficiary(desk: &Desk, input: PersonFormDto) -> R<PersonFormDto> {
     beneficiary_form(desk, input.id)
 }
 
-/// Submit the intake: register the beneficiary with their request in one transaction (or open a
-/// request for the one found by search), fill it from the draft, sign it and submit it. What was
-/// made is written back into the draft at once, so a failure part-way (a document the store
-/// refuses, say) leaves a draft that continues where it stopped instead of registering twice.
+/// Submit the intake: the draft becomes a submitted request (for someone new, with their
+/// registration; for a returning applicant, with the wizard's corrections to their file) in one
+/// store transaction that also deletes the draft, so a failure at any point leaves the draft as
+/// it was and nothing half-made (`Store::submit_intake`).
 pub fn submit_intake(desk: &Desk, id: String) -> R<Receipt> {
     desk.with_store(|s| {
-        let mut d: IntakeDraft = s
+        let d: IntakeDraft = s
             .draft(&id)?
             .and_then(|d| serde_json::from_value(d.data).ok())
             .ok_or(StoreError::NotFound("draft"))?;
-        let save = |s: &mut Store, d: &IntakeDraft| -> R<()> {
-            s.save_draft(
-                Some(&id),
-                INTAKE_DRAFT,
-                &serde_json::to_value(d).map_err(|_| ApiError::internal())?,
-            )?;
-            Ok(())
-        };
-        let today = s.now().date_naive();
-        let channel = Channel::from_code(&d.channel).ok_or_else(|| {
-            ApiError::invalid(vec![sila_domain::error::FieldError::new(
-                "channel",
-                "required",
-                "اختر قناة التواصل",
-            )])
-        })?;
-        // 1. The beneficiary and the case: a new person and their request are saved together in
-        // one transaction; someone found by the search gets a new request on their file.
-        let (ben_id, case_id, made_now): (BeneficiaryId, CaseId, bool) = match &d.case_id {
-            Some(c) => {
-                // Made by an earlier attempt: bring a new beneficiary up to the form as it is now.
-                let case_id: CaseId = parse_id("case_id", c)?;
-                let ben_id = s
-                    .case(case_id)?
-                    .ok_or(StoreError::NotFound("case"))?
-                    .case
-                    .beneficiary_id;
-                let stored = s
-                    .beneficiary(ben_id)?
-                    .ok_or(StoreError::NotFound("beneficiary"))?;
-                let b = person_of(s, &d, today, true)?.map_err(ApiError::invalid)?;
-                if b != stored.beneficiary {
-                    s.update_beneficiary(&b, stored.version)?;
+        let person = person_of(s, &d, s.now().date_naive(), true)?;
+        // A returning applicant's corrections go on top of the version the wizard read.
+        let on_file_version = match &d.existing_beneficiary_id {
+            Some(existing) => Some(match d.existing_version {
+                Some(v) => v,
+                None => {
+                    s.beneficiary(parse_id("existing_beneficiary_id", existing)?)?
+                        .ok_or(StoreError::NotFound("beneficiary"))?
+                        .version
                 }
-                (ben_id, case_id, false)
-            }
-            None => {
-                let (ben_id, c) = match &d.existing_beneficiary_id {
-                    Some(existing) => {
-                        // A returning applicant: their identity was checked (and corrected) in
-                        // the wizard, on top of the version it was read at.
-                        let id: BeneficiaryId = parse_id("existing_beneficiary_id", existing)?;
-                        let stored = s
-                            .beneficiary(id)?
-                            .ok_or(StoreError::NotFound("beneficiary"))?;
-                        let b = person_of(s, &d, today, true)?.map_err(ApiError::invalid)?;
-                        if b != stored.beneficiary {
-                            s.update_beneficiary(&b, d.existing_version.unwrap_or(stored.version))?;
-                        }
-                        (id, s.create_case(id, &d.support_type, channel)?)
-                    }
-                    None => {
-                        let id = BeneficiaryId::new_v7();
-                        let b =
-                            intake::beneficiary(&d, id, today, true).map_err(ApiError::invalid)?;
-                        (id, s.save_intake(&b, &d.support_type, channel)?)
-                    }
-                };
-                d.beneficiary_id = Some(ben_id.to_string());
-                d.case_id = Some(c.id.to_string());
-                save(s, &d)?;
-                (ben_id, c.id, true)
-            }
+            }),
+            None => None,
         };
-        if made_now && !d.reason.trim().is_empty() {
-            s.log_interaction(
-                ben_id,
-                Some(case_id),
-                channel,
-                Direction::Inbound,
-                Purpose::Inquiry,
-                &d.reason,
-                "",
-                None,
-            )?;
-        }
-        // 2. Fill it: need, documents and their originals, the declaration.
-        s.set_case_need(case_id, &d.need)?;
-        for doc in &d.documents {
-            if let Some(sha) = &doc.attachment {
-                let (_, bytes) = s
-                    .attachment(sha)?
-                    .ok_or(StoreError::NotFound("attachment"))?;
-                s.attach_document(case_id, &doc.code, &bytes)?;
-                s.mark_seen_in_original(case_id, &doc.code, doc.seen_in_original)?;
-            }
-        }
-        let sig = d.signature_attachment.clone().ok_or_else(|| {
-            ApiError::invalid(vec![sila_domain::error::FieldError::new(
-                "signature",
-                "declaration_missing",
-                "يجب توقيع المستفيد على الإقرار",
-            )])
-        })?;
-        let (_, sig_bytes) = s
-            .attachment(&sig)?
-            .ok_or(StoreError::NotFound("attachment"))?;
-        s.sign_declaration(case_id, &sig_bytes, d.signature_kind == "on_paper")?;
-        // 3. Submit: the lifecycle checks everything again and fixes the promised date.
-        let c = s.transition(case_id, Transition::Submit, "")?;
-        s.delete_draft(&id)?;
+        let intake =
+            intake::intake(&d, person, on_file_version, s.catalog()).map_err(ApiError::invalid)?;
+        // Drafts saved by a Sila that submitted step by step name the request a failed attempt opened.
+        let opened: Option<CaseId> = d
+            .case_id
+            .as_deref()
+            .map(|c| parse_id("case_id", c))
+            .transpose()?;
+        let c = s.submit_intake(&id, &intake, opened)?;
         receipt_of(s, &c)
     })
 }

@@ -204,6 +204,64 @@ fn submission_problems_come_back_per_field_and_create_nothing() {
     );
 }
 
+/// The wizard's steps and the submission find the same problems, with the domain's codes: one
+/// rule (`Intake::problems`), asked a step at a time or all at once.
+#[test]
+fn the_wizard_and_the_submission_report_the_same_problems() {
+    let (_dir, desk) = desk();
+    let mut draft = full_draft(&desk);
+    draft.need = " ".into();
+    draft.documents[0].seen_in_original = false;
+    draft.documents[1].attachment = None;
+    draft.signature_attachment = None;
+    let problems = |step: u8| -> Vec<(String, String)> {
+        api::validate_intake(&desk, draft.clone(), step)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.field, p.code))
+            .collect()
+    };
+    let pair = |f: &str, c: &str| (f.to_owned(), c.to_owned());
+    assert_eq!(problems(4), [pair("need", "need_missing")]);
+    assert_eq!(
+        problems(5),
+        [
+            pair("documents.national_id", "document_not_seen"),
+            pair("documents.family_card", "document_missing")
+        ]
+    );
+    assert_eq!(problems(6), [pair("signature", "declaration_missing")]);
+    let every: Vec<(String, String)> = [4, 5, 6].into_iter().flat_map(problems).collect();
+
+    let id = api::save_intake_draft(&desk, None, draft.clone()).unwrap();
+    let e = api::submit_intake(&desk, id.clone()).unwrap_err();
+    let refused: Vec<(String, String)> = e.fields.into_iter().map(|p| (p.field, p.code)).collect();
+    assert_eq!(refused, every);
+    assert_eq!(api::intake_draft(&desk, id).unwrap(), draft);
+    assert_eq!(api::home(&desk).unwrap().cases, 0);
+}
+
+/// Compaction swaps the store's file under a running app: the sync worker is stopped for it and
+/// comes back on the new file, and the desk goes on where it was.
+#[test]
+fn an_administrator_compacts_the_store_while_the_app_runs() {
+    let (_dir, desk) = desk();
+    let id = api::save_intake_draft(&desk, None, full_draft(&desk)).unwrap();
+    api::submit_intake(&desk, id).unwrap();
+    assert!(desk.sync_live().is_some());
+
+    let done = api::compact_store(&desk).unwrap();
+
+    assert!(done.after_bytes > 0 && done.after_bytes <= done.before_bytes);
+    assert!(api::compact_progress(&desk).unwrap().is_none());
+    assert!(desk.sync_live().is_some(), "the sync worker runs again");
+    assert_eq!(api::home(&desk).unwrap().cases, 1);
+    assert_eq!(api::search(&desk, "الدوسري".into(), 10).unwrap().len(), 1);
+    // And it writes to the new file: a draft saved now is there to read back.
+    let id = api::save_intake_draft(&desk, None, full_draft(&desk)).unwrap();
+    assert!(api::intake_draft(&desk, id).is_ok());
+}
+
 #[test]
 fn signing_out_and_idling_lock_the_store() {
     let (_dir, desk) = desk();

@@ -70,6 +70,8 @@ commands! {
         set_staff_roles(username: String, roles: Vec<String>) -> ();
         kb_documents() -> Vec<KbDocDto>;
         add_kb_document(input: KbInput) -> ();
+        compact_store() -> CompactDto;
+        compact_progress() -> Option<CompactProgressDto>;
     }
     own {
         upload,

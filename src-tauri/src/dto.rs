@@ -558,7 +558,9 @@ pub struct IntakeDraft {
     /// "drawn", "on_paper" or "" (not yet).
     pub signature_kind: String,
     pub signature_attachment: Option<String>,
-    /// Set once submission has created them, so a retry continues instead of duplicating.
+    /// Only in drafts saved by a Sila that submitted step by step, which wrote here what a failed
+    /// submission had already made; submission completes those instead of making them twice.
+    /// Submission is one transaction now and never sets them.
     pub beneficiary_id: Option<String>,
     pub case_id: Option<String>,
 }
@@ -618,6 +620,20 @@ pub struct PersonFormDto {
     pub monthly_income: String,
     pub housing: String,
     pub annual_rent: String,
+}
+
+/// What compacting the store did: its size before and after, in bytes.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct CompactDto {
+    pub before_bytes: u64,
+    pub after_bytes: u64,
+}
+
+/// A compaction under way: bytes written so far, and about how many there will be.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct CompactProgressDto {
+    pub written_bytes: u64,
+    pub total_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -811,7 +827,9 @@ macro_rules! for_each_dto {
             PreviewRow,
             ImportPreviewDto,
             ImportProgressDto,
-            ImportResultDto
+            ImportResultDto,
+            CompactDto,
+            CompactProgressDto
         )
     };
 }

@@ -1,7 +1,7 @@
 //! Unpacking the intake wizard's form (strings as typed) into domain values, with every problem
 //! reported against its field. The rules themselves are the domain's (`NationalId::parse`,
-//! `Mobile::parse`, `dates::parse_date`, `Beneficiary::validate…`); this module only routes each
-//! typed string to its parser and each error to its field name.
+//! `Mobile::parse`, `dates::parse_date`, `Beneficiary::validate…`, `Intake::problems`); this
+//! module only routes each typed string to its parser and each error to its field name.
 
 use crate::dto::{IdentityForm, IntakeDraft, MemberForm};
 use chrono::NaiveDate;
@@ -10,6 +10,8 @@ use sila_domain::beneficiary::{
     Beneficiary, HouseholdMember, Housing, HousingKind, Income, IncomeSource, PersonName,
     parse_riyals,
 };
+use sila_domain::case::{Applicant, Intake, IntakeDocument, IntakeSignature};
+use sila_domain::catalog::{Catalog, Channel};
 use sila_domain::error::FieldError;
 use sila_domain::ids::{BeneficiaryId, MemberId};
 use sila_domain::national_id::NationalId;
@@ -334,6 +336,68 @@ pub fn form_of(b: &Beneficiary) -> (IdentityForm, Vec<MemberForm>, String, Strin
         .map(riyals)
         .unwrap_or_default();
     (identity, household, income, housing, rent)
+}
+
+/// The intake the draft describes, ready for `Store::submit_intake`, or every problem with it:
+/// what cannot be read from the form (`channel`; the applicant's fields, as `person` reports
+/// them: the draft's person, new or on file, read for submission) and what the domain refuses
+/// (`Intake::request_problems`: support type, need, documents, declaration). `on_file_version`:
+/// the version of the applicant's file the wizard read, for someone already on file.
+pub fn intake(
+    d: &IntakeDraft,
+    person: Result<Beneficiary, Vec<FieldError>>,
+    on_file_version: Option<i64>,
+    catalog: &Catalog,
+) -> Result<Intake, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let channel = Channel::from_code(&d.channel).unwrap_or_else(|| {
+        errors.push(FieldError::new("channel", "required", "اختر قناة التواصل"));
+        Channel::Interview
+    });
+    // The person's problems come from the form, with the form's field names; the request's
+    // from the domain. (The store asks the domain about both again when it saves.)
+    let person = person.unwrap_or_else(|e| {
+        errors.extend(e);
+        Beneficiary::new(BeneficiaryId::new_v7(), PersonName::default())
+    });
+    let applicant = match on_file_version {
+        Some(base_version) => Applicant::OnFile {
+            beneficiary: Box::new(person),
+            base_version,
+        },
+        None => Applicant::New(Box::new(person)),
+    };
+    let intake = Intake {
+        applicant,
+        support_type: d.support_type.trim().to_owned(),
+        channel,
+        reason: d.reason.trim().to_owned(),
+        need: d.need.trim().to_owned(),
+        documents: d
+            .documents
+            .iter()
+            .filter_map(|doc| {
+                Some(IntakeDocument {
+                    code: doc.code.clone(),
+                    attachment: doc.attachment.clone()?,
+                    seen_in_original: doc.seen_in_original,
+                })
+            })
+            .collect(),
+        signature: d
+            .signature_attachment
+            .clone()
+            .map(|attachment| IntakeSignature {
+                attachment,
+                on_paper: d.signature_kind == "on_paper",
+            }),
+    };
+    errors.extend(intake.request_problems(catalog));
+    if errors.is_empty() {
+        Ok(intake)
+    } else {
+        Err(errors)
+    }
 }
 
 #[cfg(test)]

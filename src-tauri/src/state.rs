@@ -19,6 +19,8 @@ pub struct Desk {
     /// Only for the startup benchmark (`--bench`): credentials the UI signs in with by itself.
     pub bench: Option<SignInInput>,
     worker: Mutex<Option<Worker>>,
+    /// While the store is compacted: bytes written so far and about how many there will be.
+    pub compacting: Mutex<Option<(u64, u64)>>,
     pub sync_config: SyncConfig,
     /// How the sync worker tells the window that its state changed (set once the window exists).
     notify: OnceLock<Notify>,
@@ -47,6 +49,7 @@ impl Desk {
             idle_lock,
             bench,
             worker: Mutex::new(None),
+            compacting: Mutex::new(None),
             sync_config: SyncConfig::default(),
             notify: OnceLock::new(),
             pending_import: Mutex::new(None),
@@ -101,6 +104,26 @@ impl Desk {
                 w.changed();
             }
         }
+        out
+    }
+
+    /// Run `f` with the open store while no other connection to it is open: the sync worker is
+    /// stopped first (its connection closed) and started again afterwards, on whatever file the
+    /// store is then. For compaction, which swaps the store's file.
+    pub fn with_store_alone<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        self.touch();
+        let mut guard = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let store = guard.as_mut().ok_or_else(ApiError::locked)?;
+        self.stop_sync();
+        let out = f(store);
+        // As at sign-in: the worker's own connection, and the checkpoints left to it.
+        let worker_conn = store.another_connection()?;
+        store.checkpoints_in_background()?;
+        drop(guard);
+        self.start_sync(worker_conn);
         out
     }
 

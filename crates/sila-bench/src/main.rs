@@ -4,9 +4,12 @@
 //!
 //! - intake save (beneficiary + 8 household members + case + documents list), synchronous=FULL,
 //!   p50/p99 — baseline: a bare SQLite transaction writing the same rows;
+//! - intake submit (the whole intake as the desk submits it, one transaction), p50/p99 —
+//!   baseline: the same rows in a bare transaction on an SQLCipher file;
 //! - search by name variant, ID and phone tail at N beneficiaries, p50/p95 — baseline: FTS5 on the
 //!   raw names (no normalisation, no ranking);
-//! - import of an N-row CSV — baseline: the sqlite3 shell's `.import` of the same file;
+//! - import of an N-row CSV — baseline: the rows it wrote, written again into the store's own
+//!   encrypted schema with prepared statements (beside it, the sqlite3 shell's `.import`);
 //! - duplicate candidates at HQ over 100k and 1M beneficiaries in a real `sila-hq` SQLite store
 //!   (labelled synthetic population, src/labelled.rs) — baseline: exact matching (the same ID, or
 //!   the same normalised name inside a birth-date or mobile block), with precision and recall of
@@ -55,12 +58,11 @@ fn new_store(dir: &Path) -> Result<Store> {
     )?)
 }
 
-fn intake(rows: &mut Vec<Row>, samples: usize) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let mut store = new_store(dir.path())?;
-    let mut rng = StdRng::seed_from_u64(1);
+/// `samples` synthetic applicants, each with a household of eight.
+fn household_people(samples: usize, seed: u64) -> Vec<sila_domain::beneficiary::Beneficiary> {
+    let mut rng = StdRng::seed_from_u64(seed);
     let today = Utc::now().date_naive();
-    let people: Vec<_> = (0..samples)
+    (0..samples)
         .map(|_| {
             let mut b = sila_store::demo::beneficiary(&mut rng, today);
             b.household = (0..8)
@@ -76,9 +78,18 @@ fn intake(rows: &mut Vec<Row>, samples: usize) -> Result<()> {
                 .collect();
             b
         })
-        .collect();
-    // As in the desktop app: the desk's connection leaves WAL checkpoints to the sync worker's,
-    // which is told of every save and checkpoints every few (src-tauri/src/sync.rs).
+        .collect()
+}
+
+/// As in the desktop app: the desk's connection leaves WAL checkpoints to the sync worker's,
+/// which is told of every save and checkpoints every few (src-tauri/src/sync.rs). Send a `()`
+/// per save; drop the sender and join the thread at the end.
+fn background_checkpoints(
+    store: &Store,
+) -> Result<(
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<Result<()>>,
+)> {
     store.checkpoints_in_background()?;
     let worker = store.another_connection()?;
     let (saved, told) = std::sync::mpsc::channel::<()>();
@@ -93,6 +104,14 @@ fn intake(rows: &mut Vec<Row>, samples: usize) -> Result<()> {
         }
         anyhow::Ok(())
     });
+    Ok((saved, checkpointer))
+}
+
+fn intake(rows: &mut Vec<Row>, samples: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut store = new_store(dir.path())?;
+    let people = household_people(samples, 1);
+    let (saved, checkpointer) = background_checkpoints(&store)?;
     let mut ours = Vec::with_capacity(samples);
     for b in &people {
         let t = Instant::now();
@@ -104,43 +123,109 @@ fn intake(rows: &mut Vec<Row>, samples: usize) -> Result<()> {
     checkpointer.join().expect("the checkpointer thread")?;
 
     // Baseline: the same rows, normalised, in one bare SQLite transaction with synchronous=FULL.
-    let mut base = bare_intakes(&people, false)?;
+    let mut base = bare_writes(&people, false, false)?;
     // Beside it, for whoever weighs the budget: the same bare transaction on an encrypted file
     // (SQLCipher with a raw key, as the store): what encryption alone costs.
-    let mut encrypted = bare_intakes(&people, true)?;
+    let mut encrypted = bare_writes(&people, true, false)?;
     let (p50, p99) = (percentile(&mut ours, 0.50), percentile(&mut ours, 0.99));
     let (b50, b99) = (percentile(&mut base, 0.50), percentile(&mut base, 0.99));
     let (e50, e99) = (
         percentile(&mut encrypted, 0.50),
         percentile(&mut encrypted, 0.99),
     );
-    let ratio = p99.as_secs_f64() / b99.as_secs_f64();
+    // design.md: p99 within 1.5× of the same bare transaction on SQLCipher.
+    let ratio = p99.as_secs_f64() / e99.as_secs_f64();
     rows.push(Row {
         what: format!("intake save p50 ({samples} intakes)"),
         figure: ms(p50),
         budget: "—".into(),
-        baseline: format!("{} (encrypted bare: {})", ms(b50), ms(e50)),
+        baseline: format!("{} (bare, encrypted; plaintext: {})", ms(e50), ms(b50)),
         verdict: true,
     });
     rows.push(Row {
         what: format!("intake save p99 ({samples} intakes)"),
         figure: format!("{} ({ratio:.2}× baseline)", ms(p99)),
-        budget: "≤ 2× baseline p99".into(),
-        baseline: format!(
-            "{} (encrypted bare: {}, {:.2}×)",
-            ms(b99),
-            ms(e99),
-            p99.as_secs_f64() / e99.as_secs_f64()
-        ),
-        verdict: ratio <= 2.0,
+        budget: "≤ 1.5× baseline p99".into(),
+        baseline: format!("{} (bare, encrypted; plaintext: {})", ms(e99), ms(b99)),
+        verdict: ratio <= 1.5,
     });
     Ok(())
 }
 
-/// The intakes' rows written by hand, one transaction each, with no store around them.
-fn bare_intakes(
+/// A whole intake submitted as the desk does (`Store::submit_intake`: a new beneficiary with 8
+/// household members, the request with its four documents attached and seen and the signed
+/// declaration, the inquiry, the submission and the draft's deletion, in one transaction),
+/// p50/p99 — baseline: the same rows in one bare transaction on an SQLCipher file.
+fn submit(rows: &mut Vec<Row>, samples: usize) -> Result<()> {
+    use sila_domain::case::{Applicant, Intake, IntakeDocument, IntakeSignature};
+    let dir = tempfile::tempdir()?;
+    let mut store = new_store(dir.path())?;
+    let people = household_people(samples, 2);
+    // The scans are uploaded while the wizard is filled, before submission.
+    let scan = store.put_attachment(b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF")?;
+    let signature = store.put_attachment(sila_store::demo::PNG_1X1)?;
+    let (saved, checkpointer) = background_checkpoints(&store)?;
+    let mut ours = Vec::with_capacity(samples);
+    for b in &people {
+        let intake = Intake {
+            applicant: Applicant::New(Box::new(b.clone())),
+            support_type: "rent".into(),
+            channel: Channel::Interview,
+            reason: "تطلب المساعدة في الإيجار".into(),
+            need: "متأخرات إيجار ثلاثة أشهر".into(),
+            documents: ["national_id", "family_card", "lease", "income_proof"]
+                .into_iter()
+                .map(|code| IntakeDocument {
+                    code: code.into(),
+                    attachment: scan.clone(),
+                    seen_in_original: true,
+                })
+                .collect(),
+            signature: Some(IntakeSignature {
+                attachment: signature.clone(),
+                on_paper: false,
+            }),
+        };
+        let draft = store.save_draft(None, "intake", &serde_json::json!({"step": 7}))?;
+        let _ = saved.send(());
+        let t = Instant::now();
+        store.submit_intake(&draft, &intake, None)?;
+        ours.push(t.elapsed());
+        let _ = saved.send(());
+    }
+    drop(saved);
+    checkpointer.join().expect("the checkpointer thread")?;
+    let mut encrypted = bare_writes(&people, true, true)?;
+    let (p50, p99) = (percentile(&mut ours, 0.50), percentile(&mut ours, 0.99));
+    let (e50, e99) = (
+        percentile(&mut encrypted, 0.50),
+        percentile(&mut encrypted, 0.99),
+    );
+    let ratio = p99.as_secs_f64() / e99.as_secs_f64();
+    rows.push(Row {
+        what: format!("intake submit p50 ({samples} intakes)"),
+        figure: ms(p50),
+        budget: "—".into(),
+        baseline: format!("{} (bare, encrypted)", ms(e50)),
+        verdict: true,
+    });
+    rows.push(Row {
+        what: format!("intake submit p99 ({samples} intakes)"),
+        figure: format!("{} ({ratio:.2}× baseline)", ms(p99)),
+        budget: "one transaction".into(),
+        baseline: format!("{} (bare, encrypted)", ms(e99)),
+        verdict: true,
+    });
+    Ok(())
+}
+
+/// The intakes' rows written by hand, one transaction each, with no store around them; with
+/// `submission`, also what submitting adds: the scans and signature referenced, the inquiry, the
+/// history entry, and the draft deleted.
+fn bare_writes(
     people: &[sila_domain::beneficiary::Beneficiary],
     encrypted: bool,
+    submission: bool,
 ) -> Result<Vec<Duration>> {
     let base_dir = tempfile::tempdir()?;
     let mut conn = Connection::open(base_dir.path().join("bare.db"))?;
@@ -152,7 +237,10 @@ fn bare_intakes(
          CREATE TABLE beneficiaries (id TEXT PRIMARY KEY, name TEXT, national_id TEXT, phone TEXT, data TEXT);
          CREATE TABLE members (id TEXT PRIMARY KEY, beneficiary_id TEXT, name TEXT, birth_date TEXT);
          CREATE TABLE cases (id TEXT PRIMARY KEY, beneficiary_id TEXT, state TEXT, data TEXT);
-         CREATE TABLE documents (case_id TEXT, code TEXT, seen INTEGER);",
+         CREATE TABLE documents (case_id TEXT, code TEXT, seen INTEGER, attachment TEXT);
+         CREATE TABLE interactions (id TEXT PRIMARY KEY, beneficiary_id TEXT, case_id TEXT, data TEXT);
+         CREATE TABLE case_events (seq INTEGER PRIMARY KEY, case_id TEXT, data TEXT);
+         CREATE TABLE drafts (key TEXT PRIMARY KEY, data TEXT);",
     )?;
     let mut base = Vec::with_capacity(people.len());
     for (n, b) in people.iter().enumerate() {
@@ -186,9 +274,29 @@ fn bare_intakes(
         )?;
         for code in ["national_id", "family_card", "lease", "income_proof"] {
             tx.execute(
-                "INSERT INTO documents VALUES (?1, ?2, 0)",
-                rusqlite::params![case_id, code],
+                "INSERT INTO documents VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![
+                    case_id,
+                    code,
+                    submission,
+                    submission.then_some("ab".repeat(32))
+                ],
             )?;
+        }
+        if submission {
+            tx.execute(
+                "INSERT INTO interactions VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![format!("i-{n}"), b.id.to_string(), case_id, "{}"],
+            )?;
+            tx.execute(
+                "INSERT INTO case_events (case_id, data) VALUES (?1, '{}')",
+                [&case_id],
+            )?;
+            tx.execute(
+                "UPDATE cases SET state = 'submitted' WHERE id = ?1",
+                [&case_id],
+            )?;
+            tx.execute("DELETE FROM drafts WHERE key = 'intake'", [])?;
         }
         tx.commit()?;
         base.push(t.elapsed());
@@ -359,6 +467,7 @@ fn import(rows: &mut Vec<Row>, n: usize) -> Result<()> {
         report.rejected.len()
     );
 
+    let same_rows = same_rows_written(&store)?;
     let shell_db = dir.path().join("shell.db");
     let t = Instant::now();
     let status = std::process::Command::new("sqlite3")
@@ -368,15 +477,86 @@ fn import(rows: &mut Vec<Row>, n: usize) -> Result<()> {
         .context("the sqlite3 shell (apt-get install sqlite3) is the baseline")?;
     let base = t.elapsed();
     anyhow::ensure!(status.success(), "sqlite3 .import failed");
-    let ratio = ours.as_secs_f64() / base.as_secs_f64();
+    let ratio = ours.as_secs_f64() / same_rows.as_secs_f64();
     rows.push(Row {
         what: format!("import CSV ({} rows imported)", report.imported),
         figure: format!("{:.2} s ({ratio:.2}× baseline)", ours.as_secs_f64()),
-        budget: "< 30 s and ≤ 3× baseline".into(),
-        baseline: format!("{:.2} s (sqlite3 .import)", base.as_secs_f64()),
-        verdict: ours < Duration::from_secs(30) && ratio <= 3.0,
+        budget: "< 30 s and ≤ 2.5× baseline".into(),
+        baseline: format!(
+            "{:.2} s (the same rows into the store's encrypted schema, prepared statements); {:.2} s (sqlite3 .import, plaintext)",
+            same_rows.as_secs_f64(),
+            base.as_secs_f64()
+        ),
+        verdict: ours < Duration::from_secs(30) && ratio <= 2.5,
     });
     Ok(())
+}
+
+/// The import's baseline: the rows the import wrote (its beneficiaries, their outbox operations
+/// and audit events, read back byte for byte) written again into a new file with the store's own
+/// schema (every migration: indexes, triggers, the name index), encrypted the same way, with
+/// prepared statements in one transaction, and the name index filled as the store fills it
+/// before commit. What writing those rows costs, before any reading, matching, validating or
+/// encoding of a sheet.
+fn same_rows_written(store: &Store) -> Result<Duration> {
+    use rusqlite::types::Value;
+    let read = |sql: &str| -> Result<Vec<Vec<Value>>> {
+        let mut stmt = store.conn().prepare(sql)?;
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    };
+    const BENEFICIARY: &str = "id, branch, full_name, name_key, national_id, phone, phone_rev, birth_date, data, version, created_at, updated_at";
+    const OP: &str = "op_id, device_id, op, entity, entity_id, base_version, payload, created_at";
+    const AUDIT: &str = "at, staff_id, action, entity, entity_id, detail";
+    let people = read(&format!("SELECT {BENEFICIARY} FROM beneficiaries"))?;
+    let ops = read(&format!(
+        "SELECT {OP} FROM outbox WHERE op = 'beneficiary.create'"
+    ))?;
+    let audit = read(&format!(
+        "SELECT {AUDIT} FROM audit_events WHERE action = 'import'"
+    ))?;
+
+    let dir = tempfile::tempdir()?;
+    let mut conn = Connection::open(dir.path().join("baseline.sila"))?;
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\"; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+         PRAGMA cache_size = -{};",
+        "cd".repeat(32),
+        128 * 1024 // the page cache the store gives an import
+    ))?;
+    sila_store::migrate::migrate(&mut conn, "2026-01-01T00:00:00Z")?;
+    let insert = |table: &str, columns: &str| {
+        let n = columns.split(',').count();
+        let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+        format!(
+            "INSERT INTO {table} ({columns}) VALUES ({})",
+            marks.join(", ")
+        )
+    };
+    let t = Instant::now();
+    let tx = conn.transaction()?;
+    {
+        let mut people_stmt = tx.prepare(&insert("beneficiaries", BENEFICIARY))?;
+        let mut op_stmt = tx.prepare(&insert("outbox", OP))?;
+        for (person, op) in people.iter().zip(&ops) {
+            people_stmt.execute(rusqlite::params_from_iter(person))?;
+            op_stmt.execute(rusqlite::params_from_iter(op))?;
+        }
+        let mut audit_stmt = tx.prepare(&insert("audit_events", AUDIT))?;
+        for a in &audit {
+            audit_stmt.execute(rusqlite::params_from_iter(a))?;
+        }
+    }
+    tx.execute_batch(
+        "INSERT INTO beneficiary_fts (rowid, name_key)
+             SELECT b.rid, b.name_key FROM beneficiary_fts_pending p JOIN beneficiaries b ON b.rid = p.rid;
+         DELETE FROM beneficiary_fts_pending;",
+    )?;
+    tx.commit()?;
+    Ok(t.elapsed())
 }
 
 /// Exact matching, the baseline duplicate finder: the same national ID, or the same normalised
@@ -506,7 +686,7 @@ fn main() -> Result<()> {
     } else {
         (100_000, 500, 1000)
     };
-    // `--only intake|import|search|duplicates` runs one measurement; `--rows N` sizes the import and search
+    // `--only intake|submit|import|search|duplicates` runs one measurement; `--rows N` sizes the import and search
     // stores (for profiling; the budgets speak of 100k).
     let args: Vec<String> = std::env::args().collect();
     if let Some(rows) = args
@@ -526,6 +706,10 @@ fn main() -> Result<()> {
     if runs("intake") {
         eprintln!("intake save …");
         intake(&mut rows, intakes)?;
+    }
+    if runs("submit") {
+        eprintln!("intake submit …");
+        submit(&mut rows, intakes)?;
     }
     if runs("import") {
         eprintln!("import …");

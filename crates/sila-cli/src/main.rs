@@ -106,6 +106,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rewrite the store without its free space (administrators; close the desktop app first).
+    Compact {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -317,6 +322,29 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Compact { json } => {
+            let mut store = open(&dir)?;
+            let report = store.compact(&mut |written, total| {
+                if !json {
+                    eprint!(
+                        "\rضغط قاعدة البيانات: {} من {} م.ب          ",
+                        written / 1_000_000,
+                        total / 1_000_000
+                    );
+                }
+            })?;
+            if json {
+                print_json(&serde_json::to_value(report).expect("report"));
+            } else {
+                eprintln!();
+                println!(
+                    "حجم قاعدة البيانات: {:.1} م.ب ← {:.1} م.ب",
+                    report.before_bytes as f64 / 1e6,
+                    report.after_bytes as f64 / 1e6
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Enroll { hq, code } => {
             let mut store = open(&dir)?;
             runtime()?.block_on(sila_sync::enroll(
@@ -410,6 +438,7 @@ fn main() -> ExitCode {
             | Command::Sync { json: true, .. }
             | Command::Backup { json: true, .. }
             | Command::Restore { json: true, .. }
+            | Command::Compact { json: true, .. }
     );
     match run(cli) {
         Ok(code) => code,

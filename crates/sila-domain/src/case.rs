@@ -5,7 +5,9 @@
 //! moment and the policy, and gets back the new state and the history entry to append (or the
 //! reason it is refused). The store writes both in one transaction; it never sets a state itself.
 
+use crate::beneficiary::Beneficiary;
 use crate::catalog::{Catalog, Channel};
+use crate::error::FieldError;
 use crate::ids::{BeneficiaryId, CaseId, DeviceId, StaffId};
 use crate::staff::{Actor, Role};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -463,6 +465,44 @@ impl Case {
         Ok(())
     }
 
+    /// What this case still lacks to be submitted, each problem beside its field: the need
+    /// described (`need`), every required document attached (`documents.CODE`,
+    /// `document_missing`) and seen in the original (`document_not_seen`), the declaration signed
+    /// (`signature`). The rule of Submit and Resubmit: [`apply`] refuses them while this is not
+    /// empty (or the beneficiary's own data is not valid for submission), and the intake wizard
+    /// shows all of it at once ([`Intake::problems`]).
+    pub fn submission_problems(&self) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        if self.need.trim().is_empty() {
+            let e = LifecycleError::NeedMissing;
+            out.push(FieldError::new("need", e.code(), e.arabic_message()));
+        }
+        for d in self.documents.iter().filter(|d| d.required) {
+            let field = format!("documents.{}", d.code);
+            if d.attachment.is_none() {
+                out.push(FieldError::new(
+                    &field,
+                    "document_missing",
+                    "أرفق صورة المستند",
+                ));
+            } else if !d.seen_in_original {
+                out.push(FieldError::new(
+                    &field,
+                    "document_not_seen",
+                    "يجب مطابقة المستند مع الأصل",
+                ));
+            }
+        }
+        if self.declaration.is_none() {
+            out.push(FieldError::new(
+                "signature",
+                LifecycleError::DeclarationMissing.code(),
+                "يجب توقيع المستفيد على الإقرار (على الشاشة أو على الورق مع صورة التوقيع)",
+            ));
+        }
+        out
+    }
+
     /// Required documents not yet attached and seen in original.
     pub fn missing_documents(&self) -> Vec<&str> {
         self.documents
@@ -625,6 +665,170 @@ pub struct Applied {
     pub event: CaseEvent,
 }
 
+/// Who an intake is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applicant {
+    /// Someone new, registered by the intake.
+    New(Box<Beneficiary>),
+    /// Someone already on file (found by the search that comes before the form): their file as
+    /// the desk has it now (as it was, or corrected in the wizard), and the version of the file
+    /// it was read at. A correction is saved on top of that version, never over someone else's.
+    OnFile {
+        beneficiary: Box<Beneficiary>,
+        base_version: i64,
+    },
+}
+
+impl Applicant {
+    pub fn beneficiary(&self) -> &Beneficiary {
+        match self {
+            Applicant::New(b) | Applicant::OnFile { beneficiary: b, .. } => b,
+        }
+    }
+}
+
+/// A scan an intake attaches to a document of the checklist (by the document's code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeDocument {
+    pub code: String,
+    /// SHA-256 (hex) of an attachment already in the store.
+    pub attachment: String,
+    pub seen_in_original: bool,
+}
+
+/// The applicant's signature of the declaration: drawn on screen, or signed on paper and scanned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeSignature {
+    /// SHA-256 (hex) of an attachment already in the store.
+    pub attachment: String,
+    pub on_paper: bool,
+}
+
+/// A whole intake as a desk submits it: who, what they ask for, the documents and the signed
+/// declaration. Submitting it registers the applicant (when new), opens the request with all of
+/// this filled in, logs the inquiry that brought them and submits the request, all at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intake {
+    pub applicant: Applicant,
+    pub support_type: String,
+    pub channel: Channel,
+    /// Why they came, in their words: logged as their inbound inquiry when not empty.
+    pub reason: String,
+    pub need: String,
+    pub documents: Vec<IntakeDocument>,
+    pub signature: Option<IntakeSignature>,
+}
+
+impl Intake {
+    /// The request this intake makes, as a draft ready to be submitted: the checklist of its
+    /// support type with the scans attached and checked (a scan of a document the checklist does
+    /// not ask for is kept as optional), the need, and the declaration signed at `at` before
+    /// `actor`, the employee at the desk.
+    pub fn case(
+        &self,
+        id: CaseId,
+        number: String,
+        beneficiary: BeneficiaryId,
+        catalog: &Catalog,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Case {
+        let mut c = Case::new_draft(
+            id,
+            number,
+            beneficiary,
+            &self.support_type,
+            self.channel,
+            catalog,
+        );
+        c.need = self.need.trim().to_owned();
+        for d in &self.documents {
+            let check = DocumentCheck {
+                code: d.code.clone(),
+                required: false,
+                attachment: Some(d.attachment.clone()),
+                seen_in_original: d.seen_in_original,
+                seen_by: d.seen_in_original.then_some(actor.staff_id),
+            };
+            match c.documents.iter_mut().find(|x| x.code == d.code) {
+                Some(x) => {
+                    *x = DocumentCheck {
+                        required: x.required,
+                        ..check
+                    }
+                }
+                None => c.documents.push(check),
+            }
+        }
+        c.declaration = self.signature.as_ref().map(|s| Declaration {
+            text: catalog.declaration_ar.clone(),
+            signature: if s.on_paper {
+                Signature::OnPaper {
+                    attachment: s.attachment.clone(),
+                }
+            } else {
+                Signature::Drawn {
+                    attachment: s.attachment.clone(),
+                }
+            },
+            employee: actor.staff_id,
+            employee_name: actor.display_name.clone(),
+            signed_at: at,
+        });
+        c
+    }
+
+    /// Every problem with this intake, each beside its field: the applicant's data (the fields
+    /// of `Beneficiary::validate_for_submission`), then what the request lacks
+    /// ([`Intake::request_problems`]). Empty when it can be submitted.
+    pub fn problems(&self, catalog: &Catalog, today: NaiveDate) -> Vec<FieldError> {
+        let mut out = self
+            .applicant
+            .beneficiary()
+            .validate_for_submission(today)
+            .err()
+            .unwrap_or_default();
+        out.extend(self.request_problems(catalog));
+        out
+    }
+
+    /// What the request itself lacks: a known support type (`support_type`), and what Submit
+    /// needs ([`Case::submission_problems`]: need, documents, declaration).
+    pub fn request_problems(&self, catalog: &Catalog) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        if self.support_type.trim().is_empty() {
+            out.push(FieldError::new(
+                "support_type",
+                "required",
+                "اختر نوع الدعم",
+            ));
+        } else if catalog.support_type(&self.support_type).is_none() {
+            out.push(FieldError::new(
+                "support_type",
+                "unknown_support_type",
+                "نوع الدعم غير معروف",
+            ));
+        }
+        // Who signs, and when, does not change what the request lacks.
+        let nobody = Actor {
+            staff_id: StaffId(uuid::Uuid::nil()),
+            display_name: String::new(),
+            roles: Vec::new(),
+            branch: String::new(),
+        };
+        let probe = self.case(
+            CaseId(uuid::Uuid::nil()),
+            String::new(),
+            BeneficiaryId(uuid::Uuid::nil()),
+            catalog,
+            &nobody,
+            DateTime::<Utc>::MIN_UTC,
+        );
+        out.extend(probe.submission_problems());
+        out
+    }
+}
+
 /// Apply a transition to a case. Pure: nothing is read but the arguments.
 ///
 /// `decision` must be given for Approve/Reject (it carries the reasons); `report` for ResearchDone
@@ -654,16 +858,23 @@ pub fn apply(
     let mut next = case.clone();
     match t {
         Transition::Submit | Transition::Resubmit => {
-            if case.need.trim().is_empty() {
+            // The refusal names the first kind of problem (need, declaration, documents,
+            // beneficiary); `Case::submission_problems` lists every one of them.
+            let problems = case.submission_problems();
+            let has = |field: &str| problems.iter().any(|p| p.field == field);
+            if has("need") {
                 return Err(LifecycleError::NeedMissing);
             }
-            if case.declaration.is_none() {
+            if has("signature") {
                 return Err(LifecycleError::DeclarationMissing);
             }
-            let missing = case.missing_documents();
-            if !missing.is_empty() {
+            if !problems.is_empty() {
                 return Err(LifecycleError::DocumentsMissing {
-                    codes: missing.into_iter().map(str::to_owned).collect(),
+                    codes: problems
+                        .iter()
+                        .filter_map(|p| p.field.strip_prefix("documents."))
+                        .map(str::to_owned)
+                        .collect(),
                 });
             }
             if !facts.beneficiary_problems.is_empty() {

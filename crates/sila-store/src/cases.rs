@@ -9,11 +9,12 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sila_domain::beneficiary::Beneficiary;
 use sila_domain::case::{
-    self, Case, CaseEvent, CaseState, Declaration, ResearchReport, Signature, SubmissionFacts,
-    Transition, TransitionRequest,
+    self, Applicant, Case, CaseEvent, CaseState, Declaration, Intake, ResearchReport, Signature,
+    SubmissionFacts, Transition, TransitionRequest,
 };
-use sila_domain::catalog::Channel;
-use sila_domain::ids::{BeneficiaryId, CaseId};
+use sila_domain::catalog::{Channel, Purpose};
+use sila_domain::ids::{BeneficiaryId, CaseId, InteractionId};
+use sila_domain::interaction::{Direction, Interaction};
 use sila_domain::staff::Role;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -238,6 +239,38 @@ impl Writer<'_> {
     }
 }
 
+/// The version a correction of an applicant on file was made on (a new one has none yet).
+fn base_version(applicant: &Applicant) -> Option<i64> {
+    match applicant {
+        Applicant::New(_) => None,
+        Applicant::OnFile { base_version, .. } => Some(*base_version),
+    }
+}
+
+impl Writer<'_> {
+    /// Save a person on file as the intake's form has them, on top of `base` (the version the
+    /// form read; None: whatever is on file now), when the form changed anything. Someone merged
+    /// into another file is not theirs to submit for.
+    fn bring_up_to_form(&self, b: &Beneficiary, base: Option<i64>) -> Result<()> {
+        let stored: Option<(String, i64, Option<String>)> = self
+            .tx
+            .query_row(
+                "SELECT data, version, merged_into FROM beneficiaries WHERE id = ?1",
+                [b.id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((data, version, None)) = stored else {
+            return Err(StoreError::NotFound("beneficiary"));
+        };
+        let on_file: Beneficiary = serde_json::from_str(&data)?;
+        if on_file != *b {
+            self.update_beneficiary_row(b, base.unwrap_or(version))?;
+        }
+        Ok(())
+    }
+}
+
 const DESK_ROLES: &[Role] = &[Role::Representative, Role::Researcher, Role::Admin];
 
 impl Store {
@@ -314,6 +347,122 @@ impl Store {
             );
             w.insert_case(&c)?;
             Ok(c)
+        })
+    }
+
+    /// Submit a whole intake as one change: register the applicant (when new; for someone on
+    /// file, save the wizard's corrections on top of the version it read), open their request
+    /// with its need, documents and signed declaration, log the inquiry that brought them,
+    /// submit it (which fixes the promised reply date) and delete the wizard's draft `draft_id`,
+    /// in one transaction. Either all of it is saved and the draft is gone, or nothing is and the
+    /// draft is as it was. Every problem the intake has is refused at once, beside its field
+    /// ([`Intake::problems`]).
+    ///
+    /// `opened`: a draft request that Sila before one-transaction submission opened for this
+    /// draft and left behind when a later step failed (its id is in such drafts). The request is
+    /// completed and submitted instead of a second one opened; the applicant is then the one
+    /// already registered with it (their data brought up to the form), not registered again.
+    pub fn submit_intake(
+        &mut self,
+        draft_id: &str,
+        intake: &Intake,
+        opened: Option<CaseId>,
+    ) -> Result<Case> {
+        self.require(DESK_ROLES)?;
+        let problems = intake.problems(&self.catalog, self.now().date_naive());
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(problems));
+        }
+        let catalog = self.catalog.clone();
+        let branch = self.session.branch.clone();
+        self.write(|w| {
+            let attachments = intake
+                .documents
+                .iter()
+                .map(|d| &d.attachment)
+                .chain(intake.signature.iter().map(|s| &s.attachment));
+            for sha in attachments {
+                let known: bool = w
+                    .tx
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM attachments WHERE sha256 = ?1)")?
+                    .query_row([sha], |r| r.get(0))?;
+                if !known {
+                    return Err(StoreError::NotFound("attachment"));
+                }
+            }
+            let actor = w.session.actor.clone();
+            let applicant = intake.applicant.beneficiary();
+            let id = match opened {
+                Some(id) => {
+                    let (before, _) = w.load_case(id)?;
+                    require_state(&before, &[CaseState::Draft])?;
+                    if applicant.id != before.beneficiary_id {
+                        return Err(StoreError::NotFound("beneficiary"));
+                    }
+                    w.bring_up_to_form(applicant, base_version(&intake.applicant))?;
+                    let filled = intake.case(
+                        id,
+                        before.number.clone(),
+                        before.beneficiary_id,
+                        &catalog,
+                        &actor,
+                        w.now,
+                    );
+                    w.edit_case(id, None, |c| {
+                        *c = filled;
+                        Ok(())
+                    })?;
+                    id
+                }
+                None => {
+                    match &intake.applicant {
+                        Applicant::New(b) => w.insert_beneficiary(b, &branch)?,
+                        Applicant::OnFile {
+                            beneficiary,
+                            base_version,
+                        } => w.bring_up_to_form(beneficiary, Some(*base_version))?,
+                    }
+                    let n = w.next_number("case")?;
+                    let number = format!("{}-{:06}", w.session.number_prefix, n);
+                    let c = intake.case(
+                        CaseId::new_v7(),
+                        number,
+                        applicant.id,
+                        &catalog,
+                        &actor,
+                        w.now,
+                    );
+                    w.insert_case(&c)?;
+                    if !intake.reason.trim().is_empty() {
+                        let inquiry = Interaction {
+                            id: InteractionId::new_v7(),
+                            beneficiary_id: Some(applicant.id),
+                            case_id: Some(c.id),
+                            channel: intake.channel,
+                            direction: Direction::Inbound,
+                            purpose: Purpose::Inquiry,
+                            summary: intake.reason.trim().to_owned(),
+                            outcome: String::new(),
+                            follow_up_on: None,
+                            staff: actor.staff_id,
+                            at: w.now,
+                            contact_name: String::new(),
+                            contact_phone: None,
+                            attachments: Vec::new(),
+                            answers: None,
+                        };
+                        w.insert_interaction(&inquiry, None)?;
+                    }
+                    c.id
+                }
+            };
+            let (submitted, _) = w.apply_transition(id, Transition::Submit, "")?;
+            w.refresh_rule_tasks_for(&submitted)?;
+            w.exec(
+                "DELETE FROM drafts WHERE id = ?1 AND (owner = ?2 OR owner IS NULL)",
+                params![draft_id, actor.staff_id.to_string()],
+            )?;
+            Ok(submitted)
         })
     }
 
@@ -561,11 +710,12 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Count of cases per state.
+    /// Count of cases per state, from the tallies kept as cases change (no scan), in the
+    /// lifecycle's order; states no case is in are left out.
     pub fn case_counts(&self) -> Result<Vec<(CaseState, i64)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT state, count(*) FROM cases GROUP BY state")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT substr(name, 7), value FROM tallies WHERE name LIKE 'cases:%' AND value > 0",
+        )?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         let mut out = Vec::new();
         for r in rows {
@@ -574,6 +724,7 @@ impl Store {
                 out.push((s, n));
             }
         }
+        out.sort_by_key(|(s, _)| CaseState::ALL.iter().position(|x| x == s));
         Ok(out)
     }
 }

@@ -494,6 +494,7 @@ impl Store {
         const BATCH: usize = 5000;
         while done < n {
             let take = BATCH.min(n - done);
+            let (people, cases) = (report.beneficiaries, report.cases);
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -502,6 +503,8 @@ impl Store {
                 session: &session,
                 catalog: &self.catalog,
                 now: base_now,
+                // Demo data is one bulk change: audited once per batch, with its counts.
+                audit_each_op: false,
             };
             for i in 0..take {
                 let k = done + i;
@@ -525,6 +528,15 @@ impl Store {
                     report.cases += 1;
                 }
             }
+            w.audit_with(
+                "demo_data",
+                "store",
+                &w.session.device.to_string(),
+                &serde_json::json!({
+                    "beneficiaries": report.beneficiaries - people,
+                    "cases": report.cases - cases,
+                }),
+            )?;
             w.commit()?;
             done += take;
             progress(done, n);

@@ -31,6 +31,8 @@ pub enum StoreError {
     DuplicateNationalId { existing: String },
     #[error("not permitted for this account")]
     NotPermitted,
+    #[error("another connection has the store open")]
+    InUse,
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
     #[error(transparent)]
@@ -72,6 +74,7 @@ impl StoreError {
             StoreError::VersionConflict { .. } => "version_conflict",
             StoreError::DuplicateNationalId { .. } => "duplicate_national_id",
             StoreError::NotPermitted => "not_permitted",
+            StoreError::InUse => "store_in_use",
             StoreError::Invalid(_) => "invalid_input",
             StoreError::Domain(e) => e.code(),
             StoreError::AttachmentType => "attachment_type",
@@ -108,6 +111,10 @@ impl StoreError {
                 "يوجد مستفيد مسجل بنفس رقم الهوية. افتح ملفه بدلاً من إنشاء ملف جديد.".into()
             }
             StoreError::NotPermitted => "ليست لديك صلاحية تنفيذ هذا الإجراء.".into(),
+            StoreError::InUse => {
+                "قاعدة البيانات مفتوحة في برنامج آخر (مثل سطر الأوامر). أغلقه ثم أعد المحاولة."
+                    .into()
+            }
             StoreError::Invalid(fields) => fields
                 .iter()
                 .map(|f| f.message.clone())

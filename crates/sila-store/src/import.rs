@@ -162,7 +162,11 @@ impl Store {
         let branch = self.session.branch.clone();
         let today = self.now().date_naive();
         crate::set_cache(&self.conn, crate::BULK_CACHE_KIB)?;
+        let unreadable: std::collections::BTreeSet<usize> =
+            rejected.iter().map(|r| r.row).collect();
         let report = self.write(|w| {
+            // One audit event for the whole import, with its counts, not one per row.
+            w.audit_each_op = false;
             let mut report = ImportReport::default();
             for (i, row) in rows.iter().enumerate() {
                 let key = row.beneficiary.name.search_key();
@@ -217,6 +221,21 @@ impl Store {
                     progress(ImportProgress::Saving { done: i + 1, total });
                 }
             }
+            w.audit_with(
+                "import",
+                "sheet",
+                &uuid::Uuid::now_v7().to_string(),
+                &serde_json::json!({
+                    "imported": report.imported,
+                    "updated": report.updated,
+                    "unchanged": report.unchanged,
+                    "rejected_rows": unreadable
+                        .iter()
+                        .chain(report.rejected.iter().map(|r| &r.row))
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len(),
+                }),
+            )?;
             Ok(report)
         });
         crate::set_cache(&self.conn, crate::CACHE_KIB)?;

@@ -10,6 +10,7 @@
 pub mod backup;
 pub mod beneficiaries;
 pub mod cases;
+pub mod compact;
 pub mod demo;
 pub mod desk;
 pub mod drafts;
@@ -427,6 +428,7 @@ impl Store {
             session: &self.session,
             catalog: &self.catalog,
             now,
+            audit_each_op: true,
         };
         let out = f(&mut w)?;
         w.commit()?;
@@ -632,13 +634,27 @@ impl Store {
         Ok(out)
     }
 
-    /// Counts for `sila stats` and the home screen.
+    /// Counts for `sila stats` and the home screen, read from the tallies that triggers keep as
+    /// the data changes (migrations/branch/0011_tallies.sql), never by scanning.
     pub fn stats(&self) -> Result<Stats> {
-        let count = |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [], |r| r.get(0))?) };
+        let tally = |name: &str| -> Result<i64> {
+            Ok(self
+                .conn
+                .prepare_cached("SELECT value FROM tallies WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0))
+        };
+        let cases: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(sum(value), 0) FROM tallies WHERE name LIKE 'cases:%'",
+            )?
+            .query_row([], |r| r.get(0))?;
         Ok(Stats {
-            beneficiaries: count("SELECT count(*) FROM beneficiaries WHERE merged_into IS NULL")?,
-            cases: count("SELECT count(*) FROM cases")?,
-            pending_changes: count("SELECT count(*) FROM outbox WHERE acked_at IS NULL")?,
+            beneficiaries: tally("beneficiaries")?,
+            cases,
+            pending_changes: outbox::pending_count(&self.conn)?,
         })
     }
 }
@@ -667,6 +683,10 @@ pub struct Writer<'a> {
     pub session: &'a Session,
     pub catalog: &'a Catalog,
     pub now: DateTime<Utc>,
+    /// Whether each outbox operation also writes its own audit event. A change of many records
+    /// at once (an import) turns this off and records one event with its counts instead
+    /// ([`Writer::audit_with`]): one audit row per imported row was a store's worth of rows.
+    pub audit_each_op: bool,
 }
 
 impl Writer<'_> {
@@ -708,20 +728,23 @@ impl Writer<'_> {
             self.now,
         )?;
         // An edit's audit row names the fields it changed (their names only), for the timeline.
-        let fields = payload
-            .get("fields")
-            .and_then(|f| f.as_object())
-            .map(|f| f.keys().cloned().collect::<Vec<_>>());
-        match fields {
-            Some(names) => self.exec(
-                "INSERT INTO audit_events (at, staff_id, action, entity, entity_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![self.now.to_rfc3339(), self.session.actor.staff_id.to_string(), op, entity, entity_id, serde_json::to_string(&names)?],
-            )?,
-            None => {
-                self.audit(op, entity, entity_id)?;
-                0
-            }
-        };
+        // A bulk change (an import) audits itself once instead (`audit_each_op`).
+        if self.audit_each_op {
+            let fields = payload
+                .get("fields")
+                .and_then(|f| f.as_object())
+                .map(|f| f.keys().cloned().collect::<Vec<_>>());
+            match fields {
+                Some(names) => self.exec(
+                    "INSERT INTO audit_events (at, staff_id, action, entity, entity_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![self.now.to_rfc3339(), self.session.actor.staff_id.to_string(), op, entity, entity_id, serde_json::to_string(&names)?],
+                )?,
+                None => {
+                    self.audit(op, entity, entity_id)?;
+                    0
+                }
+            };
+        }
         Ok(seq)
     }
 
@@ -736,6 +759,21 @@ impl Writer<'_> {
         self.exec(
             "INSERT INTO audit_events (at, staff_id, action, entity, entity_id) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![self.now.to_rfc3339(), self.session.actor.staff_id.to_string(), action, entity, entity_id],
+        )?;
+        Ok(())
+    }
+
+    /// An audit event with details (counts, codes: never personal data).
+    pub fn audit_with(
+        &self,
+        action: &str,
+        entity: &str,
+        entity_id: &str,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
+        self.exec(
+            "INSERT INTO audit_events (at, staff_id, action, entity, entity_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![self.now.to_rfc3339(), self.session.actor.staff_id.to_string(), action, entity, entity_id, detail.to_string()],
         )?;
         Ok(())
     }

@@ -50,6 +50,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_branch_merges",
         include_str!("../../../migrations/branch/0010_branch_merges.sql"),
     ),
+    (
+        "0011_tallies",
+        include_str!("../../../migrations/branch/0011_tallies.sql"),
+    ),
 ];
 
 /// Bring the store up to this build's schema. Returns how many migrations ran.

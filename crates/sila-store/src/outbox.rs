@@ -109,13 +109,12 @@ pub fn pending(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Op
     Ok(out)
 }
 
-/// Count of operations HQ has not acknowledged.
+/// Count of operations HQ has not acknowledged: the tally triggers keep as the outbox changes
+/// (migrations/branch/0011_tallies.sql), not a count of the outbox.
 pub fn pending_count(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row(
-        "SELECT count(*) FROM outbox WHERE acked_at IS NULL",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached("SELECT value FROM tallies WHERE name = 'outbox_pending'")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// An operation as the sync client sends it: the payload as the JSON text it was stored as, so

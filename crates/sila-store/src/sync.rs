@@ -384,6 +384,7 @@ impl Store {
             session: &session,
             catalog: &self.catalog,
             now,
+            audit_each_op: true,
         };
         let mut applied = 0;
         for c in changes {

@@ -1,10 +1,13 @@
-// Staff accounts (administrators): add, disable or enable, set a password, change roles.
+// Staff accounts (administrators): add, disable or enable, set a password, change roles; and the
+// store's upkeep (compaction).
 import { useEffect, useState } from "react";
 import { api, asApiError } from "../shared/ipc";
 import { useI18n } from "../shared/i18n";
 import { ErrorBox, Field } from "../shared/components";
 import type { StaffDto } from "../generated/StaffDto";
 import type { ApiError } from "../generated/ApiError";
+import type { CompactDto } from "../generated/CompactDto";
+import type { CompactProgressDto } from "../generated/CompactProgressDto";
 import { useDesk } from "./context";
 
 const BRANCH_ROLES = ["representative", "researcher", "admin"];
@@ -74,7 +77,48 @@ export function Staff() {
         </div>
         <div className="row end"><button type="submit" data-testid="staff-add">{t("addStaff")}</button></div>
       </form>
+      <Upkeep />
     </div>
+  );
+}
+
+/** Compaction: a progress bar while the store is rewritten, then its size before and after. */
+function Upkeep() {
+  const { t } = useI18n();
+  const [busy, setBusy] = useState(false);
+  const [progress, setProgress] = useState<CompactProgressDto | null>(null);
+  const [done, setDone] = useState<CompactDto | null>(null);
+  const [err, setErr] = useState<ApiError | null>(null);
+  useEffect(() => {
+    if (!busy) return;
+    const timer = setInterval(() => api.compactProgress().then(setProgress, () => {}), 300);
+    return () => clearInterval(timer);
+  }, [busy]);
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+  const compact = async () => {
+    setErr(null);
+    setDone(null);
+    setBusy(true);
+    try {
+      setDone(await api.compactStore());
+    } catch (e) {
+      setErr(asApiError(e));
+    } finally {
+      setBusy(false);
+      setProgress(null);
+    }
+  };
+  return (
+    <section className="card" data-testid="upkeep">
+      <h2>{t("upkeep")}</h2>
+      <p>{t("compactHelp")}</p>
+      <ErrorBox error={err} />
+      {busy && <progress max={progress?.total_bytes || 1} value={progress?.written_bytes ?? 0} aria-label={t("compacting")} />}
+      {done && <p data-testid="compacted">{t("compacted")}: <bdi dir="ltr">{mb(done.before_bytes)} → {mb(done.after_bytes)}</bdi></p>}
+      <div className="row end">
+        <button type="button" disabled={busy} onClick={compact} data-testid="compact">{busy ? t("compacting") : t("compact")}</button>
+      </div>
+    </section>
   );
 }
 

@@ -23,6 +23,8 @@ existing_version: number | null, identity: IdentityForm, household: Array<Member
  */
 signature_kind: string, signature_attachment: string | null, 
 /**
- * Set once submission has created them, so a retry continues instead of duplicating.
+ * Only in drafts saved by a Sila that submitted step by step, which wrote here what a failed
+ * submission had already made; submission completes those instead of making them twice.
+ * Submission is one transaction now and never sets them.
  */
 beneficiary_id: string | null, case_id: string | null, };

@@ -4,6 +4,8 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { ApiError } from "../generated/ApiError";
 import type { Command } from "../generated/Command";
+import type { CompactDto } from "../generated/CompactDto";
+import type { CompactProgressDto } from "../generated/CompactProgressDto";
 import type { AppStatus } from "../generated/AppStatus";
 import type { SessionInfo } from "../generated/SessionInfo";
 import type { FirstRunInput } from "../generated/FirstRunInput";
@@ -124,6 +126,8 @@ export const api = {
     call<null>("set_staff_roles", { username, roles }),
   kbDocuments: () => call<KbDocDto[]>("kb_documents"),
   addKbDocument: (input: KbInput) => call<null>("add_kb_document", { input }),
+  compactStore: () => call<CompactDto>("compact_store"),
+  compactProgress: () => call<CompactProgressDto | null>("compact_progress"),
   /** A sheet to preview for import: bytes as the raw body, the file name in a header. */
   importPreview: (fileName: string, bytes: Uint8Array) =>
     invoke<ImportPreviewDto>("import_preview" satisfies Command, bytes, { headers: { "x-file-name": encodeURIComponent(fileName) } }),

@@ -230,3 +230,27 @@ fn errors_are_codes_and_arabic_with_exit_2_and_no_personal_data() {
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], "credentials_missing");
 }
+
+#[test]
+fn compact_rewrites_the_store_and_reports_its_sizes() {
+    let dir = init();
+    assert!(
+        sila(dir.path(), &["demo-data", "--beneficiaries", "200"])
+            .status
+            .success()
+    );
+    let stats = json(&sila(dir.path(), &["stats", "--json"]));
+    let out = sila(dir.path(), &["compact", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let size = std::fs::metadata(dir.path().join("branch.sila"))
+        .unwrap()
+        .len();
+    assert_eq!(v["after_bytes"], Value::from(size));
+    assert!(v["before_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(json(&sila(dir.path(), &["stats", "--json"])), stats);
+}

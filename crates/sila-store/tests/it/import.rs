@@ -293,3 +293,39 @@ proptest! {
         roundtrip(ExportFormat::Csv, rows, seed);
     }
 }
+
+/// An import is audited once, with its counts (no names, IDs or phones), not once per row: the
+/// rows' outbox operations carry them to HQ, and an audit row per row doubled a large import.
+#[test]
+fn an_import_writes_one_audit_event_with_its_counts() {
+    let (dir, mut store, _) = new_store();
+    let audit_rows = |store: &Store| -> i64 {
+        store
+            .conn()
+            .query_row("SELECT count(*) FROM audit_events", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = audit_rows(&store);
+    let file = write(dir.path(), "sheet.csv", sheet().as_bytes());
+    store.import_file(&file, &mut |_| {}).unwrap();
+    assert_eq!(audit_rows(&store), before + 1);
+    let (action, detail): (String, String) = store
+        .conn()
+        .query_row(
+            "SELECT action, detail FROM audit_events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(action, "import");
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(
+        detail,
+        serde_json::json!({"imported": 4, "updated": 0, "unchanged": 0, "rejected_rows": 1})
+    );
+    // A single save is still audited as itself.
+    store
+        .create_beneficiary(&person("هند سعد", None, None))
+        .unwrap();
+    assert_eq!(audit_rows(&store), before + 2);
+}

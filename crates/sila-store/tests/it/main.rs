@@ -2,14 +2,17 @@
 //! One test binary for the crate (matklad's "Delete Cargo Integration Tests"); modules by subject.
 
 mod backup;
+mod compact;
 mod contacts;
 mod corrections;
 mod drafts;
 mod import;
+mod intake;
 mod lifecycle;
 mod migrations;
 mod search;
 mod security;
+mod tallies;
 mod tasks;
 
 use chrono::{DateTime, TimeZone, Utc};
