@@ -10,6 +10,8 @@
 //!   raw names (no normalisation, no ranking);
 //! - import of an N-row CSV — baseline: the rows it wrote, written again into the store's own
 //!   encrypted schema with prepared statements (beside it, the sqlite3 shell's `.import`);
+//! - the store's size after a full sync at N demo beneficiaries and their cases, compacted —
+//!   baseline: its record tables alone, in an encrypted file of their own;
 //! - duplicate candidates at HQ over 100k and 1M beneficiaries in a real `sila-hq` SQLite store
 //!   (labelled synthetic population, src/labelled.rs) — baseline: exact matching (the same ID, or
 //!   the same normalised name inside a birth-date or mobile block), with precision and recall of
@@ -559,6 +561,91 @@ fn same_rows_written(store: &Store) -> Result<Duration> {
     Ok(t.elapsed())
 }
 
+/// The tables that hold the branch's records, as the desk and HQ know them: the people, their
+/// requests and each request's history, contacts, deliveries, surveys, tasks and staff. Everything
+/// else in the store serves them (indexes, the name index, the outbox, the audit trail, sync's
+/// bookkeeping).
+const RECORD_TABLES: &[&str] = &[
+    "beneficiaries",
+    "cases",
+    "case_events",
+    "interactions",
+    "deliveries",
+    "surveys",
+    "tasks",
+    "staff",
+];
+
+/// The store's size once synced (design.md: at most 1.5× its record tables alone): a branch store
+/// of `n` demo beneficiaries and their cases, every operation acknowledged as a sync pass
+/// acknowledges them (`Store::record_push`, a push stream at a time), then compacted. Baseline:
+/// the record tables alone, copied into an encrypted file of their own with no index. Prints
+/// where the bytes are.
+fn store_size(rows: &mut Vec<Row>, n: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut store = new_store(dir.path())?;
+    let demo = store.generate_demo(n, 11, &mut |_, _| {})?;
+    loop {
+        let ops = store.outbox_batch(500)?;
+        let Some(last) = ops.last().map(|o| o.seq) else {
+            break;
+        };
+        let sent: Vec<(i64, String)> = ops.iter().map(|o| (o.seq, o.op_id.to_string())).collect();
+        store.record_push(&sent, last, &[])?;
+    }
+    let report = store.compact(&mut |_, _| {})?;
+
+    let mut by_object: Vec<(String, i64)> = {
+        let mut stmt = store.conn().prepare(
+            "SELECT name, sum(pgsize) FROM dbstat WHERE aggregate = 0 GROUP BY name ORDER BY 2 DESC",
+        )?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let records_file = dir.path().join("records.sila");
+    // Attached without a key of its own, the copy is encrypted with the store's key.
+    store.conn().execute(
+        "ATTACH DATABASE ?1 AS records",
+        [records_file.to_string_lossy()],
+    )?;
+    for t in RECORD_TABLES {
+        store.conn().execute_batch(&format!(
+            "CREATE TABLE records.{t} AS SELECT * FROM main.{t}"
+        ))?;
+    }
+    store.conn().execute_batch("DETACH DATABASE records")?;
+    let records = std::fs::metadata(&records_file)?.len();
+    let ratio = report.after_bytes as f64 / records as f64;
+    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+
+    eprintln!("\nwhere the bytes are, {n} beneficiaries after a full sync (compacted):");
+    eprintln!("| table or index | MB | share |");
+    eprintln!("| --- | --- | --- |");
+    by_object.truncate(16);
+    for (name, bytes) in &by_object {
+        eprintln!(
+            "| {name} | {:.1} | {:.0}% |",
+            *bytes as f64 / 1e6,
+            100.0 * *bytes as f64 / report.after_bytes as f64
+        );
+    }
+    rows.push(Row {
+        what: format!(
+            "store size after a full sync ({} beneficiaries, {} cases)",
+            demo.beneficiaries, demo.cases
+        ),
+        figure: format!(
+            "{} ({ratio:.2}× baseline; {} before compaction)",
+            mb(report.after_bytes),
+            mb(report.before_bytes)
+        ),
+        budget: "≤ 1.5× baseline".into(),
+        baseline: format!("{} (the record tables alone, encrypted)", mb(records)),
+        verdict: ratio <= 1.5,
+    });
+    Ok(())
+}
+
 /// Exact matching, the baseline duplicate finder: the same national ID, or the same normalised
 /// name key together with the same birth date or the same mobile.
 fn exact_duplicates(people: &[sila_domain::duplicates::Person]) -> Vec<(usize, usize)> {
@@ -686,7 +773,7 @@ fn main() -> Result<()> {
     } else {
         (100_000, 500, 1000)
     };
-    // `--only intake|submit|import|search|duplicates` runs one measurement; `--rows N` sizes the import and search
+    // `--only intake|submit|import|search|store_size|duplicates` runs one measurement; `--rows N` sizes the import and search
     // stores (for profiling; the budgets speak of 100k).
     let args: Vec<String> = std::env::args().collect();
     if let Some(rows) = args
@@ -718,6 +805,10 @@ fn main() -> Result<()> {
     if runs("search") {
         eprintln!("search …");
         search(&mut rows, n, queries)?;
+    }
+    if runs("store_size") {
+        eprintln!("store size …");
+        store_size(&mut rows, n)?;
     }
     if runs("duplicates") {
         for people in if quick {

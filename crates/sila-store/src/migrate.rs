@@ -54,6 +54,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_tallies",
         include_str!("../../../migrations/branch/0011_tallies.sql"),
     ),
+    (
+        "0012_acked_payloads",
+        include_str!("../../../migrations/branch/0012_acked_payloads.sql"),
+    ),
 ];
 
 /// Bring the store up to this build's schema. Returns how many migrations ran.

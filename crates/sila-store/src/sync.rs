@@ -741,6 +741,13 @@ impl AckReport {
             Some("conflict") => self.conflicts += 1,
             _ => {}
         }
+        // HQ holds the operation now: nothing reads its payload again (only unacknowledged
+        // operations are pushed, carried over or consulted by the merge; a refused transition
+        // was marked just above), so it goes, which is most of an operation's size. The row
+        // stays: its number, ID and result are what the digest, the refused list and the
+        // uploads of attachments read.
+        tx.prepare_cached("UPDATE outbox SET payload = '' WHERE seq = ?1")?
+            .execute([seq])?;
         Ok(())
     }
 }

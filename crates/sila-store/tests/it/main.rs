@@ -10,6 +10,7 @@ mod import;
 mod intake;
 mod lifecycle;
 mod migrations;
+mod outbox;
 mod search;
 mod security;
 mod tallies;
