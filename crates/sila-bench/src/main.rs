@@ -67,6 +67,16 @@ fn household_people(samples: usize, seed: u64) -> Vec<sila_domain::beneficiary::
     (0..samples)
         .map(|_| {
             let mut b = sila_store::demo::beneficiary(&mut rng, today);
+            // Submission needs a mobile to tell them the decision (some demo people have none).
+            if b.mobile.is_none() {
+                b.mobile = Some(
+                    sila_domain::phone::Mobile::parse(&format!(
+                        "055{:07}",
+                        rng.random_range(0..10_000_000)
+                    ))
+                    .expect("a valid mobile"),
+                );
+            }
             b.household = (0..8)
                 .map(|i| HouseholdMember {
                     id: MemberId::new_v7(),
