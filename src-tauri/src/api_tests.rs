@@ -417,8 +417,8 @@ fn administrators_manage_staff_and_the_knowledge_base() {
 mod sync_with_hq {
     use super::*;
     use crate::sync::SyncConfig;
+    use sila_hq::HqActor;
     use sila_hq::store::HqStore;
-    use sila_hq::{HqActor, SqliteHq};
     use std::net::SocketAddr;
     use std::sync::Arc;
     use std::time::Instant;
@@ -426,7 +426,7 @@ mod sync_with_hq {
     /// A real `sila-hq` server (the library the binary runs) on 127.0.0.1, on its own runtime.
     struct Hq {
         rt: tokio::runtime::Runtime,
-        store: Arc<SqliteHq>,
+        store: Arc<sila_hq::Hq>,
         addr: SocketAddr,
         stop: Option<tokio::sync::oneshot::Sender<()>>,
         task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -441,7 +441,7 @@ mod sync_with_hq {
                 .build()
                 .unwrap();
             let dir = tempfile::tempdir().unwrap();
-            let store = Arc::new(SqliteHq::open(&dir.path().join("hq.db")).unwrap());
+            let store = Arc::new(sila_hq::Hq::open(&dir.path().join("hq.db")).unwrap());
             let listener = rt
                 .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
                 .unwrap();
@@ -764,7 +764,7 @@ mod sync_with_hq {
     #[test]
     fn an_account_made_at_hq_comes_down_by_sync_and_signs_in_once_an_administrator_sets_it_up_here()
     {
-        use sila_hq::console::store::ConsoleStore;
+        use sila_hq::ConsoleStore;
         let hq = Hq::start();
         let (_dir, desk) = signed_in_desk();
         let code = hq

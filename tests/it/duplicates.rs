@@ -176,7 +176,7 @@ async fn the_same_id_at_two_branches_is_certain_and_the_cli_prints_it() {
     assert!(ids.contains(&x) && ids.contains(&y));
 
     let out = std::process::Command::new(bin("hq"))
-        .args(["--db", hq.db.to_str().unwrap(), "duplicates", "--json"])
+        .args(["--db", hq.db.as_str(), "duplicates", "--json"])
         .output()
         .unwrap();
     assert!(
@@ -215,8 +215,7 @@ async fn the_cached_search_follows_its_inputs_and_nothing_else() {
     let (hq, _a, mut b, x, y) = one_person_at_two_branches().await;
     assert!(pair_open(&hq, &x, &y));
     let inputs = || {
-        rusqlite::Connection::open(&hq.db)
-            .unwrap()
+        hq.read()
             .query_row("SELECT version FROM duplicate_inputs", [], |r| {
                 r.get::<_, i64>(0)
             })

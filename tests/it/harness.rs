@@ -5,7 +5,6 @@
 use chrono::Utc;
 use rusqlite::Connection;
 use serde_json::Value;
-use sila_hq::SqliteHq;
 use sila_hq::store::HqStore;
 use sila_store::{InitOptions, KdfParams, Store};
 use sila_sync::{SyncError, SyncOptions, SyncReport};
@@ -28,10 +27,11 @@ pub fn fast_kdf() -> KdfParams {
 
 /// An HQ server running inside the test process on 127.0.0.1:0.
 pub struct Hq {
-    pub store: Arc<SqliteHq>,
+    pub store: Arc<sila_hq::Hq>,
     pub addr: SocketAddr,
     pub url: String,
-    pub db: PathBuf,
+    /// What `--db` takes: an SQLite file, or a PostgreSQL URL (`SILA_TEST_DB=postgres`).
+    pub db: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -40,8 +40,17 @@ pub struct Hq {
 impl Hq {
     pub async fn start() -> Hq {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("hq.db");
-        let store = Arc::new(SqliteHq::open(&db).unwrap());
+        let db = sila_hq::testing::fresh_db(dir.path());
+        Hq::serve(db, dir).await
+    }
+
+    /// Another server on the same database as one already started.
+    pub async fn start_on(db: String) -> Hq {
+        Hq::serve(db, tempfile::tempdir().unwrap()).await
+    }
+
+    async fn serve(db: String, dir: tempfile::TempDir) -> Hq {
+        let store = Arc::new(sila_hq::Hq::open(&db).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -76,9 +85,28 @@ impl Hq {
         }
     }
 
+    /// A connection to read HQ's rows with plain SQL (see [`read_db`]).
     pub fn read(&self) -> Connection {
-        Connection::open(&self.db).unwrap()
+        read_db(&self.db, self._dir.path())
     }
+}
+
+/// A connection to read an HQ store's rows with plain SQL: the SQLite file itself, or, for a
+/// PostgreSQL store, a copy of one moment of it in an SQLite file in `dir` (`sila_hq::db::copy`,
+/// the code of `sila-hq migrate-store`), so the tests' SQL reads either engine.
+pub fn read_db(db: &str, dir: &Path) -> Connection {
+    if !db.starts_with("postgres") {
+        return Connection::open(db).unwrap();
+    }
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let path = dir.join(format!("pg-copy-{n}.db"));
+    {
+        let from = sila_hq::db::open(db).unwrap();
+        let to = sila_hq::db::sqlite::SqliteEngine::open(&path).unwrap();
+        sila_hq::db::copy::copy(&*from, &to).unwrap();
+    }
+    Connection::open(&path).unwrap()
 }
 
 impl Drop for Hq {
@@ -482,7 +510,7 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// `sila-hq serve` as a child process on port 0; returns it and its address.
 pub async fn spawn_hq_process(
-    db: &Path,
+    db: &str,
     failpoint: Option<&str>,
 ) -> (tokio::process::Child, SocketAddr) {
     use tokio::io::AsyncBufReadExt;

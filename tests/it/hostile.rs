@@ -134,7 +134,7 @@ async fn a_device_cannot_take_a_committee_decision_or_give_itself_the_committee_
     );
     assert_eq!(hq_case_states(&hq, "الأفلاج")[case.as_str()], "in_committee");
     // Still in the committee's queue.
-    let console = hq.store.console().unwrap();
+    let console: &dyn sila_hq::ConsoleStore = &*hq.store;
     let queue = console
         .committee_queue(&Default::default(), None, 200, Utc::now().date_naive())
         .unwrap();
@@ -327,11 +327,11 @@ async fn writes_by_reference_into_another_branch_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_frame_cannot_cost_gigabytes_or_stall_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hq.db");
+    let db = sila_hq::testing::fresh_db(dir.path());
     let (mut child, addr) = spawn_hq_process(&db, None).await;
     let url = format!("http://{addr}");
     let code = {
-        let s = sila_hq::SqliteHq::open(&db).unwrap();
+        let s = sila_hq::Hq::open(&db).unwrap();
         s.create_enrol_code("مروان", chrono::Duration::hours(1), Utc::now())
             .unwrap()
     };
@@ -541,7 +541,7 @@ async fn hostile_operations_never_touch_another_branch_or_break_a_read() {
             assert_eq!(page.status(), 200, "round {round} phase {phase}");
         }
         hq.store.duplicate_candidates(1000).unwrap();
-        let console = hq.store.console().unwrap();
+        let console: &dyn sila_hq::ConsoleStore = &*hq.store;
         let today = Utc::now().date_naive();
         console.dashboard(&Default::default(), today).unwrap();
         for id in &theirs[5..10] {

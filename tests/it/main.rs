@@ -6,6 +6,7 @@ mod duplicates;
 mod harness;
 mod hostile;
 mod proxy;
+mod servers;
 mod sync_faults;
 mod sync_protocol;
 mod sync_random;

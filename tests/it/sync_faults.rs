@@ -117,12 +117,12 @@ async fn offline_then_back_loses_nothing_and_reports_network() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_killed_after_commit_before_answer_then_restarted() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hq.db");
+    let db = sila_hq::testing::fresh_db(dir.path());
     let (mut server, addr) = spawn_hq_process(&db, Some("push_after_commit:1")).await;
     let proxy = Proxy::start(addr, 2).await;
     // Enrol through the process (codes come from the same database file).
     let code = {
-        let s = sila_hq::SqliteHq::open(&db).unwrap();
+        let s = sila_hq::Hq::open(&db).unwrap();
         s.create_enrol_code("الأفلاج", chrono::Duration::hours(1), Utc::now())
             .unwrap()
     };
@@ -142,8 +142,7 @@ async fn server_killed_after_commit_before_answer_then_restarted() {
         "nothing acknowledged without an answer"
     );
     // HQ did commit the batch.
-    let committed: i64 = rusqlite::Connection::open(&db)
-        .unwrap()
+    let committed: i64 = read_db(&db, dir.path())
         .query_row("SELECT count(*) FROM applied_ops", [], |r| r.get(0))
         .unwrap();
     assert!(committed > 0);
@@ -151,7 +150,7 @@ async fn server_killed_after_commit_before_answer_then_restarted() {
     proxy.set_upstream(addr);
     let r = a.sync().await.unwrap();
     assert_eq!(r.pending, 0);
-    let h = rusqlite::Connection::open(&db).unwrap();
+    let h = read_db(&db, dir.path());
     let (ops, distinct): (i64, i64) = h
         .query_row(
             "SELECT count(*), count(DISTINCT op_id) FROM applied_ops WHERE device_id = ?1",
@@ -177,10 +176,10 @@ async fn server_killed_after_commit_before_answer_then_restarted() {
     let _ = server.wait().await;
 }
 
-/// Operations HQ (the file `db`) holds of a device: (rows, distinct op_ids).
-fn held_ops(db: &std::path::Path, device: &str) -> (i64, i64) {
-    rusqlite::Connection::open(db)
-        .unwrap()
+/// Operations HQ (the store `db`) holds of a device: (rows, distinct op_ids).
+fn held_ops(db: &str, device: &str) -> (i64, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    read_db(db, dir.path())
         .query_row(
             "SELECT count(*), count(DISTINCT op_id) FROM applied_ops WHERE device_id = ?1",
             [device],
@@ -205,10 +204,10 @@ fn sigterm(child: &tokio::process::Child) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_push_answers_the_batches_in_hand_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hq.db");
+    let db = sila_hq::testing::fresh_db(dir.path());
     let (server, addr) = spawn_hq_process(&db, None).await;
     let proxy = Proxy::start(addr, 7).await;
-    let code = sila_hq::SqliteHq::open(&db)
+    let code = sila_hq::Hq::open(&db)
         .unwrap()
         .create_enrol_code("الأفلاج", chrono::Duration::hours(1), Utc::now())
         .unwrap();

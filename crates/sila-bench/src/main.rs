@@ -693,7 +693,7 @@ fn duplicates(rows: &mut Vec<Row>, n: usize) -> Result<()> {
     let l = labelled::generate(n, 11);
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("hq.db");
-    drop(sila_hq::sqlite::SqliteHq::open(&db)?);
+    drop(sila_hq::Hq::open(&db)?);
     {
         // Fill HQ's beneficiaries table as pushes would have: whole records as JSON.
         let mut conn = Connection::open(&db)?;
@@ -735,7 +735,7 @@ fn duplicates(rows: &mut Vec<Row>, n: usize) -> Result<()> {
         }
         tx.commit()?;
     }
-    let hq = sila_hq::sqlite::SqliteHq::open(&db)?;
+    let hq = sila_hq::Hq::open(&db)?;
     let t = Instant::now();
     let found = hq.duplicate_candidates(usize::MAX)?;
     let ours = t.elapsed();

@@ -4,7 +4,7 @@
 //! Exit codes: 0 success, 2 an error (printed as a code and a message, never personal data).
 
 use crate::store::{HqActor, HqStore, Resolution};
-use crate::{Failpoint, SqliteHq};
+use crate::{Failpoint, Hq};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -14,9 +14,10 @@ use std::sync::Arc;
 #[derive(Parser)]
 #[command(name = "sila-hq", version, about = "Sila (صلة) headquarters server")]
 struct Cli {
-    /// The HQ database file.
+    /// The HQ database: the path of an SQLite file, or a PostgreSQL URL
+    /// (`postgres://user:password@host:port/database`).
     #[arg(long, global = true, env = "SILA_HQ_DB", default_value = "sila-hq.db")]
-    db: PathBuf,
+    db: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -101,6 +102,18 @@ enum Command {
         #[arg(long, default_value = "")]
         display_name: String,
     },
+    /// Move a whole HQ store into an empty database (an SQLite file up to PostgreSQL):
+    /// devices and their credentials, feed positions, attachments, merges, conflicts, console
+    /// staff, audit, knowledge base. Branches sync on without enrolling again. Prints the rows
+    /// copied per table; the copy is checked against them before it is committed.
+    MigrateStore {
+        /// The store to copy (an SQLite file or a PostgreSQL URL); it is only read.
+        #[arg(long)]
+        from: String,
+        /// The empty database to copy into.
+        #[arg(long)]
+        to: String,
+    },
     /// Publish a knowledge-base document to every branch.
     PublishDoc {
         #[arg(long)]
@@ -132,7 +145,15 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let store = SqliteHq::open(&cli.db).context("opening the HQ database")?;
+    if let Command::MigrateStore { from, to } = &cli.command {
+        let source = crate::db::open(from).context("opening the store to copy")?;
+        let target = crate::db::open(to).context("opening the target database")?;
+        for (table, n) in crate::db::copy::copy(&*source, &*target)? {
+            println!("{table}\t{n}");
+        }
+        return Ok(());
+    }
+    let store = Hq::open(&cli.db).context("opening the HQ database")?;
     let now = chrono::Utc::now();
     match cli.command {
         Command::Serve { listen, json_logs } => {
@@ -291,6 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             println!("{}", serde_json::to_string(&staff)?);
         }
+        Command::MigrateStore { .. } => unreachable!("handled before the store is opened"),
         Command::PublishDoc {
             title,
             body,

@@ -133,7 +133,7 @@ impl IntoResponse for ApiError {
             HqError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HqError::NotFound(_) => StatusCode::NOT_FOUND,
             HqError::HashMismatch | HqError::Lifecycle(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            HqError::Db(_) | HqError::Json(_) | HqError::Io(_) => {
+            HqError::Storage(_) | HqError::Json(_) | HqError::Io(_) => {
                 tracing::error!(code = e.code(), error = %e, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -143,7 +143,7 @@ impl IntoResponse for ApiError {
         }
         let message = match &e {
             // Internal details stay in the log.
-            HqError::Db(_) | HqError::Json(_) | HqError::Io(_) => "server error".to_owned(),
+            e if e.is_internal() => "server error".to_owned(),
             other => other.to_string(),
         };
         (

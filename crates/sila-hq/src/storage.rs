@@ -185,6 +185,23 @@ pub struct DeviceState {
     pub revoked: bool,
 }
 
+/// An enrolment code as it is kept (by its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolCode {
+    pub branch: String,
+    pub expires_at: String,
+    pub used_by: Option<String>,
+}
+
+/// An enrolled device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub device_id: String,
+    pub branch: String,
+    pub revoked: bool,
+    pub last_seq: i64,
+}
+
 /// Storage operations inside one write transaction. Every method fails only for a storage reason
 /// (a database or IO error), which fails the whole transaction.
 pub trait Tx {
@@ -300,6 +317,38 @@ pub trait Tx {
         except_id: &str,
     ) -> crate::Result<bool>;
     fn branch_known(&mut self, branch: &str) -> crate::Result<bool>;
+    // ---- devices and enrolment ----
+    /// A code by its hash (locked for the transaction: two devices using one code race here).
+    fn enrol_code(&mut self, code_hash: &str) -> crate::Result<Option<EnrolCode>>;
+    /// Keep a new code (and its branch, when new).
+    fn add_enrol_code(
+        &mut self,
+        code_hash: &str,
+        branch: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> crate::Result<()>;
+    fn use_enrol_code(
+        &mut self,
+        code_hash: &str,
+        device_id: &str,
+        now: DateTime<Utc>,
+    ) -> crate::Result<()>;
+    fn device(&mut self, device_id: &str) -> crate::Result<Option<DeviceRow>>;
+    fn device_by_token(&mut self, token_hash: &str) -> crate::Result<Option<DeviceRow>>;
+    /// Enrol a device, or give an enrolled one a new credential.
+    fn save_device(
+        &mut self,
+        device_id: &str,
+        branch: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> crate::Result<()>;
+    /// False when there is no such device.
+    fn revoke_device(&mut self, device_id: &str, now: DateTime<Utc>) -> crate::Result<bool>;
+    /// False when there is no such device.
+    fn set_resync(&mut self, device_id: &str, wanted: bool) -> crate::Result<bool>;
+
     /// An HQ staff action, by record IDs only (never names or values).
     fn audit(
         &mut self,

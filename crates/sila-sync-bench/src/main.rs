@@ -46,14 +46,14 @@ fn arg(name: &str, default: usize) -> usize {
 }
 
 struct Hq {
-    store: Arc<sila_hq::SqliteHq>,
+    store: Arc<sila_hq::Hq>,
     addr: std::net::SocketAddr,
     _dir: tempfile::TempDir,
 }
 
 async fn start_hq() -> Result<Hq> {
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(sila_hq::SqliteHq::open(&dir.path().join("hq.db"))?);
+    let store = Arc::new(sila_hq::Hq::open(&dir.path().join("hq.db"))?);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let s: Arc<dyn HqStore> = store.clone();

@@ -11,9 +11,9 @@
 use chrono::{Duration, NaiveDate, Utc};
 use rusqlite::{Connection, params};
 use serde_json::json;
-use sila_hq::SqliteHq;
-use sila_hq::console::ConsoleStore;
-use sila_hq::console::store::{CommitteeFilter, DashFilter};
+use sila_hq::ConsoleStore;
+use sila_hq::Hq;
+use sila_hq::store::console::{CommitteeFilter, DashFilter};
 use std::time::Instant;
 
 const BRANCHES: [&str; 5] = ["الأفلاج", "مروان", "ليلى", "البديع", "الحمر"];
@@ -144,7 +144,7 @@ fn main() {
     let dir = tempfile_dir();
     let db = dir.join("hq.db");
     let today = Utc::now().date_naive();
-    let hq = SqliteHq::open(&db).unwrap();
+    let hq = Hq::open(&db).unwrap();
     let mut raw = Connection::open(&db).unwrap();
     let t = Instant::now();
     seed(&mut raw, cases, today);

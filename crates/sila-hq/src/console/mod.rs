@@ -10,9 +10,8 @@
 pub mod assets;
 pub mod export;
 pub mod limiter;
-pub mod sqlite;
-pub mod store;
 
+use crate::store::console as store;
 use crate::store::{HqActor, HqError, HqStore, Resolution};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -142,7 +141,7 @@ impl From<HqError> for ConsoleError {
             HqError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             HqError::Forbidden(_) => (StatusCode::FORBIDDEN, "not_permitted"),
             HqError::Lifecycle(l) => (StatusCode::UNPROCESSABLE_ENTITY, l.code()),
-            HqError::Db(_) | HqError::Json(_) | HqError::Io(_) => {
+            HqError::Storage(_) | HqError::Json(_) | HqError::Io(_) => {
                 tracing::error!(code = e.code(), error = %e, "console request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
             }
@@ -220,8 +219,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(ConsoleError::from)
 }
 
-fn console(store: &Arc<dyn HqStore>) -> Result<&dyn ConsoleStore, HqError> {
-    store.console().ok_or(HqError::NotFound("console storage"))
+fn console(store: &Arc<dyn HqStore>) -> Result<&dyn HqStore, HqError> {
+    Ok(store.as_ref())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -708,7 +707,7 @@ async fn conflicts(
             };
             let name = file
                 .as_ref()
-                .map(|f| sqlite::display_name(&f["record"]))
+                .map(|f| crate::sql::console::display_name(&f["record"]))
                 .unwrap_or_default();
             let branch = file
                 .as_ref()
@@ -1320,7 +1319,7 @@ async fn kb_publish(
                 .decode(b64.trim())
                 .map_err(|_| ConsoleError::bad("bad_file"))?;
             let mime = sniff(&bytes).ok_or(ConsoleError::bad("bad_file"))?;
-            if bytes.len() as i64 > crate::sqlite::MAX_ATTACHMENT {
+            if bytes.len() as i64 > crate::rules::ops::MAX_ATTACHMENT {
                 return Err(ConsoleError::bad("bad_file"));
             }
             Some((bytes, mime))

@@ -14,10 +14,13 @@
 //! - [`ops`]: what each operation may do (records, lifecycle, staff, attachments).
 //! - [`fields`]: the per-field merge every edit of a record goes through.
 
+pub mod devices;
 pub mod fields;
 pub mod hq;
 pub mod ops;
+pub mod promise;
 pub mod push;
+pub mod staff;
 
 use sila_domain::catalog::Policy;
 

@@ -1,5 +1,6 @@
-//! sila-hq's integration tests: the HQ console's storage against a real SQLite file in a temp
-//! folder, and its HTTP layer on a real server on port 0. Time is passed in.
+//! sila-hq's integration tests: the HQ console's storage against a real store (an SQLite file in
+//! a temp folder, or with `SILA_TEST_DB=postgres` a fresh database on a throw-away PostgreSQL
+//! cluster), and its HTTP layer on a real server on port 0. Time is passed in.
 
 mod console;
 mod seed;

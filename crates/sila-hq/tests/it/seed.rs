@@ -1,9 +1,39 @@
-//! HQ rows for the console's tests and benchmark, written straight into the HQ file (as a push
-//! would leave them): cases with the JSON fields the console reads, surveys, interactions.
+//! HQ rows for the console's tests, written straight into HQ's tables (as a push would leave
+//! them), on either engine: cases with the JSON fields the console reads, surveys, interactions.
+//! And [`Raw`], plain SQL on the test's HQ, for looking inside.
 
 use chrono::{Duration, NaiveDate};
-use rusqlite::{Connection, params};
 use serde_json::json;
+use sila_hq::db::{Dialect, Row, Val};
+use sila_hq::{Hq, Result, params};
+use std::sync::Arc;
+
+/// Plain SQL on an HQ store (`?N` placeholders, on either engine).
+pub struct Raw(pub Arc<Hq>);
+
+impl Raw {
+    pub fn dialect(&self) -> Dialect {
+        self.0.engine().dialect()
+    }
+    pub fn rows(&self, sql: &str, p: &[Val]) -> Vec<Row> {
+        self.0.query(sql, p).unwrap()
+    }
+    pub fn i64(&self, sql: &str, p: &[Val]) -> i64 {
+        self.rows(sql, p)[0].i64(0).unwrap()
+    }
+    pub fn text(&self, sql: &str, p: &[Val]) -> String {
+        self.rows(sql, p)[0].text(0).unwrap()
+    }
+    pub fn texts(&self, sql: &str, p: &[Val]) -> Vec<String> {
+        self.rows(sql, p)
+            .iter()
+            .map(|r| r.text(0).unwrap())
+            .collect()
+    }
+    pub fn execute(&self, sql: &str, p: &[Val]) -> Result<u64> {
+        self.0.execute(sql, p)
+    }
+}
 
 pub struct CaseSeed<'a> {
     pub branch: &'a str,
@@ -16,7 +46,7 @@ pub struct CaseSeed<'a> {
     pub name: &'a str,
 }
 
-pub fn case(conn: &Connection, n: usize, s: &CaseSeed<'_>) -> String {
+pub fn case(conn: &Raw, n: usize, s: &CaseSeed<'_>) -> String {
     let bid = uuid::Uuid::now_v7().to_string();
     let cid = uuid::Uuid::now_v7().to_string();
     let promised = s.submitted + Duration::days(14);
@@ -32,32 +62,32 @@ pub fn case(conn: &Connection, n: usize, s: &CaseSeed<'_>) -> String {
         "promised_reply_date": promised.to_string(), "decision": decision});
     conn.execute(
         "INSERT INTO beneficiaries (id, branch, device_id, data, version, created_at, updated_at) VALUES (?1, ?2, 'd', ?3, 1, 'now', 'now')",
-        params![bid, s.branch, b.to_string()],
+        params![&bid, s.branch, b.to_string()],
     )
     .unwrap();
     conn.execute(
         "INSERT INTO cases (id, branch, device_id, beneficiary_id, state, data, version, created_at, updated_at)
          VALUES (?1, ?2, 'd', ?3, ?4, ?5, 1, 'now', 'now')",
-        params![cid, s.branch, bid, s.state, c.to_string()],
+        params![&cid, s.branch, &bid, s.state, c.to_string()],
     )
     .unwrap();
     cid
 }
 
-pub fn survey(conn: &Connection, branch: &str, channel: &str, overall: i64, on: NaiveDate) {
+pub fn survey(conn: &Raw, branch: &str, channel: &str, overall: i64, on: NaiveDate) {
     let id = uuid::Uuid::now_v7().to_string();
     conn.execute(
         "INSERT INTO records (entity, id, branch, device_id, data) VALUES ('survey', ?1, ?2, 'd', ?3)",
-        params![id, branch, json!({"id": id, "overall": overall, "channel": channel, "answered_on": on.to_string()}).to_string()],
+        params![&id, branch, json!({"id": id, "overall": overall, "channel": channel, "answered_on": on.to_string()}).to_string()],
     )
     .unwrap();
 }
 
-pub fn interaction(conn: &Connection, branch: &str, channel: &str, purpose: &str, on: NaiveDate) {
+pub fn interaction(conn: &Raw, branch: &str, channel: &str, purpose: &str, on: NaiveDate) {
     let id = uuid::Uuid::now_v7().to_string();
     conn.execute(
         "INSERT INTO records (entity, id, branch, device_id, data) VALUES ('interaction', ?1, ?2, 'd', ?3)",
-        params![id, branch, json!({"id": id, "purpose": purpose, "channel": channel, "at": format!("{on}T08:00:00Z")}).to_string()],
+        params![&id, branch, json!({"id": id, "purpose": purpose, "channel": channel, "at": format!("{on}T08:00:00Z")}).to_string()],
     )
     .unwrap();
 }

@@ -5,7 +5,7 @@
 //! Like `HqStore`, every method is blocking and every change is one transaction. Nothing here
 //! carries a password in clear beyond the call that hashes it, and no error carries personal data.
 
-use crate::store::Result;
+use crate::error::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 

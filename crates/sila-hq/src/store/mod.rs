@@ -1,6 +1,7 @@
-//! The boundary between the HQ server and its storage: [`HqStore`]. The HTTP handlers, the
-//! command line and the tests see only this trait, so a PostgreSQL backend can follow without
-//! touching the protocol or the handlers. The SQLite implementation is [`crate::sqlite::SqliteHq`].
+//! What the HTTP handlers, the console and the command line call: [`HqStore`] (sync, devices,
+//! HQ's decisions and reviews) and [`ConsoleStore`] (the console's staff, sessions, audit and
+//! pages). Implemented once, by [`crate::hq::Hq`], over whichever engine (`crate::db`) it was
+//! opened on.
 //!
 //! Every method is blocking (callers on the async runtime use `spawn_blocking`) and every method
 //! that changes something does it in one transaction: a push is applied whole or not at all.
@@ -14,12 +15,11 @@ use sila_proto::{
     PushState, SnapshotPlan, UploadStatus,
 };
 
-/// An authenticated branch device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Device {
-    pub device_id: String,
-    pub branch: String,
-}
+pub mod console;
+pub use console::ConsoleStore;
+
+pub use crate::error::{HqError, Result};
+pub use crate::rules::devices::Device;
 
 /// A device as the administrator sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -111,77 +111,8 @@ pub enum Resolution {
     TakeBranch,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HqError {
-    #[error("unknown or missing device credential")]
-    Unauthorized,
-    #[error("this device has been revoked")]
-    Revoked,
-    #[error("unknown enrolment code")]
-    CodeInvalid,
-    #[error("the enrolment code has expired")]
-    CodeExpired,
-    #[error("the enrolment code was used by another device")]
-    CodeUsed,
-    #[error("the store's branch is not the code's branch")]
-    BranchMismatch,
-    #[error("bad request: {0}")]
-    BadRequest(&'static str),
-    #[error("not found: {0}")]
-    NotFound(&'static str),
-    #[error("forbidden: {0}")]
-    Forbidden(&'static str),
-    #[error("too many requests")]
-    TooMany,
-    #[error("this client speaks an older protocol")]
-    UpdateRequired,
-    #[error("upload out of order")]
-    UploadOffset(UploadStatus),
-    #[error("uploaded bytes do not match their SHA-256")]
-    HashMismatch,
-    #[error("lifecycle: {0}")]
-    Lifecycle(#[from] sila_domain::case::LifecycleError),
-    #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
-    #[error("data format: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("io: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-impl HqError {
-    /// The stable code clients match on (never the message).
-    pub fn code(&self) -> &'static str {
-        match self {
-            HqError::Unauthorized => "unauthorized",
-            HqError::Revoked => "device_revoked",
-            HqError::CodeInvalid => "code_invalid",
-            HqError::CodeExpired => "code_expired",
-            HqError::CodeUsed => "code_used",
-            HqError::BranchMismatch => "branch_mismatch",
-            HqError::BadRequest(_) => "bad_request",
-            HqError::NotFound(_) => "not_found",
-            HqError::Forbidden(_) => "forbidden",
-            HqError::UploadOffset(_) => "upload_offset",
-            HqError::TooMany => "too_many_requests",
-            HqError::UpdateRequired => "update_required",
-            HqError::HashMismatch => "hash_mismatch",
-            HqError::Lifecycle(e) => e.code(),
-            HqError::Db(_) | HqError::Json(_) | HqError::Io(_) => "server_error",
-        }
-    }
-}
-
-pub type Result<T, E = HqError> = std::result::Result<T, E>;
-
 /// HQ's storage. See the module comment.
-pub trait HqStore: Send + Sync + 'static {
-    /// The HQ console's own storage (staff, sessions, audit, its read models), when this store
-    /// has one.
-    fn console(&self) -> Option<&dyn crate::console::ConsoleStore> {
-        None
-    }
-
+pub trait HqStore: ConsoleStore + Send + Sync + 'static {
     // ---- the sync protocol ----
 
     /// Exchange a one-time enrolment code for a device credential. The same device may repeat

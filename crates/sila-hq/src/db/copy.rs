@@ -1,0 +1,316 @@
+//! Copying a whole HQ store from one engine to another, row for row: `sila-hq migrate-store`
+//! (an SQLite HQ moving up to PostgreSQL), and the tests' look inside a PostgreSQL HQ (a copy
+//! into a temporary SQLite file they read with plain SQL).
+//!
+//! Everything is copied with its own numbers (feed positions, row numbers, merge and conflict
+//! numbers, audit rows), so devices enrolled before the move sync on after it with the same
+//! credentials and cursors. The tables kept by triggers (dashboards' facts, the duplicate
+//! search's change counter) are rebuilt by the target's own triggers as the rows arrive.
+
+use super::{Conn, Dialect, Engine, Mode};
+use crate::error::{HqError, Result};
+
+/// Every table of HQ's schema (as of the last migration of each engine) in an order that
+/// satisfies its references, with the columns to copy. `rid` of `records` is SQLite's rowid.
+pub const TABLES: &[(&str, &[&str])] = &[
+    ("meta", &["key", "value"]),
+    ("branches", &["name", "created_at", "feed_head"]),
+    (
+        "enrol_codes",
+        &[
+            "code_hash",
+            "branch",
+            "created_at",
+            "expires_at",
+            "used_by_device",
+            "used_at",
+        ],
+    ),
+    (
+        "devices",
+        &[
+            "device_id",
+            "branch",
+            "token_hash",
+            "enrolled_at",
+            "revoked_at",
+            "last_seen_at",
+            "last_seq",
+            "resync_requested",
+        ],
+    ),
+    (
+        "applied_ops",
+        &[
+            "device_id",
+            "seq",
+            "op_id",
+            "op",
+            "entity",
+            "entity_id",
+            "result",
+            "reason",
+            "created_at",
+            "applied_at",
+        ],
+    ),
+    (
+        "beneficiaries",
+        &[
+            "rid",
+            "id",
+            "branch",
+            "device_id",
+            "national_id",
+            "data",
+            "version",
+            "merged_into",
+            "created_at",
+            "updated_at",
+            "fields",
+        ],
+    ),
+    (
+        "cases",
+        &[
+            "rid",
+            "id",
+            "branch",
+            "device_id",
+            "beneficiary_id",
+            "state",
+            "data",
+            "version",
+            "hq_decided",
+            "created_at",
+            "updated_at",
+            "fields",
+        ],
+    ),
+    ("case_events", &["seq", "case_id", "origin", "data"]),
+    (
+        "records",
+        &[
+            "rid",
+            "entity",
+            "id",
+            "branch",
+            "device_id",
+            "data",
+            "version",
+            "fields",
+        ],
+    ),
+    (
+        "attachments",
+        &["sha256", "mime", "size", "received", "complete", "bytes"],
+    ),
+    (
+        "attachment_owners",
+        &["sha256", "branch", "received", "proven"],
+    ),
+    (
+        "upload_chunks",
+        &["sha256", "branch", "\"offset\"", "bytes"],
+    ),
+    (
+        "attachment_refs",
+        &["sha256", "branch", "entity", "entity_id"],
+    ),
+    (
+        "conflicts",
+        &[
+            "id",
+            "entity",
+            "entity_id",
+            "field",
+            "hq_value",
+            "branch_value",
+            "base_version",
+            "device_id",
+            "seq",
+            "reason",
+            "created_at",
+            "resolved_at",
+            "resolution",
+            "branch",
+        ],
+    ),
+    (
+        "feed",
+        &["branch", "seq", "kind", "entity_id", "origin", "at"],
+    ),
+    ("lookups", &["id", "device_id", "at", "found"]),
+    ("not_duplicates", &["a", "b", "staff_id", "at"]),
+    (
+        "merges",
+        &[
+            "id",
+            "survivor",
+            "merged",
+            "chosen",
+            "previous",
+            "staff_id",
+            "staff_name",
+            "at",
+            "undone_at",
+            "undone_by",
+            "branch_merge_id",
+        ],
+    ),
+    (
+        "hq_audit",
+        &["id", "at", "staff_id", "action", "entity", "entity_id"],
+    ),
+    (
+        "console_staff",
+        &[
+            "id",
+            "username",
+            "display_name",
+            "roles",
+            "password_hash",
+            "active",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    (
+        "console_sessions",
+        &["token_hash", "staff_id", "csrf", "created_at", "expires_at"],
+    ),
+    (
+        "console_audit",
+        &[
+            "id",
+            "at",
+            "staff_id",
+            "staff_name",
+            "action",
+            "entity",
+            "entity_id",
+            "detail",
+        ],
+    ),
+];
+
+/// The identity columns PostgreSQL numbers itself, set past the copied rows after a copy.
+const IDENTITIES: &[(&str, &str)] = &[
+    ("beneficiaries", "rid"),
+    ("cases", "rid"),
+    ("case_events", "seq"),
+    ("records", "rid"),
+    ("conflicts", "id"),
+    ("lookups", "id"),
+    ("merges", "id"),
+    ("hq_audit", "id"),
+    ("console_audit", "id"),
+];
+
+fn column(dialect: Dialect, table: &str, col: &str) -> String {
+    if table == "records" && col == "rid" {
+        dialect.records_rid().to_owned()
+    } else {
+        col.to_owned()
+    }
+}
+
+/// Rows per table, in [`TABLES`] order.
+pub fn counts(engine: &dyn Engine) -> Result<Vec<(&'static str, i64)>> {
+    super::run(engine, Mode::Read, |c| {
+        TABLES
+            .iter()
+            .map(|(t, _)| {
+                Ok((
+                    *t,
+                    c.one(&format!("SELECT count(*) FROM {t}"), &[])?.i64(0)?,
+                ))
+            })
+            .collect()
+    })
+}
+
+/// Copy every row of `from` into `to`, which must be empty (freshly migrated), in one
+/// transaction of `to`. Returns the rows copied per table; they are checked against what `to`
+/// then holds before it commits, or the copy fails and `to` stays empty.
+pub fn copy(from: &dyn Engine, to: &dyn Engine) -> Result<Vec<(&'static str, i64)>> {
+    let held = counts(to)?;
+    if let Some((t, _)) = held.iter().find(|(t, n)| *n > 0 && *t != "meta") {
+        tracing::warn!(table = t, "the target of a copy is not empty");
+        return Err(HqError::BadRequest("the target database is not empty"));
+    }
+    let (fd, td) = (from.dialect(), to.dialect());
+    // One moment of the source, read in one transaction, written in one transaction.
+    super::run(from, Mode::Snapshot, |source: &mut dyn Conn| {
+        let counted = TABLES
+            .iter()
+            .map(|(t, _)| {
+                Ok((
+                    *t,
+                    source
+                        .one(&format!("SELECT count(*) FROM {t}"), &[])?
+                        .i64(0)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        super::run(to, Mode::Write, |target: &mut dyn Conn| {
+            // A target opened by `Hq` already made its own identity: the source's replaces it.
+            target.exec("DELETE FROM meta", &[])?;
+            for (table, cols) in TABLES {
+                let select = format!(
+                    "SELECT {} FROM {table}",
+                    cols.iter()
+                        .map(|c| column(fd, table, c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let insert = format!(
+                    "INSERT INTO {table} ({}) VALUES ({})",
+                    cols.iter()
+                        .map(|c| column(td, table, c))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    (1..=cols.len())
+                        .map(|i| format!("?{i}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                source.query_each(&select, &[], &mut |row| {
+                    target.exec(&insert, &row.0)?;
+                    Ok(())
+                })?;
+            }
+            // Checked before the commit: a copy that does not hold what its source held leaves
+            // the target as it was.
+            for (table, n) in &counted {
+                let got = target
+                    .one(&format!("SELECT count(*) FROM {table}"), &[])?
+                    .i64(0)?;
+                if got != *n {
+                    tracing::error!(
+                        table,
+                        source = n,
+                        copied = got,
+                        "a copy differs from its source"
+                    );
+                    return Err(HqError::Storage(crate::error::StorageError::new(
+                        "the copy's counts differ from the source's",
+                    )));
+                }
+            }
+            if td == Dialect::Postgres {
+                for (table, col) in IDENTITIES {
+                    target.one(
+                        &format!(
+                            "SELECT setval(pg_get_serial_sequence('{table}', '{col}'),
+                                           coalesce((SELECT max({col}) FROM {table}), 0) + 1, false)"
+                        ),
+                        &[],
+                    )?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(counted)
+    })
+}

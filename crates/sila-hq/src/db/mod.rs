@@ -1,0 +1,328 @@
+//! The engine boundary: what an SQL engine (SQLite, PostgreSQL) offers HQ's storage. An engine
+//! opens connections, runs transactions, applies its own migrations and converts between its
+//! types and [`Val`]; it holds no query of HQ's. HQ's storage operations are written once, in the
+//! SQL both engines share, in [`crate::sql`]; where the two dialects differ, [`Dialect`] says
+//! which text to send.
+//!
+//! Placeholders are written `?1`, `?2` …; an engine that numbers them otherwise (PostgreSQL's
+//! `$1`) rewrites them. Timestamps are RFC 3339 text in UTC, JSON is text, flags are integers
+//! 0/1: the same values on both engines, so a store moves between them row for row.
+
+pub mod copy;
+pub mod postgres;
+pub mod sqlite;
+
+use crate::error::{HqError, Result};
+use std::sync::Arc;
+
+/// One value in or out of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::Int(v)
+    }
+}
+impl From<usize> for Val {
+    fn from(v: usize) -> Self {
+        Val::Int(v as i64)
+    }
+}
+impl From<bool> for Val {
+    fn from(v: bool) -> Self {
+        Val::Int(i64::from(v))
+    }
+}
+impl From<f64> for Val {
+    fn from(v: f64) -> Self {
+        Val::Real(v)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Self {
+        Val::Text(v.to_owned())
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Self {
+        Val::Text(v)
+    }
+}
+impl From<&String> for Val {
+    fn from(v: &String) -> Self {
+        Val::Text(v.clone())
+    }
+}
+impl From<&[u8]> for Val {
+    fn from(v: &[u8]) -> Self {
+        Val::Blob(v.to_vec())
+    }
+}
+impl From<Vec<u8>> for Val {
+    fn from(v: Vec<u8>) -> Self {
+        Val::Blob(v)
+    }
+}
+impl<T: Into<Val>> From<Option<T>> for Val {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Val::Null, Into::into)
+    }
+}
+impl From<chrono::DateTime<chrono::Utc>> for Val {
+    fn from(v: chrono::DateTime<chrono::Utc>) -> Self {
+        Val::Text(v.to_rfc3339())
+    }
+}
+
+/// Parameters of a query: `params![a, b]`.
+#[macro_export]
+macro_rules! params {
+    () => { &[] as &[$crate::db::Val] };
+    ($($v:expr),+ $(,)?) => { &[$($crate::db::Val::from($v)),+] as &[$crate::db::Val] };
+}
+
+fn column(what: &'static str) -> HqError {
+    HqError::Storage(crate::error::StorageError::new(format!(
+        "unexpected column type, wanted {what}"
+    )))
+}
+
+/// One row of an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(pub Vec<Val>);
+
+impl Row {
+    fn at(&self, i: usize) -> &Val {
+        self.0.get(i).unwrap_or(&Val::Null)
+    }
+    pub fn i64(&self, i: usize) -> Result<i64> {
+        self.opt_i64(i)?.ok_or_else(|| column("integer"))
+    }
+    pub fn opt_i64(&self, i: usize) -> Result<Option<i64>> {
+        match self.at(i) {
+            Val::Null => Ok(None),
+            Val::Int(v) => Ok(Some(*v)),
+            Val::Real(v) => Ok(Some(*v as i64)),
+            Val::Text(s) => s.parse().map(Some).map_err(|_| column("integer")),
+            Val::Blob(_) => Err(column("integer")),
+        }
+    }
+    pub fn bool(&self, i: usize) -> Result<bool> {
+        Ok(self.i64(i)? != 0)
+    }
+    pub fn text(&self, i: usize) -> Result<String> {
+        self.opt_text(i)?.ok_or_else(|| column("text"))
+    }
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        match self.at(i) {
+            Val::Null => Ok(None),
+            Val::Text(s) => Ok(Some(s.clone())),
+            Val::Int(v) => Ok(Some(v.to_string())),
+            Val::Real(v) => Ok(Some(v.to_string())),
+            Val::Blob(b) => String::from_utf8(b.clone())
+                .map(Some)
+                .map_err(|_| column("text")),
+        }
+    }
+    pub fn take_text(&mut self, i: usize) -> Result<String> {
+        match self.0.get_mut(i) {
+            Some(Val::Text(s)) => Ok(std::mem::take(s)),
+            _ => self.text(i),
+        }
+    }
+    pub fn blob(&self, i: usize) -> Result<Vec<u8>> {
+        match self.at(i) {
+            Val::Blob(b) => Ok(b.clone()),
+            Val::Text(s) => Ok(s.as_bytes().to_vec()),
+            Val::Null => Ok(Vec::new()),
+            _ => Err(column("bytes")),
+        }
+    }
+    pub fn opt_blob(&self, i: usize) -> Result<Option<Vec<u8>>> {
+        match self.at(i) {
+            Val::Null => Ok(None),
+            _ => self.blob(i).map(Some),
+        }
+    }
+    pub fn f64(&self, i: usize) -> Result<f64> {
+        match self.at(i) {
+            Val::Real(v) => Ok(*v),
+            Val::Int(v) => Ok(*v as f64),
+            _ => Err(column("number")),
+        }
+    }
+    /// A JSON text column, parsed.
+    pub fn json(&self, i: usize) -> Result<serde_json::Value> {
+        Ok(serde_json::from_str(&self.text(i)?)?)
+    }
+}
+
+/// Which SQL an engine speaks, where the two differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The column that numbers `records` rows in the order they were written.
+    pub fn records_rid(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "rowid",
+            Dialect::Postgres => "rid",
+        }
+    }
+    /// Appended to a read inside a write transaction that may update the row: PostgreSQL locks
+    /// it until the transaction ends, so two servers never both change one record from the same
+    /// copy. SQLite has one writer at a time already.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+/// One connection inside a transaction. `Send`, so that an engine may run a transaction on a
+/// thread of its own (see [`Engine::run`]).
+pub trait Conn: Send {
+    fn dialect(&self) -> Dialect;
+    /// Run a query and hand each row to `each`, in order, without holding them all.
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Val],
+        each: &mut dyn FnMut(Row) -> Result<()>,
+    ) -> Result<()>;
+    /// Run a statement; the number of rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64>;
+    /// Run statements without parameters (savepoints, a schema).
+    fn batch(&mut self, sql: &str) -> Result<()>;
+}
+
+impl dyn Conn + '_ {
+    pub fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        let mut out = Vec::new();
+        self.query_each(sql, params, &mut |r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+    /// The first row, if any.
+    pub fn row(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>> {
+        let mut out = None;
+        self.query_each(sql, params, &mut |r| {
+            if out.is_none() {
+                out = Some(r);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+    /// The first row, which must be there.
+    pub fn one(&mut self, sql: &str, params: &[Val]) -> Result<Row> {
+        self.row(sql, params)?
+            .ok_or_else(|| HqError::Storage(crate::error::StorageError::new("no row")))
+    }
+    pub fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        self.execute(sql, params)
+    }
+}
+
+/// What a transaction may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Reads only (and writes nobody waits on: a lookup's record). SQLite runs it on its one
+    /// connection, PostgreSQL at READ COMMITTED on any pooled connection.
+    Read,
+    /// Changes: SQLite takes its write lock first (IMMEDIATE), PostgreSQL locks rows as it
+    /// reads them for update.
+    Write,
+    /// Reads that must all see one moment of the store (a copy of the whole store):
+    /// PostgreSQL's REPEATABLE READ; SQLite's read transaction is one moment already.
+    Snapshot,
+}
+
+/// What runs inside one transaction.
+pub type TxFn<'f> = dyn FnMut(&mut dyn Conn) -> Result<()> + Send + 'f;
+
+/// An SQL engine. Everything HQ stores goes through [`Engine::run`].
+pub trait Engine: Send + Sync + 'static {
+    fn dialect(&self) -> Dialect;
+    /// Run `f` in one transaction, committed when it returns Ok and rolled back otherwise. An
+    /// engine may run `f` again from the start when the transaction lost a race another server
+    /// won (a deadlock, a serialisation failure, a row another transaction inserted first): `f`
+    /// must have no effect outside the transaction. Blocking, like every storage call: callers
+    /// on an async runtime use `spawn_blocking`; one that does not blocks its thread (an engine
+    /// whose driver cannot block there runs `f` on a thread of its own).
+    fn run(&self, mode: Mode, f: &mut TxFn<'_>) -> Result<()>;
+    /// A short description for logs (never a password).
+    fn describe(&self) -> String;
+}
+
+/// Run `f` in a transaction and return what it made.
+pub fn run<R: Send>(
+    engine: &dyn Engine,
+    mode: Mode,
+    mut f: impl FnMut(&mut dyn Conn) -> Result<R> + Send,
+) -> Result<R> {
+    let mut out = None;
+    engine.run(mode, &mut |c| {
+        out = Some(f(c)?);
+        Ok(())
+    })?;
+    Ok(out.expect("run returned Ok without running"))
+}
+
+/// Open the engine a `--db` value names: a `postgres://` (or `postgresql://`) URL, or else the
+/// path of an SQLite file.
+pub fn open(db: &str) -> Result<Arc<dyn Engine>> {
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgEngine::open(db)?))
+    } else {
+        Ok(Arc::new(sqlite::SqliteEngine::open(std::path::Path::new(
+            db,
+        ))?))
+    }
+}
+
+/// Rewrite `?N` placeholders as `$N` (outside quoted text).
+pub fn dollar_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    for c in sql.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '?' => {
+                out.push('$');
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_rewritten_outside_quotes_only() {
+        assert_eq!(
+            dollar_placeholders("SELECT a FROM t WHERE b = ?1 AND c IN (?2, '?') AND \"d?\" = ?10"),
+            "SELECT a FROM t WHERE b = $1 AND c IN ($2, '?') AND \"d?\" = $10"
+        );
+    }
+}

@@ -1,0 +1,358 @@
+//! HQ on PostgreSQL: for a charity that outgrows one file and one process, or a body that hosts
+//! HQ for several charities, with several `sila-hq serve` processes on one database.
+//!
+//! The driver is the blocking `postgres` crate with an `r2d2` pool: HQ's rules are synchronous
+//! code over a storage trait and already run on blocking threads (`spawn_blocking`), so an async
+//! driver would only add a `block_on` around every query. Each pooled connection keeps its
+//! prepared statements.
+//!
+//! Transactions run at READ COMMITTED. What SQLite gets from its single writer, PostgreSQL gets
+//! from row locks taken in the same transaction: a push locks its device's row first (one push
+//! per device at a time, on whichever server), a record read for change is locked until commit
+//! ([`super::Dialect::for_update`]), and a branch's feed is numbered under its `branches` row, so
+//! entries of one branch commit in the order of their numbers and a pull never passes one that
+//! commits late. A transaction that loses a race (a deadlock, a row another server inserted
+//! first) is run again from the start, a few times.
+//!
+//! Its schema is `migrations/hq-postgres/`, under the same rules as SQLite's: append-only, all
+//! pending ones in one transaction (under an advisory lock, so two servers starting together do
+//! not both apply them), and a database written by a newer `sila-hq` is refused.
+
+use super::{Conn, Dialect, Engine, Mode, Row, TxFn, Val};
+use crate::error::{HqError, Result, StorageError};
+use bytes::BytesMut;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, NoTls, Statement};
+use std::collections::HashMap;
+use std::str::FromStr;
+
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init",
+    include_str!("../../../../migrations/hq-postgres/0001_init.sql"),
+)];
+
+/// Key of the advisory lock held while migrating.
+const MIGRATION_LOCK: i64 = 0x5111_a000_0001;
+
+/// How many times a transaction that lost a race is run again.
+const RETRIES: usize = 8;
+
+impl From<postgres::Error> for HqError {
+    fn from(e: postgres::Error) -> Self {
+        use postgres::error::SqlState;
+        let retry = e.code().is_some_and(|c| {
+            *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::UNIQUE_VIOLATION
+        });
+        // The server's own message (no parameters are ever part of it).
+        let message = match e.as_db_error() {
+            Some(db) => format!("postgres {}: {}", db.code().code(), db.message()),
+            None => format!("postgres: {e}"),
+        };
+        HqError::Storage(StorageError { message, retry })
+    }
+}
+
+impl From<r2d2::Error> for HqError {
+    fn from(e: r2d2::Error) -> Self {
+        HqError::Storage(StorageError::new(format!("postgres pool: {e}")))
+    }
+}
+
+impl ToSql for Val {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Val::Null => Ok(IsNull::Yes),
+            Val::Int(v) => match *ty {
+                Type::INT8 => v.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+                Type::BOOL => (*v != 0).to_sql(ty, out),
+                Type::FLOAT8 => (*v as f64).to_sql(ty, out),
+                Type::FLOAT4 => (*v as f32).to_sql(ty, out),
+                _ => v.to_string().as_str().to_sql(&Type::TEXT, out),
+            },
+            Val::Real(v) => match *ty {
+                Type::FLOAT4 => (*v as f32).to_sql(ty, out),
+                Type::FLOAT8 => v.to_sql(ty, out),
+                _ => v.to_string().as_str().to_sql(&Type::TEXT, out),
+            },
+            Val::Text(s) => match *ty {
+                Type::INT8 => s.parse::<i64>()?.to_sql(ty, out),
+                Type::INT4 => s.parse::<i32>()?.to_sql(ty, out),
+                Type::BYTEA => s.as_bytes().to_sql(ty, out),
+                _ => s.as_str().to_sql(&Type::TEXT, out),
+            },
+            Val::Blob(b) => b.as_slice().to_sql(&Type::BYTEA, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn row(r: &postgres::Row) -> Result<Row> {
+    let mut out = Vec::with_capacity(r.len());
+    for (i, c) in r.columns().iter().enumerate() {
+        let v = match *c.type_() {
+            Type::BOOL => r
+                .try_get::<_, Option<bool>>(i)?
+                .map_or(Val::Null, |b| Val::Int(i64::from(b))),
+            Type::INT2 => r
+                .try_get::<_, Option<i16>>(i)?
+                .map_or(Val::Null, |v| Val::Int(v.into())),
+            Type::INT4 => r
+                .try_get::<_, Option<i32>>(i)?
+                .map_or(Val::Null, |v| Val::Int(v.into())),
+            Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map_or(Val::Null, Val::Int),
+            Type::FLOAT4 => r
+                .try_get::<_, Option<f32>>(i)?
+                .map_or(Val::Null, |v| Val::Real(v.into())),
+            Type::FLOAT8 => r.try_get::<_, Option<f64>>(i)?.map_or(Val::Null, Val::Real),
+            Type::BYTEA => r
+                .try_get::<_, Option<Vec<u8>>>(i)?
+                .map_or(Val::Null, Val::Blob),
+            _ => r
+                .try_get::<_, Option<String>>(i)?
+                .map_or(Val::Null, Val::Text),
+        };
+        out.push(v);
+    }
+    Ok(Row(out))
+}
+
+/// A pooled connection and the statements it has prepared.
+pub struct PgConn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl PgConn {
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(&super::dollar_placeholders(sql))?;
+        // A statement built from user input would grow this without end; HQ's are constants
+        // plus a few shapes of filter.
+        if self.statements.len() > 2000 {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+}
+
+impl Conn for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Val],
+        each: &mut dyn FnMut(Row) -> Result<()>,
+    ) -> Result<()> {
+        let stmt = self.statement(sql)?;
+        let mut rows = self.client.query_raw(&stmt, params.iter())?;
+        while let Some(r) = rows.next()? {
+            each(row(&r)?)?;
+        }
+        Ok(())
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        let stmt = self.statement(sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+        Ok(self.client.execute(&stmt, &refs)?)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql)?;
+        Ok(())
+    }
+}
+
+pub struct Manager {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> std::result::Result<PgConn, postgres::Error> {
+        Ok(PgConn {
+            client: self.config.connect(NoTls)?,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> std::result::Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+pub struct PgEngine {
+    /// Always there; taken only when the engine is dropped (see its `Drop`).
+    pool: Option<r2d2::Pool<Manager>>,
+    describe: String,
+}
+
+impl Drop for PgEngine {
+    fn drop(&mut self) {
+        // Closing a connection blocks too: the last `Hq` may be dropped on a runtime's thread.
+        if let Some(pool) = self.pool.take() {
+            off_runtime(move || drop(pool));
+        }
+    }
+}
+
+impl PgEngine {
+    /// Connect to `url` (`postgres://user:password@host:port/database`, or a unix socket as
+    /// `postgres://user@%2Fpath%2Fto%2Fdir/database`) and bring its schema up to date. The pool
+    /// holds up to `SILA_HQ_DB_POOL` connections (16).
+    pub fn open(url: &str) -> Result<PgEngine> {
+        let config = postgres::Config::from_str(url)
+            .map_err(|_| HqError::BadRequest("the PostgreSQL URL cannot be read"))?;
+        let size = std::env::var("SILA_HQ_DB_POOL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16u32)
+            .max(1);
+        let describe = format!(
+            "postgres:{}/{}",
+            config
+                .get_hosts()
+                .iter()
+                .map(|h| match h {
+                    postgres::config::Host::Tcp(h) => h.clone(),
+                    postgres::config::Host::Unix(p) => p.display().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            config.get_dbname().unwrap_or("")
+        );
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .connection_timeout(std::time::Duration::from_secs(30))
+            .build(Manager { config })?;
+        let engine = PgEngine {
+            pool: Some(pool),
+            describe,
+        };
+        off_runtime(|| engine.migrate())?;
+        Ok(engine)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut conn = self.pool()?;
+        let c = &mut conn.client;
+        let mut tx = c.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )?;
+        let found: i64 = tx
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                &[],
+            )?
+            .get(0);
+        if found > MIGRATIONS.len() as i64 {
+            return Err(HqError::BadRequest(
+                "the HQ store was written by a newer sila-hq",
+            ));
+        }
+        for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tx.batch_execute(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                &[&(i as i64 + 1), name, &chrono::Utc::now().to_rfc3339()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl Engine for PgEngine {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn run(&self, mode: Mode, f: &mut TxFn<'_>) -> Result<()> {
+        off_runtime(|| self.run_here(mode, f))
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+}
+
+/// Run `f` where the blocking client may block: the calling thread, unless it is an async
+/// runtime's (the client blocks on a runtime of its own, which tokio refuses inside another),
+/// then a thread of its own while the caller waits. HQ's handlers call the store from
+/// `spawn_blocking` and never pay for the thread; a caller on the runtime (a test, a tool) gets
+/// what SQLite gives it, a call that blocks.
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+impl PgEngine {
+    fn pool(&self) -> Result<r2d2::PooledConnection<Manager>> {
+        Ok(self
+            .pool
+            .as_ref()
+            .expect("the pool lives as long as the engine")
+            .get()?)
+    }
+
+    fn run_here(&self, mode: Mode, f: &mut TxFn<'_>) -> Result<()> {
+        let begin = match mode {
+            Mode::Read | Mode::Write => "BEGIN",
+            Mode::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        let mut conn = self.pool()?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            conn.client.batch_execute(begin)?;
+            let r = f(&mut *conn).and_then(|()| Ok(conn.client.batch_execute("COMMIT")?));
+            match r {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    // After a failed COMMIT the transaction is gone already; ROLLBACK only warns.
+                    let _ = conn.client.batch_execute("ROLLBACK");
+                    if e.retryable() && attempt < RETRIES {
+                        tracing::debug!(attempt, "transaction lost a race: running it again");
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,808 @@
+//! The console's storage in shared SQL: HQ staff and their sessions, the audit, and the read
+//! models of its pages (the committee queue, the whole file of a case, dashboards, branch staff,
+//! the knowledge base). Every list is paged in SQL and served from an index
+//! (`migrations/hq/0003_console.sql` and its PostgreSQL twin).
+
+use crate::db::{Conn, Row, Val};
+use crate::params;
+use crate::rules::promise::{self, WAITING};
+use crate::store::console::*;
+use crate::{HqError, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+const STAFF_COLS: &str = "id, username, display_name, roles, active";
+
+fn staff_row(r: &Row) -> Result<ConsoleStaff> {
+    Ok(ConsoleStaff {
+        id: r.text(0)?,
+        username: r.text(1)?,
+        display_name: r.text(2)?,
+        roles: serde_json::from_str(&r.text(3)?).unwrap_or_default(),
+        active: r.bool(4)?,
+    })
+}
+
+/// The name to show for a beneficiary record (as written, or the four parts).
+pub fn display_name(data: &Value) -> String {
+    let name = &data["name"];
+    let written = name["as_written"].as_str().unwrap_or("").trim();
+    if !written.is_empty() {
+        return written.to_owned();
+    }
+    ["first", "father", "grandfather", "family"]
+        .iter()
+        .filter_map(|k| name[*k].as_str())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+// ---- staff and sessions ----
+
+/// An account by user name (any case), with its password hash.
+pub fn staff_by_name(c: &mut dyn Conn, username: &str) -> Result<Option<(ConsoleStaff, String)>> {
+    c.row(
+        &format!("SELECT {STAFF_COLS}, password_hash FROM console_staff WHERE lower(username) = lower(?1)"),
+        params![username],
+    )?
+    .map(|r| Ok((staff_row(&r)?, r.text(5)?)))
+    .transpose()
+}
+
+pub fn staff_by_id(c: &mut dyn Conn, id: &str) -> Result<Option<ConsoleStaff>> {
+    let lock = c.dialect().for_update();
+    c.row(
+        &format!("SELECT {STAFF_COLS} FROM console_staff WHERE id = ?1{lock}"),
+        params![id],
+    )?
+    .map(|r| staff_row(&r))
+    .transpose()
+}
+
+pub fn all_staff(c: &mut dyn Conn) -> Result<Vec<ConsoleStaff>> {
+    c.query(
+        &format!("SELECT {STAFF_COLS} FROM console_staff ORDER BY username"),
+        params![],
+    )?
+    .iter()
+    .map(staff_row)
+    .collect()
+}
+
+pub fn insert_staff(
+    c: &mut dyn Conn,
+    id: &str,
+    username: &str,
+    display_name: &str,
+    roles_json: &str,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    c.exec(
+        "INSERT INTO console_staff (id, username, display_name, roles, password_hash, active, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6)",
+        params![id, username, display_name, roles_json, hash, now],
+    )?;
+    Ok(())
+}
+
+/// Change an account; a disabled account or a new password ends every open session.
+pub fn update_staff(
+    c: &mut dyn Conn,
+    id: &str,
+    roles_json: &str,
+    active: bool,
+    hash: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    c.exec(
+        "UPDATE console_staff SET roles = ?2, active = ?3, password_hash = coalesce(?4, password_hash), updated_at = ?5 WHERE id = ?1",
+        params![id, roles_json, active, hash, now],
+    )?;
+    if !active || hash.is_some() {
+        c.exec(
+            "DELETE FROM console_sessions WHERE staff_id = ?1",
+            params![id],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn add_session(
+    c: &mut dyn Conn,
+    token_hash: &str,
+    staff_id: &str,
+    csrf: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    c.exec(
+        "DELETE FROM console_sessions WHERE expires_at < ?1",
+        params![now],
+    )?;
+    c.exec(
+        "INSERT INTO console_sessions (token_hash, staff_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![token_hash, staff_id, csrf, now, expires_at],
+    )?;
+    Ok(())
+}
+
+/// A session by its token's hash: who, the CSRF token, until when.
+pub fn session(
+    c: &mut dyn Conn,
+    token_hash: &str,
+) -> Result<Option<(ConsoleStaff, String, String)>> {
+    c.row(
+        "SELECT s.id, s.username, s.display_name, s.roles, s.active, x.csrf, x.expires_at
+         FROM console_sessions x JOIN console_staff s ON s.id = x.staff_id
+         WHERE x.token_hash = ?1",
+        params![token_hash],
+    )?
+    .map(|r| Ok((staff_row(&r)?, r.text(5)?, r.text(6)?)))
+    .transpose()
+}
+
+pub fn end_session(c: &mut dyn Conn, token_hash: &str) -> Result<()> {
+    c.exec(
+        "DELETE FROM console_sessions WHERE token_hash = ?1",
+        params![token_hash],
+    )?;
+    Ok(())
+}
+
+// ---- audit ----
+
+pub fn audit(
+    c: &mut dyn Conn,
+    staff: &ConsoleStaff,
+    action: &str,
+    entity: &str,
+    entity_id: &str,
+    detail: &Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    c.exec(
+        "INSERT INTO console_audit (at, staff_id, staff_name, action, entity, entity_id, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            now,
+            &staff.id,
+            &staff.display_name,
+            action,
+            entity,
+            entity_id,
+            serde_json::to_string(detail)?
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn audit_log(c: &mut dyn Conn, before: Option<i64>, limit: usize) -> Result<Vec<AuditRow>> {
+    c.query(
+        "SELECT id, at, staff_id, staff_name, action, entity, entity_id, detail FROM console_audit
+         WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+        params![before.unwrap_or(i64::MAX), limit.clamp(1, 500)],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(AuditRow {
+            id: r.i64(0)?,
+            at: r.text(1)?,
+            staff_id: r.text(2)?,
+            staff_name: r.text(3)?,
+            action: r.text(4)?,
+            entity: r.text(5)?,
+            entity_id: r.text(6)?,
+            detail: serde_json::from_str(&r.text(7)?).unwrap_or(Value::Null),
+        })
+    })
+    .collect()
+}
+
+// ---- the committee ----
+
+pub fn committee_queue(
+    c: &mut dyn Conn,
+    filter: &CommitteeFilter,
+    after: Option<&str>,
+    limit: usize,
+    today: NaiveDate,
+) -> Result<CommitteePage> {
+    let soon = promise::due_soon_days();
+    // Each promise filter is one half-open range [from, to) of the index's second column.
+    let (today_s, after_soon) = promise::bounds(today, soon);
+    let (from, to): (Option<String>, Option<String>) = match filter.promise.as_deref() {
+        None | Some("") => (None, None),
+        Some("overdue") => (None, Some(today_s.clone())),
+        Some("due_soon") => (Some(today_s.clone()), Some(after_soon.clone())),
+        Some("on_track") => (Some(after_soon.clone()), None),
+        Some(_) => return Err(HqError::BadRequest("promise")),
+    };
+    let (after_p, after_rid) = match after {
+        Some(cur) => {
+            let (p, rid) = cur.rsplit_once('|').ok_or(HqError::BadRequest("cursor"))?;
+            (
+                Some(p.to_owned()),
+                rid.parse::<i64>()
+                    .map_err(|_| HqError::BadRequest("cursor"))?,
+            )
+        }
+        None => (None, 0),
+    };
+    let branch = filter.branch.as_deref().filter(|b| !b.is_empty());
+    let limit = limit.clamp(1, 200);
+    // Only the conditions in use are written, so each is an index seek (an `?1 IS NULL OR`
+    // form would make the engine test every waiting case).
+    let mut cond = String::from("c.state = 'in_committee'");
+    let mut args: Vec<Val> = Vec::new();
+    if let Some(b) = branch {
+        args.push(b.into());
+        cond.push_str(&format!(" AND c.branch = ?{}", args.len()));
+    }
+    if let Some(f) = &from {
+        args.push(f.into());
+        cond.push_str(&format!(" AND c.c_promised >= ?{}", args.len()));
+    }
+    if let Some(t) = &to {
+        args.push(t.into());
+        cond.push_str(&format!(" AND c.c_promised < ?{}", args.len()));
+    }
+    if let Some(p) = &after_p {
+        args.push(p.into());
+        args.push(after_rid.into());
+        cond.push_str(&format!(
+            " AND (c.c_promised, c.rid) > (?{}, ?{})",
+            args.len() - 1,
+            args.len()
+        ));
+    }
+    args.push((limit + 1).into());
+    let raw = c.query(
+        &format!(
+            "SELECT c.rid, c.id, c.branch, c.data, b.data
+             FROM cases c LEFT JOIN beneficiaries b ON b.id = c.beneficiary_id
+             WHERE {cond} ORDER BY c.c_promised, c.rid LIMIT ?{}",
+            args.len()
+        ),
+        &args,
+    )?;
+    let more = raw.len() > limit;
+    let mut rows = Vec::with_capacity(limit);
+    let mut next = None;
+    for (i, r) in raw.into_iter().enumerate() {
+        if i == limit {
+            break;
+        }
+        let rid = r.i64(0)?;
+        let case: Value = r.json(3)?;
+        let b: Value = r
+            .opt_text(4)?
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?
+            .unwrap_or(Value::Null);
+        let promised = case["promised_reply_date"].as_str().map(str::to_owned);
+        let (promise, left) = promised
+            .as_deref()
+            .and_then(|p| promise::promise_of(p, today, soon))
+            .map_or((Promise::OnTrack, None), |(p, l)| (p, Some(l)));
+        if more && i == limit - 1 {
+            next = Some(format!("{}|{rid}", promised.clone().unwrap_or_default()));
+        }
+        rows.push(CommitteeRow {
+            case_id: r.text(1)?,
+            number: case["number"].as_str().unwrap_or("").to_owned(),
+            branch: r.text(2)?,
+            support_type: case["support_type"].as_str().unwrap_or("").to_owned(),
+            channel: case["channel"].as_str().unwrap_or("").to_owned(),
+            submitted_at: case["submitted_at"].as_str().map(str::to_owned),
+            promised_reply_date: promised,
+            promise,
+            days_left: left,
+            beneficiary_id: case["beneficiary_id"].as_str().unwrap_or("").to_owned(),
+            beneficiary_name: display_name(&b),
+        });
+    }
+    let mut count = |from: Option<&str>, to: Option<&str>| -> Result<i64> {
+        let mut cond = String::from("state = 'in_committee'");
+        let mut args: Vec<Val> = Vec::new();
+        for (value, op) in [
+            (branch, "branch ="),
+            (from, "c_promised >="),
+            (to, "c_promised <"),
+        ] {
+            if let Some(v) = value {
+                args.push(v.into());
+                cond.push_str(&format!(" AND {op} ?{}", args.len()));
+            }
+        }
+        c.one(&format!("SELECT count(*) FROM cases WHERE {cond}"), &args)?
+            .i64(0)
+    };
+    let overdue = count(None, Some(&today_s))?;
+    let due_soon = count(Some(&today_s), Some(&after_soon))?;
+    let total = count(None, None)?;
+    Ok(CommitteePage {
+        rows,
+        next,
+        total,
+        on_track: total - overdue - due_soon,
+        due_soon,
+        overdue,
+    })
+}
+
+pub fn case_by_number(c: &mut dyn Conn, number: &str) -> Result<Option<String>> {
+    c.row(
+        "SELECT id FROM cases WHERE c_number = ?1",
+        params![number.trim().to_uppercase()],
+    )?
+    .map(|r| r.text(0))
+    .transpose()
+}
+
+pub fn case_file(c: &mut dyn Conn, case_id: &str, today: NaiveDate) -> Result<Option<CaseFile>> {
+    let Some(r) = c.row(
+        "SELECT branch, state, data, beneficiary_id FROM cases WHERE id = ?1",
+        params![case_id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let (branch, state, case, beneficiary_id) = (r.text(0)?, r.text(1)?, r.json(2)?, r.text(3)?);
+    let beneficiary = c
+        .row(
+            "SELECT data, merged_into, branch FROM beneficiaries WHERE id = ?1",
+            params![&beneficiary_id],
+        )?
+        .map(|r| -> Result<Value> {
+            let mut v = r.json(0)?;
+            v["merged_into"] = json!(r.opt_text(1)?);
+            v["branch"] = json!(r.text(2)?);
+            Ok(v)
+        })
+        .transpose()?;
+    let events = c
+        .query(
+            "SELECT data, origin FROM case_events WHERE case_id = ?1 ORDER BY seq",
+            params![case_id],
+        )?
+        .iter()
+        .map(|r| -> Result<Value> {
+            let mut v = r.json(0)?;
+            v["origin"] = json!(r.text(1)?);
+            Ok(v)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut file_doc =
+        |code: &str, required: bool, seen: bool, sha: Option<&str>| -> Result<FileDocument> {
+            let meta = match sha {
+                Some(s) => c
+                    .row(
+                        "SELECT mime, size, complete FROM attachments WHERE sha256 = ?1",
+                        params![s],
+                    )?
+                    .map(|r| Ok::<_, HqError>((r.text(0)?, r.i64(1)?, r.bool(2)?)))
+                    .transpose()?,
+                None => None,
+            };
+            Ok(FileDocument {
+                code: code.to_owned(),
+                required,
+                seen_in_original: seen,
+                sha256: sha.map(str::to_owned),
+                mime: meta.as_ref().map(|m| m.0.clone()),
+                size: meta.as_ref().map(|m| m.1),
+                at_hq: meta.is_some_and(|m| m.2),
+            })
+        };
+    let mut documents = Vec::new();
+    for d in case["documents"].as_array().into_iter().flatten() {
+        documents.push(file_doc(
+            d["code"].as_str().unwrap_or(""),
+            d["required"].as_bool().unwrap_or(false),
+            d["seen_in_original"].as_bool().unwrap_or(false),
+            d["attachment"].as_str(),
+        )?);
+    }
+    let signature = match case["declaration"]["signature"]["attachment"].as_str() {
+        Some(sha) => Some(file_doc(
+            case["declaration"]["signature"]["kind"]
+                .as_str()
+                .unwrap_or("drawn"),
+            true,
+            true,
+            Some(sha),
+        )?),
+        None => None,
+    };
+    let mut records = |entity: &str| -> Result<Vec<Value>> {
+        c.query(
+            "SELECT data FROM records WHERE entity = ?1 AND r_case = ?2 ORDER BY id",
+            params![entity, case_id],
+        )?
+        .iter()
+        .map(|r| r.json(0))
+        .collect()
+    };
+    let interactions = records("interaction")?;
+    let deliveries = records("delivery")?;
+    let surveys = records("survey")?;
+    let other_cases = c
+        .query(
+            "SELECT id, state, data FROM cases WHERE beneficiary_id = ?1 AND id <> ?2 ORDER BY rid LIMIT 50",
+            params![&beneficiary_id, case_id],
+        )?
+        .iter()
+        .map(|r| -> Result<Value> {
+            let d = r.json(2)?;
+            Ok(json!({
+                "id": r.text(0)?,
+                "state": r.text(1)?,
+                "number": d.get("number"),
+                "support_type": d.get("support_type"),
+                "submitted_at": d.get("submitted_at"),
+            }))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let promise = if WAITING.contains(&state.as_str()) {
+        case["promised_reply_date"]
+            .as_str()
+            .and_then(|p| promise::promise_of(p, today, promise::due_soon_days()))
+            .map(|(p, _)| p)
+    } else {
+        None
+    };
+    Ok(Some(CaseFile {
+        case,
+        branch,
+        state,
+        promise,
+        beneficiary,
+        events,
+        documents,
+        signature,
+        interactions,
+        deliveries,
+        surveys,
+        other_cases,
+    }))
+}
+
+pub fn attachment(c: &mut dyn Conn, sha256: &str) -> Result<Option<AttachmentBytes>> {
+    c.row(
+        "SELECT mime, bytes FROM attachments WHERE sha256 = ?1 AND complete = 1 AND bytes IS NOT NULL",
+        params![sha256],
+    )?
+    .map(|r| {
+        Ok(AttachmentBytes {
+            mime: r.text(0)?,
+            bytes: r.blob(1)?,
+        })
+    })
+    .transpose()
+}
+
+// ---- dashboards ----
+
+pub fn dashboard(c: &mut dyn Conn, filter: &DashFilter, today: NaiveDate) -> Result<Dashboard> {
+    let branch = filter.branch.as_deref().filter(|b| !b.is_empty());
+    let channel = filter.channel.as_deref().filter(|b| !b.is_empty());
+    let soon = promise::due_soon_days();
+    let (today_s, after_soon) = promise::bounds(today, soon);
+    let branches = branch_names(c)?;
+
+    #[derive(Default, Clone)]
+    struct Acc {
+        intake: i64,
+        open: i64,
+        approved: i64,
+        rejected: i64,
+        on_time: i64,
+        late: i64,
+        overdue: i64,
+        surveys: i64,
+        score_sum: i64,
+        complaints: i64,
+        suggestions: i64,
+    }
+    let mut by_branch: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut by_channel: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut intake: BTreeMap<String, i64> = BTreeMap::new();
+    let mut funnel: BTreeMap<String, i64> = BTreeMap::new();
+    let mut compliance = Compliance {
+        decided_on_time: 0,
+        decided_late: 0,
+        waiting_on_track: 0,
+        waiting_due_soon: 0,
+        waiting_overdue: 0,
+    };
+    // Only the filters in use are written, so the scan is of one covering index
+    // (case_facts_dashboard) either way; CAST keeps PostgreSQL from guessing a NULL's type.
+    let mut cond = String::from("1 = 1");
+    let mut args: Vec<Val> = vec![today_s.clone().into(), after_soon.clone().into()];
+    if let Some(b) = branch {
+        args.push(b.into());
+        cond.push_str(&format!(" AND branch = ?{}", args.len()));
+    }
+    if let Some(ch) = channel {
+        args.push(ch.into());
+        cond.push_str(&format!(" AND channel = ?{}", args.len()));
+    }
+    c.query_each(
+        &format!(
+            "SELECT branch, channel, state, month, outcome,
+                    CASE WHEN decided IS NULL OR promised IS NULL THEN NULL
+                         WHEN decided <= promised THEN 1 ELSE 0 END,
+                    CASE WHEN promised IS NULL THEN NULL
+                         WHEN promised < ?1 THEN 'overdue'
+                         WHEN promised < ?2 THEN 'due_soon'
+                         ELSE 'on_track' END,
+                    count(*)
+             FROM case_facts WHERE {cond}
+             GROUP BY 1, 2, 3, 4, 5, 6, 7"
+        ),
+        &args,
+        &mut |r| {
+            let b = r.text(0)?;
+            let ch = r.opt_text(1)?;
+            let state = r.text(2)?;
+            let month = r.opt_text(3)?;
+            let outcome = r.opt_text(4)?;
+            let on_time = r.opt_i64(5)?.map(|v| v != 0);
+            let promise = r.opt_text(6)?;
+            let n = r.i64(7)?;
+            *funnel.entry(state.clone()).or_default() += n;
+            let waiting = WAITING.contains(&state.as_str());
+            for acc in [
+                by_branch.entry(b).or_default(),
+                by_channel.entry(ch.unwrap_or_default()).or_default(),
+            ] {
+                if month.is_some() {
+                    acc.intake += n;
+                }
+                if waiting {
+                    acc.open += n;
+                    if promise.as_deref() == Some("overdue") {
+                        acc.overdue += n;
+                    }
+                }
+                match outcome.as_deref() {
+                    Some("approved") => acc.approved += n,
+                    Some("rejected") => acc.rejected += n,
+                    _ => {}
+                }
+                match on_time {
+                    Some(true) => acc.on_time += n,
+                    Some(false) => acc.late += n,
+                    None => {}
+                }
+            }
+            if let Some(m) = month {
+                *intake.entry(m).or_default() += n;
+            }
+            match on_time {
+                Some(true) => compliance.decided_on_time += n,
+                Some(false) => compliance.decided_late += n,
+                None => {}
+            }
+            if waiting {
+                match promise.as_deref() {
+                    Some("overdue") => compliance.waiting_overdue += n,
+                    Some("due_soon") => compliance.waiting_due_soon += n,
+                    Some("on_track") => compliance.waiting_on_track += n,
+                    _ => {}
+                }
+            }
+            Ok(())
+        },
+    )?;
+    let facts = |entity: &str, extra: &str| -> (String, Vec<Val>) {
+        let mut cond = format!("entity = '{entity}'{extra}");
+        let mut args: Vec<Val> = Vec::new();
+        if let Some(b) = branch {
+            args.push(b.into());
+            cond.push_str(&format!(" AND branch = ?{}", args.len()));
+        }
+        if let Some(ch) = channel {
+            args.push(ch.into());
+            cond.push_str(&format!(" AND channel = ?{}", args.len()));
+        }
+        (cond, args)
+    };
+    let mut satisfaction: BTreeMap<i64, i64> = (1..=5).map(|s| (s, 0)).collect();
+    let mut trend: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let (cond, args) = facts("survey", "");
+    c.query_each(
+        &format!(
+            "SELECT branch, channel, value, month, count(*) FROM record_facts WHERE {cond}
+             GROUP BY 1, 2, 3, 4"
+        ),
+        &args,
+        &mut |r| {
+            let b = r.text(0)?;
+            let ch = r.opt_text(1)?;
+            let score = r.opt_text(2)?.and_then(|s| s.trim().parse::<i64>().ok());
+            let month = r.opt_text(3)?;
+            let n = r.i64(4)?;
+            let Some(score) = score.filter(|s| (1..=5).contains(s)) else {
+                return Ok(());
+            };
+            *satisfaction.entry(score).or_default() += n;
+            if let Some(m) = month {
+                let t = trend.entry(m).or_default();
+                t.0 += n;
+                t.1 += n * score;
+            }
+            for acc in [
+                by_branch.entry(b).or_default(),
+                by_channel.entry(ch.unwrap_or_default()).or_default(),
+            ] {
+                acc.surveys += n;
+                acc.score_sum += n * score;
+            }
+            Ok(())
+        },
+    )?;
+    let mut voice: BTreeMap<String, i64> = BTreeMap::new();
+    let (mut complaints, mut suggestions) = (0, 0);
+    let (cond, args) = facts("interaction", " AND value IN ('complaint', 'suggestion')");
+    c.query_each(
+        &format!(
+            "SELECT branch, channel, value, month, count(*) FROM record_facts WHERE {cond}
+             GROUP BY 1, 2, 3, 4"
+        ),
+        &args,
+        &mut |r| {
+            let b = r.text(0)?;
+            let ch = r.opt_text(1)?;
+            let purpose = r.text(2)?;
+            let month = r.opt_text(3)?;
+            let n = r.i64(4)?;
+            let complaint = purpose == "complaint";
+            if complaint {
+                complaints += n;
+            } else {
+                suggestions += n;
+            }
+            *voice
+                .entry(format!("{}/{}", month.unwrap_or_default(), purpose))
+                .or_default() += n;
+            for acc in [
+                by_branch.entry(b).or_default(),
+                by_channel.entry(ch.unwrap_or_default()).or_default(),
+            ] {
+                if complaint {
+                    acc.complaints += n;
+                } else {
+                    acc.suggestions += n;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    let rows = |m: BTreeMap<String, Acc>| -> Vec<DashRow> {
+        m.into_iter()
+            .map(|(key, a)| DashRow {
+                key,
+                intake: a.intake,
+                open: a.open,
+                approved: a.approved,
+                rejected: a.rejected,
+                decided_on_time: a.on_time,
+                decided_late: a.late,
+                waiting_overdue: a.overdue,
+                surveys: a.surveys,
+                satisfaction: (a.surveys > 0)
+                    .then(|| (a.score_sum as f64 / a.surveys as f64 * 100.0).round() / 100.0),
+                complaints: a.complaints,
+                suggestions: a.suggestions,
+            })
+            .collect()
+    };
+    let order = sila_domain::case::CaseState::ALL;
+    Ok(Dashboard {
+        today: today_s,
+        branches,
+        intake: intake
+            .into_iter()
+            .map(|(key, n)| Count { key, n })
+            .collect(),
+        funnel: order
+            .iter()
+            .map(|s| Count {
+                key: s.code().to_owned(),
+                n: funnel.get(s.code()).copied().unwrap_or(0),
+            })
+            .collect(),
+        compliance,
+        satisfaction: satisfaction
+            .into_iter()
+            .map(|(k, n)| Count {
+                key: k.to_string(),
+                n,
+            })
+            .collect(),
+        satisfaction_trend: trend
+            .into_iter()
+            .map(|(month, (n, sum))| MonthScore {
+                month,
+                n,
+                mean: (sum as f64 / n as f64 * 100.0).round() / 100.0,
+            })
+            .collect(),
+        voice: voice.into_iter().map(|(key, n)| Count { key, n }).collect(),
+        complaints,
+        suggestions,
+        by_branch: rows(by_branch),
+        by_channel: rows(by_channel),
+    })
+}
+
+// ---- administration ----
+
+pub fn branch_names(c: &mut dyn Conn) -> Result<Vec<String>> {
+    c.query(
+        "SELECT name FROM branches UNION SELECT DISTINCT branch FROM devices ORDER BY 1",
+        params![],
+    )?
+    .iter()
+    .map(|r| r.text(0))
+    .collect()
+}
+
+pub fn branch_staff(c: &mut dyn Conn, branch: Option<&str>) -> Result<Vec<BranchStaffRow>> {
+    let rows = match branch {
+        Some(b) => c.query(
+            "SELECT id, branch, data FROM records WHERE entity = 'staff' AND branch = ?1 LIMIT 2000",
+            params![b],
+        )?,
+        None => c.query(
+            "SELECT id, branch, data FROM records WHERE entity = 'staff' LIMIT 2000",
+            params![],
+        )?,
+    };
+    let mut out = rows
+        .iter()
+        .map(|r| {
+            let d = r.json(2)?;
+            Ok(BranchStaffRow {
+                id: r.text(0)?,
+                branch: r.text(1)?,
+                username: d["username"].as_str().unwrap_or("").to_owned(),
+                display_name: d["display_name"].as_str().unwrap_or("").to_owned(),
+                roles: d["roles"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect(),
+                active: d["active"].as_bool().unwrap_or(true),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    out.sort_by(|a, b| (&a.branch, &a.username).cmp(&(&b.branch, &b.username)));
+    Ok(out)
+}
+
+pub fn kb_documents(c: &mut dyn Conn) -> Result<Vec<KbRow>> {
+    c.query(
+        "SELECT id, data FROM records WHERE entity = 'kb' AND branch = 'HQ' ORDER BY id DESC LIMIT 500",
+        params![],
+    )?
+    .iter()
+    .map(|r| {
+        let d = r.json(1)?;
+        Ok(KbRow {
+            id: r.text(0)?,
+            title: d["title"].as_str().unwrap_or("").to_owned(),
+            mime: d["mime"].as_str().unwrap_or("").to_owned(),
+            size: d["size"].as_i64().unwrap_or(0),
+            published_at: d["published_at"].as_str().unwrap_or("").to_owned(),
+        })
+    })
+    .collect()
+}

@@ -1,0 +1,606 @@
+//! What devices read: where HQ stands with a device, a branch's feed, a branch's re-download,
+//! lookups of a national ID at other branches, and files. Storage and SQL only; who may read
+//! what is the branch of the authenticated device, passed in.
+
+use crate::db::{Conn, Row};
+use crate::params;
+use crate::sql::tx::loose_json;
+use crate::store::Device;
+use crate::{HqError, Result};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use sila_proto::{
+    Change, LookupResponse, OpOutcome, OpResult, PhaseCount, PullResponse, PushState, RecordState,
+    Registration, SnapshotPlan, UploadStatus, kinds, phases, raw,
+};
+use std::collections::HashMap;
+
+pub fn push_state(c: &mut dyn Conn, device: &Device, after: i64) -> Result<PushState> {
+    let last = c
+        .one(
+            "SELECT last_seq FROM devices WHERE device_id = ?1",
+            params![&device.device_id],
+        )?
+        .i64(0)?;
+    let after = after.clamp(0, last);
+    let rows = c.query(
+        "SELECT seq, op_id, result, reason FROM applied_ops
+         WHERE device_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
+        params![&device.device_id, after, last],
+    )?;
+    let rows = rows
+        .iter()
+        .map(|r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?, r.opt_text(3)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let digest = sila_proto::ops_digest(rows.iter().map(|(s, id, _, _)| (*s, id.as_str())));
+    let results = rows
+        .into_iter()
+        .filter(|(_, _, result, _)| result != "applied")
+        .map(|(seq, _, result, reason)| OpOutcome {
+            seq,
+            result: OpResult::from_code(&result).unwrap_or(OpResult::Rejected),
+            reason,
+            repeat: true,
+        })
+        .collect();
+    Ok(PushState {
+        acked_through: last,
+        digest,
+        results,
+    })
+}
+
+/// A branch's feed after `after`, without the entries the device's own operations caused. At
+/// most `limit` records; each record once per page, in its current state.
+pub fn pull(
+    c: &mut dyn Conn,
+    device: &Device,
+    after: i64,
+    limit: usize,
+    own: i64,
+    digest: Option<&str>,
+) -> Result<PullResponse> {
+    let limit = limit.clamp(1, 5000);
+    let d = c.one(
+        "SELECT last_seq, resync_requested FROM devices WHERE device_id = ?1",
+        params![&device.device_id],
+    )?;
+    let (last_seq, resync) = (d.i64(0)?, d.bool(1)?);
+    // A store that holds fewer of its own operations than HQ does was restored or copied: it
+    // must take the branch again (and carry its unsent work over), not read on from its cursor.
+    if resync || own < last_seq {
+        return Ok(PullResponse {
+            changes: vec![],
+            next: after,
+            more: false,
+            reset: true,
+        });
+    }
+    // Scan a bounded stretch of the feed (the device's own entries are passed over but still
+    // cost a row each), so a page costs the same however much of it was the device's own.
+    let scan = limit * 4;
+    let rows = c
+        .query(
+            "SELECT seq, kind, entity_id, origin FROM feed WHERE branch = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            params![&device.branch, after, scan],
+        )?
+        .into_iter()
+        .map(|mut r| Ok((r.i64(0)?, r.take_text(1)?, r.take_text(2)?, r.take_text(3)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let scanned_all = rows.len() < scan;
+    let total = rows.len();
+    let mut consumed = 0;
+    let mut wanted: Vec<(i64, String, String)> = Vec::new();
+    let mut at: HashMap<(String, String), usize> = HashMap::new();
+    let mut next = after;
+    for (seq, kind, id, origin) in rows {
+        if at.len() >= limit && !at.contains_key(&(kind.clone(), id.clone())) {
+            break;
+        }
+        consumed += 1;
+        next = seq;
+        if origin == device.device_id {
+            continue;
+        }
+        // A record changed twice in the page is sent once, at its last place.
+        if let Some(i) = at.remove(&(kind.clone(), id.clone())) {
+            wanted[i].0 = -1;
+        }
+        at.insert((kind.clone(), id.clone()), wanted.len());
+        wanted.push((seq, kind, id));
+    }
+    let more = consumed < total || !scanned_all;
+    let mut changes = Vec::with_capacity(wanted.len());
+    for (seq, kind, id) in wanted.into_iter().filter(|w| w.0 >= 0) {
+        if let Some(state) = record_state(c, &device.branch, &kind, &id)? {
+            changes.push(Change {
+                seq,
+                kind,
+                entity_id: id,
+                payload: raw(serde_json::to_string(&state)?),
+            });
+        }
+    }
+    let mut reset = false;
+    if changes.is_empty()
+        && !more
+        && let Some(d) = digest
+        && branch_digest(c, &device.branch)? != d
+    {
+        tracing::warn!(device = %device.device_id, "holding digest differs: re-download ordered");
+        reset = true;
+    }
+    Ok(PullResponse {
+        changes,
+        next,
+        more,
+        reset,
+    })
+}
+
+/// The holding digest of a branch, as its devices compute it.
+pub fn branch_digest(c: &mut dyn Conn, branch: &str) -> Result<String> {
+    let mut lines = Vec::new();
+    c.query_each(
+        "SELECT id, coalesce(merged_into, '-') FROM beneficiaries WHERE branch = ?1",
+        params![branch],
+        &mut |r| {
+            lines.push(format!("b {} {}", r.text(0)?, r.text(1)?));
+            Ok(())
+        },
+    )?;
+    c.query_each(
+        "SELECT id, state FROM cases WHERE branch = ?1",
+        params![branch],
+        &mut |r| {
+            lines.push(format!("c {} {}", r.text(0)?, r.text(1)?));
+            Ok(())
+        },
+    )?;
+    Ok(sila_proto::digest_lines(lines))
+}
+
+fn plain(version: i64, data: String) -> RecordState {
+    RecordState {
+        version,
+        data: raw(data),
+        merged_into: None,
+        survivor: None,
+        events: vec![],
+    }
+}
+
+/// A record's state as a device of `branch` receives it; None when it is not the branch's (it
+/// never leaves HQ for another branch).
+pub fn record_state(
+    c: &mut dyn Conn,
+    branch: &str,
+    kind: &str,
+    id: &str,
+) -> Result<Option<RecordState>> {
+    match kind {
+        kinds::BENEFICIARY => {
+            let Some(mut r) = c.row(
+                "SELECT branch, data, version, merged_into FROM beneficiaries WHERE id = ?1",
+                params![id],
+            )?
+            else {
+                return Ok(None);
+            };
+            if r.text(0)? != branch {
+                return Ok(None);
+            }
+            let merged_into = r.opt_text(3)?;
+            // A person merged into someone of another branch: the branch is shown where the
+            // file went (the surviving record), nothing more of that branch.
+            let survivor = match &merged_into {
+                Some(s) => c
+                    .row(
+                        "SELECT data FROM beneficiaries WHERE id = ?1 AND branch <> ?2",
+                        params![s, branch],
+                    )?
+                    .map(|mut r| r.take_text(0))
+                    .transpose()?
+                    .map(raw),
+                None => None,
+            };
+            Ok(Some(RecordState {
+                version: r.i64(2)?,
+                data: raw(r.take_text(1)?),
+                merged_into,
+                survivor,
+                events: vec![],
+            }))
+        }
+        kinds::CASE => {
+            let Some(mut r) = c.row(
+                "SELECT branch, data, version FROM cases WHERE id = ?1",
+                params![id],
+            )?
+            else {
+                return Ok(None);
+            };
+            if r.text(0)? != branch {
+                return Ok(None);
+            }
+            let events = c
+                .query(
+                    "SELECT data FROM case_events WHERE case_id = ?1 ORDER BY seq",
+                    params![id],
+                )?
+                .into_iter()
+                .map(|mut e| e.take_text(0).map(raw))
+                .collect::<Result<Vec<_>>>()?;
+            let mut state = plain(r.i64(2)?, r.take_text(1)?);
+            state.events = events;
+            Ok(Some(state))
+        }
+        kinds::CONFLICT => {
+            let Ok(n) = id.parse::<i64>() else {
+                return Ok(None);
+            };
+            let Some(r) = c.row(
+                "SELECT branch, entity, entity_id, field, hq_value, branch_value, device_id, reason, resolution
+                 FROM conflicts WHERE id = ?1",
+                params![n],
+            )?
+            else {
+                return Ok(None);
+            };
+            if r.opt_text(0)?.unwrap_or_default() != branch {
+                return Ok(None);
+            }
+            let state = sila_proto::ConflictState {
+                id: n,
+                entity: r.text(1)?,
+                entity_id: r.text(2)?,
+                field: r.text(3)?,
+                current: loose_json(r.opt_text(4)?),
+                proposed: loose_json(r.opt_text(5)?),
+                device_id: r.text(6)?,
+                reason: r.text(7)?,
+                resolution: r.opt_text(8)?,
+            };
+            Ok(Some(plain(
+                1 + i64::from(state.resolution.is_some()),
+                serde_json::to_string(&state)?,
+            )))
+        }
+        _ => {
+            let Some(mut r) = c.row(
+                "SELECT branch, data, version FROM records WHERE entity = ?1 AND id = ?2",
+                params![kind, id],
+            )?
+            else {
+                return Ok(None);
+            };
+            let b = r.text(0)?;
+            // Knowledge-base documents published at HQ are every branch's.
+            if b != branch && !(kind == kinds::KB && b == "HQ") {
+                return Ok(None);
+            }
+            Ok(Some(plain(r.i64(2)?, r.take_text(1)?)))
+        }
+    }
+}
+
+/// The states a case is finished in: a re-download brings them after the open work.
+const CLOSED_STATES: &str = "('closed', 'withdrawn', 'rejected')";
+
+/// One phase of a re-download: its feed kind, and the query of (row number, id) in row order,
+/// without its ORDER BY and LIMIT (so it also counts).
+fn phase_query(c: &dyn Conn, phase: &str) -> Option<(&'static str, String, &'static str)> {
+    let rid = c.dialect().records_rid();
+    let records = |entity: &str| {
+        format!(
+            "SELECT {rid}, id FROM records WHERE entity = '{entity}' AND branch = ?1 AND {rid} > ?2"
+        )
+    };
+    let rid: &'static str = rid;
+    Some(match phase {
+        phases::STAFF => (kinds::STAFF, records("staff"), rid),
+        phases::KB => (
+            kinds::KB,
+            format!("SELECT {rid}, id FROM records WHERE entity = 'kb' AND branch IN (?1, 'HQ') AND {rid} > ?2"),
+            rid,
+        ),
+        phases::BENEFICIARIES => (
+            kinds::BENEFICIARY,
+            "SELECT rid, id FROM beneficiaries WHERE branch = ?1 AND rid > ?2".into(),
+            "rid",
+        ),
+        phases::OPEN_CASES => (
+            kinds::CASE,
+            format!("SELECT rid, id FROM cases WHERE branch = ?1 AND rid > ?2 AND state NOT IN {CLOSED_STATES}"),
+            "rid",
+        ),
+        phases::TASKS => (kinds::TASK, records("task"), rid),
+        phases::CLOSED_CASES => (
+            kinds::CASE,
+            format!("SELECT rid, id FROM cases WHERE branch = ?1 AND rid > ?2 AND state IN {CLOSED_STATES}"),
+            "rid",
+        ),
+        phases::INTERACTIONS => (kinds::INTERACTION, records("interaction"), rid),
+        phases::DELIVERIES => (kinds::DELIVERY, records("delivery"), rid),
+        phases::SURVEYS => (kinds::SURVEY, records("survey"), rid),
+        phases::CONFLICTS => (
+            kinds::CONFLICT,
+            "SELECT id, CAST(id AS TEXT) AS id_text FROM conflicts WHERE branch = ?1 AND id > ?2 AND resolved_at IS NULL".into(),
+            "id",
+        ),
+        _ => return None,
+    })
+}
+
+pub fn snapshot_plan(c: &mut dyn Conn, device: &Device) -> Result<SnapshotPlan> {
+    let feed_head = c
+        .row(
+            "SELECT feed_head FROM branches WHERE name = ?1",
+            params![&device.branch],
+        )?
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for phase in phases::ALL {
+        let (_, q, _) = phase_query(c, phase).expect("every phase has a query");
+        let records = c
+            .one(
+                &format!("SELECT count(*) FROM ({q}) AS phase"),
+                params![&device.branch, 0i64],
+            )?
+            .i64(0)?;
+        out.push(PhaseCount {
+            phase: phase.to_owned(),
+            records,
+        });
+    }
+    Ok(SnapshotPlan {
+        feed_head,
+        phases: out,
+    })
+}
+
+pub fn snapshot(
+    c: &mut dyn Conn,
+    device: &Device,
+    phase: &str,
+    after: i64,
+    limit: usize,
+) -> Result<PullResponse> {
+    let limit = limit.clamp(1, 5000);
+    let (kind, q, order) = phase_query(c, phase).ok_or(HqError::BadRequest("phase"))?;
+    let rows = c.query(
+        &format!("{q} ORDER BY {order} LIMIT ?3"),
+        params![&device.branch, after, limit + 1],
+    )?;
+    let more = rows.len() > limit;
+    let mut changes = Vec::with_capacity(limit);
+    let mut next = after;
+    for r in rows.into_iter().take(limit) {
+        let (n, id) = (r.i64(0)?, r.text(1)?);
+        next = n;
+        if let Some(state) = record_state(c, &device.branch, kind, &id)? {
+            changes.push(Change {
+                seq: n,
+                kind: kind.to_owned(),
+                entity_id: id,
+                payload: raw(serde_json::to_string(&state)?),
+            });
+        }
+    }
+    Ok(PullResponse {
+        changes,
+        next,
+        more,
+        reset: false,
+    })
+}
+
+/// Most lookups one device may make in an hour: a desk registers a few dozen people a day; a
+/// device asking thousands is enumerating the register.
+pub const LOOKUPS_PER_HOUR: i64 = 300;
+
+/// Is this national ID registered at another branch? Where and since when, never the file. Every
+/// question is kept (who asked, when, whether it matched: never the ID).
+pub fn lookup(
+    c: &mut dyn Conn,
+    device: &Device,
+    national_id: &str,
+    now: DateTime<Utc>,
+) -> Result<LookupResponse> {
+    if national_id
+        .parse::<sila_domain::national_id::NationalId>()
+        .is_err()
+    {
+        return Err(HqError::BadRequest("national_id"));
+    }
+    let recent = c
+        .one(
+            "SELECT count(*) FROM lookups WHERE device_id = ?1 AND at > ?2",
+            params![&device.device_id, now - chrono::Duration::hours(1)],
+        )?
+        .i64(0)?;
+    if recent >= LOOKUPS_PER_HOUR {
+        return Err(HqError::TooMany);
+    }
+    let registered = c
+        .query(
+            "SELECT branch, min(substr(created_at, 1, 10)) FROM beneficiaries
+             WHERE national_id = ?1 AND branch <> ?2 AND merged_into IS NULL GROUP BY branch ORDER BY branch",
+            params![national_id, &device.branch],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(Registration {
+                branch: r.text(0)?,
+                since: r.text(1)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    c.exec(
+        "INSERT INTO lookups (device_id, at, found) VALUES (?1, ?2, ?3)",
+        params![&device.device_id, now, !registered.is_empty()],
+    )?;
+    Ok(LookupResponse { registered })
+}
+
+// ---- files ----
+
+/// A branch's view of a file: what it has delivered of it. A file HQ published is whole for all.
+pub fn upload_status(c: &mut dyn Conn, branch: &str, sha256: &str) -> Result<UploadStatus> {
+    let r = c
+        .row(
+            "SELECT a.size, o.received, o.proven FROM attachments a
+             JOIN attachment_owners o ON o.sha256 = a.sha256 AND o.branch IN (?2, '*')
+             WHERE a.sha256 = ?1 ORDER BY o.proven DESC LIMIT 1",
+            params![sha256, branch],
+        )?
+        .ok_or(HqError::NotFound("attachment"))?;
+    Ok(UploadStatus {
+        sha256: sha256.to_owned(),
+        size: r.i64(0)?,
+        received: r.i64(1)?,
+        complete: r.bool(2)?,
+    })
+}
+
+/// One chunk of a file the branch declared. The branch proves it holds the file by delivering
+/// every byte: checked against HQ's copy when HQ has the file already, otherwise assembled and
+/// checked against its SHA-256 at the end. A failed check is kept (the branch's progress goes
+/// back to zero) and reported: the caller commits before it answers `HashMismatch`.
+pub fn upload_chunk(
+    c: &mut dyn Conn,
+    branch: &str,
+    sha256: &str,
+    offset: i64,
+    bytes: &[u8],
+) -> Result<std::result::Result<UploadStatus, HqError>> {
+    let lock = c.dialect().for_update();
+    let Some(owner) = c.row(
+        &format!(
+            "SELECT received, proven FROM attachment_owners WHERE sha256 = ?1 AND branch = ?2{lock}"
+        ),
+        params![sha256, branch],
+    )?
+    else {
+        return Err(HqError::NotFound("attachment"));
+    };
+    let (received, proven) = (owner.i64(0)?, owner.bool(1)?);
+    let a = c.one(
+        "SELECT size, complete FROM attachments WHERE sha256 = ?1",
+        params![sha256],
+    )?;
+    let (size, complete) = (a.i64(0)?, a.bool(1)?);
+    let status = |received: i64, complete: bool| UploadStatus {
+        sha256: sha256.to_owned(),
+        size,
+        received,
+        complete,
+    };
+    let len = bytes.len() as i64;
+    if proven || offset.checked_add(len).is_some_and(|end| end <= received) {
+        // Held already (a repeated chunk).
+        return Ok(Ok(status(received, proven)));
+    }
+    if offset != received {
+        return Err(HqError::UploadOffset(status(received, false)));
+    }
+    let end = offset.checked_add(len).filter(|e| *e <= size);
+    let Some(end) = end else {
+        return Err(HqError::BadRequest("chunk past the end of the file"));
+    };
+    let fail = |c: &mut dyn Conn| -> Result<std::result::Result<UploadStatus, HqError>> {
+        c.exec(
+            "UPDATE attachment_owners SET received = 0 WHERE sha256 = ?1 AND branch = ?2",
+            params![sha256, branch],
+        )?;
+        c.exec(
+            "DELETE FROM upload_chunks WHERE sha256 = ?1 AND branch = ?2",
+            params![sha256, branch],
+        )?;
+        Ok(Err(HqError::HashMismatch))
+    };
+    if complete {
+        let same = c
+            .one(
+                "SELECT substr(bytes, ?2, ?3) FROM attachments WHERE sha256 = ?1",
+                params![sha256, offset + 1, len],
+            )?
+            .blob(0)?
+            == bytes;
+        if !same {
+            return fail(c);
+        }
+    } else {
+        c.exec(
+            "INSERT INTO upload_chunks (sha256, branch, \"offset\", bytes) VALUES (?1, ?2, ?3, ?4)",
+            params![sha256, branch, offset, bytes],
+        )?;
+    }
+    let mut proven = false;
+    if end == size {
+        if !complete {
+            let mut whole = Vec::with_capacity(size as usize);
+            c.query_each(
+                "SELECT bytes FROM upload_chunks WHERE sha256 = ?1 AND branch = ?2 ORDER BY \"offset\"",
+                params![sha256, branch],
+                &mut |r: Row| {
+                    whole.extend_from_slice(&r.blob(0)?);
+                    Ok(())
+                },
+            )?;
+            if hex::encode(Sha256::digest(&whole)) != sha256 {
+                return fail(c);
+            }
+            c.exec(
+                "UPDATE attachments SET received = size, complete = 1, bytes = ?2 WHERE sha256 = ?1",
+                params![sha256, whole],
+            )?;
+            c.exec(
+                "DELETE FROM upload_chunks WHERE sha256 = ?1 AND branch = ?2",
+                params![sha256, branch],
+            )?;
+        }
+        proven = true;
+    }
+    c.exec(
+        "UPDATE attachment_owners SET received = ?3, proven = ?4 WHERE sha256 = ?1 AND branch = ?2",
+        params![sha256, branch, end, proven],
+    )?;
+    Ok(Ok(status(end, proven)))
+}
+
+/// Bytes of a file the branch holds itself (it delivered them) or HQ published.
+pub fn download(
+    c: &mut dyn Conn,
+    branch: &str,
+    sha256: &str,
+    offset: i64,
+    len: usize,
+) -> Result<Vec<u8>> {
+    let allowed = c
+        .row(
+            "SELECT 1 FROM attachment_owners WHERE sha256 = ?1 AND branch IN (?2, '*') AND proven = 1 LIMIT 1",
+            params![sha256, branch],
+        )?
+        .is_some();
+    if !allowed {
+        return Err(HqError::NotFound("attachment"));
+    }
+    let size = c
+        .one(
+            "SELECT size FROM attachments WHERE sha256 = ?1 AND complete = 1",
+            params![sha256],
+        )?
+        .i64(0)?;
+    if !(0..=size).contains(&offset) {
+        return Err(HqError::BadRequest("offset"));
+    }
+    let len = len.min(sila_proto::MAX_CHUNK) as i64;
+    c.one(
+        "SELECT substr(bytes, ?2, ?3) FROM attachments WHERE sha256 = ?1",
+        params![sha256, offset + 1, len],
+    )?
+    .blob(0)
+}

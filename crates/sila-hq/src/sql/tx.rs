@@ -1,0 +1,625 @@
+//! The storage operations of [`crate::storage::Tx`] in the SQL both engines share, inside one
+//! transaction of either. SQL and nothing else: what may be stored is decided by the rules.
+
+use crate::db::Conn;
+use crate::params;
+use crate::storage::{
+    AppliedOp, ConflictRecord, DeviceRow, DeviceState, EnrolCode, FieldVersions, Kind, MergeRecord,
+    NewConflict, OpMeta, Record, Tx,
+};
+use crate::{HqError, Result};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub struct SqlTx<'a> {
+    pub(crate) c: &'a mut dyn Conn,
+}
+
+impl<'a> SqlTx<'a> {
+    pub fn new(c: &'a mut dyn Conn) -> SqlTx<'a> {
+        SqlTx { c }
+    }
+
+    /// The merge `filter` (over `?1`) finds, locked for change.
+    fn merge_where(&mut self, filter: &str, key: crate::db::Val) -> Result<Option<MergeRecord>> {
+        let lock = self.c.dialect().for_update();
+        let Some(r) = self.c.row(
+            &format!(
+                "SELECT id, survivor, merged, chosen, previous, staff_id, staff_name, undone_at, branch_merge_id
+                 FROM merges WHERE {filter}{lock}"
+            ),
+            &[key],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(MergeRecord {
+            id: r.i64(0)?,
+            survivor: r.text(1)?,
+            merged: r.text(2)?,
+            chosen: r.json(3)?,
+            previous: r.json(4)?,
+            staff_id: r.text(5)?,
+            staff_name: r.text(6)?,
+            undone: r.opt_text(7)?.is_some(),
+            branch_merge_id: r.opt_text(8)?,
+        }))
+    }
+}
+
+/// Which table a kind lives in.
+fn table(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Beneficiary => "beneficiaries",
+        Kind::Case => "cases",
+        _ => "records",
+    }
+}
+
+fn parse_fields(s: &str) -> Result<FieldVersions> {
+    Ok(serde_json::from_str(s)?)
+}
+
+fn text(data: &Value, field: &str) -> Option<String> {
+    data.get(field).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A JSON column that may hold anything (or nothing readable).
+pub(crate) fn loose_json(s: Option<String>) -> Value {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn applied_op(r: &crate::db::Row) -> Result<AppliedOp> {
+    Ok(AppliedOp {
+        seq: r.i64(0)?,
+        op_id: r.text(1)?,
+        result: r.text(2)?,
+        reason: r.opt_text(3)?,
+    })
+}
+
+impl Tx for SqlTx<'_> {
+    fn device_state(&mut self, device_id: &str) -> Result<Option<DeviceState>> {
+        // Locked until the transaction ends: one push per device at a time, on any server.
+        let sql = format!(
+            "SELECT last_seq, revoked_at IS NOT NULL FROM devices WHERE device_id = ?1{}",
+            self.c.dialect().for_update()
+        );
+        self.c
+            .row(&sql, params![device_id])?
+            .map(|r| {
+                Ok(DeviceState {
+                    last_seq: r.i64(0)?,
+                    revoked: r.bool(1)?,
+                })
+            })
+            .transpose()
+    }
+
+    fn set_device_seen(
+        &mut self,
+        device_id: &str,
+        last_seq: i64,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.c.exec(
+            "UPDATE devices SET last_seq = CASE WHEN last_seq > ?2 THEN last_seq ELSE ?2 END, last_seen_at = ?3
+             WHERE device_id = ?1",
+            params![device_id, last_seq, now],
+        )?;
+        Ok(())
+    }
+
+    fn applied_at(&mut self, device_id: &str, seq: i64) -> Result<Option<AppliedOp>> {
+        self.c
+            .row(
+                "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND seq = ?2",
+                params![device_id, seq],
+            )?
+            .map(|r| applied_op(&r))
+            .transpose()
+    }
+
+    fn applied_by_id(&mut self, device_id: &str, op_id: &str) -> Result<Option<AppliedOp>> {
+        self.c
+            .row(
+                "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND op_id = ?2
+                 ORDER BY seq LIMIT 1",
+                params![device_id, op_id],
+            )?
+            .map(|r| applied_op(&r))
+            .transpose()
+    }
+
+    fn record_applied(
+        &mut self,
+        op: &OpMeta<'_>,
+        result: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.c.exec(
+            "INSERT INTO applied_ops (device_id, seq, op_id, op, entity, entity_id, result, reason, created_at, applied_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                op.device_id,
+                op.seq,
+                op.op_id,
+                op.op,
+                op.entity,
+                op.entity_id,
+                result,
+                reason,
+                op.created_at,
+                now
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn begin_op(&mut self) -> Result<()> {
+        self.c.batch("SAVEPOINT op")
+    }
+
+    fn undo_op(&mut self) -> Result<()> {
+        self.c
+            .batch("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
+    }
+
+    fn end_op(&mut self) -> Result<()> {
+        self.c.batch("RELEASE SAVEPOINT op")
+    }
+
+    fn load(&mut self, kind: Kind, id: &str) -> Result<Option<Record>> {
+        let lock = self.c.dialect().for_update();
+        let row = match kind {
+            Kind::Beneficiary => self.c.row(
+                &format!("SELECT branch, device_id, data, version, fields, merged_into, 0 FROM beneficiaries WHERE id = ?1{lock}"),
+                params![id],
+            )?,
+            Kind::Case => self.c.row(
+                &format!("SELECT branch, device_id, data, version, fields, NULL, hq_decided FROM cases WHERE id = ?1{lock}"),
+                params![id],
+            )?,
+            _ => self.c.row(
+                &format!("SELECT branch, device_id, data, version, fields, NULL, 0 FROM records WHERE entity = ?1 AND id = ?2{lock}"),
+                params![kind.code(), id],
+            )?,
+        };
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        Ok(Some(Record {
+            kind,
+            id: id.to_owned(),
+            branch: r.text(0)?,
+            created_by: r.text(1)?,
+            data: serde_json::from_str(&r.text(2)?)?,
+            version: r.i64(3)?,
+            fields: parse_fields(&r.text(4)?)?,
+            merged_into: r.opt_text(5)?,
+            hq_decided: r.bool(6)?,
+        }))
+    }
+
+    fn insert(&mut self, rec: &Record, now: DateTime<Utc>) -> Result<()> {
+        let data = serde_json::to_string(&rec.data)?;
+        let fields = serde_json::to_string(&rec.fields)?;
+        match rec.kind {
+            Kind::Beneficiary => self.c.exec(
+                "INSERT INTO beneficiaries (id, branch, device_id, national_id, data, version, fields, merged_into, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                params![&rec.id, &rec.branch, &rec.created_by, text(&rec.data, "national_id"), data, rec.version, fields, rec.merged_into.clone(), now],
+            )?,
+            Kind::Case => self.c.exec(
+                "INSERT INTO cases (id, branch, device_id, beneficiary_id, state, data, version, fields, hq_decided, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                params![
+                    &rec.id,
+                    &rec.branch,
+                    &rec.created_by,
+                    text(&rec.data, "beneficiary_id"),
+                    text(&rec.data, "state"),
+                    data,
+                    rec.version,
+                    fields,
+                    rec.hq_decided,
+                    now
+                ],
+            )?,
+            _ => self.c.exec(
+                "INSERT INTO records (entity, id, branch, device_id, data, version, fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![rec.kind.code(), &rec.id, &rec.branch, &rec.created_by, data, rec.version, fields],
+            )?,
+        };
+        Ok(())
+    }
+
+    fn update(&mut self, rec: &Record, now: DateTime<Utc>) -> Result<()> {
+        let data = serde_json::to_string(&rec.data)?;
+        let fields = serde_json::to_string(&rec.fields)?;
+        let n = match rec.kind {
+            Kind::Beneficiary => self.c.exec(
+                "UPDATE beneficiaries SET data = ?2, version = ?3, fields = ?4, national_id = ?5, merged_into = ?6, updated_at = ?7
+                 WHERE id = ?1",
+                params![&rec.id, data, rec.version, fields, text(&rec.data, "national_id"), rec.merged_into.clone(), now],
+            )?,
+            Kind::Case => self.c.exec(
+                "UPDATE cases SET data = ?2, version = ?3, fields = ?4, state = ?5, hq_decided = ?6, updated_at = ?7 WHERE id = ?1",
+                params![&rec.id, data, rec.version, fields, text(&rec.data, "state"), rec.hq_decided, now],
+            )?,
+            _ => self.c.exec(
+                "UPDATE records SET data = ?3, version = ?4, fields = ?5 WHERE entity = ?1 AND id = ?2",
+                params![rec.kind.code(), &rec.id, data, rec.version, fields],
+            )?,
+        };
+        if n != 1 {
+            return Err(HqError::NotFound(table(rec.kind)));
+        }
+        Ok(())
+    }
+
+    fn case_events(&mut self, case_id: &str) -> Result<Vec<Value>> {
+        self.c
+            .query(
+                "SELECT data FROM case_events WHERE case_id = ?1 ORDER BY seq",
+                params![case_id],
+            )?
+            .iter()
+            .map(|r| r.json(0))
+            .collect()
+    }
+
+    fn append_case_event(&mut self, case_id: &str, origin: &str, event: &Value) -> Result<()> {
+        self.c.exec(
+            "INSERT INTO case_events (case_id, origin, data) VALUES (?1, ?2, ?3)",
+            params![case_id, origin, serde_json::to_string(event)?],
+        )?;
+        Ok(())
+    }
+
+    fn add_conflict(&mut self, c: &NewConflict<'_>, now: DateTime<Utc>) -> Result<i64> {
+        self.c
+            .one(
+                "INSERT INTO conflicts (entity, entity_id, branch, field, hq_value, branch_value, base_version, device_id, seq, reason, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+                params![
+                    c.kind.code(),
+                    c.entity_id,
+                    c.branch,
+                    c.field,
+                    serde_json::to_string(c.current)?,
+                    serde_json::to_string(c.proposed)?,
+                    c.base_version,
+                    c.device_id,
+                    c.seq,
+                    c.reason,
+                    now
+                ],
+            )?
+            .i64(0)
+    }
+
+    fn declare_attachment(
+        &mut self,
+        sha256: &str,
+        mime: &str,
+        size: i64,
+        branch: &str,
+    ) -> Result<()> {
+        self.c.exec(
+            "INSERT INTO attachments (sha256, mime, size) VALUES (?1, ?2, ?3) ON CONFLICT (sha256) DO NOTHING",
+            params![sha256, mime, size],
+        )?;
+        self.c.exec(
+            "INSERT INTO attachment_owners (sha256, branch) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![sha256, branch],
+        )?;
+        Ok(())
+    }
+
+    fn attachment_declared(&mut self, sha256: &str, branch: &str) -> Result<bool> {
+        Ok(self
+            .c
+            .row(
+                "SELECT 1 FROM attachment_owners WHERE sha256 = ?1 AND branch IN (?2, '*') LIMIT 1",
+                params![sha256, branch],
+            )?
+            .is_some())
+    }
+
+    fn reference_attachment(
+        &mut self,
+        sha256: &str,
+        branch: &str,
+        kind: Kind,
+        entity_id: &str,
+    ) -> Result<()> {
+        self.c.exec(
+            "INSERT INTO attachment_refs (sha256, branch, entity, entity_id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            params![sha256, branch, kind.code(), entity_id],
+        )?;
+        Ok(())
+    }
+
+    fn feed(
+        &mut self,
+        branch: &str,
+        kind: &str,
+        entity_id: &str,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        // The branch row is the feed's counter: taking the next number writes it, so another
+        // writer waits for this transaction to end before it numbers an entry of this branch
+        // (SQLite: its one writer; PostgreSQL: the row's lock), and entries commit in the order
+        // of their numbers.
+        let seq = match self.c.row(
+            "UPDATE branches SET feed_head = feed_head + 1 WHERE name = ?1 RETURNING feed_head",
+            params![branch],
+        )? {
+            Some(r) => r.i64(0)?,
+            None => {
+                self.c.exec(
+                    "INSERT INTO branches (name, created_at, feed_head) VALUES (?1, ?2, 1)",
+                    params![branch, now],
+                )?;
+                1
+            }
+        };
+        self.c.exec(
+            "INSERT INTO feed (branch, seq, kind, entity_id, origin, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![branch, seq, kind, entity_id, origin, now],
+        )?;
+        Ok(seq)
+    }
+
+    fn branch_names(&mut self) -> Result<Vec<String>> {
+        self.c
+            .query("SELECT name FROM branches ORDER BY name", params![])?
+            .iter()
+            .map(|r| r.text(0))
+            .collect()
+    }
+
+    fn conflict(&mut self, id: i64) -> Result<Option<ConflictRecord>> {
+        let Some(r) = self.c.row(
+            "SELECT entity, entity_id, branch, field, hq_value, branch_value, resolved_at IS NOT NULL
+             FROM conflicts WHERE id = ?1",
+            params![id],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ConflictRecord {
+            id,
+            kind: Kind::from_code(&r.text(0)?).ok_or(HqError::BadRequest("conflict entity"))?,
+            entity_id: r.text(1)?,
+            branch: r.opt_text(2)?.unwrap_or_default(),
+            field: r.text(3)?,
+            current: loose_json(r.opt_text(4)?),
+            proposed: loose_json(r.opt_text(5)?),
+            resolved: r.bool(6)?,
+        }))
+    }
+
+    fn set_conflict_resolved(
+        &mut self,
+        id: i64,
+        resolution: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.c.exec(
+            "UPDATE conflicts SET resolved_at = ?2, resolution = ?3 WHERE id = ?1",
+            params![id, now, resolution],
+        )?;
+        Ok(())
+    }
+
+    fn insert_merge(&mut self, m: &MergeRecord, now: DateTime<Utc>) -> Result<i64> {
+        self.c
+            .one(
+                "INSERT INTO merges (survivor, merged, chosen, previous, staff_id, staff_name, at, branch_merge_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                params![
+                    &m.survivor,
+                    &m.merged,
+                    serde_json::to_string(&m.chosen)?,
+                    serde_json::to_string(&m.previous)?,
+                    &m.staff_id,
+                    &m.staff_name,
+                    now,
+                    m.branch_merge_id.clone()
+                ],
+            )?
+            .i64(0)
+    }
+
+    fn merge_record(&mut self, id: i64) -> Result<Option<MergeRecord>> {
+        self.merge_where("id = ?1", id.into())
+    }
+
+    fn branch_merge(&mut self, branch_merge_id: &str) -> Result<Option<MergeRecord>> {
+        self.merge_where("branch_merge_id = ?1", branch_merge_id.into())
+    }
+
+    fn set_merge_undone(&mut self, id: i64, staff_id: &str, now: DateTime<Utc>) -> Result<()> {
+        self.c.exec(
+            "UPDATE merges SET undone_at = ?2, undone_by = ?3 WHERE id = ?1",
+            params![id, now, staff_id],
+        )?;
+        Ok(())
+    }
+
+    fn add_not_same(&mut self, a: &str, b: &str, staff_id: &str, now: DateTime<Utc>) -> Result<()> {
+        self.c.exec(
+            "INSERT INTO not_duplicates (a, b, staff_id, at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            params![a, b, staff_id, now],
+        )?;
+        Ok(())
+    }
+
+    fn publish_file(&mut self, sha256: &str, mime: &str, bytes: &[u8]) -> Result<()> {
+        self.c.exec(
+            "INSERT INTO attachments (sha256, mime, size, received, complete, bytes) VALUES (?1, ?2, ?3, ?3, 1, ?4)
+             ON CONFLICT (sha256) DO UPDATE SET received = excluded.received, complete = 1, bytes = excluded.bytes",
+            params![sha256, mime, bytes.len(), bytes],
+        )?;
+        self.c.exec(
+            "INSERT INTO attachment_owners (sha256, branch, received, proven) VALUES (?1, '*', ?2, 1)
+             ON CONFLICT DO NOTHING",
+            params![sha256, bytes.len()],
+        )?;
+        Ok(())
+    }
+
+    fn audit(
+        &mut self,
+        staff_id: &str,
+        action: &str,
+        entity: &str,
+        entity_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.c.exec(
+            "INSERT INTO hq_audit (at, staff_id, action, entity, entity_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![now, staff_id, action, entity, entity_id],
+        )?;
+        Ok(())
+    }
+
+    fn staff_username_taken(
+        &mut self,
+        branch: &str,
+        username: &str,
+        except_id: &str,
+    ) -> Result<bool> {
+        // A branch has a few dozen accounts: read here, compared in Rust (no JSON in the SQL).
+        for r in self.c.query(
+            "SELECT data FROM records WHERE entity = 'staff' AND branch = ?1 AND id <> ?2",
+            params![branch, except_id],
+        )? {
+            if r.json(0)?.get("username").and_then(Value::as_str) == Some(username) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn branch_known(&mut self, branch: &str) -> Result<bool> {
+        Ok(self
+            .c
+            .row("SELECT 1 FROM branches WHERE name = ?1", params![branch])?
+            .is_some())
+    }
+
+    // ---- devices and enrolment ----
+
+    fn enrol_code(&mut self, code_hash: &str) -> Result<Option<EnrolCode>> {
+        let lock = self.c.dialect().for_update();
+        self.c
+            .row(
+                &format!("SELECT branch, expires_at, used_by_device FROM enrol_codes WHERE code_hash = ?1{lock}"),
+                params![code_hash],
+            )?
+            .map(|r| {
+                Ok(EnrolCode {
+                    branch: r.text(0)?,
+                    expires_at: r.text(1)?,
+                    used_by: r.opt_text(2)?,
+                })
+            })
+            .transpose()
+    }
+
+    fn add_enrol_code(
+        &mut self,
+        code_hash: &str,
+        branch: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<()> {
+        self.c.exec(
+            "INSERT INTO branches (name, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![branch, now],
+        )?;
+        self.c.exec(
+            "INSERT INTO enrol_codes (code_hash, branch, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![code_hash, branch, now, expires],
+        )?;
+        Ok(())
+    }
+
+    fn use_enrol_code(
+        &mut self,
+        code_hash: &str,
+        device_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.c.exec(
+            "UPDATE enrol_codes SET used_by_device = ?2, used_at = ?3 WHERE code_hash = ?1",
+            params![code_hash, device_id, now],
+        )?;
+        Ok(())
+    }
+
+    fn device(&mut self, device_id: &str) -> Result<Option<DeviceRow>> {
+        let lock = self.c.dialect().for_update();
+        self.c
+            .row(
+                &format!("SELECT device_id, branch, revoked_at IS NOT NULL, last_seq FROM devices WHERE device_id = ?1{lock}"),
+                params![device_id],
+            )?
+            .map(|r| device_row(&r))
+            .transpose()
+    }
+
+    fn device_by_token(&mut self, token_hash: &str) -> Result<Option<DeviceRow>> {
+        self.c
+            .row(
+                "SELECT device_id, branch, revoked_at IS NOT NULL, last_seq FROM devices WHERE token_hash = ?1",
+                params![token_hash],
+            )?
+            .map(|r| device_row(&r))
+            .transpose()
+    }
+
+    fn save_device(
+        &mut self,
+        device_id: &str,
+        branch: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.c.exec(
+            "INSERT INTO devices (device_id, branch, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (device_id) DO UPDATE SET token_hash = excluded.token_hash",
+            params![device_id, branch, token_hash, now],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_device(&mut self, device_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self.c.exec(
+            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE device_id = ?1",
+            params![device_id, now],
+        )? > 0)
+    }
+
+    fn set_resync(&mut self, device_id: &str, wanted: bool) -> Result<bool> {
+        Ok(self.c.exec(
+            "UPDATE devices SET resync_requested = ?2 WHERE device_id = ?1",
+            params![device_id, wanted],
+        )? > 0)
+    }
+}
+
+fn device_row(r: &crate::db::Row) -> Result<DeviceRow> {
+    Ok(DeviceRow {
+        device_id: r.text(0)?,
+        branch: r.text(1)?,
+        revoked: r.bool(2)?,
+        last_seq: r.i64(3)?,
+    })
+}
