@@ -19,6 +19,11 @@ use sila_store::{InitOptions, Store, StoreError};
 
 type R<T> = Result<T, ApiError>;
 
+// The branch as a whole (a laptop joining it, other branches, what sync left): `branch.rs`.
+pub use crate::branch::{join_branch, lookup_national_id, sync_issues};
+// Backups saved from the app and restored on first run: `backups.rs`.
+pub use crate::backups::{backup_places, find_backups, restore_backup, save_backup};
+
 /// The kind of the intake wizard's drafts in the store (each person has their own, several at once).
 pub const INTAKE_DRAFT: &str = "intake";
 
@@ -26,7 +31,7 @@ fn parse_id<T: std::str::FromStr>(field: &str, s: &str) -> R<T> {
     s.parse().map_err(|_| ApiError::bad_input(field))
 }
 
-fn session_info(store: &Store) -> SessionInfo {
+pub(crate) fn session_info(store: &Store) -> SessionInfo {
     let s = store.session();
     SessionInfo {
         username: s.username.clone(),
@@ -287,13 +292,16 @@ pub fn add_task(desk: &Desk, input: TaskInput) -> R<()> {
 /// The home screen's sync area: what the store says (enrolled, last sync, changes waiting, the last
 /// error in Arabic) and what the background worker is doing now.
 pub fn sync_status(desk: &Desk) -> R<SyncStatusDto> {
-    let (st, enrolment, admin) = desk.with_store(|s| {
-        Ok((
-            sila_sync::status(s).map_err(sync_error)?,
-            s.enrolment()?,
-            s.session().actor.has_any(&[Role::Admin]),
-        ))
-    })?;
+    let (st, enrolment, admin, redownload, (open_conflicts, refused_recently, files_waiting)) =
+        desk.with_store(|s| {
+            Ok((
+                sila_sync::status(s).map_err(sync_error)?,
+                s.enrolment()?,
+                s.session().actor.has_any(&[Role::Admin]),
+                crate::branch::redownload(s)?,
+                crate::branch::issue_counts(s)?,
+            ))
+        })?;
     let live = desk.sync_live().unwrap_or_default();
     let phase = if st.enrolled {
         match live.phase {
@@ -344,6 +352,10 @@ pub fn sync_status(desk: &Desk) -> R<SyncStatusDto> {
         },
         can_enroll: admin && !st.enrolled,
         data_version: live.data_version,
+        redownload,
+        files_waiting,
+        open_conflicts,
+        refused_recently,
     })
 }
 
@@ -356,26 +368,7 @@ pub fn sync_now(desk: &Desk) -> R<SyncStatusDto> {
 /// Bind this store to HQ with a one-time code, as `sila enroll` does. Only an administrator may;
 /// that is checked before HQ is asked, so a code is not spent by someone who may not keep it.
 pub fn enroll(desk: &Desk, input: EnrollInput) -> R<SyncStatusDto> {
-    let url = input.hq_url.trim().trim_end_matches('/').to_owned();
-    let code = input.code.trim().to_uppercase();
-    let mut problems = Vec::new();
-    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < 10 {
-        problems.push(sila_domain::error::FieldError::new(
-            "hq_url",
-            "invalid_url",
-            "اكتب عنوان المقر كاملاً، مثل https://hq.example.org",
-        ));
-    }
-    if code.is_empty() {
-        problems.push(sila_domain::error::FieldError::new(
-            "code",
-            "required",
-            "اكتب رمز التسجيل الذي أصدره المقر",
-        ));
-    }
-    if !problems.is_empty() {
-        return Err(ApiError::invalid(problems));
-    }
+    let (url, code) = crate::branch::hq_fields(&input.hq_url, &input.code)?;
     desk.with_store(|s| {
         if !s.session().actor.has_any(&[Role::Admin]) {
             return Err(ApiError::new(
@@ -398,8 +391,13 @@ pub fn enroll(desk: &Desk, input: EnrollInput) -> R<SyncStatusDto> {
     sync_status(desk)
 }
 
-/// A sync error as the IPC's error, routed to the enrolment form's field it concerns.
-fn sync_error(e: sila_sync::SyncError) -> ApiError {
+/// A sync error as the IPC's error, routed to the enrolment form's field it concerns (a store's
+/// own error keeps its fields: a joining laptop's first account).
+pub(crate) fn sync_error(e: sila_sync::SyncError) -> ApiError {
+    let e = match e {
+        sila_sync::SyncError::Store(e) => return e.into(),
+        e => e,
+    };
     let code = e.code();
     let message = e.arabic_message();
     let field = match code.as_str() {
@@ -833,7 +831,7 @@ pub fn beneficiary_cases(desk: &Desk, id: String) -> R<CasePage> {
 }
 
 /// A field's value as a person reads it when choosing between two registrations.
-fn field_text(b: &sila_domain::beneficiary::Beneficiary, field: &str) -> String {
+pub(crate) fn field_text(b: &sila_domain::beneficiary::Beneficiary, field: &str) -> String {
     let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
     match field {
         "name" => b.name.full(),

@@ -30,7 +30,11 @@ fn desk() -> (tempfile::TempDir, Desk) {
     (dir, desk)
 }
 
-fn sign_in(desk: &Desk, username: &str, password: &str) -> Result<SessionInfo, ApiError> {
+pub(crate) fn sign_in(
+    desk: &Desk,
+    username: &str,
+    password: &str,
+) -> Result<SessionInfo, ApiError> {
     api::sign_in(
         desk,
         SignInInput {
@@ -40,7 +44,7 @@ fn sign_in(desk: &Desk, username: &str, password: &str) -> Result<SessionInfo, A
     )
 }
 
-fn full_draft(desk: &Desk) -> IntakeDraft {
+pub(crate) fn full_draft(desk: &Desk) -> IntakeDraft {
     let id_scan = api::upload(desk, PNG.to_vec()).unwrap().sha256;
     let card = api::upload(desk, PDF.to_vec()).unwrap().sha256;
     let signature = api::upload(desk, PNG.to_vec()).unwrap().sha256;
@@ -414,7 +418,7 @@ fn administrators_manage_staff_and_the_knowledge_base() {
 
 // ---- background sync against the real HQ server on port 0 ----
 
-mod sync_with_hq {
+pub(crate) mod sync_with_hq {
     use super::*;
     use crate::sync::SyncConfig;
     use sila_hq::HqActor;
@@ -424,9 +428,9 @@ mod sync_with_hq {
     use std::time::Instant;
 
     /// A real `sila-hq` server (the library the binary runs) on 127.0.0.1, on its own runtime.
-    struct Hq {
+    pub(crate) struct Hq {
         rt: tokio::runtime::Runtime,
-        store: Arc<sila_hq::Hq>,
+        pub(crate) store: Arc<sila_hq::Hq>,
         addr: SocketAddr,
         stop: Option<tokio::sync::oneshot::Sender<()>>,
         task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -434,7 +438,7 @@ mod sync_with_hq {
     }
 
     impl Hq {
-        fn start() -> Hq {
+        pub(crate) fn start() -> Hq {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .enable_all()
@@ -471,7 +475,7 @@ mod sync_with_hq {
         }
 
         /// Take HQ off the network (graceful: the request in hand is finished).
-        fn down(&mut self) {
+        pub(crate) fn down(&mut self) {
             if let Some(tx) = self.stop.take() {
                 let _ = tx.send(());
             }
@@ -481,7 +485,7 @@ mod sync_with_hq {
         }
 
         /// Back on the same address, as when the link returns.
-        fn up(&mut self) {
+        pub(crate) fn up(&mut self) {
             let listener = self
                 .rt
                 .block_on(tokio::net::TcpListener::bind(self.addr))
@@ -489,11 +493,11 @@ mod sync_with_hq {
             self.serve(listener);
         }
 
-        fn url(&self) -> String {
+        pub(crate) fn url(&self) -> String {
             format!("http://{}", self.addr)
         }
 
-        fn cases(&self) -> Vec<(String, String)> {
+        pub(crate) fn cases(&self) -> Vec<(String, String)> {
             self.store.case_states("الأفلاج").unwrap()
         }
     }
@@ -505,7 +509,7 @@ mod sync_with_hq {
     }
 
     /// Poll `f` until it holds; the deadline is generous (this checks behaviour, not speed).
-    fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    pub(crate) fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if f() {
@@ -516,7 +520,7 @@ mod sync_with_hq {
         panic!("timed out waiting for {what}");
     }
 
-    fn quick() -> SyncConfig {
+    pub(crate) fn quick() -> SyncConfig {
         SyncConfig {
             scheduler: sila_sync::SchedulerConfig {
                 probe_min: Duration::from_millis(100),
@@ -528,7 +532,7 @@ mod sync_with_hq {
         }
     }
 
-    fn signed_in_desk() -> (tempfile::TempDir, Desk) {
+    pub(crate) fn signed_in_desk() -> (tempfile::TempDir, Desk) {
         let dir = tempfile::tempdir().unwrap();
         let desk = Desk::new(dir.path().join("store"), Duration::from_secs(600), None)
             .with_sync_config(quick());

@@ -25,6 +25,13 @@ commands! {
         sync_status() -> SyncStatusDto;
         sync_now() -> SyncStatusDto;
         enroll(input: EnrollInput) -> SyncStatusDto;
+        join_branch(input: JoinInput) -> SessionInfo;
+        lookup_national_id(national_id: String) -> LookupDto;
+        sync_issues() -> SyncIssuesDto;
+        backup_places() -> Vec<BackupPlaceDto>;
+        save_backup(place: String) -> BackupDto;
+        find_backups() -> Vec<BackupFileDto>;
+        restore_backup(input: RestoreInput) -> SessionInfo;
         search(query: String, limit: u32) -> Vec<BeneficiaryRow>;
         beneficiary_row(id: String) -> Option<BeneficiaryRow>;
         beneficiaries_page(offset: u32, limit: u32) -> BeneficiaryPage;

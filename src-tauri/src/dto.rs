@@ -195,6 +195,150 @@ pub struct SyncStatusDto {
     /// pulled from HQ); the screen reloads when it does.
     #[ts(type = "number")]
     pub data_version: u64,
+    /// The branch arriving from HQ (a new laptop, or one that takes the branch again).
+    pub redownload: Option<RedownloadDto>,
+    /// Files of the branch's records still to come from HQ (made on another laptop).
+    pub files_waiting: i64,
+    /// Conflicts of the branch waiting for HQ's decision.
+    pub open_conflicts: i64,
+    /// Changes made here that HQ refused in the last week.
+    pub refused_recently: i64,
+}
+
+/// How far the branch has arrived on this laptop, for the progress bar.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RedownloadDto {
+    /// The phase being fetched ("staff", "kb", "beneficiaries", "open_cases", "tasks",
+    /// "closed_cases", "interactions", "deliveries", "surveys", "conflicts"); empty until HQ has
+    /// said what is coming.
+    pub phase: String,
+    pub done: i64,
+    pub total: i64,
+    /// People and open cases are in: the desk can serve people while closed history arrives.
+    pub usable: bool,
+}
+
+/// Adding this laptop to an existing branch from the first-run screen: HQ's address, the one-time
+/// code HQ issued for the branch, and this laptop's first account. The branch's name comes from HQ.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct JoinInput {
+    pub hq_url: String,
+    pub code: String,
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+/// HQ's answer about a national ID at the other branches (never their file).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct LookupDto {
+    /// "found", "none", "offline" (HQ not reachable now), "not_enrolled", or "unavailable" (HQ
+    /// refused the question: `code` says why).
+    pub state: String,
+    pub registered: Vec<RegistrationDto>,
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RegistrationDto {
+    pub branch: String,
+    /// The date of the first registration there (YYYY-MM-DD).
+    pub since: String,
+}
+
+/// What sync left for a person at the branch: conflicts waiting for HQ, changes HQ refused.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SyncIssuesDto {
+    pub conflicts: Vec<ConflictDto>,
+    pub refused: Vec<RefusedDto>,
+}
+
+/// Two values of one field, both kept until HQ decides.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ConflictDto {
+    #[ts(type = "number")]
+    pub id: i64,
+    /// "beneficiary", "case", …
+    pub entity: String,
+    pub entity_id: String,
+    /// The person's name or the case's number, when this laptop holds the record.
+    pub subject: Option<String>,
+    pub beneficiary_id: Option<String>,
+    pub case_id: Option<String>,
+    pub field: String,
+    /// HQ's value when the collision was found, as a person reads it.
+    pub at_hq: String,
+    /// The value the branch's edit proposed.
+    pub proposed: String,
+    /// The edit was made on this laptop (otherwise on another laptop of the branch).
+    pub proposed_here: bool,
+}
+
+/// A change made here that HQ refused, with its reason code (the UI words it).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RefusedDto {
+    #[ts(type = "number")]
+    pub seq: i64,
+    /// The operation ("case.transition", "beneficiary.update", …).
+    pub op: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub subject: Option<String>,
+    pub beneficiary_id: Option<String>,
+    pub case_id: Option<String>,
+    pub reason: String,
+    pub created_at: String,
+    pub answered_at: Option<String>,
+}
+
+/// A place a backup can be saved to, and where the first-run screen looks for backups.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BackupPlaceDto {
+    /// The drive's label or the folder's name.
+    pub label: String,
+    pub path: String,
+    /// A drive mounted now that is not the system's own disk (a USB stick, an SD card).
+    pub removable: bool,
+}
+
+/// A backup just saved, and what it holds.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BackupDto {
+    pub file_name: String,
+    pub path: String,
+    /// The place's label.
+    pub place: String,
+    pub removable: bool,
+    #[ts(type = "number")]
+    pub bytes: i64,
+    #[ts(type = "number")]
+    pub beneficiaries: i64,
+    #[ts(type = "number")]
+    pub cases: i64,
+    /// Changes not yet at HQ, saved in the backup too.
+    #[ts(type = "number")]
+    pub pending_changes: i64,
+}
+
+/// A backup file found in one of the places.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BackupFileDto {
+    pub name: String,
+    pub path: String,
+    pub place: String,
+    pub removable: bool,
+    #[ts(type = "number")]
+    pub bytes: i64,
+    /// When the file was last written (RFC 3339).
+    pub modified: Option<String>,
+}
+
+/// First run: a backup found in the places, opened by a staff account held in it.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct RestoreInput {
+    pub path: String,
+    pub username: String,
+    pub password: String,
 }
 
 /// Enrolment from the home screen: HQ's address and the one-time code HQ issued.
@@ -783,7 +927,18 @@ macro_rules! for_each_dto {
             DraftSummary,
             Colleague,
             SyncStatusDto,
+            RedownloadDto,
             EnrollInput,
+            JoinInput,
+            LookupDto,
+            RegistrationDto,
+            SyncIssuesDto,
+            ConflictDto,
+            RefusedDto,
+            BackupPlaceDto,
+            BackupDto,
+            BackupFileDto,
+            RestoreInput,
             BeneficiaryRow,
             BeneficiaryPage,
             CaseQuery,

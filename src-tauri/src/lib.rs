@@ -4,6 +4,8 @@
 //! personal data (see [`log`]).
 
 pub mod api;
+pub mod backups;
+pub mod branch;
 pub mod commands;
 pub mod dto;
 pub mod error;
@@ -175,3 +177,5 @@ fn camera_for_documents(app: &tauri::App) {
 
 #[cfg(test)]
 mod api_tests;
+#[cfg(test)]
+mod branch_tests;

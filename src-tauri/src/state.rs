@@ -32,6 +32,9 @@ pub struct Desk {
     /// Where exports and refused-rows reports are written (`SILA_EXPORT_DIR`, else the user's
     /// Downloads folder, else `exports` in the data folder).
     pub export_dir: PathBuf,
+    /// A laptop joining its branch: the code it used and the device ID HQ enrolled with it, kept
+    /// so that trying again with the same code (a lost answer) gets the same credential.
+    pub joining: Mutex<Option<(String, sila_domain::ids::DeviceId)>>,
 }
 
 /// A picked sheet awaiting its import.
@@ -58,6 +61,7 @@ impl Desk {
                 .map(PathBuf::from)
                 .or_else(dirs::download_dir)
                 .unwrap_or_else(|| dir.join("exports")),
+            joining: Mutex::new(None),
             dir,
         }
     }

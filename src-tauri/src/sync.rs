@@ -203,7 +203,18 @@ async fn run(
     cfg: SyncConfig,
 ) {
     let start = Instant::now();
-    let opts = SyncOptions::default();
+    // While the branch arrives (a new laptop), every page moves the progress bar and brings new
+    // people into the lists: the window reloads.
+    let progress: Arc<dyn Fn(&sila_store::sync::Redownload) + Send + Sync> = {
+        let (live, notify) = (Arc::clone(&live), Arc::clone(&notify));
+        Arc::new(move |_: &sila_store::sync::Redownload| {
+            set(&live, &notify, |l| l.data_version += 1)
+        })
+    };
+    let opts = SyncOptions {
+        progress: Some(progress),
+        ..SyncOptions::default()
+    };
     let mut sched = Scheduler::new(cfg.scheduler.clone(), seed(&store));
     let mut pending = sila_store::outbox::pending_count(store.conn()).unwrap_or(0);
     let mut enrolled = false;

@@ -5,6 +5,7 @@ mod branch;
 mod duplicates;
 mod harness;
 mod hostile;
+mod join;
 mod proxy;
 mod servers;
 mod sync_faults;

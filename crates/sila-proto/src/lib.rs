@@ -89,7 +89,9 @@ pub const MAX_FRAME_OPS: usize = 5_000;
 pub struct EnrollRequest {
     pub code: String,
     pub device_id: String,
-    /// The branch name the store was created with; it must be the code's branch.
+    /// The branch name the store was created with; it must be the code's branch. Empty from a
+    /// laptop joining its branch, which has no store yet: it learns the branch from the answer
+    /// and creates its store for that branch (so nobody has to type the branch's name exactly).
     pub branch: String,
 }
 

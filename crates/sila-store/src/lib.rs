@@ -75,6 +75,9 @@ pub struct Store {
 pub struct InitOptions {
     pub kdf: KdfParams,
     pub clock: Clock,
+    /// The device ID, when HQ enrolled it before the store existed (a laptop joining its branch
+    /// learns the branch's name from HQ's answer); otherwise a new one.
+    pub device: Option<DeviceId>,
 }
 
 impl Default for InitOptions {
@@ -82,6 +85,7 @@ impl Default for InitOptions {
         InitOptions {
             kdf: KdfParams::default(),
             clock: system_clock(),
+            device: None,
         }
     }
 }
@@ -187,9 +191,36 @@ pub(crate) fn random_tag() -> String {
         .collect()
 }
 
+/// What is wrong with a store's first account, field by field (`Store::init` refuses it).
+fn first_account_problems(username: &str, password: &str) -> Vec<sila_domain::error::FieldError> {
+    let mut problems = Vec::new();
+    if username.trim().is_empty() {
+        problems.push(sila_domain::error::FieldError::required("username"));
+    }
+    if password.chars().count() < 8 {
+        problems.push(sila_domain::error::FieldError::new(
+            "password",
+            "password_too_short",
+            "كلمة المرور يجب ألا تقل عن 8 أحرف",
+        ));
+    }
+    problems
+}
+
 impl Store {
     pub fn exists(dir: &Path) -> bool {
         dir.join(DB_FILE).exists()
+    }
+
+    /// Would `init` take this first account? Checked before a joining laptop spends its
+    /// enrolment code at HQ, so a short password is said before anything happens.
+    pub fn check_first_account(username: &str, password: &str) -> Result<()> {
+        let problems = first_account_problems(username, password);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid(problems))
+        }
     }
 
     /// Create the branch store and its first administrator.
@@ -207,16 +238,7 @@ impl Store {
         if branch.is_empty() {
             problems.push(sila_domain::error::FieldError::required("branch"));
         }
-        if username.is_empty() {
-            problems.push(sila_domain::error::FieldError::required("username"));
-        }
-        if password.chars().count() < 8 {
-            problems.push(sila_domain::error::FieldError::new(
-                "password",
-                "password_too_short",
-                "كلمة المرور يجب ألا تقل عن 8 أحرف",
-            ));
-        }
+        problems.extend(first_account_problems(username, password));
         if !problems.is_empty() {
             return Err(StoreError::Invalid(problems));
         }
@@ -231,7 +253,7 @@ impl Store {
         let mut conn = open_connection(&db_path, &key)?;
         let created = (|| -> Result<Session> {
             migrate::migrate(&mut conn, &stamp)?;
-            let device = DeviceId::new_v7();
+            let device = opts.device.unwrap_or_else(DeviceId::new_v7);
             let staff_id = StaffId::new_v7();
             // The device tag is random, so two laptops of one branch number their cases apart
             // without asking anyone.

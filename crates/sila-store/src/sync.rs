@@ -100,6 +100,9 @@ pub struct RefusedOp {
     /// "rejected" or "conflict".
     pub result: String,
     pub reason: Option<String>,
+    /// When the change was made here, and when HQ's answer came (RFC 3339).
+    pub created_at: String,
+    pub answered_at: Option<String>,
 }
 
 /// A conflict of the branch, both values kept until a person resolves it at HQ.
@@ -330,7 +333,7 @@ impl Store {
     /// Operations HQ refused or applied with conflicts, newest first.
     pub fn refused_ops(&self, limit: usize) -> Result<Vec<RefusedOp>> {
         let mut stmt = self.conn().prepare(
-            "SELECT seq, op, entity, entity_id, result FROM outbox
+            "SELECT seq, op, entity, entity_id, result, created_at, acked_at FROM outbox
              WHERE result IS NOT NULL AND result <> 'applied' ORDER BY seq DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], |r| {
@@ -346,6 +349,8 @@ impl Store {
                 entity_id: r.get(3)?,
                 result,
                 reason,
+                created_at: r.get(5)?,
+                answered_at: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

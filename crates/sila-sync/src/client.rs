@@ -479,6 +479,60 @@ pub async fn enroll(
     Ok(())
 }
 
+/// The first account of a laptop joining its branch (its first administrator on this laptop).
+pub struct FirstAccount<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password: &'a str,
+}
+
+/// A new laptop joins its branch: it is enrolled with HQ's one-time code before it has a store,
+/// HQ's answer names the branch, and the store is created in `dir` for that branch, under the
+/// enrolled device ID, and bound to HQ. Nobody types the branch's name, so it cannot be typed
+/// differently. The account is checked before the code is spent. The caller keeps `device` for a
+/// retry with the same code (a lost answer, a store that could not be created): HQ then gives the
+/// same credential again. The branch itself arrives on the first sync (a re-download, people and
+/// open cases first).
+pub async fn join(
+    dir: &std::path::Path,
+    hq_url: &str,
+    code: &str,
+    device: sila_domain::ids::DeviceId,
+    account: FirstAccount<'_>,
+    init: sila_store::InitOptions,
+    opts: &SyncOptions,
+) -> Result<Store, SyncError> {
+    Store::check_first_account(account.username, account.password)?;
+    if Store::exists(dir) {
+        return Err(SyncError::Store(StoreError::AlreadyInitialised));
+    }
+    let hq_url = hq_url.trim().trim_end_matches('/');
+    let client = HqClient::new(hq_url, None, opts)?;
+    let req = EnrollRequest {
+        code: code.trim().to_owned(),
+        device_id: device.to_string(),
+        branch: String::new(),
+    };
+    let resp = client.enroll(&req).await?;
+    if resp.device_id != req.device_id || resp.branch.trim().is_empty() {
+        return Err(SyncError::Protocol("enrolment answer for another device"));
+    }
+    let mut store = Store::init(
+        dir,
+        &resp.branch,
+        account.username,
+        account.display_name,
+        account.password,
+        sila_store::InitOptions {
+            device: Some(device),
+            ..init
+        },
+    )?;
+    store.save_enrolment(hq_url, &resp.token, &resp.branch)?;
+    tracing::info!(device = %resp.device_id, "joined the branch at headquarters");
+    Ok(store)
+}
+
 struct Failpoints {
     fp: Option<ClientFailpoint>,
     counts: std::collections::HashMap<&'static str, u32>,

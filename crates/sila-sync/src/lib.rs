@@ -12,7 +12,10 @@ pub mod scheduler;
 /// The wire protocol, shared with headquarters.
 pub use sila_proto as proto;
 
-pub use client::{HqClient, SyncError, SyncOptions, SyncReport, arabic_message, enroll, sync_once};
+pub use client::{
+    FirstAccount, HqClient, SyncError, SyncOptions, SyncReport, arabic_message, enroll, join,
+    sync_once,
+};
 pub use scheduler::{Action, Outcome, Scheduler, SchedulerConfig};
 
 use serde::Serialize;

@@ -20,6 +20,8 @@ import { PersonFile } from "./PersonFile";
 import { Complaints } from "./Contacts";
 import { Viewer } from "./Documents";
 import { ImportExport } from "./ImportExport";
+import { JoinForm, SyncIssues } from "./BranchSync";
+import { RestoreForm } from "./Backups";
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(() => (localStorage.getItem("sila.lang") as Lang) || "ar");
@@ -130,7 +132,37 @@ function fieldError(err: ApiError | null, field: string): string | null {
   return err?.fields.find((f) => f.field === field)?.message ?? null;
 }
 
+/** First run: a new branch, this laptop added to a branch that exists, or a backup restored. */
 function FirstRun({ onDone }: { onDone: (s: SessionInfo) => void }) {
+  const { t } = useI18n();
+  const [mode, setMode] = useState<"new" | "join" | "restore">("new");
+  const choices: ["new" | "join" | "restore", string, string][] = [
+    ["new", t("firstRunNew"), t("firstRunNewHint")],
+    ["join", t("firstRunJoin"), t("firstRunJoinHint")],
+    ["restore", t("firstRunRestore"), t("firstRunRestoreHint")],
+  ];
+  return (
+    <div className="centered">
+      <div className="card first-run">
+        <div className="between"><h1>{t("firstRunTitle")}</h1><LangSwitch /></div>
+        <fieldset className="choices" data-testid="first-run-choice">
+          <legend>{t("firstRunChoose")}</legend>
+          {choices.map(([m, label, hint]) => (
+            <label key={m} className="choice">
+              <input type="radio" name="first-run-mode" value={m} checked={mode === m} onChange={() => setMode(m)} data-testid={`first-run-${m}`} />
+              <span><strong>{label}</strong><small className="muted">{hint}</small></span>
+            </label>
+          ))}
+        </fieldset>
+        {mode === "new" && <NewBranch onDone={onDone} />}
+        {mode === "join" && <JoinForm onDone={onDone} />}
+        {mode === "restore" && <RestoreForm onDone={onDone} />}
+      </div>
+    </div>
+  );
+}
+
+function NewBranch({ onDone }: { onDone: (s: SessionInfo) => void }) {
   const { t } = useI18n();
   const [f, setF] = useState({ branch: "", username: "", display_name: "", password: "", again: "" });
   const [err, setErr] = useState<ApiError | null>(null);
@@ -138,9 +170,7 @@ function FirstRun({ onDone }: { onDone: (s: SessionInfo) => void }) {
   const set = (k: keyof typeof f) => (e: React.ChangeEvent<HTMLInputElement>) => setF({ ...f, [k]: e.target.value });
   const differ = f.again !== "" && f.again !== f.password;
   return (
-    <div className="centered">
-      <form
-        className="card"
+    <form
         data-testid="first-run"
         onSubmit={async (e) => {
           e.preventDefault();
@@ -155,7 +185,6 @@ function FirstRun({ onDone }: { onDone: (s: SessionInfo) => void }) {
           }
         }}
       >
-        <div className="between"><h1>{t("firstRunTitle")}</h1><LangSwitch /></div>
         <p className="muted">{t("firstRunIntro")}</p>
         <Field id="branch" label={t("branch")} error={fieldError(err, "branch")}>
           {(a) => <input {...a} value={f.branch} onChange={set("branch")} autoFocus />}
@@ -174,8 +203,7 @@ function FirstRun({ onDone }: { onDone: (s: SessionInfo) => void }) {
         </Field>
         {err && err.fields.length === 0 && <ErrorBox error={err} />}
         <div className="row end"><button type="submit" disabled={busy} data-testid="create">{t("create")}</button></div>
-      </form>
-    </div>
+    </form>
   );
 }
 
@@ -288,6 +316,7 @@ function Main({ session, catalog, onSignOut }: { session: SessionInfo; catalog: 
           {route.name === "kb" && <Knowledge />}
           {route.name === "staff" && isAdmin && <Staff />}
           {route.name === "data" && isAdmin && <ImportExport />}
+          {route.name === "sync_issues" && <SyncIssues />}
         </main>
         <Viewer />
       </div>

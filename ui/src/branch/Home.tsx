@@ -11,6 +11,7 @@ import type { DraftSummary } from "../generated/DraftSummary";
 import type { Colleague } from "../generated/Colleague";
 import { useDesk } from "./context";
 import { TaskList } from "./Tasks";
+import { BranchNotices } from "./BranchSync";
 
 export function Home({ discarded }: { discarded?: string }) {
   const { t, label, lang } = useI18n();
@@ -47,6 +48,7 @@ export function Home({ discarded }: { discarded?: string }) {
           </button>
         </div>
       </div>
+      <BranchNotices />
       {undo && (
         <p className="notice" role="status" data-testid="draft-discarded">
           {t("draftDiscarded")}{" "}

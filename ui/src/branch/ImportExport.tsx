@@ -10,6 +10,7 @@ import type { ImportPreviewDto } from "../generated/ImportPreviewDto";
 import type { ImportProgressDto } from "../generated/ImportProgressDto";
 import type { ImportResultDto } from "../generated/ImportResultDto";
 import type { RowProblem } from "../generated/RowProblem";
+import { BackupCard } from "./Backups";
 
 export function ImportExport() {
   const { t } = useI18n();
@@ -18,6 +19,7 @@ export function ImportExport() {
       <h1 tabIndex={-1}>{t("importExport")}</h1>
       <Import />
       <Export />
+      <BackupCard />
     </div>
   );
 }

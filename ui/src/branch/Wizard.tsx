@@ -12,6 +12,7 @@ import type { MemberForm } from "../generated/MemberForm";
 import type { IdentityForm } from "../generated/IdentityForm";
 import type { BeneficiaryRow } from "../generated/BeneficiaryRow";
 import type { ApiError } from "../generated/ApiError";
+import { OtherBranches } from "./BranchSync";
 import { useDesk } from "./context";
 
 export const STEPS = 8;
@@ -204,7 +205,7 @@ export function Wizard({ draftId, forPerson }: { draftId?: string; forPerson?: s
         <h2>{t(`step${step}` as never)}</h2>
         {step === 0 && <StepChannel {...props} />}
         {step === 1 && <StepSearch {...props} />}
-        {step === 2 && <>{draft.existing_beneficiary_id && <ExistingBanner id={draft.existing_beneficiary_id} />}<StepIdentity {...props} /></>}
+        {step === 2 && <>{draft.existing_beneficiary_id && <ExistingBanner id={draft.existing_beneficiary_id} />}<StepIdentity {...props} /><OtherBranches nationalId={draft.identity.national_id} /></>}
         {step === 3 && <StepHousehold {...props} />}
         {step === 4 && <StepNeed {...props} />}
         {step === 5 && <StepDocuments {...props} />}

@@ -15,7 +15,8 @@ export type Route =
   | { name: "complaints" }
   | { name: "kb" }
   | { name: "staff" }
-  | { name: "data" };
+  | { name: "data" }
+  | { name: "sync_issues" };
 
 export type Desk = {
   catalog: CatalogDto;

@@ -2,8 +2,10 @@
 // sentences come with their errors). `dir` follows the language: rtl for Arabic, ltr for English.
 import { createContext, useContext } from "react";
 import type { Lang } from "./format";
+import { arBranch, enBranch } from "./i18n-branch";
 
 const ar = {
+  ...arBranch,
   app: "صلة",
   appLong: "صلة — إدارة العلاقة مع المستفيدين",
   lang: "English",
@@ -311,6 +313,7 @@ const ar = {
 type Dict = typeof ar;
 
 const en: Dict = {
+  ...enBranch,
   app: "Sila",
   appLong: "Sila — beneficiary relations",
   lang: "العربية",

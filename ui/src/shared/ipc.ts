@@ -46,6 +46,13 @@ import type { StaffInput } from "../generated/StaffInput";
 import type { KbDocDto } from "../generated/KbDocDto";
 import type { KbInput } from "../generated/KbInput";
 import type { StoredFile } from "../generated/StoredFile";
+import type { JoinInput } from "../generated/JoinInput";
+import type { LookupDto } from "../generated/LookupDto";
+import type { SyncIssuesDto } from "../generated/SyncIssuesDto";
+import type { BackupPlaceDto } from "../generated/BackupPlaceDto";
+import type { BackupDto } from "../generated/BackupDto";
+import type { BackupFileDto } from "../generated/BackupFileDto";
+import type { RestoreInput } from "../generated/RestoreInput";
 
 export function isApiError(e: unknown): e is ApiError {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -75,6 +82,16 @@ export const api = {
   syncStatus: () => call<SyncStatusDto>("sync_status"),
   syncNow: () => call<SyncStatusDto>("sync_now"),
   enroll: (input: EnrollInput) => call<SyncStatusDto>("enroll", { input }),
+  /** First run: add this laptop to an existing branch (the branch's name comes from HQ). */
+  joinBranch: (input: JoinInput) => call<SessionInfo>("join_branch", { input }),
+  /** Is this national ID registered at another branch? (HQ answers where and since when.) */
+  lookupNationalId: (nationalId: string) => call<LookupDto>("lookup_national_id", { nationalId }),
+  syncIssues: () => call<SyncIssuesDto>("sync_issues"),
+  /** Where a backup can go (USB sticks first), and where first run looks for one. */
+  backupPlaces: () => call<BackupPlaceDto[]>("backup_places"),
+  saveBackup: (place: string) => call<BackupDto>("save_backup", { place }),
+  findBackups: () => call<BackupFileDto[]>("find_backups"),
+  restoreBackup: (input: RestoreInput) => call<SessionInfo>("restore_backup", { input }),
   search: (query: string, limit = 30) => call<BeneficiaryRow[]>("search", { query, limit }),
   beneficiaryRow: (id: string) => call<BeneficiaryRow | null>("beneficiary_row", { id }),
   beneficiariesPage: (offset: number, limit: number) =>

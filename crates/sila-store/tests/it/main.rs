@@ -66,6 +66,7 @@ pub fn new_store() -> (tempfile::TempDir, Store, TestClock) {
                 p_cost: 1,
             },
             clock: clock.clock(),
+            ..Default::default()
         },
     )
     .unwrap();
