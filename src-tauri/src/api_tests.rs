@@ -445,7 +445,7 @@ pub(crate) mod sync_with_hq {
                 .build()
                 .unwrap();
             let dir = tempfile::tempdir().unwrap();
-            let store = Arc::new(sila_hq::Hq::open(&dir.path().join("hq.db")).unwrap());
+            let store = Arc::new(sila_hq::Hq::open(dir.path().join("hq.db")).unwrap());
             let listener = rt
                 .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
                 .unwrap();

@@ -53,7 +53,7 @@ struct Hq {
 
 async fn start_hq() -> Result<Hq> {
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(sila_hq::Hq::open(&dir.path().join("hq.db"))?);
+    let store = Arc::new(sila_hq::Hq::open(dir.path().join("hq.db"))?);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let s: Arc<dyn HqStore> = store.clone();
