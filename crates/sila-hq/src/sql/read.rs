@@ -16,9 +16,13 @@ use sila_proto::{
 use std::collections::HashMap;
 
 pub fn push_state(c: &mut dyn Conn, device: &Device, after: i64) -> Result<PushState> {
+    // A push holds its device's row until it commits: waiting for that row here means a client
+    // asking where HQ stands right after a cut push sees what that push kept (on PostgreSQL's
+    // READ COMMITTED it would otherwise read the state before it and send the kept part again).
+    let lock = c.dialect().for_update();
     let last = c
         .one(
-            "SELECT last_seq FROM devices WHERE device_id = ?1",
+            &format!("SELECT last_seq FROM devices WHERE device_id = ?1{lock}"),
             params![&device.device_id],
         )?
         .i64(0)?;
