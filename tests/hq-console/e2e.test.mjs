@@ -113,6 +113,8 @@ test("conflicts: a branch edit of a field HQ wrote shows both values; one is cho
   await shot("15-conflict");
   await card.locator('[data-testid="take-branch"]').click();
   await page.locator('[data-testid="notice"]').waitFor();
+  // The notice comes before the list is fetched again: wait for the emptied list itself.
+  await page.locator('[data-testid="conflicts"] p.muted').waitFor();
   assert.equal(await page.locator('[data-testid="conflict"]').count(), 0);
 });
 
