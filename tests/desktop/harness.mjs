@@ -3,6 +3,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { deflateSync } from "node:zlib";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { WebDriver } from "./webdriver.mjs";
 
@@ -24,6 +25,18 @@ async function waitUntil(what, f, timeoutMs) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** `n` distinct TCP ports free on 127.0.0.1 right now (held open together, so all differ). */
+async function freePorts(n) {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise((ok, fail) => {
+    const s = createServer();
+    s.on("error", fail);
+    s.listen(0, "127.0.0.1", () => ok(s));
+  })));
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
+  return ports;
+}
+
 export class Harness {
   constructor() {
     this.procs = [];
@@ -34,16 +47,24 @@ export class Harness {
     this.exportDir = exportDir;
     if (!existsSync(APP)) throw new Error(`the app is not built: ${APP} (run: npm run build in ui/, then cargo build -p sila-desktop)`);
     mkdirSync(SHOTS, { recursive: true });
-    let n = 90;
-    while (existsSync(`/tmp/.X${n}-lock`) && n < 130) n++;
-    this.display = `:${n}`;
-    const xvfb = spawn("Xvfb", [this.display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"], { stdio: "ignore" });
+    // Xvfb picks a free display itself and says which (-displayfd): two harnesses started at
+    // once (two app instances in one test, or test files run side by side) never share one.
+    const xvfb = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "1366x768x24", "-nolisten", "tcp"], { stdio: ["ignore", "ignore", "ignore", "pipe"] });
     this.procs.push(xvfb);
-    await waitUntil("Xvfb", async () => existsSync(`/tmp/.X11-unix/X${n}`), 10000);
-    this.port = 4600 + Math.floor(Math.random() * 300);
+    this.display = await new Promise((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error("Xvfb did not start")), 10000);
+      let buf = "";
+      xvfb.stdio[3].on("data", (d) => {
+        buf += d;
+        if (buf.includes("\n")) { clearTimeout(timer); ok(`:${buf.trim()}`); }
+      });
+      xvfb.on("exit", () => fail(new Error("Xvfb exited")));
+    });
+    // Two ports the system says are free (tauri-driver's and WebKitWebDriver's), not guessed ones.
+    [this.port, this.nativePort] = await freePorts(2);
     const driver = spawn(
       "tauri-driver",
-      ["--port", String(this.port), "--native-port", String(this.port + 1), "--native-driver", "/usr/bin/WebKitWebDriver"],
+      ["--port", String(this.port), "--native-port", String(this.nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"],
       {
         // No WEBKIT_DISABLE_COMPOSITING_MODE here: without compositing, WebKitWebDriver's screenshot
         // waits for a presentation update that an idle page never makes, so a screenshot of a page
