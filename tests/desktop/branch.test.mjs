@@ -181,6 +181,8 @@ describe("two laptops of one branch", { concurrency: false }, () => {
     await b.type("[data-testid=beneficiary-search]", query);
     await b.until("the person from laptop A", `const r = document.querySelector('[data-testid=search-results]');
       return r && r.dataset.query === arguments[0] && [...r.querySelectorAll('[data-testid=beneficiary-row]')].some(b => b.textContent.includes('1000000024'))`, [query]);
+    // The whole name as typed on A, each part in its field.
+    assert.match(await b.text("[data-testid=beneficiary-row]"), /سلمان فهد عبدالعزيز الشمري/);
     await shot(b, "20-found");
   });
 
@@ -307,7 +309,8 @@ describe("two laptops of one branch", { concurrency: false }, () => {
     assert.equal(Number(people.replace(/\D/g, "")), PEOPLE + 1);
     // The restored laptop takes up where the backup left off with HQ.
     await synced(a);
-    await openPerson(a, "1000000024");
     await shot(a, "72-restored");
+    await openPerson(a, "1000000024");
+    await shot(a, "73-restored-person");
   });
 });

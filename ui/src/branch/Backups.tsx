@@ -146,7 +146,7 @@ export function RestoreForm({ onDone }: { onDone: (s: SessionInfo) => void }) {
         {(a) => <input {...a} dir="ltr" value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" />}
       </Field>
       <Field id="restore-password" label={t("password")} error={fieldError(err, "password")}>
-        {(a) => <input {...a} type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" />}
+        {(a) => <input {...a} type="password" value={password} onChange={(e) => { setPassword(e.target.value); setErr(null); }} autoComplete="current-password" />}
       </Field>
       {err && err.fields.length === 0 && <ErrorBox error={err} />}
       <div className="row end">

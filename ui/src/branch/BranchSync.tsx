@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "react";
 import { api, asApiError, onSyncChanged } from "../shared/ipc";
 import { useI18n } from "../shared/i18n";
 import { opLabels, refusalLabels } from "../shared/i18n-branch";
-import { DualDate, ErrorBox, Field, Ltr } from "../shared/components";
+import { DualDate, ErrorBox, Field, Ltr, Phone } from "../shared/components";
 import { formatTime, localDay, toLatinDigits } from "../shared/format";
 import { nationalIdShape } from "../shared/validate";
 import type { ApiError } from "../generated/ApiError";
@@ -24,7 +24,11 @@ export function JoinForm({ onDone }: { onDone: (s: SessionInfo) => void }) {
   const [f, setF] = useState({ hq_url: "", code: "", username: "", display_name: "", password: "", again: "" });
   const [err, setErr] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
-  const set = (k: keyof typeof f) => (e: React.ChangeEvent<HTMLInputElement>) => setF({ ...f, [k]: e.target.value });
+  // A field's error goes once the person changes that field: it spoke of the old value.
+  const set = (k: keyof typeof f) => (e: React.ChangeEvent<HTMLInputElement>) => {
+    setF({ ...f, [k]: e.target.value });
+    setErr((x) => (x && x.fields.some((y) => y.field === k) ? { ...x, fields: x.fields.filter((y) => y.field !== k) } : x));
+  };
   const differ = f.again !== "" && f.again !== f.password;
   return (
     <form
@@ -102,6 +106,8 @@ export function BranchNotices({ version }: { version?: string }) {
   const r = s.redownload;
   if (r) sawArrival.current = true;
   const n = (x: number) => x.toLocaleString(lang === "ar" ? "ar-SA-u-nu-latn" : "en");
+  // The noun after a count takes the language's plural form (Arabic has six: "1 تعارض", "2 تعارضان"...).
+  const plural = (x: number) => new Intl.PluralRules(lang).select(x) as "zero" | "one" | "two" | "few" | "many" | "other";
   const pct = r && r.total > 0 ? Math.min(100, Math.floor((r.done * 100) / r.total)) : 0;
   return (
     <>
@@ -121,7 +127,8 @@ export function BranchNotices({ version }: { version?: string }) {
             <>
               <p>
                 {t(`phase_${r.phase}` as never) || r.phase}{" — "}
-                <Ltr testid="arrival-count">{n(r.done)} / {n(r.total)}</Ltr> {t("records")} (<Ltr>{pct}%</Ltr>)
+                {/* "done of total" in words: a slash between two numbers reads either way in Arabic. */}
+                <Ltr testid="arrival-count">{n(r.done)}</Ltr> {t("ofTotal")} <Ltr>{n(r.total)}</Ltr> {t("records")} (<Ltr>{pct}%</Ltr>)
               </p>
               <progress max={r.total} value={r.done} aria-label={t("branchArriving")} />
             </>
@@ -139,8 +146,9 @@ export function BranchNotices({ version }: { version?: string }) {
       )}
       {(s.open_conflicts > 0 || s.refused_recently > 0) && (
         <p className="notice warn row" data-testid="sync-issues-line">
-          {s.open_conflicts > 0 && <span data-testid="open-conflicts"><Ltr>{n(s.open_conflicts)}</Ltr> {t("issuesConflicts")}</span>}
-          {s.refused_recently > 0 && <span data-testid="refused-recently"><Ltr>{n(s.refused_recently)}</Ltr> {t("issuesRefused")}</span>}
+          {s.open_conflicts > 0 && <span data-testid="open-conflicts"><Ltr>{n(s.open_conflicts)}</Ltr> {t(`issuesConflicts_${plural(s.open_conflicts)}`)}</span>}
+          {s.open_conflicts > 0 && s.refused_recently > 0 && <span aria-hidden>·</span>}
+          {s.refused_recently > 0 && <span data-testid="refused-recently"><Ltr>{n(s.refused_recently)}</Ltr> {t(`issuesRefused_${plural(s.refused_recently)}`)}</span>}
           <button className="link" data-testid="open-sync-issues" onClick={() => go({ name: "sync_issues" })}>{t("issuesOpen")}</button>
         </p>
       )}
@@ -172,7 +180,11 @@ export function SyncIssues() {
     x.subject && (x.case_id || x.beneficiary_id)
       ? <button className="link" data-testid="issue-open" onClick={() => open(x.beneficiary_id, x.case_id)}>{x.subject}</button>
       : <span>{x.subject ?? x.entity}</span>;
-  const value = (v: string) => (v === "" ? <span className="muted">{t("emptyValue")}</span> : <bdi>{v}</bdi>);
+  // A mobile reads as it does everywhere else (055 111 0000), not as the bare digits the field holds.
+  const value = (field: string, v: string) =>
+    v === "" ? <span className="muted">{t("emptyValue")}</span>
+      : field === "mobile" && /^05\d{8}$/.test(v) ? <Phone e164={`+966${v.slice(1)}`} />
+      : <bdi>{v}</bdi>;
   return (
     <div data-testid="sync-issues">
       <h1 tabIndex={-1}>{t("syncIssuesTitle")}</h1>
@@ -190,8 +202,8 @@ export function SyncIssues() {
               </div>
               <table className="conflict-values">
                 <tbody>
-                  <tr><th scope="row">{t("valueAtHq")}</th><td data-testid="conflict-hq">{value(c.at_hq)}</td></tr>
-                  <tr><th scope="row">{c.proposed_here ? t("valueProposedHere") : t("valueProposedThere")}</th><td data-testid="conflict-proposed">{value(c.proposed)}</td></tr>
+                  <tr><th scope="row">{t("valueAtHq")}</th><td data-testid="conflict-hq">{value(c.field, c.at_hq)}</td></tr>
+                  <tr><th scope="row">{c.proposed_here ? t("valueProposedHere") : t("valueProposedThere")}</th><td data-testid="conflict-proposed">{value(c.field, c.proposed)}</td></tr>
                 </tbody>
               </table>
             </li>

@@ -126,7 +126,15 @@ export function Wizard({ draftId, forPerson }: { draftId?: string; forPerson?: s
     update((d) => ({ ...d, step }));
     await flush();
     setErrors({});
-    setTimeout(() => formRef.current?.querySelector<HTMLElement>("input:not([type=hidden]),select,textarea,button.primary-choice")?.focus(), 0);
+    setTimeout(() => {
+      const form = formRef.current;
+      // The new step shows before the save above ends (a moment, longer on a busy laptop): a person
+      // already typing in one of its fields keeps the focus, or their next letters would land in
+      // the first field (seen in the desktop suite: half a grandfather's name in the first name).
+      const here = document.activeElement;
+      if (!form || (here && form.contains(here) && here.matches("input,select,textarea"))) return;
+      form.querySelector<HTMLElement>("input:not([type=hidden]),select,textarea,button.primary-choice")?.focus();
+    }, 0);
   }, [update, flush]);
 
   if (!draft) return <><h1 tabIndex={-1}>{t("newIntake")}</h1><ErrorBox error={err} /></>;
