@@ -522,7 +522,7 @@ async fn branch_at_hq(hq: &Hq, branch: &str, n: usize, seed: u64) -> Result<temp
     loop {
         let r = sila_sync::sync_once(&mut store, &opts())
             .await
-            .map_err(|e| anyhow::anyhow!("sync: {}", e.code()))?;
+            .map_err(|e| anyhow::anyhow!("sync: {} ({e:?})", e.code()))?;
         if r.pending == 0 {
             break;
         }

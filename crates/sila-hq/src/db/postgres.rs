@@ -27,10 +27,16 @@ use postgres::{Client, NoTls, Statement};
 use std::collections::HashMap;
 use std::str::FromStr;
 
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../../../migrations/hq-postgres/0001_init.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../../../migrations/hq-postgres/0001_init.sql"),
+    ),
+    (
+        "0002_applied_ops_by_id",
+        include_str!("../../../../migrations/hq-postgres/0002_applied_ops_by_id.sql"),
+    ),
+];
 
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x5111_a000_0001;

@@ -46,6 +46,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_branch_merges",
         include_str!("../../../../migrations/hq/0007_branch_merges.sql"),
     ),
+    (
+        "0008_applied_ops_by_id",
+        include_str!("../../../../migrations/hq/0008_applied_ops_by_id.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for HqError {
