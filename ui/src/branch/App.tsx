@@ -3,7 +3,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, asApiError, onLocked } from "../shared/ipc";
 import { I18nContext, makeI18n, useI18n } from "../shared/i18n";
 import type { Lang } from "../shared/format";
-import { ErrorBox, Field } from "../shared/components";
+import { ErrorBox, Field, fieldError } from "../shared/components";
 import type { ApiError } from "../generated/ApiError";
 import type { AppStatus } from "../generated/AppStatus";
 import type { CatalogDto } from "../generated/CatalogDto";
@@ -20,7 +20,7 @@ import { PersonFile } from "./PersonFile";
 import { Complaints } from "./Contacts";
 import { Viewer } from "./Documents";
 import { ImportExport } from "./ImportExport";
-import { JoinForm, SyncIssues } from "./BranchSync";
+import { FirstAccountFields, JoinForm, SyncIssues, useFirstRunForm } from "./BranchSync";
 import { RestoreForm } from "./Backups";
 
 export function App() {
@@ -128,9 +128,6 @@ function LangSwitch() {
   );
 }
 
-function fieldError(err: ApiError | null, field: string): string | null {
-  return err?.fields.find((f) => f.field === field)?.message ?? null;
-}
 
 /** First run: a new branch, this laptop added to a branch that exists, or a backup restored. */
 function FirstRun({ onDone }: { onDone: (s: SessionInfo) => void }) {
@@ -164,45 +161,19 @@ function FirstRun({ onDone }: { onDone: (s: SessionInfo) => void }) {
 
 function NewBranch({ onDone }: { onDone: (s: SessionInfo) => void }) {
   const { t } = useI18n();
-  const [f, setF] = useState({ branch: "", username: "", display_name: "", password: "", again: "" });
-  const [err, setErr] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const set = (k: keyof typeof f) => (e: React.ChangeEvent<HTMLInputElement>) => setF({ ...f, [k]: e.target.value });
-  const differ = f.again !== "" && f.again !== f.password;
+  const { f, set, err, busy, differ, onSubmit } = useFirstRunForm(
+    { branch: "", username: "", display_name: "", password: "", again: "" },
+    (f) => api.firstRun({ branch: f.branch, username: f.username, display_name: f.display_name, password: f.password }),
+    onDone,
+  );
   return (
-    <form
-        data-testid="first-run"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          if (differ) return;
-          setBusy(true);
-          try {
-            onDone(await api.firstRun({ branch: f.branch, username: f.username, display_name: f.display_name, password: f.password }));
-          } catch (x) {
-            setErr(asApiError(x));
-          } finally {
-            setBusy(false);
-          }
-        }}
-      >
-        <p className="muted">{t("firstRunIntro")}</p>
-        <Field id="branch" label={t("branch")} error={fieldError(err, "branch")}>
-          {(a) => <input {...a} value={f.branch} onChange={set("branch")} autoFocus />}
-        </Field>
-        <Field id="display_name" label={t("displayName")} error={fieldError(err, "display_name")}>
-          {(a) => <input {...a} value={f.display_name} onChange={set("display_name")} />}
-        </Field>
-        <Field id="username" label={t("username")} error={fieldError(err, "username")}>
-          {(a) => <input {...a} dir="ltr" value={f.username} onChange={set("username")} autoComplete="username" />}
-        </Field>
-        <Field id="password" label={t("password")} error={fieldError(err, "password")}>
-          {(a) => <input {...a} type="password" value={f.password} onChange={set("password")} autoComplete="new-password" />}
-        </Field>
-        <Field id="again" label={t("passwordAgain")} error={differ ? t("passwordsDiffer") : null}>
-          {(a) => <input {...a} type="password" value={f.again} onChange={set("again")} autoComplete="new-password" />}
-        </Field>
-        {err && err.fields.length === 0 && <ErrorBox error={err} />}
-        <div className="row end"><button type="submit" disabled={busy} data-testid="create">{t("create")}</button></div>
+    <form data-testid="first-run" onSubmit={onSubmit}>
+      <p className="muted">{t("firstRunIntro")}</p>
+      <Field id="branch" label={t("branch")} error={fieldError(err, "branch")}>
+        {(a) => <input {...a} value={f.branch} onChange={set("branch")} autoFocus />}
+      </Field>
+      <FirstAccountFields prefix="" f={f} set={set} err={err} differ={differ} />
+      <div className="row end"><button type="submit" disabled={busy} data-testid="create">{t("create")}</button></div>
     </form>
   );
 }

@@ -4,15 +4,13 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, asApiError } from "../shared/ipc";
 import { useI18n } from "../shared/i18n";
-import { DualDate, ErrorBox, Field, Ltr } from "../shared/components";
+import { DualDate, ErrorBox, Field, Ltr, fieldError } from "../shared/components";
 import { formatTime, localDay } from "../shared/format";
 import type { ApiError } from "../generated/ApiError";
 import type { BackupPlaceDto } from "../generated/BackupPlaceDto";
 import type { BackupDto } from "../generated/BackupDto";
 import type { BackupFileDto } from "../generated/BackupFileDto";
 import type { SessionInfo } from "../generated/SessionInfo";
-
-const fieldError = (err: ApiError | null, field: string) => err?.fields.find((f) => f.field === field)?.message ?? null;
 
 /** A size in megabytes (or kilobytes when small), as a person reads it. */
 function size(bytes: number, lang: string) {

@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "react";
 import { api, asApiError, onSyncChanged } from "../shared/ipc";
 import { useI18n } from "../shared/i18n";
 import { opLabels, refusalLabels } from "../shared/i18n-branch";
-import { DualDate, ErrorBox, Field, Ltr, Phone } from "../shared/components";
+import { DualDate, ErrorBox, Field, Ltr, Phone, fieldError } from "../shared/components";
 import { formatTime, localDay, toLatinDigits } from "../shared/format";
 import { nationalIdShape } from "../shared/validate";
 import type { ApiError } from "../generated/ApiError";
@@ -16,37 +16,78 @@ import type { SyncIssuesDto } from "../generated/SyncIssuesDto";
 import type { LookupDto } from "../generated/LookupDto";
 import { useDesk } from "./context";
 
-const fieldError = (err: ApiError | null, field: string) => err?.fields.find((f) => f.field === field)?.message ?? null;
+/** The first account of a laptop, asked for by both ways of starting that make one. */
+type FirstAccount = { display_name: string; username: string; password: string; again: string };
+
+/**
+ * A first-run form that makes the laptop's first account (a new branch, or this laptop joining
+ * one): its fields, the error of its last try, and a submit that waits while the passwords differ.
+ */
+export function useFirstRunForm<F extends FirstAccount>(initial: F, submit: (f: F) => Promise<SessionInfo>, onDone: (s: SessionInfo) => void) {
+  const [f, setF] = useState(initial);
+  const [err, setErr] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  // A field's error goes once the person changes that field: it spoke of the old value.
+  const set = (k: keyof F & string) => (e: React.ChangeEvent<HTMLInputElement>) => {
+    const v = e.target.value;
+    setF((cur) => ({ ...cur, [k]: v }));
+    setErr((x) => (x && x.fields.some((y) => y.field === k) ? { ...x, fields: x.fields.filter((y) => y.field !== k) } : x));
+  };
+  const differ = f.again !== "" && f.again !== f.password;
+  const onSubmit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    if (differ) return;
+    setBusy(true);
+    setErr(null);
+    try {
+      onDone(await submit(f));
+    } catch (x) {
+      setErr(asApiError(x));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { f, set, err, busy, differ, onSubmit };
+}
+
+/** The first account's fields (its administrator on this laptop); `prefix` keeps each form's ids apart. */
+export function FirstAccountFields({ prefix, f, set, err, differ }: {
+  prefix: string;
+  f: FirstAccount;
+  set: (k: keyof FirstAccount) => (e: React.ChangeEvent<HTMLInputElement>) => void;
+  err: ApiError | null;
+  differ: boolean;
+}) {
+  const { t } = useI18n();
+  return (
+    <>
+      <Field id={`${prefix}display_name`} label={t("displayName")} error={fieldError(err, "display_name")}>
+        {(a) => <input {...a} value={f.display_name} onChange={set("display_name")} />}
+      </Field>
+      <Field id={`${prefix}username`} label={t("username")} error={fieldError(err, "username")}>
+        {(a) => <input {...a} dir="ltr" value={f.username} onChange={set("username")} autoComplete="username" />}
+      </Field>
+      <Field id={`${prefix}password`} label={t("password")} error={fieldError(err, "password")}>
+        {(a) => <input {...a} type="password" value={f.password} onChange={set("password")} autoComplete="new-password" />}
+      </Field>
+      <Field id={`${prefix}again`} label={t("passwordAgain")} error={differ ? t("passwordsDiffer") : null}>
+        {(a) => <input {...a} type="password" value={f.again} onChange={set("again")} autoComplete="new-password" />}
+      </Field>
+      {err && err.fields.length === 0 && <ErrorBox error={err} />}
+    </>
+  );
+}
 
 /** Add this laptop to an existing branch: HQ's address, the code HQ issued, this laptop's first account. */
 export function JoinForm({ onDone }: { onDone: (s: SessionInfo) => void }) {
   const { t } = useI18n();
-  const [f, setF] = useState({ hq_url: "", code: "", username: "", display_name: "", password: "", again: "" });
-  const [err, setErr] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-  // A field's error goes once the person changes that field: it spoke of the old value.
-  const set = (k: keyof typeof f) => (e: React.ChangeEvent<HTMLInputElement>) => {
-    setF({ ...f, [k]: e.target.value });
-    setErr((x) => (x && x.fields.some((y) => y.field === k) ? { ...x, fields: x.fields.filter((y) => y.field !== k) } : x));
-  };
-  const differ = f.again !== "" && f.again !== f.password;
+  const { f, set, err, busy, differ, onSubmit } = useFirstRunForm(
+    { hq_url: "", code: "", username: "", display_name: "", password: "", again: "" },
+    (f) => api.joinBranch({ hq_url: f.hq_url, code: f.code, username: f.username, display_name: f.display_name, password: f.password }),
+    onDone,
+  );
   return (
-    <form
-      data-testid="join-form"
-      onSubmit={async (e) => {
-        e.preventDefault();
-        if (differ) return;
-        setBusy(true);
-        setErr(null);
-        try {
-          onDone(await api.joinBranch({ hq_url: f.hq_url, code: f.code, username: f.username, display_name: f.display_name, password: f.password }));
-        } catch (x) {
-          setErr(asApiError(x));
-        } finally {
-          setBusy(false);
-        }
-      }}
-    >
+    <form data-testid="join-form" onSubmit={onSubmit}>
       <p className="muted">{t("joinIntro")}</p>
       <Field id="join-hq_url" label={t("hqUrl")} error={fieldError(err, "hq_url")}>
         {(a) => <input {...a} dir="ltr" type="url" value={f.hq_url} placeholder="https://" onChange={set("hq_url")} autoFocus />}
@@ -56,19 +97,7 @@ export function JoinForm({ onDone }: { onDone: (s: SessionInfo) => void }) {
       </Field>
       <h2>{t("joinAccount")}</h2>
       <p className="muted">{t("joinAccountHint")}</p>
-      <Field id="join-display_name" label={t("displayName")} error={fieldError(err, "display_name")}>
-        {(a) => <input {...a} value={f.display_name} onChange={set("display_name")} />}
-      </Field>
-      <Field id="join-username" label={t("username")} error={fieldError(err, "username")}>
-        {(a) => <input {...a} dir="ltr" value={f.username} onChange={set("username")} autoComplete="username" />}
-      </Field>
-      <Field id="join-password" label={t("password")} error={fieldError(err, "password")}>
-        {(a) => <input {...a} type="password" value={f.password} onChange={set("password")} autoComplete="new-password" />}
-      </Field>
-      <Field id="join-again" label={t("passwordAgain")} error={differ ? t("passwordsDiffer") : null}>
-        {(a) => <input {...a} type="password" value={f.again} onChange={set("again")} autoComplete="new-password" />}
-      </Field>
-      {err && err.fields.length === 0 && <ErrorBox error={err} />}
+      <FirstAccountFields prefix="join-" f={f} set={set} err={err} differ={differ} />
       <div className="row end">
         <button type="submit" disabled={busy} data-testid="join">{busy ? t("joining") : t("join")}</button>
       </div>

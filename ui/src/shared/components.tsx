@@ -26,6 +26,11 @@ export function Phone({ e164 }: { e164: string | null | undefined }) {
   return e164 ? <Ltr>{formatMobile(e164)}</Ltr> : <span>—</span>;
 }
 
+/** What an error says of one field of a form (shown beside that field by `Field`), if anything. */
+export function fieldError(err: ApiError | null, field: string): string | null {
+  return err?.fields.find((f) => f.field === field)?.message ?? null;
+}
+
 /** A labelled field with its error beside it (and announced to screen readers). */
 export function Field(props: {
   id: string;
