@@ -81,6 +81,25 @@ async fn a_new_laptop_joins_its_branch_with_a_code_and_takes_the_whole_branch() 
     assert_eq!(store.session().device, device);
     assert_eq!(store.enrolment().unwrap().unwrap().hq_url, hq.url);
     assert!(store.needs_redownload().unwrap());
+    // The same device asking again with the same code before it synced (its answer was lost)
+    // gets the same credential.
+    let again = tempfile::tempdir().unwrap();
+    let repeat = sila_sync::join(
+        again.path(),
+        &hq.url,
+        &code,
+        device,
+        noura(PASSWORD),
+        init(),
+        &opts(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        repeat.enrolment().unwrap().unwrap().token,
+        store.enrolment().unwrap().unwrap().token
+    );
+    drop(repeat);
     let mut joined = Branch {
         store,
         dir,
@@ -106,11 +125,11 @@ async fn a_new_laptop_joins_its_branch_with_a_code_and_takes_the_whole_branch() 
     assert!(staff.contains(&"reception".to_owned()), "{staff:?}");
     assert!(Store::open(joined.dir.path(), "reception", PASSWORD).is_err());
 
-    // The same device asking again with the same code (its answer was lost) gets the same
-    // credential; any other device finds the code used.
-    let again = tempfile::tempdir().unwrap();
-    let repeat = sila_sync::join(
-        again.path(),
+    // Once the laptop has synced with its credential, the code is spent: it yields nothing, to
+    // this device too, and any other device finds it used.
+    let spent = tempfile::tempdir().unwrap();
+    let e = sila_sync::join(
+        spent.path(),
         &hq.url,
         &code,
         device,
@@ -119,11 +138,10 @@ async fn a_new_laptop_joins_its_branch_with_a_code_and_takes_the_whole_branch() 
         &opts(),
     )
     .await
-    .unwrap();
-    assert_eq!(
-        repeat.enrolment().unwrap().unwrap().token,
-        joined.store.enrolment().unwrap().unwrap().token
-    );
+    .err()
+    .expect("refused");
+    assert_eq!(e.code(), "code_used");
+    assert!(!Store::exists(spent.path()));
     let other = tempfile::tempdir().unwrap();
     let e = sila_sync::join(
         other.path(),

@@ -29,6 +29,16 @@ impl Role {
         Role::Admin,
     ];
 
+    /// The roles a branch account may hold. The committee decides and HQ staff merge at
+    /// headquarters only (design.md): a branch account holding either could take a decision on
+    /// a branch device, so the branch store, the desktop and the HQ console all refuse them.
+    pub const BRANCH: [Role; 3] = [Role::Representative, Role::Researcher, Role::Admin];
+
+    /// Is this a headquarters role, never held by a branch account?
+    pub fn is_hq(self) -> bool {
+        !Role::BRANCH.contains(&self)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Role::Representative => "representative",

@@ -38,7 +38,7 @@ pub enum HqError {
     CodeInvalid,
     #[error("the enrolment code has expired")]
     CodeExpired,
-    #[error("the enrolment code was used by another device")]
+    #[error("the enrolment code has been used")]
     CodeUsed,
     #[error("the store's branch is not the code's branch")]
     BranchMismatch,

@@ -116,8 +116,13 @@ impl HqStore for Hq {
         self.rules(|tx| rules::devices::enroll(tx, &self.token_key, req, now))
     }
 
-    fn authenticate(&self, token: &str) -> Result<Device> {
-        self.read(|c| rules::devices::authenticate(&mut SqlTx::new(c), token))
+    fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Result<Device> {
+        // A read, as every request makes one; only a credential's first use writes.
+        let a = self.read(|c| rules::devices::authenticate(&mut SqlTx::new(c), token))?;
+        if a.first_use {
+            self.rules(|tx| rules::devices::first_use(tx, token, now))?;
+        }
+        Ok(a.device)
     }
 
     fn push(&self, device: &Device, req: &PushRequest, now: DateTime<Utc>) -> Result<PushResponse> {

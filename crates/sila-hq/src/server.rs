@@ -16,6 +16,7 @@ use sila_proto::{self as proto, EnrollRequest, ErrorBody, PushRequest, PushRespo
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 /// A fault the server injects on purpose, for tests that kill it at the worst moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,27 +88,177 @@ fn router_stopping(
         .merge(console)
 }
 
-/// Serve until `shutdown` resolves. Then no new connection is taken, requests in hand finish,
-/// and a push stream commits the batches it has received in full, answers with them and stops
-/// reading (the client sends the rest to the next server).
+/// How long the server waits on a client. A branch on 2G is slow but keeps sending; a
+/// connection that sends nothing, or stalls half-way, holds a socket and memory for nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// A request's head (request line and headers) must arrive within this, counted from the
+    /// moment the server waits for it: a new connection, or a kept-alive one between requests.
+    /// Longer than the sync client keeps an idle connection (30 s), so the server never closes
+    /// one the client is about to reuse.
+    pub header_read: Duration,
+    /// The longest pause between two pieces of a request body. A push stream lasts as long as
+    /// the link needs to carry it, so it has no total limit, only this one.
+    pub body_idle: Duration,
+    /// A whole request other than a push stream, from its head to its answer.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header_read: Duration::from_secs(40),
+            body_idle: Duration::from_secs(60),
+            request: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Serve until `shutdown` resolves, with the default [`Timeouts`]. Then no new connection is
+/// taken, requests in hand finish, and a push stream commits the batches it has received in
+/// full, answers with them and stops reading (the client sends the rest to the next server).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<dyn HqStore>,
     failpoint: Option<Failpoint>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, store, failpoint, shutdown, Timeouts::default()).await
+}
+
+/// [`serve`] with these timeouts. HTTP/1.1 only: HQ sits behind a TLS proxy, and the branch
+/// client speaks HTTP/1.1.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn HqStore>,
+    failpoint: Option<Failpoint>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    timeouts: Timeouts,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let app = router_stopping(store, failpoint, stopping);
-    // With the peer's address in each request: the console's sign-in limits attempts per address.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stop.send(true);
-    })
-    .await
+    let app = router_stopping(store, failpoint, stopping).layer(
+        axum::middleware::from_fn_with_state(timeouts.request, request_timeout),
+    );
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // keep serving the others.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // With the peer's address in each request: the console's sign-in limits attempts per address.
+        let app = app.clone();
+        let idle = timeouts.body_idle;
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                app.clone()
+                    .oneshot(req.map(|b| Body::new(IdleBody::new(b, idle))))
+            });
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(timeouts.header_read);
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A request body that fails once no data has come for [`Timeouts::body_idle`] while the
+/// server was waiting for some. The body is asked first and the clock only after, so a handler
+/// that was busy (committing a batch) never finds a body timed out that has data waiting.
+struct IdleBody {
+    inner: hyper::body::Incoming,
+    idle: Duration,
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl IdleBody {
+    fn new(inner: hyper::body::Incoming, idle: Duration) -> IdleBody {
+        IdleBody {
+            inner,
+            idle,
+            stalled: None,
+        }
+    }
+}
+
+impl HttpBody for IdleBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.stalled = None;
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let idle = this.idle;
+                let stalled = this
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                match stalled.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err("request body stalled".into()))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Every request but a push stream has [`Timeouts::request`] to be answered.
+async fn request_timeout(
+    State(limit): State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.method() == axum::http::Method::POST && req.uri().path() == "/v1/push" {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            Json(ErrorBody {
+                code: "timeout".into(),
+                message: "the request took too long".into(),
+            }),
+        )
+            .into_response(),
+    }
 }
 
 pub struct ApiError(HqError);
@@ -174,7 +325,7 @@ async fn device(state: &AppState, headers: &HeaderMap) -> Result<Device, ApiErro
         .ok_or(ApiError(HqError::Unauthorized))?
         .to_owned();
     let store = state.store.clone();
-    let d = blocking(move || store.authenticate(&token)).await;
+    let d = blocking(move || store.authenticate(&token, chrono::Utc::now())).await;
     if let Err(ApiError(HqError::Revoked)) = &d {
         tracing::warn!("refused a revoked device");
     }
@@ -203,16 +354,19 @@ async fn enroll(
     State(state): State<AppState>,
     Json(req): Json<EnrollRequest>,
 ) -> Result<Json<proto::EnrollResponse>, ApiError> {
+    // Nothing the client sent is logged: only what parsed as a device ID (a UUID), in its own
+    // canonical form, so no line of the log can be written by a client.
+    let device: Option<sila_domain::ids::DeviceId> = req.device_id.trim().parse().ok();
     let store = state.store.clone();
-    let device_id = req.device_id.clone();
     let r = blocking(move || store.enroll(&req, chrono::Utc::now())).await;
     match &r {
         Ok(ok) => {
             tracing::info!(device = %ok.device_id, branch_len = ok.branch.len(), "device enrolled")
         }
-        Err(ApiError(e)) => {
-            tracing::warn!(device = %device_id, code = e.code(), "enrolment refused")
-        }
+        Err(ApiError(e)) => match device {
+            Some(d) => tracing::warn!(device = %d, code = e.code(), "enrolment refused"),
+            None => tracing::warn!(code = e.code(), "enrolment refused: no device ID"),
+        },
     }
     Ok(Json(r?))
 }
@@ -586,6 +740,18 @@ struct OffsetQuery {
     len: Option<usize>,
 }
 
+impl OffsetQuery {
+    /// An offset inside the largest file HQ keeps, or a bad request: arithmetic on it never
+    /// overflows, and a negative one never reads from the end.
+    fn offset(&self) -> Result<i64, ApiError> {
+        if (0..=crate::rules::ops::MAX_ATTACHMENT).contains(&self.offset) {
+            Ok(self.offset)
+        } else {
+            Err(ApiError(HqError::BadRequest("offset")))
+        }
+    }
+}
+
 async fn upload_chunk(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -594,10 +760,11 @@ async fn upload_chunk(
     body: Bytes,
 ) -> Result<Json<proto::UploadStatus>, ApiError> {
     check_sha(&sha)?;
+    let offset = q.offset()?;
     let device = device(&state, &headers).await?;
     let store = state.store.clone();
     let d = device.clone();
-    let r = blocking(move || store.upload_chunk(&d, &sha, q.offset, &body)).await;
+    let r = blocking(move || store.upload_chunk(&d, &sha, offset, &body)).await;
     match &r {
         Ok(s) if s.complete => {
             tracing::info!(device = %device.device_id, size = s.size, "attachment complete")
@@ -617,9 +784,10 @@ async fn download(
     Query(q): Query<OffsetQuery>,
 ) -> Result<Response, ApiError> {
     check_sha(&sha)?;
+    let offset = q.offset()?;
     let device = device(&state, &headers).await?;
     let store = state.store.clone();
     let len = q.len.unwrap_or(proto::DEFAULT_CHUNK);
-    let bytes = blocking(move || store.download(&device, &sha, q.offset, len)).await?;
+    let bytes = blocking(move || store.download(&device, &sha, offset, len)).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }

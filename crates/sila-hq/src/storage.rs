@@ -200,6 +200,8 @@ pub struct DeviceRow {
     pub branch: String,
     pub revoked: bool,
     pub last_seq: i64,
+    /// Has the device used its current credential (once is enough)?
+    pub credential_used: bool,
 }
 
 /// Storage operations inside one write transaction. Every method fails only for a storage reason
@@ -336,7 +338,8 @@ pub trait Tx {
     ) -> crate::Result<()>;
     fn device(&mut self, device_id: &str) -> crate::Result<Option<DeviceRow>>;
     fn device_by_token(&mut self, token_hash: &str) -> crate::Result<Option<DeviceRow>>;
-    /// Enrol a device, or give an enrolled one a new credential.
+    /// Enrol a device, or give an enrolled one a new credential (not used yet, unless it is the
+    /// one it had).
     fn save_device(
         &mut self,
         device_id: &str,
@@ -344,6 +347,9 @@ pub trait Tx {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> crate::Result<()>;
+    /// The credential with this hash has been used (its first use is kept; later ones change
+    /// nothing).
+    fn credential_used(&mut self, token_hash: &str, now: DateTime<Utc>) -> crate::Result<()>;
     /// False when there is no such device.
     fn revoke_device(&mut self, device_id: &str, now: DateTime<Utc>) -> crate::Result<bool>;
     /// False when there is no such device.

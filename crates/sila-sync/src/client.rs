@@ -491,8 +491,8 @@ pub struct FirstAccount<'a> {
 /// enrolled device ID, and bound to HQ. Nobody types the branch's name, so it cannot be typed
 /// differently. The account is checked before the code is spent. The caller keeps `device` for a
 /// retry with the same code (a lost answer, a store that could not be created): HQ then gives the
-/// same credential again. The branch itself arrives on the first sync (a re-download, people and
-/// open cases first).
+/// same credential again, until that credential is first used (then the code is spent). The
+/// branch itself arrives on the first sync (a re-download, people and open cases first).
 pub async fn join(
     dir: &std::path::Path,
     hq_url: &str,

@@ -30,11 +30,11 @@ export const CHANNELS: Table = {
   branch_representative: { ar: "مندوب الفرع", en: "Branch representative" },
 };
 
+// The roles a branch account may hold (sila_domain's Role::BRANCH): the committee and HQ staff
+// act here at headquarters, never from a branch device, and HQ refuses them for branch accounts.
 export const BRANCH_ROLES: Table = {
   representative: { ar: "موظف علاقات المستفيدين", en: "Representative" },
   researcher: { ar: "باحث اجتماعي", en: "Researcher" },
-  committee: { ar: "لجنة البحث", en: "Committee" },
-  hq_staff: { ar: "موظف المقر", en: "HQ staff" },
   admin: { ar: "مدير النظام", en: "Administrator" },
 };
 

@@ -23,6 +23,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 pub use store::{ConsoleRole, ConsoleSession, ConsoleStaff, ConsoleStore};
 
 /// The session cookie's name.
@@ -36,6 +37,8 @@ const MAX_BODY: usize = 24 * 1024 * 1024;
 struct ConsoleState {
     store: Arc<dyn HqStore>,
     limiter: Arc<Mutex<limiter::Limiter>>,
+    /// Turns for password hashing (sign-in, and an administrator setting a password).
+    checks: limiter::Gate,
 }
 
 /// The console's routes, merged into [`crate::router`].
@@ -43,6 +46,7 @@ pub fn router(store: Arc<dyn HqStore>) -> Router {
     let state = ConsoleState {
         store,
         limiter: Arc::new(Mutex::new(limiter::Limiter::default())),
+        checks: limiter::Gate::default(),
     };
     let api = Router::new()
         .route("/sign-in", post(sign_in))
@@ -86,14 +90,17 @@ pub fn router(store: Arc<dyn HqStore>) -> Router {
 
 async fn security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; \
-             font-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; \
-             base-uri 'none'; form-action 'self'",
-        ),
-    );
+    // A response that set its own policy keeps it (an attachment is served with `sandbox`).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; \
+                 font-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; \
+                 base-uri 'none'; form-action 'self'",
+            ),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -155,6 +162,8 @@ impl From<HqError> for ConsoleError {
 fn bad_request_code(what: &str) -> &'static str {
     match what {
         "password_too_short" => "password_too_short",
+        "password_too_long" => "password_too_long",
+        "hq_role" => "hq_role",
         "username_taken" => "username_taken",
         "username" => "username_required",
         "roles" => "roles_required",
@@ -173,10 +182,15 @@ pub fn arabic_message(code: &str) -> &'static str {
         "signed_out" => "انتهت الجلسة. سجّل الدخول من جديد.",
         "wrong_credentials" => "اسم المستخدم أو كلمة المرور غير صحيحة.",
         "too_many_attempts" => "محاولات دخول كثيرة خاطئة. انتظر بضع دقائق ثم حاول مرة أخرى.",
+        "busy" => "الخادم مشغول بمحاولات دخول كثيرة. أعد المحاولة بعد قليل.",
+        "too_large" => "الطلب أكبر من المسموح.",
+        "username_too_long" => "اسم المستخدم أطول من المسموح (64 حرفاً).",
+        "password_too_long" => "كلمة المرور أطول من المسموح.",
         "csrf" => "تعذّر التحقق من مصدر الطلب. حدّث الصفحة ثم أعد المحاولة.",
         "not_permitted" => "ليست لديك صلاحية تنفيذ هذا الإجراء.",
         "not_found" => "السجل المطلوب غير موجود.",
         "password_too_short" => "كلمة المرور قصيرة: عشرة أحرف على الأقل.",
+        "hq_role" => "أدوار المقر (لجنة البحث، موظف المقر) لا تُمنح لحساب فرع.",
         "username_taken" => "اسم المستخدم مستخدم من قبل.",
         "username_required" => "اكتب اسم المستخدم.",
         "roles_required" => "اختر دوراً واحداً على الأقل.",
@@ -217,6 +231,12 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|_| ConsoleError::from(HqError::Io(std::io::Error::other("worker failed"))))?
         .map_err(ConsoleError::from)
+}
+
+/// Too many password checks are waiting (see `limiter::Gate`).
+fn busy() -> ConsoleError {
+    tracing::warn!("refused: too many password checks waiting");
+    ConsoleError::new(StatusCode::SERVICE_UNAVAILABLE, "busy")
 }
 
 fn console(store: &Arc<dyn HqStore>) -> Result<&dyn HqStore, HqError> {
@@ -348,62 +368,93 @@ struct SignIn {
     password: String,
 }
 
+/// Largest sign-in body: a user name, a password and JSON around them.
+const SIGN_IN_BODY: usize = 4 * 1024;
+
+/// Sign in. The order is the defence (see `limiter`): the body is read up to a few KiB, an
+/// over-long name or password is refused unread, the limiter reserves the attempt's place before
+/// any password is checked, and the check (Argon2) waits for its turn at the [`limiter::Gate`]
+/// and runs on a blocking thread that reports the outcome itself.
 async fn sign_in(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
     extensions: axum::http::Extensions,
-    Json(body): Json<SignIn>,
+    body: axum::body::Body,
 ) -> ApiResult<Response> {
     if !same_origin(&headers) {
         return Err(ConsoleError::new(StatusCode::FORBIDDEN, "csrf"));
+    }
+    // JSON only: a form another site's page could post is never a sign-in.
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim() == "application/json")
+        });
+    if !json_body {
+        return Err(ConsoleError::bad("bad_request"));
+    }
+    let bytes = axum::body::to_bytes(body, SIGN_IN_BODY)
+        .await
+        .map_err(|_| ConsoleError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large"))?;
+    let body: SignIn =
+        serde_json::from_slice(&bytes).map_err(|_| ConsoleError::bad("bad_request"))?;
+    drop(bytes);
+    if body.password.len() > limiter::MAX_PASSWORD_BYTES {
+        return Err(ConsoleError::bad("password_too_long"));
     }
     let key = body.username.trim().to_lowercase();
     // The connection's peer, when the server was started with it (`serve` always is).
     let from = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    let now = std::time::Instant::now();
-    if !state
-        .limiter
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .allowed(&key, from, now)
-    {
-        tracing::warn!("console sign-in refused: too many failed attempts");
-        return Err(ConsoleError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-        ));
-    }
+    let attempt = match limiter::Attempt::begin(&state.limiter, &key, from, Instant::now()) {
+        Ok(a) => a,
+        Err(limiter::Refused::NameTooLong) => return Err(ConsoleError::bad("username_too_long")),
+        Err(limiter::Refused::TooMany) => {
+            tracing::warn!("console sign-in refused: too many failed attempts");
+            return Err(ConsoleError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+            ));
+        }
+    };
     let store = state.store.clone();
-    let r = blocking(move || {
-        console(&store)?.sign_in(
-            &body.username,
-            &body.password,
-            chrono::Duration::hours(SESSION_HOURS),
-            Utc::now(),
-        )
-    })
-    .await;
+    let r = state
+        .checks
+        .run(move || {
+            let r = console(&store).and_then(|c| {
+                c.sign_in(
+                    &body.username,
+                    &body.password,
+                    chrono::Duration::hours(SESSION_HOURS),
+                    Utc::now(),
+                )
+            });
+            attempt.finish(
+                match &r {
+                    Ok(_) => limiter::Outcome::Succeeded,
+                    Err(HqError::Unauthorized) => limiter::Outcome::Failed,
+                    Err(_) => limiter::Outcome::Undecided,
+                },
+                Instant::now(),
+            );
+            r
+        })
+        .await
+        .map_err(|_| busy())?
+        .map_err(ConsoleError::from);
     let (token, session) = match r {
         Ok(ok) => ok,
         Err(e) => {
             if e.code == "wrong_credentials" {
-                state
-                    .limiter
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .failed(&key, from, now);
                 tracing::warn!("console sign-in failed");
             }
             return Err(e);
         }
     };
-    state
-        .limiter
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .succeeded(&key);
     audit(
         &state,
         &session.staff,
@@ -1112,16 +1163,20 @@ async fn staff_add(
     let s = signed_in(&state, &headers, &method, &[ConsoleRole::Admin]).await?;
     let roles = parse_roles(&body.roles)?;
     let store = state.store.clone();
-    let created = blocking(move || {
-        console(&store)?.add_console_staff(
-            &body.username,
-            &body.display_name,
-            &body.password,
-            &roles,
-            Utc::now(),
-        )
-    })
-    .await?;
+    // Hashing the password is a password check's cost: it takes its turn at the gate.
+    let created = state
+        .checks
+        .run(move || {
+            console(&store)?.add_console_staff(
+                &body.username,
+                &body.display_name,
+                &body.password,
+                &roles,
+                Utc::now(),
+            )
+        })
+        .await
+        .map_err(|_| busy())??;
     audit(
         &state,
         &s.staff,
@@ -1156,7 +1211,7 @@ async fn staff_set(
     let store = state.store.clone();
     let sid = id.clone();
     let password_changed = body.password.is_some();
-    let updated = blocking(move || {
+    let change = move || {
         console(&store)?.set_console_staff(
             &sid,
             roles.as_deref(),
@@ -1164,8 +1219,13 @@ async fn staff_set(
             body.password.as_deref(),
             Utc::now(),
         )
-    })
-    .await?;
+    };
+    // A new password is hashed: a password check's cost, so it takes its turn at the gate.
+    let updated = if password_changed {
+        state.checks.run(change).await.map_err(|_| busy())??
+    } else {
+        blocking(change).await?
+    };
     audit(
         &state,
         &s.staff,

@@ -37,6 +37,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "last_seen_at",
             "last_seq",
             "resync_requested",
+            "credential_used_at",
         ],
     ),
     (

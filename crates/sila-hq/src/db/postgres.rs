@@ -36,6 +36,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_applied_ops_by_id",
         include_str!("../../../../migrations/hq-postgres/0002_applied_ops_by_id.sql"),
     ),
+    (
+        "0003_credential_use",
+        include_str!("../../../../migrations/hq-postgres/0003_credential_use.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.

@@ -50,6 +50,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_applied_ops_by_id",
         include_str!("../../../../migrations/hq/0008_applied_ops_by_id.sql"),
     ),
+    (
+        "0009_credential_use",
+        include_str!("../../../../migrations/hq/0009_credential_use.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for HqError {

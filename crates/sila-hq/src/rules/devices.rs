@@ -5,6 +5,8 @@
 //!   repeats its enrolment with the same code (its first answer was lost) gets the same
 //!   credential again and the one it may already hold keeps working; another device using the
 //!   code is `code_used`. HQ keeps only the credential's SHA-256.
+//! - Once the device has used that credential, the code is spent: it yields nothing, to that
+//!   device too (`code_used`), so a code read later off a note cannot fetch a live credential.
 //! - A revoked device is refused everything, enrolment again included; a device enrolled for one
 //!   branch never enrols for another.
 
@@ -65,14 +67,17 @@ pub fn enroll(
     if !asked.is_empty() && code.branch != asked {
         return Err(HqError::BranchMismatch);
     }
+    let existing = tx.device(&device_id)?;
+    let credential_used = existing.as_ref().is_some_and(|d| d.credential_used);
     match &code.used_by {
         None => {}
-        // The same device again with the same code: its first answer was lost (or the request
-        // was repeated). It gets the same credential again.
-        Some(d) if *d == device_id => {}
+        // The same device again with the same code, before it ever used the credential: its
+        // first answer was lost (or the request was repeated). It gets the same credential
+        // again, so a repeat never invalidates the one already delivered.
+        Some(d) if *d == device_id && !credential_used => {}
         Some(_) => return Err(HqError::CodeUsed),
     }
-    if let Some(existing) = tx.device(&device_id)? {
+    if let Some(existing) = existing {
         if existing.revoked {
             return Err(HqError::Revoked);
         }
@@ -90,16 +95,32 @@ pub fn enroll(
     })
 }
 
+/// A credential checked: its device, and whether this is the credential's first use (the caller
+/// then records it with [`first_use`], in a write of its own: every other call only reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub device: Device,
+    pub first_use: bool,
+}
+
 /// The device a credential belongs to; a revoked one is refused.
-pub fn authenticate(tx: &mut dyn Tx, token: &str) -> Result<Device> {
+pub fn authenticate(tx: &mut dyn Tx, token: &str) -> Result<Authenticated> {
     match tx.device_by_token(&sha_hex(token.as_bytes()))? {
         None => Err(HqError::Unauthorized),
         Some(d) if d.revoked => Err(HqError::Revoked),
-        Some(d) => Ok(Device {
-            device_id: d.device_id,
-            branch: d.branch,
+        Some(d) => Ok(Authenticated {
+            first_use: !d.credential_used,
+            device: Device {
+                device_id: d.device_id,
+                branch: d.branch,
+            },
         }),
     }
+}
+
+/// A credential's first use: from now on the code it came from yields nothing.
+pub fn first_use(tx: &mut dyn Tx, token: &str, now: DateTime<Utc>) -> Result<()> {
+    tx.credential_used(&sha_hex(token.as_bytes()), now)
 }
 
 /// A new one-time code for a branch: twelve characters from an alphabet without look-alikes

@@ -407,11 +407,7 @@ pub fn upsert_branch_staff(
     {
         return Err(HqError::BadRequest("staff"));
     }
-    if account
-        .roles
-        .iter()
-        .any(|r| super::ops::HQ_ROLES.contains(r))
-    {
+    if account.roles.iter().any(|r| r.is_hq()) {
         return Err(HqError::BadRequest("hq_role"));
     }
     let id = account.id.to_string();

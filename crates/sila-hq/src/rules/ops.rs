@@ -38,9 +38,6 @@ fn refuse<T>(code: &'static str) -> Step<T> {
     Err(Stop::Refuse(code))
 }
 
-/// Roles that belong to headquarters: a branch account never holds them.
-pub const HQ_ROLES: [Role; 2] = [Role::Committee, Role::HqStaff];
-
 /// Fields of a case that only the lifecycle writes, and the ones that never change.
 const LIFECYCLE_FIELDS: [&str; 5] = [
     "state",
@@ -182,7 +179,7 @@ fn check(kind: Kind, data: &Value, ctx: &Context<'_>) -> Step<Refs> {
         }
         Kind::Task => {
             let t: Task = typed(data)?;
-            if HQ_ROLES.contains(&t.role) {
+            if t.role.is_hq() {
                 return refuse("hq_role");
             }
             if t.validate().is_err() {
@@ -198,7 +195,7 @@ fn check(kind: Kind, data: &Value, ctx: &Context<'_>) -> Step<Refs> {
         }
         Kind::Staff => {
             let a: StaffAccount = typed(data)?;
-            if a.roles.iter().any(|r| HQ_ROLES.contains(r)) {
+            if a.roles.iter().any(|r| r.is_hq()) {
                 return refuse("hq_role");
             }
             if a.branch != ctx.branch {
@@ -484,7 +481,7 @@ fn transition(tx: &mut dyn Tx, ctx: &Context<'_>, op: &WireOp) -> Step<Outcome> 
             .roles
             .iter()
             .copied()
-            .filter(|r| !HQ_ROLES.contains(r))
+            .filter(|r| !r.is_hq())
             .collect(),
         branch: ctx.branch.to_owned(),
     };

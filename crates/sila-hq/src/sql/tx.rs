@@ -568,7 +568,7 @@ impl Tx for SqlTx<'_> {
         let lock = self.c.dialect().for_update();
         self.c
             .row(
-                &format!("SELECT device_id, branch, revoked_at IS NOT NULL, last_seq FROM devices WHERE device_id = ?1{lock}"),
+                &format!("SELECT device_id, branch, revoked_at IS NOT NULL, last_seq, credential_used_at IS NOT NULL FROM devices WHERE device_id = ?1{lock}"),
                 params![device_id],
             )?
             .map(|r| device_row(&r))
@@ -578,7 +578,7 @@ impl Tx for SqlTx<'_> {
     fn device_by_token(&mut self, token_hash: &str) -> Result<Option<DeviceRow>> {
         self.c
             .row(
-                "SELECT device_id, branch, revoked_at IS NOT NULL, last_seq FROM devices WHERE token_hash = ?1",
+                "SELECT device_id, branch, revoked_at IS NOT NULL, last_seq, credential_used_at IS NOT NULL FROM devices WHERE token_hash = ?1",
                 params![token_hash],
             )?
             .map(|r| device_row(&r))
@@ -594,8 +594,18 @@ impl Tx for SqlTx<'_> {
     ) -> Result<()> {
         self.c.exec(
             "INSERT INTO devices (device_id, branch, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (device_id) DO UPDATE SET token_hash = excluded.token_hash",
+             ON CONFLICT (device_id) DO UPDATE SET token_hash = excluded.token_hash,
+                 credential_used_at = CASE WHEN devices.token_hash = excluded.token_hash
+                                           THEN devices.credential_used_at END",
             params![device_id, branch, token_hash, now],
+        )?;
+        Ok(())
+    }
+
+    fn credential_used(&mut self, token_hash: &str, now: DateTime<Utc>) -> Result<()> {
+        self.c.exec(
+            "UPDATE devices SET credential_used_at = ?2 WHERE token_hash = ?1 AND credential_used_at IS NULL",
+            params![token_hash, now],
         )?;
         Ok(())
     }
@@ -621,5 +631,6 @@ fn device_row(r: &crate::db::Row) -> Result<DeviceRow> {
         branch: r.text(1)?,
         revoked: r.bool(2)?,
         last_seq: r.i64(3)?,
+        credential_used: r.bool(4)?,
     })
 }

@@ -116,11 +116,13 @@ pub trait HqStore: ConsoleStore + Send + Sync + 'static {
     // ---- the sync protocol ----
 
     /// Exchange a one-time enrolment code for a device credential. The same device may repeat
-    /// it with the same code (its first answer was lost) until the code expires or the device
-    /// first syncs; the earlier credential stops working.
+    /// it with the same code (its first answer was lost) and gets the same credential, until the
+    /// code expires or the device first uses the credential: from then on the code yields
+    /// nothing ([`HqError::CodeUsed`]), so a code read off a note cannot fetch a live credential.
     fn enroll(&self, req: &EnrollRequest, now: DateTime<Utc>) -> Result<EnrollResponse>;
-    /// The device a credential belongs to; a revoked device is [`HqError::Revoked`].
-    fn authenticate(&self, token: &str) -> Result<Device>;
+    /// The device a credential belongs to; a revoked device is [`HqError::Revoked`]. The first
+    /// use of a credential is recorded: it spends the code it came from.
+    fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Result<Device>;
     /// Apply a batch in one transaction by [`crate::rules::push`]: skip what was applied before,
     /// record a result per operation, and say which sequence HQ holds up to.
     fn push(&self, device: &Device, req: &PushRequest, now: DateTime<Utc>) -> Result<PushResponse>;

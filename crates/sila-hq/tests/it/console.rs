@@ -502,7 +502,7 @@ fn a_branch_account_made_at_hq_goes_down_the_feed_to_that_branch_only() {
                 now(),
             )
             .unwrap();
-        hq.authenticate(&r.token).unwrap()
+        hq.authenticate(&r.token, now()).unwrap()
     };
     let afl = enrol("الأفلاج");
     let other = enrol("مروان");
@@ -553,16 +553,16 @@ fn a_branch_account_made_at_hq_goes_down_the_feed_to_that_branch_only() {
 
 // ---- HTTP ----
 
-struct Server {
-    url: String,
-    hq: Arc<Hq>,
-    raw: Raw,
+pub struct Server {
+    pub url: String,
+    pub hq: Arc<Hq>,
+    pub raw: Raw,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
-    async fn start() -> Server {
+    pub async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let hq = Arc::new(Hq::open(sila_hq::testing::fresh_db(dir.path())).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -590,15 +590,15 @@ impl Drop for Server {
     }
 }
 
-struct Client {
-    http: reqwest::Client,
-    url: String,
-    cookie: String,
-    csrf: String,
+pub struct Client {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub cookie: String,
+    pub csrf: String,
 }
 
 impl Client {
-    async fn sign_in(
+    pub async fn sign_in(
         url: &str,
         user: &str,
         password: &str,
@@ -628,7 +628,7 @@ impl Client {
         (status, body, client)
     }
 
-    async fn get(&self, path: &str) -> (reqwest::StatusCode, Value) {
+    pub async fn get(&self, path: &str) -> (reqwest::StatusCode, Value) {
         let r = self
             .http
             .get(format!("{}/console/api{path}", self.url))
@@ -639,7 +639,7 @@ impl Client {
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn post(&self, path: &str, body: Value, csrf: bool) -> (reqwest::StatusCode, Value) {
+    pub async fn post(&self, path: &str, body: Value, csrf: bool) -> (reqwest::StatusCode, Value) {
         let mut req = self
             .http
             .post(format!("{}/console/api{path}", self.url))
@@ -976,7 +976,7 @@ async fn an_administrator_revokes_a_device_and_its_credential_stops_working() {
         .await;
     assert_eq!(st.as_u16(), 200);
     assert!(matches!(
-        s.hq.authenticate(&enrolled.token),
+        s.hq.authenticate(&enrolled.token, Utc::now()),
         Err(HqError::Revoked)
     ));
     let (_, list) = c.get("/devices").await;

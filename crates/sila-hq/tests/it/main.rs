@@ -3,4 +3,5 @@
 //! cluster), and its HTTP layer on a real server on port 0. Time is passed in.
 
 mod console;
+mod hardening;
 mod seed;
