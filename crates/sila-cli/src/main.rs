@@ -41,6 +41,9 @@ enum Command {
     },
     /// Check a Saudi national ID or iqama number. Exit 0 valid, 1 invalid.
     CheckId {
+        /// Whatever was typed, even text that starts with a hyphen ("-123456789" is an invalid
+        /// ID, not an unknown option).
+        #[arg(allow_hyphen_values = true)]
         id: String,
         #[arg(long)]
         json: bool,

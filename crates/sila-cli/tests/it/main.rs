@@ -58,6 +58,11 @@ fn check_id_answers_with_exit_code_and_json() {
     check("3000000004", false, Value::Null, "id_bad_prefix".into());
     check("12345", false, Value::Null, "id_wrong_length".into());
     check("10000000O8", false, Value::Null, "id_not_digits".into());
+    // Text that starts with a hyphen is an answer too, not a usage error (exit 2).
+    check("-123456789", false, Value::Null, "id_wrong_length".into());
+    let out = sila(dir.path(), &["check-id", "--json", "-123456789"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["valid"], Value::Bool(false));
     // Without --json: Arabic words, same exit codes.
     let out = sila(dir.path(), &["check-id", "1000000009"]);
     assert_eq!(out.status.code(), Some(1));
