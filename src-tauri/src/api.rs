@@ -146,7 +146,8 @@ pub fn catalog(desk: &Desk) -> R<CatalogDto> {
                 .iter()
                 .map(|st| named(st.code(), st.arabic(), st.code()))
                 .collect(),
-            roles: Role::ALL
+            // The roles a branch account may be given: the Staff screen offers exactly these.
+            roles: Role::BRANCH
                 .iter()
                 .map(|r| named(r.code(), r.arabic(), r.code()))
                 .collect(),

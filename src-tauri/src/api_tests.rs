@@ -397,6 +397,33 @@ fn administrators_manage_staff_and_the_knowledge_base() {
         vec!["researcher".into(), "representative".into()],
     )
     .unwrap();
+    // The Staff screen offers the branch roles only, and HQ roles are refused however they come.
+    let offered: Vec<String> = api::catalog(&desk)
+        .unwrap()
+        .roles
+        .into_iter()
+        .map(|r| r.code)
+        .collect();
+    assert_eq!(offered, ["representative", "researcher", "admin"]);
+    for hq in ["committee", "hq_staff"] {
+        let e = api::set_staff_roles(&desk, "sara".into(), vec!["researcher".into(), hq.into()])
+            .unwrap_err();
+        assert_eq!(
+            (e.fields[0].field.as_str(), e.fields[0].code.as_str()),
+            ("roles", "hq_role")
+        );
+        let e = api::add_staff(
+            &desk,
+            StaffInput {
+                username: format!("{hq}-member"),
+                display_name: "عضو".into(),
+                roles: vec![hq.into()],
+                password: "committee-1234".into(),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.fields[0].code, "hq_role");
+    }
     api::reset_password(&desk, "sara".into(), "another-pass-99".into()).unwrap();
     api::set_staff_active(&desk, "sara".into(), false, None).unwrap();
     let staff = api::staff(&desk).unwrap();

@@ -8,6 +8,7 @@ mod hostile;
 mod join;
 mod proxy;
 mod servers;
+mod staff_access;
 mod sync_faults;
 mod sync_protocol;
 mod sync_random;

@@ -318,6 +318,7 @@ impl Store {
                 sila_domain::error::FieldError::required("roles"),
             ]));
         }
+        crate::check_branch_roles(roles)?;
         let username = username.trim().to_lowercase();
         if username == self.session.username && !roles.contains(&Role::Admin) {
             return Err(StoreError::Invalid(vec![

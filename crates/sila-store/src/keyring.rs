@@ -75,6 +75,18 @@ pub struct Keyring {
     file: KeyringFile,
 }
 
+/// Changing a keyring is read, modify, write. The desktop changes it from two connections (the
+/// window's, and its sync worker's when a pulled change disables an account), so changes take
+/// turns here; whoever also changes the staff table keeps the turn until that has committed, so
+/// nobody ever sees a key and an account row that disagree half-way. (Two processes on one
+/// store are kept apart by the desktop's single-instance lock.)
+static EDITS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A turn to change a keyring; see [`EDITS`].
+pub(crate) fn edit_turn() -> std::sync::MutexGuard<'static, ()> {
+    EDITS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn derive(password: &str, salt: &[u8], kdf: KdfParams) -> Result<[u8; 32]> {
     let params = Params::new(kdf.m_cost_kib, kdf.t_cost, kdf.p_cost, Some(32))
         .map_err(|_| StoreError::Keyring("bad kdf parameters".into()))?;
@@ -198,10 +210,12 @@ impl Keyring {
         Ok(())
     }
 
-    /// Remove an account's access (disabled account).
-    pub fn remove(&mut self, username: &str) {
+    /// Remove an account's access (disabled account). Was there any?
+    pub fn remove(&mut self, username: &str) -> bool {
         let u = canonical(username);
+        let before = self.file.accounts.len();
         self.file.accounts.retain(|a| a.username != u);
+        self.file.accounts.len() < before
     }
 
     /// Write atomically: temp file, fsync, rename, fsync the folder.

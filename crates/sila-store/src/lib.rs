@@ -506,6 +506,7 @@ impl Store {
                 }),
             ]));
         }
+        check_branch_roles(roles)?;
         if password.chars().count() < 8 {
             return Err(StoreError::Invalid(vec![
                 sila_domain::error::FieldError::new(
@@ -534,6 +535,7 @@ impl Store {
         };
         // Keyring first: if the database write then fails, an orphan keyring entry opens nothing
         // (there is no account row), whereas the reverse order could leave an account that cannot sign in.
+        let _turn = keyring::edit_turn();
         let mut ring = keyring::Keyring::load(&self.dir)?;
         ring.wrap(&username, password, &self.key, self.kdf)?;
         ring.save()?;
@@ -572,6 +574,7 @@ impl Store {
         if !account.active {
             return Err(StoreError::AccountDisabled);
         }
+        let _turn = keyring::edit_turn();
         let mut ring = keyring::Keyring::load(&self.dir)?;
         ring.wrap(&username, new_password, &self.key, self.kdf)?;
         ring.save()?;
@@ -598,6 +601,7 @@ impl Store {
         }
         let account =
             staff_by_username(&self.conn, &username)?.ok_or(StoreError::NotFound("staff"))?;
+        let _turn = keyring::edit_turn();
         let mut ring = keyring::Keyring::load(&self.dir)?;
         if active {
             let pw = password_if_enabling.ok_or_else(|| {
@@ -654,6 +658,26 @@ impl Store {
         }
         out.sort_by(|a, b| a.at.cmp(&b.at));
         Ok(out)
+    }
+
+    /// Remove the wrapped key of every account that is not active, so a person disabled on
+    /// another device of the branch (or at HQ) can no longer open this device's store. Call it
+    /// after the transaction that applied the change has committed (sync does, after every page
+    /// it applies). The keyring is replaced whole (temp file, rename) or not at all. Returns how
+    /// many keys were removed.
+    pub fn reconcile_keyring(&self) -> Result<usize> {
+        let _turn = keyring::edit_turn();
+        let inactive: Vec<String> = self
+            .conn
+            .prepare("SELECT username FROM staff WHERE active = 0")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut ring = keyring::Keyring::load(&self.dir)?;
+        let removed = inactive.iter().filter(|u| ring.remove(u)).count();
+        if removed > 0 {
+            ring.save()?;
+        }
+        Ok(removed)
     }
 
     /// Counts for `sila stats` and the home screen, read from the tallies that triggers keep as
@@ -835,10 +859,30 @@ fn staff_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffAccount> {
         })?,
         username: r.get(1)?,
         display_name: r.get(2)?,
-        roles: roles.iter().filter_map(|c| Role::from_code(c)).collect(),
+        // A branch account never holds a headquarters role, whatever its row says (a store from
+        // before the rule, or an account that came down the feed with one).
+        roles: roles
+            .iter()
+            .filter_map(|c| Role::from_code(c))
+            .filter(|r| !r.is_hq())
+            .collect(),
         branch: r.get(4)?,
         active: r.get(5)?,
     })
+}
+
+/// Roles a branch account may be given: never the committee's or HQ staff's (`Role::BRANCH`).
+pub(crate) fn check_branch_roles(roles: &[Role]) -> Result<()> {
+    if roles.iter().any(|r| r.is_hq()) {
+        return Err(StoreError::Invalid(vec![
+            sila_domain::error::FieldError::new(
+                "roles",
+                "hq_role",
+                "أدوار المقر (لجنة البحث، موظف المقر) لا تُمنح لحساب فرع",
+            ),
+        ]));
+    }
+    Ok(())
 }
 
 fn staff_by_username(conn: &Connection, username: &str) -> Result<Option<StaffAccount>> {

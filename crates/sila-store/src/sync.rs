@@ -399,6 +399,8 @@ impl Store {
         }
         then(&w)?;
         w.commit()?;
+        // After the commit: an account the page disabled loses its key on this device.
+        self.reconcile_keyring()?;
         Ok(applied)
     }
 

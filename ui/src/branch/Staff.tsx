@@ -10,8 +10,6 @@ import type { CompactDto } from "../generated/CompactDto";
 import type { CompactProgressDto } from "../generated/CompactProgressDto";
 import { useDesk } from "./context";
 
-const BRANCH_ROLES = ["representative", "researcher", "admin"];
-
 export function Staff() {
   const { t, label } = useI18n();
   const { catalog, session } = useDesk();
@@ -26,6 +24,8 @@ export function Staff() {
     try { await f(); await load(); } catch (e) { setErr(asApiError(e)); }
   };
   const roleName = (r: string) => label("role", r, catalog.roles.find((x) => x.code === r)?.ar);
+  // The catalog lists only the roles a branch account may hold (never the committee's or HQ's).
+  const branchRoles = catalog.roles.map((r) => r.code);
   const fe = (k: string) => err?.fields.find((f) => f.field === k)?.message ?? null;
   return (
     <div data-testid="staff">
@@ -35,7 +35,7 @@ export function Staff() {
         <thead><tr><th>{t("displayName")}</th><th>{t("username")}</th><th>{t("roles")}</th><th>{t("state")}</th><th /></tr></thead>
         <tbody>
           {list.map((s) => (
-            <StaffRow key={s.username} s={s} self={s.username === session.username} roleName={roleName}
+            <StaffRow key={s.username} s={s} self={s.username === session.username} roleName={roleName} roles={branchRoles}
               onRoles={(roles) => act(() => api.setStaffRoles(s.username, roles))}
               onDisable={() => act(() => api.setStaffActive(s.username, false, null))}
               onPassword={(enabling) => setPw({ user: s.username, value: "", enabling })} />
@@ -68,7 +68,7 @@ export function Staff() {
           <Field id="staff-password" label={t("password")} error={fe("password")}>{(a) => <input {...a} type="password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} />}</Field>
           <fieldset className="field">
             <legend>{t("roles")}</legend>
-            {BRANCH_ROLES.map((r) => (
+            {branchRoles.map((r) => (
               <label key={r}><input type="checkbox" checked={form.roles.includes(r)}
                 onChange={(e) => setForm({ ...form, roles: e.target.checked ? [...form.roles, r] : form.roles.filter((x) => x !== r) })} /> {roleName(r)}</label>
             ))}
@@ -123,7 +123,7 @@ function Upkeep() {
 }
 
 function StaffRow(props: {
-  s: StaffDto; self: boolean; roleName: (r: string) => string;
+  s: StaffDto; self: boolean; roleName: (r: string) => string; roles: string[];
   onRoles: (roles: string[]) => void; onDisable: () => void; onPassword: (enabling: boolean) => void;
 }) {
   const { t } = useI18n();
@@ -134,7 +134,7 @@ function StaffRow(props: {
       <td>{props.s.display_name}</td>
       <td><bdi>{props.s.username}</bdi></td>
       <td>
-        {BRANCH_ROLES.map((r) => (
+        {props.roles.map((r) => (
           <label key={r} style={{ marginInlineEnd: ".6rem" }}>
             <input type="checkbox" checked={roles.includes(r)} onChange={(e) => setRoles(e.target.checked ? [...roles, r] : roles.filter((x) => x !== r))} /> {props.roleName(r)}
           </label>

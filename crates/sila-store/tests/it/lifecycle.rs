@@ -2,16 +2,68 @@
 //! operation, history append-only, promises fixed, tasks made by rules.
 
 use super::*;
-use sila_domain::case::{CaseState, Transition};
+use sila_domain::case::{CaseState, SubmissionFacts, Transition, TransitionRequest};
 use sila_domain::catalog::{Channel, Purpose};
-use sila_domain::ids::SurveyId;
+use sila_domain::ids::{CaseId, DeviceId, StaffId, SurveyId};
 use sila_domain::interaction::{Direction, Survey};
+use sila_domain::staff::Actor;
 use sila_domain::staff::Role;
 use sila_domain::task::TaskKind;
 use sila_store::StoreError;
 use sila_store::demo::PNG_1X1;
+use sila_store::sync::HqChange;
 
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF";
+
+/// The committee decides at headquarters, as `sila-hq` does (the domain's own transition, by a
+/// committee member), and the case comes back down the branch's feed: first HQ acknowledges what
+/// the device sent, as a push would, then the case arrives at HQ's next version with its event.
+fn hq_decides(store: &mut Store, case: CaseId, transition: Transition, note: &str) {
+    let sent: Vec<(i64, String)> = store
+        .outbox_batch(100_000)
+        .unwrap()
+        .iter()
+        .map(|o| (o.seq, o.op_id.to_string()))
+        .collect();
+    let through = sent.last().map_or(0, |(s, _)| *s);
+    store.record_push(&sent, through, &[]).unwrap();
+    let current = store.case(case).unwrap().unwrap().case;
+    let committee = Actor {
+        staff_id: StaffId::new_v7(),
+        display_name: "لجنة البحث".into(),
+        roles: vec![Role::Committee],
+        branch: "HQ".into(),
+    };
+    let request = TransitionRequest {
+        transition,
+        note: note.into(),
+        device: DeviceId::new_v7(),
+        branch: "HQ".into(),
+    };
+    let applied = sila_domain::case::apply(
+        &current,
+        &request,
+        &committee,
+        store.now(),
+        &store.catalog().policy,
+        &SubmissionFacts {
+            beneficiary_problems: vec![],
+        },
+    )
+    .unwrap();
+    let change = HqChange {
+        seq: 1,
+        kind: "case".into(),
+        entity_id: case.to_string(),
+        payload: serde_json::json!({
+            "version": 1_000,
+            "data": applied.case,
+            "events": [applied.event],
+        })
+        .to_string(),
+    };
+    assert_eq!(store.apply_hq_changes(&[change], 1).unwrap(), 1);
+}
 
 #[test]
 fn every_change_writes_its_operation_in_the_same_transaction() {
@@ -80,9 +132,17 @@ fn a_request_from_intake_to_closing() {
             "researcher-1",
         )
         .unwrap();
-    store
-        .add_staff("committee", "لجنة البحث", &[Role::Committee], "committee-1")
-        .unwrap();
+    // The committee decides at headquarters: no branch account can be one of it.
+    for hq in [Role::Committee, Role::HqStaff] {
+        assert!(matches!(
+            store.add_staff("committee", "لجنة البحث", &[hq], "committee-1"),
+            Err(StoreError::Invalid(f)) if f[0].code == "hq_role"
+        ));
+    }
+    assert!(matches!(
+        store.set_staff_roles("researcher", &[Role::Researcher, Role::Committee]),
+        Err(StoreError::Invalid(f)) if f[0].code == "hq_role"
+    ));
     let b = person(
         "فاطمة بنت علي بن حسن الزهراني",
         Some(&valid_id("123456789")),
@@ -199,20 +259,16 @@ fn a_request_from_intake_to_closing() {
     );
     drop(admin);
 
-    let mut committee =
-        Store::open_with(dir.path(), "committee", "committee-1", clock.clock()).unwrap();
-    let c = committee
-        .transition(c.id, Transition::Approve, "مستحق")
-        .unwrap();
+    // The committee's decision arrives from headquarters, down the feed.
+    let mut desk = Store::open_with(dir.path(), "admin", PASSWORD, clock.clock()).unwrap();
+    hq_decides(&mut desk, c.id, Transition::Approve, "مستحق");
+    let c = desk.case(c.id).unwrap().unwrap().case;
     assert_eq!(c.state, CaseState::Approved);
     assert_eq!(
         c.promised_reply_date,
         Some(promised),
         "the promise never moves"
     );
-    drop(committee);
-
-    let mut desk = Store::open_with(dir.path(), "admin", PASSWORD, clock.clock()).unwrap();
     let tasks = desk.my_tasks(50).unwrap();
     let announce = tasks
         .iter()
@@ -321,7 +377,15 @@ fn a_request_from_intake_to_closing() {
             "close"
         ]
     );
-    assert!(history.iter().all(|e| e.branch == "الأفلاج"));
+    // Every step was taken at the branch but the committee's decision, taken at HQ.
+    for e in &history {
+        let at = if e.transition == Transition::Approve {
+            "HQ"
+        } else {
+            "الأفلاج"
+        };
+        assert_eq!(e.branch, at, "{:?}", e.transition);
+    }
     // History is append-only in the database itself.
     assert!(desk.conn().execute("DELETE FROM case_events", []).is_err());
     assert!(
