@@ -18,7 +18,7 @@ const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF";
 /// The committee decides at headquarters, as `sila-hq` does (the domain's own transition, by a
 /// committee member), and the case comes back down the branch's feed: first HQ acknowledges what
 /// the device sent, as a push would, then the case arrives at HQ's next version with its event.
-fn hq_decides(store: &mut Store, case: CaseId, transition: Transition, note: &str) {
+pub fn hq_decides(store: &mut Store, case: CaseId, transition: Transition, note: &str) {
     let sent: Vec<(i64, String)> = store
         .outbox_batch(100_000)
         .unwrap()
