@@ -500,6 +500,15 @@ pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Point a branch device at another server (what an administrator's load balancer does, or a
+/// move of HQ to another machine).
+pub fn point_at(b: &Branch, url: &str) {
+    b.store
+        .conn()
+        .execute("UPDATE meta SET value = ?1 WHERE key = 'hq_url'", [url])
+        .unwrap();
+}
+
 /// Path of a binary of this test package.
 pub fn bin(name: &str) -> PathBuf {
     match name {

@@ -6,6 +6,7 @@ mod duplicates;
 mod harness;
 mod hostile;
 mod join;
+mod moving_up;
 mod proxy;
 mod servers;
 mod staff_access;

@@ -11,14 +11,6 @@ use crate::harness::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// Point a branch device at another server (what an administrator's load balancer does).
-fn point_at(b: &Branch, url: &str) {
-    b.store
-        .conn()
-        .execute("UPDATE meta SET value = ?1 WHERE key = 'hq_url'", [url])
-        .unwrap();
-}
-
 async fn run(seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
     let first = Hq::start().await;

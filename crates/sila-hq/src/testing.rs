@@ -201,8 +201,11 @@ fn start_cluster() -> String {
     let url = format!("postgres://sila@{host}:5432/postgres");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        match crate::db::postgres::off_runtime(|| postgres::Client::connect(&url, postgres::NoTls))
-        {
+        // The client is dropped on that thread too: dropping a blocking client runs its own
+        // runtime, which panics inside a test's.
+        match crate::db::postgres::off_runtime(|| {
+            postgres::Client::connect(&url, postgres::NoTls).map(drop)
+        }) {
             Ok(_) => break,
             Err(e) => {
                 if Instant::now() > deadline {

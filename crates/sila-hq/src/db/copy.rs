@@ -195,6 +195,15 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The tables a copy leaves to the target: kept by its own triggers as the rows arrive (the
+/// dashboards' facts, the duplicate search's inputs) or by its own migrations.
+pub const NOT_COPIED: &[&str] = &[
+    "case_facts",
+    "record_facts",
+    "duplicate_inputs",
+    "schema_migrations",
+];
+
 /// The identity columns PostgreSQL numbers itself, set past the copied rows after a copy.
 const IDENTITIES: &[(&str, &str)] = &[
     ("beneficiaries", "rid"),
