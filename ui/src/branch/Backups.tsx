@@ -12,11 +12,14 @@ import type { BackupDto } from "../generated/BackupDto";
 import type { BackupFileDto } from "../generated/BackupFileDto";
 import type { SessionInfo } from "../generated/SessionInfo";
 
-/** A size in megabytes (or kilobytes when small), as a person reads it. */
-function size(bytes: number, lang: string) {
+/** A size in megabytes (or kilobytes when small), as a person reads it, the unit in their language. */
+function Size({ bytes }: { bytes: number }) {
+  const { t, lang } = useI18n();
   const mb = bytes / (1024 * 1024);
   const n = (x: number, d: number) => x.toLocaleString(lang === "ar" ? "ar-SA-u-nu-latn" : "en", { maximumFractionDigits: d });
-  return mb >= 1 ? `${n(mb, 1)} MB` : `${n(Math.max(1, Math.round(bytes / 1024)), 0)} KB`;
+  return mb >= 1
+    ? <><Ltr>{n(mb, 1)}</Ltr> {t("megabytes")}</>
+    : <><Ltr>{n(Math.max(1, Math.round(bytes / 1024)), 0)}</Ltr> {t("kilobytes")}</>;
 }
 
 /** On the administrator's data screen: where to save (a USB stick first), save, and what was saved. */
@@ -73,7 +76,7 @@ export function BackupCard() {
       {done && (
         <div className="notice" role="status" data-testid="backup-done">
           <strong>{t("backupSaved")}</strong> <bdi data-testid="backup-file">{done.file_name}</bdi>
-          {" — "}{done.removable ? t("backupDrive") : t("backupFolder")}: <bdi>{done.place}</bdi> (<Ltr>{size(done.bytes, lang)}</Ltr>)
+          {" — "}{done.removable ? t("backupDrive") : t("backupFolder")}: <bdi>{done.place}</bdi> (<Size bytes={done.bytes} />)
           <div>
             <Ltr>{n(done.beneficiaries)}</Ltr> {t("beneficiariesCount")} · <Ltr>{n(done.cases)}</Ltr> {t("casesCount")}
             {done.pending_changes > 0 && <> · <Ltr>{n(done.pending_changes)}</Ltr> {t("backupPendingIn")}</>}
@@ -87,7 +90,7 @@ export function BackupCard() {
 
 /** First run: the backups found on the USB sticks and folders, one chosen, opened with a staff password. */
 export function RestoreForm({ onDone }: { onDone: (s: SessionInfo) => void }) {
-  const { t, lang } = useI18n();
+  const { t } = useI18n();
   const [found, setFound] = useState<BackupFileDto[] | null>(null);
   const [path, setPath] = useState("");
   const [username, setUsername] = useState("");
@@ -131,7 +134,7 @@ export function RestoreForm({ onDone }: { onDone: (s: SessionInfo) => void }) {
             <span>
               <strong><bdi>{f.name}</bdi></strong>
               <small className="muted">
-                {f.removable ? t("backupDrive") : t("backupFolder")}: <bdi>{f.place}</bdi> · <Ltr>{size(f.bytes, lang)}</Ltr>
+                {f.removable ? t("backupDrive") : t("backupFolder")}: <bdi>{f.place}</bdi> · <Size bytes={f.bytes} />
                 {f.modified && <> · <DualDate iso={localDay(f.modified)} /> <Ltr>{formatTime(f.modified)}</Ltr></>}
               </small>
             </span>

@@ -67,7 +67,7 @@ export function Home({ discarded }: { discarded?: string }) {
         <Drafts drafts={home.drafts} onDiscarded={(id) => { setUndo(id); reload(); }} onChanged={reload} onError={setErr} />
       )}
       <ErrorBox error={err} />
-      <div className="grid3">
+      <div className="grid3 home-grid">
         <section className="card" aria-labelledby="tasks-h">
           <h2 id="tasks-h">{t("myTasks")} <span className="muted">(<Ltr>{home.tasks.length}</Ltr>)</span></h2>
           {home.tasks.length === 0 && <p className="muted">{t("noTasks")}</p>}
