@@ -11,8 +11,6 @@ import { formatTime, localDay, toLatinDigits } from "../shared/format";
 import { nationalIdShape } from "../shared/validate";
 import type { ApiError } from "../generated/ApiError";
 import type { SessionInfo } from "../generated/SessionInfo";
-import type { SyncStatusDto } from "../generated/SyncStatusDto";
-import type { SyncIssuesDto } from "../generated/SyncIssuesDto";
 import type { LookupDto } from "../generated/LookupDto";
 import { useDesk } from "./context";
 
@@ -105,20 +103,27 @@ export function JoinForm({ onDone }: { onDone: (s: SessionInfo) => void }) {
   );
 }
 
-/** The sync status, loaded again whenever the worker says its state changed. */
-function useSyncStatus(): SyncStatusDto | null {
-  const [s, setS] = useState<SyncStatusDto | null>(null);
+/**
+ * What `load` answers (and its error), loaded again whenever the sync worker says its state
+ * changed. `load` must be the same function each render (one of `api`'s).
+ */
+function useSyncLoaded<T>(load: () => Promise<T>): [T | null, ApiError | null] {
+  const [value, setValue] = useState<T | null>(null);
+  const [err, setErr] = useState<ApiError | null>(null);
   useEffect(() => {
     let alive = true;
-    const load = () => api.syncStatus().then((x) => alive && setS(x), () => {});
-    load();
-    const unlisten = onSyncChanged(load);
+    const run = () => load().then(
+      (x) => { if (alive) { setValue(x); setErr(null); } },
+      (e) => alive && setErr(asApiError(e)),
+    );
+    run();
+    const unlisten = onSyncChanged(run);
     return () => {
       alive = false;
       unlisten.then((u) => u());
     };
-  }, []);
-  return s;
+  }, [load]);
+  return [value, err];
 }
 
 /**
@@ -128,7 +133,7 @@ function useSyncStatus(): SyncStatusDto | null {
 export function BranchNotices({ version }: { version?: string }) {
   const { t, lang } = useI18n();
   const { go } = useDesk();
-  const s = useSyncStatus();
+  const [s] = useSyncLoaded(api.syncStatus);
   // Seen arriving in this visit: once it is all here, say so (instead of just disappearing).
   const sawArrival = useRef(false);
   if (!s) return null;
@@ -170,7 +175,7 @@ export function BranchNotices({ version }: { version?: string }) {
       {!r && sawArrival.current && (
         <p className="notice" role="status" data-testid="branch-arrived">
           {t("branchArrived")}
-          {s.files_waiting > 0 && <> <Ltr>{n(s.files_waiting)}</Ltr> {t("filesWaiting")}.</>}
+          {s.files_waiting > 0 && <> <Ltr>{n(s.files_waiting)}</Ltr> {t(`filesWaiting_${plural(s.files_waiting)}`)}.</>}
         </p>
       )}
       {(s.open_conflicts > 0 || s.refused_recently > 0) && (
@@ -189,18 +194,7 @@ export function BranchNotices({ version }: { version?: string }) {
 export function SyncIssues() {
   const { t, label, lang } = useI18n();
   const { go } = useDesk();
-  const [issues, setIssues] = useState<SyncIssuesDto | null>(null);
-  const [err, setErr] = useState<ApiError | null>(null);
-  useEffect(() => {
-    let alive = true;
-    const load = () => api.syncIssues().then((x) => alive && setIssues(x), (e) => alive && setErr(asApiError(e)));
-    load();
-    const unlisten = onSyncChanged(load);
-    return () => {
-      alive = false;
-      unlisten.then((u) => u());
-    };
-  }, []);
+  const [issues, err] = useSyncLoaded(api.syncIssues);
   const open = (b: string | null, c: string | null) => {
     if (c) go({ name: "case", id: c });
     else if (b) go({ name: "person", id: b });
