@@ -234,6 +234,38 @@ pub fn name_key(s: &str) -> String {
     name_tokens(s).join(" ")
 }
 
+/// How well a name key ([`name_key`]) answers a search typed as `query` tokens ([`name_tokens`]):
+/// whole-token matches beat prefixes, the query's order and a first-name match count, and a
+/// shorter name that matches is closer. The one ranking of name search, at a branch and at HQ.
+pub fn search_score(query: &[String], key: &str) -> f64 {
+    let tokens: Vec<&str> = key.split(' ').collect();
+    let mut s = 0.0;
+    let mut last_pos: Option<usize> = None;
+    for (qi, q) in query.iter().enumerate() {
+        let exact = tokens.iter().position(|t| t == q);
+        let pos = exact.or_else(|| tokens.iter().position(|t| t.starts_with(q.as_str())));
+        match (exact, pos) {
+            (Some(p), _) => {
+                s += 3.0;
+                if qi == 0 && p == 0 {
+                    s += 1.0;
+                }
+            }
+            (None, Some(_)) => s += 1.5,
+            (None, None) => {}
+        }
+        if let (Some(p), Some(l)) = (pos, last_pos)
+            && p > l
+        {
+            s += 0.5;
+        }
+        if pos.is_some() {
+            last_pos = pos;
+        }
+    }
+    s - tokens.len() as f64 * 0.05
+}
+
 // Weights of the name parts in [`name_similarity`]. First and family names
 // identify a person far more than the chain of ancestors in between, which
 // people shorten freely (three-part vs four-part names).
@@ -443,6 +475,11 @@ pub fn contains_arabic(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn search_score_puts_a_whole_token_before_a_prefix() {
+        let q = vec!["محمد".to_owned()];
+        assert!(super::search_score(&q, "محمد سعد") > super::search_score(&q, "محمدين سعد"));
+    }
     #[test]
     fn the_common_path_agrees_with_the_general_one() {
         // Every character the common path accepts, alone and in words.

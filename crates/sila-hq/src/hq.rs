@@ -63,6 +63,7 @@ impl Hq {
             let device =
                 sql::admin::meta_or_init(c, "hq_device", || DeviceId::new_v7().to_string())?;
             let key = sql::admin::meta_or_init(c, "token_key", random_hex)?;
+            sql::register::index_existing(c)?;
             Ok((device, key))
         })?;
         let hq_device = hq_device
@@ -84,7 +85,10 @@ impl Hq {
         &self.engine
     }
 
-    fn read<R: Send>(&self, f: impl FnMut(&mut dyn Conn) -> Result<R> + Send) -> Result<R> {
+    pub(crate) fn read<R: Send>(
+        &self,
+        f: impl FnMut(&mut dyn Conn) -> Result<R> + Send,
+    ) -> Result<R> {
         db::run(&*self.engine, Mode::Read, f)
     }
 
@@ -93,7 +97,7 @@ impl Hq {
     }
 
     /// The rules over storage operations, in one write transaction.
-    fn rules<R: Send>(
+    pub(crate) fn rules<R: Send>(
         &self,
         mut f: impl FnMut(&mut dyn crate::storage::Tx) -> Result<R> + Send,
     ) -> Result<R> {

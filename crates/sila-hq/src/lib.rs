@@ -19,6 +19,7 @@ pub mod console;
 pub mod db;
 pub mod error;
 pub mod hq;
+mod hq_register;
 pub mod rules;
 pub mod server;
 pub mod sql;

@@ -40,37 +40,6 @@ fn fts_query(tokens: &[String], prefix: bool) -> String {
         .join(" AND ")
 }
 
-/// Score a candidate's name key against the query tokens: whole-token matches beat prefixes, the
-/// query's order and a first-name match count, and a shorter name that matches is closer.
-fn score(query: &[String], key: &str) -> f64 {
-    let tokens: Vec<&str> = key.split(' ').collect();
-    let mut s = 0.0;
-    let mut last_pos: Option<usize> = None;
-    for (qi, q) in query.iter().enumerate() {
-        let exact = tokens.iter().position(|t| t == q);
-        let pos = exact.or_else(|| tokens.iter().position(|t| t.starts_with(q.as_str())));
-        match (exact, pos) {
-            (Some(p), _) => {
-                s += 3.0;
-                if qi == 0 && p == 0 {
-                    s += 1.0;
-                }
-            }
-            (None, Some(_)) => s += 1.5,
-            (None, None) => {}
-        }
-        if let (Some(p), Some(l)) = (pos, last_pos)
-            && p > l
-        {
-            s += 0.5;
-        }
-        if pos.is_some() {
-            last_pos = pos;
-        }
-    }
-    s - tokens.len() as f64 * 0.05
-}
-
 impl Store {
     /// Search beneficiaries (merged-away records excluded). `limit` of 0 means 20.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
@@ -117,7 +86,7 @@ impl Store {
                     full_name: r.get(2)?,
                     phone: r.get(3)?,
                     branch: r.get(4)?,
-                    score: score(&tokens, &key),
+                    score: arabic::search_score(&tokens, &key),
                 });
             }
         }
@@ -205,11 +174,5 @@ mod tests {
             fts_query(&["a\"b".into(), "OR".into()], true),
             "\"a\"\"b\"* AND \"OR\"*"
         );
-    }
-
-    #[test]
-    fn whole_token_beats_prefix() {
-        let q = vec!["محمد".to_owned()];
-        assert!(score(&q, "محمد سعد") > score(&q, "محمدين سعد"));
     }
 }

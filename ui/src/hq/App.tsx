@@ -10,10 +10,12 @@ import { Duplicates } from "./Duplicates";
 import { Conflicts } from "./Conflicts";
 import { Dashboards } from "./Dashboards";
 import { Admin } from "./Admin";
+import { Register } from "./Register";
 import { Catalog, CatalogContext, Failure } from "./common";
 
-type Page = "committee" | "duplicates" | "conflicts" | "dashboards" | "admin";
+type Page = "register" | "committee" | "duplicates" | "conflicts" | "dashboards" | "admin";
 const PAGES: { page: Page; key: HqKey; roles: Role[] }[] = [
+  { page: "register", key: "register", roles: ["reviewer", "committee", "admin"] },
   { page: "committee", key: "committee", roles: ["committee", "admin"] },
   { page: "duplicates", key: "duplicates", roles: ["reviewer"] },
   { page: "conflicts", key: "conflicts", roles: ["reviewer", "admin"] },
@@ -174,6 +176,13 @@ function Shell({ me, onOut }: { me: Me; onOut: () => void }) {
         </button>
       </nav>
       <main>
+        {page === "register" && (
+          <Register
+            arg={r.page === "register" ? r.arg : ""}
+            go={(arg) => go("register", arg)}
+            canEdit={me.staff.roles.some((x) => x === "reviewer" || x === "admin")}
+          />
+        )}
         {page === "committee" && <Committee caseId={r.page === "committee" ? r.arg : ""} open={(id) => go("committee", id)} />}
         {page === "duplicates" && <Duplicates />}
         {page === "conflicts" && <Conflicts canResolve={me.staff.roles.includes("reviewer")} />}

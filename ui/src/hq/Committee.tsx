@@ -174,10 +174,13 @@ function Doc({ d, title }: { d: FileDocument; title: string }) {
   );
 }
 
-function CaseView({ id, back }: { id: string; back: () => void }) {
+/** The whole file of a case. From the register (`source`), any reader of the register opens it
+ * and the committee's decision is not offered there. */
+export function CaseView({ id, back, source }: { id: string; back: () => void; source?: "register" }) {
   const { t, lang } = useHq();
   const name = useCatalogName();
-  const { data: f, error, reload } = useLoad(() => get<CaseFile>(`/cases/${encodeURIComponent(id)}`), [id]);
+  const path = source === "register" ? `/register/cases/${encodeURIComponent(id)}` : `/cases/${encodeURIComponent(id)}`;
+  const { data: f, error, reload } = useLoad(() => get<CaseFile>(path), [path]);
   const [note, setNote] = useState("");
   const [failure, setFailure] = useState<ApiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -284,7 +287,7 @@ function CaseView({ id, back }: { id: string; back: () => void }) {
           )}
         </div>
       </div>
-      {f.state === "in_committee" ? (
+      {source === "register" ? null : f.state === "in_committee" ? (
         <NoteCard title={t("decision")} field="reasons" label={t("reasons")} hint={t("reasonsHint")} note={note} setNote={setNote} failure={failure}>
           <button type="button" disabled={busy} onClick={() => decide("approve")} data-testid="approve">{t("approve")}</button>
           <button type="button" className="danger" disabled={busy} onClick={() => decide("reject")} data-testid="reject">{t("reject")}</button>
@@ -298,7 +301,7 @@ function CaseView({ id, back }: { id: string; back: () => void }) {
           </div>
         )
       )}
-      {f.state === "rejected" && (
+      {f.state === "rejected" && source !== "register" && (
         <NoteCard testid="appeal" title={t("appeal")} field="appeal-grounds" label={t("appealGrounds")} hint={t("appealHint")} note={note} setNote={setNote} failure={failure}>
           <button type="button" disabled={busy} onClick={() => decide("reopen")} data-testid="reopen">{t("reopen")}</button>
         </NoteCard>

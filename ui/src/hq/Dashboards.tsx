@@ -8,6 +8,8 @@ import { useHq } from "./i18n";
 import { CHANNELS, STATES, label } from "./labels";
 import { Failure, useLoad } from "./common";
 import { Bars, Columns } from "./charts";
+import { VoicePanel } from "./Voice";
+import { SurveyPanel } from "./Surveys";
 
 export function Dashboards() {
   const { t, lang } = useHq();
@@ -94,6 +96,8 @@ export function Dashboards() {
               })}
             </div>
           </div>
+          <VoicePanel branch={branch} />
+          <SurveyPanel branch={branch} channel={channel} />
           <Table title={t("byBranch")} rows={d.by_branch} keyLabel={(k) => k} testid="by-branch" />
           <Table title={t("byChannel")} rows={d.by_channel} keyLabel={(k) => label(CHANNELS, k, lang)} testid="by-channel" />
         </>

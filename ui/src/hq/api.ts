@@ -116,3 +116,32 @@ export type KbRow = { id: string; title: string; mime: string; size: number; pub
 export type AuditRow = {
   id: number; at: string; staff_id: string; staff_name: string; action: string; entity: string; entity_id: string; detail: Json;
 };
+
+// ---- the register, complaints and survey scores (crates/sila-hq/src/store/register.rs) ----
+
+export type RegisterRow = {
+  id: string; branch: string; name: string; national_id: string | null; mobile: string | null;
+  file_number: string | null; city: string; birth_date: string | null; case_id: string | null;
+};
+export type RegisterPage = { rows: RegisterRow[]; next: string | null; total: number };
+export type VoiceStatus = "open" | "overdue" | "on_time" | "late";
+export type VoiceRow = {
+  task_id: string; branch: string; kind: "complaint" | "suggestion"; channel: string | null; status: VoiceStatus;
+  due_on: string; done_at: string | null; owner: string | null; role: string; beneficiary_id: string | null;
+  beneficiary_name: string | null; note: string;
+};
+export type VoiceCounts = { key: string; kind: string; open: number; overdue: number; on_time: number; late: number };
+export type VoicePage = { counts: VoiceCounts[]; rows: VoiceRow[]; total: number };
+export type VoiceItem = { row: VoiceRow; contact: Json | null; answer: Json | null; staff: Record<string, string> };
+export type PersonFile = {
+  record: Json; branch: string; version: number; merged_into: string | null; cases: Json[]; interactions: Json[];
+  surveys: Json[]; voice: VoiceRow[]; staff: Record<string, string>;
+};
+export type Question = "overall" | "speed" | "courtesy" | "clarity";
+export type ScoreRow = { key: string; label: string | null; n: number } & Record<Question, number | null>;
+export type SurveyScores = {
+  total: ScoreRow; distribution: Record<Question, number[]>; by_branch: ScoreRow[]; by_channel: ScoreRow[];
+  by_service: ScoreRow[]; by_employee: ScoreRow[];
+};
+/** The server's refusal of an edited value: the domain's reason, in Arabic, for one field. */
+export type FieldRefusal = ApiError & { field: string; reason: string | null };

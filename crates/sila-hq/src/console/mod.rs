@@ -10,6 +10,9 @@
 pub mod assets;
 pub mod export;
 pub mod limiter;
+mod register;
+mod surveys;
+mod voice;
 
 use crate::store::console as store;
 use crate::store::{HqActor, HqError, HqStore, Resolution};
@@ -77,6 +80,15 @@ pub fn router(store: Arc<dyn HqStore>) -> Router {
         .route("/branch-staff", get(branch_staff).post(branch_staff_upsert))
         .route("/kb", get(kb_list).post(kb_publish))
         .route("/audit", get(audit_log))
+        .route("/register", get(register::search))
+        .route("/register/people/{id}", get(register::person))
+        .route("/register/people/{id}/edit", post(register::edit))
+        .route("/register/cases/{id}", get(register::case))
+        .route("/register/export/{name}", get(register::export_register))
+        .route("/voice", get(voice::list))
+        .route("/voice/{id}", get(voice::item))
+        .route("/surveys", get(surveys::scores))
+        .route("/surveys/export/{name}", get(surveys::export_scores))
         .layer(DefaultBodyLimit::max(MAX_BODY));
     Router::new()
         .route("/", get(|| async { Redirect::to("/console/") }))

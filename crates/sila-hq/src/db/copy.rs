@@ -163,6 +163,9 @@ pub const TABLES: &[(&str, &[&str])] = &[
         "hq_audit",
         &["id", "at", "staff_id", "action", "entity", "entity_id"],
     ),
+    // Derived from beneficiaries in Rust (names need `arabic::name_tokens`), so no trigger of
+    // the target makes it: copied like the rest.
+    ("register_terms", &["term", "rid"]),
     (
         "console_staff",
         &[
@@ -200,6 +203,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
 pub const NOT_COPIED: &[&str] = &[
     "case_facts",
     "record_facts",
+    "survey_facts",
     "duplicate_inputs",
     "schema_migrations",
 ];

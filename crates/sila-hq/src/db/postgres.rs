@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_credential_use",
         include_str!("../../../../migrations/hq-postgres/0003_credential_use.sql"),
     ),
+    (
+        "0004_register",
+        include_str!("../../../../migrations/hq-postgres/0004_register.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.

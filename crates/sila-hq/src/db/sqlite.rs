@@ -54,6 +54,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_credential_use",
         include_str!("../../../../migrations/hq/0009_credential_use.sql"),
     ),
+    (
+        "0010_register",
+        include_str!("../../../../migrations/hq/0010_register.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for HqError {

@@ -20,6 +20,7 @@ pub mod hq;
 pub mod ops;
 pub mod promise;
 pub mod push;
+pub mod register;
 pub mod staff;
 
 use sila_domain::catalog::Policy;

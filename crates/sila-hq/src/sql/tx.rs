@@ -233,6 +233,10 @@ impl Tx for SqlTx<'_> {
                 params![rec.kind.code(), &rec.id, &rec.branch, &rec.created_by, data, rec.version, fields],
             )?,
         };
+        if rec.kind == Kind::Beneficiary {
+            // The register's search terms, in the same transaction as the record.
+            crate::sql::register::index_person(self.c, &rec.id, &rec.data)?;
+        }
         Ok(())
     }
 
@@ -256,6 +260,9 @@ impl Tx for SqlTx<'_> {
         };
         if n != 1 {
             return Err(HqError::NotFound(table(rec.kind)));
+        }
+        if rec.kind == Kind::Beneficiary {
+            crate::sql::register::index_person(self.c, &rec.id, &rec.data)?;
         }
         Ok(())
     }

@@ -16,7 +16,9 @@ use sila_proto::{
 };
 
 pub mod console;
+pub mod register;
 pub use console::ConsoleStore;
+pub use register::RegisterStore;
 
 pub use crate::error::{HqError, Result};
 pub use crate::rules::devices::Device;
@@ -112,7 +114,7 @@ pub enum Resolution {
 }
 
 /// HQ's storage. See the module comment.
-pub trait HqStore: ConsoleStore + Send + Sync + 'static {
+pub trait HqStore: ConsoleStore + RegisterStore + Send + Sync + 'static {
     // ---- the sync protocol ----
 
     /// Exchange a one-time enrolment code for a device credential. The same device may repeat

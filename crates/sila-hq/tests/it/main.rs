@@ -4,4 +4,5 @@
 
 mod console;
 mod hardening;
+mod register;
 mod seed;

@@ -1,0 +1,202 @@
+//! HQ's register (issue 11, point 8): staff at HQ search every branch's people, open a person's
+//! whole file, change one field of a person, and export the register. Seeing it is for HQ's
+//! reviewers, the committee and administrators; changing a person or exporting the register is
+//! for reviewers and administrators (who already correct records: conflicts, merges). Every read
+//! of a file, every edit and every export is audited, with field names and IDs only.
+
+use super::{ApiResult, ConsoleError, ConsoleRole, ConsoleState, audit, blocking, signed_in};
+use super::{export, today};
+use crate::store::register::RegisterQuery;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sila_store::export::{Cell, Table};
+
+/// Who may read the register.
+const READERS: &[ConsoleRole] = &[
+    ConsoleRole::Reviewer,
+    ConsoleRole::Committee,
+    ConsoleRole::Admin,
+];
+/// Who may change a person or export the register.
+const EDITORS: &[ConsoleRole] = &[ConsoleRole::Reviewer, ConsoleRole::Admin];
+/// The most people one export holds.
+const EXPORT_MAX: usize = 200_000;
+
+pub(super) async fn search(
+    State(state): State<ConsoleState>,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<RegisterQuery>,
+) -> ApiResult<Json<crate::store::register::RegisterPage>> {
+    signed_in(&state, &headers, &method, READERS).await?;
+    let store = state.store.clone();
+    Ok(Json(blocking(move || store.register(&q)).await?))
+}
+
+pub(super) async fn person(
+    State(state): State<ConsoleState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::store::register::PersonFile>> {
+    let s = signed_in(&state, &headers, &method, READERS).await?;
+    let store = state.store.clone();
+    let pid = id.clone();
+    let file = blocking(move || store.person_file(&pid, today()))
+        .await?
+        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
+    // Design: every read of a whole file is audited.
+    audit(
+        &state,
+        &s.staff,
+        "person.view",
+        "beneficiary",
+        id,
+        json!({}),
+    )
+    .await?;
+    Ok(Json(file))
+}
+
+/// A person's case opened from the register: the committee's whole file of it, for every reader
+/// of the register (the committee's own route is the committee's and administrators').
+pub(super) async fn case(
+    State(state): State<ConsoleState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::store::console::CaseFile>> {
+    let s = signed_in(&state, &headers, &method, READERS).await?;
+    let store = state.store.clone();
+    let cid = id.clone();
+    let file = blocking(move || store.case_file(&cid, today()))
+        .await?
+        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
+    audit(&state, &s.staff, "case.view", "case", id, json!({})).await?;
+    Ok(Json(file))
+}
+
+#[derive(Deserialize)]
+pub(super) struct EditBody {
+    field: String,
+    #[serde(default)]
+    value: Value,
+}
+
+pub(super) async fn edit(
+    State(state): State<ConsoleState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<EditBody>,
+) -> ApiResult<Response> {
+    let s = signed_in(&state, &headers, &method, EDITORS).await?;
+    let store = state.store.clone();
+    let (pid, field) = (id.clone(), body.field.clone());
+    let outcome =
+        blocking(move || store.edit_person(&pid, &body.field, &body.value, Utc::now())).await?;
+    match outcome {
+        Ok(version) => {
+            audit(
+                &state,
+                &s.staff,
+                "person.edit",
+                "beneficiary",
+                id,
+                json!({"field": field, "version": version}),
+            )
+            .await?;
+            Ok(Json(json!({"version": version})).into_response())
+        }
+        // The domain's own reason, in Arabic, for the field it is about (never the value).
+        Err(errors) => {
+            let first = errors.first();
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({
+                    "code": "invalid_field",
+                    "field": first.map(|e| e.field.clone()).unwrap_or(field),
+                    "reason": first.map(|e| e.code.clone()),
+                    "message": first.map(|e| e.message.clone())
+                        .unwrap_or_else(|| "قيمة غير صالحة".into()),
+                })),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// A download's response: the bytes, their type, and a file name of ASCII only.
+pub(super) fn download(bytes: Vec<u8>, format: export::Format, what: &str, ext: &str) -> Response {
+    let filename = format!("sila-{what}-{}.{ext}", Utc::now().format("%Y%m%d"));
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.mime()),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")).expect("ASCII"),
+    );
+    res
+}
+
+/// `register.csv` or `register.xlsx`: the people answering the query (everyone without one),
+/// with the branch's own export columns after the branch (mobiles as 05…, formulas guarded).
+pub(super) async fn export_register(
+    State(state): State<ConsoleState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(q): Query<RegisterQuery>,
+) -> ApiResult<Response> {
+    let s = signed_in(&state, &headers, &method, EDITORS).await?;
+    let ext = match name.as_str() {
+        "register.csv" => "csv",
+        "register.xlsx" => "xlsx",
+        _ => return Err(ConsoleError::new(StatusCode::NOT_FOUND, "not_found")),
+    };
+    let format = export::Format::from_ext(ext).ok_or(ConsoleError::bad("bad_request"))?;
+    let store = state.store.clone();
+    let query = q.clone();
+    let (bytes, n) = blocking(move || {
+        let people = store.register_export(&query, EXPORT_MAX)?;
+        let mut headers = vec!["الفرع".to_owned()];
+        headers.extend(
+            sila_store::exporting::BENEFICIARY_HEADERS
+                .iter()
+                .map(|h| h.to_string()),
+        );
+        let rows: Vec<Vec<Cell>> = people
+            .iter()
+            .map(|(branch, b)| {
+                let mut row = vec![Cell::Text(branch.clone())];
+                row.extend(sila_store::exporting::beneficiary_row(b));
+                row
+            })
+            .collect();
+        let table = Table {
+            name: "سجل المستفيدين".into(),
+            headers,
+            rows,
+        };
+        Ok((export::render(&[table], format)?, people.len()))
+    })
+    .await?;
+    audit(
+        &state,
+        &s.staff,
+        "export",
+        "export",
+        name,
+        json!({"branch": q.branch, "searched": !q.q.trim().is_empty(), "rows": n}),
+    )
+    .await?;
+    Ok(download(bytes, format, "register", ext))
+}

@@ -1,0 +1,38 @@
+//! Complaints and suggestions of every branch on HQ's dashboards (issue 11, point 4): counted by
+//! where their answer stands (open, overdue, answered on time, answered late: the due date is the
+//! branch's policy, already in each synced task), per branch, with a list a person opens to read
+//! the contact and the answer given. Opening one is audited.
+
+use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, signed_in, today};
+use crate::store::register::{VoiceFilter, VoiceItem, VoicePage};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use serde_json::json;
+
+pub(super) async fn list(
+    State(state): State<ConsoleState>,
+    method: Method,
+    headers: HeaderMap,
+    Query(f): Query<VoiceFilter>,
+) -> ApiResult<Json<VoicePage>> {
+    signed_in(&state, &headers, &method, &[]).await?;
+    let store = state.store.clone();
+    Ok(Json(blocking(move || store.voice(&f, today())).await?))
+}
+
+pub(super) async fn item(
+    State(state): State<ConsoleState>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VoiceItem>> {
+    let s = signed_in(&state, &headers, &method, &[]).await?;
+    let store = state.store.clone();
+    let tid = id.clone();
+    let item = blocking(move || store.voice_item(&tid, today()))
+        .await?
+        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
+    audit(&state, &s.staff, "voice.view", "task", id, json!({})).await?;
+    Ok(Json(item))
+}

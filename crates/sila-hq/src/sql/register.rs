@@ -1,0 +1,862 @@
+//! The register's storage in shared SQL (`migrations/hq/0010_register.sql` and its PostgreSQL
+//! twin): the search terms of every beneficiary, kept with the record; the register's pages,
+//! searched as a branch searches (`arabic::name_tokens` to find, `arabic::search_score` to rank);
+//! a person's file; complaints and suggestions with their answer's status; survey scores.
+
+use crate::db::{Conn, Val};
+use crate::params;
+use crate::sql::console::display_name;
+use crate::store::register::*;
+use crate::{HqError, Result};
+use chrono::NaiveDate;
+use serde_json::{Value, json};
+use sila_domain::task::{AnswerStatus, Task, TaskKind};
+use sila_domain::{arabic, phone};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// How many name candidates are ranked per search at most (as at a branch).
+const CANDIDATES: usize = 400;
+/// The largest page.
+const MAX_PAGE: usize = 200;
+/// Meta key: the terms of the people stored before migration hq/0010 (hq-postgres/0004) were written.
+const INDEXED: &str = "register_terms";
+
+/// The search terms of a beneficiary record: its name's tokens (as written and in four parts),
+/// `m:` + its national-format mobile reversed, `f:` + its file number.
+pub fn terms(data: &Value) -> BTreeSet<String> {
+    let name = &data["name"];
+    let mut out: BTreeSet<String> = arabic::name_tokens(&display_name(data))
+        .into_iter()
+        .collect();
+    for part in ["first", "father", "grandfather", "family"] {
+        out.extend(arabic::name_tokens(name[part].as_str().unwrap_or("")));
+    }
+    if let Some(m) = data["mobile"]
+        .as_str()
+        .and_then(|m| phone::Mobile::parse(m).ok())
+    {
+        out.insert(format!(
+            "m:{}",
+            m.national().chars().rev().collect::<String>()
+        ));
+    }
+    if let Some(f) = data["file_number"]
+        .as_str()
+        .filter(|f| !f.trim().is_empty())
+    {
+        out.insert(format!("f:{}", f.trim().to_uppercase()));
+    }
+    out
+}
+
+/// Write the search terms of the beneficiary `id` (after its row was inserted or changed).
+pub fn index_person(c: &mut dyn Conn, id: &str, data: &Value) -> Result<()> {
+    let rid = c
+        .one("SELECT rid FROM beneficiaries WHERE id = ?1", params![id])?
+        .i64(0)?;
+    c.exec("DELETE FROM register_terms WHERE rid = ?1", params![rid])?;
+    insert_terms(c, terms(data).into_iter().map(|t| (t, rid)).collect())
+}
+
+fn insert_terms(c: &mut dyn Conn, pairs: Vec<(String, i64)>) -> Result<()> {
+    for chunk in pairs.chunks(400) {
+        let mut sql = String::from("INSERT INTO register_terms (term, rid) VALUES ");
+        let mut args: Vec<Val> = Vec::with_capacity(chunk.len() * 2);
+        for (i, (t, rid)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2));
+            args.push(t.into());
+            args.push((*rid).into());
+        }
+        c.exec(&sql, &args)?;
+    }
+    Ok(())
+}
+
+/// Once per store: the terms of the people it held before the register existed (SQL alone
+/// cannot compute them). Later people get theirs as they are stored.
+pub fn index_existing(c: &mut dyn Conn) -> Result<()> {
+    if crate::sql::admin::meta_or_init(c, INDEXED, || "0".into())? == "1" {
+        return Ok(());
+    }
+    let mut pairs = Vec::new();
+    c.query_each(
+        "SELECT rid, data FROM beneficiaries WHERE rid NOT IN (SELECT rid FROM register_terms)",
+        params![],
+        &mut |r| {
+            let rid = r.i64(0)?;
+            let data: Value = r.json(1)?;
+            pairs.extend(terms(&data).into_iter().map(|t| (t, rid)));
+            Ok(())
+        },
+    )?;
+    insert_terms(c, pairs)?;
+    c.exec(
+        "UPDATE meta SET value = '1' WHERE key = ?1",
+        params![INDEXED],
+    )?;
+    Ok(())
+}
+
+/// The first text after every text that starts with `prefix` (its last character moved one up),
+/// so a prefix is the half-open range [prefix, end) on both engines (PostgreSQL's column is
+/// `COLLATE "C"`: code point order, like SQLite's).
+fn prefix_end(prefix: &str) -> String {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut n = last as u32 + 1;
+        if (0xD800..=0xDFFF).contains(&n) {
+            n = 0xE000;
+        }
+        if let Some(next) = char::from_u32(n) {
+            chars.push(next);
+            return chars.into_iter().collect();
+        }
+    }
+    // Only the last code point: nothing is after it, and no term starts with it either.
+    String::from(char::MAX)
+}
+
+fn row_of(id: String, branch: String, data: &Value, case_id: Option<String>) -> RegisterRow {
+    let s = |k: &str| {
+        data[k]
+            .as_str()
+            .map(str::to_owned)
+            .filter(|s| !s.is_empty())
+    };
+    RegisterRow {
+        id,
+        branch,
+        name: display_name(data),
+        national_id: s("national_id"),
+        mobile: data["mobile"]
+            .as_str()
+            .and_then(|m| phone::Mobile::parse(m).ok())
+            .map(|m| m.national()),
+        file_number: s("file_number"),
+        city: s("city").unwrap_or_default(),
+        birth_date: s("birth_date"),
+        case_id,
+    }
+}
+
+/// A ranked candidate: score, then the row.
+type Hit = (f64, RegisterRow);
+
+/// People whose terms hold every token (whole tokens, or prefixes when `prefix`).
+fn by_name(
+    c: &mut dyn Conn,
+    tokens: &[String],
+    prefix: bool,
+    branch: Option<&str>,
+    seen: &mut HashSet<String>,
+    hits: &mut Vec<Hit>,
+) -> Result<()> {
+    // The longest token drives the scan (the rarest, as a rule); the others are checked per
+    // candidate through (rid, term).
+    let mut order: Vec<&String> = tokens.iter().collect();
+    order.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
+    let mut args: Vec<Val> = Vec::new();
+    let mut cond = String::new();
+    for (i, t) in order.iter().enumerate() {
+        let col = if i == 0 { "t.term" } else { "u.term" };
+        let test = if prefix {
+            args.push((*t).into());
+            args.push(prefix_end(t).into());
+            format!("{col} >= ?{} AND {col} < ?{}", args.len() - 1, args.len())
+        } else {
+            args.push((*t).into());
+            format!("{col} = ?{}", args.len())
+        };
+        if i == 0 {
+            cond.push_str(&test);
+        } else {
+            cond.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM register_terms u WHERE u.rid = t.rid AND {test})"
+            ));
+        }
+    }
+    if let Some(b) = branch {
+        args.push(b.into());
+        cond.push_str(&format!(" AND b.branch = ?{}", args.len()));
+    }
+    args.push(CANDIDATES.into());
+    let rows = c.query(
+        &format!(
+            "SELECT b.id, b.branch, b.data FROM register_terms t JOIN beneficiaries b ON b.rid = t.rid
+             WHERE {cond} AND b.merged_into IS NULL LIMIT ?{}",
+            args.len()
+        ),
+        &args,
+    )?;
+    for r in rows {
+        let id = r.text(0)?;
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let data: Value = r.json(2)?;
+        let key = arabic::name_key(&display_name(&data));
+        hits.push((
+            arabic::search_score(tokens, &key),
+            row_of(id, r.text(1)?, &data, None),
+        ));
+    }
+    Ok(())
+}
+
+/// People by digits: a national ID or its beginning, a mobile in any form or its last digits.
+fn by_digits(
+    c: &mut dyn Conn,
+    digits: &str,
+    branch: Option<&str>,
+    seen: &mut HashSet<String>,
+    hits: &mut Vec<Hit>,
+) -> Result<()> {
+    let mut args: Vec<Val> = vec![digits.into(), CANDIDATES.into()];
+    let bcond = match branch {
+        Some(b) => {
+            args.push(b.into());
+            " AND branch = ?3"
+        }
+        None => "",
+    };
+    let rows = c.query(
+        &format!(
+            "SELECT id, branch, data, national_id FROM beneficiaries
+             WHERE national_id >= ?1 AND national_id < ?1 || ':' AND merged_into IS NULL{bcond}
+             ORDER BY national_id LIMIT ?2"
+        ),
+        &args,
+    )?;
+    for r in rows {
+        let id = r.text(0)?;
+        if seen.insert(id.clone()) {
+            let exact = r.opt_text(3)?.as_deref() == Some(digits);
+            hits.push((
+                if exact { 10.0 } else { 5.0 },
+                row_of(id, r.text(1)?, &r.json(2)?, None),
+            ));
+        }
+    }
+    let national = phone::Mobile::parse(digits).map(|m| m.national()).ok();
+    let tail: String = national
+        .as_deref()
+        .unwrap_or(digits)
+        .chars()
+        .rev()
+        .collect();
+    let from = format!("m:{tail}");
+    let mut args: Vec<Val> = vec![
+        from.clone().into(),
+        prefix_end(&from).into(),
+        CANDIDATES.into(),
+    ];
+    let bcond = match branch {
+        Some(b) => {
+            args.push(b.into());
+            " AND b.branch = ?4"
+        }
+        None => "",
+    };
+    let rows = c.query(
+        &format!(
+            "SELECT b.id, b.branch, b.data FROM register_terms t JOIN beneficiaries b ON b.rid = t.rid
+             WHERE t.term >= ?1 AND t.term < ?2 AND b.merged_into IS NULL{bcond} LIMIT ?3"
+        ),
+        &args,
+    )?;
+    for r in rows {
+        let id = r.text(0)?;
+        if seen.insert(id.clone()) {
+            hits.push((
+                if national.is_some() { 9.0 } else { 4.0 },
+                row_of(id, r.text(1)?, &r.json(2)?, None),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A case number (as on the receipt) or a file number: the person it belongs to.
+fn by_number(c: &mut dyn Conn, q: &str, branch: Option<&str>, hits: &mut Vec<Hit>) -> Result<()> {
+    let number = q.trim().to_uppercase();
+    let mut found: Vec<(String, Option<String>)> = Vec::new();
+    if let Some(case_id) = crate::sql::console::case_by_number(c, &number)?
+        && let Some(r) = c.row(
+            "SELECT beneficiary_id FROM cases WHERE id = ?1",
+            params![&case_id],
+        )?
+    {
+        found.push((r.text(0)?, Some(case_id)));
+    }
+    for r in c.query(
+        "SELECT b.id FROM register_terms t JOIN beneficiaries b ON b.rid = t.rid WHERE t.term = ?1",
+        params![format!("f:{number}")],
+    )? {
+        found.push((r.text(0)?, None));
+    }
+    for (id, case_id) in found {
+        if let Some(r) = c.row(
+            "SELECT branch, data FROM beneficiaries WHERE id = ?1",
+            params![&id],
+        )? {
+            let b = r.text(0)?;
+            if branch.is_none_or(|want| want == b) {
+                hits.push((20.0, row_of(id, b, &r.json(1)?, case_id)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every candidate answering `q`, best first (bounded by [`CANDIDATES`] per way of finding).
+fn ranked(c: &mut dyn Conn, q: &str, branch: Option<&str>) -> Result<Vec<RegisterRow>> {
+    let tokens: Vec<String> = arabic::name_tokens(q)
+        .into_iter()
+        .filter(|t| t.chars().any(|c| c.is_alphabetic()))
+        .collect();
+    let digits = phone::digits_for_search(q);
+    let mut hits: Vec<Hit> = Vec::new();
+    let mut seen = HashSet::new();
+    let looks_like_number = q.contains('-') && !arabic::contains_arabic(q);
+    if looks_like_number {
+        by_number(c, q, branch, &mut hits)?;
+        seen.extend(hits.iter().map(|h| h.1.id.clone()));
+    }
+    if !tokens.is_empty() && !looks_like_number {
+        for prefix in [false, true] {
+            if hits.len() >= CANDIDATES {
+                break;
+            }
+            by_name(c, &tokens, prefix, branch, &mut seen, &mut hits)?;
+        }
+        // Digits typed beside a name narrow it: an ID beginning or a mobile ending.
+        if digits.len() >= 3 {
+            let rev: String = digits.chars().rev().collect();
+            hits.retain(|(_, h)| {
+                h.national_id
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(&digits))
+                    || h.mobile
+                        .as_deref()
+                        .is_some_and(|m| m.chars().rev().collect::<String>().starts_with(&rev))
+            });
+        }
+    } else if tokens.is_empty() && digits.len() >= 3 {
+        by_digits(c, &digits, branch, &mut seen, &mut hits)?;
+    }
+    hits.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| a.1.name.cmp(&b.1.name))
+            .then_with(|| a.1.id.cmp(&b.1.id))
+    });
+    Ok(hits.into_iter().map(|(_, r)| r).collect())
+}
+
+/// One page of the register: the search's ranked candidates by offset, or, with no query, every
+/// person in the order HQ received them by a keyset on `rid`.
+pub fn register(c: &mut dyn Conn, q: &RegisterQuery) -> Result<RegisterPage> {
+    let branch = q.branch.as_deref().filter(|b| !b.is_empty());
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let text = q.q.trim();
+    if text.chars().count() > 200 {
+        return Err(HqError::BadRequest("query"));
+    }
+    if !text.is_empty() {
+        let offset: usize = match q.after.as_deref() {
+            Some(a) => a.parse().map_err(|_| HqError::BadRequest("cursor"))?,
+            None => 0,
+        };
+        let all = ranked(c, text, branch)?;
+        let total = all.len() as i64;
+        let rows: Vec<RegisterRow> = all.into_iter().skip(offset).take(limit).collect();
+        let next =
+            (offset + rows.len() < total as usize).then(|| (offset + rows.len()).to_string());
+        return Ok(RegisterPage { rows, next, total });
+    }
+    let after: i64 = match q.after.as_deref() {
+        Some(a) => a.parse().map_err(|_| HqError::BadRequest("cursor"))?,
+        None => 0,
+    };
+    let mut args: Vec<Val> = vec![after.into(), (limit + 1).into()];
+    let mut cond = String::from("rid > ?1 AND merged_into IS NULL");
+    if let Some(b) = branch {
+        args.push(b.into());
+        cond.push_str(" AND branch = ?3");
+    }
+    let raw = c.query(
+        &format!(
+            "SELECT rid, id, branch, data FROM beneficiaries WHERE {cond} ORDER BY rid LIMIT ?2"
+        ),
+        &args,
+    )?;
+    let more = raw.len() > limit;
+    let mut rows = Vec::with_capacity(limit);
+    let mut last = 0;
+    for r in raw.into_iter().take(limit) {
+        last = r.i64(0)?;
+        rows.push(row_of(r.text(1)?, r.text(2)?, &r.json(3)?, None));
+    }
+    let (count_cond, count_args): (&str, Vec<Val>) = match branch {
+        Some(b) => (" AND branch = ?1", vec![b.into()]),
+        None => ("", vec![]),
+    };
+    let total = c
+        .one(
+            &format!("SELECT count(*) FROM beneficiaries WHERE merged_into IS NULL{count_cond}"),
+            &count_args,
+        )?
+        .i64(0)?;
+    Ok(RegisterPage {
+        rows,
+        next: more.then(|| last.to_string()),
+        total,
+    })
+}
+
+/// The people a register export holds: those answering the query, or everyone (at most `max`).
+pub fn register_export(
+    c: &mut dyn Conn,
+    q: &RegisterQuery,
+    max: usize,
+) -> Result<Vec<(String, sila_domain::beneficiary::Beneficiary)>> {
+    let branch = q.branch.as_deref().filter(|b| !b.is_empty());
+    let mut out = Vec::new();
+    let mut push = |branch: String, data: Value| {
+        // A record HQ holds was checked when it came; one that no longer reads is left out
+        // rather than failing the whole export.
+        if let Ok(b) = serde_json::from_value(data) {
+            out.push((branch, b));
+        }
+    };
+    if !q.q.trim().is_empty() {
+        let ids: Vec<String> = ranked(c, q.q.trim(), branch)?
+            .into_iter()
+            .take(max)
+            .map(|r| r.id)
+            .collect();
+        for id in ids {
+            if let Some(r) = c.row(
+                "SELECT branch, data FROM beneficiaries WHERE id = ?1",
+                params![&id],
+            )? {
+                push(r.text(0)?, r.json(1)?);
+            }
+        }
+        return Ok(out);
+    }
+    let (cond, args): (&str, Vec<Val>) = match branch {
+        Some(b) => (" AND branch = ?2", vec![max.into(), b.into()]),
+        None => ("", vec![max.into()]),
+    };
+    c.query_each(
+        &format!(
+            "SELECT branch, data FROM beneficiaries WHERE merged_into IS NULL{cond} ORDER BY rid LIMIT ?1"
+        ),
+        &args,
+        &mut |r| {
+            push(r.text(0)?, r.json(1)?);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// Staff of some branches by ID → name shown.
+fn staff_names(c: &mut dyn Conn, branches: &BTreeSet<String>) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for b in branches {
+        c.query_each(
+            "SELECT id, data FROM records WHERE entity = 'staff' AND branch = ?1 LIMIT 2000",
+            params![b],
+            &mut |r| {
+                let d = r.json(1)?;
+                out.insert(
+                    r.text(0)?,
+                    d["display_name"].as_str().unwrap_or("").to_owned(),
+                );
+                Ok(())
+            },
+        )?;
+    }
+    Ok(out)
+}
+
+fn status_code(s: AnswerStatus) -> &'static str {
+    match s {
+        AnswerStatus::Open => "open",
+        AnswerStatus::Overdue => "overdue",
+        AnswerStatus::OnTime => "on_time",
+        AnswerStatus::Late => "late",
+    }
+}
+
+fn voice_row(
+    branch: String,
+    t: &Task,
+    today: NaiveDate,
+    staff: &BTreeMap<String, String>,
+) -> VoiceRow {
+    VoiceRow {
+        task_id: t.id.to_string(),
+        branch,
+        kind: if t.kind == TaskKind::Complaint {
+            "complaint".into()
+        } else {
+            "suggestion".into()
+        },
+        channel: t
+            .channel
+            .and_then(|c| serde_json::to_value(c).ok())
+            .and_then(|v| v.as_str().map(str::to_owned)),
+        status: status_code(t.answer_status(today)).into(),
+        due_on: t.due_on.to_string(),
+        done_at: t.done_at.map(|d| d.to_rfc3339()),
+        owner: t
+            .assignee
+            .map(|a| staff.get(&a.to_string()).cloned().unwrap_or_default()),
+        role: t.role.code().to_owned(),
+        beneficiary_id: t.beneficiary_id.map(|b| b.to_string()),
+        beneficiary_name: None,
+        note: t.note.clone(),
+    }
+}
+
+pub fn person_file(c: &mut dyn Conn, id: &str, today: NaiveDate) -> Result<Option<PersonFile>> {
+    let Some(r) = c.row(
+        "SELECT branch, data, version, merged_into FROM beneficiaries WHERE id = ?1",
+        params![id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let (branch, record, version, merged_into) =
+        (r.text(0)?, r.json(1)?, r.i64(2)?, r.opt_text(3)?);
+    let mut case_ids = Vec::new();
+    let cases = c
+        .query(
+            "SELECT id, state, data FROM cases WHERE beneficiary_id = ?1 ORDER BY rid DESC LIMIT 200",
+            params![id],
+        )?
+        .iter()
+        .map(|r| -> Result<Value> {
+            let d = r.json(2)?;
+            case_ids.push(r.text(0)?);
+            Ok(json!({
+                "id": r.text(0)?,
+                "state": r.text(1)?,
+                "number": d.get("number"),
+                "support_type": d.get("support_type"),
+                "channel": d.get("channel"),
+                "submitted_at": d.get("submitted_at"),
+                "promised_reply_date": d.get("promised_reply_date"),
+                "outcome": d.pointer("/decision/outcome"),
+            }))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut interactions = c
+        .query(
+            "SELECT data FROM records WHERE entity = 'interaction' AND r_beneficiary = ?1 LIMIT 1000",
+            params![id],
+        )?
+        .iter()
+        .map(|r| r.json(0))
+        .collect::<Result<Vec<_>>>()?;
+    interactions.sort_by(|a, b| b["at"].as_str().cmp(&a["at"].as_str()));
+    let mut surveys = Vec::new();
+    for case_id in &case_ids {
+        for r in c.query(
+            "SELECT data FROM records WHERE entity = 'survey' AND r_case = ?1",
+            params![case_id],
+        )? {
+            surveys.push(r.json(0)?);
+        }
+    }
+    let staff = staff_names(c, &BTreeSet::from([branch.clone()]))?;
+    let mut voice = Vec::new();
+    for r in c.query(
+        "SELECT data FROM records WHERE entity = 'task' AND r_beneficiary = ?1 LIMIT 1000",
+        params![id],
+    )? {
+        if let Ok(t) = serde_json::from_value::<Task>(r.json(0)?)
+            && matches!(t.kind, TaskKind::Complaint | TaskKind::Suggestion)
+        {
+            voice.push(voice_row(branch.clone(), &t, today, &staff));
+        }
+    }
+    Ok(Some(PersonFile {
+        record,
+        branch,
+        version,
+        merged_into,
+        cases,
+        interactions,
+        surveys,
+        voice,
+        staff,
+    }))
+}
+
+fn status_rank(s: &str) -> u8 {
+    match s {
+        "overdue" => 0,
+        "open" => 1,
+        "late" => 2,
+        _ => 3,
+    }
+}
+
+pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<VoicePage> {
+    let branch = f.branch.as_deref().filter(|b| !b.is_empty());
+    let kind = f.kind.as_deref().filter(|k| !k.is_empty());
+    let status = f.status.as_deref().filter(|s| !s.is_empty());
+    if kind.is_some_and(|k| !["complaint", "suggestion"].contains(&k))
+        || status.is_some_and(|s| !["open", "overdue", "on_time", "late", "waiting"].contains(&s))
+    {
+        return Err(HqError::BadRequest("promise"));
+    }
+    let (cond, args): (&str, Vec<Val>) = match branch {
+        Some(b) => (" AND branch = ?1", vec![b.into()]),
+        None => ("", vec![]),
+    };
+    let mut tasks: Vec<(String, Task)> = Vec::new();
+    c.query_each(
+        &format!(
+            "SELECT branch, data FROM records WHERE entity = 'task' AND r_kind IN ('complaint', 'suggestion'){cond}"
+        ),
+        &args,
+        &mut |r| {
+            if let Ok(t) = serde_json::from_value::<Task>(r.json(1)?) {
+                tasks.push((r.text(0)?, t));
+            }
+            Ok(())
+        },
+    )?;
+    let branches: BTreeSet<String> = tasks.iter().map(|(b, _)| b.clone()).collect();
+    let staff = staff_names(c, &branches)?;
+    let mut counts: BTreeMap<(String, String), VoiceCounts> = BTreeMap::new();
+    let mut rows = Vec::new();
+    for (b, t) in &tasks {
+        let row = voice_row(b.clone(), t, today, &staff);
+        for key in [b.clone(), String::new()] {
+            let e = counts
+                .entry((key.clone(), row.kind.clone()))
+                .or_insert_with(|| VoiceCounts {
+                    key,
+                    kind: row.kind.clone(),
+                    ..Default::default()
+                });
+            match row.status.as_str() {
+                "open" => e.open += 1,
+                "overdue" => e.overdue += 1,
+                "on_time" => e.on_time += 1,
+                _ => e.late += 1,
+            }
+        }
+        let status_ok = match status {
+            None => true,
+            Some("waiting") => matches!(row.status.as_str(), "open" | "overdue"),
+            Some(s) => row.status == s,
+        };
+        if status_ok && kind.is_none_or(|k| k == row.kind) {
+            rows.push(row);
+        }
+    }
+    rows.sort_by(|a, b| {
+        (status_rank(&a.status), &a.due_on, &a.task_id).cmp(&(
+            status_rank(&b.status),
+            &b.due_on,
+            &b.task_id,
+        ))
+    });
+    let total = rows.len() as i64;
+    let offset = f.offset.unwrap_or(0);
+    let mut rows: Vec<VoiceRow> = rows
+        .into_iter()
+        .skip(offset)
+        .take(f.limit.unwrap_or(50).clamp(1, MAX_PAGE))
+        .collect();
+    for r in &mut rows {
+        if let Some(id) = &r.beneficiary_id
+            && let Some(b) = c.row("SELECT data FROM beneficiaries WHERE id = ?1", params![id])?
+        {
+            r.beneficiary_name = Some(display_name(&b.json(0)?));
+        }
+    }
+    // Totals (key "") last, after the branches in name order.
+    let mut counts: Vec<VoiceCounts> = counts.into_values().collect();
+    counts.sort_by_key(|v| (v.key.is_empty(), v.key.clone(), v.kind.clone()));
+    Ok(VoicePage {
+        counts,
+        rows,
+        total,
+    })
+}
+
+pub fn voice_item(c: &mut dyn Conn, task_id: &str, today: NaiveDate) -> Result<Option<VoiceItem>> {
+    let Some(r) = c.row(
+        "SELECT branch, data FROM records WHERE entity = 'task' AND id = ?1",
+        params![task_id],
+    )?
+    else {
+        return Ok(None);
+    };
+    let branch = r.text(0)?;
+    let Ok(t) = serde_json::from_value::<Task>(r.json(1)?) else {
+        return Ok(None);
+    };
+    if !matches!(t.kind, TaskKind::Complaint | TaskKind::Suggestion) {
+        return Ok(None);
+    }
+    let staff = staff_names(c, &BTreeSet::from([branch.clone()]))?;
+    let mut row = voice_row(branch, &t, today, &staff);
+    if let Some(id) = &row.beneficiary_id
+        && let Some(b) = c.row("SELECT data FROM beneficiaries WHERE id = ?1", params![id])?
+    {
+        row.beneficiary_name = Some(display_name(&b.json(0)?));
+    }
+    let mut contact = |id: Option<String>| -> Result<Option<Value>> {
+        match id {
+            Some(id) => c
+                .row(
+                    "SELECT data FROM records WHERE entity = 'interaction' AND id = ?1",
+                    params![id],
+                )?
+                .map(|r| r.json(0))
+                .transpose(),
+            None => Ok(None),
+        }
+    };
+    let asked = contact(t.interaction_id.map(|i| i.to_string()))?;
+    let answer = contact(t.answer_id.map(|i| i.to_string()))?;
+    Ok(Some(VoiceItem {
+        row,
+        contact: asked,
+        answer,
+        staff,
+    }))
+}
+
+#[derive(Default, Clone)]
+struct Sums {
+    n: i64,
+    s: [i64; 4],
+    counted: [i64; 4],
+}
+
+impl Sums {
+    fn add(&mut self, n: i64, scores: &[Option<i64>; 4]) {
+        self.n += n;
+        for (i, v) in scores.iter().enumerate() {
+            if let Some(v) = v.filter(|v| (1..=5).contains(v)) {
+                self.s[i] += n * v;
+                self.counted[i] += n;
+            }
+        }
+    }
+    fn row(&self, key: String, label: Option<String>) -> ScoreRow {
+        let mean = |i: usize| {
+            (self.counted[i] > 0)
+                .then(|| (self.s[i] as f64 / self.counted[i] as f64 * 100.0).round() / 100.0)
+        };
+        ScoreRow {
+            key,
+            label,
+            n: self.n,
+            overall: mean(0),
+            speed: mean(1),
+            courtesy: mean(2),
+            clarity: mean(3),
+        }
+    }
+}
+
+pub fn survey_scores(c: &mut dyn Conn, f: &ScoreFilter) -> Result<SurveyScores> {
+    let mut cond = String::from("1 = 1");
+    let mut args: Vec<Val> = Vec::new();
+    if let Some(b) = f.branch.as_deref().filter(|b| !b.is_empty()) {
+        args.push(b.into());
+        cond.push_str(&format!(" AND branch = ?{}", args.len()));
+    }
+    if let Some(ch) = f.channel.as_deref().filter(|b| !b.is_empty()) {
+        args.push(ch.into());
+        cond.push_str(&format!(" AND channel = ?{}", args.len()));
+    }
+    let mut total = Sums::default();
+    let mut dims: [BTreeMap<String, Sums>; 4] = Default::default();
+    let mut distribution: BTreeMap<String, [i64; 5]> = QUESTIONS
+        .iter()
+        .map(|q| ((*q).to_owned(), [0; 5]))
+        .collect();
+    c.query_each(
+        &format!(
+            "SELECT branch, channel, service, employee, overall, speed, courtesy, clarity, count(*)
+             FROM survey_facts WHERE {cond} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+        ),
+        &args,
+        &mut |r| {
+            let keys = [
+                r.text(0)?,
+                r.opt_text(1)?.unwrap_or_default(),
+                r.opt_text(2)?.unwrap_or_default(),
+                r.opt_text(3)?.unwrap_or_default(),
+            ];
+            let scores = [r.opt_i64(4)?, r.opt_i64(5)?, r.opt_i64(6)?, r.opt_i64(7)?];
+            let n = r.i64(8)?;
+            total.add(n, &scores);
+            for (d, k) in dims.iter_mut().zip(keys) {
+                d.entry(k).or_default().add(n, &scores);
+            }
+            for (q, v) in QUESTIONS.iter().zip(scores) {
+                if let Some(v) = v.filter(|v| (1..=5).contains(v)) {
+                    distribution.get_mut(*q).expect("every question")[(v - 1) as usize] += n;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    let branches: BTreeSet<String> = dims[0].keys().cloned().collect();
+    let staff = staff_names(c, &branches)?;
+    let [by_branch, by_channel, by_service, by_employee] = dims;
+    let rows = |m: BTreeMap<String, Sums>, named: bool| -> Vec<ScoreRow> {
+        m.into_iter()
+            .map(|(k, s)| {
+                let label = named.then(|| staff.get(&k).cloned()).flatten();
+                s.row(k, label)
+            })
+            .collect()
+    };
+    Ok(SurveyScores {
+        total: total.row(String::new(), None),
+        distribution,
+        by_branch: rows(by_branch, false),
+        by_channel: rows(by_channel, false),
+        by_service: rows(by_service, false),
+        by_employee: rows(by_employee, true),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_is_a_half_open_range() {
+        assert_eq!(prefix_end("محم"), "محن");
+        assert_eq!(prefix_end("m:76"), "m:77");
+        assert!(*"محمد" < *prefix_end("محم") && "محمد" >= "محم");
+    }
+
+    #[test]
+    fn terms_hold_name_tokens_the_mobile_reversed_and_the_file_number() {
+        let t = terms(
+            &json!({"name": {"first": "عبد الله", "father": "", "grandfather": "",
+            "family": "آل سعود", "as_written": ""}, "mobile": "+966501234567", "file_number": "afl-x-f00001"}),
+        );
+        assert!(t.contains("عبدالله") && t.contains("السعود"), "{t:?}");
+        assert!(t.contains("m:7654321050"), "{t:?}");
+        assert!(t.contains("f:AFL-X-F00001"), "{t:?}");
+    }
+}

@@ -1,0 +1,756 @@
+//! HQ's register (issue 11, points 4, 6 and 8) on the engine of this run: people pushed by two
+//! branches' devices through HQ's real rules, found by any spelling of a name, an ID, a mobile, a
+//! case or file number; a field changed at HQ, checked by the domain and sent down the branch's
+//! feed; complaints counted by their answer's status; every survey question scored.
+
+use crate::seed::{self, CaseSeed, Raw};
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use serde_json::{Value, json};
+use sila_domain::beneficiary::{Beneficiary, PersonName};
+use sila_domain::catalog::{Channel, Purpose};
+use sila_domain::ids::{BeneficiaryId, InteractionId, StaffId, SurveyId, TaskId};
+use sila_domain::interaction::{Direction, Interaction, Survey};
+use sila_domain::staff::{Role, StaffAccount};
+use sila_domain::task::{Task, TaskKind, TaskOrigin};
+use sila_hq::db::Dialect;
+use sila_hq::store::Device;
+use sila_hq::store::register::{RegisterQuery, ScoreFilter, VoiceFilter};
+use sila_hq::store::{HqError, HqStore, RegisterStore};
+use sila_hq::{Hq, params};
+use sila_proto::{EnrollRequest, PushRequest, WireOp};
+use std::sync::Arc;
+
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0).unwrap()
+}
+
+fn today() -> NaiveDate {
+    now().date_naive()
+}
+
+fn open() -> (tempfile::TempDir, Arc<Hq>, Raw) {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = Arc::new(Hq::open(sila_hq::testing::fresh_db(dir.path())).unwrap());
+    let raw = Raw(hq.clone());
+    (dir, hq, raw)
+}
+
+/// A branch device enrolled at HQ, pushing operations as a laptop would.
+struct Laptop {
+    device: Device,
+    seq: i64,
+}
+
+impl Laptop {
+    fn enrol(hq: &Hq, branch: &str) -> Laptop {
+        let code = hq
+            .create_enrol_code(branch, Duration::hours(1), now())
+            .unwrap();
+        let r = hq
+            .enroll(
+                &EnrollRequest {
+                    code,
+                    device_id: uuid::Uuid::now_v7().to_string(),
+                    branch: branch.into(),
+                },
+                now(),
+            )
+            .unwrap();
+        Laptop {
+            device: hq.authenticate(&r.token, now()).unwrap(),
+            seq: 0,
+        }
+    }
+
+    /// Push one operation; HQ must apply it.
+    fn push(&mut self, hq: &Hq, op: &str, entity: &str, id: &str, payload: Value) {
+        self.seq += 1;
+        let req = PushRequest {
+            protocol: sila_proto::PROTOCOL,
+            device_id: self.device.device_id.clone(),
+            ops: vec![WireOp {
+                seq: self.seq,
+                op_id: uuid::Uuid::now_v7().to_string(),
+                op: op.into(),
+                entity: entity.into(),
+                entity_id: id.into(),
+                base_version: None,
+                payload: serde_json::value::RawValue::from_string(payload.to_string()).unwrap(),
+                created_at: now(),
+            }],
+        };
+        let r = hq.push(&self.device, &req, now()).unwrap();
+        assert_eq!(r.acked_through, self.seq);
+        assert!(r.results.is_empty(), "{op} refused: {:?}", r.results);
+    }
+
+    fn person(&mut self, hq: &Hq, name: &str, edit: impl FnOnce(&mut Beneficiary)) -> String {
+        let mut b = Beneficiary::new(BeneficiaryId::new_v7(), PersonName::from_full(name));
+        edit(&mut b);
+        let id = b.id.to_string();
+        self.push(
+            hq,
+            "beneficiary.create",
+            "beneficiary",
+            &id,
+            serde_json::to_value(&b).unwrap(),
+        );
+        id
+    }
+}
+
+fn search(hq: &Hq, q: &str, branch: Option<&str>) -> Vec<String> {
+    hq.register(&RegisterQuery {
+        q: q.into(),
+        branch: branch.map(str::to_owned),
+        ..Default::default()
+    })
+    .unwrap()
+    .rows
+    .into_iter()
+    .map(|r| r.id)
+    .collect()
+}
+
+#[test]
+fn the_register_finds_every_branchs_people_by_any_spelling_id_mobile_and_number() {
+    let (_d, hq, raw) = open();
+    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
+    let mut marwan = Laptop::enrol(&hq, "مروان");
+    let abdullah = aflaj.person(&hq, "عبد الله محمد آل سعود", |b| {
+        b.mobile = Some("0501234567".parse().unwrap());
+        b.national_id = Some("1012345672".parse().unwrap());
+        b.city = "الأفلاج".into();
+    });
+    let muhammadain = aflaj.person(&hq, "محمدين سعد الدوسري", |_| {});
+    let other = marwan.person(&hq, "عبدالله سعد القحطاني", |_| {});
+
+    // Any spelling of a name: "عبد الله" and "عبدالله" are one token, آل joins its family name.
+    let mut both = search(&hq, "عبدالله", None);
+    both.sort();
+    let mut want = vec![abdullah.clone(), other.clone()];
+    want.sort();
+    assert_eq!(both, want);
+    assert_eq!(search(&hq, "عبد الله السعود", None), vec![abdullah.clone()]);
+    assert_eq!(search(&hq, "عبداللة ال سعود", None), vec![abdullah.clone()]);
+    // A whole token before a prefix of a longer one, as at the branch.
+    assert_eq!(
+        search(&hq, "محمد", None),
+        vec![abdullah.clone(), muhammadain.clone()]
+    );
+    // One branch only.
+    assert_eq!(search(&hq, "عبدالله", Some("مروان")), vec![other.clone()]);
+    // An ID or its beginning; a mobile in any form or its last digits (Arabic-Indic too).
+    assert_eq!(search(&hq, "1012345672", None), vec![abdullah.clone()]);
+    assert_eq!(search(&hq, "101234", None), vec![abdullah.clone()]);
+    assert_eq!(search(&hq, "٤٥٦٧", None), vec![abdullah.clone()]);
+    assert_eq!(
+        search(&hq, "+966 50 123 4567", None),
+        vec![abdullah.clone()]
+    );
+    assert_eq!(search(&hq, "عبدالله 4567", None), vec![abdullah.clone()]);
+    assert!(search(&hq, "زيد", None).is_empty());
+    // A receipt's case number names its person and the case.
+    let case = seed::case(
+        &raw,
+        7,
+        &CaseSeed {
+            branch: "الأفلاج",
+            state: "in_committee",
+            channel: "phone",
+            submitted: today(),
+            decided_after_days: None,
+            outcome: None,
+            name: "x",
+        },
+    );
+    let page = hq
+        .register(&RegisterQuery {
+            q: "afl-x-000007".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page.rows.len(), 1);
+    assert_eq!(page.rows[0].case_id.as_deref(), Some(case.as_str()));
+    // Rows show mobiles in the national form.
+    let page = hq
+        .register(&RegisterQuery {
+            q: "السعود".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page.rows[0].mobile.as_deref(), Some("0501234567"));
+    assert_eq!(page.rows[0].branch, "الأفلاج");
+
+    // Browsing pages through everyone in the order HQ received them.
+    let first = hq
+        .register(&RegisterQuery {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(first.total, 4);
+    assert_eq!(first.rows.len(), 2);
+    let second = hq
+        .register(&RegisterQuery {
+            limit: Some(2),
+            after: first.next.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(second.rows.len(), 2);
+    assert!(second.next.is_none());
+    assert_eq!(first.rows[0].id, abdullah);
+    assert_eq!(second.rows[0].id, other);
+    // A bad cursor is a bad request, never a panic.
+    assert!(matches!(
+        hq.register(&RegisterQuery {
+            after: Some("x".into()),
+            ..Default::default()
+        }),
+        Err(HqError::BadRequest(_))
+    ));
+}
+
+#[test]
+fn people_stored_before_the_register_get_their_terms_when_hq_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sila_hq::testing::fresh_db(dir.path());
+    let id = {
+        let hq = Hq::open(db.clone()).unwrap();
+        let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
+        let id = aflaj.person(&hq, "سارة خالد العتيبي", |_| {});
+        // As a store from before the register's migration would be: no terms, not yet indexed.
+        hq.execute("DELETE FROM register_terms", params![]).unwrap();
+        hq.execute(
+            "UPDATE meta SET value = '0' WHERE key = 'register_terms'",
+            params![],
+        )
+        .unwrap();
+        assert!(search(&hq, "ساره", None).is_empty());
+        id
+    };
+    let hq = Hq::open(db).unwrap();
+    assert_eq!(search(&hq, "ساره", None), vec![id]);
+}
+
+#[test]
+fn an_hq_edit_is_checked_by_the_domain_and_goes_down_the_branch_feed() {
+    let (_d, hq, _raw) = open();
+    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
+    let id = aflaj.person(&hq, "نورة سعد الشهري", |b| {
+        b.mobile = Some("0501234567".parse().unwrap());
+    });
+    let before = hq.person_file(&id, today()).unwrap().unwrap().version;
+
+    // The national form in, E.164 stored, the search follows the new number.
+    let v = hq
+        .edit_person(&id, "mobile", &json!("055 987 6543"), now())
+        .unwrap()
+        .unwrap();
+    assert!(v > before);
+    let file = hq.person_file(&id, today()).unwrap().unwrap();
+    assert_eq!(file.record["mobile"], "+966559876543");
+    assert_eq!(file.version, v);
+    assert_eq!(search(&hq, "6543", None), vec![id.clone()]);
+    assert!(search(&hq, "4567", None).is_empty());
+
+    // The domain refuses, with its own reason and Arabic message, and nothing is written.
+    let refused = hq
+        .edit_person(&id, "birth_date", &json!("2030-01-01"), now())
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (refused[0].field.as_str(), refused[0].code.as_str()),
+        ("birth_date", "date_in_future")
+    );
+    assert!(!refused[0].message.is_empty());
+    let refused = hq
+        .edit_person(&id, "national_id", &json!("12345"), now())
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused[0].field, "national_id");
+    let name =
+        json!({"first": "", "father": "", "grandfather": "", "family": "", "as_written": " "});
+    let refused = hq
+        .edit_person(&id, "name", &name, now())
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused[0].code, "required");
+    assert_eq!(hq.person_file(&id, today()).unwrap().unwrap().version, v);
+    // Fields the register does not edit, and people it does not hold.
+    assert!(matches!(
+        hq.edit_person(&id, "id", &json!("x"), now()),
+        Err(HqError::BadRequest("field"))
+    ));
+    assert!(matches!(
+        hq.edit_person("no-such-person", "city", &json!("x"), now()),
+        Err(HqError::NotFound(_))
+    ));
+
+    // A name changed at HQ is found by its new spelling.
+    let name = json!({"first": "نوره", "father": "سعد", "grandfather": "", "family": "القحطاني", "as_written": ""});
+    hq.edit_person(&id, "name", &name, now()).unwrap().unwrap();
+    assert_eq!(search(&hq, "نورة القحطاني", None), vec![id.clone()]);
+    assert!(search(&hq, "الشهري", None).is_empty());
+
+    // The branch's other laptops receive HQ's change of the person by the feed, with the field
+    // as HQ's (a per-field change, like any other).
+    let other = Laptop::enrol(&hq, "الأفلاج");
+    let pulled = hq.pull(&other.device, 0, 100, 0, None).unwrap();
+    let entry = pulled
+        .changes
+        .iter()
+        .rev()
+        .find(|c| c.entity_id == id)
+        .expect("the person is in the branch's feed");
+    let state: Value = serde_json::from_str(entry.payload.get()).unwrap();
+    assert_eq!(state["data"]["mobile"], "+966559876543", "{state}");
+    assert_eq!(state["data"]["name"]["family"], "القحطاني");
+    // Another branch's laptop hears nothing of it.
+    let marwan = Laptop::enrol(&hq, "مروان");
+    let pulled = hq.pull(&marwan.device, 0, 100, 0, None).unwrap();
+    assert!(pulled.changes.iter().all(|c| c.entity_id != id));
+}
+
+fn staff(laptop: &mut Laptop, hq: &Hq, name: &str, branch: &str) -> StaffId {
+    let a = StaffAccount {
+        id: StaffId::new_v7(),
+        username: format!("u{}", uuid::Uuid::now_v7().simple()),
+        display_name: name.into(),
+        roles: vec![Role::Representative],
+        branch: branch.into(),
+        active: true,
+    };
+    laptop.push(
+        hq,
+        "staff.create",
+        "staff",
+        &a.id.to_string(),
+        serde_json::to_value(&a).unwrap(),
+    );
+    a.id
+}
+
+/// A complaint (or suggestion) contact and its task, due `due`, answered `done` days after
+/// 2026-03-01 (or not).
+#[allow(clippy::too_many_arguments)]
+fn complaint(
+    laptop: &mut Laptop,
+    hq: &Hq,
+    who: &str,
+    by: StaffId,
+    kind: TaskKind,
+    due: &str,
+    answered: Option<&str>,
+) -> String {
+    let contact = Interaction {
+        id: InteractionId::new_v7(),
+        beneficiary_id: Some(who.parse().unwrap()),
+        case_id: None,
+        channel: Channel::Phone,
+        direction: Direction::Inbound,
+        purpose: if kind == TaskKind::Complaint {
+            Purpose::Complaint
+        } else {
+            Purpose::Suggestion
+        },
+        summary: "تأخر الرد على الطلب".into(),
+        outcome: String::new(),
+        follow_up_on: None,
+        staff: by,
+        at: now() - Duration::days(20),
+        contact_name: String::new(),
+        contact_phone: None,
+        attachments: vec![],
+        answers: None,
+    };
+    laptop.push(
+        hq,
+        "interaction.add",
+        "interaction",
+        &contact.id.to_string(),
+        serde_json::to_value(&contact).unwrap(),
+    );
+    let answer = answered.map(|on| {
+        let a = Interaction {
+            id: InteractionId::new_v7(),
+            purpose: Purpose::FollowUp,
+            direction: Direction::Outbound,
+            summary: "اعتذرنا وأبلغناه بموعد القرار".into(),
+            answers: Some(contact.id),
+            at: Utc.from_utc_datetime(&format!("{on}T10:00:00").parse().unwrap()),
+            ..contact.clone()
+        };
+        laptop.push(
+            hq,
+            "interaction.add",
+            "interaction",
+            &a.id.to_string(),
+            serde_json::to_value(&a).unwrap(),
+        );
+        a
+    });
+    let t = Task {
+        id: TaskId::new_v7(),
+        key: format!("complaint:{}", contact.id),
+        kind,
+        beneficiary_id: Some(who.parse().unwrap()),
+        case_id: None,
+        role: Role::Representative,
+        due_on: due.parse().unwrap(),
+        channel: Some(Channel::Phone),
+        note: String::new(),
+        origin: TaskOrigin::Person { staff: by },
+        done_at: answer.as_ref().map(|a| a.at),
+        done_by: answer.as_ref().map(|_| by),
+        assignee: Some(by),
+        snoozed_until: None,
+        interaction_id: Some(contact.id),
+        answer_id: answer.as_ref().map(|a| a.id),
+    };
+    laptop.push(
+        hq,
+        "task.create",
+        "task",
+        &t.id.to_string(),
+        serde_json::to_value(&t).unwrap(),
+    );
+    t.id.to_string()
+}
+
+#[test]
+fn complaints_are_counted_by_their_answers_status_per_branch_and_open_to_the_answer() {
+    let (_d, hq, _raw) = open();
+    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
+    let mut marwan = Laptop::enrol(&hq, "مروان");
+    let huda = staff(&mut aflaj, &hq, "هدى الموظفة", "الأفلاج");
+    let omar = staff(&mut marwan, &hq, "عمر الموظف", "مروان");
+    let a = aflaj.person(&hq, "منيرة علي الحربي", |_| {});
+    let m = marwan.person(&hq, "فهد سالم العنزي", |_| {});
+    // Today is 2026-03-10.
+    let open = complaint(
+        &mut aflaj,
+        &hq,
+        &a,
+        huda,
+        TaskKind::Complaint,
+        "2026-03-15",
+        None,
+    );
+    let overdue = complaint(
+        &mut aflaj,
+        &hq,
+        &a,
+        huda,
+        TaskKind::Complaint,
+        "2026-03-05",
+        None,
+    );
+    let on_time = complaint(
+        &mut aflaj,
+        &hq,
+        &a,
+        huda,
+        TaskKind::Complaint,
+        "2026-03-05",
+        Some("2026-03-04"),
+    );
+    let late = complaint(
+        &mut marwan,
+        &hq,
+        &m,
+        omar,
+        TaskKind::Complaint,
+        "2026-03-05",
+        Some("2026-03-08"),
+    );
+    complaint(
+        &mut marwan,
+        &hq,
+        &m,
+        omar,
+        TaskKind::Suggestion,
+        "2026-03-20",
+        None,
+    );
+
+    let page = hq.voice(&VoiceFilter::default(), today()).unwrap();
+    let count = |key: &str, kind: &str| {
+        let c = page
+            .counts
+            .iter()
+            .find(|c| c.key == key && c.kind == kind)
+            .unwrap();
+        (c.open, c.overdue, c.on_time, c.late)
+    };
+    assert_eq!(count("الأفلاج", "complaint"), (1, 1, 1, 0));
+    assert_eq!(count("مروان", "complaint"), (0, 0, 0, 1));
+    assert_eq!(count("مروان", "suggestion"), (1, 0, 0, 0));
+    assert_eq!(count("", "complaint"), (1, 1, 1, 1));
+    // The list: waiting ones first, the most overdue on top.
+    assert_eq!(page.total, 5);
+    assert_eq!(page.rows[0].task_id, overdue);
+    assert_eq!(page.rows[0].owner.as_deref(), Some("هدى الموظفة"));
+    assert_eq!(
+        page.rows[0].beneficiary_name.as_deref(),
+        Some("منيرة علي الحربي")
+    );
+
+    let late_only = hq
+        .voice(
+            &VoiceFilter {
+                status: Some("late".into()),
+                ..Default::default()
+            },
+            today(),
+        )
+        .unwrap();
+    assert_eq!(
+        late_only
+            .rows
+            .iter()
+            .map(|r| r.task_id.clone())
+            .collect::<Vec<_>>(),
+        vec![late.clone()]
+    );
+    let waiting_aflaj = hq
+        .voice(
+            &VoiceFilter {
+                branch: Some("الأفلاج".into()),
+                status: Some("waiting".into()),
+                kind: Some("complaint".into()),
+                ..Default::default()
+            },
+            today(),
+        )
+        .unwrap();
+    let mut ids: Vec<String> = waiting_aflaj
+        .rows
+        .iter()
+        .map(|r| r.task_id.clone())
+        .collect();
+    ids.sort();
+    let mut want = vec![open.clone(), overdue.clone()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(matches!(
+        hq.voice(
+            &VoiceFilter {
+                status: Some("x".into()),
+                ..Default::default()
+            },
+            today()
+        ),
+        Err(HqError::BadRequest(_))
+    ));
+
+    // Opened: the contact and the answer given.
+    let item = hq.voice_item(&on_time, today()).unwrap().unwrap();
+    assert_eq!(item.row.status, "on_time");
+    assert_eq!(item.contact.unwrap()["summary"], "تأخر الرد على الطلب");
+    assert_eq!(
+        item.answer.unwrap()["summary"],
+        "اعتذرنا وأبلغناه بموعد القرار"
+    );
+    // And in the person's file.
+    let file = hq.person_file(&a, today()).unwrap().unwrap();
+    assert_eq!(file.voice.len(), 3);
+    assert_eq!(file.interactions.len(), 4);
+    assert_eq!(
+        file.staff.get(&huda.to_string()).map(String::as_str),
+        Some("هدى الموظفة")
+    );
+}
+
+fn survey(
+    laptop: &mut Laptop,
+    hq: &Hq,
+    channel: Channel,
+    service: &str,
+    employee: StaffId,
+    scores: [u8; 4],
+) {
+    let s = Survey {
+        id: SurveyId::new_v7(),
+        case_id: None,
+        delivery_id: None,
+        overall: scores[0],
+        speed: scores[1],
+        courtesy: scores[2],
+        clarity: scores[3],
+        comment: String::new(),
+        anonymous: false,
+        channel,
+        answered_on: today(),
+        support_type: service.into(),
+        employee: Some(employee),
+    };
+    laptop.push(
+        hq,
+        "survey.add",
+        "survey",
+        &s.id.to_string(),
+        serde_json::to_value(&s).unwrap(),
+    );
+}
+
+#[test]
+fn survey_scores_count_every_question_per_branch_channel_service_and_employee() {
+    let (_d, hq, _raw) = open();
+    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
+    let mut marwan = Laptop::enrol(&hq, "مروان");
+    let huda = staff(&mut aflaj, &hq, "هدى الموظفة", "الأفلاج");
+    let omar = staff(&mut marwan, &hq, "عمر الموظف", "مروان");
+    survey(
+        &mut aflaj,
+        &hq,
+        Channel::Phone,
+        "food_basket",
+        huda,
+        [5, 4, 5, 3],
+    );
+    survey(
+        &mut aflaj,
+        &hq,
+        Channel::Interview,
+        "food_basket",
+        huda,
+        [3, 2, 5, 3],
+    );
+    survey(&mut marwan, &hq, Channel::Phone, "rent", omar, [1, 1, 2, 4]);
+
+    let s = hq.survey_scores(&ScoreFilter::default()).unwrap();
+    assert_eq!(s.total.n, 3);
+    assert_eq!(s.total.overall, Some(3.0));
+    assert_eq!(s.total.speed, Some(2.33));
+    assert_eq!(s.total.courtesy, Some(4.0));
+    assert_eq!(s.total.clarity, Some(3.33));
+    assert_eq!(s.distribution["courtesy"], [0, 1, 0, 0, 2]);
+    assert_eq!(s.distribution["overall"], [1, 0, 1, 0, 1]);
+    let row = |rows: &[sila_hq::store::register::ScoreRow], key: &str| {
+        let r = rows.iter().find(|r| r.key == key).unwrap().clone();
+        (r.n, r.overall, r.speed, r.courtesy, r.clarity)
+    };
+    assert_eq!(
+        row(&s.by_branch, "الأفلاج"),
+        (2, Some(4.0), Some(3.0), Some(5.0), Some(3.0))
+    );
+    assert_eq!(
+        row(&s.by_channel, "phone"),
+        (2, Some(3.0), Some(2.5), Some(3.5), Some(3.5))
+    );
+    assert_eq!(
+        row(&s.by_service, "rent"),
+        (1, Some(1.0), Some(1.0), Some(2.0), Some(4.0))
+    );
+    let emp = s
+        .by_employee
+        .iter()
+        .find(|r| r.key == huda.to_string())
+        .unwrap();
+    assert_eq!((emp.n, emp.label.as_deref()), (2, Some("هدى الموظفة")));
+    // Filtered to one branch.
+    let m = hq
+        .survey_scores(&ScoreFilter {
+            branch: Some("مروان".into()),
+            channel: None,
+        })
+        .unwrap();
+    assert_eq!((m.total.n, m.by_branch.len()), (1, 1));
+}
+
+/// How the engine would run `sql` (see console.rs's `plan`).
+fn plan(raw: &Raw, sql: &str) -> String {
+    match raw.dialect() {
+        Dialect::Sqlite => raw
+            .rows(&format!("EXPLAIN QUERY PLAN {sql}"), params![])
+            .iter()
+            .map(|r| r.text(3).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Dialect::Postgres => {
+            let db = raw.0.engine();
+            sila_hq::db::run(&**db, sila_hq::db::Mode::Read, |c| {
+                c.batch("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")?;
+                c.query(&format!("EXPLAIN {sql}"), params![])
+            })
+            .unwrap()
+            .iter()
+            .map(|r| r.text(0).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+        }
+    }
+}
+
+#[test]
+fn the_registers_reads_are_served_by_indexes() {
+    let (_d, _hq, raw) = open();
+    // Enough varied rows, and the engine's statistics of them, for the planner to choose by
+    // selectivity rather than by an empty table's defaults.
+    for i in 0..300 {
+        let b = uuid::Uuid::now_v7().to_string();
+        let kind = [
+            "complaint",
+            "suggestion",
+            "follow_up",
+            "survey",
+            "announce_decision",
+        ][i % 5];
+        for (entity, data) in [
+            (
+                "interaction",
+                json!({"beneficiary_id": b, "purpose": "inquiry"}),
+            ),
+            ("task", json!({"beneficiary_id": b, "kind": kind})),
+        ] {
+            raw.execute(
+                "INSERT INTO records (entity, id, branch, device_id, data) VALUES (?1, ?2, 'x', 'd', ?3)",
+                params![entity, uuid::Uuid::now_v7().to_string(), data.to_string()],
+            )
+            .unwrap();
+        }
+    }
+    raw.execute("ANALYZE", params![]).unwrap();
+    let p = plan(
+        &raw,
+        "SELECT b.id FROM register_terms t JOIN beneficiaries b ON b.rid = t.rid
+         WHERE t.term >= 'محم' AND t.term < 'محن'
+         AND EXISTS (SELECT 1 FROM register_terms u WHERE u.rid = t.rid AND u.term = 'سعد')
+         AND b.merged_into IS NULL LIMIT 400",
+    );
+    // Every step a seek: the first token's range of the primary key, each other token checked
+    // for the candidate through an index, the person by its row number.
+    match raw.dialect() {
+        Dialect::Sqlite => {
+            assert!(
+                p.contains("SEARCH t USING PRIMARY KEY (term>? AND term<?)"),
+                "{p}"
+            );
+            assert!(!p.lines().any(|l| l.starts_with("SCAN")), "{p}");
+        }
+        Dialect::Postgres => {
+            assert!(
+                p.contains("register_terms_pkey") || p.contains("register_terms_rid"),
+                "{p}"
+            );
+            assert!(!p.contains("Seq Scan"), "{p}");
+        }
+    }
+    let p = plan(
+        &raw,
+        "SELECT data FROM records WHERE entity = 'task' AND r_kind IN ('complaint', 'suggestion')",
+    );
+    assert!(p.contains("records_kind"), "{p}");
+    let p = plan(
+        &raw,
+        "SELECT data FROM records WHERE entity = 'interaction' AND r_beneficiary = 'x'",
+    );
+    assert!(p.contains("records_beneficiary"), "{p}");
+    let p = plan(
+        &raw,
+        "SELECT rid, id FROM beneficiaries WHERE rid > 5 AND merged_into IS NULL AND branch = 'x' ORDER BY rid LIMIT 51",
+    );
+    assert!(p.contains("beneficiaries_branch"), "{p}");
+}

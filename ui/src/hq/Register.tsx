@@ -1,0 +1,397 @@
+// HQ's register: every branch's beneficiaries, searched as the branch searches (any spelling of
+// a name, an ID or its beginning, a mobile or its last digits, a case or file number), a person's
+// whole file (identity, household, contacts, cases with their history, surveys, complaints), one
+// field changed at a time (checked by the server as the branch checks it), and the export.
+import { useState, type FormEvent } from "react";
+import { DualDate, Ltr, Phone } from "../shared/components";
+import { get, post, qs, type ApiError, type FieldRefusal, type PersonFile, type RegisterPage } from "./api";
+import { useHq } from "./i18n";
+import { CHANNELS, FIELDS, PURPOSES, STATES, label } from "./labels";
+import { Failure, Notice, useCatalogName, useLoad, when } from "./common";
+import { CaseView } from "./Committee";
+import { VoiceStatusBadge } from "./Voice";
+
+/** `arg` is "" (the list), a person's ID, or "case:" + a case's ID. */
+export function Register({ arg, go, canEdit }: { arg: string; go: (arg: string) => void; canEdit: boolean }) {
+  if (arg.startsWith("case:")) return <CaseView id={arg.slice(5)} back={() => window.history.back()} source="register" />;
+  if (arg) return <Person id={arg} back={() => go("")} openCase={(id) => go(`case:${id}`)} canEdit={canEdit} />;
+  return <Search open={(id) => go(id)} openCase={(id) => go(`case:${id}`)} canExport={canEdit} />;
+}
+
+function Search({ open, openCase, canExport }: { open: (id: string) => void; openCase: (id: string) => void; canExport: boolean }) {
+  const { t } = useHq();
+  // The query typed, and the one searched (a search runs on Enter or the button, not per key).
+  const [typed, setTyped] = useState(() => sessionStorage.getItem("sila-hq-register-q") ?? "");
+  const [q, setQ] = useState(typed);
+  const [branch, setBranch] = useState("");
+  const [cursors, setCursors] = useState<string[]>([]);
+  const after = cursors[cursors.length - 1] ?? "";
+  const { data, error } = useLoad(() => get<RegisterPage>(`/register${qs({ q, branch, after, limit: 50 })}`), [q, branch, after]);
+  const branches = useLoad(() => get<{ branches: string[] }>("/branches"), []).data?.branches ?? [];
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    sessionStorage.setItem("sila-hq-register-q", typed.trim());
+    setQ(typed.trim());
+    setCursors([]);
+  };
+  return (
+    <section data-testid="register">
+      <div className="between">
+        <h1>{t("register")}</h1>
+        {canExport && (
+          <div className="row">
+            <a className="button secondary" href={`/console/api/register/export/register.csv${qs({ q, branch })}`} data-testid="export-register-csv">{t("exportCsv")}</a>
+            <a className="button secondary" href={`/console/api/register/export/register.xlsx${qs({ q, branch })}`} data-testid="export-register-xlsx">{t("exportXlsx")}</a>
+          </div>
+        )}
+      </div>
+      <p className="muted">{t("registerHint")}</p>
+      <form className="row search-form" onSubmit={submit} role="search">
+        <input
+          type="search"
+          aria-label={t("registerSearch")}
+          placeholder={t("registerSearch")}
+          value={typed}
+          onChange={(e) => setTyped(e.target.value)}
+          data-testid="register-q"
+          autoFocus
+        />
+        <select aria-label={t("branch")} value={branch} onChange={(e) => { setBranch(e.target.value); setCursors([]); }} data-testid="register-branch">
+          <option value="">{t("branch")}: {t("all")}</option>
+          {branches.map((b) => <option key={b} value={b}>{b}</option>)}
+        </select>
+        <button type="submit" data-testid="register-search">{t("search")}</button>
+      </form>
+      <Failure error={error} />
+      {!data ? (
+        <p>{t("loading")}</p>
+      ) : data.rows.length === 0 ? (
+        <p className="muted" data-testid="register-empty">{q ? t("noneFound") : t("empty")}</p>
+      ) : (
+        <>
+          <p className="muted">{t("found")}: <Ltr testid="register-total">{data.total}</Ltr></p>
+          <table className="table" data-testid="register-table">
+            <thead>
+              <tr>
+                <th>{t("name")}</th>
+                <th>{t("nationalId")}</th>
+                <th>{t("mobile")}</th>
+                <th>{t("branch")}</th>
+                <th>{t("city")}</th>
+                <th>{t("fileNumber")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.rows.map((r) => (
+                <tr key={r.id}>
+                  <td>
+                    <button type="button" className="link" onClick={() => open(r.id)} data-testid="open-person" data-person={r.id}>
+                      {r.name || "—"}
+                    </button>
+                    {r.case_id && (
+                      <>
+                        {" "}
+                        <button type="button" className="link small" onClick={() => openCase(r.case_id!)} data-testid="open-found-case">
+                          {t("caseOpenedFor")}
+                        </button>
+                      </>
+                    )}
+                  </td>
+                  <td><Ltr>{r.national_id ?? "—"}</Ltr></td>
+                  <td><Ltr>{r.mobile ?? "—"}</Ltr></td>
+                  <td>{r.branch}</td>
+                  <td>{r.city || "—"}</td>
+                  <td><Ltr>{r.file_number ?? "—"}</Ltr></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+      <div className="row pager">
+        <button type="button" className="secondary" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>{t("previous")}</button>
+        <button type="button" className="secondary" disabled={!data?.next} onClick={() => data?.next && setCursors([...cursors, data.next])} data-testid="register-next">{t("next")}</button>
+      </div>
+    </section>
+  );
+}
+
+type Kind = "text" | "ltr" | "date" | "number" | "long" | "gender" | "marital" | "channel" | "name";
+const EDITABLE: { field: string; kind: Kind }[] = [
+  { field: "name", kind: "name" },
+  { field: "national_id", kind: "ltr" },
+  { field: "id_expiry", kind: "date" },
+  { field: "mobile", kind: "ltr" },
+  { field: "birth_date", kind: "date" },
+  { field: "gender", kind: "gender" },
+  { field: "marital_status", kind: "marital" },
+  { field: "nationality", kind: "text" },
+  { field: "city", kind: "text" },
+  { field: "centre", kind: "text" },
+  { field: "district", kind: "text" },
+  { field: "preferred_channel", kind: "channel" },
+  { field: "household_size", kind: "number" },
+  { field: "health_conditions", kind: "long" },
+];
+
+const MARITAL: Record<string, { ar: string; en: string }> = {
+  single: { ar: "أعزب / عزباء", en: "Single" },
+  married: { ar: "متزوج / متزوجة", en: "Married" },
+  divorced: { ar: "مطلق / مطلقة", en: "Divorced" },
+  widowed: { ar: "أرمل / أرملة", en: "Widowed" },
+};
+
+const NAME_PARTS = ["first", "father", "grandfather", "family"] as const;
+
+function fullName(r: PersonFile["record"]): string {
+  const n = r?.name ?? {};
+  return (n.as_written || NAME_PARTS.map((p) => n[p]).filter(Boolean).join(" ")) as string;
+}
+
+/** A stored value as a person reads it. */
+function Shown({ kind, value }: { kind: Kind; value: unknown }) {
+  const { t, lang } = useHq();
+  if (value === null || value === undefined || value === "") return <span>—</span>;
+  switch (kind) {
+    case "date":
+      return <DualDate iso={value as string} />;
+    case "ltr":
+      return typeof value === "string" && value.startsWith("+966") ? <Phone e164={value} /> : <Ltr>{String(value)}</Ltr>;
+    case "number":
+      return <Ltr>{String(value)}</Ltr>;
+    case "gender":
+      return <span>{value === "male" ? t("male") : t("female")}</span>;
+    case "marital":
+      return <span>{label(MARITAL, value as string, lang)}</span>;
+    case "channel":
+      return <span>{label(CHANNELS, value as string, lang)}</span>;
+    case "name":
+      return <span>{fullName({ name: value })}</span>;
+    default:
+      return <span className="prewrap">{String(value)}</span>;
+  }
+}
+
+/** The value to start editing from: what the form shows for the stored value. */
+function draftOf(kind: Kind, value: unknown): unknown {
+  if (kind === "name") return { first: "", father: "", grandfather: "", family: "", as_written: "", ...(value as object) };
+  if (value === null || value === undefined) return "";
+  if (kind === "ltr" && typeof value === "string" && value.startsWith("+966")) return `0${value.slice(4)}`;
+  return String(value);
+}
+
+function Editor({ kind, field, value, onChange }: { kind: Kind; field: string; value: unknown; onChange: (v: unknown) => void }) {
+  const { t, lang } = useHq();
+  const id = `edit-${field}`;
+  const common = { id, "data-testid": id, "aria-label": label(FIELDS, field, lang) };
+  switch (kind) {
+    case "name": {
+      const v = value as Record<string, string>;
+      return (
+        <div className="name-edit">
+          {[...NAME_PARTS, "as_written" as const].map((p) => (
+            <label key={p}>
+              {t(p === "as_written" ? "asWritten" : p)}
+              <input value={v[p] ?? ""} onChange={(e) => onChange({ ...v, [p]: e.target.value })} data-testid={`${id}-${p}`} />
+            </label>
+          ))}
+        </div>
+      );
+    }
+    case "date":
+      return <input type="date" dir="ltr" {...common} value={value as string} onChange={(e) => onChange(e.target.value)} />;
+    case "ltr":
+      return <input dir="ltr" inputMode="numeric" {...common} value={value as string} onChange={(e) => onChange(e.target.value)} />;
+    case "number":
+      return <input type="number" min={1} max={99} dir="ltr" className="narrow" {...common} value={value as string} onChange={(e) => onChange(e.target.value)} />;
+    case "long":
+      return <textarea {...common} value={value as string} onChange={(e) => onChange(e.target.value)} />;
+    case "gender":
+    case "marital":
+    case "channel": {
+      const options = kind === "gender"
+        ? [["male", t("male")], ["female", t("female")]]
+        : Object.keys(kind === "marital" ? MARITAL : CHANNELS).map((c) => [c, label(kind === "marital" ? MARITAL : CHANNELS, c, lang)]);
+      return (
+        <select {...common} value={value as string} onChange={(e) => onChange(e.target.value)}>
+          <option value="">—</option>
+          {options.map(([c, l]) => <option key={c} value={c}>{l}</option>)}
+        </select>
+      );
+    }
+    default:
+      return <input {...common} value={value as string} onChange={(e) => onChange(e.target.value)} />;
+  }
+}
+
+function Person({ id, back, openCase, canEdit }: { id: string; back: () => void; openCase: (id: string) => void; canEdit: boolean }) {
+  const { t, lang } = useHq();
+  const name = useCatalogName();
+  const { data: f, error, reload } = useLoad(() => get<PersonFile>(`/register/people/${encodeURIComponent(id)}`), [id]);
+  const [editing, setEditing] = useState<string | null>(null);
+  const [draft, setDraft] = useState<unknown>(null);
+  const [refusal, setRefusal] = useState<ApiError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  if (error) return <Failure error={error} />;
+  if (!f) return <p>{t("loading")}</p>;
+  const r = f.record;
+  const staffName = (sid: string | null | undefined) => (sid && f.staff[sid]) || "—";
+  const start = (field: string, kind: Kind) => {
+    setEditing(field);
+    setDraft(draftOf(kind, r[field]));
+    setRefusal(null);
+    setDone(null);
+  };
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!editing) return;
+    setBusy(true);
+    setRefusal(null);
+    try {
+      await post(`/register/people/${encodeURIComponent(id)}/edit`, { field: editing, value: draft });
+      setEditing(null);
+      setDone(t("edited"));
+      reload();
+    } catch (err) {
+      setRefusal(err as FieldRefusal);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section data-testid="person-file">
+      <div className="between">
+        <h1>
+          {t("personFile")}: <span data-testid="person-name">{fullName(r)}</span>
+        </h1>
+        <button type="button" className="secondary" onClick={back}>{t("back")}</button>
+      </div>
+      <p className="muted">
+        {t("branch")}: <strong>{f.branch}</strong>
+        {r.file_number && <> · {t("fileNumber")}: <Ltr>{r.file_number}</Ltr></>}
+      </p>
+      {f.merged_into && <div className="notice warn-box">{t("mergedInto")}</div>}
+      <Notice text={done} />
+      <div className="grid2">
+        <div className="card">
+          <h2>{t("identity")}</h2>
+          {canEdit && !f.merged_into && <p className="hint">{t("editHint")}</p>}
+          <dl className="facts editable">
+            {EDITABLE.map(({ field, kind }) => (
+              <div key={field} className="fact" data-testid={`fact-${field}`}>
+                <dt>{label(FIELDS, field, lang)}</dt>
+                <dd>
+                  {editing === field ? (
+                    <form onSubmit={save} className="edit-form">
+                      <Editor kind={kind} field={field} value={draft} onChange={setDraft} />
+                      <div className="row">
+                        <button type="submit" disabled={busy} data-testid="edit-save">{t("save")}</button>
+                        <button type="button" className="secondary" onClick={() => { setEditing(null); setRefusal(null); }}>{t("cancel")}</button>
+                      </div>
+                      <Failure error={refusal} />
+                    </form>
+                  ) : (
+                    <>
+                      <span data-testid={`value-${field}`}><Shown kind={kind} value={r[field]} /></span>
+                      {canEdit && !f.merged_into && (
+                        <button type="button" className="link small edit-btn" onClick={() => start(field, kind)} data-testid={`edit-${field}-open`}
+                          aria-label={`${t("edit")} ${label(FIELDS, field, lang)}`}>
+                          {t("edit")}
+                        </button>
+                      )}
+                    </>
+                  )}
+                </dd>
+              </div>
+            ))}
+          </dl>
+        </div>
+        <div className="card">
+          <h2>{t("household")} (<Ltr>{(r.household ?? []).length}</Ltr>)</h2>
+          {(r.household ?? []).length === 0 ? (
+            <p className="muted">—</p>
+          ) : (
+            <ul>
+              {r.household.map((m: { id: string; name: string; relation: string; birth_date: string | null }) => (
+                <li key={m.id}>{m.name} — <DualDate iso={m.birth_date} /></li>
+              ))}
+            </ul>
+          )}
+          <h3>{t("incomes")}</h3>
+          <p>
+            {(r.incomes ?? []).length === 0 ? "—" : (
+              <>
+                <Ltr>{((r.incomes as { monthly_halalas: number }[]).reduce((s, i) => s + i.monthly_halalas, 0) / 100).toFixed(2)}</Ltr> {t("riyalsMonthly")}
+              </>
+            )}
+          </p>
+        </div>
+      </div>
+      <div className="card">
+        <h2>{t("cases")}</h2>
+        {f.cases.length === 0 ? (
+          <p className="muted">{t("noCases")}</p>
+        ) : (
+          <table className="table" data-testid="person-cases">
+            <thead>
+              <tr><th>{t("caseNumber")}</th><th>{t("supportType")}</th><th>{t("channel")}</th><th>{t("submitted")}</th><th>{t("state")}</th></tr>
+            </thead>
+            <tbody>
+              {f.cases.map((c) => (
+                <tr key={c.id}>
+                  <td><button type="button" className="link" onClick={() => openCase(c.id)} data-testid="person-case"><Ltr>{c.number ?? "—"}</Ltr></button></td>
+                  <td>{name("support", c.support_type)}</td>
+                  <td>{label(CHANNELS, c.channel, lang)}</td>
+                  <td><DualDate iso={c.submitted_at?.slice(0, 10)} /></td>
+                  <td>{label(STATES, c.state, lang)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </div>
+      <div className="grid2">
+        <div className="card">
+          <h2>{t("interactions")}</h2>
+          {f.interactions.length === 0 ? (
+            <p className="muted">{t("noContacts")}</p>
+          ) : (
+            <ul className="contacts" data-testid="person-contacts">
+              {f.interactions.map((x) => (
+                <li key={x.id}>
+                  <strong>{label(PURPOSES, x.purpose, lang)}</strong> — {label(CHANNELS, x.channel, lang)} — <Ltr>{when(x.at)}</Ltr> — {staffName(x.staff)}
+                  <div className="prewrap">{x.summary}</div>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+        <div className="card">
+          <h2>{t("voice")}</h2>
+          {f.voice.length === 0 ? (
+            <p className="muted">—</p>
+          ) : (
+            <ul>
+              {f.voice.map((v) => (
+                <li key={v.task_id}>{t(v.kind)} — {t("due")} <DualDate iso={v.due_on} /> <VoiceStatusBadge s={v.status} /></li>
+              ))}
+            </ul>
+          )}
+          <h2>{t("surveys")}</h2>
+          {f.surveys.length === 0 ? (
+            <p className="muted">—</p>
+          ) : (
+            <ul>
+              {f.surveys.map((s) => (
+                <li key={s.id}>
+                  <DualDate iso={s.answered_on} /> — {t("q_overall")} <Ltr>{s.overall}</Ltr> · {t("q_speed")} <Ltr>{s.speed}</Ltr> · {t("q_courtesy")} <Ltr>{s.courtesy}</Ltr> · {t("q_clarity")} <Ltr>{s.clarity}</Ltr>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      </div>
+    </section>
+  );
+}
