@@ -15,4 +15,7 @@ echo "== build (nothing to do when .ci/build ran and nothing changed)"
 bash .ci/build
 
 echo "== desktop end-to-end (WebDriver under Xvfb); screenshots in target/desktop-e2e/"
-node --test --test-reporter=spec tests/desktop/
+# One test file at a time: e2e.test.mjs runs one app and branch.test.mjs two, each with its own
+# sila-hq; side by side on a machine with spare cores they would share the CPU their deadlines
+# were sized without.
+node --test --test-concurrency=1 --test-reporter=spec tests/desktop/
