@@ -1,4 +1,6 @@
-//! `sila-hq-console-bench`: the HQ console's pages at 100,000 cases (issue 5, point 8).
+//! `sila-hq-console-bench`: the HQ console's pages at 100,000 cases (issue 5, point 8), and
+//! HQ's register at as many people (issue 11, point 8): searches, pages, a person's file, the
+//! complaints and survey pages, the export.
 //!
 //! Seeds a temporary HQ store (straight SQL, as pushes would leave the rows: 5 branches, every
 //! state and channel, a year of submissions, surveys and interactions), then times what each
@@ -13,7 +15,9 @@ use rusqlite::{Connection, params};
 use serde_json::json;
 use sila_hq::ConsoleStore;
 use sila_hq::Hq;
+use sila_hq::store::RegisterStore;
 use sila_hq::store::console::{CommitteeFilter, DashFilter};
+use sila_hq::store::register::{RegisterQuery, ScoreFilter, VoiceFilter};
 use std::time::Instant;
 
 const BRANCHES: [&str; 5] = ["الأفلاج", "مروان", "ليلى", "البديع", "الحمر"];
@@ -26,6 +30,33 @@ const CHANNELS: [&str; 8] = [
     "volunteer",
     "website",
     "branch_representative",
+];
+// Names drawn from common ones, so a search for a frequent first name meets thousands of people.
+const FIRST: [&str; 12] = [
+    "محمد",
+    "عبدالله",
+    "أحمد",
+    "فهد",
+    "سارة",
+    "نورة",
+    "خالد",
+    "عبد الرحمن",
+    "منيرة",
+    "سلطان",
+    "هيا",
+    "ريم",
+];
+const FAMILY: [&str; 10] = [
+    "القحطاني",
+    "الدوسري",
+    "العتيبي",
+    "الشهري",
+    "آل سعود",
+    "الحربي",
+    "العنزي",
+    "الغامدي",
+    "السبيعي",
+    "الزهراني",
 ];
 const STATES: [&str; 11] = [
     "draft",
@@ -60,7 +91,7 @@ fn seed(conn: &mut Connection, cases: usize, today: NaiveDate) {
     let tx = conn.transaction().unwrap();
     {
         let mut b = tx
-            .prepare("INSERT INTO beneficiaries (id, branch, device_id, national_id, data, version, created_at, updated_at) VALUES (?1, ?2, 'd', NULL, ?3, 1, 'x', 'x')")
+            .prepare("INSERT INTO beneficiaries (id, branch, device_id, national_id, data, version, created_at, updated_at) VALUES (?1, ?2, 'd', ?4, ?3, 1, 'x', 'x')")
             .unwrap();
         let mut c = tx
             .prepare("INSERT INTO cases (id, branch, device_id, beneficiary_id, state, data, version, created_at, updated_at) VALUES (?1, ?2, 'd', ?3, ?4, ?5, 1, 'x', 'x')")
@@ -88,20 +119,31 @@ fn seed(conn: &mut Connection, cases: usize, today: NaiveDate) {
                 });
             let bid = uuid::Uuid::now_v7().to_string();
             let cid = uuid::Uuid::now_v7().to_string();
-            let bdata = json!({"id": bid, "name": {"first": "محمد", "father": "عبدالله", "grandfather": "سعد",
-                "family": "القحطاني", "as_written": "محمد عبدالله سعد القحطاني"}, "city": "الأفلاج",
+            let (first, father, family) = (
+                FIRST[rng.below(12) as usize],
+                FIRST[rng.below(12) as usize],
+                FAMILY[rng.below(10) as usize],
+            );
+            let national_id = format!("1{:09}", 100_000_000 + i);
+            let bdata = json!({"id": bid, "name": {"first": first, "father": father, "grandfather": "سعد",
+                "family": family, "as_written": ""}, "city": "الأفلاج", "national_id": national_id,
+                "mobile": format!("+9665{:08}", rng.below(100_000_000)),
                 "household": [], "incomes": [], "categories": []});
             let cdata = json!({"id": cid, "number": format!("AFL-0001-{i:06}"), "beneficiary_id": bid,
                 "support_type": "food_basket", "channel": channel, "need": "سلة غذائية للأسرة", "documents": [
                     {"code": "national_id_copy", "required": true, "attachment": null, "seen_in_original": true}],
                 "state": state, "submitted_at": format!("{submitted}T09:00:00Z"),
                 "promised_reply_date": promised.to_string(), "decision": decided});
-            b.execute(params![bid, branch, bdata.to_string()]).unwrap();
+            b.execute(params![bid, branch, bdata.to_string(), national_id])
+                .unwrap();
             c.execute(params![cid, branch, bid, state, cdata.to_string()])
                 .unwrap();
             if i % 3 == 0 {
                 let sid = uuid::Uuid::now_v7().to_string();
-                let s = json!({"id": sid, "case_id": cid, "overall": 1 + rng.below(5), "channel": channel,
+                let s = json!({"id": sid, "case_id": cid, "overall": 1 + rng.below(5),
+                    "speed": 1 + rng.below(5), "courtesy": 1 + rng.below(5), "clarity": 1 + rng.below(5),
+                    "channel": channel, "support_type": "food_basket",
+                    "employee": format!("staff-{}", rng.below(40)),
                     "answered_on": (submitted + Duration::days(20)).to_string()});
                 r.execute(params!["survey", sid, branch, s.to_string()])
                     .unwrap();
@@ -114,6 +156,23 @@ fn seed(conn: &mut Connection, cases: usize, today: NaiveDate) {
                     "channel": channel, "at": format!("{submitted}T11:00:00Z")});
                 r.execute(params!["interaction", iid, branch, x.to_string()])
                     .unwrap();
+                // A complaint or suggestion has its task: due by policy, answered or not.
+                if let Some(kind) = ["complaint", "suggestion"].iter().find(|k| **k == purpose) {
+                    let tid = uuid::Uuid::now_v7().to_string();
+                    let due = submitted + Duration::days(7);
+                    let done = (rng.below(2) == 0).then(|| {
+                        format!(
+                            "{}T12:00:00Z",
+                            submitted + Duration::days(rng.below(14) as i64)
+                        )
+                    });
+                    let t = json!({"id": tid, "key": format!("{kind}:{iid}"), "kind": kind,
+                        "beneficiary_id": bid, "role": "representative", "due_on": due.to_string(),
+                        "channel": channel, "origin": {"by": "rule"}, "done_at": done,
+                        "interaction_id": iid});
+                    r.execute(params!["task", tid, branch, t.to_string()])
+                        .unwrap();
+                }
             }
         }
     }
@@ -144,11 +203,23 @@ fn main() {
     let dir = tempfile_dir();
     let db = dir.join("hq.db");
     let today = Utc::now().date_naive();
-    let hq = Hq::open(&db).unwrap();
+    drop(Hq::open(&db).unwrap());
     let mut raw = Connection::open(&db).unwrap();
     let t = Instant::now();
     seed(&mut raw, cases, today);
     eprintln!("seeded {cases} cases in {:.1} s", t.elapsed().as_secs_f64());
+    // The seed wrote rows as a store from before the register would hold them: HQ writes their
+    // search terms once, when it opens.
+    raw.execute(
+        "UPDATE meta SET value = '0' WHERE key = 'register_terms'",
+        [],
+    )
+    .unwrap();
+    let t = Instant::now();
+    let hq = Hq::open(&db).unwrap();
+    let indexed = t.elapsed().as_secs_f64();
+    raw.execute_batch("ANALYZE").unwrap();
+    eprintln!("register terms of {cases} people written in {indexed:.1} s");
 
     let mut rows: Vec<(String, (f64, f64), f64)> = Vec::new();
     let runs = 30;
@@ -240,6 +311,83 @@ fn main() {
         }),
         5000.0,
     ));
+    let search = |q: &str| RegisterQuery {
+        q: q.into(),
+        ..Default::default()
+    };
+    for (what, q) in [
+        (
+            "register, search a common first name (محمد)",
+            search("محمد"),
+        ),
+        (
+            "register, search a full name (عبد الله فهد آل سعود)",
+            search("عبد الله فهد آل سعود"),
+        ),
+        (
+            "register, search a name's beginning (عبدالر)",
+            search("عبدالر"),
+        ),
+        (
+            "register, search an ID's first six digits",
+            search("110001"),
+        ),
+        (
+            "register, search a mobile's last four digits",
+            search("4321"),
+        ),
+        ("register, search a case number", search("AFL-0001-000777")),
+        ("register, first page (everyone)", RegisterQuery::default()),
+        (
+            "register, one branch's first page",
+            RegisterQuery {
+                branch: Some(BRANCHES[3].into()),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let n = hq.register(&q).unwrap().total;
+        eprintln!("{what}: {n} found");
+        rows.push((
+            what.into(),
+            time(runs, || {
+                hq.register(&q).unwrap();
+            }),
+            100.0,
+        ));
+    }
+    let someone = hq.register(&search("محمد القحطاني")).unwrap().rows[0]
+        .id
+        .clone();
+    rows.push((
+        "a person's whole file".into(),
+        time(runs, || {
+            hq.person_file(&someone, today).unwrap().unwrap();
+        }),
+        100.0,
+    ));
+    rows.push((
+        "complaints and suggestions, every branch (counts + first page)".into(),
+        time(runs, || {
+            hq.voice(&VoiceFilter::default(), today).unwrap();
+        }),
+        1000.0,
+    ));
+    rows.push((
+        "survey scores, every question, every branch".into(),
+        time(runs, || {
+            hq.survey_scores(&ScoreFilter::default()).unwrap();
+        }),
+        1000.0,
+    ));
+    rows.push((
+        "register export (everyone, records read)".into(),
+        time(export_runs, || {
+            hq.register_export(&RegisterQuery::default(), 200_000)
+                .unwrap();
+        }),
+        5000.0,
+    ));
     // Baselines, same store, same run.
     let base_page = time(runs, || {
         let mut s = raw
@@ -282,6 +430,10 @@ fn main() {
     println!(
         "| baseline: dashboard's case figures from the JSON records (table scan) | {:.2} | {:.2} | | |",
         base_scan.0, base_scan.1
+    );
+    println!(
+        "| once: the register's terms of {cases} people written at open | {:.0} | | | |",
+        indexed * 1000.0
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
