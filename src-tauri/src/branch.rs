@@ -85,12 +85,27 @@ pub fn join_branch(desk: &Desk, input: JoinInput) -> R<SessionInfo> {
             sila_store::InitOptions::default(),
             &opts,
         ))
-        .map_err(sync_error)?;
+        .map_err(join_error)?;
     *desk.joining.lock().unwrap_or_else(|p| p.into_inner()) = None;
     let info = session_info(&store);
     desk.begin_session(store)?;
     desk.sync_now();
     Ok(info)
+}
+
+/// A failed join in the words of the person joining. The sync worker's words for a lost
+/// connection ("changes will be sent automatically when it returns") promise what a laptop that
+/// has not joined yet will not do: here the person checks the address and tries again.
+fn join_error(e: sila_sync::SyncError) -> ApiError {
+    let mut err = sync_error(e);
+    if err.code == "network" {
+        let says = "تعذر الوصول إلى المقر على هذا العنوان. تأكد من العنوان ومن اتصال الجهاز بالشبكة، ثم حاول مرة أخرى.";
+        err.message = says.into();
+        for f in &mut err.fields {
+            f.message = says.into();
+        }
+    }
+    err
 }
 
 // ---- other branches ----

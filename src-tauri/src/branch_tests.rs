@@ -84,6 +84,21 @@ fn a_laptop_joins_its_branch_from_the_first_run_screen_and_takes_the_whole_branc
     assert_eq!(fields, ["hq_url", "code"]);
     let e = api::join_branch(&b, join_input(&hq.url(), &code, "short")).unwrap_err();
     assert_eq!(e.fields[0].field, "password");
+    // Nobody answers at that address: said beside it, as something to check and try again (not
+    // the sync worker's "sent when the connection returns": nothing waits to be sent).
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", nobody.local_addr().unwrap());
+    drop(nobody);
+    let e = api::join_branch(&b, join_input(&nowhere, &code, "huda-pass-1234")).unwrap_err();
+    assert_eq!(
+        (e.code.as_str(), e.fields[0].field.as_str()),
+        ("network", "hq_url")
+    );
+    assert!(
+        e.fields[0].message.contains("حاول مرة أخرى"),
+        "{}",
+        e.message
+    );
     let e = api::join_branch(
         &b,
         join_input(&hq.url(), "AAAA-BBBB-CCCC", "huda-pass-1234"),

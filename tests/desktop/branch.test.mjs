@@ -144,13 +144,21 @@ describe("two laptops of one branch", { concurrency: false }, () => {
     await b.click("[data-testid=first-run-join]");
     await b.waitFor("[data-testid=join-form]");
     const code = hq.code(BRANCH);
-    // A code HQ never issued is refused beside its field, and nothing is made.
     await b.type("#join-hq_url", link.url);
-    await b.type("#join-code", "AAAA-BBBB-CCCC");
+    await b.type("#join-code", code);
     await b.type("#join-display_name", B_USER.name);
     await b.type("#join-username", B_USER.user);
     await b.type("#join-password", B_USER.password);
     await b.type("#join-again", B_USER.password);
+    // HQ out of reach: said beside its address, in Arabic; nothing is made and the code stays usable.
+    link.set("down");
+    await b.click("[data-testid=join]");
+    assert.match(await b.text("[data-testid=error-join-hq_url]"), /تعذر الوصول إلى المقر.*حاول مرة أخرى/);
+    await shot(b, "09-join-hq-unreachable");
+    assert.ok(await b.exec(`return !!document.querySelector('[data-testid=join-form]')`));
+    link.set("up");
+    // A code HQ never issued is refused beside its field, and nothing is made.
+    await b.type("#join-code", "AAAA-BBBB-CCCC");
     await b.click("[data-testid=join]");
     assert.match(await b.text("[data-testid=error-join-code]"), /رمز التسجيل/);
     // The real code, typed in small letters: the branch's name comes from HQ.
