@@ -210,6 +210,18 @@ test("in English the register reads left to right; a committee-only account read
   await page.locator('[data-testid="register"] h1', { hasText: "Beneficiary register" }).waitFor();
   await rowsWith("مروان");
   await shot("49-register-en");
+  // The domain's reason for refusing a value, in English too.
+  const row = (await rowsWith("مروان")).filter({ hasText: "مروان" }).first();
+  await row.locator('[data-testid="open-person"]').click();
+  await page.locator('[data-testid="person-file"]').waitFor();
+  await page.click('[data-testid="edit-national_id-open"]');
+  await page.fill('[data-testid="edit-national_id"]', "1234567890");
+  await page.press('[data-testid="edit-national_id"]', "Enter");
+  await page.locator('[data-testid="fact-national_id"] [data-testid="error-box"]', { hasText: "check it against the card" }).waitFor();
+  await shot("50-person-edit-refused-en");
+  // Escape leaves the field as it was.
+  await page.press('[data-testid="edit-national_id"]', "Escape");
+  await page.locator('[data-testid="edit-national_id-open"]').waitFor();
   await page.click('[data-testid="lang"]');
 
   await hq.cli(["add-staff", "--role", "committee", "--display-name", "خالد اللجنة"], { SILA_USER: "khalid", SILA_PASSWORD: "committee-pass-1" });

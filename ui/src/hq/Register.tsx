@@ -69,7 +69,10 @@ function Search({ open, openCase, canExport }: { open: (id: string) => void; ope
         <p className="muted" data-testid="register-empty">{q ? t("noneFound") : t("empty")}</p>
       ) : (
         <>
-          <p className="muted">{t("found")}: <Ltr testid="register-total">{data.total}</Ltr></p>
+          <p className="muted">
+            {t("found")}: <Ltr testid="register-total">{data.capped ? `${data.total}+` : data.total}</Ltr>
+            {data.capped && <> — {t("refine")}</>}
+          </p>
           <table className="table" data-testid="register-table">
             <thead>
               <tr>
@@ -143,6 +146,24 @@ const MARITAL: Record<string, { ar: string; en: string }> = {
 
 const NAME_PARTS = ["first", "father", "grandfather", "family"] as const;
 
+/** English for the domain's reasons for refusing a value (its own words are Arabic). */
+const REASONS_EN: Record<string, string> = {
+  required: "This field is required.",
+  too_long: "The text is too long.",
+  invalid_value: "This value is not valid.",
+  date_in_future: "The date is in the future.",
+  date_out_of_range: "The date is not plausible.",
+  id_empty: "The national ID is required.",
+  id_not_digits: "The national ID has digits only.",
+  id_wrong_length: "The national ID has 10 digits.",
+  id_bad_prefix: "The national ID starts with 1 (citizen) or 2 (resident).",
+  id_bad_checksum: "The national ID is not valid: check it against the card.",
+  phone_empty: "The mobile is required.",
+  phone_not_digits: "The mobile has digits only.",
+  phone_not_saudi_mobile: "A Saudi mobile starting with 05.",
+  phone_wrong_length: "The mobile has 10 digits starting with 05.",
+};
+
 function fullName(r: PersonFile["record"]): string {
   const n = r?.name ?? {};
   return (n.as_written || NAME_PARTS.map((p) => n[p]).filter(Boolean).join(" ")) as string;
@@ -199,7 +220,13 @@ function Editor({ kind, field, value, onChange }: { kind: Kind; field: string; v
       );
     }
     case "date":
-      return <input type="date" dir="ltr" {...common} value={value as string} onChange={(e) => onChange(e.target.value)} />;
+      // The Hijri day beside the Gregorian one the browser's date field takes.
+      return (
+        <>
+          <input type="date" dir="ltr" {...common} value={value as string} onChange={(e) => onChange(e.target.value)} />
+          {value ? <small className="hint"><DualDate iso={value as string} /></small> : null}
+        </>
+      );
     case "ltr":
       return <input dir="ltr" inputMode="numeric" {...common} value={value as string} onChange={(e) => onChange(e.target.value)} />;
     case "number":
@@ -254,7 +281,9 @@ function Person({ id, back, openCase, canEdit }: { id: string; back: () => void;
       setDone(t("edited"));
       reload();
     } catch (err) {
-      setRefusal(err as FieldRefusal);
+      const e = err as FieldRefusal;
+      // The domain words its reasons in Arabic; English comes from the reason's code.
+      setRefusal(lang === "en" && e.reason && REASONS_EN[e.reason] ? { ...e, code: "field_reason", message: REASONS_EN[e.reason] } : e);
     } finally {
       setBusy(false);
     }
@@ -283,7 +312,7 @@ function Person({ id, back, openCase, canEdit }: { id: string; back: () => void;
                 <dt>{label(FIELDS, field, lang)}</dt>
                 <dd>
                   {editing === field ? (
-                    <form onSubmit={save} className="edit-form">
+                    <form onSubmit={save} className="edit-form" onKeyDown={(e) => { if (e.key === "Escape") { setEditing(null); setRefusal(null); } }}>
                       <Editor kind={kind} field={field} value={draft} onChange={setDraft} />
                       <div className="row">
                         <button type="submit" disabled={busy} data-testid="edit-save">{t("save")}</button>

@@ -123,7 +123,7 @@ export type RegisterRow = {
   id: string; branch: string; name: string; national_id: string | null; mobile: string | null;
   file_number: string | null; city: string; birth_date: string | null; case_id: string | null;
 };
-export type RegisterPage = { rows: RegisterRow[]; next: string | null; total: number };
+export type RegisterPage = { rows: RegisterRow[]; next: string | null; total: number; capped: boolean };
 export type VoiceStatus = "open" | "overdue" | "on_time" | "late";
 export type VoiceRow = {
   task_id: string; branch: string; kind: "complaint" | "suggestion"; channel: string | null; status: VoiceStatus;

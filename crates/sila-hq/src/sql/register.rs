@@ -374,7 +374,12 @@ pub fn register(c: &mut dyn Conn, q: &RegisterQuery) -> Result<RegisterPage> {
         let rows: Vec<RegisterRow> = all.into_iter().skip(offset).take(limit).collect();
         let next =
             (offset + rows.len() < total as usize).then(|| (offset + rows.len()).to_string());
-        return Ok(RegisterPage { rows, next, total });
+        return Ok(RegisterPage {
+            rows,
+            next,
+            total,
+            capped: total >= CANDIDATES as i64,
+        });
     }
     let after: i64 = match q.after.as_deref() {
         Some(a) => a.parse().map_err(|_| HqError::BadRequest("cursor"))?,
@@ -413,6 +418,7 @@ pub fn register(c: &mut dyn Conn, q: &RegisterQuery) -> Result<RegisterPage> {
         rows,
         next: more.then(|| last.to_string()),
         total,
+        capped: false,
     })
 }
 

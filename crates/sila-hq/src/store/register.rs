@@ -46,6 +46,8 @@ pub struct RegisterPage {
     pub next: Option<String>,
     /// How many people answer the query (for a name: among the best candidates ranked).
     pub total: i64,
+    /// A search that met more people than it ranks: the person should add to the query.
+    pub capped: bool,
 }
 
 /// A person's whole file as HQ holds it.

@@ -180,6 +180,7 @@ fn the_register_finds_every_branchs_people_by_any_spelling_id_mobile_and_number(
         })
         .unwrap();
     assert_eq!(page.rows[0].mobile.as_deref(), Some("0501234567"));
+    assert!(!page.capped);
     assert_eq!(page.rows[0].branch, "الأفلاج");
 
     // Browsing pages through everyone in the order HQ received them.
