@@ -153,8 +153,16 @@ test("a case opens from the person's file with its history", async () => {
 });
 
 test("the register exports as CSV (BOM, mobiles as 05…) and Excel", async () => {
+  // What is searched for goes in the body, never the URL; a GET is not served.
+  const viaUrl = await page.evaluate(async () => (await fetch(`/console/api/register?q=x`)).status);
+  assert.equal(viaUrl, 405);
   const csv = await page.evaluate(async () => {
-    const r = await fetch(`/console/api/register/export/register.csv?q=${encodeURIComponent("السعود")}`);
+    const me = await (await fetch("/console/api/me")).json();
+    const r = await fetch("/console/api/register/export/register.csv", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf },
+      body: JSON.stringify({ q: "السعود" }),
+    });
     return { status: r.status, type: r.headers.get("content-type"), bytes: Array.from(new Uint8Array(await r.arrayBuffer())) };
   });
   assert.equal(csv.status, 200);
@@ -165,12 +173,12 @@ test("the register exports as CSV (BOM, mobiles as 05…) and Excel", async () =
   assert.match(head, /^الفرع,المعرف,رقم الملف,الاسم الكامل/);
   assert.match(row, /^الأفلاج,/);
   assert.ok(row.includes(",0559876543,"), "the mobile as 05…, without a formula guard");
-  const xlsx = await page.evaluate(async () => {
-    const r = await fetch("/console/api/register/export/register.xlsx");
-    return { status: r.status, head: Array.from(new Uint8Array(await r.arrayBuffer()).slice(0, 2)) };
-  });
-  assert.equal(xlsx.status, 200);
-  assert.deepEqual(xlsx.head, [0x50, 0x4b], "an XLSX is a zip");
+  // The button, as a person uses it: the browser saves the workbook.
+  await page.click('[data-testid="nav-register"]');
+  const [saved] = await Promise.all([page.waitForEvent("download"), page.click('[data-testid="export-register-xlsx"]')]);
+  assert.match(saved.suggestedFilename(), /^sila-register-\d{8}\.xlsx$/);
+  const zip = readFileSync(await saved.path()).subarray(0, 2);
+  assert.deepEqual([...zip], [0x50, 0x4b], "an XLSX is a zip");
 });
 
 test("dashboards: complaints by their answer's status per branch, one opened; survey scores per question", async () => {
@@ -238,7 +246,11 @@ test("in English the register reads left to right; a committee-only account read
   assert.equal(await p.locator('[data-testid="export-register-csv"]').count(), 0);
   const refused = await p.evaluate(async () => {
     const me = await (await fetch("/console/api/me")).json();
-    const r = await fetch(`/console/api/register/export/register.csv`);
+    const r = await fetch(`/console/api/register/export/register.csv`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf },
+      body: "{}",
+    });
     const e = await fetch(`/console/api/register/people/x/edit`, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf },

@@ -4,7 +4,7 @@
 // field changed at a time (checked by the server as the branch checks it), and the export.
 import { useState, type FormEvent } from "react";
 import { DualDate, Ltr, Phone } from "../shared/components";
-import { get, post, qs, type ApiError, type FieldRefusal, type PersonFile, type RegisterPage } from "./api";
+import { download, get, post, type ApiError, type FieldRefusal, type PersonFile, type RegisterPage } from "./api";
 import { useHq } from "./i18n";
 import { CHANNELS, FIELDS, PURPOSES, STATES, label } from "./labels";
 import { Failure, Notice, useCatalogName, useLoad, when } from "./common";
@@ -26,7 +26,16 @@ function Search({ open, openCase, canExport }: { open: (id: string) => void; ope
   const [branch, setBranch] = useState("");
   const [cursors, setCursors] = useState<string[]>([]);
   const after = cursors[cursors.length - 1] ?? "";
-  const { data, error } = useLoad(() => get<RegisterPage>(`/register${qs({ q, branch, after, limit: 50 })}`), [q, branch, after]);
+  const { data, error } = useLoad(() => post<RegisterPage>("/register", { q, branch, after: after || null, limit: 50 }), [q, branch, after]);
+  const [exportError, setExportError] = useState<ApiError | null>(null);
+  const exportAs = async (ext: "csv" | "xlsx") => {
+    setExportError(null);
+    try {
+      await download(`/register/export/register.${ext}`, { q, branch });
+    } catch (e) {
+      setExportError(e as ApiError);
+    }
+  };
   const branches = useLoad(() => get<{ branches: string[] }>("/branches"), []).data?.branches ?? [];
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -40,8 +49,8 @@ function Search({ open, openCase, canExport }: { open: (id: string) => void; ope
         <h1>{t("register")}</h1>
         {canExport && (
           <div className="row">
-            <a className="button secondary" href={`/console/api/register/export/register.csv${qs({ q, branch })}`} data-testid="export-register-csv">{t("exportCsv")}</a>
-            <a className="button secondary" href={`/console/api/register/export/register.xlsx${qs({ q, branch })}`} data-testid="export-register-xlsx">{t("exportXlsx")}</a>
+            <button type="button" className="secondary" onClick={() => exportAs("csv")} data-testid="export-register-csv">{t("exportCsv")}</button>
+            <button type="button" className="secondary" onClick={() => exportAs("xlsx")} data-testid="export-register-xlsx">{t("exportXlsx")}</button>
           </div>
         )}
       </div>
@@ -62,7 +71,7 @@ function Search({ open, openCase, canExport }: { open: (id: string) => void; ope
         </select>
         <button type="submit" data-testid="register-search">{t("search")}</button>
       </form>
-      <Failure error={error} />
+      <Failure error={error ?? exportError} />
       {!data ? (
         <p>{t("loading")}</p>
       ) : data.rows.length === 0 ? (

@@ -48,6 +48,37 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 }
 
 export const get = <T>(path: string) => request<T>("GET", path);
+
+/** A file the server makes from a POST's body (what is searched for never goes in a URL), saved
+ * by the browser under the server's file name. */
+export async function download(path: string, body: unknown): Promise<void> {
+  const res = await fetch(`/console/api${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+    credentials: "same-origin",
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) {
+    let err: ApiError = { code: "server_error", message: "حدث خطأ في الخادم." };
+    try {
+      const j = await res.json();
+      if (isApiError(j)) err = j;
+    } catch {
+      /* not JSON */
+    }
+    if (res.status === 401 && err.code === "signed_out") onSignedOut();
+    throw err;
+  }
+  const name = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "")?.[1] ?? "sila-export";
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
 export const post = <T>(path: string, body: unknown = {}) => request<T>("POST", path, body);
 
 /** Query string of the non-empty values. */

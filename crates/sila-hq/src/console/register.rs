@@ -2,13 +2,15 @@
 //! whole file, change one field of a person, and export the register. Seeing it is for HQ's
 //! reviewers, the committee and administrators; changing a person or exporting the register is
 //! for reviewers and administrators (who already correct records: conflicts, merges). Every read
-//! of a file, every edit and every export is audited, with field names and IDs only.
+//! of a file, every edit and every export is audited, with field names and IDs only. What is
+//! searched for (a name, an ID, a mobile) travels in a POST's body, never in a URL, so no proxy's
+//! access log or browser history keeps it.
 
 use super::{ApiResult, ConsoleError, ConsoleRole, ConsoleState, audit, blocking, signed_in};
 use super::{export, today};
 use crate::store::register::RegisterQuery;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -31,7 +33,7 @@ pub(super) async fn search(
     State(state): State<ConsoleState>,
     method: Method,
     headers: HeaderMap,
-    Query(q): Query<RegisterQuery>,
+    Json(q): Json<RegisterQuery>,
 ) -> ApiResult<Json<crate::store::register::RegisterPage>> {
     signed_in(&state, &headers, &method, READERS).await?;
     let store = state.store.clone();
@@ -154,7 +156,7 @@ pub(super) async fn export_register(
     method: Method,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Query(q): Query<RegisterQuery>,
+    Json(q): Json<RegisterQuery>,
 ) -> ApiResult<Response> {
     let s = signed_in(&state, &headers, &method, EDITORS).await?;
     let ext = match name.as_str() {
