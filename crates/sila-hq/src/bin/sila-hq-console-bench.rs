@@ -180,6 +180,91 @@ fn seed(conn: &mut Connection, cases: usize, today: NaiveDate) {
     conn.execute_batch("ANALYZE").unwrap();
 }
 
+type Timed = (String, (f64, f64), f64);
+
+/// HQ's register and its dashboards' pages on `hq`, each beside its budget.
+fn register_rows(hq: &Hq, today: NaiveDate, runs: usize, export_runs: usize) -> Vec<Timed> {
+    let mut out: Vec<Timed> = Vec::new();
+    let search = |q: &str| RegisterQuery {
+        q: q.into(),
+        ..Default::default()
+    };
+    for (what, q) in [
+        (
+            "register, search a common first name (محمد)",
+            search("محمد"),
+        ),
+        (
+            "register, search a full name (عبد الله فهد آل سعود)",
+            search("عبد الله فهد آل سعود"),
+        ),
+        (
+            "register, search a name's beginning (عبدالر)",
+            search("عبدالر"),
+        ),
+        (
+            "register, search an ID's first six digits",
+            search("110001"),
+        ),
+        (
+            "register, search a mobile's last four digits",
+            search("4321"),
+        ),
+        ("register, search a case number", search("AFL-0001-000777")),
+        ("register, first page (everyone)", RegisterQuery::default()),
+        (
+            "register, one branch's first page",
+            RegisterQuery {
+                branch: Some(BRANCHES[3].into()),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let n = hq.register(&q).unwrap().total;
+        eprintln!("{what}: {n} found");
+        out.push((
+            what.into(),
+            time(runs, || {
+                hq.register(&q).unwrap();
+            }),
+            100.0,
+        ));
+    }
+    let someone = hq.register(&search("محمد القحطاني")).unwrap().rows[0]
+        .id
+        .clone();
+    out.push((
+        "a person's whole file".into(),
+        time(runs, || {
+            hq.person_file(&someone, today).unwrap().unwrap();
+        }),
+        100.0,
+    ));
+    out.push((
+        "complaints and suggestions, every branch (counts + first page)".into(),
+        time(runs, || {
+            hq.voice(&VoiceFilter::default(), today).unwrap();
+        }),
+        1000.0,
+    ));
+    out.push((
+        "survey scores, every question, every branch".into(),
+        time(runs, || {
+            hq.survey_scores(&ScoreFilter::default()).unwrap();
+        }),
+        1000.0,
+    ));
+    out.push((
+        "register export (everyone, records read)".into(),
+        time(export_runs, || {
+            hq.register_export(&RegisterQuery::default(), 200_000)
+                .unwrap();
+        }),
+        5000.0,
+    ));
+    out
+}
+
 /// Run `f` `n` times (after one warm-up) and return (p50, p95) in milliseconds.
 fn time(n: usize, mut f: impl FnMut()) -> (f64, f64) {
     f();
@@ -200,6 +285,12 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--cases") {
         cases = args[i + 1].parse().expect("--cases N");
     }
+    // `--postgres URL`: the same store copied onto an empty PostgreSQL database (as
+    // `sila-hq migrate-store` copies it), and the register's figures there too.
+    let postgres = args
+        .iter()
+        .position(|a| a == "--postgres")
+        .map(|i| args[i + 1].clone());
     let dir = tempfile_dir();
     let db = dir.join("hq.db");
     let today = Utc::now().date_naive();
@@ -221,7 +312,7 @@ fn main() {
     raw.execute_batch("ANALYZE").unwrap();
     eprintln!("register terms of {cases} people written in {indexed:.1} s");
 
-    let mut rows: Vec<(String, (f64, f64), f64)> = Vec::new();
+    let mut rows: Vec<Timed> = Vec::new();
     let runs = 30;
     let first = hq
         .committee_queue(&CommitteeFilter::default(), None, 50, today)
@@ -311,83 +402,7 @@ fn main() {
         }),
         5000.0,
     ));
-    let search = |q: &str| RegisterQuery {
-        q: q.into(),
-        ..Default::default()
-    };
-    for (what, q) in [
-        (
-            "register, search a common first name (محمد)",
-            search("محمد"),
-        ),
-        (
-            "register, search a full name (عبد الله فهد آل سعود)",
-            search("عبد الله فهد آل سعود"),
-        ),
-        (
-            "register, search a name's beginning (عبدالر)",
-            search("عبدالر"),
-        ),
-        (
-            "register, search an ID's first six digits",
-            search("110001"),
-        ),
-        (
-            "register, search a mobile's last four digits",
-            search("4321"),
-        ),
-        ("register, search a case number", search("AFL-0001-000777")),
-        ("register, first page (everyone)", RegisterQuery::default()),
-        (
-            "register, one branch's first page",
-            RegisterQuery {
-                branch: Some(BRANCHES[3].into()),
-                ..Default::default()
-            },
-        ),
-    ] {
-        let n = hq.register(&q).unwrap().total;
-        eprintln!("{what}: {n} found");
-        rows.push((
-            what.into(),
-            time(runs, || {
-                hq.register(&q).unwrap();
-            }),
-            100.0,
-        ));
-    }
-    let someone = hq.register(&search("محمد القحطاني")).unwrap().rows[0]
-        .id
-        .clone();
-    rows.push((
-        "a person's whole file".into(),
-        time(runs, || {
-            hq.person_file(&someone, today).unwrap().unwrap();
-        }),
-        100.0,
-    ));
-    rows.push((
-        "complaints and suggestions, every branch (counts + first page)".into(),
-        time(runs, || {
-            hq.voice(&VoiceFilter::default(), today).unwrap();
-        }),
-        1000.0,
-    ));
-    rows.push((
-        "survey scores, every question, every branch".into(),
-        time(runs, || {
-            hq.survey_scores(&ScoreFilter::default()).unwrap();
-        }),
-        1000.0,
-    ));
-    rows.push((
-        "register export (everyone, records read)".into(),
-        time(export_runs, || {
-            hq.register_export(&RegisterQuery::default(), 200_000)
-                .unwrap();
-        }),
-        5000.0,
-    ));
+    rows.extend(register_rows(&hq, today, runs, export_runs));
     // Baselines, same store, same run.
     let base_page = time(runs, || {
         let mut s = raw
@@ -435,6 +450,27 @@ fn main() {
         "| once: the register's terms of {cases} people written at open | {:.0} | | | |",
         indexed * 1000.0
     );
+    if let Some(url) = postgres {
+        let source = sila_hq::db::open(db.to_str().expect("UTF-8 path")).unwrap();
+        let target = sila_hq::db::open(&url).unwrap();
+        let t = Instant::now();
+        sila_hq::db::copy::copy(&*source, &*target).unwrap();
+        eprintln!("copied to PostgreSQL in {:.1} s", t.elapsed().as_secs_f64());
+        sila_hq::db::run(&*target, sila_hq::db::Mode::Write, |c| c.batch("ANALYZE")).unwrap();
+        let pg = Hq::on(target).unwrap();
+        let rows = register_rows(&pg, today, runs, export_runs);
+        println!();
+        println!("The register on PostgreSQL, the same store ({runs} runs each)");
+        println!();
+        println!("| what | p50 ms | p95 ms | budget ms | within |");
+        println!("| --- | ---: | ---: | ---: | --- |");
+        for (what, (p50, p95), budget) in &rows {
+            println!(
+                "| {what} | {p50:.2} | {p95:.2} | {budget:.0} | {} |",
+                if p95 <= budget { "yes" } else { "NO" }
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
