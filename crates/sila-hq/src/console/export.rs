@@ -4,6 +4,9 @@
 
 use super::store::{CommitteeRow, DashRow, Dashboard};
 use crate::store::{HqError, Result};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 use sila_store::export::{Cell, Table, write_csv, write_xlsx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,12 +23,47 @@ impl Format {
             _ => None,
         }
     }
+    /// The format of a download named `{stem}.csv` or `{stem}.xlsx`; none for any other name.
+    pub fn of_download(name: &str, stem: &str) -> Option<Format> {
+        let (what, ext) = name.rsplit_once('.')?;
+        if what != stem {
+            return None;
+        }
+        Format::from_ext(ext)
+    }
+    pub fn ext(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+        }
+    }
     pub fn mime(self) -> &'static str {
         match self {
             Format::Csv => "text/csv; charset=utf-8",
             Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         }
     }
+}
+
+/// A download's response: the bytes, their type, and a file name of ASCII only
+/// (`sila-{what}-{date}.{ext}`).
+pub fn download(bytes: Vec<u8>, format: Format, what: &str) -> Response {
+    let filename = format!(
+        "sila-{what}-{}.{}",
+        Utc::now().format("%Y%m%d"),
+        format.ext()
+    );
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.mime()),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")).expect("ASCII"),
+    );
+    res
 }
 
 fn text(s: impl Into<String>) -> Cell {

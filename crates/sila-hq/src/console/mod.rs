@@ -1057,18 +1057,7 @@ async fn export_file(
         json!({"branch": q.branch, "channel": q.channel}),
     )
     .await?;
-    let filename = format!("sila-{what}-{}.{ext}", Utc::now().format("%Y%m%d"));
-    let mut res = bytes.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.mime()),
-    );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")).expect("ASCII"),
-    );
-    Ok(res)
+    Ok(export::download(bytes, format, what))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use super::{export, today};
 use crate::store::register::RegisterQuery;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -133,22 +133,6 @@ pub(super) async fn edit(
     }
 }
 
-/// A download's response: the bytes, their type, and a file name of ASCII only.
-pub(super) fn download(bytes: Vec<u8>, format: export::Format, what: &str, ext: &str) -> Response {
-    let filename = format!("sila-{what}-{}.{ext}", Utc::now().format("%Y%m%d"));
-    let mut res = bytes.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.mime()),
-    );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")).expect("ASCII"),
-    );
-    res
-}
-
 /// `register.csv` or `register.xlsx`: the people answering the query (everyone without one),
 /// with the branch's own export columns after the branch (mobiles as 05…, formulas guarded).
 pub(super) async fn export_register(
@@ -159,12 +143,8 @@ pub(super) async fn export_register(
     Json(q): Json<RegisterQuery>,
 ) -> ApiResult<Response> {
     let s = signed_in(&state, &headers, &method, EDITORS).await?;
-    let ext = match name.as_str() {
-        "register.csv" => "csv",
-        "register.xlsx" => "xlsx",
-        _ => return Err(ConsoleError::new(StatusCode::NOT_FOUND, "not_found")),
-    };
-    let format = export::Format::from_ext(ext).ok_or(ConsoleError::bad("bad_request"))?;
+    let format = export::Format::of_download(&name, "register")
+        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
     let store = state.store.clone();
     let query = q.clone();
     let (bytes, n) = blocking(move || {
@@ -200,5 +180,5 @@ pub(super) async fn export_register(
         json!({"branch": q.branch, "searched": !q.q.trim().is_empty(), "rows": n}),
     )
     .await?;
-    Ok(download(bytes, format, "register", ext))
+    Ok(export::download(bytes, format, "register"))
 }

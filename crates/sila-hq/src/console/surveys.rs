@@ -2,7 +2,6 @@
 //! score) per branch, per channel, per service and per employee, and how many gave each score;
 //! downloadable as CSV (the per-branch table) or XLSX (every table).
 
-use super::register::download;
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export, signed_in};
 use crate::store::register::{ScoreFilter, ScoreRow, SurveyScores};
 use axum::Json;
@@ -81,12 +80,8 @@ pub(super) async fn export_scores(
     Query(f): Query<ScoreFilter>,
 ) -> ApiResult<Response> {
     let s = signed_in(&state, &headers, &method, &[]).await?;
-    let ext = match name.as_str() {
-        "surveys.csv" => "csv",
-        "surveys.xlsx" => "xlsx",
-        _ => return Err(ConsoleError::new(StatusCode::NOT_FOUND, "not_found")),
-    };
-    let format = export::Format::from_ext(ext).ok_or(ConsoleError::bad("bad_request"))?;
+    let format = export::Format::of_download(&name, "surveys")
+        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
     let store = state.store.clone();
     let filter = f.clone();
     let bytes = blocking(move || {
@@ -128,5 +123,5 @@ pub(super) async fn export_scores(
         json!({"branch": f.branch, "channel": f.channel}),
     )
     .await?;
-    Ok(download(bytes, format, "surveys", ext))
+    Ok(export::download(bytes, format, "surveys"))
 }
