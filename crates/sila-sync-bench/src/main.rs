@@ -65,13 +65,12 @@ async fn start_hq() -> Result<Hq> {
     })
 }
 
-/// A branch store with `n` intakes (beneficiary + draft case), made as the desk makes them
-/// (`save_intake`), with durability relaxed while filling it (setup, not measured).
-fn branch_with_intakes(dir: &Path, name: &str, n: usize, seed: u64) -> Result<Store> {
-    let mut store = Store::init(
+/// A new branch store whose first account unlocks cheaply (setup, not measured).
+fn new_store(dir: &Path, branch: &str, user: &str) -> Result<Store> {
+    Ok(Store::init(
         dir,
-        name,
-        "admin",
+        branch,
+        user,
         "مدير",
         PASSWORD,
         InitOptions {
@@ -82,7 +81,13 @@ fn branch_with_intakes(dir: &Path, name: &str, n: usize, seed: u64) -> Result<St
             },
             ..Default::default()
         },
-    )?;
+    )?)
+}
+
+/// A branch store with `n` intakes (beneficiary + draft case), made as the desk makes them
+/// (`save_intake`), with durability relaxed while filling it (setup, not measured).
+fn branch_with_intakes(dir: &Path, name: &str, n: usize, seed: u64) -> Result<Store> {
+    let mut store = new_store(dir, name, "admin")?;
     store.conn().execute_batch("PRAGMA synchronous = OFF")?;
     let mut rng = StdRng::seed_from_u64(seed);
     let today = Utc::now().date_naive();
@@ -441,21 +446,7 @@ async fn first_sync(
 ) -> Result<(f64, f64, u64, u64, u64, f64)> {
     let url = start_link(hq.addr, link.clone()).await?;
     let dir = tempfile::tempdir()?;
-    let mut laptop = Store::init(
-        dir.path(),
-        branch,
-        "newlaptop",
-        "مدير",
-        PASSWORD,
-        InitOptions {
-            kdf: KdfParams {
-                m_cost_kib: 1024,
-                t_cost: 1,
-                p_cost: 1,
-            },
-            ..Default::default()
-        },
-    )?;
+    let mut laptop = new_store(dir.path(), branch, "newlaptop")?;
     enroll(&mut laptop, hq, &url).await?;
     let (up0, down0) = (
         link.up.load(Ordering::Relaxed),
