@@ -5,6 +5,7 @@
 
 use crate::dto::*;
 use crate::intake;
+use crate::present::{enum_code, field_text, session_info, sync_error};
 use crate::state::Desk;
 use chrono::NaiveDate;
 use sila_domain::case::{Case, CaseState, PromiseStatus, Signature, Transition};
@@ -31,16 +32,6 @@ fn parse_id<T: std::str::FromStr>(field: &str, s: &str) -> R<T> {
     s.parse().map_err(|_| ApiError::bad_input(field))
 }
 
-pub(crate) fn session_info(store: &Store) -> SessionInfo {
-    let s = store.session();
-    SessionInfo {
-        username: s.username.clone(),
-        display_name: s.actor.display_name.clone(),
-        roles: s.actor.roles.iter().map(|r| r.code().to_owned()).collect(),
-        branch: s.branch.clone(),
-    }
-}
-
 fn promise_code(p: PromiseStatus) -> String {
     serde_json::to_value(p)
         .ok()
@@ -50,13 +41,6 @@ fn promise_code(p: PromiseStatus) -> String {
 
 fn task_kind_code(k: TaskKind) -> String {
     serde_json::to_value(k)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-fn enum_code<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
@@ -390,35 +374,6 @@ pub fn enroll(desk: &Desk, input: EnrollInput) -> R<SyncStatusDto> {
     })?;
     desk.sync_now();
     sync_status(desk)
-}
-
-/// A sync error as the IPC's error, routed to the enrolment form's field it concerns (a store's
-/// own error keeps its fields: a joining laptop's first account).
-pub(crate) fn sync_error(e: sila_sync::SyncError) -> ApiError {
-    let e = match e {
-        sila_sync::SyncError::Store(e) => return e.into(),
-        e => e,
-    };
-    let code = e.code();
-    let message = e.arabic_message();
-    let field = match code.as_str() {
-        "code_invalid" | "code_expired" | "code_used" | "branch_mismatch" => Some("code"),
-        "network" | "protocol" | "server_error" => Some("hq_url"),
-        _ => None,
-    };
-    ApiError {
-        fields: field
-            .map(|f| {
-                vec![FieldProblem {
-                    field: f.into(),
-                    code: code.clone(),
-                    message: message.clone(),
-                }]
-            })
-            .unwrap_or_default(),
-        code,
-        message,
-    }
 }
 
 // ---- lists and search ----
@@ -829,61 +784,6 @@ pub fn beneficiary_cases(desk: &Desk, id: String) -> R<CasePage> {
         page.rows.extend(more.rows);
     }
     Ok(page)
-}
-
-/// A field's value as a person reads it when choosing between two registrations.
-pub(crate) fn field_text(b: &sila_domain::beneficiary::Beneficiary, field: &str) -> String {
-    let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
-    match field {
-        "name" => b.name.full(),
-        "file_number" => b.file_number.clone().unwrap_or_default(),
-        "national_id" => b
-            .national_id
-            .as_ref()
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_default(),
-        "id_expiry" => date(b.id_expiry),
-        "birth_date" => date(b.birth_date),
-        "mobile" => b.mobile.as_ref().map(|m| m.national()).unwrap_or_default(),
-        "nationality" => b.nationality.clone(),
-        "city" => b.city.clone(),
-        "centre" => b.centre.clone(),
-        "district" => b.district.clone(),
-        "health_conditions" => b.health_conditions.clone(),
-        "household" => b
-            .household
-            .iter()
-            .map(|m| m.name.clone())
-            .collect::<Vec<_>>()
-            .join("، "),
-        "household_size" => b.household_size.map(|n| n.to_string()).unwrap_or_default(),
-        "incomes" => {
-            let h = b.monthly_income();
-            if b.incomes.is_empty() {
-                String::new()
-            } else {
-                format!("{}.{:02}", h / 100, h % 100)
-            }
-        }
-        "housing" => b
-            .housing
-            .as_ref()
-            .map(|h| enum_code(&h.kind))
-            .unwrap_or_default(),
-        "gender" => b.gender.as_ref().map(enum_code).unwrap_or_default(),
-        "marital_status" => b.marital_status.as_ref().map(enum_code).unwrap_or_default(),
-        "preferred_channel" => b
-            .preferred_channel
-            .map(|c| c.code().to_owned())
-            .unwrap_or_default(),
-        "categories" => b
-            .categories
-            .iter()
-            .map(enum_code)
-            .collect::<Vec<_>>()
-            .join(","),
-        _ => String::new(),
-    }
 }
 
 /// Two registrations side by side, field by field, for choosing what the merged file keeps.

@@ -8,8 +8,8 @@
 //! person reads and the same list tells the first-run screen where to look for backups. The app
 //! writes and reads backups only in those places.
 
-use crate::api::session_info;
 use crate::dto::*;
+use crate::present::session_info;
 use crate::state::Desk;
 use sila_store::Store;
 use std::path::{Path, PathBuf};

@@ -4,8 +4,8 @@
 //! type, no SQL, no rule; the network calls run here, outside the store's lock, so the desk never
 //! waits on HQ.
 
-use crate::api::{field_text, session_info, sync_error};
 use crate::dto::*;
+use crate::present::{field_text, session_info, sync_error};
 use crate::state::Desk;
 use sila_domain::ids::{BeneficiaryId, CaseId, DeviceId};
 use sila_domain::national_id::NationalId;

@@ -151,8 +151,8 @@ pub async fn ui_ready(desk: State<'_, Arc<Desk>>, screen: String) -> Result<(), 
 
 /// `ui/src/generated/Command.ts`: the type of the names the UI may invoke, so that a misspelt or
 /// removed command fails the UI's type check instead of failing at run time. Written with the
-/// DTOs' TypeScript (`dto::typescript`).
-pub fn typescript() -> (String, String) {
+/// DTOs' TypeScript (`dto::typescript`) by [`typescript`].
+fn command_type() -> (String, String) {
     let names: Vec<String> = ALL.iter().map(|c| format!("\"{c}\"")).collect();
     (
         "Command.ts".into(),
@@ -162,6 +162,13 @@ pub fn typescript() -> (String, String) {
             names.join(" | ")
         ),
     )
+}
+
+/// Everything under `ui/src/generated/`: the DTOs' TypeScript and the names of the commands.
+pub fn typescript() -> Vec<(String, String)> {
+    let mut files = crate::dto::typescript();
+    files.push(command_type());
+    files
 }
 
 #[cfg(test)]
@@ -206,5 +213,42 @@ mod tests {
         let mut expected: BTreeSet<String> = super::ALL.iter().map(|c| c.to_string()).collect();
         expected.extend(["core:event:listen".into(), "core:event:unlisten".into()]);
         assert_eq!(allowed, expected);
+    }
+
+    /// ui/src/generated/ is what `typescript()` makes. Run with SILA_REGEN_TYPES=1 to rewrite it.
+    #[test]
+    fn generated_types_are_current() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/generated");
+        let regen = std::env::var_os("SILA_REGEN_TYPES").is_some();
+        let files = super::typescript();
+        if regen {
+            std::fs::create_dir_all(&dir).unwrap();
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let p = entry.unwrap().path();
+                if p.extension().is_some_and(|e| e == "ts") {
+                    std::fs::remove_file(p).unwrap();
+                }
+            }
+        }
+        let mut stale = Vec::new();
+        for (name, ts) in &files {
+            let path = dir.join(name);
+            if regen {
+                std::fs::write(&path, ts).unwrap();
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(ts.as_str()) {
+                stale.push(name.clone());
+            }
+        }
+        let known: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name.ends_with(".ts") && !known.contains(&name.as_str()) {
+                stale.push(format!("{name} (no longer generated)"));
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "ui/src/generated is stale: {stale:?}. Run: SILA_REGEN_TYPES=1 cargo test -p sila-desktop generated_types_are_current"
+        );
     }
 }

@@ -989,7 +989,7 @@ macro_rules! for_each_dto {
     };
 }
 
-/// The TypeScript of every DTO: (file name, contents). i64 is a JSON number on the wire, so it is
+/// The TypeScript of every DTO: (file name, contents); `commands.rs` adds `Command.ts` to them. i64 is a JSON number on the wire, so it is
 /// `number` in TypeScript too.
 pub fn typescript() -> Vec<(String, String)> {
     let cfg = ts_rs::Config::new().with_large_int("number");
@@ -1003,46 +1003,5 @@ pub fn typescript() -> Vec<(String, String)> {
         )*};
     }
     for_each_dto!(render);
-    out.push(crate::commands::typescript());
     out
-}
-
-#[cfg(test)]
-mod tests {
-    /// ui/src/generated/ is what `typescript()` makes. Run with SILA_REGEN_TYPES=1 to rewrite it.
-    #[test]
-    fn generated_types_are_current() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/generated");
-        let regen = std::env::var_os("SILA_REGEN_TYPES").is_some();
-        let files = super::typescript();
-        if regen {
-            std::fs::create_dir_all(&dir).unwrap();
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let p = entry.unwrap().path();
-                if p.extension().is_some_and(|e| e == "ts") {
-                    std::fs::remove_file(p).unwrap();
-                }
-            }
-        }
-        let mut stale = Vec::new();
-        for (name, ts) in &files {
-            let path = dir.join(name);
-            if regen {
-                std::fs::write(&path, ts).unwrap();
-            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(ts.as_str()) {
-                stale.push(name.clone());
-            }
-        }
-        let known: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            if name.ends_with(".ts") && !known.contains(&name.as_str()) {
-                stale.push(format!("{name} (no longer generated)"));
-            }
-        }
-        assert!(
-            stale.is_empty(),
-            "ui/src/generated is stale: {stale:?}. Run: SILA_REGEN_TYPES=1 cargo test -p sila-desktop generated_types_are_current"
-        );
-    }
 }

@@ -11,6 +11,7 @@ pub mod dto;
 pub mod error;
 pub mod intake;
 pub mod log;
+pub mod present;
 pub mod state;
 pub mod sync;
 

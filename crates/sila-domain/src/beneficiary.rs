@@ -5,7 +5,7 @@
 
 use crate::arabic;
 use crate::catalog::Channel;
-use crate::error::FieldError;
+use crate::field_error::FieldError;
 use crate::ids::{BeneficiaryId, MemberId};
 use crate::national_id::NationalId;
 use crate::phone::Mobile;

@@ -7,7 +7,7 @@
 
 use crate::beneficiary::Beneficiary;
 use crate::catalog::{Catalog, Channel};
-use crate::error::FieldError;
+use crate::field_error::FieldError;
 use crate::ids::{BeneficiaryId, CaseId, DeviceId, StaffId};
 use crate::staff::{Actor, Role};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -405,8 +405,8 @@ impl Case {
         need: &str,
         support_type: &str,
         catalog: &Catalog,
-    ) -> Result<(), Vec<crate::error::FieldError>> {
-        use crate::error::FieldError;
+    ) -> Result<(), Vec<crate::field_error::FieldError>> {
+        use crate::field_error::FieldError;
         let mut errors = Vec::new();
         if !self.correctable() {
             errors.push(FieldError::new(

@@ -5,29 +5,11 @@
 
 use crate::case::LifecycleError;
 use crate::dates::DateError;
+// Re-exported here, where callers outside the domain look for errors; the domain's own modules
+// import it from `field_error`, below this module, so that no circle runs through `error`.
+pub use crate::field_error::FieldError;
 use crate::national_id::IdError;
 use crate::phone::PhoneError;
-
-/// A field that failed validation: which field, why (a code), and the Arabic sentence for the desk.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FieldError {
-    pub field: String,
-    pub code: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: &str, code: &str, message: &str) -> Self {
-        Self {
-            field: field.to_owned(),
-            code: code.to_owned(),
-            message: message.to_owned(),
-        }
-    }
-    pub fn required(field: &str) -> Self {
-        Self::new(field, "required", "هذا الحقل مطلوب")
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {

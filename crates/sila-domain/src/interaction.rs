@@ -5,7 +5,7 @@
 //! them offline without ever colliding.
 
 use crate::catalog::{Channel, Purpose};
-use crate::error::FieldError;
+use crate::field_error::FieldError;
 use crate::ids::{BeneficiaryId, CaseId, DeliveryId, InteractionId, StaffId, SurveyId};
 use crate::phone::Mobile;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -177,7 +177,7 @@ impl Survey {
         matches!(state, Approved | Rejected | Registered | Served | Closed)
     }
 
-    pub fn validate(&self) -> Result<(), crate::error::FieldError> {
+    pub fn validate(&self) -> Result<(), crate::field_error::FieldError> {
         for (field, v) in [
             ("overall", self.overall),
             ("speed", self.speed),
@@ -185,7 +185,7 @@ impl Survey {
             ("clarity", self.clarity),
         ] {
             if !(1..=5).contains(&v) {
-                return Err(crate::error::FieldError::new(
+                return Err(crate::field_error::FieldError::new(
                     field,
                     "score_out_of_range",
                     "التقييم من 1 إلى 5",

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod dates;
 pub mod duplicates;
 pub mod error;
+pub mod field_error;
 pub mod ids;
 pub mod interaction;
 pub mod merge;

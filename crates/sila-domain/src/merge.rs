@@ -8,7 +8,7 @@
 //! needs to put the survivor back.
 
 use crate::beneficiary::Beneficiary;
-use crate::error::FieldError;
+use crate::field_error::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -13,7 +13,7 @@
 
 use crate::case::{Case, CaseState, Outcome};
 use crate::catalog::{Channel, Policy};
-use crate::error::FieldError;
+use crate::field_error::FieldError;
 use crate::ids::{BeneficiaryId, CaseId, InteractionId, StaffId, TaskId};
 use crate::staff::Role;
 use chrono::{DateTime, NaiveDate, Utc};

@@ -60,9 +60,8 @@ impl Hq {
     /// HQ's store on an engine already open.
     pub fn on(engine: Arc<dyn Engine>) -> Result<Hq> {
         let (hq_device, token_key) = db::run(&*engine, Mode::Write, |c| {
-            let device =
-                sql::admin::meta_or_init(c, "hq_device", || DeviceId::new_v7().to_string())?;
-            let key = sql::admin::meta_or_init(c, "token_key", random_hex)?;
+            let device = sql::meta_or_init(c, "hq_device", || DeviceId::new_v7().to_string())?;
+            let key = sql::meta_or_init(c, "token_key", random_hex)?;
             sql::register::index_existing(c)?;
             Ok((device, key))
         })?;

@@ -4,23 +4,10 @@
 use crate::Result;
 use crate::db::Conn;
 use crate::params;
-use crate::sql::tx::loose_json;
+use crate::sql::loose_json;
 use crate::store::{BranchStats, ConflictRow, DeviceInfo, HqStats, MergeRow};
 use serde_json::{Value, json};
 use sila_domain::duplicates;
-
-/// A setting of this HQ, made once by whichever server needs it first (the others then read it).
-pub fn meta_or_init(c: &mut dyn Conn, key: &str, make: impl FnOnce() -> String) -> Result<String> {
-    if let Some(r) = c.row("SELECT value FROM meta WHERE key = ?1", params![key])? {
-        return r.text(0);
-    }
-    c.exec(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
-        params![key, make()],
-    )?;
-    c.one("SELECT value FROM meta WHERE key = ?1", params![key])?
-        .text(0)
-}
 
 pub fn devices(c: &mut dyn Conn) -> Result<Vec<DeviceInfo>> {
     c.query(

@@ -8,3 +8,30 @@ pub mod console;
 pub mod read;
 pub mod register;
 pub mod tx;
+
+// The two helpers every stage of HQ's SQL uses live here, below the stages, so that no stage
+// imports another for them (they did, and made a circle: admin -> tx -> register -> admin).
+
+use crate::Result;
+use crate::db::Conn;
+use crate::params;
+use serde_json::Value;
+
+/// A setting of this HQ, made once by whichever server needs it first (the others then read it).
+pub fn meta_or_init(c: &mut dyn Conn, key: &str, make: impl FnOnce() -> String) -> Result<String> {
+    if let Some(r) = c.row("SELECT value FROM meta WHERE key = ?1", params![key])? {
+        return r.text(0);
+    }
+    c.exec(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+        params![key, make()],
+    )?;
+    c.one("SELECT value FROM meta WHERE key = ?1", params![key])?
+        .text(0)
+}
+
+/// A JSON column that may hold anything (or nothing readable).
+pub(crate) fn loose_json(s: Option<String>) -> Value {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null)
+}

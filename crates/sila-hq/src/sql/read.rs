@@ -4,7 +4,7 @@
 
 use crate::db::{Conn, Row};
 use crate::params;
-use crate::sql::tx::loose_json;
+use crate::sql::loose_json;
 use crate::store::Device;
 use crate::{HqError, Result};
 use chrono::{DateTime, Utc};

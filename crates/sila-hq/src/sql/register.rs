@@ -78,7 +78,7 @@ fn insert_terms(c: &mut dyn Conn, pairs: Vec<(String, i64)>) -> Result<()> {
 /// Once per store: the terms of the people it held before the register existed (SQL alone
 /// cannot compute them). Later people get theirs as they are stored.
 pub fn index_existing(c: &mut dyn Conn) -> Result<()> {
-    if crate::sql::admin::meta_or_init(c, INDEXED, || "0".into())? == "1" {
+    if crate::sql::meta_or_init(c, INDEXED, || "0".into())? == "1" {
         return Ok(());
     }
     let mut pairs = Vec::new();

@@ -64,12 +64,6 @@ fn text(data: &Value, field: &str) -> Option<String> {
     data.get(field).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// A JSON column that may hold anything (or nothing readable).
-pub(crate) fn loose_json(s: Option<String>) -> Value {
-    s.and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or(Value::Null)
-}
-
 fn applied_op(r: &crate::db::Row) -> Result<AppliedOp> {
     Ok(AppliedOp {
         seq: r.i64(0)?,
@@ -405,8 +399,8 @@ impl Tx for SqlTx<'_> {
             entity_id: r.text(1)?,
             branch: r.opt_text(2)?.unwrap_or_default(),
             field: r.text(3)?,
-            current: loose_json(r.opt_text(4)?),
-            proposed: loose_json(r.opt_text(5)?),
+            current: super::loose_json(r.opt_text(4)?),
+            proposed: super::loose_json(r.opt_text(5)?),
             resolved: r.bool(6)?,
         }))
     }
