@@ -13,3 +13,4 @@ mod staff_access;
 mod sync_faults;
 mod sync_protocol;
 mod sync_random;
+mod updates;

@@ -18,6 +18,11 @@ struct Cli {
     /// (`postgres://user:password@host:port/database`).
     #[arg(long, global = true, env = "SILA_HQ_DB", default_value = "sila-hq.db")]
     db: String,
+    /// The public key releases of the desktop app must be signed with: the `.pub` file
+    /// `tauri signer generate` wrote (the key the apps are built with). Without it nothing can be
+    /// published (`publish-release`, the console).
+    #[arg(long, global = true, env = "SILA_HQ_UPDATE_KEY")]
+    update_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -114,6 +119,24 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Publish a release of the desktop app: devices learn of it at their next sync, download it
+    /// and offer it to the person signed in. Refused unless SIG (the `.sig` file
+    /// `tauri signer sign` wrote) verifies PKG against the update key (--update-key).
+    PublishRelease {
+        /// MAJOR.MINOR.PATCH, newer than what devices run.
+        #[arg(long)]
+        version: String,
+        /// The package (the .deb the bundler made).
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        signature: PathBuf,
+    },
+    /// Published releases, newest first, with how many devices run each.
+    Releases {
+        #[arg(long)]
+        json: bool,
+    },
     /// Publish a knowledge-base document to every branch.
     PublishDoc {
         #[arg(long)]
@@ -153,7 +176,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let store = Hq::open(&cli.db).context("opening the HQ database")?;
+    let mut store = Hq::open(&cli.db).context("opening the HQ database")?;
+    if let Some(path) = &cli.update_key {
+        let text = std::fs::read_to_string(path).context("reading the update key")?;
+        let key = sila_proto::release::UpdateKey::decode(&text)
+            .map_err(crate::HqError::Release)
+            .context("reading the update key")?;
+        store = store.with_update_key(key);
+    }
     let now = chrono::Utc::now();
     match cli.command {
         Command::Serve { listen, json_logs } => {
@@ -178,6 +208,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!("sila-hq stopped");
                 anyhow::Ok(())
             })?;
+        }
+        Command::PublishRelease {
+            version,
+            file,
+            signature,
+        } => {
+            let package = std::fs::read(&file).context("reading the package")?;
+            let signature = std::fs::read_to_string(&signature).context("reading the signature")?;
+            let r = store.publish_release(&version, &package, &signature, "cli", now)?;
+            println!("{}\t{}\t{}", r.version, r.size, r.sha256);
+        }
+        Command::Releases { json } => {
+            let list = store.releases()?;
+            if json {
+                println!("{}", serde_json::to_string(&list)?);
+            } else {
+                for r in &list {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        r.version, r.size, r.published_at, r.devices
+                    );
+                }
+            }
         }
         Command::EnrollCode { branch, ttl_hours } => {
             let code = store.create_enrol_code(&branch, chrono::Duration::hours(ttl_hours), now)?;
@@ -230,7 +283,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 for d in d {
                     println!(
-                        "{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}",
                         d.device_id,
                         d.branch,
                         d.last_seq,
@@ -238,7 +291,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                             "revoked"
                         } else {
                             "active"
-                        }
+                        },
+                        d.app_version.as_deref().unwrap_or("-")
                     );
                 }
             }

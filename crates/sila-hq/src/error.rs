@@ -56,6 +56,12 @@ pub enum HqError {
     UploadOffset(UploadStatus),
     #[error("uploaded bytes do not match their SHA-256")]
     HashMismatch,
+    #[error("release refused: {0}")]
+    Release(sila_proto::release::ReleaseError),
+    #[error("a release of this version or package is already published")]
+    ReleaseExists,
+    #[error("no update key is configured (--update-key)")]
+    NoUpdateKey,
     #[error("lifecycle: {0}")]
     Lifecycle(#[from] sila_domain::case::LifecycleError),
     #[error("storage: {0}")]
@@ -83,6 +89,9 @@ impl HqError {
             HqError::TooMany => "too_many_requests",
             HqError::UpdateRequired => "update_required",
             HqError::HashMismatch => "hash_mismatch",
+            HqError::Release(e) => e.code(),
+            HqError::ReleaseExists => "release_exists",
+            HqError::NoUpdateKey => "no_update_key",
             HqError::Lifecycle(e) => e.code(),
             HqError::Storage(_) | HqError::Json(_) | HqError::Io(_) => "server_error",
         }

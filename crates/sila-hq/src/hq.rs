@@ -20,7 +20,7 @@ use sila_domain::duplicates;
 use sila_domain::ids::DeviceId;
 use sila_proto::{
     EnrollRequest, EnrollResponse, LookupResponse, PullResponse, PushRequest, PushResponse,
-    PushState, SnapshotPlan, UploadStatus,
+    PushState, Release, ReleaseReport, SnapshotPlan, UploadStatus,
 };
 use std::sync::{Arc, Mutex};
 
@@ -34,6 +34,9 @@ pub struct Hq {
     /// The last duplicate search and the `duplicate_inputs` version it was made at: the queue is
     /// read far more often than beneficiaries change, and at 1M people a search takes seconds.
     duplicates: Mutex<Option<(i64, Arc<Vec<DuplicatePair>>)>>,
+    /// The key releases of the desktop app must be signed with (the one the apps carry); without
+    /// it nothing can be published.
+    update_key: Option<sila_proto::release::UpdateKey>,
 }
 
 /// The charity's policy HQ applies (the promise, reminders).
@@ -77,7 +80,14 @@ impl Hq {
             hq_device,
             token_key,
             duplicates: Mutex::new(None),
+            update_key: None,
         })
+    }
+
+    /// The key releases must be signed with (`sila-hq --update-key`).
+    pub fn with_update_key(mut self, key: sila_proto::release::UpdateKey) -> Hq {
+        self.update_key = Some(key);
+        self
     }
 
     pub fn engine(&self) -> &Arc<dyn Engine> {
@@ -201,6 +211,59 @@ impl HqStore for Hq {
 
     fn download(&self, device: &Device, sha256: &str, offset: i64, len: usize) -> Result<Vec<u8>> {
         self.read(|c| sql::read::download(c, &device.branch, sha256, offset, len))
+    }
+
+    fn release_for(&self, device: &Device, version: Option<&str>) -> Result<Option<Release>> {
+        // Every pull asks: a read, and a write only when the device's version changed.
+        let (changed, newest) = self.read(|c| {
+            let changed = match version {
+                Some(v) => sql::releases::version_changed(c, device, v)?,
+                None => false,
+            };
+            Ok((changed, sql::releases::newest(c)?))
+        })?;
+        if let (true, Some(v)) = (changed, version) {
+            self.write(|c| sql::releases::set_version(c, device, v))?;
+        }
+        Ok(newest
+            .filter(|r| sila_proto::release::is_newer(&r.version, version.unwrap_or_default())))
+    }
+
+    fn release_chunk(
+        &self,
+        _device: &Device,
+        sha256: &str,
+        offset: i64,
+        len: usize,
+    ) -> Result<Vec<u8>> {
+        self.read(|c| sql::releases::chunk(c, sha256, offset, len))
+    }
+
+    fn report_release(
+        &self,
+        device: &Device,
+        report: &ReleaseReport,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(|c| sql::releases::report(c, device, report, now))
+    }
+
+    fn publish_release(
+        &self,
+        version: &str,
+        package: &[u8],
+        signature: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Release> {
+        let (release, numbers) =
+            rules::releases::check(self.update_key.as_ref(), version, package, signature)?;
+        self.write(|c| sql::releases::insert(c, &release, numbers, package, by, now))?;
+        Ok(release)
+    }
+
+    fn releases(&self) -> Result<Vec<ReleaseInfo>> {
+        self.read(sql::releases::list)
     }
 
     fn create_enrol_code(

@@ -79,6 +79,8 @@ fn router_stopping(
         .route("/v1/lookup", get(lookup))
         .route("/v1/attachments/{sha}/status", get(upload_status))
         .route("/v1/attachments/{sha}", get(download).put(upload_chunk))
+        .route("/v1/releases/report", post(release_report))
+        .route("/v1/releases/{sha}", get(release_download))
         .layer(axum::middleware::from_fn(protocol_version))
         .layer(DefaultBodyLimit::max(MAX_BODY));
     Router::new()
@@ -283,7 +285,11 @@ impl IntoResponse for ApiError {
             HqError::UpdateRequired => StatusCode::UPGRADE_REQUIRED,
             HqError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HqError::NotFound(_) => StatusCode::NOT_FOUND,
-            HqError::HashMismatch | HqError::Lifecycle(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            HqError::HashMismatch | HqError::Lifecycle(_) | HqError::Release(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            HqError::ReleaseExists => StatusCode::CONFLICT,
+            HqError::NoUpdateKey => StatusCode::SERVICE_UNAVAILABLE,
             HqError::Storage(_) | HqError::Json(_) | HqError::Io(_) => {
                 tracing::error!(code = e.code(), error = %e, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -651,9 +657,21 @@ async fn pull(
     let store = state.store.clone();
     let d = device.clone();
     let limit = q.limit.unwrap_or(proto::DEFAULT_PULL_PAGE);
-    let resp = blocking(move || store.pull(&d, q.after, limit, q.own, q.digest.as_deref())).await?;
+    // The app version the device runs (for the console) and a newer release if HQ holds one.
+    let version = headers
+        .get(proto::APP_VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| proto::release::parse_version(v).is_ok())
+        .map(str::to_owned);
+    let resp = blocking(move || {
+        let mut page = store.pull(&d, q.after, limit, q.own, q.digest.as_deref())?;
+        page.release = store.release_for(&d, version.as_deref())?;
+        Ok(page)
+    })
+    .await?;
     tracing::info!(device = %device.device_id, after = q.after, changes = resp.changes.len(),
-        next = resp.next, more = resp.more, reset = resp.reset, "pull served");
+        next = resp.next, more = resp.more, reset = resp.reset,
+        release = resp.release.as_ref().map(|r| r.version.as_str()), "pull served");
     feed_answer(&headers, &resp)
 }
 
@@ -790,4 +808,53 @@ async fn download(
     let len = q.len.unwrap_or(proto::DEFAULT_CHUNK);
     let bytes = blocking(move || store.download(&device, &sha, offset, len)).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// A chunk of a published release's package, from `offset`: devices resume a cut download here.
+async fn release_download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(sha): Path<String>,
+    Query(q): Query<ReleaseQuery>,
+) -> Result<Response, ApiError> {
+    check_sha(&sha)?;
+    if q.offset < 0 {
+        return Err(ApiError(HqError::BadRequest("offset")));
+    }
+    let device = device(&state, &headers).await?;
+    let store = state.store.clone();
+    let len = q.len.unwrap_or(proto::DEFAULT_CHUNK);
+    let bytes = blocking(move || store.release_chunk(&device, &sha, q.offset, len)).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+#[derive(Deserialize)]
+struct ReleaseQuery {
+    #[serde(default)]
+    offset: i64,
+    #[serde(default)]
+    len: Option<usize>,
+}
+
+/// A device refused a release's package or failed to install it.
+async fn release_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(report): Json<proto::ReleaseReport>,
+) -> Result<StatusCode, ApiError> {
+    let device = device(&state, &headers).await?;
+    // A code and a version, from a fixed alphabet: nothing a device could write into the log.
+    let plain = |s: &str, max: usize| {
+        s.len() <= max
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    };
+    if !plain(&report.version, 32) || !plain(&report.outcome, 64) || !plain(&report.sha256, 64) {
+        return Err(ApiError(HqError::BadRequest("release report")));
+    }
+    tracing::warn!(device = %device.device_id, version = %report.version,
+        outcome = %report.outcome, "device reported a release problem");
+    let store = state.store.clone();
+    blocking(move || store.report_release(&device, &report, chrono::Utc::now())).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -23,6 +23,14 @@
 //! | `GET /v1/attachments/{sha256}/status` | | [`UploadStatus`] |
 //! | `PUT /v1/attachments/{sha256}?offset=N` | bytes of one chunk | [`UploadStatus`] |
 //! | `GET /v1/attachments/{sha256}?offset=N&len=M` | | bytes |
+//! | `GET /v1/releases/{sha256}?offset=N&len=M` | | bytes of a published release ([`Release`]) |
+//! | `POST /v1/releases/report` | [`ReleaseReport`] | 204 |
+//!
+//! **Updates.** A device names its app version in the header [`APP_VERSION_HEADER`]; HQ records
+//! it (the console shows which version each device runs) and, when it holds a newer release,
+//! names it in the pull answer ([`PullResponse::release`], absent otherwise). The device fetches
+//! it in chunks it can resume after a cut, checks it ([`release::check_release`]) and reports a
+//! package it refused.
 //!
 //! **Push.** A push is one streamed request carrying many batches: each frame is one
 //! [`PushRequest`], and all frames are one zstd stream flushed at each frame's end, so the whole
@@ -61,6 +69,11 @@ pub const PROTOCOL: u32 = 3;
 
 /// The request header that carries [`PROTOCOL`].
 pub const PROTOCOL_HEADER: &str = "sila-protocol";
+
+/// The request header that carries the device's app version (`MAJOR.MINOR.PATCH`).
+pub const APP_VERSION_HEADER: &str = "sila-app-version";
+
+pub mod release;
 
 /// The content type of a push stream.
 pub const PUSH_STREAM: &str = "application/vnd.sila.push-stream";
@@ -328,6 +341,32 @@ pub struct PullResponse {
     /// behind what HQ holds of it, or what it holds differs from HQ's copy.
     #[serde(default)]
     pub reset: bool,
+    /// A release of the app newer than the version the device named in [`APP_VERSION_HEADER`]:
+    /// absent when there is none (most answers), so it costs nothing when nothing changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<Release>,
+}
+
+/// A release of the desktop app published at HQ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// `MAJOR.MINOR.PATCH`.
+    pub version: String,
+    /// The package's SHA-256 (hex), also its address under `/v1/releases/`.
+    pub sha256: String,
+    pub size: i64,
+    /// The package's minisign signature, as `tauri signer sign` writes it (base64 text).
+    pub signature: String,
+}
+
+/// What a device did with a release it was offered: a refused package (its reason code from
+/// [`release::ReleaseError::code`]) or a failed installation, so HQ shows it beside the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseReport {
+    pub version: String,
+    pub sha256: String,
+    /// A code, never text from the package or the device.
+    pub outcome: String,
 }
 
 /// The phases of a re-download, in order: what makes the desk usable first (staff, the knowledge

@@ -47,6 +47,9 @@ pub struct SyncOptions {
     pub check_holding: bool,
     /// Told after every page of a re-download (the progress bar of a new laptop).
     pub progress: Option<Progress>,
+    /// The app's version (`MAJOR.MINOR.PATCH`), sent with every request: HQ shows which version
+    /// each device runs and offers a newer release in the pull answer ([`SyncReport::release`]).
+    pub app_version: Option<String>,
 }
 
 impl Default for SyncOptions {
@@ -63,6 +66,7 @@ impl Default for SyncOptions {
             failpoint: ClientFailpoint::from_env(),
             check_holding: true,
             progress: None,
+            app_version: None,
         }
     }
 }
@@ -110,6 +114,9 @@ pub struct SyncReport {
     pub resent: usize,
     /// Unsent operations given new numbers because the store was behind HQ (restored, copied).
     pub carried_over: usize,
+    /// A release of the app newer than [`SyncOptions::app_version`] that HQ offers
+    /// ([`crate::update`] fetches and checks it).
+    pub release: Option<proto::Release>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +220,13 @@ impl HqClient {
             proto::PROTOCOL_HEADER,
             reqwest::header::HeaderValue::from(proto::PROTOCOL),
         );
+        if let Some(v) = opts
+            .app_version
+            .as_deref()
+            .and_then(|v| reqwest::header::HeaderValue::from_str(v).ok())
+        {
+            headers.insert(proto::APP_VERSION_HEADER, v);
+        }
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(opts.connect_timeout)
@@ -433,6 +447,41 @@ impl HqClient {
             return Self::answer::<()>(resp).await.map(|_| Vec::new());
         }
         Ok(resp.bytes().await.map_err(net)?.to_vec())
+    }
+}
+
+impl HqClient {
+    /// Bytes of a release's package from `offset` (at most `len`; empty at its end).
+    pub async fn release_chunk(
+        &self,
+        sha: &str,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, SyncError> {
+        let resp = self
+            .auth(self.http.get(self.url(&format!("/v1/releases/{sha}"))))
+            .query(&[("offset", offset), ("len", len as u64)])
+            .send()
+            .await
+            .map_err(net)?;
+        if !resp.status().is_success() {
+            return Self::answer::<()>(resp).await.map(|_| Vec::new());
+        }
+        Ok(resp.bytes().await.map_err(net)?.to_vec())
+    }
+
+    /// Tell HQ this device refused a release's package or failed to install it.
+    pub async fn report_release(&self, report: &proto::ReleaseReport) -> Result<(), SyncError> {
+        let resp = self
+            .auth(self.http.post(self.url("/v1/releases/report")))
+            .json(report)
+            .send()
+            .await
+            .map_err(net)?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        Self::answer::<()>(resp).await
     }
 }
 
@@ -852,6 +901,9 @@ async fn pull_all(
         }
         if resp.next < after || (resp.more && resp.next == after) {
             return Err(SyncError::Protocol("pull cursor went backwards"));
+        }
+        if resp.release.is_some() {
+            report.release = resp.release;
         }
         let changes = changes(resp.changes);
         applied += store.apply_hq_changes(&changes, resp.next)?;

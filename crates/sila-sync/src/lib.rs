@@ -1,6 +1,6 @@
 //! Sync between a branch store and headquarters: the wire protocol ([`proto`]), the client that
 //! pushes the outbox, pulls HQ's change feed and moves attachments ([`client`]), the background
-//! scheduler the desktop shell drives ([`scheduler`]), and the status the home screen shows
+//! scheduler the desktop shell drives ([`scheduler`]), updates of the app from HQ ([`update`]), and the status the home screen shows
 //! ([`SyncStatus`]).
 //!
 //! The client never decides what a record means: the store applies what HQ sends, HQ applies what
@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod scheduler;
+pub mod update;
 
 /// The wire protocol, shared with headquarters.
 pub use sila_proto as proto;

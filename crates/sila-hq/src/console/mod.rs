@@ -35,6 +35,8 @@ pub const COOKIE: &str = "sila_hq_session";
 const SESSION_HOURS: i64 = 12;
 /// Largest request body (a knowledge-base document, base64 in JSON).
 const MAX_BODY: usize = 24 * 1024 * 1024;
+/// Largest package an administrator may publish as a release (the .deb is about 15 MB).
+const MAX_RELEASE: usize = 256 * 1024 * 1024;
 
 #[derive(Clone)]
 struct ConsoleState {
@@ -73,6 +75,12 @@ pub fn router(store: Arc<dyn HqStore>) -> Router {
         .route("/dashboard", get(dashboard))
         .route("/export/{name}", get(export_file))
         .route("/devices", get(devices))
+        .route(
+            "/releases",
+            get(releases_list)
+                .post(release_publish)
+                .layer(DefaultBodyLimit::max(MAX_RELEASE)),
+        )
         .route("/devices/{id}/revoke", post(revoke))
         .route("/enrol-codes", post(enrol_code))
         .route("/staff", get(staff_list).post(staff_add))
@@ -1073,6 +1081,61 @@ async fn devices(
     let (devices, branches) =
         blocking(move || Ok((store.devices()?, console(&store)?.branches()?))).await?;
     Ok(Json(json!({"devices": devices, "branches": branches})))
+}
+
+/// Published releases of the desktop app, with how many devices run each (the devices page shows
+/// each device's version).
+async fn releases_list(
+    State(state): State<ConsoleState>,
+    method: Method,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    signed_in(&state, &headers, &method, &[ConsoleRole::Admin]).await?;
+    let store = state.store.clone();
+    let releases = blocking(move || store.releases()).await?;
+    Ok(Json(json!({ "releases": releases })))
+}
+
+#[derive(Deserialize)]
+struct ReleaseQuery {
+    version: String,
+}
+
+/// The header that carries a release's signature (the `.sig` file's base64 text) beside its
+/// package, which is the request's body as is.
+const SIGNATURE_HEADER: &str = "x-release-signature";
+
+/// An administrator publishes a release: the package as the body, the signature in a header;
+/// refused unless it verifies against HQ's update key.
+async fn release_publish(
+    State(state): State<ConsoleState>,
+    method: Method,
+    headers: HeaderMap,
+    Query(q): Query<ReleaseQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let s = signed_in(&state, &headers, &method, &[ConsoleRole::Admin]).await?;
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConsoleError::bad("signature_required"))?
+        .to_owned();
+    let store = state.store.clone();
+    let by = s.staff.username.clone();
+    let release =
+        blocking(move || store.publish_release(&q.version, &body, &signature, &by, Utc::now()))
+            .await?;
+    audit(
+        &state,
+        &s.staff,
+        "release.publish",
+        "release",
+        release.version.clone(),
+        json!({"sha256": release.sha256, "size": release.size}),
+    )
+    .await?;
+    Ok(Json(json!({ "release": release })))
 }
 
 async fn revoke(

@@ -38,6 +38,10 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "last_seq",
             "resync_requested",
             "credential_used_at",
+            "app_version",
+            "update_version",
+            "update_outcome",
+            "update_at",
         ],
     ),
     (
@@ -102,6 +106,21 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "fields",
         ],
     ),
+    (
+        "releases",
+        &[
+            "version",
+            "major",
+            "minor",
+            "patch",
+            "sha256",
+            "size",
+            "signature",
+            "published_at",
+            "published_by",
+        ],
+    ),
+    ("release_chunks", &["sha256", "n", "bytes"]),
     (
         "attachments",
         &["sha256", "mime", "size", "received", "complete", "bytes"],

@@ -44,6 +44,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_register",
         include_str!("../../../../migrations/hq-postgres/0004_register.sql"),
     ),
+    (
+        "0005_releases",
+        include_str!("../../../../migrations/hq-postgres/0005_releases.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.

@@ -58,6 +58,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_register",
         include_str!("../../../../migrations/hq/0010_register.sql"),
     ),
+    (
+        "0011_releases",
+        include_str!("../../../../migrations/hq/0011_releases.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for HqError {

@@ -13,6 +13,7 @@
 //! - [`push`]: a batch of operations from one device (sequence numbers, repeats, reused numbers).
 //! - [`ops`]: what each operation may do (records, lifecycle, staff, attachments).
 //! - [`fields`]: the per-field merge every edit of a record goes through.
+//! - [`releases`]: a release of the desktop app is published only signed with HQ's update key.
 
 pub mod devices;
 pub mod fields;
@@ -21,6 +22,7 @@ pub mod ops;
 pub mod promise;
 pub mod push;
 pub mod register;
+pub mod releases;
 pub mod staff;
 
 use sila_domain::catalog::Policy;

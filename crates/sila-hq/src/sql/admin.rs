@@ -11,7 +11,7 @@ use sila_domain::duplicates;
 
 pub fn devices(c: &mut dyn Conn) -> Result<Vec<DeviceInfo>> {
     c.query(
-        "SELECT device_id, branch, enrolled_at, revoked_at, last_seen_at, last_seq FROM devices ORDER BY branch, enrolled_at",
+        "SELECT device_id, branch, enrolled_at, revoked_at, last_seen_at, last_seq, app_version, update_version, update_outcome, update_at FROM devices ORDER BY branch, enrolled_at",
         params![],
     )?
     .iter()
@@ -23,6 +23,10 @@ pub fn devices(c: &mut dyn Conn) -> Result<Vec<DeviceInfo>> {
             revoked_at: r.opt_text(3)?,
             last_seen_at: r.opt_text(4)?,
             last_seq: r.i64(5)?,
+            app_version: r.opt_text(6)?,
+            update_version: r.opt_text(7)?,
+            update_outcome: r.opt_text(8)?,
+            update_at: r.opt_text(9)?,
         })
     })
     .collect()

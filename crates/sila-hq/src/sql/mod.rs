@@ -1,12 +1,13 @@
 //! HQ's storage operations in SQL, written once for both engines ([`crate::db`]): the
 //! transaction the rules run in ([`tx`]), what devices read ([`read`]), what administration and
-//! review read ([`admin`]), the console's storage ([`console`]) and its register ([`register`]). No rule lives here: what may
+//! review read ([`admin`]), the console's storage ([`console`]) and its register ([`register`]), releases of the app ([`releases`]). No rule lives here: what may
 //! be stored is decided in [`crate::rules`].
 
 pub mod admin;
 pub mod console;
 pub mod read;
 pub mod register;
+pub mod releases;
 pub mod tx;
 
 // The two helpers every stage of HQ's SQL uses live here, below the stages, so that no stage

@@ -78,6 +78,7 @@ pub fn pull(
             next: after,
             more: false,
             reset: true,
+            release: None,
         });
     }
     // Scan a bounded stretch of the feed (the device's own entries are passed over but still
@@ -139,6 +140,7 @@ pub fn pull(
         next,
         more,
         reset,
+        release: None,
     })
 }
 
@@ -398,6 +400,7 @@ pub fn snapshot(
         next,
         more,
         reset: false,
+        release: None,
     })
 }
 

@@ -12,7 +12,7 @@ use sila_domain::case::{CaseEvent, Transition};
 use sila_domain::ids::StaffId;
 use sila_proto::{
     EnrollRequest, EnrollResponse, LookupResponse, PullResponse, PushRequest, PushResponse,
-    PushState, SnapshotPlan, UploadStatus,
+    PushState, Release, ReleaseReport, SnapshotPlan, UploadStatus,
 };
 
 pub mod console;
@@ -32,6 +32,24 @@ pub struct DeviceInfo {
     pub revoked_at: Option<String>,
     pub last_seen_at: Option<String>,
     pub last_seq: i64,
+    /// The app version the device last named when it synced.
+    pub app_version: Option<String>,
+    /// The last problem the device reported with a release: its version, the code, when.
+    pub update_version: Option<String>,
+    pub update_outcome: Option<String>,
+    pub update_at: Option<String>,
+}
+
+/// A published release of the desktop app, as the console and `sila-hq releases` list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseInfo {
+    pub version: String,
+    pub sha256: String,
+    pub size: i64,
+    pub published_at: String,
+    pub published_by: String,
+    /// Devices (not revoked) that run it now.
+    pub devices: i64,
 }
 
 /// A person acting at HQ (the committee, HQ staff), passed in by the console or the command line.
@@ -172,6 +190,39 @@ pub trait HqStore: ConsoleStore + RegisterStore + Send + Sync + 'static {
         bytes: &[u8],
     ) -> Result<UploadStatus>;
     fn download(&self, device: &Device, sha256: &str, offset: i64, len: usize) -> Result<Vec<u8>>;
+
+    // ---- releases of the desktop app (devices learn of them on pull) ----
+
+    /// Note the app version a device named (written only when it changed) and answer the newest
+    /// release when it is newer than that version.
+    fn release_for(&self, device: &Device, version: Option<&str>) -> Result<Option<Release>>;
+    /// Bytes of a release's package from `offset` (at most `len`; empty at its end).
+    fn release_chunk(
+        &self,
+        device: &Device,
+        sha256: &str,
+        offset: i64,
+        len: usize,
+    ) -> Result<Vec<u8>>;
+    /// A device refused a package or failed to install it: kept on its row for the console.
+    fn report_release(
+        &self,
+        device: &Device,
+        report: &ReleaseReport,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Publish a release: refused unless its signature verifies against HQ's update key, and
+    /// unless its version is new. `by` names who published it (a console account, "cli").
+    fn publish_release(
+        &self,
+        version: &str,
+        package: &[u8],
+        signature: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Release>;
+    /// Every published release, newest first, with how many devices run each.
+    fn releases(&self) -> Result<Vec<ReleaseInfo>>;
 
     // ---- administration (the command line, the console, tests) ----
 

@@ -563,8 +563,13 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_with(|hq| hq).await
+    }
+
+    /// A server on an HQ store set up by `f` (an update key, …).
+    pub async fn start_with(f: impl FnOnce(Hq) -> Hq) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let hq = Arc::new(Hq::open(sila_hq::testing::fresh_db(dir.path())).unwrap());
+        let hq = Arc::new(f(Hq::open(sila_hq::testing::fresh_db(dir.path())).unwrap()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -5,4 +5,5 @@
 mod console;
 mod hardening;
 mod register;
+mod releases;
 mod seed;

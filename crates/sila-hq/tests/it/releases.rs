@@ -1,0 +1,229 @@
+//! Releases of the desktop app (issue 13.2): HQ publishes only a package whose signature
+//! verifies against its update key, offers the newest release to a device that runs an older
+//! version, serves it in chunks from any offset, shows which version each device runs, and
+//! keeps what a device reported about a package it refused. Through the store, the command
+//! line's path, and the console's and devices' HTTP endpoints on a real server.
+
+use crate::console::{Client, Server};
+use chrono::Utc;
+use serde_json::Value;
+use sila_hq::Hq;
+use sila_hq::console::{ConsoleRole, ConsoleStore};
+use sila_hq::store::{Device, HqStore};
+use sila_proto::release::UpdateKey;
+
+const KEY: &str = include_str!("../../../../tests/fixtures/update/test-key.pub");
+const OTHER: &str = include_str!("../../../../tests/fixtures/update/other-key.pub");
+/// `tauri signer sign`'s signature of [`package`] by the test key.
+const SIG: &str = include_str!("../../../../tests/fixtures/update/release-300k.sig");
+
+/// The fixture package (300,000 bytes anyone can remake).
+fn package() -> Vec<u8> {
+    (0..300_000u64).map(|i| ((i * 7919) % 251) as u8).collect()
+}
+
+fn keyed(hq: Hq) -> Hq {
+    hq.with_update_key(UpdateKey::decode(KEY).unwrap())
+}
+
+fn device(hq: &Hq, branch: &str) -> (Device, String) {
+    let code = hq
+        .create_enrol_code(branch, chrono::Duration::hours(1), Utc::now())
+        .unwrap();
+    let id = sila_domain::ids::DeviceId::new_v7().to_string();
+    let r = hq
+        .enroll(
+            &sila_proto::EnrollRequest {
+                code,
+                device_id: id.clone(),
+                branch: branch.into(),
+            },
+            Utc::now(),
+        )
+        .unwrap();
+    (hq.authenticate(&r.token, Utc::now()).unwrap(), r.token)
+}
+
+#[tokio::test]
+async fn only_a_package_signed_with_the_update_key_is_published() {
+    let s = Server::start_with(keyed).await;
+    let now = Utc::now();
+    let code = |r: Result<sila_proto::Release, sila_hq::HqError>| r.unwrap_err().code();
+    // Tampered: one byte changed after signing.
+    let mut tampered = package();
+    tampered[200_000] ^= 0x40;
+    assert_eq!(
+        code(s.hq.publish_release("0.2.0", &tampered, SIG, "cli", now)),
+        "update_bad_signature"
+    );
+    assert_eq!(
+        code(s.hq.publish_release("0.2.0", &package(), "garbage", "cli", now)),
+        "update_bad_signature_format"
+    );
+    assert_eq!(
+        code(s.hq.publish_release("0.2", &package(), SIG, "cli", now)),
+        "update_bad_version"
+    );
+    assert!(
+        s.hq.releases().unwrap().is_empty(),
+        "nothing refused was stored"
+    );
+    let r =
+        s.hq.publish_release("0.2.0", &package(), SIG, "cli", now)
+            .unwrap();
+    assert_eq!(r.size, 300_000);
+    assert_eq!(
+        code(s.hq.publish_release("0.2.0", &package(), SIG, "cli", now)),
+        "release_exists"
+    );
+    // Signed by another key than HQ's, or no key configured: refused.
+    let dir = tempfile::tempdir().unwrap();
+    let db = sila_hq::testing::fresh_db(dir.path());
+    let other = Hq::open(&db)
+        .unwrap()
+        .with_update_key(UpdateKey::decode(OTHER).unwrap());
+    assert_eq!(
+        code(other.publish_release("0.2.0", &package(), SIG, "cli", now)),
+        "update_bad_signature"
+    );
+    let none = Hq::open(&db).unwrap();
+    assert_eq!(
+        code(none.publish_release("0.2.0", &package(), SIG, "cli", now)),
+        "no_update_key"
+    );
+}
+
+#[tokio::test]
+async fn a_device_is_offered_only_a_newer_release_and_its_version_is_shown() {
+    let s = Server::start_with(keyed).await;
+    let (d, _) = device(&s.hq, "الأفلاج");
+    assert_eq!(s.hq.release_for(&d, Some("0.1.0")).unwrap(), None);
+    s.hq.publish_release("0.2.0", &package(), SIG, "cli", Utc::now())
+        .unwrap();
+    let offered = s.hq.release_for(&d, Some("0.1.0")).unwrap().unwrap();
+    assert_eq!(offered.version, "0.2.0");
+    let info = s.hq.devices().unwrap();
+    assert_eq!(info[0].app_version.as_deref(), Some("0.1.0"));
+    assert_eq!(s.hq.release_for(&d, Some("0.2.0")).unwrap(), None);
+    assert_eq!(s.hq.release_for(&d, Some("0.10.0")).unwrap(), None);
+    let info = s.hq.devices().unwrap();
+    assert_eq!(info[0].app_version.as_deref(), Some("0.10.0"));
+    // The package comes back whole from any offsets, chunk by chunk.
+    let mut got = Vec::new();
+    while got.len() < 300_000 {
+        let c =
+            s.hq.release_chunk(&d, &offered.sha256, got.len() as i64, 50_000)
+                .unwrap();
+        assert!(!c.is_empty() && c.len() <= 50_000);
+        got.extend(c);
+    }
+    assert_eq!(got, package());
+    assert!(
+        s.hq.release_chunk(&d, &offered.sha256, 300_000, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.hq.release_chunk(&d, &offered.sha256, 300_001, 10)
+            .unwrap_err()
+            .code(),
+        "bad_request"
+    );
+}
+
+#[tokio::test]
+async fn the_console_publishes_a_release_and_shows_each_devices_version_and_report() {
+    let s = Server::start_with(keyed).await;
+    s.hq.add_console_staff(
+        "admin",
+        "",
+        "long-enough-password",
+        &[ConsoleRole::Admin],
+        Utc::now(),
+    )
+    .unwrap();
+    let (_, token) = device(&s.hq, "الأفلاج");
+    let (_, _, c) = Client::sign_in(&s.url, "admin", "long-enough-password").await;
+    let c = c.unwrap();
+    let publish = |body: Vec<u8>, sig: &'static str, csrf: bool| {
+        let mut req = c
+            .http
+            .post(format!("{}/console/api/releases?version=0.2.0", c.url))
+            .header("cookie", &c.cookie)
+            .header("x-release-signature", sig.trim())
+            .body(body);
+        if csrf {
+            req = req.header("x-csrf-token", &c.csrf);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    assert_eq!(
+        publish(package(), SIG, false).await.0,
+        403,
+        "no CSRF token, no change"
+    );
+    let mut tampered = package();
+    tampered[7] ^= 1;
+    let (st, body) = publish(tampered, SIG, true).await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (400, Some("update_bad_signature"))
+    );
+    let (st, body) = publish(package(), SIG, true).await;
+    assert_eq!(st, 200, "{body}");
+    let (_, list) = c.get("/releases").await;
+    assert_eq!(list["releases"][0]["version"], "0.2.0");
+    // The device syncs naming its version: the pull answer names the newer release, and the
+    // devices page shows the version.
+    let http = reqwest::Client::new();
+    let pull: Value = http
+        .get(format!("{}/v1/pull?after=0&own=0", s.url))
+        .bearer_auth(&token)
+        .header(sila_proto::PROTOCOL_HEADER, sila_proto::PROTOCOL)
+        .header(sila_proto::APP_VERSION_HEADER, "0.1.0")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pull["release"]["version"], "0.2.0");
+    assert_eq!(pull["release"]["size"], 300_000);
+    // It refuses the package and says so: the devices page shows it.
+    let r = http
+        .post(format!("{}/v1/releases/report", s.url))
+        .bearer_auth(&token)
+        .header(sila_proto::PROTOCOL_HEADER, sila_proto::PROTOCOL)
+        .json(&sila_proto::ReleaseReport {
+            version: "0.2.0".into(),
+            sha256: pull["release"]["sha256"].as_str().unwrap().into(),
+            outcome: "update_hash_mismatch".into(),
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let (_, devices) = c.get("/devices").await;
+    let d = &devices["devices"][0];
+    assert_eq!(d["app_version"], "0.1.0");
+    assert_eq!(d["update_version"], "0.2.0");
+    assert_eq!(d["update_outcome"], "update_hash_mismatch");
+    // A report is a code, never free text a device could write into HQ's log.
+    let r = http
+        .post(format!("{}/v1/releases/report", s.url))
+        .bearer_auth(&token)
+        .header(sila_proto::PROTOCOL_HEADER, sila_proto::PROTOCOL)
+        .json(&serde_json::json!({"version": "0.2.0", "sha256": "x", "outcome": "bad\nline"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let (_, audit) = c.get("/audit").await;
+    assert!(audit.to_string().contains("release.publish"));
+}
