@@ -223,6 +223,8 @@ impl Branch {
                     total.conflicts += r.conflicts;
                     total.files_sent += r.files_sent;
                     total.carried_over += r.carried_over;
+                    total.sent_again += r.sent_again;
+                    total.lost += r.lost;
                     total.redownloaded |= r.redownloaded;
                     total.pending = r.pending;
                     if quiet {

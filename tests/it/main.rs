@@ -8,6 +8,7 @@ mod hostile;
 mod join;
 mod moving_up;
 mod proxy;
+mod restore;
 mod servers;
 mod staff_access;
 mod sync_faults;

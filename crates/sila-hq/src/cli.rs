@@ -27,6 +27,12 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backups {
+    Copies,
+    Continuous,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the HQ server.
@@ -36,6 +42,20 @@ enum Command {
         /// Log as JSON lines (for a log collector) instead of text.
         #[arg(long)]
         json_logs: bool,
+        /// How HQ's database is backed up: `copies` (`sila-hq backup`, the default: devices
+        /// keep what they sent after the last copy, to send it again after a restore) or
+        /// `continuous` (PostgreSQL with WAL archiving: a restore never goes back past an
+        /// acknowledgement, so devices keep nothing once it is acknowledged).
+        #[arg(long, value_enum, default_value_t = Backups::Copies)]
+        backups: Backups,
+    },
+    /// Copy HQ's database into FILE while it serves (SQLite's online backup, or `pg_dump` of
+    /// PostgreSQL), and record that the copy holds each device's operations up to now. Restore
+    /// by serving the copy (SQLite) or `pg_restore` into an empty database; branches then send
+    /// again what they did after the copy.
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Print a one-time device enrolment code for a branch.
     EnrollCode {
@@ -176,6 +196,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Command::Backup { out } = &cli.command {
+        let r = crate::backup::backup(&cli.db, out, chrono::Utc::now())?;
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
     let mut store = Hq::open(&cli.db).context("opening the HQ database")?;
     if let Some(path) = &cli.update_key {
         let text = std::fs::read_to_string(path).context("reading the update key")?;
@@ -186,7 +211,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let now = chrono::Utc::now();
     match cli.command {
-        Command::Serve { listen, json_logs } => {
+        Command::Serve {
+            listen,
+            json_logs,
+            backups,
+        } => {
+            let store = store.with_continuous_backups(backups == Backups::Continuous);
             let filter = tracing_subscriber::EnvFilter::try_from_env("SILA_LOG")
                 .unwrap_or_else(|_| "info".into());
             if json_logs {
@@ -366,7 +396,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             println!("{}", serde_json::to_string(&staff)?);
         }
-        Command::MigrateStore { .. } => unreachable!("handled before the store is opened"),
+        Command::MigrateStore { .. } | Command::Backup { .. } => {
+            unreachable!("handled before the store is opened")
+        }
         Command::PublishDoc {
             title,
             body,

@@ -37,6 +37,9 @@ pub struct Hq {
     /// The key releases of the desktop app must be signed with (the one the apps carry); without
     /// it nothing can be published.
     update_key: Option<sila_proto::release::UpdateKey>,
+    /// The operator archives the database continuously (PostgreSQL WAL archiving): what HQ
+    /// acknowledged is as safe as its backups, and devices need not keep payloads to resend.
+    continuous_backups: bool,
 }
 
 /// The charity's policy HQ applies (the promise, reminders).
@@ -65,6 +68,8 @@ impl Hq {
         let (hq_device, token_key) = db::run(&*engine, Mode::Write, |c| {
             let device = sql::meta_or_init(c, "hq_device", || DeviceId::new_v7().to_string())?;
             let key = sql::meta_or_init(c, "token_key", random_hex)?;
+            // HQ's timeline; a restore from a copy `sila-hq backup` made brings another.
+            sql::meta_or_init(c, "epoch", random_hex)?;
             sql::register::index_existing(c)?;
             Ok((device, key))
         })?;
@@ -81,12 +86,21 @@ impl Hq {
             token_key,
             duplicates: Mutex::new(None),
             update_key: None,
+            continuous_backups: false,
         })
     }
 
     /// The key releases must be signed with (`sila-hq --update-key`).
     pub fn with_update_key(mut self, key: sila_proto::release::UpdateKey) -> Hq {
         self.update_key = Some(key);
+        self
+    }
+
+    /// Tell devices that everything HQ acknowledged is backed up (`serve --backups
+    /// continuous`): only for a database archived continuously, where no restore goes back past
+    /// an acknowledgement.
+    pub fn with_continuous_backups(mut self, yes: bool) -> Hq {
+        self.continuous_backups = yes;
         self
     }
 
@@ -143,11 +157,13 @@ impl HqStore for Hq {
             return Err(HqError::Forbidden("device_id"));
         }
         let policy = policy();
+        let awaiting_branch = self.read(|c| sql::read::awaiting_branch(c, device))?;
         let ctx = rules::Context {
             device_id: &device.device_id,
             branch: &device.branch,
             policy: &policy,
             now,
+            awaiting_branch,
         };
         self.rules(|tx| rules::push::push(tx, &ctx, &req.ops))
     }
@@ -164,7 +180,15 @@ impl HqStore for Hq {
         own: i64,
         digest: Option<&str>,
     ) -> Result<PullResponse> {
-        self.read(|c| sql::read::pull(c, device, after, limit, own, digest))
+        let continuous = self.continuous_backups;
+        let (resp, seen) =
+            self.read(|c| sql::read::pull(c, device, after, limit, own, digest, continuous))?;
+        // Once per device on a restored HQ: it has come back, and sends again what HQ lacks in
+        // this same pass.
+        if let Some(epoch) = seen {
+            self.write(|c| sql::read::note_seen(c, device, &epoch))?;
+        }
+        Ok(resp)
     }
 
     fn snapshot_plan(&self, device: &Device) -> Result<SnapshotPlan> {

@@ -14,6 +14,7 @@
 //! The binary (`src/bin/sila-hq.rs`) is a thin command line over these. This crate never logs
 //! personal data or credentials, and the HTTP layer never runs SQL.
 
+pub mod backup;
 pub mod cli;
 pub mod console;
 pub mod db;

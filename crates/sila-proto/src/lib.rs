@@ -49,6 +49,13 @@
 //! own operations caused (it has them), and a device whose own sequence is behind what HQ holds
 //! of it (restored or copied) is told to re-download the branch.
 //!
+//! **HQ restored from a backup.** Every feed answer carries the device's [`Standing`]: what HQ
+//! holds of it, what HQ's last backup holds (the device keeps the payloads after that), and HQ's
+//! epoch with the branch's feed position when it began. A device HQ holds less of than it had
+//! acknowledged sends those operations again under the same numbers and IDs; a push past what HQ
+//! holds is answered [`SEQ_GAP`]; an operation whose payload the device no longer has goes as
+//! [`LOST_OP`]; a device meeting another epoch reads the feed again from where it began.
+//!
 //! Errors are `{"code", "message"}` with an HTTP status: 401 unknown credential, 403 revoked device
 //! or another branch's record, 409 an enrolment code already used by another device, 410 an expired
 //! code, 426 a client too old for this HQ, 400 a malformed request. A 4xx is never retried as is; a
@@ -198,6 +205,28 @@ impl OpResult {
 /// operation sent; it carries it over under a new number.
 pub const SEQ_REUSED: &str = "seq_reused";
 
+/// The reason HQ gives for an operation numbered past the next one it expects of the device
+/// (HQ's own numbers stop at the answer's `acked_through`): HQ was restored from a copy older
+/// than the device's acknowledgements. Nothing from that operation on is applied; the device
+/// takes its acknowledgements back after `acked_through` and sends those operations again under
+/// the same numbers and IDs.
+pub const SEQ_GAP: &str = "seq_gap";
+
+/// The reason HQ gives for an operation it holds back: it was restored from a copy, the
+/// operation refers to a record it does not hold, and another device of the branch, which has
+/// not come back since, may send that record again. Nothing from that operation on is applied;
+/// the device sends it again at its next pass (it is not an error).
+pub const HELD: &str = "held";
+
+/// The name of an operation a device can no longer send (its payload was emptied once HQ's
+/// backups held it, and HQ was then restored from an older copy): it keeps its number and ID so
+/// the device's sequence has no hole, HQ records it refused with [`LOST_AT_DEVICE`] and raises
+/// an alert, and the device lists it as refused. The entity and its ID are the original's.
+pub const LOST_OP: &str = "sync.lost";
+
+/// The reason recorded for a [`LOST_OP`].
+pub const LOST_AT_DEVICE: &str = "lost_at_device";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpOutcome {
     pub seq: i64,
@@ -345,6 +374,9 @@ pub struct PullResponse {
     /// absent when there is none (most answers), so it costs nothing when nothing changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<Release>,
+    /// Where HQ stands with this device (a feed answer; absent from a re-download page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standing: Option<Standing>,
 }
 
 /// A release of the desktop app published at HQ.
@@ -367,6 +399,25 @@ pub struct ReleaseReport {
     pub sha256: String,
     /// A code, never text from the package or the device.
     pub outcome: String,
+}
+
+/// Where HQ stands with a device, sent with every feed answer so a device can tell that HQ went
+/// back in time (restored from a copy) and make it whole again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standing {
+    /// The highest sequence of this device HQ holds. Lower than what the device had
+    /// acknowledged: HQ was restored, and the device sends what came after again.
+    pub acked_through: i64,
+    /// The highest sequence of this device that HQ's last completed backup holds (or
+    /// `acked_through` when HQ's database is archived continuously): the device may forget the
+    /// payloads of its acknowledged operations up to here, and must keep the rest to resend.
+    pub backed_up_through: i64,
+    /// HQ's timeline: a restore from a copy made by `sila-hq backup` changes it.
+    pub epoch: String,
+    /// The branch's feed position at the start of this epoch. A device that knew another epoch
+    /// reads the feed again from here (if its cursor is past it): entries after it may carry
+    /// numbers it has read under the other timeline.
+    pub epoch_head: i64,
 }
 
 /// The phases of a re-download, in order: what makes the desk usable first (staff, the knowledge

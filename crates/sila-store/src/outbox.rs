@@ -100,7 +100,13 @@ pub fn pending(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Op
             entity,
             entity_id,
             base_version,
-            payload: serde_json::from_str(&payload)?,
+            // An acknowledged operation HQ lost in a restore whose payload this device had
+            // let go: it is sent as lost.
+            payload: if payload.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_str(&payload)?
+            },
             created_at: DateTime::parse_from_rfc3339(&created)
                 .map_err(|_| crate::StoreError::Corrupt)?
                 .into(),

@@ -90,6 +90,31 @@ pub struct AckReport {
     pub behind: bool,
 }
 
+/// Where HQ stands with this device, as a feed answer says (the wire's `Standing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HqStanding {
+    pub acked_through: i64,
+    pub backed_up_through: i64,
+    /// None when the answer did not say (a push answer): the epoch is left as it is.
+    pub epoch: Option<String>,
+    pub epoch_head: i64,
+}
+
+/// What taking HQ's standing into account did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StandingReport {
+    /// HQ is on another timeline than the last answer's (restored from a copy): the pull cursor
+    /// went back to where that timeline began, if it was past it.
+    pub epoch_changed: bool,
+    /// Acknowledged operations HQ no longer holds, made pending again to be sent again.
+    pub resend: usize,
+    /// Of those, operations whose payload this device had already let go (HQ's backups held
+    /// them, and HQ was restored from an older copy): they go as lost, an alert on both sides.
+    pub lost: usize,
+    /// Acknowledged payloads let go now that HQ's backups hold them.
+    pub emptied: usize,
+}
+
 /// An operation HQ refused, for the screen that lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RefusedOp {
@@ -125,6 +150,9 @@ pub struct SyncState {
     pub last_sync_at: Option<String>,
     pub last_error_code: Option<String>,
     pub pending: i64,
+    /// Operations of this device HQ lost in a restore and this device could not send again
+    /// (an alert: the work must be entered again by hand; the refused list names each).
+    pub lost_at_hq: i64,
 }
 
 /// A re-download of the branch in progress (resumable: kept in the store).
@@ -318,6 +346,112 @@ impl Store {
         take_branch_again(&tx)?;
         tx.commit()?;
         Ok(moved)
+    }
+
+    /// Take into account where HQ stands with this device, in one transaction:
+    ///
+    /// - another epoch than the last answer's: HQ was restored from a copy and numbers its feed
+    ///   again from the copy's positions, so the cursor goes back to where this epoch began (if
+    ///   it was past it) and nothing HQ numbers again is skipped;
+    /// - HQ holds fewer of this device's operations than it had acknowledged: those after
+    ///   `acked_through` become pending again, to be sent under the same numbers and IDs (HQ
+    ///   applies an operation once by its ID), and their files to be uploaded again; one whose
+    ///   payload is gone is sent as lost;
+    /// - acknowledged payloads HQ's backups hold are let go (they would never be sent again).
+    pub fn hq_standing(&mut self, s: &HqStanding) -> Result<StandingReport> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut report = StandingReport::default();
+        match (meta_get(&tx, "hq_epoch")?, &s.epoch) {
+            (_, None) => {}
+            (Some(known), Some(epoch)) if known == *epoch => {}
+            (Some(_), Some(epoch)) => {
+                report.epoch_changed = true;
+                let cursor: i64 = meta_get(&tx, "pull_cursor")?
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                if cursor > s.epoch_head {
+                    meta_set(&tx, "pull_cursor", &s.epoch_head.to_string())?;
+                }
+                if let Some(mut r) = meta_get(&tx, "redownload")?
+                    .and_then(|v| serde_json::from_str::<Redownload>(&v).ok())
+                    && r.feed_head > s.epoch_head
+                {
+                    r.feed_head = s.epoch_head;
+                    meta_set(&tx, "redownload", &serde_json::to_string(&r)?)?;
+                }
+                meta_set(&tx, "hq_epoch", epoch)?;
+            }
+            (None, Some(epoch)) => meta_set(&tx, "hq_epoch", epoch)?,
+        }
+        let (resend, lost): (i64, i64) = tx.query_row(
+            "SELECT count(*), count(*) FILTER (WHERE payload = '') FROM outbox
+             WHERE seq > ?1 AND acked_at IS NOT NULL",
+            [s.acked_through],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if resend > 0 {
+            // Their files may be gone from HQ too: asked about again once HQ holds the records.
+            tx.execute(
+                "DELETE FROM attachment_uploads WHERE sha256 IN (SELECT entity_id FROM outbox
+                    WHERE op = 'attachment.add' AND seq > ?1 AND acked_at IS NOT NULL)",
+                [s.acked_through],
+            )?;
+            tx.execute(
+                "UPDATE outbox SET acked_at = NULL, result = NULL
+                 WHERE seq > ?1 AND acked_at IS NOT NULL",
+                [s.acked_through],
+            )?;
+            let before: i64 = meta_get(&tx, "lost_at_hq")?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if lost > 0 {
+                meta_set(&tx, "lost_at_hq", &(before + lost).to_string())?;
+            }
+            report.resend = resend as usize;
+            report.lost = lost as usize;
+        }
+        // Let go of payloads only below the first operation HQ has not acknowledged here (one
+        // acknowledged later keeps its payload until the next backup's answer covers it).
+        let emptied: i64 = meta_get(&tx, "payloads_emptied_through")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+            .min(s.acked_through);
+        let first_pending: Option<i64> = tx.query_row(
+            "SELECT min(seq) FROM outbox WHERE acked_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        let through = s
+            .backed_up_through
+            .min(s.acked_through)
+            .min(first_pending.map_or(i64::MAX, |f| f - 1));
+        if through > emptied {
+            report.emptied = tx.execute(
+                "UPDATE outbox SET payload = '' WHERE seq > ?1 AND seq <= ?2
+                 AND acked_at IS NOT NULL AND payload <> ''",
+                params![emptied, through],
+            )?;
+        }
+        meta_set(
+            &tx,
+            "payloads_emptied_through",
+            &through.max(emptied).to_string(),
+        )?;
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// The holding digest this store had right after the last re-download HQ ordered on a
+    /// holding check: sending the same again would only order the same re-download (HQ lacks
+    /// records this store holds, which taking the branch again does not change).
+    pub fn holding_after_reset(&self) -> Result<Option<String>> {
+        meta_get(self.conn(), "holding_after_reset")
+    }
+
+    pub fn set_holding_after_reset(&mut self, digest: &str) -> Result<()> {
+        meta_set(self.conn(), "holding_after_reset", digest)
     }
 
     /// HQ ordered a re-download: the store takes the branch again on this pass.
@@ -680,6 +814,9 @@ impl Store {
             last_sync_at: meta_get(conn, "last_sync_at")?,
             last_error_code: meta_get(conn, "last_sync_error")?.filter(|s| !s.is_empty()),
             pending: outbox::pending_count(conn)?,
+            lost_at_hq: meta_get(conn, "lost_at_hq")?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
         })
     }
 
@@ -748,13 +885,8 @@ impl AckReport {
             Some("conflict") => self.conflicts += 1,
             _ => {}
         }
-        // HQ holds the operation now: nothing reads its payload again (only unacknowledged
-        // operations are pushed, carried over or consulted by the merge; a refused transition
-        // was marked just above), so it goes, which is most of an operation's size. The row
-        // stays: its number, ID and result are what the digest, the refused list and the
-        // uploads of attachments read.
-        tx.prepare_cached("UPDATE outbox SET payload = '' WHERE seq = ?1")?
-            .execute([seq])?;
+        // The payload stays until HQ's backups hold the operation ([`Store::hq_standing`]): if
+        // HQ is restored from an older copy, this device sends it again.
         Ok(())
     }
 }
@@ -775,7 +907,8 @@ fn mark_refused_event(
     let Some((op, case_id, payload)) = row else {
         return Ok(());
     };
-    if op != "case.transition" {
+    // A lost operation (no payload left) names no event.
+    if op != "case.transition" || payload.is_empty() {
         return Ok(());
     }
     let p: Value = serde_json::from_str(&payload)?;
@@ -828,7 +961,7 @@ fn pending_fields(
     let mut out = std::collections::HashSet::new();
     let mut stmt = w.tx.prepare_cached(
         "SELECT payload FROM outbox WHERE entity = ?1 AND entity_id = ?2 AND op LIKE '%.update'
-         AND acked_at IS NULL",
+         AND acked_at IS NULL AND payload <> ''",
     )?;
     for p in stmt.query_map(params![entity, id], |r| r.get::<_, String>(0))? {
         let p: Value = serde_json::from_str(&p?)?;

@@ -12,7 +12,7 @@ use crate::proto::{
     PushState, SnapshotPlan, UploadStatus, WireOp,
 };
 use serde::Serialize;
-use sila_store::sync::{HqChange, OpAck};
+use sila_store::sync::{HqChange, HqStanding, OpAck, StandingReport};
 use sila_store::{Store, StoreError};
 use std::time::Duration;
 
@@ -117,6 +117,10 @@ pub struct SyncReport {
     /// A release of the app newer than [`SyncOptions::app_version`] that HQ offers
     /// ([`crate::update`] fetches and checks it).
     pub release: Option<proto::Release>,
+    /// Acknowledged operations sent again because HQ was restored from an older copy.
+    pub sent_again: usize,
+    /// Of those, operations this device could no longer send (an alert on both sides).
+    pub lost: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -603,14 +607,22 @@ impl Failpoints {
 }
 
 fn wire(op: sila_store::outbox::RawOp) -> Result<WireOp, SyncError> {
+    // An acknowledged operation HQ lost in a restore, whose payload this device had let go once
+    // HQ's backups held it: it keeps its number and ID and goes as lost, which HQ records and
+    // raises as an alert.
+    let (name, payload) = if op.payload.is_empty() {
+        (proto::LOST_OP.to_owned(), "{}".to_owned())
+    } else {
+        (op.op, op.payload)
+    };
     Ok(WireOp {
         seq: op.seq,
         op_id: op.op_id,
-        op: op.op,
+        op: name,
         entity: op.entity,
         entity_id: op.entity_id,
         base_version: op.base_version,
-        payload: serde_json::value::RawValue::from_string(op.payload)
+        payload: serde_json::value::RawValue::from_string(payload)
             .map_err(|_| SyncError::Store(StoreError::Corrupt))?,
         created_at: chrono::DateTime::parse_from_rfc3339(&op.created_at)
             .map_err(|_| SyncError::Store(StoreError::Corrupt))?
@@ -708,6 +720,44 @@ fn carry_over(store: &mut Store, hq_last: i64, report: &mut SyncReport) -> Resul
     Ok(())
 }
 
+/// HQ holds this device's operations only up to `acked_through`: make what it lacks pending
+/// again (an acknowledgement says nothing about operations after it).
+fn resend_after(
+    store: &mut Store,
+    acked_through: i64,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let r = store.hq_standing(&HqStanding {
+        acked_through,
+        backed_up_through: 0,
+        epoch: None,
+        epoch_head: 0,
+    })?;
+    note_standing(report, &r);
+    Ok(())
+}
+
+fn note_standing(report: &mut SyncReport, r: &StandingReport) {
+    if r.resend > 0 {
+        tracing::warn!(
+            resend = r.resend,
+            lost = r.lost,
+            "headquarters lacks operations it had acknowledged (restored): sending them again"
+        );
+    }
+    if r.lost > 0 {
+        tracing::error!(
+            lost = r.lost,
+            "operations headquarters lost cannot be sent again from this device"
+        );
+    }
+    if r.epoch_changed {
+        tracing::warn!("headquarters is on another timeline (restored): reading its feed again");
+    }
+    report.sent_again += r.resend;
+    report.lost += r.lost;
+}
+
 fn acks(results: &[proto::OpOutcome]) -> Vec<OpAck> {
     results
         .iter()
@@ -740,6 +790,7 @@ async fn push_all(
     // grows to what the link carried in half the timeout, once a stream has shown it.
     let mut stream_bytes = opts.push_stream_bytes.max(1);
     let mut carried = 0;
+    let mut gaps = 0;
     loop {
         let Some(first) = store.outbox_batch(1)?.first().map(|op| op.seq) else {
             return Ok(());
@@ -789,6 +840,30 @@ async fn push_all(
         let r = store.record_push(&carried_now, resp.acked_through, &acks(&resp.results))?;
         count(report, &r);
         fp.hit("after_ack_commit");
+        if resp
+            .results
+            .iter()
+            .any(|o| o.reason.as_deref() == Some(proto::SEQ_GAP))
+        {
+            // HQ holds less of this device than it had acknowledged (restored from an older
+            // copy): what it lacks becomes pending again and goes in the next stream.
+            gaps += 1;
+            if gaps > 3 {
+                return Err(SyncError::Protocol("headquarters keeps missing operations"));
+            }
+            resend_after(store, resp.acked_through, report)?;
+            continue;
+        }
+        if resp
+            .results
+            .iter()
+            .any(|o| o.reason.as_deref() == Some(proto::HELD))
+        {
+            // HQ waits for another laptop of the branch to send again what this refers to:
+            // the rest stays pending until the next pass.
+            tracing::info!("headquarters holds operations back until the branch has caught up");
+            return Ok(());
+        }
         if r.behind {
             carried += 1;
             if carried > 3 {
@@ -879,14 +954,38 @@ async fn pull_all(
     } else {
         None
     };
+    // The same holding HQ ordered a re-download for last time would only order the same again.
+    if digest.is_some() && digest == store.holding_after_reset()? {
+        digest = None;
+    }
+    let sent_digest = digest.clone();
     let own = store.own_seq()?;
     let mut applied = 0;
     let mut pages = 0usize;
+    let mut last_standing = None;
     loop {
         let resp = client
             .pull(after, opts.pull_page.max(1), own, digest.take().as_deref())
             .await?;
         fp.hit("after_pull_answer");
+        if let Some(s) = resp.standing.as_ref()
+            && last_standing.as_ref() != Some(s)
+        {
+            let r = store.hq_standing(&HqStanding {
+                acked_through: s.acked_through,
+                backed_up_through: s.backed_up_through,
+                epoch: Some(s.epoch.clone()),
+                epoch_head: s.epoch_head,
+            })?;
+            note_standing(report, &r);
+            last_standing = Some(s.clone());
+            if r.epoch_changed {
+                // The page was read from a cursor of the other timeline: read again from where
+                // this one began.
+                after = store.pull_cursor()?;
+                continue;
+            }
+        }
         if resp.reset {
             if report.redownloaded {
                 return Err(SyncError::Protocol("repeated re-download order"));
@@ -896,6 +995,18 @@ async fn pull_all(
             tracing::warn!("headquarters ordered a re-download of the branch");
             store.forget_sync_protocol()?;
             applied += redownload(store, client, opts, report).await?;
+            if sent_digest.is_some() {
+                let now = store.holding_digest()?;
+                if Some(&now) == sent_digest.as_ref() {
+                    // Taking the branch again changed nothing this store holds: HQ lacks
+                    // records only this side has (a device that has not sent them again yet,
+                    // or never will). Not asked again for this holding.
+                    tracing::warn!(
+                        "the branch differs from headquarters' copy after a re-download"
+                    );
+                }
+                store.set_holding_after_reset(&now)?;
+            }
             after = store.pull_cursor()?;
             continue;
         }

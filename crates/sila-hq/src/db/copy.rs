@@ -42,6 +42,8 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "update_version",
             "update_outcome",
             "update_at",
+            "backed_up_seq",
+            "epoch_seen",
         ],
     ),
     (
@@ -215,6 +217,8 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "detail",
         ],
     ),
+    ("backups", &["id", "taken_at", "epoch", "file"]),
+    ("feed_epochs", &["branch", "head"]),
 ];
 
 /// The tables a copy leaves to the target: kept by its own triggers as the rows arrive (the
@@ -238,6 +242,7 @@ const IDENTITIES: &[(&str, &str)] = &[
     ("merges", "id"),
     ("hq_audit", "id"),
     ("console_audit", "id"),
+    ("backups", "id"),
 ];
 
 fn column(dialect: Dialect, table: &str, col: &str) -> String {

@@ -48,6 +48,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_releases",
         include_str!("../../../../migrations/hq-postgres/0005_releases.sql"),
     ),
+    (
+        "0006_restore_resend",
+        include_str!("../../../../migrations/hq-postgres/0006_restore_resend.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.

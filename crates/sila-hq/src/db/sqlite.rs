@@ -62,6 +62,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_releases",
         include_str!("../../../../migrations/hq/0011_releases.sql"),
     ),
+    (
+        "0012_restore_resend",
+        include_str!("../../../../migrations/hq/0012_restore_resend.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for HqError {

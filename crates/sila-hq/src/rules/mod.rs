@@ -44,4 +44,8 @@ pub struct Context<'a> {
     pub branch: &'a str,
     pub policy: &'a Policy,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// HQ was restored from a copy and a device of this branch has not come back since: an
+    /// operation that refers to a record HQ does not hold may refer to that device's work, which
+    /// it will send again. Such an operation is held back, not refused.
+    pub awaiting_branch: bool,
 }

@@ -9,6 +9,16 @@
 //! - An operation HQ holds under another number of the same device (it was carried over after its
 //!   first answer was lost) is a repeat too, recorded under its new number as well so both sides
 //!   agree on which operation each number is.
+//! - A number past the next one HQ expects is answered [`SEQ_GAP`] with what HQ holds, and
+//!   nothing from it on is applied: HQ was restored from a copy older than what it had
+//!   acknowledged, and the device sends the missing operations again (same numbers, same IDs).
+//!   A hole is never applied over.
+//! - On a restored HQ, while a device of the branch has not come back, an operation refused for
+//!   a reference to a record HQ does not hold is answered [`HELD`] and not recorded, and the
+//!   batch stops there: the record may be that device's work, which it will send again (the
+//!   old HQ applied them in that order). The device sends it again at its next pass.
+//! - A [`LOST_OP`] (an operation the device can no longer send) is recorded refused with
+//!   [`LOST_AT_DEVICE`], which is an alert for a person at HQ.
 //! - Anything else is applied by [`super::ops::apply`]; a refusal undoes everything the
 //!   operation wrote, is recorded with its code, and the batch goes on. Only a storage failure
 //!   fails the batch.
@@ -16,7 +26,9 @@
 use super::{Context, Outcome};
 use crate::storage::{OpMeta, Tx};
 use crate::{HqError, Result};
-use sila_proto::{OpOutcome, OpResult, PushResponse, SEQ_REUSED, WireOp};
+use sila_proto::{
+    HELD, LOST_AT_DEVICE, LOST_OP, OpOutcome, OpResult, PushResponse, SEQ_GAP, SEQ_REUSED, WireOp,
+};
 
 pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushResponse> {
     if ops.windows(2).any(|w| w[0].seq >= w[1].seq) {
@@ -60,6 +72,15 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
             results.push(reused(op.seq));
             continue;
         }
+        if op.seq > last + 1 {
+            results.push(OpOutcome {
+                seq: op.seq,
+                result: OpResult::Rejected,
+                reason: Some(SEQ_GAP.to_owned()),
+                repeat: false,
+            });
+            break;
+        }
         if let Some(seen) = tx.applied_by_id(ctx.device_id, &op.op_id)? {
             // Carried over under a new number after its first answer was lost: the same
             // operation, applied once; the new number is recorded as pointing at it.
@@ -70,6 +91,24 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
                 result: OpResult::from_code(&seen.result).unwrap_or(OpResult::Applied),
                 reason: seen.reason,
                 repeat: true,
+            });
+            continue;
+        }
+        if op.op == LOST_OP {
+            tracing::error!(device = %ctx.device_id, seq = op.seq, entity = %op.entity,
+                "a device cannot send again an operation HQ lost in a restore");
+            tx.record_applied(
+                &meta,
+                OpResult::Rejected.code(),
+                Some(LOST_AT_DEVICE),
+                ctx.now,
+            )?;
+            last = op.seq;
+            results.push(OpOutcome {
+                seq: op.seq,
+                result: OpResult::Rejected,
+                reason: Some(LOST_AT_DEVICE.to_owned()),
+                repeat: false,
             });
             continue;
         }
@@ -87,6 +126,18 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
             Outcome::Conflict(_) => {
                 tx.end_op()?;
                 (OpResult::Conflict, Some("field_conflict"))
+            }
+            Outcome::Rejected(code) if ctx.awaiting_branch && MISSING.contains(&code) => {
+                // Not recorded: the device sends it again at its next pass, and the operations
+                // after it wait with it (the device's order is kept).
+                tx.undo_op()?;
+                results.push(OpOutcome {
+                    seq: op.seq,
+                    result: OpResult::Rejected,
+                    reason: Some(HELD.to_owned()),
+                    repeat: false,
+                });
+                break;
             }
             Outcome::Rejected(code) => {
                 tx.undo_op()?;
@@ -121,6 +172,15 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
         results,
     })
 }
+
+/// Refusals for a reference to a record HQ does not hold.
+const MISSING: [&str; 5] = [
+    "unknown_beneficiary",
+    "unknown_case",
+    "unknown_staff",
+    "unknown_attachment",
+    "unknown_record",
+];
 
 fn reused(seq: i64) -> OpOutcome {
     OpOutcome {

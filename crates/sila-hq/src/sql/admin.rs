@@ -9,6 +9,62 @@ use crate::store::{BranchStats, ConflictRow, DeviceInfo, HqStats, MergeRow};
 use serde_json::{Value, json};
 use sila_domain::duplicates;
 
+/// Begin a new epoch of HQ's timeline: every branch's feed position now is where a device that
+/// knew another epoch reads the feed again from. `copy`: the epoch a backup's copy carries (a
+/// database serving it was restored), else the live database's.
+pub fn new_epoch(c: &mut dyn Conn, epoch: &str, copy: bool) -> Result<()> {
+    c.exec("DELETE FROM feed_epochs", params![])?;
+    c.exec(
+        "INSERT INTO feed_epochs (branch, head) SELECT name, feed_head FROM branches",
+        params![],
+    )?;
+    c.exec(
+        "INSERT INTO meta (key, value) VALUES ('epoch', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![epoch],
+    )?;
+    if copy {
+        c.exec(
+            "INSERT INTO meta (key, value) VALUES ('copy_epoch', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![epoch],
+        )?;
+    } else {
+        c.exec("DELETE FROM meta WHERE key = 'copy_epoch'", params![])?;
+    }
+    Ok(())
+}
+
+/// The highest sequence of each device a store holds (read from a backup's copy, or inside the
+/// snapshot a backup is made from).
+pub fn device_seqs(c: &mut dyn Conn) -> Result<Vec<(String, i64)>> {
+    c.query("SELECT device_id, last_seq FROM devices", params![])?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.i64(1)?)))
+        .collect()
+}
+
+/// A backup completed: record it, and that it holds each device's operations up to `seqs`.
+pub fn record_backup(
+    c: &mut dyn Conn,
+    taken_at: &str,
+    epoch: &str,
+    file: &str,
+    seqs: &[(String, i64)],
+) -> Result<()> {
+    c.exec(
+        "INSERT INTO backups (taken_at, epoch, file) VALUES (?1, ?2, ?3)",
+        params![taken_at, epoch, file],
+    )?;
+    for (device, seq) in seqs {
+        c.exec(
+            "UPDATE devices SET backed_up_seq = ?2 WHERE device_id = ?1 AND backed_up_seq < ?2",
+            params![device, *seq],
+        )?;
+    }
+    Ok(())
+}
+
 pub fn devices(c: &mut dyn Conn) -> Result<Vec<DeviceInfo>> {
     c.query(
         "SELECT device_id, branch, enrolled_at, revoked_at, last_seen_at, last_seq, app_version, update_version, update_outcome, update_at FROM devices ORDER BY branch, enrolled_at",
@@ -169,10 +225,23 @@ pub fn stats(c: &mut dyn Conn) -> Result<HqStats> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    let lost = c
+        .one(
+            "SELECT count(*) FROM applied_ops WHERE reason = ?1",
+            params![sila_proto::LOST_AT_DEVICE],
+        )?
+        .i64(0)?;
+    let last_backup = c
+        .row("SELECT max(taken_at) FROM backups", params![])?
+        .map(|r| r.opt_text(0))
+        .transpose()?
+        .flatten();
     Ok(HqStats {
         beneficiaries: branches.iter().map(|b| b.beneficiaries).sum(),
         cases: branches.iter().map(|b| b.cases).sum(),
         branches,
+        lost_operations: lost,
+        last_backup,
     })
 }
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sila_proto::{
     Change, LookupResponse, OpOutcome, OpResult, PhaseCount, PullResponse, PushState, RecordState,
-    Registration, SnapshotPlan, UploadStatus, kinds, phases, raw,
+    Registration, SnapshotPlan, Standing, UploadStatus, kinds, phases, raw,
 };
 use std::collections::HashMap;
 
@@ -63,23 +63,27 @@ pub fn pull(
     limit: usize,
     own: i64,
     digest: Option<&str>,
-) -> Result<PullResponse> {
+    continuous_backups: bool,
+) -> Result<(PullResponse, Option<String>)> {
     let limit = limit.clamp(1, 5000);
     let d = c.one(
-        "SELECT last_seq, resync_requested FROM devices WHERE device_id = ?1",
+        "SELECT last_seq, resync_requested, backed_up_seq, epoch_seen FROM devices WHERE device_id = ?1",
         params![&device.device_id],
     )?;
-    let (last_seq, resync) = (d.i64(0)?, d.bool(1)?);
+    let (last_seq, resync, backed_up) = (d.i64(0)?, d.bool(1)?, d.i64(2)?);
+    let epoch_seen = d.text(3)?;
     // A store that holds fewer of its own operations than HQ does was restored or copied: it
     // must take the branch again (and carry its unsent work over), not read on from its cursor.
     if resync || own < last_seq {
-        return Ok(PullResponse {
+        let resp = PullResponse {
             changes: vec![],
             next: after,
             more: false,
             reset: true,
             release: None,
-        });
+            standing: None,
+        };
+        return Ok((resp, None));
     }
     // Scan a bounded stretch of the feed (the device's own entries are passed over but still
     // cost a row each), so a page costs the same however much of it was the device's own.
@@ -126,22 +130,94 @@ pub fn pull(
             });
         }
     }
+    // Read after the feed: on PostgreSQL each statement sees what was committed before it
+    // began, and a backup starts the live database's new epoch before any entry the copy lacks
+    // can commit, so a device never reads such an entry under the epoch the copy carries.
+    let meta = |c: &mut dyn Conn, key: &str| -> Result<String> {
+        Ok(
+            c.row("SELECT value FROM meta WHERE key = ?1", params![key])?
+                .map(|r| r.text(0))
+                .transpose()?
+                .unwrap_or_default(),
+        )
+    };
+    let epoch = meta(c, "epoch")?;
+    let restored = meta(c, "copy_epoch")? == epoch;
     let mut reset = false;
+    // The holding digest cannot match while HQ lacks work of the branch's devices that they are
+    // about to send again: this device's own (HQ holds fewer of its operations than it made),
+    // or, on a restored HQ, a colleague's not seen since the restore. Taking the branch again
+    // would not change what they hold, so it is not ordered.
     if changes.is_empty()
         && !more
+        && own <= last_seq
         && let Some(d) = digest
+        && !(restored && colleague_unseen(c, device, &epoch)?)
         && branch_digest(c, &device.branch)? != d
     {
         tracing::warn!(device = %device.device_id, "holding digest differs: re-download ordered");
         reset = true;
     }
-    Ok(PullResponse {
+    let epoch_head = c
+        .row(
+            "SELECT head FROM feed_epochs WHERE branch = ?1",
+            params![&device.branch],
+        )?
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0);
+    let note_seen = (restored && epoch_seen != epoch).then(|| epoch.clone());
+    let resp = PullResponse {
         changes,
         next,
         more,
         reset,
         release: None,
-    })
+        standing: Some(Standing {
+            acked_through: last_seq,
+            backed_up_through: if continuous_backups {
+                last_seq
+            } else {
+                backed_up.min(last_seq)
+            },
+            epoch,
+            epoch_head,
+        }),
+    };
+    Ok((resp, note_seen))
+}
+
+/// The device has pulled from this restored HQ (the epoch [`pull`] asked to note).
+pub fn note_seen(c: &mut dyn Conn, device: &Device, epoch: &str) -> Result<()> {
+    c.exec(
+        "UPDATE devices SET epoch_seen = ?2 WHERE device_id = ?1",
+        params![&device.device_id, epoch],
+    )?;
+    Ok(())
+}
+
+/// Is HQ on a restored copy with a device of this device's branch not seen since?
+pub fn awaiting_branch(c: &mut dyn Conn, device: &Device) -> Result<bool> {
+    let r = c.one(
+        "SELECT (SELECT value FROM meta WHERE key = 'epoch'),
+                (SELECT value FROM meta WHERE key = 'copy_epoch')",
+        params![],
+    )?;
+    let (epoch, copy) = (r.opt_text(0)?, r.opt_text(1)?);
+    match (epoch, copy) {
+        (Some(e), Some(c2)) if e == c2 => colleague_unseen(c, device, &e),
+        _ => Ok(false),
+    }
+}
+
+/// Does the branch have an active device that has not pulled from this (restored) HQ yet?
+fn colleague_unseen(c: &mut dyn Conn, device: &Device, epoch: &str) -> Result<bool> {
+    Ok(c.row(
+        "SELECT 1 FROM devices WHERE branch = ?1 AND device_id <> ?2 AND revoked_at IS NULL
+         AND epoch_seen <> ?3 LIMIT 1",
+        params![&device.branch, &device.device_id, epoch],
+    )?
+    .is_some())
 }
 
 /// The holding digest of a branch, as its devices compute it.
@@ -401,6 +477,7 @@ pub fn snapshot(
         more,
         reset: false,
         release: None,
+        standing: None,
     })
 }
 

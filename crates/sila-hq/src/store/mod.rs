@@ -71,6 +71,11 @@ pub struct HqStats {
     pub branches: Vec<BranchStats>,
     pub beneficiaries: i64,
     pub cases: i64,
+    /// Operations devices could not send again after HQ was restored from an older copy (an
+    /// alert: work done at a branch that HQ does not hold and no device can give it back).
+    pub lost_operations: i64,
+    /// When `sila-hq backup` last completed (RFC 3339), if ever.
+    pub last_backup: Option<String>,
 }
 
 /// An edit that collided with another, both values kept.

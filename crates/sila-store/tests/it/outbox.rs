@@ -1,9 +1,19 @@
 //! The outbox once headquarters acknowledges: an acknowledged operation keeps its row (number,
-//! ID, result) and loses its payload, which nothing reads again; unacknowledged ones keep theirs
-//! to be pushed, carried over or merged against.
+//! ID, result) and keeps its payload until HQ's backups hold it (HQ may be restored from an older
+//! copy and need it again), then loses it; unacknowledged ones keep theirs to be pushed, carried
+//! over or merged against.
 
 use super::*;
-use sila_store::sync::OpAck;
+use sila_store::sync::{HqStanding, OpAck};
+
+fn standing(acked: i64, backed_up: i64, epoch: &str, head: i64) -> HqStanding {
+    HqStanding {
+        acked_through: acked,
+        backed_up_through: backed_up,
+        epoch: Some(epoch.into()),
+        epoch_head: head,
+    }
+}
 
 fn payloads(store: &Store) -> (i64, i64) {
     store
@@ -19,7 +29,7 @@ fn payloads(store: &Store) -> (i64, i64) {
 }
 
 #[test]
-fn acknowledged_operations_lose_their_payloads_and_nothing_else() {
+fn acknowledged_operations_lose_their_payloads_once_hqs_backup_holds_them_and_nothing_else() {
     let (_dir, mut store, _clock) = new_store();
     store.generate_demo(40, 4, &mut |_, _| {}).unwrap();
     let all = sila_store::outbox::pending(store.conn(), 0, 10_000).unwrap();
@@ -40,7 +50,17 @@ fn acknowledged_operations_lose_their_payloads_and_nothing_else() {
         .record_push(&sent, transition, std::slice::from_ref(&refused))
         .unwrap();
     assert_eq!((report.acked, report.rejected), (first.len(), 1));
-
+    // Acknowledged, but HQ's last backup holds none of it yet: every payload stays.
+    assert_eq!(payloads(&store), (first.len() as i64, 0));
+    let r = store
+        .hq_standing(&standing(transition, 0, "e1", 0))
+        .unwrap();
+    assert_eq!(r.emptied, 0);
+    // HQ's backup holds them now.
+    let r = store
+        .hq_standing(&standing(transition, transition, "e1", 0))
+        .unwrap();
+    assert_eq!(r.emptied, first.len());
     assert_eq!(payloads(&store), (0, 0));
     let acked: i64 = store
         .conn()
@@ -97,4 +117,71 @@ fn a_store_from_before_loses_the_payloads_it_had_acknowledged() {
     drop(store);
     let store = Store::open_with(dir.path(), "admin", PASSWORD, clock.clock()).unwrap();
     assert_eq!(payloads(&store), (0, 0));
+}
+
+/// HQ restored from an older copy says it holds fewer of this device's operations than it had
+/// acknowledged: they become pending again with their numbers, IDs and payloads; one whose
+/// payload was let go (HQ's backups had held it) is counted lost; a new epoch takes the pull
+/// cursor back to where that epoch began, and only back.
+#[test]
+fn a_restored_hq_gets_its_operations_again_and_the_cursor_goes_back_to_its_epoch() {
+    let (_dir, mut store, _clock) = new_store();
+    store.generate_demo(10, 6, &mut |_, _| {}).unwrap();
+    let all = sila_store::outbox::pending(store.conn(), 0, 10_000).unwrap();
+    let last = all.last().unwrap().seq;
+    let sent: Vec<(i64, String)> = all.iter().map(|o| (o.seq, o.op_id.to_string())).collect();
+    store.record_push(&sent, last, &[]).unwrap();
+    store.apply_hq_changes(&[], 40).unwrap();
+    store.hq_standing(&standing(last, 3, "e1", 0)).unwrap();
+    assert_eq!(store.pull_cursor().unwrap(), 40);
+    assert_eq!(sila_store::outbox::pending_count(store.conn()).unwrap(), 0);
+
+    // HQ comes back from a copy that held this device's operations up to 5, and its feed at 25.
+    let r = store.hq_standing(&standing(5, 0, "e2", 25)).unwrap();
+    assert!(r.epoch_changed);
+    assert_eq!(r.resend, (last - 5) as usize);
+    assert_eq!(
+        r.lost, 0,
+        "only payloads up to 3 went, and HQ holds up to 5"
+    );
+    assert_eq!(store.pull_cursor().unwrap(), 25);
+    let again = sila_store::outbox::pending(store.conn(), 0, 10_000).unwrap();
+    assert_eq!(again.len(), (last - 5) as usize);
+    for (op, was) in again.iter().zip(all.iter().skip(5)) {
+        assert_eq!(
+            (op.seq, op.op_id, &op.payload),
+            (was.seq, was.op_id, &was.payload)
+        );
+    }
+    assert_eq!(store.sync_state().unwrap().lost_at_hq, 0);
+    // The same answer again changes nothing; an older epoch head never moves the cursor forward.
+    let r = store.hq_standing(&standing(5, 0, "e2", 25)).unwrap();
+    assert_eq!((r.epoch_changed, r.resend), (false, 0));
+    let r = store.hq_standing(&standing(5, 0, "e3", 30)).unwrap();
+    assert!(r.epoch_changed);
+    assert_eq!(store.pull_cursor().unwrap(), 25);
+}
+
+/// HQ restored from a copy older than its last backup: operations whose payloads this device let
+/// go cannot be sent again. They stay in sequence, go as lost, and the store says so.
+#[test]
+fn operations_a_restored_hq_lost_and_this_device_let_go_are_counted_lost() {
+    let (_dir, mut store, _clock) = new_store();
+    store.generate_demo(6, 7, &mut |_, _| {}).unwrap();
+    let all = sila_store::outbox::pending(store.conn(), 0, 10_000).unwrap();
+    let last = all.last().unwrap().seq;
+    let sent: Vec<(i64, String)> = all.iter().map(|o| (o.seq, o.op_id.to_string())).collect();
+    store.record_push(&sent, last, &[]).unwrap();
+    store.hq_standing(&standing(last, last, "e1", 0)).unwrap();
+    assert_eq!(payloads(&store), (0, 0));
+    let r = store.hq_standing(&standing(2, 0, "e2", 0)).unwrap();
+    assert_eq!(
+        (r.resend, r.lost),
+        ((last - 2) as usize, (last - 2) as usize)
+    );
+    assert_eq!(store.sync_state().unwrap().lost_at_hq, last - 2);
+    // Pending again, in order, with no payload (the client sends them as lost).
+    let again = sila_store::outbox::pending(store.conn(), 0, 10_000).unwrap();
+    assert_eq!(again.first().unwrap().seq, 3);
+    assert!(again.iter().all(|o| o.payload.is_null()));
 }

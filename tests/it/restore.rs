@@ -1,0 +1,235 @@
+//! HQ restored from a backup gets back what branches sent after it (issue 12.8). The backup is
+//! taken with the real `sila-hq backup` while HQ serves; HQ is then stopped and served again from
+//! the copy (SQLite: the file; PostgreSQL: `pg_restore` into a new database), and the devices,
+//! which had all of their work acknowledged, send again what the copy lacks under the same
+//! numbers and IDs, and read the restored HQ's feed again from where the copy's timeline began.
+//!
+//! Runs on the run's engine (`SILA_TEST_DB`).
+
+use crate::harness::*;
+use sila_hq::store::HqStore;
+use std::path::{Path, PathBuf};
+
+const AFLAJ: &str = "الأفلاج";
+const MARWAN: &str = "مروان";
+
+/// `sila-hq backup --out FILE` on `db`, as an operator runs it while HQ serves.
+fn backup(db: &str, out: &Path) -> serde_json::Value {
+    let o = std::process::Command::new(bin("hq"))
+        .arg("--db")
+        .arg(db)
+        .arg("backup")
+        .arg("--out")
+        .arg(out)
+        .env("SILA_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "backup failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A PostgreSQL server program of the run's installation (PATH, or Debian's newest).
+fn pg_program(name: &str) -> PathBuf {
+    if let Ok(path) = std::env::var("PATH") {
+        for d in std::env::split_paths(&path) {
+            if d.join(name).is_file() {
+                return d.join(name);
+            }
+        }
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse().ok()?;
+            let p = e.path().join("bin").join(name);
+            p.is_file().then_some((v, p))
+        })
+        .collect();
+    found.sort();
+    found.pop().expect("PostgreSQL's programs").1
+}
+
+/// Bring a backup back as a new database, the way README says: the SQLite copy is served as it
+/// is; a PostgreSQL dump is restored into an empty database.
+fn restore(copy: &Path, dir: &Path) -> String {
+    if sila_hq::testing::TestEngine::from_env() == sila_hq::testing::TestEngine::Sqlite {
+        let to = dir.join("restored.db");
+        std::fs::copy(copy, &to).unwrap();
+        return to.to_string_lossy().into_owned();
+    }
+    let url = sila_hq::testing::new_database();
+    let o = std::process::Command::new(pg_program("pg_restore"))
+        .arg("--no-owner")
+        .arg(format!("--dbname={url}"))
+        .arg(copy)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "pg_restore failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    url
+}
+
+fn hq_count(hq: &Hq, sql: &str) -> i64 {
+    hq.store.query(sql, &[]).unwrap()[0].i64(0).unwrap()
+}
+
+fn count(b: &Branch, sql: &str) -> i64 {
+    b.store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Each laptop syncs in turn, round after round, until a whole round moves nothing and nothing
+/// is pending anywhere (within a deadline). A laptop may be left with pending work for a round:
+/// a restored HQ holds back what refers to a colleague's work until that colleague is back.
+async fn round(laptops: &mut [&mut Branch]) -> sila_sync::SyncReport {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut all = sila_sync::SyncReport::default();
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the laptops did not settle"
+        );
+        let mut quiet = true;
+        for l in laptops.iter_mut() {
+            let r = l.sync().await.unwrap();
+            quiet &= r.pushed == 0 && r.pulled == 0 && r.pending == 0 && r.sent_again == 0;
+            all.sent_again += r.sent_again;
+            all.lost += r.lost;
+            all.redownloaded |= r.redownloaded;
+        }
+        if quiet {
+            return all;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_hq_gets_back_what_branches_sent_after_its_backup() {
+    let hq = Hq::start().await;
+    let mut a1 = Branch::laptop(&hq, AFLAJ, "a1").await;
+    let mut a2 = Branch::laptop(&hq, AFLAJ, "a2").await;
+    let mut m = Branch::laptop(&hq, MARWAN, "m1").await;
+    a1.demo(6, 71);
+    a2.demo(4, 72);
+    m.demo(5, 73);
+    round(&mut [&mut a1, &mut a2, &mut m]).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("hq.backup");
+    let taken = backup(&hq.db, &copy);
+    assert_eq!(taken["devices"], 3);
+    // Written whole, under its own name only.
+    assert!(copy.is_file());
+    assert!(!dir.path().join("hq.backup.partial").exists());
+    let before_backup = hq_count(&hq, "SELECT count(*) FROM applied_ops");
+
+    // More work everywhere after the backup, synced and acknowledged: new people and cases on
+    // each laptop, and a2 corrects a person a1 registered before the backup.
+    a1.demo(5, 81);
+    a2.demo(3, 82);
+    m.demo(4, 83);
+    let id: sila_domain::ids::BeneficiaryId = a2
+        .store
+        .conn()
+        .query_row(
+            "SELECT id FROM beneficiaries ORDER BY rid LIMIT 1",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap()
+        .parse()
+        .unwrap();
+    let s = a2.store.beneficiary(id).unwrap().unwrap();
+    let mut e = s.beneficiary.clone();
+    e.district = "حي الورود".into();
+    a2.store.update_beneficiary(&e, s.version).unwrap();
+    round(&mut [&mut a1, &mut a2, &mut m]).await;
+    for l in [&a1, &a2, &m] {
+        assert_hq_holds(&hq, l);
+    }
+    let people = |hq: &Hq, b: &str| {
+        hq.store
+            .stats()
+            .unwrap()
+            .branches
+            .iter()
+            .find(|s| s.name == b)
+            .map(|s| (s.beneficiaries, s.cases))
+            .unwrap()
+    };
+    let held = (people(&hq, AFLAJ), people(&hq, MARWAN));
+    let ops = hq_count(&hq, "SELECT count(*) FROM applied_ops");
+    assert!(ops > before_backup);
+    // The devices hold the payloads HQ's backup does not: nothing after it was let go.
+    for l in [&a1, &a2, &m] {
+        assert_eq!(l.pending(), 0);
+        assert!(
+            count(l, "SELECT count(*) FROM outbox WHERE payload <> ''") > 0,
+            "payloads kept after the backup"
+        );
+    }
+
+    // HQ is lost and served again from the backup: what came after it is gone there.
+    let mut hq = hq;
+    hq.stop().await;
+    let restored_db = restore(&copy, dir.path());
+    drop(hq);
+    let hq = Hq::start_on(restored_db).await;
+    assert_eq!(
+        hq_count(&hq, "SELECT count(*) FROM applied_ops"),
+        before_backup
+    );
+    assert_ne!(people(&hq, AFLAJ), held.0);
+    for l in [&a1, &a2, &m] {
+        point_at(l, &hq.url);
+    }
+
+    // They sync on: each sends again what the restored HQ lacks, once.
+    let r = round(&mut [&mut a1, &mut a2, &mut m]).await;
+    assert!(r.sent_again > 0);
+    assert_eq!(r.lost, 0);
+    assert!(!r.redownloaded, "nothing was taken again: only sent again");
+    assert_eq!((people(&hq, AFLAJ), people(&hq, MARWAN)), held);
+    assert_eq!(hq_count(&hq, "SELECT count(*) FROM applied_ops"), ops);
+
+    // Work after the restore: the restored HQ numbers its feed from the copy's positions, under
+    // which a1 had read other entries before; a1 still gets a2's new work.
+    a2.demo(3, 91);
+    let s = a1.store.beneficiary(id).unwrap().unwrap();
+    assert_eq!(s.beneficiary.district, "حي الورود");
+    let mut e = s.beneficiary.clone();
+    e.centre = "مركز الأفلاج".into();
+    a1.store.update_beneficiary(&e, s.version).unwrap();
+    round(&mut [&mut a1, &mut a2, &mut m]).await;
+    // Every laptop converges with HQ, nothing twice (each outbox operation once at HQ under its
+    // own number), and the branch's laptops hold the same people.
+    for l in [&a1, &a2, &m] {
+        assert_hq_holds(&hq, l);
+    }
+    assert_eq!(
+        count(&a1, "SELECT count(*) FROM beneficiaries"),
+        count(&a2, "SELECT count(*) FROM beneficiaries")
+    );
+    assert_eq!(
+        a2.store
+            .beneficiary(id)
+            .unwrap()
+            .unwrap()
+            .beneficiary
+            .centre,
+        "مركز الأفلاج"
+    );
+    assert_eq!(hq.store.stats().unwrap().lost_operations, 0);
+    // Quiet afterwards: a further pass moves nothing and takes nothing again.
+    for l in [&mut a1, &mut a2, &mut m] {
+        let r = l.sync().await.unwrap();
+        assert_eq!((r.pushed, r.pulled, r.redownloaded), (0, 0, false));
+    }
+}
