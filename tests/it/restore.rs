@@ -233,3 +233,82 @@ async fn a_restored_hq_gets_back_what_branches_sent_after_its_backup() {
         assert_eq!((r.pushed, r.pulled, r.redownloaded), (0, 0, false));
     }
 }
+
+/// HQ restored from a copy older than its last backup: a laptop had let go of the payloads the
+/// last backup held, so it cannot send them again. It says so, and HQ says so (never silently),
+/// the rest of the branch goes on, and nobody takes the branch again and again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_a_restored_hq_lost_and_no_laptop_can_send_again_is_an_alert_on_both_sides() {
+    let hq = Hq::start().await;
+    let mut a = Branch::laptop(&hq, AFLAJ, "a").await;
+    let mut b = Branch::laptop(&hq, AFLAJ, "b").await;
+    a.demo(3, 51);
+    round(&mut [&mut a, &mut b]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.backup");
+    backup(&hq.db, &old);
+    a.demo(3, 52);
+    round(&mut [&mut a, &mut b]).await;
+    backup(&hq.db, &dir.path().join("new.backup"));
+    // The next feed answers say the newer backup holds everything: the payloads go.
+    round(&mut [&mut a, &mut b]).await;
+    round(&mut [&mut a, &mut b]).await;
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM outbox WHERE payload <> ''"),
+        0
+    );
+    // What each laptop made that the older copy lacks.
+    let lacks = {
+        let copy = sila_hq::Hq::open(restore(&old, dir.path())).unwrap();
+        let held = |l: &Branch| {
+            copy.query(
+                "SELECT last_seq FROM devices WHERE device_id = ?1",
+                &[sila_hq::db::Val::Text(l.device())],
+            )
+            .unwrap()[0]
+                .i64(0)
+                .unwrap()
+        };
+        let lacks = |l: &Branch| count(l, "SELECT count(*) FROM outbox") - held(l);
+        (lacks(&a), lacks(&b))
+    };
+    assert!(lacks.0 > 0);
+
+    // Restored from the *older* copy.
+    let mut hq = hq;
+    hq.stop().await;
+    let restored = restore(&old, dir.path());
+    drop(hq);
+    let hq = Hq::start_on(restored).await;
+    for l in [&a, &b] {
+        point_at(l, &hq.url);
+    }
+    let r = round(&mut [&mut a, &mut b]).await;
+    assert_eq!(r.lost as i64, lacks.0 + lacks.1);
+    // On each laptop: counted, and each listed among the refused changes with its reason.
+    for (l, lost) in [(&a, lacks.0), (&b, lacks.1)] {
+        assert_eq!(l.store.sync_state().unwrap().lost_at_hq, lost);
+        let refused = l.store.refused_ops(1000).unwrap();
+        assert_eq!(
+            refused
+                .iter()
+                .filter(|o| o.reason.as_deref() == Some(sila_sync::proto::LOST_AT_DEVICE))
+                .count() as i64,
+            lost
+        );
+    }
+    // At HQ: counted in the stats, each recorded once under the laptop's own number and ID.
+    assert_eq!(hq.store.stats().unwrap().lost_operations, lacks.0 + lacks.1);
+    assert_eq!(
+        hq_count(&hq, "SELECT count(*) FROM applied_ops"),
+        count(&a, "SELECT count(*) FROM outbox") + count(&b, "SELECT count(*) FROM outbox")
+    );
+    // Nobody takes the branch again and again: a re-download cannot give HQ what it lacks.
+    for _ in 0..3 {
+        for l in [&mut a, &mut b] {
+            let r = l.sync().await.unwrap();
+            assert!(!r.redownloaded);
+            assert_eq!((r.pushed, r.pending), (0, 0));
+        }
+    }
+}

@@ -235,6 +235,7 @@ export const refusalLabels = {
     unknown_case: "لم يجد المقر الطلب الذي يشير إليه التغيير.",
     unknown_staff: "لم يجد المقر حساب الموظف الذي قام بالإجراء.",
     too_large: "التغيير أكبر من الحد الذي يقبله المقر.",
+    lost_at_device: "فقد المقر هذا التغيير حين استُعيد من نسخة احتياطية قديمة، ولم يعد على هذا الجهاز ما يُرسل به من جديد. أعد إدخاله يدوياً، وأبلغ المقر.",
     other: "رفض المقر هذا التغيير.",
   } as Record<string, string>,
   en: {
@@ -256,6 +257,7 @@ export const refusalLabels = {
     unknown_case: "HQ did not find the case the change refers to.",
     unknown_staff: "HQ did not find the staff account that made the change.",
     too_large: "The change is larger than HQ accepts.",
+    lost_at_device: "HQ lost this change when it was restored from an old backup, and this laptop no longer holds what it takes to send it again. Enter it again by hand, and tell HQ.",
     other: "HQ refused this change.",
   } as Record<string, string>,
 };
