@@ -566,6 +566,22 @@ impl ConsoleStore for Hq {
         self.write(|c| sql::console::end_session(c, &sha_hex(token.as_bytes())))
     }
 
+    fn signin_begin(&self, name: &str, address: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
+        let now = now.timestamp_millis();
+        self.write(|c| sql::console::signin_begin(c, name, address, now))
+    }
+
+    fn signin_finish(
+        &self,
+        name: &str,
+        address: Option<&str>,
+        outcome: rules::signin::Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let now = now.timestamp_millis();
+        self.write(|c| sql::console::signin_finish(c, name, address, outcome, now))
+    }
+
     fn audit(
         &self,
         staff: &ConsoleStaff,

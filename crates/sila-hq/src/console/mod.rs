@@ -25,8 +25,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 pub use store::{ConsoleRole, ConsoleSession, ConsoleStaff, ConsoleStore};
 
 /// The session cookie's name.
@@ -41,7 +40,6 @@ const MAX_RELEASE: usize = 256 * 1024 * 1024;
 #[derive(Clone)]
 struct ConsoleState {
     store: Arc<dyn HqStore>,
-    limiter: Arc<Mutex<limiter::Limiter>>,
     /// Turns for password hashing (sign-in, and an administrator setting a password).
     checks: limiter::Gate,
 }
@@ -50,7 +48,6 @@ struct ConsoleState {
 pub fn router(store: Arc<dyn HqStore>) -> Router {
     let state = ConsoleState {
         store,
-        limiter: Arc::new(Mutex::new(limiter::Limiter::default())),
         checks: limiter::Gate::default(),
     };
     let api = Router::new()
@@ -430,7 +427,9 @@ async fn sign_in(
     let from = extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    let attempt = match limiter::Attempt::begin(&state.limiter, &key, from, Instant::now()) {
+    let store = state.store.clone();
+    let begun = blocking(move || limiter::Attempt::begin(&store, &key, from, Utc::now())).await?;
+    let attempt = match begun {
         Ok(a) => a,
         Err(limiter::Refused::NameTooLong) => return Err(ConsoleError::bad("username_too_long")),
         Err(limiter::Refused::TooMany) => {
@@ -459,7 +458,7 @@ async fn sign_in(
                     Err(HqError::Unauthorized) => limiter::Outcome::Failed,
                     Err(_) => limiter::Outcome::Undecided,
                 },
-                Instant::now(),
+                Utc::now(),
             );
             r
         })

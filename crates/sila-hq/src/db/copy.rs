@@ -219,6 +219,18 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ),
     ("backups", &["id", "taken_at", "epoch", "file"]),
     ("feed_epochs", &["branch", "head"]),
+    (
+        "signin_limits",
+        &[
+            "key",
+            "failures",
+            "in_flight",
+            "flight_at",
+            "last_at",
+            "wait_until",
+        ],
+    ),
+    ("signin_known", &["address", "name", "at"]),
 ];
 
 /// The tables a copy leaves to the target: kept by its own triggers as the rows arrive (the

@@ -52,6 +52,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_restore_resend",
         include_str!("../../../../migrations/hq-postgres/0006_restore_resend.sql"),
     ),
+    (
+        "0007_signin_limits",
+        include_str!("../../../../migrations/hq-postgres/0007_signin_limits.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.

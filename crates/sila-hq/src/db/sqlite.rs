@@ -66,6 +66,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_restore_resend",
         include_str!("../../../../migrations/hq/0012_restore_resend.sql"),
     ),
+    (
+        "0013_signin_limits",
+        include_str!("../../../../migrations/hq/0013_signin_limits.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for HqError {

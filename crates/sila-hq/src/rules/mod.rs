@@ -23,6 +23,7 @@ pub mod promise;
 pub mod push;
 pub mod register;
 pub mod releases;
+pub mod signin;
 pub mod staff;
 
 use sila_domain::catalog::Policy;

@@ -6,6 +6,7 @@
 use crate::db::{Conn, Row, Val};
 use crate::params;
 use crate::rules::promise::{self, WAITING};
+use crate::rules::signin::{self, Outcome, Track};
 use crate::store::console::*;
 use crate::{HqError, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -805,4 +806,121 @@ pub fn kb_documents(c: &mut dyn Conn) -> Result<Vec<KbRow>> {
         })
     })
     .collect()
+}
+
+// ---- sign-in limits (rules::signin over rows every server shares) ----
+
+/// The counts stored under `key`, locked until the transaction ends (None: no row).
+fn signin_track(c: &mut dyn Conn, key: &str) -> Result<Option<Track>> {
+    let lock = c.dialect().for_update();
+    c.row(
+        &format!(
+            "SELECT failures, in_flight, flight_at, last_at, wait_until FROM signin_limits
+             WHERE key = ?1{lock}"
+        ),
+        params![key],
+    )?
+    .map(|r| {
+        Ok(Track {
+            failures: r.i64(0)?,
+            in_flight: r.i64(1)?,
+            flight_at: r.i64(2)?,
+            last: r.i64(3)?,
+            wait_until: r.i64(4)?,
+        })
+    })
+    .transpose()
+}
+
+/// Store `t` under `key` (`existed`: whether a row was read), or delete it when empty. A row
+/// another server inserted meanwhile makes the insert fail and the transaction run again.
+fn save_signin_track(c: &mut dyn Conn, key: &str, existed: bool, t: Track, now: i64) -> Result<()> {
+    if t.is_empty(now) {
+        if existed {
+            c.exec("DELETE FROM signin_limits WHERE key = ?1", params![key])?;
+        }
+        return Ok(());
+    }
+    let sql = if existed {
+        "UPDATE signin_limits SET failures = ?2, in_flight = ?3, flight_at = ?4, last_at = ?5,
+            wait_until = ?6 WHERE key = ?1"
+    } else {
+        "INSERT INTO signin_limits (key, failures, in_flight, flight_at, last_at, wait_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    };
+    c.exec(
+        sql,
+        params![
+            key,
+            t.failures,
+            t.in_flight,
+            t.flight_at,
+            t.last,
+            t.wait_until
+        ],
+    )?;
+    Ok(())
+}
+
+/// Reserve a sign-in attempt's place for the name and address keys (`rules::signin`), or say
+/// it must wait (false). Forgets what has been idle long enough on the way.
+pub fn signin_begin(c: &mut dyn Conn, name: &str, address: Option<&str>, now: i64) -> Result<bool> {
+    c.exec(
+        "DELETE FROM signin_limits WHERE last_at < ?1 AND wait_until <= ?2
+            AND (in_flight = 0 OR flight_at < ?3)",
+        params![now - signin::FORGET_AFTER, now, now - signin::IN_FLIGHT_FOR],
+    )?;
+    c.exec(
+        "DELETE FROM signin_known WHERE at < ?1",
+        params![now - signin::KNOWN_FOR],
+    )?;
+    // Locked in one order (name, then address) on every server.
+    let tn = signin_track(c, name)?;
+    let ta = address.map(|a| signin_track(c, a)).transpose()?;
+    let known = match address {
+        Some(a) => c
+            .row(
+                "SELECT 1 FROM signin_known WHERE address = ?1 AND name = ?2",
+                params![a, name],
+            )?
+            .is_some(),
+        None => false,
+    };
+    let Ok((n, a)) = signin::begin(tn, ta, known, now) else {
+        return Ok(false);
+    };
+    save_signin_track(c, name, tn.is_some(), n, now)?;
+    if let (Some(key), Some(t)) = (address, a) {
+        save_signin_track(c, key, ta.flatten().is_some(), t, now)?;
+    }
+    Ok(true)
+}
+
+/// End an attempt [`signin_begin`] let through.
+pub fn signin_finish(
+    c: &mut dyn Conn,
+    name: &str,
+    address: Option<&str>,
+    outcome: Outcome,
+    now: i64,
+) -> Result<()> {
+    let tn = signin_track(c, name)?;
+    let ta = address.map(|a| signin_track(c, a)).transpose()?.flatten();
+    let (n, a) = signin::finish(tn, ta, outcome, now);
+    if let Some(t) = n {
+        save_signin_track(c, name, true, t, now)?;
+    }
+    if let (Some(key), Some(t)) = (address, a) {
+        save_signin_track(c, key, true, t, now)?;
+    }
+    if outcome == Outcome::Succeeded
+        && let Some(a) = address
+    {
+        c.exec(
+            "INSERT INTO signin_known (address, name, at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (address, name) DO UPDATE SET at = excluded.at",
+            params![a, name, now],
+        )?;
+    }
+    Ok(())
 }

@@ -275,6 +275,18 @@ pub trait ConsoleStore: Send + Sync {
     ) -> Result<(String, ConsoleSession)>;
     fn session(&self, token: &str, now: DateTime<Utc>) -> Result<Option<ConsoleSession>>;
     fn sign_out(&self, token: &str) -> Result<()>;
+    /// Reserve a sign-in attempt's place under the keys of its name and address
+    /// (`rules::signin::name_key`, `address_key`), in rows every server on the database shares;
+    /// false: the name or the address must wait.
+    fn signin_begin(&self, name: &str, address: Option<&str>, now: DateTime<Utc>) -> Result<bool>;
+    /// End an attempt [`ConsoleStore::signin_begin`] let through.
+    fn signin_finish(
+        &self,
+        name: &str,
+        address: Option<&str>,
+        outcome: crate::rules::signin::Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
 
     // ---- audit ----
     fn audit(

@@ -555,6 +555,8 @@ fn a_branch_account_made_at_hq_goes_down_the_feed_to_that_branch_only() {
 
 pub struct Server {
     pub url: String,
+    /// What `--db` takes: its database.
+    pub db: String,
     pub hq: Arc<Hq>,
     pub raw: Raw,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -569,7 +571,18 @@ impl Server {
     /// A server on an HQ store set up by `f` (an update key, …).
     pub async fn start_with(f: impl FnOnce(Hq) -> Hq) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let hq = Arc::new(f(Hq::open(sila_hq::testing::fresh_db(dir.path())).unwrap()));
+        let db = sila_hq::testing::fresh_db(dir.path());
+        Server::serve(f(Hq::open(&db).unwrap()), db, dir).await
+    }
+
+    /// Another server on the database of one already started (as a second `sila-hq serve`).
+    pub async fn start_on(db: &str) -> Server {
+        let hq = Hq::open(db).unwrap();
+        Server::serve(hq, db.to_owned(), tempfile::tempdir().unwrap()).await
+    }
+
+    async fn serve(hq: Hq, db: String, dir: tempfile::TempDir) -> Server {
+        let hq = Arc::new(hq);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -579,6 +592,7 @@ impl Server {
         }));
         Server {
             url,
+            db,
             hq: hq.clone(),
             raw: Raw(hq.clone()),
             stop: Some(tx),

@@ -89,6 +89,56 @@ async fn a_guesser_behind_the_proxy_does_not_lock_out_the_people_behind_it() {
     );
 }
 
+/// Two `sila-hq serve` on one database (issue 12.4): wrong passwords split across both count
+/// as one server's would, for a name and for an address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_split_across_two_servers_on_one_database_still_lock_out() {
+    let first = Server::start().await;
+    let second = Server::start_on(&first.db).await;
+    first
+        .hq
+        .add_console_staff("amal", "", PW, &[ConsoleRole::Admin], Utc::now())
+        .unwrap();
+    let url = |i: i64| {
+        if i % 2 == 0 {
+            first.url.clone()
+        } else {
+            second.url.clone()
+        }
+    };
+    for i in 0..NAME_FREE {
+        assert_eq!(
+            sign_in_status(&url(i), "amal", "wrong-password").await.0,
+            401
+        );
+    }
+    let held = (429, Some("too_many_attempts".to_owned()));
+    // Neither server lets the name try again yet, not even with the right password.
+    assert_eq!(sign_in_status(&first.url, "amal", PW).await, held);
+    assert_eq!(sign_in_status(&second.url, "amal", PW).await, held);
+    // Guesses over many names from one address (every request here is 127.0.0.1), split across
+    // both: the address's free tries in all, the name's failures above among them.
+    let mut refused = 0;
+    for i in 0..ADDRESS_FREE + 10 {
+        match sign_in_status(&url(i), &format!("guess{i}"), "wrong-password").await {
+            (401, _) => {}
+            (429, Some(c)) if c == "too_many_attempts" => refused += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(refused, 10 + NAME_FREE);
+    // Nothing of it is kept in the clear.
+    let rows = first
+        .hq
+        .query("SELECT key FROM signin_limits", &[])
+        .unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        let key = r.text(0).unwrap();
+        assert!(!key.contains("amal") && !key.contains("guess") && !key.contains("127.0"));
+    }
+}
+
 #[tokio::test]
 async fn over_long_names_and_bodies_are_refused_unread() {
     let s = Server::start().await;
