@@ -49,8 +49,22 @@ impl Hq {
         Hq::serve(db, tempfile::tempdir().unwrap()).await
     }
 
+    /// A fresh HQ keeping attachments' bytes in the folder `files` (`sila-hq --files`).
+    pub async fn start_with_files(files: &Path) -> Hq {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sila_hq::testing::fresh_db(dir.path());
+        let hq = sila_hq::Hq::open(&db)
+            .unwrap()
+            .with_files(sila_hq::files::Files::folder(files).unwrap());
+        Hq::serve_store(hq, db, dir).await
+    }
+
     async fn serve(db: String, dir: tempfile::TempDir) -> Hq {
-        let store = Arc::new(sila_hq::Hq::open(&db).unwrap());
+        Hq::serve_store(sila_hq::Hq::open(&db).unwrap(), db, dir).await
+    }
+
+    async fn serve_store(store: sila_hq::Hq, db: String, dir: tempfile::TempDir) -> Hq {
+        let store = Arc::new(store);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

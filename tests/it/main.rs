@@ -3,6 +3,7 @@
 
 mod branch;
 mod duplicates;
+mod files;
 mod harness;
 mod hostile;
 mod join;

@@ -422,7 +422,7 @@ async fn client_killed_at_each_commit_and_acknowledgement_point() {
 }
 
 /// A PNG-looking file of `size` bytes (the store checks the magic number, not the picture).
-fn png(size: usize, seed: u8) -> Vec<u8> {
+pub fn png(size: usize, seed: u8) -> Vec<u8> {
     let mut v = sila_store::demo::PNG_1X1.to_vec();
     let mut x = seed as u32 | 1;
     while v.len() < size {

@@ -18,6 +18,10 @@ struct Cli {
     /// (`postgres://user:password@host:port/database`).
     #[arg(long, global = true, env = "SILA_HQ_DB", default_value = "sila-hq.db")]
     db: String,
+    /// Keep attachments' bytes as files in this folder instead of in the database (every server
+    /// must see the same folder; back it up beside the database).
+    #[arg(long, global = true, env = "SILA_HQ_FILES")]
+    files: Option<PathBuf>,
     /// The public key releases of the desktop app must be signed with: the `.pub` file
     /// `tauri signer generate` wrote (the key the apps are built with). Without it nothing can be
     /// published (`publish-release`, the console).
@@ -208,6 +212,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .map_err(crate::HqError::Release)
             .context("reading the update key")?;
         store = store.with_update_key(key);
+    }
+    if let Some(dir) = &cli.files {
+        store = store.with_files(crate::files::Files::folder(dir)?);
     }
     let now = chrono::Utc::now();
     match cli.command {

@@ -40,6 +40,8 @@ pub struct Hq {
     /// The operator archives the database continuously (PostgreSQL WAL archiving): what HQ
     /// acknowledged is as safe as its backups, and devices need not keep payloads to resend.
     continuous_backups: bool,
+    /// Where attachments' bytes are kept (`sila-hq --files DIR`).
+    files: crate::files::Files,
 }
 
 /// The charity's policy HQ applies (the promise, reminders).
@@ -87,7 +89,14 @@ impl Hq {
             duplicates: Mutex::new(None),
             update_key: None,
             continuous_backups: false,
+            files: crate::files::Files::Database,
         })
+    }
+
+    /// Keep attachments' bytes in a folder instead of the database (`sila-hq --files DIR`).
+    pub fn with_files(mut self, files: crate::files::Files) -> Hq {
+        self.files = files;
+        self
     }
 
     /// The key releases must be signed with (`sila-hq --update-key`).
@@ -124,7 +133,7 @@ impl Hq {
         &self,
         mut f: impl FnMut(&mut dyn crate::storage::Tx) -> Result<R> + Send,
     ) -> Result<R> {
-        self.write(|c| f(&mut SqlTx::new(c)))
+        self.write(|c| f(&mut SqlTx::with_files(c, &self.files)))
     }
 
     /// Rows of any query, for tests and tools that look inside (placeholders `?1` …).
@@ -230,11 +239,13 @@ impl HqStore for Hq {
     ) -> Result<UploadStatus> {
         // A failed hash check is committed (the branch's progress goes back to zero) and then
         // reported.
-        self.write(|c| sql::read::upload_chunk(c, &device.branch, sha256, offset, bytes))?
+        self.write(|c| {
+            sql::read::upload_chunk(c, &self.files, &device.branch, sha256, offset, bytes)
+        })?
     }
 
     fn download(&self, device: &Device, sha256: &str, offset: i64, len: usize) -> Result<Vec<u8>> {
-        self.read(|c| sql::read::download(c, &device.branch, sha256, offset, len))
+        self.read(|c| sql::read::download(c, &self.files, &device.branch, sha256, offset, len))
     }
 
     fn release_for(&self, device: &Device, version: Option<&str>) -> Result<Option<Release>> {
@@ -617,7 +628,7 @@ impl ConsoleStore for Hq {
     }
 
     fn attachment(&self, sha256: &str) -> Result<Option<AttachmentBytes>> {
-        self.read(|c| sql::console::attachment(c, sha256))
+        self.read(|c| sql::console::attachment(c, &self.files, sha256))
     }
 
     fn dashboard(&self, filter: &DashFilter, today: NaiveDate) -> Result<Dashboard> {

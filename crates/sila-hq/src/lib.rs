@@ -19,6 +19,7 @@ pub mod cli;
 pub mod console;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod hq;
 mod hq_register;
 pub mod rules;

@@ -473,18 +473,30 @@ pub fn case_file(c: &mut dyn Conn, case_id: &str, today: NaiveDate) -> Result<Op
     }))
 }
 
-pub fn attachment(c: &mut dyn Conn, sha256: &str) -> Result<Option<AttachmentBytes>> {
-    c.row(
-        "SELECT mime, bytes FROM attachments WHERE sha256 = ?1 AND complete = 1 AND bytes IS NOT NULL",
+pub fn attachment(
+    c: &mut dyn Conn,
+    files: &crate::files::Files,
+    sha256: &str,
+) -> Result<Option<AttachmentBytes>> {
+    let Some(r) = c.row(
+        "SELECT mime, bytes, size FROM attachments WHERE sha256 = ?1 AND complete = 1",
         params![sha256],
     )?
-    .map(|r| {
-        Ok(AttachmentBytes {
-            mime: r.text(0)?,
-            bytes: r.blob(1)?,
-        })
-    })
-    .transpose()
+    else {
+        return Ok(None);
+    };
+    let bytes = match r.opt_blob(1)? {
+        Some(b) => b,
+        None => match files.read(sha256, 0, r.i64(2)? as usize) {
+            Ok(b) => b,
+            Err(HqError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        },
+    };
+    Ok(Some(AttachmentBytes {
+        mime: r.text(0)?,
+        bytes,
+    }))
 }
 
 // ---- dashboards ----

@@ -3,6 +3,7 @@
 //! what is the branch of the authenticated device, passed in.
 
 use crate::db::{Conn, Row};
+use crate::files::Files;
 use crate::params;
 use crate::sql::loose_json;
 use crate::store::Device;
@@ -555,6 +556,7 @@ pub fn upload_status(c: &mut dyn Conn, branch: &str, sha256: &str) -> Result<Upl
 /// back to zero) and reported: the caller commits before it answers `HashMismatch`.
 pub fn upload_chunk(
     c: &mut dyn Conn,
+    files: &Files,
     branch: &str,
     sha256: &str,
     offset: i64,
@@ -606,13 +608,16 @@ pub fn upload_chunk(
         Ok(Err(HqError::HashMismatch))
     };
     if complete {
-        let same = c
-            .one(
-                "SELECT substr(bytes, ?2, ?3) FROM attachments WHERE sha256 = ?1",
-                params![sha256, offset + 1, len],
-            )?
-            .blob(0)?
-            == bytes;
+        let held = c.one(
+            "SELECT substr(bytes, ?2, ?3), bytes IS NULL FROM attachments WHERE sha256 = ?1",
+            params![sha256, offset + 1, len],
+        )?;
+        let held = if held.bool(1)? {
+            files.read(sha256, offset as u64, len as usize)?
+        } else {
+            held.blob(0)?
+        };
+        let same = held == bytes;
         if !same {
             return fail(c);
         }
@@ -637,9 +642,12 @@ pub fn upload_chunk(
             if hex::encode(Sha256::digest(&whole)) != sha256 {
                 return fail(c);
             }
+            // Verified: into the folder (before the commit; a file without its row is only
+            // unused), or with the row.
+            let in_db = files.put(sha256, &whole)?;
             c.exec(
                 "UPDATE attachments SET received = size, complete = 1, bytes = ?2 WHERE sha256 = ?1",
-                params![sha256, whole],
+                params![sha256, in_db.then_some(whole)],
             )?;
             c.exec(
                 "DELETE FROM upload_chunks WHERE sha256 = ?1 AND branch = ?2",
@@ -658,6 +666,7 @@ pub fn upload_chunk(
 /// Bytes of a file the branch holds itself (it delivered them) or HQ published.
 pub fn download(
     c: &mut dyn Conn,
+    files: &Files,
     branch: &str,
     sha256: &str,
     offset: i64,
@@ -682,9 +691,12 @@ pub fn download(
         return Err(HqError::BadRequest("offset"));
     }
     let len = len.min(sila_proto::MAX_CHUNK) as i64;
-    c.one(
-        "SELECT substr(bytes, ?2, ?3) FROM attachments WHERE sha256 = ?1",
+    let r = c.one(
+        "SELECT substr(bytes, ?2, ?3), bytes IS NULL FROM attachments WHERE sha256 = ?1",
         params![sha256, offset + 1, len],
-    )?
-    .blob(0)
+    )?;
+    if r.bool(1)? {
+        return files.read(sha256, offset as u64, len as usize);
+    }
+    r.blob(0)
 }

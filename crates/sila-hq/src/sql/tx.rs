@@ -2,6 +2,7 @@
 //! transaction of either. SQL and nothing else: what may be stored is decided by the rules.
 
 use crate::db::Conn;
+use crate::files::Files;
 use crate::params;
 use crate::storage::{
     AppliedOp, ConflictRecord, DeviceRow, DeviceState, EnrolCode, FieldVersions, Kind, MergeRecord,
@@ -13,11 +14,22 @@ use serde_json::Value;
 
 pub struct SqlTx<'a> {
     pub(crate) c: &'a mut dyn Conn,
+    /// Where a file published at HQ keeps its bytes.
+    files: &'a Files,
 }
+
+static IN_DATABASE: Files = Files::Database;
 
 impl<'a> SqlTx<'a> {
     pub fn new(c: &'a mut dyn Conn) -> SqlTx<'a> {
-        SqlTx { c }
+        SqlTx {
+            c,
+            files: &IN_DATABASE,
+        }
+    }
+
+    pub fn with_files(c: &'a mut dyn Conn, files: &'a Files) -> SqlTx<'a> {
+        SqlTx { c, files }
     }
 
     /// The merge `filter` (over `?1`) finds, locked for change.
@@ -462,10 +474,11 @@ impl Tx for SqlTx<'_> {
     }
 
     fn publish_file(&mut self, sha256: &str, mime: &str, bytes: &[u8]) -> Result<()> {
+        let in_db = self.files.put(sha256, bytes)?;
         self.c.exec(
             "INSERT INTO attachments (sha256, mime, size, received, complete, bytes) VALUES (?1, ?2, ?3, ?3, 1, ?4)
              ON CONFLICT (sha256) DO UPDATE SET received = excluded.received, complete = 1, bytes = excluded.bytes",
-            params![sha256, mime, bytes.len(), bytes],
+            params![sha256, mime, bytes.len(), in_db.then_some(bytes)],
         )?;
         self.c.exec(
             "INSERT INTO attachment_owners (sha256, branch, received, proven) VALUES (?1, '*', ?2, 1)
