@@ -51,12 +51,15 @@ impl Hq {
 
     /// A fresh HQ keeping attachments' bytes in the folder `files` (`sila-hq --files`).
     pub async fn start_with_files(files: &Path) -> Hq {
+        let files = sila_hq::files::Files::folder(files).unwrap();
+        Hq::start_with(|hq| hq.with_files(files)).await
+    }
+
+    /// A fresh HQ set up by `f` (as `sila-hq`'s options set it up).
+    pub async fn start_with(f: impl FnOnce(sila_hq::Hq) -> sila_hq::Hq) -> Hq {
         let dir = tempfile::tempdir().unwrap();
         let db = sila_hq::testing::fresh_db(dir.path());
-        let hq = sila_hq::Hq::open(&db)
-            .unwrap()
-            .with_files(sila_hq::files::Files::folder(files).unwrap());
-        Hq::serve_store(hq, db, dir).await
+        Hq::serve_store(f(sila_hq::Hq::open(&db).unwrap()), db, dir).await
     }
 
     async fn serve(db: String, dir: tempfile::TempDir) -> Hq {

@@ -312,3 +312,19 @@ async fn work_a_restored_hq_lost_and_no_laptop_can_send_again_is_an_alert_on_bot
         }
     }
 }
+
+/// `sila-hq serve --backups continuous` (PostgreSQL archived continuously: no restore goes back
+/// past an acknowledgement): devices let go of acknowledged payloads at once, without a backup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_continuous_archiving_acknowledged_payloads_go_at_once() {
+    let hq = Hq::start_with(|h| h.with_continuous_backups(true)).await;
+    let mut a = Branch::laptop(&hq, AFLAJ, "a").await;
+    a.demo(4, 61);
+    a.sync_until_quiet(&opts()).await;
+    assert!(count(&a, "SELECT count(*) FROM outbox") > 0);
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM outbox WHERE payload <> ''"),
+        0
+    );
+    assert_hq_holds(&hq, &a);
+}

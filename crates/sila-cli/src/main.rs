@@ -399,11 +399,20 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 print_json(&json!({
                     "pushed": r.pushed, "pulled": r.pulled, "rejected": r.rejected,
                     "conflicts": r.conflicts, "pending": r.pending,
+                    "sent_again": r.sent_again, "lost": r.lost,
                 }));
             } else {
                 println!(
                     "أُرسل: {}، استُلم: {}، مرفوض: {}، تعارضات: {}، بانتظار الإرسال: {}",
                     r.pushed, r.pulled, r.rejected, r.conflicts, r.pending
+                );
+            }
+            // Said whatever the format: work HQ lost in a restore that this device could not
+            // send again must be entered again by hand.
+            let lost = store.sync_state()?.lost_at_hq;
+            if lost > 0 {
+                eprintln!(
+                    "تنبيه: فقد المقر {lost} تغييراً من هذا الجهاز حين استُعيد من نسخة احتياطية قديمة، ولا يمكن إرسالها من جديد. أعد إدخالها يدوياً؛ شاشة المزامنة في التطبيق تسرد كلاً منها."
                 );
             }
             Ok(ExitCode::SUCCESS)
