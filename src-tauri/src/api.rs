@@ -341,6 +341,7 @@ pub fn sync_status(desk: &Desk) -> R<SyncStatusDto> {
         files_waiting,
         open_conflicts,
         refused_recently,
+        lost_at_hq: st.lost_at_hq,
     })
 }
 

@@ -576,6 +576,33 @@ pub(crate) mod sync_with_hq {
         (dir, desk)
     }
 
+    /// Work HQ lost in a restore from an old backup, which this laptop had let go of once HQ's
+    /// backups held it, stays an alert on the home screen's sync area (with the count).
+    #[test]
+    fn work_hq_lost_in_a_restore_is_an_alert_in_the_sync_area() {
+        let (_dir, desk) = signed_in_desk();
+        assert_eq!(api::sync_status(&desk).unwrap().lost_at_hq, 0);
+        let lost = desk
+            .with_store(|s| {
+                s.generate_demo(2, 3, &mut |_, _| {})?;
+                let ops = sila_store::outbox::pending(s.conn(), 0, 10_000)?;
+                let last = ops.last().map(|o| o.seq).unwrap_or(0);
+                let sent: Vec<_> = ops.iter().map(|o| (o.seq, o.op_id.to_string())).collect();
+                s.record_push(&sent, last, &[])?;
+                let at = |acked, backed, epoch: &str| sila_store::sync::HqStanding {
+                    acked_through: acked,
+                    backed_up_through: backed,
+                    epoch: Some(epoch.into()),
+                    epoch_head: 0,
+                };
+                s.hq_standing(&at(last, last, "e1"))?;
+                Ok(s.hq_standing(&at(1, 0, "e2"))?.lost)
+            })
+            .unwrap();
+        assert!(lost > 0);
+        assert_eq!(api::sync_status(&desk).unwrap().lost_at_hq, lost as i64);
+    }
+
     #[test]
     fn enrolled_from_the_app_it_syncs_in_the_background_on_saves_and_on_reconnect() {
         let mut hq = Hq::start();

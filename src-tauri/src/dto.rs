@@ -203,6 +203,9 @@ pub struct SyncStatusDto {
     pub open_conflicts: i64,
     /// Changes made here that HQ refused in the last week.
     pub refused_recently: i64,
+    /// Changes HQ lost when it was restored from an old backup, which this laptop could not send
+    /// again: an alert that stays (they must be entered again by hand).
+    pub lost_at_hq: i64,
 }
 
 /// How far the branch has arrived on this laptop, for the progress bar.

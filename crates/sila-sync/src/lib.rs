@@ -31,6 +31,9 @@ pub struct SyncStatus {
     /// Changes made here that HQ has not acknowledged yet.
     pub pending: i64,
     pub last_error: Option<StatusError>,
+    /// Changes HQ lost in a restore that this device could not send again (they must be entered
+    /// again by hand; the refused list names each).
+    pub lost_at_hq: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -51,6 +54,7 @@ pub fn status(store: &Store) -> Result<SyncStatus, SyncError> {
             message: arabic_message(&code).to_owned(),
             code,
         }),
+        lost_at_hq: s.lost_at_hq,
     })
 }
 

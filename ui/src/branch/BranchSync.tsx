@@ -178,6 +178,12 @@ export function BranchNotices({ version }: { version?: string }) {
           {s.files_waiting > 0 && <> <Ltr>{n(s.files_waiting)}</Ltr> {t(`filesWaiting_${plural(s.files_waiting)}`)}.</>}
         </p>
       )}
+      {s.lost_at_hq > 0 && (
+        <p className="error" role="alert" data-testid="lost-at-hq">
+          {t("lostAtHq")} <Ltr>{n(s.lost_at_hq)}</Ltr>{" "}
+          <button className="link" onClick={() => go({ name: "sync_issues" })}>{t("issuesOpen")}</button>
+        </p>
+      )}
       {(s.open_conflicts > 0 || s.refused_recently > 0) && (
         <p className="notice warn row" data-testid="sync-issues-line">
           {s.open_conflicts > 0 && <span data-testid="open-conflicts"><Ltr>{n(s.open_conflicts)}</Ltr> {t(`issuesConflicts_${plural(s.open_conflicts)}`)}</span>}

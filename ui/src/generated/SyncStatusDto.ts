@@ -53,4 +53,9 @@ open_conflicts: number,
 /**
  * Changes made here that HQ refused in the last week.
  */
-refused_recently: number, };
+refused_recently: number, 
+/**
+ * Changes HQ lost when it was restored from an old backup, which this laptop could not send
+ * again: an alert that stays (they must be entered again by hand).
+ */
+lost_at_hq: number, };
