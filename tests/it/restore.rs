@@ -328,3 +328,36 @@ async fn with_continuous_archiving_acknowledged_payloads_go_at_once() {
     );
     assert_hq_holds(&hq, &a);
 }
+
+/// A laptop enrolled after the backup is unknown to the restored HQ: it is refused, is enrolled
+/// again with a new code, and then sends everything it did, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_laptop_enrolled_after_the_backup_is_enrolled_again_and_sends_everything() {
+    let hq = Hq::start().await;
+    let mut a = Branch::laptop(&hq, AFLAJ, "a").await;
+    a.demo(3, 31);
+    round(&mut [&mut a]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("hq.backup");
+    backup(&hq.db, &copy);
+    let mut c = Branch::laptop(&hq, AFLAJ, "c").await;
+    c.demo(2, 32);
+    round(&mut [&mut a, &mut c]).await;
+
+    let mut hq = hq;
+    hq.stop().await;
+    let restored = restore(&copy, dir.path());
+    drop(hq);
+    let hq = Hq::start_on(restored).await;
+    for l in [&a, &c] {
+        point_at(l, &hq.url);
+    }
+    assert_eq!(c.sync().await.unwrap_err().code(), "unauthorized");
+    sila_sync::enroll(&mut c.store, &hq.url, &hq.code(AFLAJ), &opts())
+        .await
+        .unwrap();
+    round(&mut [&mut a, &mut c]).await;
+    for l in [&a, &c] {
+        assert_hq_holds(&hq, l);
+    }
+}
