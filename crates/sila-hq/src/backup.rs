@@ -145,6 +145,37 @@ fn pg_dump() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("pg_dump"))
 }
 
+/// The URL without its password, and the password (percent-decoded), if it had one.
+fn without_password(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return (url.to_owned(), None);
+    };
+    let Some((user, password)) = userinfo.split_once(':') else {
+        return (url.to_owned(), None);
+    };
+    let mut bytes = Vec::with_capacity(password.len());
+    let mut it = password.bytes();
+    while let Some(b) = it.next() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b == b'%' {
+            let (h, l) = (it.next(), it.next());
+            if let (Some(h), Some(l)) = (h.and_then(hex), l.and_then(hex)) {
+                bytes.push((h * 16 + l) as u8);
+                continue;
+            }
+            return (url.to_owned(), None);
+        }
+        bytes.push(b);
+    }
+    (
+        format!("{scheme}://{user}@{host}"),
+        Some(String::from_utf8_lossy(&bytes).into_owned()),
+    )
+}
+
 fn postgres_copy(live: &dyn db::Engine, url: &str, partial: &Path) -> Result<Taken> {
     let connect = || {
         postgres::Client::connect(url, postgres::NoTls)
@@ -187,13 +218,20 @@ fn postgres_copy(live: &dyn db::Engine, url: &str, partial: &Path) -> Result<Tak
             return Err(e);
         }
     };
-    let out = std::process::Command::new(pg_dump())
-        .arg("--format=custom")
+    // The password goes in pg_dump's environment, not its arguments (which any local user
+    // can list).
+    let (dbname, password) = without_password(url);
+    let mut dump = std::process::Command::new(pg_dump());
+    dump.arg("--format=custom")
         .arg(format!("--snapshot={id}"))
         .arg("--file")
         .arg(partial)
-        .arg(format!("--dbname={url}"))
-        .stdin(std::process::Stdio::null())
+        .arg(format!("--dbname={dbname}"))
+        .stdin(std::process::Stdio::null());
+    if let Some(p) = password {
+        dump.env("PGPASSWORD", p);
+    }
+    let out = dump
         .output()
         .map_err(|e| storage(format!("pg_dump could not be run: {e}")))?;
     snap.batch_execute("COMMIT")?;
@@ -203,4 +241,20 @@ fn postgres_copy(live: &dyn db::Engine, url: &str, partial: &Path) -> Result<Tak
         return Err(storage(format!("pg_dump failed: {}", err.trim())));
     }
     Ok((epoch, seqs))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_password_leaves_the_url_for_the_environment() {
+        assert_eq!(
+            super::without_password("postgres://sila:p%40ss:w@db.internal:5432/sila_hq"),
+            (
+                "postgres://sila@db.internal:5432/sila_hq".to_owned(),
+                Some("p@ss:w".to_owned())
+            )
+        );
+        let socket = "postgres://sila@%2Fvar%2Frun%2Fpostgresql/sila_hq";
+        assert_eq!(super::without_password(socket), (socket.to_owned(), None));
+    }
 }
