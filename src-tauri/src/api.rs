@@ -696,14 +696,7 @@ pub fn case_file(desk: &Desk, id: String) -> R<CaseFileDto> {
             if is_case && submitted.as_ref().is_none_or(|t| &e.at <= t) {
                 continue;
             }
-            timeline.push(TimelineItem {
-                at: e.at,
-                kind: "edit".into(),
-                code: if is_case { "case" } else { "beneficiary" }.into(),
-                actor: e.by,
-                detail: e.fields.join(","),
-                attachments: Vec::new(),
-            });
+            timeline.push(edit_item(e));
         }
         timeline.sort_by(|a, b| a.at.cmp(&b.at));
         let actions = s
@@ -1119,6 +1112,24 @@ pub fn complaints(desk: &Desk) -> R<Vec<ComplaintDto>> {
     })
 }
 
+/// An edit as a timeline shows it: of the person or the request here ("beneficiary", "case"), or
+/// of the person at HQ ("hq", by HQ's staff member), with the changed fields' names.
+fn edit_item(e: sila_store::Edit) -> TimelineItem {
+    let code = match (e.at_hq, e.entity.as_str()) {
+        (true, _) => "hq",
+        (false, "case") => "case",
+        (false, _) => "beneficiary",
+    };
+    TimelineItem {
+        at: e.at,
+        kind: "edit".into(),
+        code: code.into(),
+        actor: e.by,
+        detail: e.fields.join(","),
+        attachments: Vec::new(),
+    }
+}
+
 /// A beneficiary's whole file: who they are, their requests, every contact, the corrections made.
 pub fn person_file(desk: &Desk, id: String) -> R<PersonFileDto> {
     let id: BeneficiaryId = parse_id("id", &id)?;
@@ -1133,14 +1144,7 @@ pub fn person_file(desk: &Desk, id: String) -> R<PersonFileDto> {
         let edits = s
             .edits_of(&[id.to_string()])?
             .into_iter()
-            .map(|e| TimelineItem {
-                at: e.at,
-                kind: "edit".into(),
-                code: "beneficiary".into(),
-                actor: e.by,
-                detail: e.fields.join(","),
-                attachments: Vec::new(),
-            })
+            .map(edit_item)
             .collect();
         Ok(PersonFileDto {
             beneficiary: beneficiary_dto(&stored),

@@ -500,7 +500,8 @@ pub struct CaseCorrection {
 pub struct TimelineItem {
     pub at: String,
     /// "transition", "interaction", "document", "declaration", "report", "delivery", "survey" or
-    /// "edit" (code "beneficiary" or "case", detail the changed fields' names, comma-separated).
+    /// "edit" (code "beneficiary" or "case", or "hq" for the person edited at HQ, whose actor is
+    /// then HQ's staff member; detail the changed fields' names, comma-separated).
     pub kind: String,
     /// A code the UI names (a transition, a purpose, a document type …).
     pub code: String,

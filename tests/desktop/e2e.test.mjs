@@ -26,6 +26,20 @@ const next = async (expectStep) => {
   await wd.until(`wizard step ${expectStep}`, `return document.querySelector('[data-testid=wizard]')?.dataset.step === arguments[0]`, [String(expectStep)]);
 };
 const saved = () => wd.until("the draft to be saved", `return document.querySelector('[data-testid=save-state]')?.dataset.state === 'saved'`);
+/** Sync from home (again when a pass that began earlier ends without it) until `done` holds. */
+async function syncUntil(what, done, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await wd.click("[data-testid=nav-home]");
+    await wd.waitFor("[data-testid=sync-last]");
+    const last = await wd.exec(`return document.querySelector('[data-testid=sync-last]').dataset.last`);
+    await wd.until("sync free", `return !document.querySelector('[data-testid=sync-now]').disabled`, [], 60000);
+    await wd.click("[data-testid=sync-now]");
+    await wd.until("a pass after this one began", `return document.querySelector('[data-testid=sync-last]').dataset.last !== arguments[0]`, [last], 60000);
+    if (await done()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
 
 before(async () => {
   hq = await startHq(hqDir);
@@ -420,6 +434,29 @@ describe("the branch desktop app", { concurrency: false }, () => {
     await shot("71-person-file");
     await wd.click("[data-testid=person-file] button.link");
     await wd.until("the correction in the timeline", `return [...document.querySelectorAll('[data-testid=timeline] li[data-kind=edit]')].some(li => /المدينة/.test(li.textContent))`);
+  });
+
+  it("a reviewer at HQ changes the mobile in the register; the desk's timeline says so, with who", async () => {
+    // The branch's own correction reaches HQ first.
+    await syncUntil("nothing waiting to sync", () => wd.exec(`return /^0 /.test(document.querySelector('[data-testid=sync-pending]')?.textContent ?? '')`));
+    const reviewer = await hq.consoleAs("reem", "hq-review-pass-1", "ريم الحربي", "reviewer");
+    const found = await reviewer.post("/register", { q: "1000000008" });
+    assert.equal(found.rows.length, 1);
+    await reviewer.post(`/register/people/${found.rows[0].id}/edit`, { field: "mobile", value: "0553337788" });
+
+    await syncUntil("HQ's edit in the case file's timeline", async () => {
+      await wd.click("[data-testid=nav-cases]");
+      await wd.click("[data-testid=case-row]");
+      await wd.waitFor("[data-testid=case-file] [data-testid=timeline]");
+      return wd.exec(`return !!document.querySelector('[data-testid=timeline] li[data-kind=edit][data-code=hq]')`);
+    });
+    const line = await wd.text("[data-testid=timeline] li[data-kind=edit][data-code=hq]");
+    assert.match(line, /عُدّل في المقر: الجوال/);
+    assert.match(line, /ريم الحربي/);
+    assert.doesNotMatch(line, /333 ?7788/, "the timeline names the field, not the value");
+    await wd.exec(`document.querySelector('[data-testid=timeline] li[data-code=hq]').scrollIntoView({block: 'center'})`);
+    await shot("72-hq-edit-in-timeline");
+    assert.match(await wd.text("[data-testid=case-file]"), /055 333 7788/, "the file shows HQ's value");
   });
 
   it("logs a complaint by letter from home, with the letter attached, and answers it from the list", async () => {

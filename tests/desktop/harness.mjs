@@ -154,12 +154,41 @@ export async function startHq(dir) {
     proc.on("exit", () => fail(new Error("sila-hq exited")));
   });
   const cli = (...args) => execFileSync(HQ_BIN, ["--db", db, ...args], { encoding: "utf8" }).trim();
+  /**
+   * A person at HQ signed in to the console: a new account (`sila-hq add-staff`) and its session,
+   * calling the console's JSON API as its pages do (the session cookie, the CSRF token on changes).
+   */
+  const consoleAs = async (user, password, displayName, roles) => {
+    execFileSync(HQ_BIN, ["--db", db, "add-staff", "--role", roles, "--display-name", displayName], {
+      env: { ...process.env, SILA_USER: user, SILA_PASSWORD: password },
+    });
+    const r = await fetch(`${url}/console/api/sign-in`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: user, password }),
+    });
+    if (!r.ok) throw new Error(`console sign-in: ${r.status}`);
+    const cookie = r.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    const { csrf } = await r.json();
+    const call = async (method, path, body) => {
+      const res = await fetch(`${url}/console/api${path}`, {
+        method,
+        headers: { Cookie: cookie, "X-CSRF-Token": csrf, ...(body ? { "Content-Type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const json = await res.json().catch(() => null);
+      if (!res.ok) throw new Error(`console ${method} ${path}: ${res.status} ${json?.code ?? ""}`);
+      return json;
+    };
+    return { get: (path) => call("GET", path), post: (path, body) => call("POST", path, body ?? {}) };
+  };
   return {
     url,
     code: (branch) => cli("enroll-code", "--branch", branch),
     /** The committee's decision, as `sila-hq decide` takes it at headquarters. */
     decide: (caseId, transition, note) => cli("decide", "--case", caseId, "--transition", transition, "--note", note),
     stats: () => JSON.parse(cli("stats", "--json")),
+    consoleAs,
     stop: () => { try { proc.kill("SIGTERM"); } catch {} },
   };
 }

@@ -5,6 +5,7 @@ use crate::Result;
 use crate::hq::Hq;
 use crate::rules;
 use crate::sql;
+use crate::store::HqActor;
 use crate::store::register::*;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
@@ -29,13 +30,14 @@ impl RegisterStore for Hq {
 
     fn edit_person(
         &self,
+        staff: &HqActor,
         id: &str,
         field: &str,
         value: &Value,
         now: DateTime<Utc>,
     ) -> Result<Result<i64, Vec<FieldError>>> {
         let today = now.date_naive();
-        self.rules(|tx| rules::register::edit_person(tx, id, field, value, today, now))
+        self.rules(|tx| rules::register::edit_person(tx, staff, id, field, value, today, now))
     }
 
     fn voice(&self, f: &VoiceFilter, today: NaiveDate) -> Result<VoicePage> {

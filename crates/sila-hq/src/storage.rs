@@ -355,6 +355,18 @@ pub trait Tx {
     /// False when there is no such device.
     fn set_resync(&mut self, device_id: &str, wanted: bool) -> crate::Result<bool>;
 
+    /// A person at HQ changed these fields of a record, making `version`: kept so the record's
+    /// branch can show who changed what when (field names only, never values).
+    fn note_hq_edit(
+        &mut self,
+        kind: Kind,
+        entity_id: &str,
+        version: i64,
+        staff: &crate::store::HqActor,
+        fields: &[String],
+        now: DateTime<Utc>,
+    ) -> crate::Result<()>;
+
     /// An HQ staff action, by record IDs only (never names or values).
     fn audit(
         &mut self,

@@ -311,6 +311,21 @@ pub struct RecordState {
     /// Cases: the whole history (each a `CaseEvent`), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Box<RawValue>>,
+    /// Beneficiaries: the last edits made by HQ's staff in the register, oldest first, so the
+    /// branch's timeline can say who at HQ changed which fields when (never the values). A
+    /// device shows those newer than the version it held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hq_edits: Vec<HqEdit>,
+}
+
+/// One edit of a record by a person at HQ: the record's version it made, when, by whom (the
+/// staff member's display name) and the names of the fields it changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HqEdit {
+    pub version: i64,
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub fields: Vec<String>,
 }
 
 /// An edit that collided with another, both values kept, as the branch shows it.

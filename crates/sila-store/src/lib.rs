@@ -632,7 +632,8 @@ impl Store {
     }
 
     /// The edits made to these records (beneficiary and case IDs), oldest first: when, by whom
-    /// (display name), the operation, the record and the names of the fields it changed.
+    /// (display name; for an edit made at HQ, the name HQ sent), the operation, the record and
+    /// the names of the fields it changed.
     pub fn edits_of(&self, ids: &[String]) -> Result<Vec<Edit>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.at, coalesce(s.display_name, ''), a.action, a.entity, a.entity_id, a.detail
@@ -643,13 +644,20 @@ impl Store {
         for id in ids {
             let rows = stmt.query_map([id], |r| {
                 let detail: String = r.get(5)?;
+                // A branch's edit names its fields; one made at HQ also says who made it.
+                let (fields, hq_by) = match serde_json::from_str(&detail) {
+                    Ok(EditDetail::Fields(f)) => (f, None),
+                    Ok(EditDetail::AtHq { fields, by }) => (fields, Some(by)),
+                    Err(_) => (Vec::new(), None),
+                };
                 Ok(Edit {
                     at: r.get(0)?,
-                    by: r.get(1)?,
+                    at_hq: hq_by.is_some(),
+                    by: hq_by.map_or_else(|| r.get(1), Ok)?,
                     action: r.get(2)?,
                     entity: r.get(3)?,
                     entity_id: r.get(4)?,
-                    fields: serde_json::from_str(&detail).unwrap_or_default(),
+                    fields,
                 })
             })?;
             for e in rows {
@@ -705,10 +713,23 @@ impl Store {
     }
 }
 
+/// The staff ID of the audit rows that record edits made at HQ (HQ's staff are not the branch's).
+pub const HQ_STAFF: &str = "hq";
+
+/// The detail of an edit's audit row.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum EditDetail {
+    Fields(Vec<String>),
+    AtHq { fields: Vec<String>, by: String },
+}
+
 /// One edit of a record, as a timeline shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Edit {
     pub at: String,
+    /// Made by a person at HQ (in its register), who is `by`.
+    pub at_hq: bool,
     pub by: String,
     pub action: String,
     pub entity: String,

@@ -64,6 +64,18 @@ struct HqState {
     survivor: Option<Value>,
     #[serde(default)]
     events: Vec<Value>,
+    #[serde(default)]
+    hq_edits: Vec<HqEdit>,
+}
+
+/// An edit made by a person at HQ (the wire's `HqEdit`): the version it made, when, who, and
+/// the names of the fields it changed.
+#[derive(Deserialize)]
+struct HqEdit {
+    version: i64,
+    at: String,
+    by: String,
+    fields: Vec<String>,
 }
 
 /// What HQ said about one operation.
@@ -1091,6 +1103,23 @@ impl Writer<'_> {
                 self.now.to_rfc3339()
             ],
         )?;
+        // Edits made at HQ since the version held here join the person's timeline: who at HQ,
+        // when, which fields (never the values). A page applied again adds nothing: the version
+        // held has moved past them.
+        for e in s.hq_edits.iter().filter(|e| e.version > hq_version) {
+            self.exec(
+                "INSERT INTO audit_events (at, staff_id, action, entity, entity_id, detail)
+                 VALUES (?1, ?2, 'beneficiary.hq_edit', 'beneficiary', ?3, ?4)",
+                params![
+                    chrono::DateTime::parse_from_rfc3339(&e.at)
+                        .map(|t| t.to_utc().to_rfc3339())
+                        .unwrap_or_else(|_| self.now.to_rfc3339()),
+                    crate::HQ_STAFF,
+                    id,
+                    serde_json::json!({"fields": e.fields, "by": e.by}).to_string()
+                ],
+            )?;
+        }
         if was_merged_into != s.merged_into {
             self.audit(
                 if s.merged_into.is_some() {

@@ -15,7 +15,7 @@ import { ContactForm } from "./Contacts";
 import { AttachPicker, FileChips } from "./Documents";
 
 export function CaseFile({ id }: { id: string }) {
-  const { t, label, lang } = useI18n();
+  const { t, label, fieldNames, lang } = useI18n();
   const { catalog, go } = useDesk();
   const [file, setFile] = useState<CaseFileDto | null>(null);
   const [err, setErr] = useState<ApiError | null>(null);
@@ -31,14 +31,15 @@ export function CaseFile({ id }: { id: string }) {
     const d = catalog.document_types.find((x) => x.code === code);
     return d ? (lang === "ar" ? d.ar : d.en) : code;
   };
-  const timelineTitle = (kind: string, code: string) => {
+  const timelineTitle = (kind: string, code: string, detail: string) => {
     switch (kind) {
       case "transition": return label("transition", code);
       case "interaction": return `${label("timeline", kind)}: ${label("purpose", code, catalog.purposes.find((p) => p.code === code)?.ar)}`;
       case "document": return `${label("timeline", kind)}: ${docName(code)}`;
       case "declaration": return `${label("timeline", kind)} — ${label("signature", code)}`;
       case "survey": return label("timeline", kind);
-      case "edit": return `${label("timeline", `edit_${code}`)}`;
+      // An edit at HQ names its fields in the title: "عُدّل في المقر: الجوال".
+      case "edit": return code === "hq" ? `${label("timeline", "edit_hq")}: ${fieldNames(detail)}` : label("timeline", `edit_${code}`);
       default: return label("timeline", kind);
     }
   };
@@ -130,10 +131,10 @@ export function CaseFile({ id }: { id: string }) {
             <ol className="timeline" data-testid="timeline">
               {file.timeline.map((e, i) => (
                 <li key={i} data-kind={e.kind} data-code={e.code}>
-                  <strong>{timelineTitle(e.kind, e.code)}</strong>
+                  <strong>{timelineTitle(e.kind, e.code, e.detail)}</strong>
                   <span className="muted"> · <DualDate iso={localDay(e.at)} /> <Ltr>{formatTime(e.at)}</Ltr>{e.actor && e.kind !== "interaction" ? <> · {e.actor}</> : null}</span>
                   {e.detail && e.kind !== "document" && e.kind !== "edit" && <div>{e.detail}</div>}
-                  {e.kind === "edit" && <div data-testid="edit-fields">{e.detail.split(",").map((f) => label("field", f) || f).join("، ")}</div>}
+                  {e.kind === "edit" && e.code !== "hq" && <div data-testid="edit-fields">{fieldNames(e.detail)}</div>}
                   {e.attachments.length > 0 && <FileChips files={e.attachments.map((sha) => ({ sha256: sha }))} />}
                 </li>
               ))}

@@ -144,7 +144,7 @@ function SyncArea({ onDataVersion }: { onDataVersion: (v: number) => void }) {
       {s.error && <p className="error" role="alert" data-testid="sync-error">{s.error}</p>}
       <p className="muted" data-testid="sync-pending"><Ltr>{s.pending_changes.toLocaleString(lang === "ar" ? "ar-SA-u-nu-latn" : "en")}</Ltr> {t("pendingChanges")}</p>
       {s.enrolled && (
-        <p className="muted" data-testid="sync-last">
+        <p className="muted" data-testid="sync-last" data-last={s.last_sync ?? ""}>
           {t("lastSync")}: {s.last_sync ? <><DualDate iso={localDay(s.last_sync)} /> <Ltr>{formatTime(s.last_sync)}</Ltr></> : t("neverSynced")}
         </p>
       )}

@@ -101,7 +101,7 @@ export function Merge({ survivorId, onDone, onCancel }: { survivorId: string; on
 
 /** The merges made here into or out of a file, each undoable while it stands. */
 export function Merges({ beneficiaryId, onChanged }: { beneficiaryId: string; onChanged: () => void }) {
-  const { t, label } = useI18n();
+  const { t, fieldNames } = useI18n();
   const [list, setList] = useState<MergeDto[]>([]);
   const [err, setErr] = useState<ApiError | null>(null);
   const [kept, setKept] = useState<string[] | null>(null);
@@ -116,7 +116,7 @@ export function Merges({ beneficiaryId, onChanged }: { beneficiaryId: string; on
           <li key={m.id} data-testid="merge-row" data-undone={m.undone}>
             <span>
               {t("mergedInto").replace("{a}", m.merged_name).replace("{b}", m.survivor_name)}
-              {m.from_merged.length > 0 && <div className="muted">{t("tookFromOther")}: {m.from_merged.map((f) => label("field", f) || f).join("، ")}</div>}
+              {m.from_merged.length > 0 && <div className="muted">{t("tookFromOther")}: {fieldNames(m.from_merged)}</div>}
               <div className="muted">{m.by} · <DualDate iso={localDay(m.at)} /> <Ltr>{formatTime(m.at)}</Ltr>{m.undone && <> · {t("undone")}</>}</div>
             </span>
             {!m.undone && (
@@ -134,7 +134,7 @@ export function Merges({ beneficiaryId, onChanged }: { beneficiaryId: string; on
           </li>
         ))}
       </ul>
-      {kept && kept.length > 0 && <p className="notice">{t("keptSinceMerge")}: {kept.map((f) => label("field", f) || f).join("، ")}</p>}
+      {kept && kept.length > 0 && <p className="notice">{t("keptSinceMerge")}: {fieldNames(kept)}</p>}
       <ErrorBox error={err} />
     </section>
   );

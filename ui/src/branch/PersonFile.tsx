@@ -17,7 +17,7 @@ import { StepHousehold, StepIdentity, emptyDraft, fid } from "./Wizard";
 import { Merge, Merges } from "./Merge";
 
 export function PersonFile({ id, edit }: { id: string; edit?: boolean }) {
-  const { t, label } = useI18n();
+  const { t, label, fieldNames } = useI18n();
   const { go } = useDesk();
   const [file, setFile] = useState<PersonFileDto | null>(null);
   const [cases, setCases] = useState<CaseRow[]>([]);
@@ -89,8 +89,8 @@ export function PersonFile({ id, edit }: { id: string; edit?: boolean }) {
               {file.edits.length === 0 && <p className="muted">—</p>}
               <ul className="tasks" data-testid="person-edits">
                 {file.edits.map((e, i) => (
-                  <li key={i}>
-                    <span>{e.detail.split(",").map((f) => label("field", f) || f).join("، ")}</span>
+                  <li key={i} data-code={e.code}>
+                    <span>{e.code === "hq" ? `${label("timeline", "edit_hq")}: ${fieldNames(e.detail)}` : fieldNames(e.detail)}</span>
                     <span className="muted">{e.actor} · <DualDate iso={localDay(e.at)} /> <Ltr>{formatTime(e.at)}</Ltr></span>
                   </li>
                 ))}

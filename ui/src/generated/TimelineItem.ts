@@ -6,7 +6,8 @@
 export type TimelineItem = { at: string, 
 /**
  * "transition", "interaction", "document", "declaration", "report", "delivery", "survey" or
- * "edit" (code "beneficiary" or "case", detail the changed fields' names, comma-separated).
+ * "edit" (code "beneficiary" or "case", or "hq" for the person edited at HQ, whose actor is
+ * then HQ's staff member; detail the changed fields' names, comma-separated).
  */
 kind: string, 
 /**

@@ -631,7 +631,7 @@ const codeLabels: Record<Lang, Record<string, Record<string, string>>> = {
       deliver: "تقديم الخدمة", close: "إغلاق", withdraw: "سحب الطلب",
       research_report: "كتابة تقرير البحث", delivery: "تسجيل تقديم الخدمة", survey: "تسجيل قياس الرضا", interaction: "تسجيل تواصل",
     },
-    timeline: { transition: "إجراء", interaction: "تواصل", document: "مستند", declaration: "الإقرار", report: "تقرير البحث", delivery: "تقديم خدمة", survey: "قياس الرضا", edit_beneficiary: "تعديل بيانات المستفيد", edit_case: "تصحيح الطلب" },
+    timeline: { transition: "إجراء", interaction: "تواصل", document: "مستند", declaration: "الإقرار", report: "تقرير البحث", delivery: "تقديم خدمة", survey: "قياس الرضا", edit_beneficiary: "تعديل بيانات المستفيد", edit_case: "تصحيح الطلب", edit_hq: "عُدّل في المقر" },
     decision: { approved: "مقبول", rejected: "مرفوض" },
     signature: { drawn: "موقّع على الشاشة", on_paper: "موقّع على الورق" },
     field: {
@@ -662,7 +662,7 @@ const codeLabels: Record<Lang, Record<string, Record<string, string>>> = {
       deliver: "Deliver", close: "Close", withdraw: "Withdraw",
       research_report: "Write research report", delivery: "Record a delivery", survey: "Record satisfaction survey", interaction: "Log an interaction",
     },
-    timeline: { transition: "Action", interaction: "Contact", document: "Document", declaration: "Declaration", report: "Research report", delivery: "Delivery", survey: "Survey", edit_beneficiary: "Beneficiary's data corrected", edit_case: "Request corrected" },
+    timeline: { transition: "Action", interaction: "Contact", document: "Document", declaration: "Declaration", report: "Research report", delivery: "Delivery", survey: "Survey", edit_beneficiary: "Beneficiary's data corrected", edit_case: "Request corrected", edit_hq: "Edited at HQ" },
     decision: { approved: "Approved", rejected: "Rejected" },
     signature: { drawn: "Signed on screen", on_paper: "Signed on paper" },
     field: {
@@ -703,6 +703,8 @@ export type I18n = {
   t: (k: Key) => string;
   /** A code's label: from the UI's table, else `fallbackAr` (the catalog's Arabic name) in Arabic, else the code. */
   label: (group: string, code: string | null | undefined, fallbackAr?: string) => string;
+  /** Fields ("mobile,city" or a list) named for a person: "الجوال، المدينة". */
+  fieldNames: (fields: string | string[]) => string;
   setLang: (l: Lang) => void;
 };
 
@@ -719,6 +721,8 @@ export function makeI18n(lang: Lang, setLang: (l: Lang) => void): I18n {
       if (lang === "ar" && fallbackAr) return fallbackAr;
       return fallbackAr && lang === "ar" ? fallbackAr : code;
     },
+    fieldNames: (fields) =>
+      (typeof fields === "string" ? fields.split(",") : fields).filter(Boolean).map((f) => codeLabels[lang].field?.[f] ?? f).join(lang === "ar" ? "، " : ", "),
   };
 }
 

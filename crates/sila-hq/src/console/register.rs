@@ -100,8 +100,10 @@ pub(super) async fn edit(
     let s = signed_in(&state, &headers, &method, EDITORS).await?;
     let store = state.store.clone();
     let (pid, field) = (id.clone(), body.field.clone());
+    let by = super::actor(&s.staff)?;
     let outcome =
-        blocking(move || store.edit_person(&pid, &body.field, &body.value, Utc::now())).await?;
+        blocking(move || store.edit_person(&by, &pid, &body.field, &body.value, Utc::now()))
+            .await?;
     match outcome {
         Ok(version) => {
             audit(

@@ -188,6 +188,18 @@ pub const TABLES: &[(&str, &[&str])] = &[
     // the target makes it: copied like the rest.
     ("register_terms", &["term", "rid"]),
     (
+        "hq_edits",
+        &[
+            "entity",
+            "entity_id",
+            "version",
+            "at",
+            "staff_id",
+            "by_name",
+            "fields",
+        ],
+    ),
+    (
         "console_staff",
         &[
             "id",

@@ -56,6 +56,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_signin_limits",
         include_str!("../../../../migrations/hq-postgres/0007_signin_limits.sql"),
     ),
+    (
+        "0008_hq_edits",
+        include_str!("../../../../migrations/hq-postgres/0008_hq_edits.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.

@@ -70,6 +70,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_signin_limits",
         include_str!("../../../../migrations/hq/0013_signin_limits.sql"),
     ),
+    (
+        "0014_hq_edits",
+        include_str!("../../../../migrations/hq/0014_hq_edits.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for HqError {

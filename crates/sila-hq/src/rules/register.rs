@@ -5,6 +5,7 @@
 
 use super::hq;
 use crate::storage::{Kind, Tx};
+use crate::store::HqActor;
 use crate::{HqError, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
@@ -96,10 +97,12 @@ fn normalise(field: &str, value: &Value) -> Result<Value, FieldError> {
     })
 }
 
-/// Change one field of a person as HQ. `Ok(Err(..))`: the domain refused the value, nothing was
-/// written. Returns the record's version.
+/// Change one field of a person as `staff` at HQ. `Ok(Err(..))`: the domain refused the value,
+/// nothing was written. Returns the record's version. An edit that changed something is noted
+/// (who, when, which field) for the branch's timeline.
 pub fn edit_person(
     tx: &mut dyn Tx,
+    staff: &HqActor,
     id: &str,
     field: &str,
     value: &Value,
@@ -130,7 +133,18 @@ pub fn edit_person(
     }
     let mut changes = Map::new();
     changes.insert(field.to_owned(), value);
-    hq::edit_beneficiary(tx, id, &changes, now).map(Ok)
+    let version = hq::edit_beneficiary(tx, id, &changes, now)?;
+    if version != rec.version {
+        tx.note_hq_edit(
+            Kind::Beneficiary,
+            id,
+            version,
+            staff,
+            &[field.to_owned()],
+            now,
+        )?;
+    }
+    Ok(Ok(version))
 }
 
 #[cfg(test)]

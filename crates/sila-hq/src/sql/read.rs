@@ -250,7 +250,37 @@ fn plain(version: i64, data: String) -> RecordState {
         merged_into: None,
         survivor: None,
         events: vec![],
+        hq_edits: vec![],
     }
+}
+
+/// The most edits by HQ's staff a record's state carries: a device shows those newer than the
+/// version it held, so only a device that missed more than this many between two syncs shows
+/// fewer (the record's values are whole either way).
+const HQ_EDITS_SENT: i64 = 20;
+
+/// The last edits HQ's staff made to a record, oldest first.
+fn hq_edits(c: &mut dyn Conn, kind: &str, id: &str) -> Result<Vec<sila_proto::HqEdit>> {
+    let mut edits = c
+        .query(
+            "SELECT version, at, by_name, fields FROM hq_edits WHERE entity = ?1 AND entity_id = ?2
+             ORDER BY version DESC LIMIT ?3",
+            params![kind, id, HQ_EDITS_SENT],
+        )?
+        .into_iter()
+        .map(|mut r| {
+            Ok(sila_proto::HqEdit {
+                version: r.i64(0)?,
+                at: r.text(1)?.parse().map_err(|_| {
+                    HqError::Storage(crate::error::StorageError::new("hq_edits.at is not a time"))
+                })?,
+                by: r.take_text(2)?,
+                fields: serde_json::from_str(&r.text(3)?)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    edits.reverse();
+    Ok(edits)
 }
 
 /// A record's state as a device of `branch` receives it; None when it is not the branch's (it
@@ -293,6 +323,7 @@ pub fn record_state(
                 merged_into,
                 survivor,
                 events: vec![],
+                hq_edits: hq_edits(c, kinds::BENEFICIARY, id)?,
             }))
         }
         kinds::CASE => {

@@ -488,6 +488,31 @@ impl Tx for SqlTx<'_> {
         Ok(())
     }
 
+    fn note_hq_edit(
+        &mut self,
+        kind: Kind,
+        entity_id: &str,
+        version: i64,
+        staff: &crate::store::HqActor,
+        fields: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.c.exec(
+            "INSERT INTO hq_edits (entity, entity_id, version, at, staff_id, by_name, fields)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                kind.code(),
+                entity_id,
+                version,
+                now,
+                staff.staff_id.to_string(),
+                staff.display_name.as_str(),
+                serde_json::to_string(fields)?
+            ],
+        )?;
+        Ok(())
+    }
+
     fn audit(
         &mut self,
         staff_id: &str,

@@ -186,8 +186,10 @@ pub trait RegisterStore: Send + Sync {
     /// checks it; it reaches the branch by its feed as a per-field change. Returns the new
     /// version, or the domain's reasons for refusing the value (nothing written). A field the
     /// register does not edit is `BadRequest("field")`, a merged-away person `BadRequest("merged")`.
+    /// The branch's timeline shows who (`staff`) changed which field when, never the value.
     fn edit_person(
         &self,
+        staff: &super::HqActor,
         id: &str,
         field: &str,
         value: &serde_json::Value,

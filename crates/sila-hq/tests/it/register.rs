@@ -16,7 +16,7 @@ use sila_hq::db::Dialect;
 use sila_hq::store::Device;
 use sila_hq::store::register::{RegisterQuery, ScoreFilter, VoiceFilter};
 use sila_hq::store::{HqError, HqStore, RegisterStore};
-use sila_hq::{Hq, params};
+use sila_hq::{Hq, HqActor, params};
 use sila_proto::{EnrollRequest, PushRequest, WireOp};
 use std::sync::Arc;
 
@@ -26,6 +26,14 @@ fn now() -> chrono::DateTime<Utc> {
 
 fn today() -> NaiveDate {
     now().date_naive()
+}
+
+/// The reviewer at HQ who edits people in the register.
+fn reviewer() -> HqActor {
+    HqActor {
+        staff_id: StaffId::new_v7(),
+        display_name: "ريم الحربي".into(),
+    }
 }
 
 fn open() -> (tempfile::TempDir, Arc<Hq>, Raw) {
@@ -246,7 +254,7 @@ fn an_hq_edit_is_checked_by_the_domain_and_goes_down_the_branch_feed() {
 
     // The national form in, E.164 stored, the search follows the new number.
     let v = hq
-        .edit_person(&id, "mobile", &json!("055 987 6543"), now())
+        .edit_person(&reviewer(), &id, "mobile", &json!("055 987 6543"), now())
         .unwrap()
         .unwrap();
     assert!(v > before);
@@ -258,7 +266,7 @@ fn an_hq_edit_is_checked_by_the_domain_and_goes_down_the_branch_feed() {
 
     // The domain refuses, with its own reason and Arabic message, and nothing is written.
     let refused = hq
-        .edit_person(&id, "birth_date", &json!("2030-01-01"), now())
+        .edit_person(&reviewer(), &id, "birth_date", &json!("2030-01-01"), now())
         .unwrap()
         .unwrap_err();
     assert_eq!(
@@ -267,31 +275,31 @@ fn an_hq_edit_is_checked_by_the_domain_and_goes_down_the_branch_feed() {
     );
     assert!(!refused[0].message.is_empty());
     let refused = hq
-        .edit_person(&id, "national_id", &json!("12345"), now())
+        .edit_person(&reviewer(), &id, "national_id", &json!("12345"), now())
         .unwrap()
         .unwrap_err();
     assert_eq!(refused[0].field, "national_id");
     let name =
         json!({"first": "", "father": "", "grandfather": "", "family": "", "as_written": " "});
     let refused = hq
-        .edit_person(&id, "name", &name, now())
+        .edit_person(&reviewer(), &id, "name", &name, now())
         .unwrap()
         .unwrap_err();
     assert_eq!(refused[0].code, "required");
     assert_eq!(hq.person_file(&id, today()).unwrap().unwrap().version, v);
     // Fields the register does not edit, and people it does not hold.
     assert!(matches!(
-        hq.edit_person(&id, "id", &json!("x"), now()),
+        hq.edit_person(&reviewer(), &id, "id", &json!("x"), now()),
         Err(HqError::BadRequest("field"))
     ));
     assert!(matches!(
-        hq.edit_person("no-such-person", "city", &json!("x"), now()),
+        hq.edit_person(&reviewer(), "no-such-person", "city", &json!("x"), now()),
         Err(HqError::NotFound(_))
     ));
 
     // A name changed at HQ is found by its new spelling.
     let name = json!({"first": "نوره", "father": "سعد", "grandfather": "", "family": "القحطاني", "as_written": ""});
-    hq.edit_person(&id, "name", &name, now()).unwrap().unwrap();
+    hq.edit_person(&reviewer(), &id, "name", &name, now()).unwrap().unwrap();
     assert_eq!(search(&hq, "نورة القحطاني", None), vec![id.clone()]);
     assert!(search(&hq, "الشهري", None).is_empty());
 
@@ -308,6 +316,17 @@ fn an_hq_edit_is_checked_by_the_domain_and_goes_down_the_branch_feed() {
     let state: Value = serde_json::from_str(entry.payload.get()).unwrap();
     assert_eq!(state["data"]["mobile"], "+966559876543", "{state}");
     assert_eq!(state["data"]["name"]["family"], "القحطاني");
+    // With who at HQ changed which field, at which version, for the branch's timeline; the
+    // refused edits are not there, and no value is.
+    let edits = state["hq_edits"].as_array().unwrap();
+    let named: Vec<(&str, &str)> = edits
+        .iter()
+        .map(|e| (e["fields"][0].as_str().unwrap(), e["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(named, [("mobile", "ريم الحربي"), ("name", "ريم الحربي")]);
+    assert_eq!(edits[0]["version"], v);
+    assert_eq!(edits[1]["version"], state["version"]);
+    assert!(!edits.iter().any(|e| e.to_string().contains("6543")));
     // Another branch's laptop hears nothing of it.
     let marwan = Laptop::enrol(&hq, "مروان");
     let pulled = hq.pull(&marwan.device, 0, 100, 0, None).unwrap();

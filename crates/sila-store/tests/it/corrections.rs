@@ -52,6 +52,72 @@ fn a_persons_file_is_corrected_field_by_field_and_the_timeline_says_so() {
     ));
 }
 
+/// HQ's state of a person after edits in its register, as the branch's feed brings it.
+fn hq_state(b: &Beneficiary, version: i64, edits: serde_json::Value) -> sila_store::sync::HqChange {
+    sila_store::sync::HqChange {
+        seq: version,
+        kind: "beneficiary".into(),
+        entity_id: b.id.to_string(),
+        payload: serde_json::json!({"version": version, "data": b, "hq_edits": edits}).to_string(),
+    }
+}
+
+#[test]
+fn an_edit_made_at_hq_arrives_by_sync_and_the_timeline_names_who_and_which_fields() {
+    let (_dir, mut store, _clock) = new_store();
+    let c = submitted_case(&mut store, "هيا عبدالله الدوسري", "100000013");
+    let mut b = store
+        .beneficiary(c.beneficiary_id)
+        .unwrap()
+        .unwrap()
+        .beneficiary;
+    let before = store.edits_of(&[b.id.to_string()]).unwrap().len();
+    b.mobile = Some(sila_domain::phone::Mobile::parse("0551112233").unwrap());
+    let first = serde_json::json!([
+        {"version": 5, "at": "2026-03-11T08:30:00Z", "by": "ريم الحربي", "fields": ["mobile"]}
+    ]);
+    assert_eq!(store.apply_hq_changes(&[hq_state(&b, 5, first.clone())], 5).unwrap(), 1);
+    let edits = store.edits_of(&[b.id.to_string()]).unwrap();
+    assert_eq!(edits.len(), before + 1);
+    let e = edits.last().unwrap();
+    assert!(e.at_hq);
+    assert_eq!(
+        (e.by.as_str(), e.action.as_str(), e.fields.as_slice()),
+        ("ريم الحربي", "beneficiary.hq_edit", ["mobile".to_owned()].as_slice())
+    );
+    assert_eq!(e.at, "2026-03-11T08:30:00+00:00");
+    // The value is the record's, never the audit's.
+    let details: Vec<String> = store
+        .conn()
+        .prepare("SELECT detail FROM audit_events WHERE detail IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(details.iter().all(|d| !d.contains("1112233")), "{details:?}");
+    assert_eq!(
+        store.beneficiary(b.id).unwrap().unwrap().beneficiary.mobile,
+        b.mobile
+    );
+    // The same page again (a pass cut before its cursor was kept) shows nothing twice; the next
+    // state lists the earlier edit too, and only the new one joins the timeline.
+    store.apply_hq_changes(&[hq_state(&b, 5, first)], 5).unwrap();
+    assert_eq!(store.edits_of(&[b.id.to_string()]).unwrap().len(), before + 1);
+    b.city = "الأفلاج".into();
+    let both = serde_json::json!([
+        {"version": 5, "at": "2026-03-11T08:30:00Z", "by": "ريم الحربي", "fields": ["mobile"]},
+        {"version": 6, "at": "2026-03-11T09:00:00Z", "by": "سلمان القرني", "fields": ["city"]}
+    ]);
+    store.apply_hq_changes(&[hq_state(&b, 6, both)], 6).unwrap();
+    let edits = store.edits_of(&[b.id.to_string()]).unwrap();
+    assert_eq!(edits.len(), before + 2);
+    assert_eq!(edits.last().unwrap().by, "سلمان القرني");
+    assert_eq!(edits.last().unwrap().fields, ["city"]);
+    // The branch's own corrections still name the branch's staff member.
+    assert!(edits.iter().filter(|e| !e.at_hq).all(|e| e.by != "ريم الحربي"));
+}
+
 #[test]
 fn a_request_is_corrected_while_the_branch_holds_it_and_resubmitted_with_its_documents() {
     let (_dir, mut store, _clock) = new_store();
