@@ -1,74 +1,18 @@
 //! Unpacking the intake wizard's form (strings as typed) into domain values, with every problem
-//! reported against its field. The rules themselves are the domain's (`NationalId::parse`,
-//! `Mobile::parse`, `dates::parse_date`, `Beneficiary::validate…`, `Intake::problems`); this
-//! module only routes each typed string to its parser and each error to its field name.
+//! reported against its field. The rules themselves are the domain's (`sila_domain::form`, which
+//! HQ's register reads through too, `Beneficiary::validate…`, `Intake::problems`); this module
+//! only routes each typed string to its reader and each error to its field name.
 
 use crate::dto::{IdentityForm, IntakeDraft, MemberForm};
 use chrono::NaiveDate;
-use serde::de::DeserializeOwned;
-use sila_domain::beneficiary::{
-    Beneficiary, HouseholdMember, Housing, HousingKind, Income, IncomeSource, PersonName,
-    parse_riyals,
-};
+use sila_domain::beneficiary::{Beneficiary, HouseholdMember, PersonName};
 use sila_domain::case::{Applicant, Intake, IntakeDocument, IntakeSignature};
 use sila_domain::catalog::{Catalog, Channel};
 use sila_domain::error::FieldError;
-use sila_domain::ids::{BeneficiaryId, MemberId};
-use sila_domain::national_id::NationalId;
-use sila_domain::phone::Mobile;
+use sila_domain::form::{self, choice as enum_field, date, national_id};
+use sila_domain::ids::BeneficiaryId;
 
-/// A snake_case code to one of the domain's enums (their serde names are their codes).
-pub fn code<T: DeserializeOwned>(s: &str) -> Option<T> {
-    if s.trim().is_empty() {
-        return None;
-    }
-    serde_json::from_value(serde_json::Value::String(s.trim().to_owned())).ok()
-}
-
-fn date(field: &str, s: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
-    if s.trim().is_empty() {
-        return None;
-    }
-    match sila_domain::dates::parse_date(s) {
-        Ok((d, _)) => Some(d),
-        Err(e) => {
-            errors.push(FieldError::new(field, e.code(), e.arabic_message()));
-            None
-        }
-    }
-}
-
-fn national_id(field: &str, s: &str, errors: &mut Vec<FieldError>) -> Option<NationalId> {
-    if s.trim().is_empty() {
-        return None;
-    }
-    match NationalId::parse(s) {
-        Ok(id) => Some(id),
-        Err(e) => {
-            errors.push(FieldError::new(field, e.code(), e.arabic_message()));
-            None
-        }
-    }
-}
-
-fn enum_field<T: DeserializeOwned>(
-    field: &str,
-    s: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<T> {
-    if s.trim().is_empty() {
-        return None;
-    }
-    let v = code(s);
-    if v.is_none() {
-        errors.push(FieldError::new(
-            field,
-            "invalid_value",
-            "اختر قيمة من القائمة",
-        ));
-    }
-    v
-}
+pub use sila_domain::form::code;
 
 fn identity(f: &IdentityForm, b: &mut Beneficiary, errors: &mut Vec<FieldError>) {
     let name = PersonName {
@@ -101,17 +45,7 @@ fn identity(f: &IdentityForm, b: &mut Beneficiary, errors: &mut Vec<FieldError>)
     b.gender = enum_field("identity.gender", &f.gender, errors);
     b.birth_date = date("identity.birth_date", &f.birth_date, errors);
     b.marital_status = enum_field("identity.marital_status", &f.marital_status, errors);
-    b.mobile = None;
-    if !f.mobile.trim().is_empty() {
-        match Mobile::parse(&f.mobile) {
-            Ok(m) => b.mobile = Some(m),
-            Err(e) => errors.push(FieldError::new(
-                "identity.mobile",
-                e.code(),
-                e.arabic_message(),
-            )),
-        }
-    }
+    b.mobile = form::mobile("identity.mobile", &f.mobile, errors);
     b.city = f.city.trim().into();
     b.centre = f.centre.trim().into();
     b.district = f.district.trim().into();
@@ -119,24 +53,19 @@ fn identity(f: &IdentityForm, b: &mut Beneficiary, errors: &mut Vec<FieldError>)
 }
 
 fn member(i: usize, m: &MemberForm, errors: &mut Vec<FieldError>) -> HouseholdMember {
-    let field = |name: &str| format!("household[{i}].{name}");
-    if m.name.trim().is_empty() {
-        errors.push(FieldError::required(&field("name")));
-    }
-    let relation = enum_field(&field("relation"), &m.relation, errors);
-    if m.relation.trim().is_empty() {
-        errors.push(FieldError::required(&field("relation")));
-    }
-    HouseholdMember {
-        // A member already on file keeps their ID, so an edit that leaves them alone changes nothing.
-        id: m.id.parse().unwrap_or_else(|_| MemberId::new_v7()),
-        name: m.name.trim().into(),
-        relation: relation.unwrap_or(sila_domain::beneficiary::Relation::Other),
-        national_id: national_id(&field("national_id"), &m.national_id, errors),
-        birth_date: date(&field("birth_date"), &m.birth_date, errors),
-        disability: m.disability,
-        schooling: enum_field(&field("schooling"), &m.schooling, errors),
-    }
+    form::member(
+        i,
+        &form::MemberText {
+            id: &m.id,
+            name: &m.name,
+            relation: &m.relation,
+            national_id: &m.national_id,
+            birth_date: &m.birth_date,
+            disability: m.disability,
+            schooling: &m.schooling,
+        },
+        errors,
+    )
 }
 
 /// The fields of a person that the wizard's identity and household steps (and the edit screen) show.
@@ -193,45 +122,8 @@ pub fn edited(
         .enumerate()
         .map(|(i, m)| member(i, m, &mut errors))
         .collect();
-    if form.monthly_income.trim().is_empty() {
-        b.incomes.clear();
-    } else {
-        match parse_riyals(form.monthly_income) {
-            // The same total as on file keeps its sources; another total is one income.
-            Some(h) if h == base.monthly_income() && !base.incomes.is_empty() => {}
-            Some(h) => {
-                b.incomes = vec![Income {
-                    source: IncomeSource::Other,
-                    monthly_halalas: h,
-                }]
-            }
-            None => errors.push(FieldError::new(
-                "monthly_income",
-                "invalid_amount",
-                "اكتب المبلغ بالأرقام، مثل 3500",
-            )),
-        }
-    }
-    b.housing = None;
-    if let Some(kind) = enum_field::<HousingKind>("housing", form.housing, &mut errors) {
-        let rent = if form.annual_rent.trim().is_empty() {
-            None
-        } else {
-            let r = parse_riyals(form.annual_rent);
-            if r.is_none() {
-                errors.push(FieldError::new(
-                    "annual_rent",
-                    "invalid_amount",
-                    "اكتب المبلغ بالأرقام، مثل 18000",
-                ));
-            }
-            r
-        };
-        b.housing = Some(Housing {
-            kind,
-            annual_rent_halalas: rent,
-        });
-    }
+    b.incomes = form::incomes(base, form.monthly_income, &mut errors);
+    b.housing = form::housing(form.housing, form.annual_rent, &mut errors);
     let checked = if for_submission {
         b.validate_for_submission(today)
     } else {

@@ -131,6 +131,32 @@ test("a person's file opens, a field is changed, a refused value is explained, t
   assert.ok(edit, "the edit is in the audit log");
   assert.equal(edit.detail.field, "mobile");
   assert.ok(!JSON.stringify(audit).includes("6543"), "no phone number in the audit");
+
+  // The household as the branch's edit screen takes it: a member without a relation is refused
+  // under their number, then added; the monthly income in Arabic-Indic digits; the housing.
+  await page.click('[data-testid="edit-household-open"]');
+  await page.click('[data-testid="edit-household-add"]');
+  await page.fill('[data-testid="edit-household-0-name"]', "سعد");
+  await page.click('[data-testid="edit-save"]');
+  const noRelation = page.locator('[data-testid="fact-household"] [data-testid="error-box"]');
+  await noRelation.waitFor();
+  assert.match(await noRelation.innerText(), /الفرد 1/);
+  await page.selectOption('[data-testid="edit-household-0-relation"]', "son");
+  await page.click('[data-testid="edit-save"]');
+  await page.locator('[data-testid="value-household"]', { hasText: "سعد" }).waitFor();
+  await page.click('[data-testid="edit-monthly_income-open"]');
+  await page.fill('[data-testid="edit-monthly_income"]', "٣٥٠٠");
+  await page.click('[data-testid="edit-save"]');
+  await page.locator('[data-testid="value-monthly_income"]', { hasText: "3500" }).waitFor();
+  await page.click('[data-testid="edit-housing-open"]');
+  await page.selectOption('[data-testid="edit-housing"]', "rented");
+  await page.fill('[data-testid="edit-housing-rent"]', "18000");
+  await page.click('[data-testid="edit-save"]');
+  await page.locator('[data-testid="value-housing"]', { hasText: "18000" }).waitFor();
+  await shot("45a-household-edited");
+  const fields = (await page.evaluate(async () => (await fetch("/console/api/audit")).json())).rows
+    .filter((r) => r.action === "person.edit").map((r) => r.detail.field);
+  for (const f of ["household", "monthly_income", "housing"]) assert.ok(fields.includes(f), `${f} audited: ${fields}`);
 });
 
 test("a case opens from the person's file with its history", async () => {

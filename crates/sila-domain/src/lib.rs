@@ -13,6 +13,7 @@ pub mod dates;
 pub mod duplicates;
 pub mod error;
 pub mod field_error;
+pub mod form;
 pub mod ids;
 pub mod interaction;
 pub mod merge;

@@ -6,6 +6,7 @@ import { useState, type FormEvent } from "react";
 import { DualDate, Ltr, Phone } from "../shared/components";
 import { download, get, post, type ApiError, type FieldRefusal, type PersonFile, type RegisterPage } from "./api";
 import { useHq } from "./i18n";
+import { makeI18n } from "../shared/i18n";
 import { CHANNELS, FIELDS, PURPOSES, STATES, label } from "./labels";
 import { Failure, Notice, useCatalogName, useLoad, when } from "./common";
 import { CaseView } from "./Committee";
@@ -128,7 +129,7 @@ function Search({ open, openCase, canExport }: { open: (id: string) => void; ope
   );
 }
 
-type Kind = "text" | "ltr" | "date" | "number" | "long" | "gender" | "marital" | "channel" | "name";
+type Kind = "text" | "ltr" | "date" | "number" | "long" | "gender" | "marital" | "channel" | "name" | "household" | "income" | "housing";
 const EDITABLE: { field: string; kind: Kind }[] = [
   { field: "name", kind: "name" },
   { field: "national_id", kind: "ltr" },
@@ -145,6 +146,30 @@ const EDITABLE: { field: string; kind: Kind }[] = [
   { field: "household_size", kind: "number" },
   { field: "health_conditions", kind: "long" },
 ];
+/** The household's fields, each edited whole as the branch's edit screen edits it. */
+const HOUSEHOLD: { field: string; kind: Kind }[] = [
+  { field: "household", kind: "household" },
+  { field: "monthly_income", kind: "income" },
+  { field: "housing", kind: "housing" },
+];
+
+/** A household member as the edit form holds it (strings as typed, as the server reads them). */
+type MemberDraft = { id: string; name: string; relation: string; national_id: string; birth_date: string; disability: boolean; schooling: string };
+const RELATIONS = ["spouse", "son", "daughter", "father", "mother", "brother", "sister", "other"];
+const SCHOOLING = ["not_applicable", "not_enrolled", "primary", "intermediate", "secondary", "university"];
+const HOUSING_KINDS = ["owned", "rented", "shared", "other"];
+
+/** Halalas as riyals the way a person types them ("3500", "3500.50"). */
+const riyals = (h: number) => (h % 100 === 0 ? String(h / 100) : (h / 100).toFixed(2));
+
+/** What a field of the record holds, for the form: `monthly_income` is the incomes' total. */
+function stored(r: PersonFile["record"], field: string): unknown {
+  if (field === "monthly_income") {
+    const incomes = (r.incomes ?? []) as { monthly_halalas: number }[];
+    return incomes.length === 0 ? null : incomes.reduce((s, i) => s + i.monthly_halalas, 0);
+  }
+  return r[field];
+}
 
 const MARITAL: Record<string, { ar: string; en: string }> = {
   single: { ar: "أعزب / عزباء", en: "Single" },
@@ -181,6 +206,7 @@ function fullName(r: PersonFile["record"]): string {
 /** A stored value as a person reads it. */
 function Shown({ kind, value }: { kind: Kind; value: unknown }) {
   const { t, lang } = useHq();
+  const codes = makeI18n(lang, () => {});
   if (value === null || value === undefined || value === "") return <span>—</span>;
   switch (kind) {
     case "date":
@@ -197,6 +223,25 @@ function Shown({ kind, value }: { kind: Kind; value: unknown }) {
       return <span>{label(CHANNELS, value as string, lang)}</span>;
     case "name":
       return <span>{fullName({ name: value })}</span>;
+    case "household": {
+      const members = value as { id: string; name: string; relation: string; birth_date: string | null; disability: boolean }[];
+      if (members.length === 0) return <span>—</span>;
+      return (
+        <ul className="members" data-testid="members">
+          {members.map((m) => (
+            <li key={m.id}>
+              {m.name} — {codes.label("relation", m.relation)}{m.birth_date && <> — <DualDate iso={m.birth_date} /></>}{m.disability && <> — {t("disability")}</>}
+            </li>
+          ))}
+        </ul>
+      );
+    }
+    case "income":
+      return <span><Ltr>{riyals(value as number)}</Ltr> {t("riyalsMonthly")}</span>;
+    case "housing": {
+      const h = value as { kind: string; annual_rent_halalas: number | null };
+      return <span>{codes.label("housing", h.kind)}{h.annual_rent_halalas != null && <> — <Ltr>{riyals(h.annual_rent_halalas)}</Ltr> {t("riyalsYearly")}</>}</span>;
+    }
     default:
       return <span className="prewrap">{String(value)}</span>;
   }
@@ -205,6 +250,16 @@ function Shown({ kind, value }: { kind: Kind; value: unknown }) {
 /** The value to start editing from: what the form shows for the stored value. */
 function draftOf(kind: Kind, value: unknown): unknown {
   if (kind === "name") return { first: "", father: "", grandfather: "", family: "", as_written: "", ...(value as object) };
+  if (kind === "household")
+    return ((value ?? []) as Record<string, unknown>[]).map((m): MemberDraft => ({
+      id: String(m.id), name: String(m.name ?? ""), relation: String(m.relation ?? ""), national_id: String(m.national_id ?? ""),
+      birth_date: String(m.birth_date ?? ""), disability: Boolean(m.disability), schooling: String(m.schooling ?? ""),
+    }));
+  if (kind === "housing") {
+    const h = value as { kind: string; annual_rent_halalas: number | null } | null;
+    return { kind: h?.kind ?? "", annual_rent: h?.annual_rent_halalas != null ? riyals(h.annual_rent_halalas) : "" };
+  }
+  if (kind === "income") return value == null ? "" : riyals(value as number);
   if (value === null || value === undefined) return "";
   if (kind === "ltr" && typeof value === "string" && value.startsWith("+966")) return `0${value.slice(4)}`;
   return String(value);
@@ -212,9 +267,57 @@ function draftOf(kind: Kind, value: unknown): unknown {
 
 function Editor({ kind, field, value, onChange }: { kind: Kind; field: string; value: unknown; onChange: (v: unknown) => void }) {
   const { t, lang } = useHq();
+  const codes = makeI18n(lang, () => {});
   const id = `edit-${field}`;
   const common = { id, "data-testid": id, "aria-label": label(FIELDS, field, lang) };
   switch (kind) {
+    case "household": {
+      const members = value as MemberDraft[];
+      const set = (i: number, m: Partial<MemberDraft>) => onChange(members.map((x, j) => (j === i ? { ...x, ...m } : x)));
+      const choose = (i: number, key: "relation" | "schooling", group: string, list: string[]) => (
+        <label>
+          {t(key)}
+          <select value={members[i][key]} onChange={(e) => set(i, { [key]: e.target.value })} data-testid={`${id}-${i}-${key}`}>
+            <option value="">—</option>
+            {list.map((c) => <option key={c} value={c}>{codes.label(group, c)}</option>)}
+          </select>
+        </label>
+      );
+      return (
+        <div className="members-edit" data-testid={id}>
+          {members.map((m, i) => (
+            <fieldset key={m.id || i} className="member-edit" data-testid={`${id}-${i}`}>
+              <legend>{t("member")} <Ltr>{i + 1}</Ltr></legend>
+              <label>{t("memberName")}<input value={m.name} onChange={(e) => set(i, { name: e.target.value })} data-testid={`${id}-${i}-name`} /></label>
+              {choose(i, "relation", "relation", RELATIONS)}
+              <label>{t("nationalId")}<input dir="ltr" inputMode="numeric" value={m.national_id} onChange={(e) => set(i, { national_id: e.target.value })} data-testid={`${id}-${i}-national_id`} /></label>
+              <label>{t("birthDate")}<input type="date" dir="ltr" value={m.birth_date} onChange={(e) => set(i, { birth_date: e.target.value })} data-testid={`${id}-${i}-birth_date`} /></label>
+              {choose(i, "schooling", "schooling", SCHOOLING)}
+              <label className="check"><input type="checkbox" checked={m.disability} onChange={(e) => set(i, { disability: e.target.checked })} /> {t("disability")}</label>
+              <button type="button" className="link small" onClick={() => onChange(members.filter((_, j) => j !== i))} data-testid={`${id}-${i}-remove`}>{t("removeMember")}</button>
+            </fieldset>
+          ))}
+          <button type="button" className="secondary" data-testid={`${id}-add`}
+            onClick={() => onChange([...members, { id: "", name: "", relation: "", national_id: "", birth_date: "", disability: false, schooling: "" }])}>
+            {t("addMember")}
+          </button>
+        </div>
+      );
+    }
+    case "income":
+      return <><input dir="ltr" inputMode="decimal" className="narrow" {...common} value={value as string} onChange={(e) => onChange(e.target.value)} /> <small className="hint">{t("riyalsMonthly")}</small></>;
+    case "housing": {
+      const h = value as { kind: string; annual_rent: string };
+      return (
+        <div className="row">
+          <select {...common} value={h.kind} onChange={(e) => onChange({ ...h, kind: e.target.value })}>
+            <option value="">—</option>
+            {HOUSING_KINDS.map((c) => <option key={c} value={c}>{codes.label("housing", c)}</option>)}
+          </select>
+          <label>{t("annualRent")}<input dir="ltr" inputMode="decimal" className="narrow" value={h.annual_rent} onChange={(e) => onChange({ ...h, annual_rent: e.target.value })} data-testid={`${id}-rent`} /></label>
+        </div>
+      );
+    }
     case "name": {
       const v = value as Record<string, string>;
       return (
@@ -275,7 +378,7 @@ function Person({ id, back, openCase, canEdit }: { id: string; back: () => void;
   const staffName = (sid: string | null | undefined) => (sid && f.staff[sid]) || "—";
   const start = (field: string, kind: Kind) => {
     setEditing(field);
-    setDraft(draftOf(kind, r[field]));
+    setDraft(draftOf(kind, stored(r, field)));
     setRefusal(null);
     setDone(null);
   };
@@ -292,11 +395,42 @@ function Person({ id, back, openCase, canEdit }: { id: string; back: () => void;
     } catch (err) {
       const e = err as FieldRefusal;
       // The domain words its reasons in Arabic; English comes from the reason's code.
-      setRefusal(lang === "en" && e.reason && REASONS_EN[e.reason] ? { ...e, code: "field_reason", message: REASONS_EN[e.reason] } : e);
+      const said = lang === "en" && e.reason && REASONS_EN[e.reason] ? { ...e, code: "field_reason", message: REASONS_EN[e.reason] } : e;
+      // A household member's problem says which member ("household[1].name": the second).
+      const member = /^household\[(\d+)\]/.exec(e.field ?? "");
+      setRefusal(member && said.message ? { ...said, message: `${t("member")} ${Number(member[1]) + 1}: ${said.message}` } : said);
     } finally {
       setBusy(false);
     }
   };
+  /** One field of the file: its value, and its editor while it is edited. */
+  const fact = ({ field, kind }: { field: string; kind: Kind }) => (
+              <div key={field} className="fact" data-testid={`fact-${field}`}>
+                <dt>{label(FIELDS, field, lang)}</dt>
+                <dd>
+                  {editing === field ? (
+                    <form onSubmit={save} className="edit-form" onKeyDown={(e) => { if (e.key === "Escape") { setEditing(null); setRefusal(null); } }}>
+                      <Editor kind={kind} field={field} value={draft} onChange={setDraft} />
+                      <div className="row">
+                        <button type="submit" disabled={busy} data-testid="edit-save">{t("save")}</button>
+                        <button type="button" className="secondary" onClick={() => { setEditing(null); setRefusal(null); }}>{t("cancel")}</button>
+                      </div>
+                      <Failure error={refusal} />
+                    </form>
+                  ) : (
+                    <>
+                      <span data-testid={`value-${field}`}><Shown kind={kind} value={stored(r, field)} /></span>
+                      {canEdit && !f.merged_into && (
+                        <button type="button" className="link small edit-btn" onClick={() => start(field, kind)} data-testid={`edit-${field}-open`}
+                          aria-label={`${t("edit")} ${label(FIELDS, field, lang)}`}>
+                          {t("edit")}
+                        </button>
+                      )}
+                    </>
+                  )}
+                </dd>
+              </div>
+            );
   return (
     <section data-testid="person-file">
       <div className="between">
@@ -315,55 +449,11 @@ function Person({ id, back, openCase, canEdit }: { id: string; back: () => void;
         <div className="card">
           <h2>{t("identity")}</h2>
           {canEdit && !f.merged_into && <p className="hint">{t("editHint")}</p>}
-          <dl className="facts editable">
-            {EDITABLE.map(({ field, kind }) => (
-              <div key={field} className="fact" data-testid={`fact-${field}`}>
-                <dt>{label(FIELDS, field, lang)}</dt>
-                <dd>
-                  {editing === field ? (
-                    <form onSubmit={save} className="edit-form" onKeyDown={(e) => { if (e.key === "Escape") { setEditing(null); setRefusal(null); } }}>
-                      <Editor kind={kind} field={field} value={draft} onChange={setDraft} />
-                      <div className="row">
-                        <button type="submit" disabled={busy} data-testid="edit-save">{t("save")}</button>
-                        <button type="button" className="secondary" onClick={() => { setEditing(null); setRefusal(null); }}>{t("cancel")}</button>
-                      </div>
-                      <Failure error={refusal} />
-                    </form>
-                  ) : (
-                    <>
-                      <span data-testid={`value-${field}`}><Shown kind={kind} value={r[field]} /></span>
-                      {canEdit && !f.merged_into && (
-                        <button type="button" className="link small edit-btn" onClick={() => start(field, kind)} data-testid={`edit-${field}-open`}
-                          aria-label={`${t("edit")} ${label(FIELDS, field, lang)}`}>
-                          {t("edit")}
-                        </button>
-                      )}
-                    </>
-                  )}
-                </dd>
-              </div>
-            ))}
-          </dl>
+          <dl className="facts editable">{EDITABLE.map(fact)}</dl>
         </div>
         <div className="card">
-          <h2>{t("household")} (<Ltr>{(r.household ?? []).length}</Ltr>)</h2>
-          {(r.household ?? []).length === 0 ? (
-            <p className="muted">—</p>
-          ) : (
-            <ul>
-              {r.household.map((m: { id: string; name: string; relation: string; birth_date: string | null }) => (
-                <li key={m.id}>{m.name} — <DualDate iso={m.birth_date} /></li>
-              ))}
-            </ul>
-          )}
-          <h3>{t("incomes")}</h3>
-          <p>
-            {(r.incomes ?? []).length === 0 ? "—" : (
-              <>
-                <Ltr>{((r.incomes as { monthly_halalas: number }[]).reduce((s, i) => s + i.monthly_halalas, 0) / 100).toFixed(2)}</Ltr> {t("riyalsMonthly")}
-              </>
-            )}
-          </p>
+          <h2>{t("householdIncomeHousing")}</h2>
+          <dl className="facts editable">{HOUSEHOLD.map(fact)}</dl>
         </div>
       </div>
       <div className="card">

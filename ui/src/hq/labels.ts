@@ -64,6 +64,7 @@ export const FIELDS: Table = {
   household: { ar: "أفراد الأسرة", en: "Household" },
   household_size: { ar: "عدد أفراد الأسرة", en: "Household size" },
   incomes: { ar: "الدخل", en: "Income" },
+  monthly_income: { ar: "الدخل الشهري", en: "Monthly income" },
   housing: { ar: "السكن", en: "Housing" },
   health_conditions: { ar: "الحالة الصحية", en: "Health" },
   categories: { ar: "الفئات", en: "Categories" },

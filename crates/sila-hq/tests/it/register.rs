@@ -299,7 +299,9 @@ fn an_hq_edit_is_checked_by_the_domain_and_goes_down_the_branch_feed() {
 
     // A name changed at HQ is found by its new spelling.
     let name = json!({"first": "نوره", "father": "سعد", "grandfather": "", "family": "القحطاني", "as_written": ""});
-    hq.edit_person(&reviewer(), &id, "name", &name, now()).unwrap().unwrap();
+    hq.edit_person(&reviewer(), &id, "name", &name, now())
+        .unwrap()
+        .unwrap();
     assert_eq!(search(&hq, "نورة القحطاني", None), vec![id.clone()]);
     assert!(search(&hq, "الشهري", None).is_empty());
 
@@ -331,6 +333,155 @@ fn an_hq_edit_is_checked_by_the_domain_and_goes_down_the_branch_feed() {
     let marwan = Laptop::enrol(&hq, "مروان");
     let pulled = hq.pull(&marwan.device, 0, 100, 0, None).unwrap();
     assert!(pulled.changes.iter().all(|c| c.entity_id != id));
+}
+
+#[test]
+fn the_household_income_and_housing_are_edited_at_hq_as_the_branch_edits_them() {
+    let (_d, hq, _raw) = open();
+    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
+    let id = aflaj.person(&hq, "مها عبدالله العمري", |b| {
+        b.household = vec![sila_domain::beneficiary::HouseholdMember {
+            id: sila_domain::ids::MemberId::new_v7(),
+            name: "سعد".into(),
+            relation: sila_domain::beneficiary::Relation::Son,
+            national_id: None,
+            birth_date: None,
+            disability: false,
+            schooling: None,
+        }];
+    });
+    let record = |hq: &Hq| hq.person_file(&id, today()).unwrap().unwrap();
+    let son = record(&hq).record["household"][0]["id"].clone();
+
+    // The household as the branch's form sends it: the member on file keeps their ID, a new one
+    // is added, dates in either calendar.
+    let household = json!([
+        {"id": son, "name": "سعد", "relation": "son", "birth_date": "1440/03/01", "schooling": "primary"},
+        {"name": "ريم", "relation": "daughter", "national_id": "", "disability": true}
+    ]);
+    let v1 = hq
+        .edit_person(&reviewer(), &id, "household", &household, now())
+        .unwrap()
+        .unwrap();
+    let file = record(&hq);
+    assert_eq!(file.record["household"][0]["id"], son);
+    assert_eq!(file.record["household"][0]["schooling"], "primary");
+    assert_eq!(file.record["household"][1]["name"], "ريم");
+    assert_eq!(file.record["household"][1]["disability"], true);
+    // Each problem under its member, nothing written.
+    let refused = hq
+        .edit_person(
+            &reviewer(),
+            &id,
+            "household",
+            &json!([{"name": "ريم", "relation": "daughter"}, {"name": " ", "relation": "cousin"}]),
+            now(),
+        )
+        .unwrap()
+        .unwrap_err();
+    let fields: Vec<&str> = refused.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["household[1].name", "household[1].relation"]);
+    assert_eq!(record(&hq).version, v1);
+
+    // The monthly income in riyals (Arabic-Indic digits too) is the record's incomes.
+    hq.edit_person(&reviewer(), &id, "monthly_income", &json!("٣٥٠٠"), now())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record(&hq).record["incomes"],
+        json!([{"source": "other", "monthly_halalas": 350_000}])
+    );
+    let refused = hq
+        .edit_person(&reviewer(), &id, "monthly_income", &json!("كثير"), now())
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused[0].field, "monthly_income");
+    // The housing and its yearly rent.
+    let v3 = hq
+        .edit_person(
+            &reviewer(),
+            &id,
+            "housing",
+            &json!({"kind": "rented", "annual_rent": "18,000"}),
+            now(),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record(&hq).record["housing"],
+        json!({"kind": "rented", "annual_rent_halalas": 1_800_000})
+    );
+    for (housing, field) in [
+        (json!({"kind": "tent"}), "housing"),
+        (json!({"kind": "owned", "annual_rent": "x"}), "annual_rent"),
+    ] {
+        let refused = hq
+            .edit_person(&reviewer(), &id, "housing", &housing, now())
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(refused[0].field, field);
+    }
+    // The same value again changes nothing.
+    assert_eq!(
+        hq.edit_person(
+            &reviewer(),
+            &id,
+            "housing",
+            &json!({"kind": "rented", "annual_rent": "18000"}),
+            now()
+        )
+        .unwrap()
+        .unwrap(),
+        v3
+    );
+
+    // The branch's laptops receive the record's fields, with who changed which at HQ.
+    let other = Laptop::enrol(&hq, "الأفلاج");
+    let pulled = hq.pull(&other.device, 0, 100, 0, None).unwrap();
+    let entry = pulled
+        .changes
+        .iter()
+        .rev()
+        .find(|c| c.entity_id == id)
+        .unwrap();
+    let state: Value = serde_json::from_str(entry.payload.get()).unwrap();
+    assert_eq!(state["data"]["housing"]["kind"], "rented");
+    let fields: Vec<&str> = state["hq_edits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["fields"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["household", "incomes", "housing"]);
+
+    // The conflict rules hold for these fields like any other: a branch's edit of the
+    // household made on the version before HQ's is kept beside HQ's for a person to decide.
+    aflaj.seq += 1;
+    let req = PushRequest {
+        protocol: sila_proto::PROTOCOL,
+        device_id: aflaj.device.device_id.clone(),
+        ops: vec![WireOp {
+            seq: aflaj.seq,
+            op_id: uuid::Uuid::now_v7().to_string(),
+            op: "beneficiary.update".into(),
+            entity: "beneficiary".into(),
+            entity_id: id.clone(),
+            base_version: Some(1),
+            payload: serde_json::value::RawValue::from_string(
+                json!({"fields": {"household": []}}).to_string(),
+            )
+            .unwrap(),
+            created_at: now(),
+        }],
+    };
+    let r = hq.push(&aflaj.device, &req, now()).unwrap();
+    assert_eq!(r.results.len(), 1, "{:?}", r.results);
+    assert_eq!(r.results[0].reason.as_deref(), Some("field_conflict"));
+    assert_eq!(
+        record(&hq).record["household"].as_array().unwrap().len(),
+        2,
+        "HQ's household stands until a person decides"
+    );
 }
 
 fn staff(laptop: &mut Laptop, hq: &Hq, name: &str, branch: &str) -> StaffId {
