@@ -65,6 +65,14 @@ test("the register finds every branch's people by any spelling, an ID and a mobi
   await page.locator('[data-testid="register-table"]').waitFor();
   assert.ok(Number(await page.locator('[data-testid="register-total"]').innerText()) >= 32);
   await shot("40-register-all");
+  // The file numbers the branch gave, in their column, and a person found by theirs.
+  const numbers = (await page.locator('[data-testid="file-number"]').allInnerTexts()).map((n) => n.trim());
+  const given = numbers.filter((n) => /-F\d{5}$/.test(n));
+  assert.ok(given.length >= 5, `file numbers shown: ${given.length} of ${numbers.length}`);
+  await search(given[0].toLowerCase());
+  const byFile = await rowsWith(given[0]);
+  assert.equal(await byFile.count(), 1);
+  await shot("40a-register-file-number");
 
   // "عبدالله" written joined finds "عبد الله" at one branch and "عبدالله" at the other.
   await search("عبدالله");

@@ -476,7 +476,8 @@ pub struct DemoReport {
 
 impl Store {
     /// Add `n` synthetic beneficiaries; about one in three gets a case, spread over every state
-    /// and over the last 40 days so promised dates are on track, due soon and overdue.
+    /// and over the last 40 days so promised dates are on track, due soon and overdue; half are
+    /// beneficiaries of earlier years, whose file (and its number) is already open.
     pub fn generate_demo(
         &mut self,
         n: usize,
@@ -513,6 +514,12 @@ impl Store {
                 if with_case && b.mobile.is_none() {
                     // Submission needs a way to tell the beneficiary the decision.
                     b.mobile = Some(mobile(&mut rng));
+                }
+                // Every other person is a beneficiary of earlier years (some applying again):
+                // their file was opened then, numbered as "complete registration" numbers it.
+                if k % 2 == 1 {
+                    let n = w.next_number("file")?;
+                    b.file_number = Some(format!("{}-F{:05}", session.number_prefix, n));
                 }
                 w.now = base_now;
                 match w.insert_beneficiary(&b, &session.branch) {

@@ -114,7 +114,7 @@ function Search({ open, openCase, canExport }: { open: (id: string) => void; ope
                   <td><Ltr>{r.mobile ?? "—"}</Ltr></td>
                   <td>{r.branch}</td>
                   <td>{r.city || "—"}</td>
-                  <td><Ltr>{r.file_number ?? "—"}</Ltr></td>
+                  <td data-testid="file-number"><Ltr>{r.file_number ?? "—"}</Ltr></td>
                 </tr>
               ))}
             </tbody>

@@ -222,6 +222,51 @@ fn the_register_finds_every_branchs_people_by_any_spelling_id_mobile_and_number(
 }
 
 #[test]
+fn the_file_number_a_branch_gives_at_registration_fills_the_register_and_finds_the_person() {
+    let (_d, hq, _raw) = open();
+    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
+    let id = aflaj.person(&hq, "هند سالم الشهراني", |_| {});
+    let row = |q: &str| {
+        hq.register(&RegisterQuery {
+            q: q.into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .rows
+    };
+    assert_eq!(row("الشهراني")[0].file_number, None);
+    // "Complete registration" at the branch gives the file its number, sent as the branch
+    // sends any correction of the person: a per-field update on the version it held.
+    aflaj.seq += 1;
+    let req = PushRequest {
+        protocol: sila_proto::PROTOCOL,
+        device_id: aflaj.device.device_id.clone(),
+        ops: vec![WireOp {
+            seq: aflaj.seq,
+            op_id: uuid::Uuid::now_v7().to_string(),
+            op: "beneficiary.update".into(),
+            entity: "beneficiary".into(),
+            entity_id: id.clone(),
+            base_version: Some(1),
+            payload: serde_json::value::RawValue::from_string(
+                json!({"fields": {"file_number": "AFL-X-F00012"}}).to_string(),
+            )
+            .unwrap(),
+            created_at: now(),
+        }],
+    };
+    let r = hq.push(&aflaj.device, &req, now()).unwrap();
+    assert!(r.results.is_empty(), "{:?}", r.results);
+    let rows = row("الشهراني");
+    assert_eq!(rows[0].file_number.as_deref(), Some("AFL-X-F00012"));
+    // Found by it, however its letters are written.
+    let found = row("afl-x-f00012");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, id);
+    assert_eq!(found[0].case_id, None);
+}
+
+#[test]
 fn people_stored_before_the_register_get_their_terms_when_hq_opens() {
     let dir = tempfile::tempdir().unwrap();
     let db = sila_hq::testing::fresh_db(dir.path());
