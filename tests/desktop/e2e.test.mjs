@@ -40,6 +40,11 @@ async function syncUntil(what, done, timeoutMs = 90_000) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
   }
 }
+/** A member of HQ's committee, signed in to the console (made on first use). */
+let committeeSession;
+const hqCommittee = async () => (committeeSession ??= await hq.consoleAs("salem", "committee-pass-1", "سالم الغامدي", "committee"));
+/** The case IDs in HQ's committee queue. */
+const committee = async () => (await (await hqCommittee()).get("/committee?limit=200")).rows.map((r) => r.case_id);
 
 before(async () => {
   hq = await startHq(hqDir);
@@ -455,7 +460,7 @@ describe("the branch desktop app", { concurrency: false }, () => {
     assert.match(line, /ريم الحربي/);
     assert.doesNotMatch(line, /333 ?7788/, "the timeline names the field, not the value");
     await wd.exec(`document.querySelector('[data-testid=timeline] li[data-code=hq]').scrollIntoView({block: 'center'})`);
-    await shot("72-hq-edit-in-timeline");
+    await shot("71a-hq-edit-in-timeline");
     assert.match(await wd.text("[data-testid=case-file]"), /055 333 7788/, "the file shows HQ's value");
   });
 
@@ -615,6 +620,48 @@ describe("the branch desktop app", { concurrency: false }, () => {
     await wd.click("[data-testid=submit]");
     await wd.waitFor("[data-testid=receipt]", 20000);
     await shot("73-returning-receipt");
+  });
+
+  it("returned as incomplete by the committee: the missing document is added from the file, the request resubmitted, HQ has it back", async () => {
+    await wd.click("[data-testid=open-case]");
+    await wd.waitFor("[data-testid=case-file][data-state=submitted]");
+    const caseId = await wd.exec(`return document.querySelector('[data-testid=case-file]').dataset.caseId`);
+    await wd.click("[data-testid=action-send_to_committee]");
+    await wd.click("[data-testid=action-confirm]");
+    await wd.waitFor("[data-testid=case-file][data-state=in_committee]");
+    await syncUntil("HQ holding the request with its committee", async () => (await committee()).includes(caseId));
+
+    // The committee at HQ asks for a document the checklist did not list.
+    hq.decide(caseId, "return_incomplete", "تنقص شهادة الآيبان لصرف الإعانة");
+    await syncUntil("the request returned at the branch", async () => {
+      await wd.click("[data-testid=nav-cases]");
+      await wd.click(`[data-testid=case-row][data-case-id='${caseId}']`);
+      await wd.waitFor("[data-testid=case-file]");
+      return wd.exec(`return document.querySelector('[data-testid=case-file]').dataset.state === 'incomplete'`);
+    });
+    assert.match(await wd.text("[data-testid=timeline]"), /تنقص شهادة الآيبان/, "the committee's note is in the timeline");
+    await wd.waitFor("[data-testid=case-documents] .notice");
+    await wd.exec(`document.querySelector('[data-testid=add-document]').scrollIntoView({block: 'center'})`);
+    await shot("74-returned-incomplete");
+
+    await wd.choose("[data-testid=add-document-type]", "bank_iban");
+    await wd.attachFile("[data-testid=add-document-file]", "iban.pdf", "application/pdf", makePdf());
+    await wd.waitFor("[data-testid=case-doc-bank_iban][data-attached=true]");
+    await wd.click("[data-testid=case-seen-bank_iban]");
+    await wd.waitFor("[data-testid=case-doc-bank_iban][data-seen=true]");
+    await wd.exec(`document.querySelector('[data-testid=case-doc-bank_iban]').scrollIntoView({block: 'center'})`);
+    await shot("75-missing-document-attached");
+    await wd.click("[data-testid=action-resubmit]");
+    await wd.click("[data-testid=action-confirm]");
+    await wd.waitFor("[data-testid=case-file][data-state=submitted]");
+    await wd.click("[data-testid=action-send_to_committee]");
+    await wd.click("[data-testid=action-confirm]");
+    await wd.waitFor("[data-testid=case-file][data-state=in_committee]");
+    await shot("76-resubmitted");
+    // Back in the committee's queue at HQ, with the document it asked for.
+    await syncUntil("the request back in HQ's committee queue", async () => (await committee()).includes(caseId));
+    const file = await (await hqCommittee()).get(`/cases/${caseId}`);
+    assert.ok(JSON.stringify(file).includes("bank_iban"), "HQ's file has the added document");
   });
 
   it("an administrator compacts the store from the staff screen, and work goes on", async () => {

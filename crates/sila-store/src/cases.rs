@@ -13,6 +13,7 @@ use sila_domain::case::{
     SubmissionFacts, Transition, TransitionRequest,
 };
 use sila_domain::catalog::{Channel, Purpose};
+use sila_domain::error::FieldError;
 use sila_domain::ids::{BeneficiaryId, CaseId, InteractionId};
 use sila_domain::interaction::{Direction, Interaction};
 use sila_domain::staff::Role;
@@ -539,6 +540,9 @@ impl Store {
     /// Attach a scan to a document of the checklist. The bytes are checked to be an image or PDF.
     pub fn attach_document(&mut self, id: CaseId, code: &str, bytes: &[u8]) -> Result<Case> {
         self.require(DESK_ROLES)?;
+        // A document the checklist does not list yet (one the committee asked for) must be one
+        // of the catalog's kinds.
+        let known = self.catalog.document_types.iter().any(|d| d.code == code);
         let sha = self.put_attachment(bytes)?;
         let code = code.to_owned();
         self.write(|w| {
@@ -554,6 +558,13 @@ impl Store {
                 )?;
                 match c.documents.iter_mut().find(|d| d.code == code) {
                     Some(d) => d.attachment = Some(sha),
+                    None if !known => {
+                        return Err(StoreError::Invalid(vec![FieldError::new(
+                            "code",
+                            "unknown_document_type",
+                            "نوع المستند غير معروف",
+                        )]));
+                    }
                     None => c.documents.push(case::DocumentCheck {
                         code,
                         required: false,

@@ -124,6 +124,17 @@ export function CaseFile({ id }: { id: string }) {
                 </li>
               ))}
             </ul>
+            {c.correctable && (
+              <AddDocument have={c.documents.map((d) => d.code)} docName={docName} onError={setErr}
+                onAttach={async (code, sha256) => {
+                  try {
+                    await api.attachCaseDocument(c.id, code, sha256);
+                    load();
+                  } catch (e) {
+                    setErr(asApiError(e));
+                  }
+                }} />
+            )}
             <ErrorBox error={err} />
           </section>
           <section className="card">
@@ -162,6 +173,28 @@ export function CaseFile({ id }: { id: string }) {
             />
           )}
         </aside>
+      </div>
+    </div>
+  );
+}
+
+/** A document the checklist does not list yet (one the committee asked for when it returned the
+ * request as incomplete): its type from the catalog, then the file, scanned or photographed. */
+function AddDocument(props: { have: string[]; docName: (code: string) => string; onError: (e: ApiError | null) => void; onAttach: (code: string, sha256: string) => void }) {
+  const { t } = useI18n();
+  const { catalog } = useDesk();
+  const [code, setCode] = useState("");
+  const others = catalog.document_types.filter((d) => !props.have.includes(d.code));
+  if (others.length === 0) return null;
+  return (
+    <div className="add-document no-print" data-testid="add-document">
+      <label htmlFor="add-document-type">{t("addCaseDocument")}</label>
+      <div className="row">
+        <select id="add-document-type" data-testid="add-document-type" value={code} onChange={(e) => setCode(e.target.value)}>
+          <option value="">{t("chooseDocumentType")}</option>
+          {others.map((d) => <option key={d.code} value={d.code}>{props.docName(d.code)}</option>)}
+        </select>
+        {code && <AttachPicker testid="add-document-file" onError={props.onError} onStored={(f) => { props.onAttach(code, f.sha256); setCode(""); }} />}
       </div>
     </div>
   );

@@ -146,7 +146,7 @@ export function CasesList({ initial }: { initial?: Partial<CaseQuery> }) {
         <VirtualList total={total} rowHeight={ROW} height={470} resetKey={key}
           load={async (o, l) => (await api.casesPage({ ...f, offset: o, limit: l })).rows}
           row={(c: CaseRow | undefined) => c ? (
-            <button onClick={() => go({ name: "case", id: c.id })} data-testid="case-row">
+            <button onClick={() => go({ name: "case", id: c.id })} data-testid="case-row" data-case-id={c.id}>
               <span>{c.full_name}</span>
               <span><Ltr>{c.number}</Ltr></span>
               <span><StateLabel code={c.state} /></span>

@@ -76,14 +76,23 @@ fn an_edit_made_at_hq_arrives_by_sync_and_the_timeline_names_who_and_which_field
     let first = serde_json::json!([
         {"version": 5, "at": "2026-03-11T08:30:00Z", "by": "ريم الحربي", "fields": ["mobile"]}
     ]);
-    assert_eq!(store.apply_hq_changes(&[hq_state(&b, 5, first.clone())], 5).unwrap(), 1);
+    assert_eq!(
+        store
+            .apply_hq_changes(&[hq_state(&b, 5, first.clone())], 5)
+            .unwrap(),
+        1
+    );
     let edits = store.edits_of(&[b.id.to_string()]).unwrap();
     assert_eq!(edits.len(), before + 1);
     let e = edits.last().unwrap();
     assert!(e.at_hq);
     assert_eq!(
         (e.by.as_str(), e.action.as_str(), e.fields.as_slice()),
-        ("ريم الحربي", "beneficiary.hq_edit", ["mobile".to_owned()].as_slice())
+        (
+            "ريم الحربي",
+            "beneficiary.hq_edit",
+            ["mobile".to_owned()].as_slice()
+        )
     );
     assert_eq!(e.at, "2026-03-11T08:30:00+00:00");
     // The value is the record's, never the audit's.
@@ -95,15 +104,23 @@ fn an_edit_made_at_hq_arrives_by_sync_and_the_timeline_names_who_and_which_field
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert!(details.iter().all(|d| !d.contains("1112233")), "{details:?}");
+    assert!(
+        details.iter().all(|d| !d.contains("1112233")),
+        "{details:?}"
+    );
     assert_eq!(
         store.beneficiary(b.id).unwrap().unwrap().beneficiary.mobile,
         b.mobile
     );
     // The same page again (a pass cut before its cursor was kept) shows nothing twice; the next
     // state lists the earlier edit too, and only the new one joins the timeline.
-    store.apply_hq_changes(&[hq_state(&b, 5, first)], 5).unwrap();
-    assert_eq!(store.edits_of(&[b.id.to_string()]).unwrap().len(), before + 1);
+    store
+        .apply_hq_changes(&[hq_state(&b, 5, first)], 5)
+        .unwrap();
+    assert_eq!(
+        store.edits_of(&[b.id.to_string()]).unwrap().len(),
+        before + 1
+    );
     b.city = "الأفلاج".into();
     let both = serde_json::json!([
         {"version": 5, "at": "2026-03-11T08:30:00Z", "by": "ريم الحربي", "fields": ["mobile"]},
@@ -115,7 +132,12 @@ fn an_edit_made_at_hq_arrives_by_sync_and_the_timeline_names_who_and_which_field
     assert_eq!(edits.last().unwrap().by, "سلمان القرني");
     assert_eq!(edits.last().unwrap().fields, ["city"]);
     // The branch's own corrections still name the branch's staff member.
-    assert!(edits.iter().filter(|e| !e.at_hq).all(|e| e.by != "ريم الحربي"));
+    assert!(
+        edits
+            .iter()
+            .filter(|e| !e.at_hq)
+            .all(|e| e.by != "ريم الحربي")
+    );
 }
 
 #[test]
@@ -177,8 +199,25 @@ fn a_request_is_corrected_while_the_branch_holds_it_and_resubmitted_with_its_doc
         store.attach_document(c.id, code, PNG_1X1).unwrap();
         store.mark_seen_in_original(c.id, code, true).unwrap();
     }
+    // A document the checklist does not list (one the committee asked for) joins it, not
+    // required; a kind the catalog does not know is refused.
+    let with_iban = store.attach_document(c.id, "bank_iban", PNG_1X1).unwrap();
+    let iban = with_iban
+        .documents
+        .iter()
+        .find(|d| d.code == "bank_iban")
+        .unwrap();
+    assert!(!iban.required && iban.attachment.is_some());
+    assert_eq!(
+        store
+            .attach_document(c.id, "selfie", PNG_1X1)
+            .unwrap_err()
+            .code(),
+        "invalid_input"
+    );
     let c2 = store.transition(c.id, Transition::Resubmit, "").unwrap();
     assert_eq!(c2.state, CaseState::Submitted);
+    assert!(c2.documents.iter().any(|d| d.code == "bank_iban"));
     assert_eq!(
         c2.promised_reply_date, c.promised_reply_date,
         "the promise never moves"
