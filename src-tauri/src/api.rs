@@ -1654,7 +1654,7 @@ pub fn import_sheet(desk: &Desk, token: String) -> R<ImportResultDto> {
     let refused_file = if report.rejected.is_empty() {
         None
     } else {
-        let table = sila_store::export::Table {
+        let table = sila_export::Table {
             name: "الصفوف المرفوضة".into(),
             headers: ["الصف", "العمود", "الرمز", "السبب"]
                 .iter()
@@ -1665,10 +1665,10 @@ pub fn import_sheet(desk: &Desk, token: String) -> R<ImportResultDto> {
                 .iter()
                 .map(|e| {
                     vec![
-                        sila_store::export::Cell::Int(e.row as i64),
-                        sila_store::export::Cell::Text(e.column.clone()),
-                        sila_store::export::Cell::Text(e.code.clone()),
-                        sila_store::export::Cell::Text(e.message.clone()),
+                        sila_export::Cell::Int(e.row as i64),
+                        sila_export::Cell::Text(e.column.clone()),
+                        sila_export::Cell::Text(e.code.clone()),
+                        sila_export::Cell::Text(e.message.clone()),
                     ]
                 })
                 .collect(),
@@ -1682,7 +1682,7 @@ pub fn import_sheet(desk: &Desk, token: String) -> R<ImportResultDto> {
             .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
             .collect::<String>();
         let path = desk.export_dir.join(format!("{stem}-refused-rows.csv"));
-        sila_store::export::write_csv(&path, &table)
+        sila_export::write_csv(&path, &table)
             .map_err(|_| ApiError::new("export_failed", "تعذر كتابة ملف الصفوف المرفوضة."))?;
         Some(path.display().to_string())
     };

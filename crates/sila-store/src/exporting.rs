@@ -1,94 +1,18 @@
 //! Exporting what the store holds as spreadsheets: beneficiaries and cases, as CSV (UTF-8 with a
 //! byte-order mark, so Excel shows Arabic) or as one right-to-left XLSX workbook. The column
 //! headers of the beneficiaries table are ones the importer recognises, so an export imports back
-//! unchanged. The file formats themselves are `crate::export`'s.
+//! unchanged. The file formats and the beneficiary's columns are sila-export's (HQ's register writes the same).
 
 use crate::Store;
 use crate::error::{Result, StoreError};
-use crate::export::{self, Cell, Table};
+use sila_export::beneficiary::{BENEFICIARY_HEADERS, beneficiary_row, text};
+use sila_export::{self as export, Cell, Table};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Csv,
     Xlsx,
-}
-
-fn text(s: impl Into<String>) -> Cell {
-    let s = s.into();
-    if s.is_empty() {
-        Cell::Empty
-    } else {
-        Cell::Text(s)
-    }
-}
-
-fn riyals(halalas: i64) -> String {
-    if halalas % 100 == 0 {
-        format!("{}", halalas / 100)
-    } else {
-        format!("{}.{:02}", halalas / 100, halalas % 100)
-    }
-}
-
-/// The columns of an exported beneficiary, as the importer recognises them (HQ's register export
-/// writes the same, after the branch).
-pub const BENEFICIARY_HEADERS: [&str; 17] = [
-    "المعرف",
-    "رقم الملف",
-    "الاسم الكامل",
-    "الاسم الأول",
-    "اسم الأب",
-    "اسم الجد",
-    "اسم العائلة",
-    "رقم الهوية",
-    "الجنسية",
-    "الجنس",
-    "تاريخ الميلاد",
-    "الجوال",
-    "المدينة",
-    "المركز",
-    "الحي",
-    "عدد أفراد الأسرة",
-    "الدخل الشهري",
-];
-
-/// One beneficiary under [`BENEFICIARY_HEADERS`].
-pub fn beneficiary_row(b: &sila_domain::beneficiary::Beneficiary) -> Vec<Cell> {
-    vec![
-        text(b.id.to_string()),
-        text(b.file_number.clone().unwrap_or_default()),
-        text(b.name.full()),
-        text(b.name.first.clone()),
-        text(b.name.father.clone()),
-        text(b.name.grandfather.clone()),
-        text(b.name.family.clone()),
-        text(
-            b.national_id
-                .as_ref()
-                .map(|n| n.as_str().to_owned())
-                .unwrap_or_default(),
-        ),
-        text(b.nationality.clone()),
-        text(b.gender.map(|g| g.arabic()).unwrap_or_default()),
-        b.birth_date.map(Cell::Date).unwrap_or(Cell::Empty),
-        // The national form ("05…"): what people read and type, and nothing a spreadsheet takes
-        // for a formula (E.164's "+" needed a guard in a CSV).
-        text(b.mobile.as_ref().map(|m| m.national()).unwrap_or_default()),
-        text(b.city.clone()),
-        text(b.centre.clone()),
-        text(b.district.clone()),
-        if b.household.is_empty() && b.household_size.is_none() {
-            Cell::Empty
-        } else {
-            Cell::Int(b.effective_household_size() as i64)
-        },
-        if b.incomes.is_empty() {
-            Cell::Empty
-        } else {
-            Cell::Text(riyals(b.monthly_income()))
-        },
-    ]
 }
 
 impl Store {

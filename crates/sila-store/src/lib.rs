@@ -15,7 +15,6 @@ pub mod demo;
 pub mod desk;
 pub mod drafts;
 pub mod error;
-pub mod export;
 pub mod exporting;
 pub mod import;
 pub mod keyring;

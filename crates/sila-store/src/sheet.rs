@@ -506,7 +506,7 @@ impl RowSource for CsvRow<'_> {
                 // Undo the exporter's formula guard (one `'` before `=`, `+`, `-`, `@`, tab or
                 // CR; see `export`) so an exported CSV imports as what was exported. XLSX
                 // exports carry no guard, so XLSX cells are taken as they are.
-                Ok(s) => CellValue::Text(Cow::Borrowed(crate::export::strip_formula_guard(s))),
+                Ok(s) => CellValue::Text(Cow::Borrowed(sila_export::strip_formula_guard(s))),
                 Err(_) => CellValue::NotUtf8,
             },
         }

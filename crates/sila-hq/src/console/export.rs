@@ -1,13 +1,13 @@
 //! The console's downloads: dashboards and the committee queue as CSV (UTF-8 with BOM, CRLF,
 //! formula-guarded) or XLSX (right to left, strings never formulas). The writing itself is the
-//! branch's tested exporter (`sila_store::export`); this module only lays out the tables.
+//! branch's tested exporter (sila-export); this module only lays out the tables.
 
 use super::store::{CommitteeRow, DashRow, Dashboard};
 use crate::store::{HqError, Result};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use sila_store::export::{Cell, Table, write_csv, write_xlsx};
+use sila_export::{Cell, Table, write_csv, write_xlsx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

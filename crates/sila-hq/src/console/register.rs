@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sila_store::export::{Cell, Table};
+use sila_export::{Cell, Table};
 
 /// Who may read the register.
 const READERS: &[ConsoleRole] = &[
@@ -153,7 +153,7 @@ pub(super) async fn export_register(
         let people = store.register_export(&query, EXPORT_MAX)?;
         let mut headers = vec!["الفرع".to_owned()];
         headers.extend(
-            sila_store::exporting::BENEFICIARY_HEADERS
+            sila_export::beneficiary::BENEFICIARY_HEADERS
                 .iter()
                 .map(|h| h.to_string()),
         );
@@ -161,7 +161,7 @@ pub(super) async fn export_register(
             .iter()
             .map(|(branch, b)| {
                 let mut row = vec![Cell::Text(branch.clone())];
-                row.extend(sila_store::exporting::beneficiary_row(b));
+                row.extend(sila_export::beneficiary::beneficiary_row(b));
                 row
             })
             .collect();

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use serde_json::json;
-use sila_store::export::{Cell, Table};
+use sila_export::{Cell, Table};
 
 pub(super) async fn scores(
     State(state): State<ConsoleState>,

@@ -7,3 +7,30 @@ mod hardening;
 mod register;
 mod releases;
 mod seed;
+
+/// HQ links no branch code: not the branch store (its SQLCipher build, its rules for a laptop),
+/// not the sync client, not an HTTP client. It speaks to devices through sila-proto and writes
+/// exports through sila-export. Read from the manifest, so a new dependency fails here.
+#[test]
+fn hq_links_neither_the_branch_store_nor_the_sync_client_nor_an_http_client() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let start = manifest
+        .find("\n[dependencies]\n")
+        .expect("a [dependencies] table");
+    let deps = &manifest[start + 1..];
+    let deps = &deps[..deps[1..].find("\n[").map_or(deps.len(), |i| i + 1)];
+    let names: Vec<&str> = deps
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains('='))
+        .map(|l| l.split(['.', ' ', '=']).next().unwrap())
+        .collect();
+    assert!(names.contains(&"sila-proto"), "{names:?}");
+    for branch_only in ["sila-store", "sila-sync", "reqwest"] {
+        assert!(
+            !names.contains(&branch_only),
+            "sila-hq depends on {branch_only}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ mod compact;
 mod contacts;
 mod corrections;
 mod drafts;
+mod export_formats;
 mod import;
 mod intake;
 mod lifecycle;
