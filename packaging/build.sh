@@ -13,6 +13,13 @@
 # Needs what .ci/setup installs (run it first, as root, on a fresh machine). The release build is
 # the long part (about 15 minutes cold on two cores); run again with nothing changed, it only
 # repackages.
+#
+# SILA_UPDATE_KEY: the public key updates from HQ must be signed with (the text of the `.pub` file
+#   `tauri signer generate` wrote), built into the app; without it the app refuses every update.
+# SILA_VERSION=X.Y.Z: package that version instead of the tree's (a release for HQ to publish, or
+#   the update test's newer version): the bundle's version override, given to the build as
+#   TAURI_CONFIG (only sila-desktop recompiles) and to the bundler as --config; the packages land
+#   in $CARGO_TARGET_DIR/package-X.Y.Z/ instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -21,16 +28,25 @@ trap stages_summary EXIT
 
 bundles="${*:-deb rpm}"
 target="$(target_dir)"
+version="${SILA_VERSION:-}"
+pkg="$target/package"
+config='"bundle":{"externalBin":["BIN"]}'
+if [ -n "$version" ]; then
+  [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "SILA_VERSION must be MAJOR.MINOR.PATCH" >&2; exit 2; }
+  export TAURI_CONFIG="{\"version\":\"$version\"}"
+  pkg="$target/package-$version"
+  config="\"version\":\"$version\",$config"
+fi
+[ -n "${SILA_UPDATE_KEY:-}" ] || echo "== SILA_UPDATE_KEY is not set: this app will refuse every update from HQ"
 
 # The app embeds its UI at compile time: build the UI first (skipped when it is current).
 stage "ui build" ui_build build dist
-stage "release build" cargo build --release --locked -p sila-desktop -p sila-cli
+stage "release build${version:+ $version}" cargo build --release --locked -p sila-desktop -p sila-cli
 
 # The bundler packages what it finds in a target folder: give it one of its own, holding copies of
 # the two binaries without their line tables (the release profile keeps them for backtraces and
 # profiles; symbols stay, so a crash still names its functions): 280 MB installed becomes 50.
 # Cargo's own output stays as built, for the benchmarks and .ci/start.
-pkg="$target/package"
 rm -rf "$pkg"
 mkdir -p "$pkg/release" "$pkg/bin"
 strip --strip-debug -o "$pkg/release/sila-desktop" "$target/release/sila-desktop"
@@ -42,6 +58,6 @@ triple="$(rustc -vV | sed -n 's/^host: //p')"
 strip --strip-debug -o "$pkg/bin/sila-$triple" "$target/release/sila"
 
 # shellcheck disable=SC2086 # one word per package kind
-CARGO_TARGET_DIR="$pkg" stage "bundle" ui/node_modules/.bin/tauri bundle --ci --bundles ${bundles// /,} \
-  --config "{\"bundle\":{\"externalBin\":[\"$pkg/bin/sila\"]}}"
+CARGO_TARGET_DIR="$pkg" stage "bundle${version:+ $version}" ui/node_modules/.bin/tauri bundle --ci \
+  --bundles ${bundles// /,} --config "{${config/BIN/$pkg/bin/sila}}"
 find "$pkg/release/bundle" -maxdepth 2 -type f \( -name '*.deb' -o -name '*.rpm' \) -printf '%s bytes  %p\n'

@@ -57,7 +57,7 @@ pub fn app_status(desk: &Desk) -> R<AppStatus> {
     Ok(AppStatus {
         initialised: Store::exists(&desk.dir),
         session,
-        version: env!("CARGO_PKG_VERSION").into(),
+        version: desk.version.clone(),
         idle_lock_minutes: (desk.idle_lock.as_secs() / 60).max(1) as u32,
         bench_credentials: desk.bench.clone(),
     })
@@ -342,7 +342,65 @@ pub fn sync_status(desk: &Desk) -> R<SyncStatusDto> {
         open_conflicts,
         refused_recently,
         lost_at_hq: st.lost_at_hq,
+        update: update_dto(&live.update),
     })
+}
+
+fn update_dto(u: &crate::sync::UpdateLive) -> Option<UpdateDto> {
+    use crate::sync::UpdateLive;
+    let (version, state, done, size, code) = match u {
+        UpdateLive::None => return None,
+        UpdateLive::Fetching {
+            version,
+            done,
+            size,
+        } => (version.clone(), "fetching", *done, *size, None),
+        UpdateLive::Ready { release, .. } => (
+            release.version.clone(),
+            "ready",
+            release.size as u64,
+            release.size as u64,
+            None,
+        ),
+        UpdateLive::Refused { release, code } => (
+            release.version.clone(),
+            "refused",
+            0,
+            release.size as u64,
+            Some(code.clone()),
+        ),
+    };
+    Some(UpdateDto {
+        version,
+        state: state.into(),
+        done,
+        size,
+        error: code
+            .as_deref()
+            .map(|c| sila_sync::update::arabic_message(c).to_owned()),
+        error_code: code,
+    })
+}
+
+/// The person signed in agreed to install the release HQ offered (the window asks only where
+/// no intake or unsaved form is open): it is checked once more and handed to the system's
+/// installer. On success the caller starts the new version and ends this one; the store is
+/// closed first (the sync worker stopped, the key dropped).
+pub fn install_update(desk: &Desk) -> R<()> {
+    desk.with_store(|_| Ok(()))?;
+    let (release, path) = match desk.sync_live().map(|l| l.update) {
+        Some(crate::sync::UpdateLive::Ready { release, path }) => (release, path),
+        _ => {
+            return Err(ApiError::new(
+                "update_not_ready",
+                "لا يوجد تحديث جاهز للتثبيت الآن.",
+            ));
+        }
+    };
+    crate::update::install(&release, &path)?;
+    let _ = std::fs::remove_file(&path);
+    desk.set_store(None);
+    Ok(())
 }
 
 /// "Sync now" (also clears a stop after a refusal that needed a person).

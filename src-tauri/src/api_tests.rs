@@ -527,6 +527,117 @@ pub(crate) mod sync_with_hq {
         pub(crate) fn cases(&self) -> Vec<(String, String)> {
             self.store.case_states("الأفلاج").unwrap()
         }
+
+        /// Publish the test fixture (tests/fixtures/update) as release 0.2.0, as
+        /// `sila-hq publish-release` would: the same database, opened with the update key.
+        pub(crate) fn publish_fixture_release(&self) {
+            let key = sila_sync::proto::release::UpdateKey::decode(UPDATE_KEY).unwrap();
+            let package: Vec<u8> = (0..300_000u64).map(|i| ((i * 7919) % 251) as u8).collect();
+            sila_hq::Hq::open(self._dir.path().join("hq.db"))
+                .unwrap()
+                .with_update_key(key)
+                .publish_release("0.2.0", &package, UPDATE_SIG, "cli", chrono::Utc::now())
+                .unwrap();
+        }
+    }
+
+    const UPDATE_KEY: &str = include_str!("../../tests/fixtures/update/test-key.pub");
+    const OTHER_KEY: &str = include_str!("../../tests/fixtures/update/other-key.pub");
+    const UPDATE_SIG: &str = include_str!("../../tests/fixtures/update/release-300k.sig");
+
+    /// An enrolled desk whose app is version 0.1.0 and carries `key`.
+    fn desk_with_updates(hq: &Hq, key: &str) -> (tempfile::TempDir, Desk) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = SyncConfig {
+            updates: Some(crate::sync::Updates {
+                version: "0.1.0".into(),
+                dir: dir.path().join("store/updates"),
+                key: sila_sync::proto::release::UpdateKey::decode(key).ok(),
+            }),
+            ..quick()
+        };
+        let desk = Desk::new(dir.path().join("store"), Duration::from_secs(600), None)
+            .with_sync_config(cfg)
+            .with_version("0.1.0".into());
+        api::first_run(
+            &desk,
+            FirstRunInput {
+                branch: "الأفلاج".into(),
+                username: "admin".into(),
+                display_name: "نورة العتيبي".into(),
+                password: "sila-pass-1234".into(),
+            },
+        )
+        .unwrap();
+        let code = hq
+            .store
+            .create_enrol_code("الأفلاج", chrono::Duration::hours(1), chrono::Utc::now())
+            .unwrap();
+        api::enroll(
+            &desk,
+            EnrollInput {
+                hq_url: hq.url(),
+                code,
+            },
+        )
+        .unwrap();
+        (dir, desk)
+    }
+
+    #[test]
+    fn a_release_hq_offers_is_fetched_in_the_background_and_offered_once_checked() {
+        let hq = Hq::start();
+        hq.publish_fixture_release();
+        let (dir, desk) = desk_with_updates(&hq, UPDATE_KEY);
+        eventually("the release checked and ready", || {
+            api::sync_status(&desk)
+                .unwrap()
+                .update
+                .is_some_and(|u| u.state == "ready")
+        });
+        let u = api::sync_status(&desk).unwrap().update.unwrap();
+        assert_eq!((u.version.as_str(), u.size), ("0.2.0", 300_000));
+        let kept: Vec<_> = std::fs::read_dir(dir.path().join("store/updates"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert!(kept[0].starts_with("sila-0.2.0-") && kept[0].ends_with(".deb"));
+        // HQ shows the version this device runs.
+        eventually("the version at HQ", || {
+            hq.store.devices().unwrap()[0].app_version.as_deref() == Some("0.1.0")
+        });
+        assert_eq!(
+            api::app_status(&desk).unwrap().version,
+            "0.1.0",
+            "the app says which version it is"
+        );
+    }
+
+    #[test]
+    fn a_release_signed_with_another_key_is_refused_in_arabic_and_reported() {
+        let hq = Hq::start();
+        hq.publish_fixture_release();
+        let (dir, desk) = desk_with_updates(&hq, OTHER_KEY);
+        eventually("the release refused", || {
+            api::sync_status(&desk)
+                .unwrap()
+                .update
+                .is_some_and(|u| u.state == "refused")
+        });
+        let u = api::sync_status(&desk).unwrap().update.unwrap();
+        assert_eq!(u.error_code.as_deref(), Some("update_bad_signature"));
+        assert!(u.error.unwrap().contains("توقيعه غير صحيح"));
+        let left = std::fs::read_dir(dir.path().join("store/updates"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(left, 0, "nothing of a refused package is kept");
+        eventually("the refusal at HQ", || {
+            hq.store.devices().unwrap()[0].update_outcome.as_deref() == Some("update_bad_signature")
+        });
+        let e = api::install_update(&desk).unwrap_err();
+        assert_eq!(e.code, "update_not_ready");
     }
 
     impl Drop for Hq {
@@ -556,6 +667,7 @@ pub(crate) mod sync_with_hq {
                 after_save: Duration::from_millis(200),
             },
             first_delay: Duration::ZERO,
+            updates: None,
         }
     }
 

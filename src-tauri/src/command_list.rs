@@ -86,5 +86,6 @@ commands! {
         file,
         print_page,
         ui_ready,
+        install_update,
     }
 }

@@ -134,6 +134,21 @@ pub async fn print_page(window: tauri::WebviewWindow) -> Result<(), ApiError> {
         .map_err(|_| ApiError::new("print_failed", "تعذرت الطباعة."))
 }
 
+/// Install the release HQ offered, which the person signed in agreed to (see
+/// `api::install_update`), then start the new version and end this one.
+#[tauri::command]
+pub async fn install_update(
+    app: tauri::AppHandle,
+    desk: State<'_, Arc<Desk>>,
+) -> Result<(), ApiError> {
+    let desk = Arc::clone(&desk);
+    run("install_update", move || api::install_update(&desk)).await?;
+    crate::update::relaunch()?;
+    log::line("update_restart", "ok", 0);
+    app.exit(0);
+    Ok(())
+}
+
 /// The UI reports its home screen is interactive. Only the startup benchmark listens: it prints
 /// the time since the process started, once.
 #[tauri::command]

@@ -206,6 +206,24 @@ pub struct SyncStatusDto {
     /// Changes HQ lost when it was restored from an old backup, which this laptop could not send
     /// again: an alert that stays (they must be entered again by hand).
     pub lost_at_hq: i64,
+    /// A newer version of the app offered by HQ (None when there is none).
+    pub update: Option<UpdateDto>,
+}
+
+/// A newer version of the app, as the banner shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct UpdateDto {
+    pub version: String,
+    /// "fetching" (arriving over the sync link), "ready" (checked; may be installed) or
+    /// "refused" (failed its check: deleted, reported to HQ).
+    pub state: String,
+    #[ts(type = "number")]
+    pub done: u64,
+    #[ts(type = "number")]
+    pub size: u64,
+    pub error_code: Option<String>,
+    /// The refusal in Arabic, ready to show.
+    pub error: Option<String>,
 }
 
 /// How far the branch has arrived on this laptop, for the progress bar.
@@ -931,6 +949,7 @@ macro_rules! for_each_dto {
             DraftSummary,
             Colleague,
             SyncStatusDto,
+            UpdateDto,
             RedownloadDto,
             EnrollInput,
             JoinInput,

@@ -14,6 +14,7 @@ pub mod log;
 pub mod present;
 pub mod state;
 pub mod sync;
+pub mod update;
 
 use dto::SignInInput;
 use state::Desk;
@@ -72,8 +73,11 @@ impl Options {
 }
 
 /// One app per data folder: a second start finds the lock held and stops (the kernel releases
-/// the lock when the first process ends, however it ends).
+/// the lock when the first process ends, however it ends). The new version started by an update
+/// waits for the old process to end first (it does within moments of starting it).
 fn single_instance(dir: &std::path::Path) -> Result<std::fs::File, String> {
+    let after_update = std::env::args().any(|a| a == update::AFTER_UPDATE);
+    let deadline = Instant::now() + Duration::from_secs(30);
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -81,12 +85,20 @@ fn single_instance(dir: &std::path::Path) -> Result<std::fs::File, String> {
         .write(true)
         .open(dir.join("desktop.lock"))
         .map_err(|e| e.to_string())?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            Err("صلة مفتوح بالفعل على هذا الجهاز — Sila is already running on this device".into())
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) if after_update && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(
+                    "صلة مفتوح بالفعل على هذا الجهاز — Sila is already running on this device"
+                        .into(),
+                );
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.to_string()),
         }
-        Err(std::fs::TryLockError::Error(e)) => Err(e.to_string()),
     }
 }
 
@@ -102,7 +114,23 @@ pub fn run() {
     };
     log::open(&opts.data_dir);
     log::line("start", "ok", 0);
-    let desk = Arc::new(Desk::new(opts.data_dir, opts.idle_lock, opts.bench));
+    // The bundle's version (tauri.conf.json, which a release build may override with
+    // TAURI_CONFIG): what HQ is told this device runs, and what a release must be newer than.
+    let context = tauri::generate_context!();
+    let version = context.package_info().version.to_string();
+    let sync_config = sync::SyncConfig {
+        updates: Some(sync::Updates {
+            version: version.clone(),
+            dir: opts.data_dir.join("updates"),
+            key: update::key(),
+        }),
+        ..sync::SyncConfig::default()
+    };
+    let desk = Arc::new(
+        Desk::new(opts.data_dir, opts.idle_lock, opts.bench)
+            .with_version(version)
+            .with_sync_config(sync_config),
+    );
     let watcher = Arc::clone(&desk);
     tauri::Builder::default()
         .manage(desk)
@@ -127,7 +155,7 @@ pub fn run() {
             Ok(())
         })
         .invoke_handler(commands::handler())
-        .run(tauri::generate_context!())
+        .run(context)
         .expect("the window could not start");
 }
 

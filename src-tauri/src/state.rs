@@ -35,6 +35,8 @@ pub struct Desk {
     /// A laptop joining its branch: the code it used and the device ID HQ enrolled with it, kept
     /// so that trying again with the same code (a lost answer) gets the same credential.
     pub joining: Mutex<Option<(String, sila_domain::ids::DeviceId)>>,
+    /// This app's version (the bundle's, which a release build may override).
+    pub version: String,
 }
 
 /// A picked sheet awaiting its import.
@@ -62,12 +64,19 @@ impl Desk {
                 .or_else(dirs::download_dir)
                 .unwrap_or_else(|| dir.join("exports")),
             joining: Mutex::new(None),
+            version: env!("CARGO_PKG_VERSION").into(),
             dir,
         }
     }
 
     pub fn with_sync_config(mut self, cfg: SyncConfig) -> Desk {
         self.sync_config = cfg;
+        self
+    }
+
+    /// This app's version, named to HQ at every sync: HQ offers releases newer than it.
+    pub fn with_version(mut self, version: String) -> Desk {
+        self.version = version;
         self
     }
 

@@ -65,6 +65,40 @@ pub struct Live {
     /// Bumped whenever the worker changed what the home screen shows (rule tasks brought up to
     /// date, rows pulled from HQ): the screen reloads its tasks and counts when it moves.
     pub data_version: u64,
+    /// A newer release HQ offered, on its way or ready to install.
+    pub update: UpdateLive,
+}
+
+/// Where a release HQ offered stands on this device.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum UpdateLive {
+    #[default]
+    None,
+    /// Arriving in chunks (a cut link resumes at the next pass).
+    Fetching {
+        version: String,
+        done: u64,
+        size: u64,
+    },
+    /// Checked and kept in the data folder: the person signed in may install it.
+    Ready {
+        release: sila_sync::proto::Release,
+        path: std::path::PathBuf,
+    },
+    /// Refused (a bad signature, a damaged package): deleted and reported to HQ.
+    Refused {
+        release: sila_sync::proto::Release,
+        code: String,
+    },
+}
+
+/// What the worker needs to fetch releases: the version this app is, where packages are kept,
+/// and the key they must be signed with (None: every package is refused).
+#[derive(Clone)]
+pub struct Updates {
+    pub version: String,
+    pub dir: std::path::PathBuf,
+    pub key: Option<sila_sync::proto::release::UpdateKey>,
 }
 
 enum Event {
@@ -82,6 +116,9 @@ pub struct SyncConfig {
     pub scheduler: SchedulerConfig,
     /// A pass is not started before this much time after sign-in (the first screen draws first).
     pub first_delay: Duration,
+    /// Releases from HQ (None: the app names no version and fetches nothing, as in tests of
+    /// other things).
+    pub updates: Option<Updates>,
 }
 
 impl Default for SyncConfig {
@@ -89,6 +126,7 @@ impl Default for SyncConfig {
         SyncConfig {
             scheduler: SchedulerConfig::default(),
             first_delay: Duration::from_secs(2),
+            updates: None,
         }
     }
 }
@@ -213,8 +251,10 @@ async fn run(
     };
     let opts = SyncOptions {
         progress: Some(progress),
+        app_version: cfg.updates.as_ref().map(|u| u.version.clone()),
         ..SyncOptions::default()
     };
+    let fetching = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut sched = Scheduler::new(cfg.scheduler.clone(), seed(&store));
     let mut pending = sila_store::outbox::pending_count(store.conn()).unwrap_or(0);
     let mut enrolled = false;
@@ -316,6 +356,11 @@ async fn run(
                 if now_asked {
                     sched.sync_now(now);
                 }
+                if let (Ok(r), Some(up)) = (&result, &cfg.updates)
+                    && let Some(release) = &r.release
+                {
+                    fetch_in_background(&store, release, up, &live, &notify, &fetching);
+                }
                 let code = match &result {
                     Ok(_) => "ok".to_owned(),
                     Err(e) => e.code(),
@@ -381,4 +426,80 @@ async fn run(
             }
         }
     }
+}
+
+/// Fetch a release HQ offered beside the passes (a 15 MB package takes a while on 2G, and records
+/// go first), unless it is already here, was refused, or is on its way. The task ends with the
+/// worker's runtime at sign-out; the partial file stays and the next sign-in resumes it.
+fn fetch_in_background(
+    store: &Store,
+    release: &sila_sync::proto::Release,
+    up: &Updates,
+    live: &Arc<Mutex<Live>>,
+    notify: &Notify,
+    fetching: &Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    let known = match &live.lock().unwrap_or_else(|p| p.into_inner()).update {
+        UpdateLive::Ready { release: r, .. } | UpdateLive::Refused { release: r, .. } => {
+            r == release
+        }
+        _ => false,
+    };
+    if known || fetching.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let client = store
+        .enrolment()
+        .ok()
+        .flatten()
+        .and_then(|e| HqClient::new(&e.hq_url, Some(e.token), &SyncOptions::default()).ok());
+    let Some(client) = client else {
+        fetching.store(false, Ordering::SeqCst);
+        return;
+    };
+    let (release, up) = (release.clone(), up.clone());
+    let (live, notify, fetching) = (Arc::clone(live), Arc::clone(notify), Arc::clone(fetching));
+    tokio::spawn(async move {
+        let began = Instant::now();
+        let mut progress = {
+            let (live, notify) = (Arc::clone(&live), Arc::clone(&notify));
+            let version = release.version.clone();
+            move |done: u64, size: u64| {
+                set(&live, &notify, |l| {
+                    l.update = UpdateLive::Fetching {
+                        version: version.clone(),
+                        done,
+                        size,
+                    }
+                })
+            }
+        };
+        let r = sila_sync::update::fetch_release(
+            &client,
+            &release,
+            &up.dir,
+            up.key.as_ref(),
+            sila_sync::proto::DEFAULT_CHUNK,
+            &mut progress,
+        )
+        .await;
+        let code = match &r {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => e.code(),
+        };
+        crate::log::line("update_fetch", &code, began.elapsed().as_millis());
+        set(&live, &notify, |l| match r {
+            Ok(path) => l.update = UpdateLive::Ready { release, path },
+            // The link: the partial file stays, and the next pass goes on from it.
+            Err(sila_sync::update::UpdateError::Sync(_)) => {}
+            Err(e) => {
+                l.update = UpdateLive::Refused {
+                    release,
+                    code: e.code(),
+                }
+            }
+        });
+        fetching.store(false, Ordering::SeqCst);
+    });
 }

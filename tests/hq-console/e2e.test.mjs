@@ -19,7 +19,11 @@ const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullP
 const SAME_ID = nationalId(123456789);
 let rejected = null; // { number, reasons }: the case the committee test rejects, appealed after
 
+const FIXTURES = join(import.meta.dirname, "../fixtures/update");
+
 before(async () => {
+  // Releases are checked against the test update key (tests/fixtures/update).
+  process.env.SILA_HQ_UPDATE_KEY = join(FIXTURES, "test-key.pub");
   hq = await Hq.start();
   // The same person registered at two branches: same national ID, the name spelled differently
   // (hamza, "عبدالله" joined), another city.
@@ -260,6 +264,30 @@ test("administration: an enrolment code, devices, the audit of every action", as
     assert.ok(audit.includes(action), `audited: ${action}`);
   }
   await shot("40-admin");
+});
+
+test("releases: a signed package is published from the console, a tampered one refused in Arabic", async () => {
+  await page.click('[data-testid="nav-admin"]');
+  // The fixture package anyone can remake, and its signature by the test key.
+  const pkg = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251));
+  const sig = readFileSync(join(FIXTURES, "release-300k.sig"));
+  const tampered = Buffer.from(pkg);
+  tampered[1000] ^= 1;
+  await page.fill('[data-testid="release-version"]', "0.2.0");
+  await page.setInputFiles('[data-testid="release-file"]', { name: "Sila_0.2.0_amd64.deb", mimeType: "application/vnd.debian.binary-package", buffer: tampered });
+  await page.setInputFiles('[data-testid="release-signature"]', { name: "Sila_0.2.0_amd64.deb.sig", mimeType: "text/plain", buffer: sig });
+  await page.click('[data-testid="release-publish"]');
+  const refused = page.locator('[data-testid="releases"] [data-testid="error-box"]');
+  await refused.waitFor();
+  assert.equal(await refused.getAttribute("data-code"), "update_bad_signature");
+  assert.match(await refused.innerText(), /التوقيع لا يطابق الحزمة/);
+  await shot("41-release-refused");
+  await page.setInputFiles('[data-testid="release-file"]', { name: "Sila_0.2.0_amd64.deb", mimeType: "application/vnd.debian.binary-package", buffer: pkg });
+  await page.click('[data-testid="release-publish"]');
+  await page.locator('[data-testid="releases"] tbody tr').first().waitFor();
+  assert.match(await page.locator('[data-testid="releases"] tbody').innerText(), /0\.2\.0/);
+  await page.locator('[data-testid="devices"] th', { hasText: "الإصدار" }).waitFor();
+  await shot("42-releases");
 });
 
 test("a change without the CSRF token is refused", async () => {

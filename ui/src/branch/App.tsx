@@ -3,7 +3,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, asApiError, onLocked } from "../shared/ipc";
 import { I18nContext, makeI18n, useI18n } from "../shared/i18n";
 import type { Lang } from "../shared/format";
-import { ErrorBox, Field, fieldError } from "../shared/components";
+import { ErrorBox, Field, Ltr, fieldError } from "../shared/components";
 import type { ApiError } from "../generated/ApiError";
 import type { AppStatus } from "../generated/AppStatus";
 import type { CatalogDto } from "../generated/CatalogDto";
@@ -22,6 +22,7 @@ import { Viewer } from "./Documents";
 import { ImportExport } from "./ImportExport";
 import { FirstAccountFields, JoinForm, SyncIssues, useFirstRunForm } from "./BranchSync";
 import { RestoreForm } from "./Backups";
+import { UpdateBanner } from "./Update";
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(() => (localStorage.getItem("sila.lang") as Lang) || "ar");
@@ -111,6 +112,7 @@ function Root() {
     <Main
       session={session}
       catalog={catalog}
+      version={status.version}
       onSignOut={async () => {
         await api.signOut();
         setSession(null);
@@ -217,7 +219,7 @@ function SignIn({ onDone, locked, error }: { onDone: (s: SessionInfo) => Promise
   );
 }
 
-function Main({ session, catalog, onSignOut }: { session: SessionInfo; catalog: CatalogDto; onSignOut: () => void }) {
+function Main({ session, catalog, version, onSignOut }: { session: SessionInfo; catalog: CatalogDto; version: string; onSignOut: () => void }) {
   const { t } = useI18n();
   const [route, setRouteState] = useState<Route>({ name: "home" });
   // Every navigation is a fresh screen, even to the same route ("new request" twice is two drafts).
@@ -229,6 +231,17 @@ function Main({ session, catalog, onSignOut }: { session: SessionInfo; catalog: 
   const isAdmin = session.roles.includes("admin");
   const desk = useMemo(() => ({ catalog, session, go: setRoute, isAdmin }), [catalog, session, isAdmin, setRoute]);
   const mainRef = useRef<HTMLElement>(null);
+  // Typed into a form on this screen since it opened (a search box aside): an update waits.
+  const dirty = useRef(false);
+  const routeRef = useRef(route);
+  routeRef.current = route;
+  const busy = useCallback(() => {
+    const r = routeRef.current;
+    return r.name === "wizard" || (r.name === "person" && !!r.edit) || dirty.current;
+  }, []);
+  useEffect(() => {
+    dirty.current = false;
+  }, [route]);
   useEffect(() => {
     // A new screen starts at its top, with focus on its heading for keyboard users.
     mainRef.current?.scrollTo(0, 0);
@@ -270,11 +283,15 @@ function Main({ session, catalog, onSignOut }: { session: SessionInfo; catalog: 
             </button>
           ))}
           <div className="spacer" />
-          <div className="who">{session.display_name}<br />{session.branch}</div>
+          <div className="who">{session.display_name}<br />{session.branch}<br /><span data-testid="app-version">{t("thisVersion")}: <Ltr>{version}</Ltr></span></div>
           <LangSwitch />
           <button onClick={onSignOut} data-testid="sign-out">{t("signOut")}</button>
         </nav>
-        <main ref={mainRef}>
+        <main ref={mainRef} onInput={(e) => {
+          const el = e.target as HTMLInputElement;
+          if (el.type !== "search" && !el.closest("[role=search]")) dirty.current = true;
+        }}>
+          <UpdateBanner busy={busy} />
           {route.name === "home" && <Home key={visit} discarded={route.discarded} />}
           {route.name === "wizard" && <Wizard key={visit} draftId={route.draftId} forPerson={route.forPerson} />}
           {route.name === "person" && <PersonFile key={visit} id={route.id} edit={route.edit} />}

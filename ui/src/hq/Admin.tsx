@@ -4,7 +4,8 @@
 import { useState } from "react";
 import { Ltr } from "../shared/components";
 import {
-  get, post, type ApiError, type AuditRow, type BranchStaff, type Device, type KbRow, type Me, type Role, type Staff,
+  get, post, publishRelease, type ApiError, type AuditRow, type BranchStaff, type Device, type KbRow, type Me, type ReleaseRow,
+  type Role, type Staff,
 } from "./api";
 import { useHq, type HqKey } from "./i18n";
 import { BRANCH_ROLES, label } from "./labels";
@@ -34,6 +35,7 @@ export function Admin({ me }: { me: Me }) {
     <section data-testid="admin">
       <h1>{t("admin")}</h1>
       <Devices />
+      <Releases />
       <HqStaff me={me} />
       <BranchStaffCard />
       <Knowledge />
@@ -78,7 +80,7 @@ function Devices() {
       <h2>{t("devices")}</h2>
       <table className="table" data-testid="devices">
         <thead>
-          <tr><th>{t("device")}</th><th>{t("branch")}</th><th>{t("enrolled")}</th><th>{t("lastSeen")}</th><th /></tr>
+          <tr><th>{t("device")}</th><th>{t("branch")}</th><th>{t("enrolled")}</th><th>{t("lastSeen")}</th><th>{t("appVersion")}</th><th /></tr>
         </thead>
         <tbody>
           {data?.devices.map((d) => (
@@ -87,6 +89,14 @@ function Devices() {
               <td>{d.branch}</td>
               <td><Ltr>{when(d.enrolled_at)}</Ltr></td>
               <td><Ltr>{when(d.last_seen_at)}</Ltr></td>
+              <td data-testid="device-version">
+                <Ltr>{d.app_version ?? "—"}</Ltr>
+                {d.update_outcome && (
+                  <div className="badge danger" title={d.update_outcome} data-testid="device-update-problem">
+                    {t("updateProblem")} <Ltr>{d.update_version ?? ""}</Ltr>: {t(`upd_${d.update_outcome}` as HqKey) || d.update_outcome}
+                  </div>
+                )}
+              </td>
               <td>
                 {d.revoked_at ? (
                   <span className="badge danger">{t("revoked")}</span>
@@ -96,6 +106,54 @@ function Devices() {
                   </button>
                 )}
               </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** Releases of the branch app: publish a signed package, and see how many devices run each. */
+function Releases() {
+  const { t } = useHq();
+  const [n, setN] = useState(0);
+  const { data, error } = useLoad(() => get<{ releases: ReleaseRow[] }>("/releases"), [n]);
+  const { failure, notice, run } = useAction();
+  const [version, setVersion] = useState("");
+  const [pkg, setPkg] = useState<File | null>(null);
+  const [sig, setSig] = useState<File | null>(null);
+  return (
+    <div className="card" data-testid="releases">
+      <h2>{t("releases")}</h2>
+      <p className="muted">{t("releasesHint")}</p>
+      <form
+        className="row"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          if (!pkg || !sig) return;
+          const ok = await run(async () => publishRelease(version.trim(), pkg, await sig.text()), t("releasePublished"));
+          if (ok) setN((x) => x + 1);
+        }}
+      >
+        <input aria-label={t("appVersion")} placeholder="0.2.0" dir="ltr" className="narrow" value={version} onChange={(e) => setVersion(e.target.value)} data-testid="release-version" />
+        <label>{t("releasePackage")} <input type="file" accept=".deb,.exe,.rpm" onChange={(e) => setPkg(e.target.files?.[0] ?? null)} data-testid="release-file" /></label>
+        <label>{t("releaseSignature")} <input type="file" accept=".sig" onChange={(e) => setSig(e.target.files?.[0] ?? null)} data-testid="release-signature" /></label>
+        <button type="submit" disabled={!pkg || !sig || !version.trim()} data-testid="release-publish">{t("releasePublish")}</button>
+      </form>
+      <Notice text={notice} />
+      <Failure error={error ?? failure} />
+      <table className="table">
+        <thead>
+          <tr><th>{t("appVersion")}</th><th>{t("releaseSize")}</th><th>{t("releasePublishedAt")}</th><th>{t("releaseDevices")}</th></tr>
+        </thead>
+        <tbody>
+          {data?.releases.map((r) => (
+            <tr key={r.version}>
+              <td><Ltr>{r.version}</Ltr></td>
+              <td><Ltr>{(r.size / 1048576).toFixed(1)} MB</Ltr></td>
+              <td><Ltr>{when(r.published_at)}</Ltr></td>
+              <td><Ltr>{r.devices}</Ltr></td>
             </tr>
           ))}
         </tbody>

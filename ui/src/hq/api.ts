@@ -141,7 +141,30 @@ export type Dashboard = {
 };
 export type Device = {
   device_id: string; branch: string; enrolled_at: string; revoked_at: string | null; last_seen_at: string | null; last_seq: number;
+  /** The app version the device named at its last sync, and the last problem it reported with a release. */
+  app_version: string | null; update_version: string | null; update_outcome: string | null; update_at: string | null;
 };
+export type ReleaseRow = { version: string; sha256: string; size: number; published_at: string; published_by: string; devices: number };
+
+/** Publish a release of the desktop app: the package as the body, its signature (the `.sig`
+ * file's text) in a header; HQ refuses one that its update key does not verify. */
+export async function publishRelease(version: string, pkg: Blob, signature: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(`/console/api/releases?version=${encodeURIComponent(version)}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": csrf, "X-Release-Signature": signature.trim(), Accept: "application/json" },
+      credentials: "same-origin",
+      body: pkg,
+    });
+  } catch {
+    throw { code: "offline", message: "تعذّر الاتصال بالخادم." } satisfies ApiError;
+  }
+  if (!res.ok) {
+    const j = await res.json().catch(() => null);
+    throw (isApiError(j) ? j : { code: "server_error", message: "حدث خطأ في الخادم." }) satisfies ApiError;
+  }
+}
 export type BranchStaff = { id: string; branch: string; username: string; display_name: string; roles: string[]; active: boolean };
 export type KbRow = { id: string; title: string; mime: string; size: number; published_at: string };
 export type AuditRow = {

@@ -81,6 +81,8 @@ export const api = {
   addTask: (input: TaskInput) => call<null>("add_task", { input }),
   syncStatus: () => call<SyncStatusDto>("sync_status"),
   syncNow: () => call<SyncStatusDto>("sync_now"),
+  /** Install the release HQ offered (the person agreed); the app restarts into it. */
+  installUpdate: () => call<null>("install_update"),
   enroll: (input: EnrollInput) => call<SyncStatusDto>("enroll", { input }),
   /** First run: add this laptop to an existing branch (the branch's name comes from HQ). */
   joinBranch: (input: JoinInput) => call<SessionInfo>("join_branch", { input }),

@@ -224,6 +224,13 @@ pub fn arabic_message(code: &str) -> &'static str {
         "case_not_found" => "لا يوجد طلب بهذا الرقم.",
         "duplicate_value" => "القيمة المختارة يجب أن تكون من أحد الملفين.",
         "console_not_built" => "واجهة المقر غير مبنية في هذا البرنامج.",
+        "signature_required" => "اختر ملف التوقيع (‎.sig) الذي أنشأه tauri signer sign للحزمة.",
+        "update_bad_signature" | "update_bad_signature_format" => {
+            "التوقيع لا يطابق الحزمة أو ليس بمفتاح التحديثات المعتمد في المقر، فلم يُنشر الإصدار."
+        }
+        "update_bad_version" => "اكتب رقم الإصدار بالشكل 1.2.3.",
+        "release_exists" => "هذا الإصدار أو هذه الحزمة منشورة من قبل.",
+        "no_update_key" => "لم يُضبط مفتاح التحديثات في المقر (--update-key)، فلا يمكن نشر إصدار.",
         "server_error" => "حدث خطأ في الخادم. أعد المحاولة، وإن تكرر فأبلغ مدير النظام.",
         _ => "تعذّر تنفيذ الطلب.",
     }
