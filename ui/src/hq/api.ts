@@ -1,3 +1,7 @@
+import type { ConsoleStaff } from "./generated/ConsoleStaff";
+import type { FileDocument } from "./generated/FileDocument";
+import type { PromiseStatus } from "./generated/PromiseStatus";
+import type { VoiceRow } from "./generated/VoiceRow";
 // The console's only door to the server: JSON over fetch, same origin, with the session cookie
 // (HttpOnly, so the page never sees it) and the CSRF token echoed on every change.
 
@@ -89,24 +93,37 @@ export function qs(params: Record<string, string | number | null | undefined>): 
   return s ? `?${s}` : "";
 }
 
-// ---- the shapes the server answers with (crates/sila-hq/src/console/store.rs) ----
+// ---- the shapes the server answers with: generated from Rust by ts-rs (crates/sila-hq/src/console/types.rs) ----
 
-export type Role = "reviewer" | "committee" | "admin";
-export type Staff = { id: string; username: string; display_name: string; roles: Role[]; active: boolean };
-export type Me = { staff: Staff; csrf: string; expires_at: string };
-export type PromiseStatus = "on_track" | "due_soon" | "overdue";
-export type CommitteeRow = {
-  case_id: string; number: string; branch: string; support_type: string; channel: string;
-  submitted_at: string | null; promised_reply_date: string | null; promise: PromiseStatus; days_left: number | null;
-  beneficiary_id: string; beneficiary_name: string;
-};
-export type CommitteePage = {
-  rows: CommitteeRow[]; next: string | null; total: number; on_track: number; due_soon: number; overdue: number;
-};
-export type FileDocument = {
-  code: string; required: boolean; seen_in_original: boolean; sha256: string | null; mime: string | null;
-  size: number | null; at_hq: boolean;
-};
+export type { ConsoleRole as Role } from "./generated/ConsoleRole";
+export type { ConsoleStaff as Staff } from "./generated/ConsoleStaff";
+export type { PromiseStatus } from "./generated/PromiseStatus";
+export type { CommitteeRow } from "./generated/CommitteeRow";
+export type { CommitteePage } from "./generated/CommitteePage";
+export type { FileDocument } from "./generated/FileDocument";
+export type { DuplicatePerson } from "./generated/DuplicatePerson";
+export type { DuplicatePair } from "./generated/DuplicatePair";
+export type { Count } from "./generated/Count";
+export type { DashRow } from "./generated/DashRow";
+export type { Dashboard } from "./generated/Dashboard";
+export type { DeviceInfo as Device } from "./generated/DeviceInfo";
+export type { BranchStaffRow as BranchStaff } from "./generated/BranchStaffRow";
+export type { KbRow } from "./generated/KbRow";
+export type { RegisterQuery } from "./generated/RegisterQuery";
+export type { RegisterRow } from "./generated/RegisterRow";
+export type { RegisterPage } from "./generated/RegisterPage";
+export type { VoiceRow } from "./generated/VoiceRow";
+export type { VoiceCounts } from "./generated/VoiceCounts";
+export type { VoicePage } from "./generated/VoicePage";
+export type { ScoreRow } from "./generated/ScoreRow";
+export type { SurveyScores } from "./generated/SurveyScores";
+
+export type Me = { staff: ConsoleStaff; csrf: string; expires_at: string };
+export type VoiceStatus = VoiceRow["status"];
+export type Question = "overall" | "speed" | "courtesy" | "clarity";
+
+// ---- still typed by hand: the shapes that carry a domain record as JSON (console/types.rs says why) ----
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 export type CaseFile = {
@@ -114,10 +131,6 @@ export type CaseFile = {
   documents: FileDocument[]; signature: FileDocument | null; interactions: Json[]; deliveries: Json[];
   surveys: Json[]; other_cases: Json[];
 };
-export type DuplicatePerson = {
-  id: string; branch: string; national_id: string | null; full_name: string; birth_date: string | null; mobile: string | null;
-};
-export type DuplicatePair = { a: DuplicatePerson; b: DuplicatePerson; score: number; certain: boolean; reasons: string[] };
 export type BeneficiaryFile = { record: Json; branch: string; version: number; merged_into: string | null };
 export type MergeRow = {
   id: number; survivor: string; merged: string; chosen: Record<string, { value: Json; from: string }>;
@@ -126,23 +139,6 @@ export type MergeRow = {
 export type ConflictRow = {
   id: number; entity: string; entity_id: string; field: string; hq_value: Json; branch_value: Json;
   device_id: string; seq: number; reason: string; resolved: boolean; name: string; branch: string | null;
-};
-export type Count = { key: string; n: number };
-export type DashRow = {
-  key: string; intake: number; open: number; approved: number; rejected: number; decided_on_time: number;
-  decided_late: number; waiting_overdue: number; surveys: number; satisfaction: number | null;
-  complaints: number; suggestions: number;
-};
-export type Dashboard = {
-  today: string; branches: string[]; intake: Count[]; funnel: Count[];
-  compliance: { decided_on_time: number; decided_late: number; waiting_on_track: number; waiting_due_soon: number; waiting_overdue: number };
-  satisfaction: Count[]; satisfaction_trend: { month: string; n: number; mean: number }[];
-  voice: Count[]; complaints: number; suggestions: number; by_branch: DashRow[]; by_channel: DashRow[];
-};
-export type Device = {
-  device_id: string; branch: string; enrolled_at: string; revoked_at: string | null; last_seen_at: string | null; last_seq: number;
-  /** The app version the device named at its last sync, and the last problem it reported with a release. */
-  app_version: string | null; update_version: string | null; update_outcome: string | null; update_at: string | null;
 };
 export type ReleaseRow = { version: string; sha256: string; size: number; published_at: string; published_by: string; devices: number };
 
@@ -165,37 +161,13 @@ export async function publishRelease(version: string, pkg: Blob, signature: stri
     throw (isApiError(j) ? j : { code: "server_error", message: "حدث خطأ في الخادم." }) satisfies ApiError;
   }
 }
-export type BranchStaff = { id: string; branch: string; username: string; display_name: string; roles: string[]; active: boolean };
-export type KbRow = { id: string; title: string; mime: string; size: number; published_at: string };
 export type AuditRow = {
   id: number; at: string; staff_id: string; staff_name: string; action: string; entity: string; entity_id: string; detail: Json;
 };
-
-// ---- the register, complaints and survey scores (crates/sila-hq/src/store/register.rs) ----
-
-export type RegisterRow = {
-  id: string; branch: string; name: string; national_id: string | null; mobile: string | null;
-  file_number: string | null; city: string; birth_date: string | null; case_id: string | null;
-};
-export type RegisterPage = { rows: RegisterRow[]; next: string | null; total: number; capped: boolean };
-export type VoiceStatus = "open" | "overdue" | "on_time" | "late";
-export type VoiceRow = {
-  task_id: string; branch: string; kind: "complaint" | "suggestion"; channel: string | null; status: VoiceStatus;
-  due_on: string; done_at: string | null; owner: string | null; role: string; beneficiary_id: string | null;
-  beneficiary_name: string | null; note: string;
-};
-export type VoiceCounts = { key: string; kind: string; open: number; overdue: number; on_time: number; late: number };
-export type VoicePage = { counts: VoiceCounts[]; rows: VoiceRow[]; total: number };
 export type VoiceItem = { row: VoiceRow; contact: Json | null; answer: Json | null; staff: Record<string, string> };
 export type PersonFile = {
   record: Json; branch: string; version: number; merged_into: string | null; cases: Json[]; interactions: Json[];
   surveys: Json[]; voice: VoiceRow[]; staff: Record<string, string>;
-};
-export type Question = "overall" | "speed" | "courtesy" | "clarity";
-export type ScoreRow = { key: string; label: string | null; n: number } & Record<Question, number | null>;
-export type SurveyScores = {
-  total: ScoreRow; distribution: Record<Question, number[]>; by_branch: ScoreRow[]; by_channel: ScoreRow[];
-  by_service: ScoreRow[]; by_employee: ScoreRow[];
 };
 /** The server's refusal of an edited value: the domain's reason, in Arabic, for one field. */
 export type FieldRefusal = ApiError & { field: string; reason: string | null };

@@ -12,6 +12,7 @@ pub mod export;
 pub mod limiter;
 mod register;
 mod surveys;
+pub mod types;
 mod voice;
 
 use crate::store::console as store;

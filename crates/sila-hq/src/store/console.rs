@@ -10,7 +10,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What a person may do in the console. One account may hold several.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsoleRole {
     /// HQ staff who review duplicates and resolve conflicts (مراجع).
@@ -40,7 +42,7 @@ impl ConsoleRole {
 }
 
 /// An HQ staff account (no secrets).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct ConsoleStaff {
     pub id: String,
     pub username: String,
@@ -77,15 +79,16 @@ pub struct AuditRow {
 }
 
 /// Where a waiting case stands against its promised reply date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
+#[ts(rename = "PromiseStatus")]
 pub enum Promise {
     OnTrack,
     DueSoon,
     Overdue,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct CommitteeRow {
     pub case_id: String,
     pub number: String,
@@ -101,7 +104,7 @@ pub struct CommitteeRow {
 }
 
 /// One page of the committee queue; `next` is the cursor of the following page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct CommitteePage {
     pub rows: Vec<CommitteeRow>,
     pub next: Option<String>,
@@ -121,7 +124,7 @@ pub struct CommitteeFilter {
 }
 
 /// A document of a case: what was required, and whether HQ holds the file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct FileDocument {
     pub code: String,
     pub required: bool,
@@ -164,14 +167,14 @@ pub struct DashFilter {
     pub channel: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Count {
     pub key: String,
     pub n: i64,
 }
 
 /// A row of a per-branch or per-channel table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct DashRow {
     pub key: String,
     pub intake: i64,
@@ -187,14 +190,14 @@ pub struct DashRow {
     pub suggestions: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct MonthScore {
     pub month: String,
     pub n: i64,
     pub mean: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Compliance {
     pub decided_on_time: i64,
     pub decided_late: i64,
@@ -203,7 +206,7 @@ pub struct Compliance {
     pub waiting_overdue: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Dashboard {
     pub today: String,
     pub branches: Vec<String>,
@@ -224,7 +227,7 @@ pub struct Dashboard {
 }
 
 /// A branch staff account as HQ holds it (synced up by the branch, or created at HQ).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct BranchStaffRow {
     pub id: String,
     pub branch: String,
@@ -234,7 +237,7 @@ pub struct BranchStaffRow {
     pub active: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct KbRow {
     pub id: String,
     pub title: String,

@@ -24,7 +24,7 @@ pub use crate::error::{HqError, Result};
 pub use crate::rules::devices::Device;
 
 /// A device as the administrator sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct DeviceInfo {
     pub device_id: String,
     pub branch: String,
@@ -94,7 +94,7 @@ pub struct ConflictRow {
 }
 
 /// One side of a duplicate pair, as the review queue and `sila-hq duplicates --json` show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct DuplicatePerson {
     pub id: String,
     pub branch: String,
@@ -105,7 +105,7 @@ pub struct DuplicatePerson {
 }
 
 /// Two live records that may be one person (`sila_domain::duplicates`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct DuplicatePair {
     pub a: DuplicatePerson,
     pub b: DuplicatePerson,

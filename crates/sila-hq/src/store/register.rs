@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the register is asked: words of a name, an ID or its beginning, a mobile or its last
 /// digits, a file or case number; nothing lists everyone in the order HQ received them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ts_rs::TS)]
 pub struct RegisterQuery {
     #[serde(default)]
     pub q: String,
@@ -24,7 +24,7 @@ pub struct RegisterQuery {
 }
 
 /// One person in the register's list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct RegisterRow {
     pub id: String,
     pub branch: String,
@@ -39,7 +39,7 @@ pub struct RegisterRow {
     pub case_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct RegisterPage {
     pub rows: Vec<RegisterRow>,
     /// The cursor of the following page, if there is one.
@@ -71,14 +71,16 @@ pub struct PersonFile {
 }
 
 /// A complaint or suggestion of a branch, and where its answer stands (`task::AnswerStatus`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct VoiceRow {
     pub task_id: String,
     pub branch: String,
     /// complaint | suggestion
+    #[ts(type = r#""complaint" | "suggestion""#)]
     pub kind: String,
     pub channel: Option<String>,
-    /// open | overdue | on_time | late
+    /// open | overdue | on_time | late (`task::AnswerStatus`)
+    #[ts(type = r#""open" | "overdue" | "on_time" | "late""#)]
     pub status: String,
     pub due_on: String,
     pub done_at: Option<String>,
@@ -90,7 +92,7 @@ pub struct VoiceRow {
 }
 
 /// Counts of one branch's (or all branches') complaints or suggestions by status.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct VoiceCounts {
     pub key: String,
     pub kind: String,
@@ -116,7 +118,7 @@ pub struct VoiceFilter {
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct VoicePage {
     /// Per branch and kind, then the totals of each kind under key "".
     pub counts: Vec<VoiceCounts>,
@@ -138,7 +140,7 @@ pub struct VoiceItem {
 pub const QUESTIONS: [&str; 4] = ["overall", "speed", "courtesy", "clarity"];
 
 /// Scores of a group of surveys: how many, and each question's mean (1..5).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct ScoreRow {
     pub key: String,
     /// For employees: their name, when HQ knows the account.
@@ -150,7 +152,7 @@ pub struct ScoreRow {
     pub clarity: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct SurveyScores {
     pub total: ScoreRow,
     /// Per question, how many answered 1, 2, 3, 4, 5.

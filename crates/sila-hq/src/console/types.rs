@@ -1,0 +1,94 @@
+//! The console's JSON shapes as TypeScript: ts-rs renders the types its pages read from the
+//! store (`ui/src/hq/generated/`), so the console's UI types them from Rust instead of by hand.
+//! The test `console_types_are_current` fails when the generated files are stale; run it with
+//! SILA_REGEN_TYPES=1 to rewrite them.
+//!
+//! Not here yet: the shapes that carry a domain record as JSON (a case file, a person's file, a
+//! conflict's values, an audit row's detail), which the console still types by hand in api.ts.
+
+use crate::store::console::*;
+use crate::store::register::*;
+use crate::store::{DeviceInfo, DuplicatePair, DuplicatePerson};
+use ts_rs::TS;
+
+/// Every generated file: (file name, TypeScript).
+pub fn typescript() -> Vec<(String, String)> {
+    let cfg = ts_rs::Config::new().with_large_int("number");
+    let mut out = Vec::new();
+    macro_rules! render {
+        ($($t:ty),* $(,)?) => {$(
+            out.push((
+                <$t as TS>::output_path().expect("exportable").to_string_lossy().into_owned(),
+                <$t as TS>::export_to_string(&cfg).expect("typescript"),
+            ));
+        )*};
+    }
+    render!(
+        ConsoleRole,
+        ConsoleStaff,
+        Promise,
+        CommitteeRow,
+        CommitteePage,
+        FileDocument,
+        Count,
+        DashRow,
+        MonthScore,
+        Compliance,
+        Dashboard,
+        BranchStaffRow,
+        KbRow,
+        RegisterQuery,
+        RegisterRow,
+        RegisterPage,
+        VoiceRow,
+        VoiceCounts,
+        VoicePage,
+        ScoreRow,
+        SurveyScores,
+        DeviceInfo,
+        DuplicatePerson,
+        DuplicatePair,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    /// ui/src/hq/generated/ is what `typescript()` makes. Run with SILA_REGEN_TYPES=1 to rewrite it.
+    #[test]
+    fn console_types_are_current() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/hq/generated");
+        let regen = std::env::var_os("SILA_REGEN_TYPES").is_some();
+        let files = super::typescript();
+        if regen {
+            std::fs::create_dir_all(&dir).unwrap();
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let p = entry.unwrap().path();
+                if p.extension().is_some_and(|e| e == "ts") {
+                    std::fs::remove_file(p).unwrap();
+                }
+            }
+        }
+        let mut stale = Vec::new();
+        for (name, ts) in &files {
+            let path = dir.join(name);
+            if regen {
+                std::fs::write(&path, ts).unwrap();
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(ts.as_str()) {
+                stale.push(name.clone());
+            }
+        }
+        let known: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name.ends_with(".ts") && !known.contains(&name.as_str()) {
+                stale.push(format!("{name} (no longer generated)"));
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "ui/src/hq/generated is stale: {stale:?}. Run: SILA_REGEN_TYPES=1 cargo test -p sila-hq console_types_are_current"
+        );
+    }
+}
