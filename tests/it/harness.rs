@@ -541,11 +541,21 @@ pub async fn spawn_hq_process(
     db: &str,
     failpoint: Option<&str>,
 ) -> (tokio::process::Child, SocketAddr) {
+    spawn_hq_serving(db, failpoint, &[]).await
+}
+
+/// `sila-hq serve` with more of serve's options.
+pub async fn spawn_hq_serving(
+    db: &str,
+    failpoint: Option<&str>,
+    options: &[&std::ffi::OsStr],
+) -> (tokio::process::Child, SocketAddr) {
     use tokio::io::AsyncBufReadExt;
     let mut cmd = tokio::process::Command::new(bin("hq"));
     cmd.arg("--db")
         .arg(db)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(options)
         .env("SILA_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true);
@@ -568,4 +578,14 @@ pub async fn spawn_hq_process(
         .parse()
         .unwrap();
     (child, addr)
+}
+
+/// Ask a child process to stop, as a service manager does.
+pub fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

@@ -361,3 +361,91 @@ async fn a_laptop_enrolled_after_the_backup_is_enrolled_again_and_sends_everythi
         assert_hq_holds(&hq, l);
     }
 }
+
+/// HQ backs itself up by default (issue 13.3): `sila-hq serve` takes its own copies on its
+/// period (SQLite: in the `backups` folder beside its file, PostgreSQL: in the folder given),
+/// keeps the newest `--backup-keep`, each opens as an HQ database, and a laptop lets go of its
+/// acknowledged payloads at its first sync after a copy holds them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hq_backs_itself_up_on_its_schedule_and_keeps_the_newest_copies() {
+    use std::ffi::OsStr;
+    let dir = tempfile::tempdir().unwrap();
+    let db = sila_hq::testing::fresh_db(dir.path());
+    let sqlite =
+        sila_hq::testing::TestEngine::from_env() == sila_hq::testing::TestEngine::Sqlite;
+    let folder = dir.path().join("backups");
+    let mut options: Vec<&OsStr> = ["--backup-every", "1s", "--backup-keep", "2"]
+        .map(OsStr::new)
+        .to_vec();
+    if !sqlite {
+        options.extend([OsStr::new("--backup-dir"), folder.as_os_str()]);
+    }
+    let (mut server, addr) = spawn_hq_serving(&db, None, &options).await;
+    let hq = sila_hq::Hq::open(&db).unwrap();
+    let n = |sql: &str| hq.query(sql, &[]).unwrap()[0].i64(0).unwrap();
+    let code = hq
+        .create_enrol_code(AFLAJ, chrono::Duration::hours(1), chrono::Utc::now())
+        .unwrap();
+    let mut a = Branch::new(AFLAJ);
+    sila_sync::enroll(&mut a.store, &format!("http://{addr}"), &code, &opts())
+        .await
+        .unwrap();
+    a.demo(4, 51);
+    a.sync_until_quiet(&opts()).await;
+
+    // No operator runs `sila-hq backup`: a copy HQ took by itself comes to hold all of it.
+    let device = a.device();
+    eventually("a scheduled backup holding the laptop's work", || {
+        n(&format!(
+            "SELECT count(*) FROM devices WHERE device_id = '{device}' \
+             AND last_seq > 0 AND backed_up_seq >= last_seq"
+        )) == 1
+    })
+    .await;
+    a.sync().await.unwrap();
+    assert!(count(&a, "SELECT count(*) FROM outbox") > 0);
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM outbox WHERE payload <> ''"),
+        0,
+        "acknowledged payloads a backup holds are let go"
+    );
+
+    // Copy after copy, only the newest two stay: the oldest are deleted.
+    let taken = || -> Vec<PathBuf> {
+        hq.query("SELECT file FROM backups ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| PathBuf::from(r.text(0).unwrap()))
+            .collect()
+    };
+    let on_disk = || -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    eventually("four backups, of which the newest two are kept", || {
+        let all = taken();
+        all.len() >= 4 && on_disk() == all[all.len() - 2..]
+    })
+    .await;
+    let all = taken();
+    assert!(!all[0].exists() && !all[1].exists());
+    sigterm(&server);
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), server.wait())
+        .await
+        .expect("the server stops")
+        .unwrap();
+    assert!(status.success(), "sila-hq exited with {status:?}");
+
+    // The newest copy is an HQ database holding the laptop's work.
+    let newest = on_disk().pop().unwrap();
+    let copy = sila_hq::Hq::open(restore(&newest, dir.path())).unwrap();
+    assert_eq!(
+        copy.stats().unwrap().beneficiaries as i64,
+        a.store.stats().unwrap().beneficiaries as i64
+    );
+    assert!(copy.devices().unwrap().iter().any(|d| d.device_id == device));
+}

@@ -188,15 +188,6 @@ fn held_ops(db: &str, device: &str) -> (i64, i64) {
         .unwrap()
 }
 
-fn sigterm(child: &tokio::process::Child) {
-    let pid = child.id().expect("running").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 /// Graceful shutdown finishes the batch in hand: SIGTERM while a push stream is in flight, and
 /// HQ commits every batch it has received in full, answers with them, reads no further and exits
 /// 0. The client records the answer, sends the rest to the next server, and nothing is lost or

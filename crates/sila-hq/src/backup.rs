@@ -243,8 +243,171 @@ fn postgres_copy(live: &dyn db::Engine, url: &str, partial: &Path) -> Result<Tak
     Ok((epoch, seqs))
 }
 
+/// `sila-hq serve`'s own backups (`--backup-dir`, `--backup-every`, `--backup-keep`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    pub dir: PathBuf,
+    pub every: std::time::Duration,
+    /// The newest this many copies in `dir` are kept; older ones go once a new one is whole.
+    pub keep: usize,
+}
+
+/// Read a period: a whole number with a unit (`30s`, `15m`, `6h`, `7d`), or `0` (never).
+pub fn parse_period(text: &str) -> std::result::Result<std::time::Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (n, unit) = text.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{text}` is not a period such as 30s, 15m, 6h or 7d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: the unit is s, m, h or d (e.g. 6h)")),
+    };
+    n.checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too long a period"))
+}
+
+/// Any two servers on one PostgreSQL database take their scheduled backups under this advisory
+/// lock (one backs up, the others skip); the number only has to be HQ's own.
+const SCHEDULE_LOCK: i64 = 0x5349_4C41_4241_4B55;
+
+fn is_postgres(db_url: &str) -> bool {
+    db_url.starts_with("postgres://") || db_url.starts_with("postgresql://")
+}
+
+/// Take a backup into `plan.dir` if HQ's last one (scheduled or by hand: the `backups` table)
+/// is a period old or there is none, then delete the copies beyond the newest `plan.keep`.
+/// `Ok(None)` when none was due or another server holds the schedule's lock. Blocking, and
+/// off any async runtime (PostgreSQL's blocking client refuses one: [`db::postgres::off_runtime`]).
+pub fn backup_if_due(
+    db_url: &str,
+    live: &dyn db::Engine,
+    plan: &Schedule,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<BackupReport>> {
+    let pg = is_postgres(db_url);
+    // The lock is the connection's: it goes when the connection closes, even if this thread
+    // dies, and the backup's row is committed before it goes, so the next holder sees it.
+    let _lock = if pg {
+        let mut c = postgres::Client::connect(db_url, postgres::NoTls)
+            .map_err(|e| storage(format!("backup lock connection: {e}")))?;
+        let got: bool = c
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULE_LOCK])?
+            .get(0);
+        if !got {
+            return Ok(None);
+        }
+        Some(c)
+    } else {
+        None
+    };
+    let last = db::run(live, Mode::Read, |c| {
+        Ok(c.row("SELECT max(taken_at) FROM backups", &[])?
+            .and_then(|r| r.opt_text(0).ok().flatten()))
+    })?;
+    let last = last.and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+    if let Some(last) = last {
+        let age = now.signed_duration_since(last.with_timezone(&chrono::Utc));
+        if age.to_std().unwrap_or_default() < plan.every {
+            return Ok(None);
+        }
+    }
+    std::fs::create_dir_all(&plan.dir)
+        .map_err(|e| storage(format!("create the backup folder: {e}")))?;
+    let name = format!(
+        "sila-hq-{}.{}",
+        now.format("%Y%m%dT%H%M%S%.3fZ"),
+        if pg { "dump" } else { "db" }
+    );
+    let report = backup(db_url, &plan.dir.join(name), now)?;
+    prune(&plan.dir, plan.keep)?;
+    Ok(Some(report))
+}
+
+/// Delete the scheduled copies in `dir` beyond the newest `keep` (their names sort by time).
+fn prune(dir: &Path, keep: usize) -> Result<()> {
+    let mut copies: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| storage(format!("list the backup folder: {e}")))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("sila-hq-") && (name.ends_with(".db") || name.ends_with(".dump"))
+        })
+        .collect();
+    copies.sort();
+    let old = copies.len().saturating_sub(keep.max(1));
+    for p in &copies[..old] {
+        std::fs::remove_file(p).map_err(|e| storage(format!("delete an old backup: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Run `plan` for as long as the server runs: look every tenth of the period (at most a
+/// minute apart) whether a backup is due, and take it on the blocking pool, never in a
+/// request's way. A failure is logged and tried again a period later; it never stops HQ.
+pub async fn run_schedule(db_url: String, live: std::sync::Arc<dyn db::Engine>, plan: Schedule) {
+    let look = (plan.every / 10).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(60),
+    );
+    let mut ticks = tokio::time::interval(look);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut hold_until: Option<tokio::time::Instant> = None;
+    loop {
+        ticks.tick().await;
+        if hold_until.is_some_and(|t| tokio::time::Instant::now() < t) {
+            continue;
+        }
+        let (url, live, p) = (db_url.clone(), live.clone(), plan.clone());
+        let taken = tokio::task::spawn_blocking(move || {
+            db::postgres::off_runtime(|| backup_if_due(&url, &*live, &p, chrono::Utc::now()))
+        })
+        .await;
+        match taken {
+            Ok(Ok(Some(r))) => {
+                tracing::info!(file = %r.file, bytes = r.bytes, "scheduled backup taken");
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                // HQ's errors carry codes and database or pg_dump messages, never rows.
+                tracing::error!(code = e.code(), error = %e, "scheduled backup failed; tried again in a period");
+                hold_until = Some(tokio::time::Instant::now() + plan.every);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "scheduled backup stopped; tried again in a period");
+                hold_until = Some(tokio::time::Instant::now() + plan.every);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn periods_read_as_operators_write_them() {
+        use super::parse_period;
+        use std::time::Duration;
+        assert_eq!(parse_period("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_period("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_period("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_period("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_period("0"), Ok(Duration::ZERO));
+        for bad in ["", "h", "6", "6 h", "-1h", "1.5h", "6y", "99999999999999999999d"] {
+            assert!(parse_period(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn the_password_leaves_the_url_for_the_environment() {
         assert_eq!(

@@ -52,6 +52,18 @@ enum Command {
         /// acknowledgement, so devices keep nothing once it is acknowledged).
         #[arg(long, value_enum, default_value_t = Backups::Copies)]
         backups: Backups,
+        /// Where HQ puts the backups it takes by itself (the same copies as `sila-hq backup`).
+        /// Default: a `backups` folder beside the SQLite file; on PostgreSQL none, so no
+        /// backups are taken unless a folder is given.
+        #[arg(long)]
+        backup_dir: Option<PathBuf>,
+        /// How often HQ backs itself up (`30s`, `15m`, `6h`, `7d`); `0` never.
+        #[arg(long, default_value = "24h", value_parser = crate::backup::parse_period)]
+        backup_every: std::time::Duration,
+        /// How many of its backups HQ keeps in the folder: older ones are deleted once a newer
+        /// one is whole.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..))]
+        backup_keep: u16,
     },
     /// Copy HQ's database into FILE while it serves (SQLite's online backup, or `pg_dump` of
     /// PostgreSQL), and record that the copy holds each device's operations up to now. Restore
@@ -222,8 +234,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             json_logs,
             backups,
+            backup_dir,
+            backup_every,
+            backup_keep,
         } => {
             let store = store.with_continuous_backups(backups == Backups::Continuous);
+            let postgres = cli.db.starts_with("postgres://") || cli.db.starts_with("postgresql://");
+            let backup_dir = backup_dir.or_else(|| {
+                (!postgres).then(|| {
+                    std::path::Path::new(&cli.db)
+                        .parent()
+                        .unwrap_or(std::path::Path::new(""))
+                        .join("backups")
+                })
+            });
+            let schedule = backup_dir
+                .filter(|_| !backup_every.is_zero())
+                .map(|dir| crate::backup::Schedule {
+                    dir,
+                    every: backup_every,
+                    keep: usize::from(backup_keep),
+                });
             let filter = tracing_subscriber::EnvFilter::try_from_env("SILA_LOG")
                 .unwrap_or_else(|_| "info".into());
             if json_logs {
@@ -240,6 +271,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 // Tests and scripts read the bound address (port 0 picks a free one).
                 println!("listening on http://{}", listener.local_addr()?);
                 tracing::info!(addr = %listener.local_addr()?, "sila-hq serving");
+                if let Some(plan) = schedule {
+                    tracing::info!(every_seconds = plan.every.as_secs(), keep = plan.keep, "HQ backs itself up");
+                    tokio::spawn(crate::backup::run_schedule(
+                        cli.db.clone(),
+                        store.engine().clone(),
+                        plan,
+                    ));
+                }
                 let store: Arc<dyn HqStore> = Arc::new(store);
                 crate::serve(listener, store, Failpoint::from_env(), shutdown_signal()).await?;
                 tracing::info!("sila-hq stopped");
