@@ -371,8 +371,7 @@ async fn hq_backs_itself_up_on_its_schedule_and_keeps_the_newest_copies() {
     use std::ffi::OsStr;
     let dir = tempfile::tempdir().unwrap();
     let db = sila_hq::testing::fresh_db(dir.path());
-    let sqlite =
-        sila_hq::testing::TestEngine::from_env() == sila_hq::testing::TestEngine::Sqlite;
+    let sqlite = sila_hq::testing::TestEngine::from_env() == sila_hq::testing::TestEngine::Sqlite;
     let folder = dir.path().join("backups");
     let mut options: Vec<&OsStr> = ["--backup-every", "1s", "--backup-keep", "2"]
         .map(OsStr::new)
@@ -447,5 +446,10 @@ async fn hq_backs_itself_up_on_its_schedule_and_keeps_the_newest_copies() {
         copy.stats().unwrap().beneficiaries as i64,
         a.store.stats().unwrap().beneficiaries as i64
     );
-    assert!(copy.devices().unwrap().iter().any(|d| d.device_id == device));
+    assert!(
+        copy.devices()
+            .unwrap()
+            .iter()
+            .any(|d| d.device_id == device)
+    );
 }

@@ -403,7 +403,16 @@ mod tests {
         assert_eq!(parse_period("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_period("7d"), Ok(Duration::from_secs(7 * 86_400)));
         assert_eq!(parse_period("0"), Ok(Duration::ZERO));
-        for bad in ["", "h", "6", "6 h", "-1h", "1.5h", "6y", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "h",
+            "6",
+            "6 h",
+            "-1h",
+            "1.5h",
+            "6y",
+            "99999999999999999999d",
+        ] {
             assert!(parse_period(bad).is_err(), "{bad}");
         }
     }

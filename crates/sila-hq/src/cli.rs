@@ -248,13 +248,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         .join("backups")
                 })
             });
-            let schedule = backup_dir
-                .filter(|_| !backup_every.is_zero())
-                .map(|dir| crate::backup::Schedule {
-                    dir,
-                    every: backup_every,
-                    keep: usize::from(backup_keep),
-                });
+            let schedule =
+                backup_dir
+                    .filter(|_| !backup_every.is_zero())
+                    .map(|dir| crate::backup::Schedule {
+                        dir,
+                        every: backup_every,
+                        keep: usize::from(backup_keep),
+                    });
             let filter = tracing_subscriber::EnvFilter::try_from_env("SILA_LOG")
                 .unwrap_or_else(|_| "info".into());
             if json_logs {
@@ -272,7 +273,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("listening on http://{}", listener.local_addr()?);
                 tracing::info!(addr = %listener.local_addr()?, "sila-hq serving");
                 if let Some(plan) = schedule {
-                    tracing::info!(every_seconds = plan.every.as_secs(), keep = plan.keep, "HQ backs itself up");
+                    tracing::info!(
+                        every_seconds = plan.every.as_secs(),
+                        keep = plan.keep,
+                        "HQ backs itself up"
+                    );
                     tokio::spawn(crate::backup::run_schedule(
                         cli.db.clone(),
                         store.engine().clone(),
