@@ -444,7 +444,7 @@ async fn hq_backs_itself_up_on_its_schedule_and_keeps_the_newest_copies() {
     let copy = sila_hq::Hq::open(restore(&newest, dir.path())).unwrap();
     assert_eq!(
         copy.stats().unwrap().beneficiaries as i64,
-        a.store.stats().unwrap().beneficiaries as i64
+        a.store.stats().unwrap().beneficiaries
     );
     assert!(
         copy.devices()
