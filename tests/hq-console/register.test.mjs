@@ -45,9 +45,14 @@ after(async () => {
   await hq?.stop();
 });
 
+/** Searches, and waits until the list shows that search's answer (not the previous one's rows). */
 async function search(q) {
   await page.fill('[data-testid="register-q"]', q);
   await page.press('[data-testid="register-q"]', "Enter");
+  await page.waitForFunction((want) => {
+    const list = document.querySelector('[data-testid="register"]');
+    return list?.getAttribute("data-shown-q") === want.trim() && list.getAttribute("aria-busy") === "false";
+  }, q);
 }
 
 /** The rows once the list shows a result for `expect` (a text every wanted row holds). */

@@ -27,7 +27,14 @@ function Search({ open, openCase, canExport }: { open: (id: string) => void; ope
   const [branch, setBranch] = useState("");
   const [cursors, setCursors] = useState<string[]>([]);
   const after = cursors[cursors.length - 1] ?? "";
-  const { data, error } = useLoad(() => post<RegisterPage>("/register", { q, branch, after: after || null, limit: 50 }), [q, branch, after]);
+  // Each page remembers the search it answers: while a new search runs the old rows stay in view,
+  // dimmed and marked busy, so nobody (a person or a test) reads them as the new answer.
+  const { data: loaded, error } = useLoad(
+    () => post<RegisterPage>("/register", { q, branch, after: after || null, limit: 50 }).then((page) => ({ page, q, branch, after })),
+    [q, branch, after],
+  );
+  const data = loaded?.page ?? null;
+  const current = loaded !== null && loaded.q === q && loaded.branch === branch && loaded.after === after;
   const [exportError, setExportError] = useState<ApiError | null>(null);
   const exportAs = async (ext: "csv" | "xlsx") => {
     setExportError(null);
@@ -45,7 +52,7 @@ function Search({ open, openCase, canExport }: { open: (id: string) => void; ope
     setCursors([]);
   };
   return (
-    <section data-testid="register">
+    <section data-testid="register" data-shown-q={loaded?.q ?? ""} aria-busy={!current}>
       <div className="between">
         <h1>{t("register")}</h1>
         {canExport && (
@@ -83,7 +90,7 @@ function Search({ open, openCase, canExport }: { open: (id: string) => void; ope
             {t("found")}: <Ltr testid="register-total">{data.capped ? `${data.total}+` : data.total}</Ltr>
             {data.capped && <> — {t("refine")}</>}
           </p>
-          <table className="table" data-testid="register-table">
+          <table className="table" data-testid="register-table" style={current ? undefined : { opacity: 0.5 }}>
             <thead>
               <tr>
                 <th>{t("name")}</th>
