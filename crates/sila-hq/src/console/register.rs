@@ -6,47 +6,35 @@
 //! searched for (a name, an ID, a mobile) travels in a POST's body, never in a URL, so no proxy's
 //! access log or browser history keeps it.
 
-use super::{ApiResult, ConsoleError, ConsoleRole, ConsoleState, audit, blocking, signed_in};
-use super::{export, today};
+use super::json::EditBody;
+use super::staff::{ReviewerCommitteeOrAdmin, ReviewerOrAdmin, Staff};
+use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export, today};
 use crate::store::register::RegisterQuery;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use sila_export::{Cell, Table};
 
-/// Who may read the register.
-const READERS: &[ConsoleRole] = &[
-    ConsoleRole::Reviewer,
-    ConsoleRole::Committee,
-    ConsoleRole::Admin,
-];
-/// Who may change a person or export the register.
-const EDITORS: &[ConsoleRole] = &[ConsoleRole::Reviewer, ConsoleRole::Admin];
 /// The most people one export holds.
 const EXPORT_MAX: usize = 200_000;
 
 pub(super) async fn search(
     State(state): State<ConsoleState>,
-    method: Method,
-    headers: HeaderMap,
+    _: Staff<ReviewerCommitteeOrAdmin>,
     Json(q): Json<RegisterQuery>,
 ) -> ApiResult<Json<crate::store::register::RegisterPage>> {
-    signed_in(&state, &headers, &method, READERS).await?;
     let store = state.store.clone();
     Ok(Json(blocking(move || store.register(&q)).await?))
 }
 
 pub(super) async fn person(
     State(state): State<ConsoleState>,
-    method: Method,
-    headers: HeaderMap,
+    s: Staff<ReviewerCommitteeOrAdmin>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<crate::store::register::PersonFile>> {
-    let s = signed_in(&state, &headers, &method, READERS).await?;
     let store = state.store.clone();
     let pid = id.clone();
     let file = blocking(move || store.person_file(&pid, today()))
@@ -69,11 +57,9 @@ pub(super) async fn person(
 /// of the register (the committee's own route is the committee's and administrators').
 pub(super) async fn case(
     State(state): State<ConsoleState>,
-    method: Method,
-    headers: HeaderMap,
+    s: Staff<ReviewerCommitteeOrAdmin>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<crate::store::console::CaseFile>> {
-    let s = signed_in(&state, &headers, &method, READERS).await?;
     let store = state.store.clone();
     let cid = id.clone();
     let file = blocking(move || store.case_file(&cid, today()))
@@ -83,24 +69,15 @@ pub(super) async fn case(
     Ok(Json(file))
 }
 
-#[derive(Deserialize)]
-pub(super) struct EditBody {
-    field: String,
-    #[serde(default)]
-    value: Value,
-}
-
 pub(super) async fn edit(
     State(state): State<ConsoleState>,
-    method: Method,
-    headers: HeaderMap,
+    s: Staff<ReviewerOrAdmin>,
     Path(id): Path<String>,
     Json(body): Json<EditBody>,
 ) -> ApiResult<Response> {
-    let s = signed_in(&state, &headers, &method, EDITORS).await?;
     let store = state.store.clone();
     let (pid, field) = (id.clone(), body.field.clone());
-    let by = super::actor(&s.staff)?;
+    let by = s.actor()?;
     let outcome =
         blocking(move || store.edit_person(&by, &pid, &body.field, &body.value, Utc::now()))
             .await?;
@@ -139,12 +116,10 @@ pub(super) async fn edit(
 /// with the branch's own export columns after the branch (mobiles as 05…, formulas guarded).
 pub(super) async fn export_register(
     State(state): State<ConsoleState>,
-    method: Method,
-    headers: HeaderMap,
+    s: Staff<ReviewerOrAdmin>,
     Path(name): Path<String>,
     Json(q): Json<RegisterQuery>,
 ) -> ApiResult<Response> {
-    let s = signed_in(&state, &headers, &method, EDITORS).await?;
     let format = export::Format::of_download(&name, "register")
         .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
     let store = state.store.clone();

@@ -2,22 +2,21 @@
 //! score) per branch, per channel, per service and per employee, and how many gave each score;
 //! downloadable as CSV (the per-branch table) or XLSX (every table).
 
-use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export, signed_in};
+use super::staff::{AnyRole, Staff};
+use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export};
 use crate::store::register::{ScoreFilter, ScoreRow, SurveyScores};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 use sila_export::{Cell, Table};
 
 pub(super) async fn scores(
     State(state): State<ConsoleState>,
-    method: Method,
-    headers: HeaderMap,
+    _: Staff<AnyRole>,
     Query(f): Query<ScoreFilter>,
 ) -> ApiResult<Json<SurveyScores>> {
-    signed_in(&state, &headers, &method, &[]).await?;
     let store = state.store.clone();
     Ok(Json(blocking(move || store.survey_scores(&f)).await?))
 }
@@ -74,12 +73,10 @@ fn table(name: &str, first: &str, rows: &[ScoreRow], key: impl Fn(&ScoreRow) -> 
 /// `surveys.csv` or `surveys.xlsx`.
 pub(super) async fn export_scores(
     State(state): State<ConsoleState>,
-    method: Method,
-    headers: HeaderMap,
+    s: Staff<AnyRole>,
     Path(name): Path<String>,
     Query(f): Query<ScoreFilter>,
 ) -> ApiResult<Response> {
-    let s = signed_in(&state, &headers, &method, &[]).await?;
     let format = export::Format::of_download(&name, "surveys")
         .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
     let store = state.store.clone();

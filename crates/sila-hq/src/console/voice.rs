@@ -3,31 +3,28 @@
 //! branch's policy, already in each synced task), per branch, with a list a person opens to read
 //! the contact and the answer given. Opening one is audited.
 
-use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, signed_in, today};
+use super::staff::{AnyRole, Staff};
+use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, today};
 use crate::store::register::{VoiceFilter, VoiceItem, VoicePage};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
 
 pub(super) async fn list(
     State(state): State<ConsoleState>,
-    method: Method,
-    headers: HeaderMap,
+    _: Staff<AnyRole>,
     Query(f): Query<VoiceFilter>,
 ) -> ApiResult<Json<VoicePage>> {
-    signed_in(&state, &headers, &method, &[]).await?;
     let store = state.store.clone();
     Ok(Json(blocking(move || store.voice(&f, today())).await?))
 }
 
 pub(super) async fn item(
     State(state): State<ConsoleState>,
-    method: Method,
-    headers: HeaderMap,
+    s: Staff<AnyRole>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<VoiceItem>> {
-    let s = signed_in(&state, &headers, &method, &[]).await?;
     let store = state.store.clone();
     let tid = id.clone();
     let item = blocking(move || store.voice_item(&tid, today()))

@@ -1,0 +1,75 @@
+//! The branches' accounts, kept at HQ and synced down: the list per branch, a new or changed one.
+
+use crate::console::json::{BranchQuery, BranchStaffBody};
+use crate::console::staff::{Admin, Staff};
+use crate::console::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+pub(crate) async fn list(
+    State(state): State<ConsoleState>,
+    _: Staff<Admin>,
+    Query(q): Query<BranchQuery>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let (rows, branches) = blocking(move || {
+        let c = &store;
+        Ok((
+            c.branch_staff(q.branch.as_deref().filter(|b| !b.is_empty()))?,
+            c.branches()?,
+        ))
+    })
+    .await?;
+    Ok(Json(json!({"rows": rows, "branches": branches})))
+}
+
+pub(crate) async fn upsert(
+    State(state): State<ConsoleState>,
+    s: Staff<Admin>,
+    Json(body): Json<BranchStaffBody>,
+) -> ApiResult<Json<Value>> {
+    use sila_domain::staff::{Role, StaffAccount};
+    let roles = body
+        .roles
+        .iter()
+        .map(|r| Role::from_code(r).ok_or(ConsoleError::bad("roles_required")))
+        .collect::<ApiResult<Vec<_>>>()?;
+    if roles.is_empty() {
+        return Err(ConsoleError::bad("roles_required"));
+    }
+    let id = match &body.id {
+        Some(i) => i.parse().map_err(|_| ConsoleError::bad("bad_request"))?,
+        None => sila_domain::ids::StaffId::new_v7(),
+    };
+    let account = StaffAccount {
+        id,
+        username: body.username.trim().to_owned(),
+        display_name: body.display_name.trim().to_owned(),
+        roles,
+        branch: body.branch.trim().to_owned(),
+        active: body.active,
+    };
+    if account.username.is_empty() {
+        return Err(ConsoleError::bad("username_required"));
+    }
+    let store = state.store.clone();
+    let a = account.clone();
+    blocking(move || store.upsert_branch_staff(&a, Utc::now())).await?;
+    audit(
+        &state,
+        &s.staff,
+        if body.id.is_some() {
+            "branch_staff.update"
+        } else {
+            "branch_staff.create"
+        },
+        "branch_staff",
+        account.id.to_string(),
+        json!({"branch_len": account.branch.chars().count(), "active": account.active,
+               "roles": account.roles.iter().map(|r| r.code()).collect::<Vec<_>>()}),
+    )
+    .await?;
+    Ok(Json(json!({"id": account.id.to_string()})))
+}

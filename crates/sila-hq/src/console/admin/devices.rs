@@ -1,0 +1,60 @@
+//! Devices and their enrolment: the list (with the branches), a revocation, an enrolment code.
+
+use crate::console::json::EnrolBody;
+use crate::console::staff::{Admin, Staff};
+use crate::console::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+pub(crate) async fn list(
+    State(state): State<ConsoleState>,
+    _: Staff<Admin>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let (devices, branches) = blocking(move || Ok((store.devices()?, store.branches()?))).await?;
+    Ok(Json(json!({"devices": devices, "branches": branches})))
+}
+
+pub(crate) async fn revoke(
+    State(state): State<ConsoleState>,
+    s: Staff<Admin>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let d = id.clone();
+    blocking(move || store.revoke_device(&d, Utc::now())).await?;
+    audit(&state, &s.staff, "device.revoke", "device", id, json!({})).await?;
+    Ok(Json(json!({"ok": true})))
+}
+
+pub(crate) async fn enrol_code(
+    State(state): State<ConsoleState>,
+    s: Staff<Admin>,
+    Json(body): Json<EnrolBody>,
+) -> ApiResult<Json<Value>> {
+    let ttl = body.ttl_hours.unwrap_or(72).clamp(1, 24 * 30);
+    let store = state.store.clone();
+    let branch = body.branch.trim().to_owned();
+    if branch.is_empty() {
+        return Err(ConsoleError::bad("branch_required"));
+    }
+    let b = branch.clone();
+    let code =
+        blocking(move || store.create_enrol_code(&b, chrono::Duration::hours(ttl), Utc::now()))
+            .await?;
+    audit(
+        &state,
+        &s.staff,
+        "enrol_code.create",
+        "branch",
+        branch,
+        json!({"ttl_hours": ttl}),
+    )
+    .await?;
+    let expires: DateTime<Utc> = Utc::now() + chrono::Duration::hours(ttl);
+    Ok(Json(
+        json!({"code": code, "expires_at": expires.to_rfc3339()}),
+    ))
+}

@@ -1,0 +1,58 @@
+//! Releases of the desktop app: the list, and an administrator publishing one (signed with HQ's
+//! update key).
+
+use crate::console::json::ReleaseQuery;
+use crate::console::staff::{Admin, Staff};
+use crate::console::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use chrono::Utc;
+use serde_json::{Value, json};
+
+/// Published releases of the desktop app, with how many devices run each (the devices page shows
+/// each device's version).
+pub(crate) async fn list(
+    State(state): State<ConsoleState>,
+    _: Staff<Admin>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let releases = blocking(move || store.releases()).await?;
+    Ok(Json(json!({ "releases": releases })))
+}
+
+/// The header that carries a release's signature (the `.sig` file's base64 text) beside its
+/// package, which is the request's body as is.
+const SIGNATURE_HEADER: &str = "x-release-signature";
+
+/// An administrator publishes a release: the package as the body, the signature in a header;
+/// refused unless it verifies against HQ's update key.
+pub(crate) async fn publish(
+    State(state): State<ConsoleState>,
+    s: Staff<Admin>,
+    headers: HeaderMap,
+    Query(q): Query<ReleaseQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConsoleError::bad("signature_required"))?
+        .to_owned();
+    let store = state.store.clone();
+    let by = s.staff.username.clone();
+    let release =
+        blocking(move || store.publish_release(&q.version, &body, &signature, &by, Utc::now()))
+            .await?;
+    audit(
+        &state,
+        &s.staff,
+        "release.publish",
+        "release",
+        release.version.clone(),
+        json!({"sha256": release.sha256, "size": release.size}),
+    )
+    .await?;
+    Ok(Json(json!({ "release": release })))
+}

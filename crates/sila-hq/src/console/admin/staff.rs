@@ -1,0 +1,98 @@
+//! HQ's own accounts (the console's staff): the list, a new account, a change of roles, state or
+//! password (a password is hashed at the [`crate::console::limiter::Gate`]).
+
+use crate::console::json::{StaffAdd, StaffSet};
+use crate::console::staff::{Admin, Staff};
+use crate::console::{
+    ApiResult, ConsoleError, ConsoleRole, ConsoleStaff, ConsoleState, audit, blocking, busy,
+};
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+pub(crate) async fn list(
+    State(state): State<ConsoleState>,
+    _: Staff<Admin>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let rows = blocking(move || store.console_staff()).await?;
+    Ok(Json(json!({"rows": rows})))
+}
+
+fn parse_roles(roles: &[String]) -> ApiResult<Vec<ConsoleRole>> {
+    roles
+        .iter()
+        .map(|r| ConsoleRole::from_code(r).ok_or(ConsoleError::bad("roles_required")))
+        .collect()
+}
+
+pub(crate) async fn add(
+    State(state): State<ConsoleState>,
+    s: Staff<Admin>,
+    Json(body): Json<StaffAdd>,
+) -> ApiResult<Json<ConsoleStaff>> {
+    let roles = parse_roles(&body.roles)?;
+    let store = state.store.clone();
+    // Hashing the password is a password check's cost: it takes its turn at the gate.
+    let created = state
+        .checks
+        .run(move || {
+            store.add_console_staff(
+                &body.username,
+                &body.display_name,
+                &body.password,
+                &roles,
+                Utc::now(),
+            )
+        })
+        .await
+        .map_err(|_| busy())??;
+    audit(
+        &state,
+        &s.staff,
+        "staff.create",
+        "staff",
+        created.id.clone(),
+        json!({"roles": created.roles}),
+    )
+    .await?;
+    Ok(Json(created))
+}
+
+pub(crate) async fn set(
+    State(state): State<ConsoleState>,
+    s: Staff<Admin>,
+    Path(id): Path<String>,
+    Json(body): Json<StaffSet>,
+) -> ApiResult<Json<ConsoleStaff>> {
+    let roles = body.roles.as_deref().map(parse_roles).transpose()?;
+    let store = state.store.clone();
+    let sid = id.clone();
+    let password_changed = body.password.is_some();
+    let change = move || {
+        store.set_console_staff(
+            &sid,
+            roles.as_deref(),
+            body.active,
+            body.password.as_deref(),
+            Utc::now(),
+        )
+    };
+    // A new password is hashed: a password check's cost, so it takes its turn at the gate.
+    let updated = if password_changed {
+        state.checks.run(change).await.map_err(|_| busy())??
+    } else {
+        blocking(change).await?
+    };
+    audit(
+        &state,
+        &s.staff,
+        "staff.update",
+        "staff",
+        id,
+        json!({"roles": updated.roles, "active": updated.active, "password_changed": password_changed}),
+    )
+    .await?;
+    Ok(Json(updated))
+}

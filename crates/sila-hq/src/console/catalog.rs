@@ -1,0 +1,27 @@
+//! What every page needs to name things: the catalog's support and document types, and the
+//! branches HQ knows.
+
+use super::staff::{AnyRole, Staff};
+use super::{ApiResult, ConsoleState, blocking};
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+/// Support and document types with their names (the console shows names, never codes).
+pub(crate) async fn catalog(_: Staff<AnyRole>) -> ApiResult<Json<Value>> {
+    let c = sila_domain::catalog::Catalog::arabic_defaults();
+    Ok(Json(json!({
+        "support_types": c.support_types,
+        "document_types": c.document_types,
+        "policy": c.policy,
+    })))
+}
+
+pub(crate) async fn branches(
+    State(state): State<ConsoleState>,
+    _: Staff<AnyRole>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let branches = blocking(move || store.branches()).await?;
+    Ok(Json(json!({"branches": branches})))
+}

@@ -1,0 +1,69 @@
+//! Conflicts between a branch's change and HQ's: the open ones with whose record they are, and a
+//! reviewer's resolution.
+
+use super::json::ResolveBody;
+use super::staff::{Reviewer, ReviewerOrAdmin, Staff};
+use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use crate::store::Resolution;
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+pub(crate) async fn list(
+    State(state): State<ConsoleState>,
+    _: Staff<ReviewerOrAdmin>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let rows = blocking(move || {
+        let open = store.conflicts(true)?;
+        // Each conflict with the record's name and branch, so the reviewer knows whose it is.
+        let mut out = Vec::with_capacity(open.len().min(500));
+        for c in open.into_iter().take(500) {
+            let file = if c.entity == "beneficiary" {
+                store.beneficiary_file(&c.entity_id)?
+            } else {
+                None
+            };
+            let name = file
+                .as_ref()
+                .map(|f| crate::sql::console::display_name(&f["record"]))
+                .unwrap_or_default();
+            let branch = file
+                .as_ref()
+                .and_then(|f| f["branch"].as_str().map(str::to_owned));
+            let mut v = serde_json::to_value(&c)?;
+            v["name"] = json!(name);
+            v["branch"] = json!(branch);
+            out.push(v);
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(json!({"rows": rows})))
+}
+
+pub(crate) async fn resolve(
+    State(state): State<ConsoleState>,
+    s: Staff<Reviewer>,
+    Path(id): Path<i64>,
+    Json(body): Json<ResolveBody>,
+) -> ApiResult<Json<Value>> {
+    let how = match body.take.as_str() {
+        "hq" => Resolution::KeepHq,
+        "branch" => Resolution::TakeBranch,
+        _ => return Err(ConsoleError::bad("bad_request")),
+    };
+    let store = state.store.clone();
+    blocking(move || store.resolve_conflict(id, how, Utc::now())).await?;
+    audit(
+        &state,
+        &s.staff,
+        "conflict.resolve",
+        "conflict",
+        id.to_string(),
+        json!({"take": body.take}),
+    )
+    .await?;
+    Ok(Json(json!({"ok": true})))
+}

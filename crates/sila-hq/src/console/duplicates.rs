@@ -1,0 +1,128 @@
+//! Possible duplicates across branches: the pairs, a person's file to compare, a merge (and its
+//! undo), and "not the same person".
+
+use super::json::{LimitQuery, MergeBody, PairBody};
+use super::staff::{Reviewer, ReviewerOrCommittee, Staff};
+use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use serde_json::{Value, json};
+
+pub(crate) async fn pairs(
+    State(state): State<ConsoleState>,
+    _: Staff<Reviewer>,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let pairs = blocking(move || store.duplicate_candidates(limit)).await?;
+    Ok(Json(json!({"pairs": pairs})))
+}
+
+pub(crate) async fn beneficiary(
+    State(state): State<ConsoleState>,
+    s: Staff<ReviewerOrCommittee>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let bid = id.clone();
+    let file = blocking(move || store.beneficiary_file(&bid))
+        .await?
+        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
+    audit(
+        &state,
+        &s.staff,
+        "beneficiary.view",
+        "beneficiary",
+        id,
+        json!({}),
+    )
+    .await?;
+    Ok(Json(file))
+}
+
+pub(crate) async fn merge(
+    State(state): State<ConsoleState>,
+    s: Staff<Reviewer>,
+    Json(body): Json<MergeBody>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let a = s.actor()?;
+    let (survivor, merged) = (body.survivor.clone(), body.merged.clone());
+    let fields: Vec<String> = body.fields.keys().cloned().collect();
+    let id = blocking(move || {
+        store.merge_duplicates(&body.survivor, &body.merged, &body.fields, &a, Utc::now())
+    })
+    .await
+    .map_err(|e| {
+        if e.code == "bad_request" {
+            ConsoleError::bad("duplicate_value")
+        } else {
+            e
+        }
+    })?;
+    audit(
+        &state,
+        &s.staff,
+        "duplicates.merge",
+        "beneficiary",
+        survivor,
+        json!({"merge_id": id, "merged": merged, "fields": fields}),
+    )
+    .await?;
+    Ok(Json(json!({"merge_id": id})))
+}
+
+pub(crate) async fn not_same(
+    State(state): State<ConsoleState>,
+    s: Staff<Reviewer>,
+    Json(body): Json<PairBody>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let a = s.actor()?;
+    let (x, y) = (body.a.clone(), body.b.clone());
+    blocking(move || store.mark_not_same(&x, &y, &a, Utc::now())).await?;
+    audit(
+        &state,
+        &s.staff,
+        "duplicates.not_same",
+        "beneficiary",
+        body.a,
+        json!({"other": body.b}),
+    )
+    .await?;
+    Ok(Json(json!({"ok": true})))
+}
+
+pub(crate) async fn merges(
+    State(state): State<ConsoleState>,
+    _: Staff<Reviewer>,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let rows = blocking(move || store.merges(limit)).await?;
+    Ok(Json(json!({"rows": rows})))
+}
+
+pub(crate) async fn undo(
+    State(state): State<ConsoleState>,
+    s: Staff<Reviewer>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let store = state.store.clone();
+    let a = s.actor()?;
+    blocking(move || store.undo_merge(id, &a, Utc::now())).await?;
+    audit(
+        &state,
+        &s.staff,
+        "duplicates.undo_merge",
+        "merge",
+        id.to_string(),
+        json!({}),
+    )
+    .await?;
+    Ok(Json(json!({"ok": true})))
+}
