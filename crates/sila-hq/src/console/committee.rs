@@ -2,7 +2,7 @@
 //! its receipt's number, the decision, and the attachments a file shows.
 
 use super::json::{CommitteeQuery, DecideBody, FindCase};
-use super::staff::{Committee, CommitteeOrAdmin, ReviewerCommitteeOrAdmin, Staff};
+use super::staff::{Committee, CommitteeOrAdmin, ReviewerCommitteeOrAdmin, Roles, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, today};
 use crate::store::HqError;
 use crate::store::console as store;
@@ -31,9 +31,12 @@ pub(crate) async fn queue(
     ))
 }
 
-pub(crate) async fn case_file(
+/// A case's whole file. Routed twice: `/cases/{id}` for the committee and administrators, and
+/// `/register/cases/{id}` (a person's case opened from the register) for every reader of the
+/// register; `R` says which.
+pub(crate) async fn case_file<R: Roles>(
     State(state): State<ConsoleState>,
-    s: Staff<CommitteeOrAdmin>,
+    s: Staff<R>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<store::CaseFile>> {
     let store = state.store.clone();

@@ -73,7 +73,10 @@ pub fn router(store: Arc<dyn HqStore>) -> Router {
         .route("/branches", get(catalog::branches))
         .route("/committee", get(committee::queue))
         .route("/cases/find", get(committee::case_find))
-        .route("/cases/{id}", get(committee::case_file))
+        .route(
+            "/cases/{id}",
+            get(committee::case_file::<staff::CommitteeOrAdmin>),
+        )
         .route("/cases/{id}/decide", post(committee::decide))
         .route("/attachments/{sha}", get(committee::attachment))
         .route("/conflicts", get(conflicts::list))
@@ -106,7 +109,10 @@ pub fn router(store: Arc<dyn HqStore>) -> Router {
         .route("/register", post(register::search))
         .route("/register/people/{id}", get(register::person))
         .route("/register/people/{id}/edit", post(register::edit))
-        .route("/register/cases/{id}", get(register::case))
+        .route(
+            "/register/cases/{id}",
+            get(committee::case_file::<staff::ReviewerCommitteeOrAdmin>),
+        )
         .route("/register/export/{name}", post(register::export_register))
         .route("/voice", get(voice::list))
         .route("/voice/{id}", get(voice::item))

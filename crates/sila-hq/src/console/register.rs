@@ -53,22 +53,6 @@ pub(super) async fn person(
     Ok(Json(file))
 }
 
-/// A person's case opened from the register: the committee's whole file of it, for every reader
-/// of the register (the committee's own route is the committee's and administrators').
-pub(super) async fn case(
-    State(state): State<ConsoleState>,
-    s: Staff<ReviewerCommitteeOrAdmin>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<crate::store::console::CaseFile>> {
-    let store = state.store.clone();
-    let cid = id.clone();
-    let file = blocking(move || store.case_file(&cid, today()))
-        .await?
-        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
-    audit(&state, &s.staff, "case.view", "case", id, json!({})).await?;
-    Ok(Json(file))
-}
-
 pub(super) async fn edit(
     State(state): State<ConsoleState>,
     s: Staff<ReviewerOrAdmin>,
