@@ -453,3 +453,76 @@ async fn hq_backs_itself_up_on_its_schedule_and_keeps_the_newest_copies() {
             .any(|d| d.device_id == device)
     );
 }
+
+/// Several `sila-hq serve` on one PostgreSQL take one scheduled backup a period between them
+/// (issue 12.4: nothing one server needs is held only in its own memory). While one server holds
+/// the schedule's lock (it is taking the period's copy), the other takes none; once the copy is
+/// recorded, the other finds the period's copy there and takes none either; two servers asking
+/// at the same moment leave one copy. SQLite has one server per file: nothing to share.
+#[test]
+fn servers_on_one_postgresql_take_one_scheduled_backup_a_period_between_them() {
+    use sila_hq::backup::{Schedule, ScheduleLock, backup_if_due};
+    if sila_hq::testing::TestEngine::from_env() != sila_hq::testing::TestEngine::Postgres {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = sila_hq::testing::fresh_db(dir.path());
+    let (one, two) = (
+        sila_hq::Hq::open(&db).unwrap(),
+        sila_hq::Hq::open(&db).unwrap(),
+    );
+    let folder = dir.path().join("backups");
+    let plan = Schedule {
+        dir: folder.clone(),
+        every: std::time::Duration::from_secs(3600),
+        keep: 7,
+    };
+    let copies = || std::fs::read_dir(&folder).map(|d| d.count()).unwrap_or(0);
+    let now = chrono::Utc::now();
+
+    let held = ScheduleLock::try_take(&db)
+        .unwrap()
+        .expect("the lock is free");
+    assert!(
+        ScheduleLock::try_take(&db).unwrap().is_none(),
+        "one holder at a time"
+    );
+    let taken = backup_if_due(&db, &**two.engine(), &plan, now).unwrap();
+    assert!(
+        taken.is_none(),
+        "the other server is taking this period's copy"
+    );
+    assert_eq!(copies(), 0);
+    drop(held);
+
+    let taken = backup_if_due(&db, &**one.engine(), &plan, now).unwrap();
+    assert!(
+        taken.is_some(),
+        "the lock is free again and no copy is a period old"
+    );
+    let later = now + chrono::Duration::minutes(5);
+    assert!(
+        backup_if_due(&db, &**two.engine(), &plan, later)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(copies(), 1);
+
+    // A period later both servers look at the same moment: one copy between them.
+    let next = now + chrono::Duration::hours(1);
+    let results: Vec<bool> = std::thread::scope(|s| {
+        [&one, &two]
+            .map(|hq| {
+                let (db, plan) = (&db, &plan);
+                s.spawn(move || {
+                    backup_if_due(db, &**hq.engine(), plan, next)
+                        .unwrap()
+                        .is_some()
+                })
+            })
+            .map(|h| h.join().unwrap())
+            .to_vec()
+    });
+    assert_eq!(results.iter().filter(|t| **t).count(), 1, "{results:?}");
+    assert_eq!(copies(), 2);
+}

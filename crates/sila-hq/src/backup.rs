@@ -285,6 +285,29 @@ fn is_postgres(db_url: &str) -> bool {
     db_url.starts_with("postgres://") || db_url.starts_with("postgresql://")
 }
 
+/// The schedule's lock: several `serve` on one PostgreSQL take one backup a period between
+/// them. It is a session advisory lock, so it is the connection's: it goes when the connection
+/// closes, even if the holder's thread dies, and the backup's row is committed before it goes,
+/// so the next holder sees that the period's copy exists. SQLite has one server: always free.
+pub struct ScheduleLock {
+    _session: Option<postgres::Client>,
+}
+
+impl ScheduleLock {
+    /// The lock, or `None` while another server holds it.
+    pub fn try_take(db_url: &str) -> Result<Option<ScheduleLock>> {
+        if !is_postgres(db_url) {
+            return Ok(Some(ScheduleLock { _session: None }));
+        }
+        let mut c = postgres::Client::connect(db_url, postgres::NoTls)
+            .map_err(|e| storage(format!("backup lock connection: {e}")))?;
+        let got: bool = c
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULE_LOCK])?
+            .get(0);
+        Ok(got.then_some(ScheduleLock { _session: Some(c) }))
+    }
+}
+
 /// Take a backup into `plan.dir` if HQ's last one (scheduled or by hand: the `backups` table)
 /// is a period old or there is none, then delete the copies beyond the newest `plan.keep`.
 /// `Ok(None)` when none was due or another server holds the schedule's lock. Blocking, and
@@ -296,20 +319,8 @@ pub fn backup_if_due(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<BackupReport>> {
     let pg = is_postgres(db_url);
-    // The lock is the connection's: it goes when the connection closes, even if this thread
-    // dies, and the backup's row is committed before it goes, so the next holder sees it.
-    let _lock = if pg {
-        let mut c = postgres::Client::connect(db_url, postgres::NoTls)
-            .map_err(|e| storage(format!("backup lock connection: {e}")))?;
-        let got: bool = c
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULE_LOCK])?
-            .get(0);
-        if !got {
-            return Ok(None);
-        }
-        Some(c)
-    } else {
-        None
+    let Some(_lock) = ScheduleLock::try_take(db_url)? else {
+        return Ok(None);
     };
     let last = db::run(live, Mode::Read, |c| {
         Ok(c.row("SELECT max(taken_at) FROM backups", &[])?
@@ -355,7 +366,9 @@ fn prune(dir: &Path, keep: usize) -> Result<()> {
 
 /// Run `plan` for as long as the server runs: look every tenth of the period (at most a
 /// minute apart) whether a backup is due, and take it on the blocking pool, never in a
-/// request's way. A failure is logged and tried again a period later; it never stops HQ.
+/// request's way. A failure is logged and tried again soon, then less and less often (a full
+/// disk or a missing `pg_dump` is not fixed in a second), never later than a period; it never
+/// stops HQ.
 pub async fn run_schedule(db_url: String, live: std::sync::Arc<dyn db::Engine>, plan: Schedule) {
     let look = (plan.every / 10).clamp(
         std::time::Duration::from_millis(100),
@@ -364,6 +377,7 @@ pub async fn run_schedule(db_url: String, live: std::sync::Arc<dyn db::Engine>, 
     let mut ticks = tokio::time::interval(look);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut hold_until: Option<tokio::time::Instant> = None;
+    let mut failures = 0u32;
     loop {
         ticks.tick().await;
         if hold_until.is_some_and(|t| tokio::time::Instant::now() < t) {
@@ -377,23 +391,51 @@ pub async fn run_schedule(db_url: String, live: std::sync::Arc<dyn db::Engine>, 
         match taken {
             Ok(Ok(Some(r))) => {
                 tracing::info!(file = %r.file, bytes = r.bytes, "scheduled backup taken");
+                failures = 0;
             }
-            Ok(Ok(None)) => {}
+            Ok(Ok(None)) => failures = 0,
             Ok(Err(e)) => {
+                failures += 1;
+                let wait = retry_after(failures, plan.every);
                 // HQ's errors carry codes and database or pg_dump messages, never rows.
-                tracing::error!(code = e.code(), error = %e, "scheduled backup failed; tried again in a period");
-                hold_until = Some(tokio::time::Instant::now() + plan.every);
+                tracing::error!(code = e.code(), error = %e, retry_in_s = wait.as_secs(), "scheduled backup failed");
+                hold_until = Some(tokio::time::Instant::now() + wait);
             }
             Err(e) => {
-                tracing::error!(error = %e, "scheduled backup stopped; tried again in a period");
-                hold_until = Some(tokio::time::Instant::now() + plan.every);
+                failures += 1;
+                let wait = retry_after(failures, plan.every);
+                tracing::error!(error = %e, retry_in_s = wait.as_secs(), "scheduled backup stopped");
+                hold_until = Some(tokio::time::Instant::now() + wait);
             }
         }
     }
 }
 
+/// How long to wait after the `failures`-th failure in a row before trying again: a minute,
+/// doubling each time, never more than the period itself. Waiting a whole day after a
+/// passing hiccup would leave a day of work with no copy.
+pub fn retry_after(failures: u32, every: std::time::Duration) -> std::time::Duration {
+    let first = std::time::Duration::from_secs(60);
+    let doubled = first.saturating_mul(1u32 << failures.saturating_sub(1).min(20));
+    doubled.min(every)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_failed_backup_is_tried_again_soon_then_less_often_never_later_than_a_period() {
+        use super::retry_after;
+        use std::time::Duration;
+        let day = Duration::from_secs(86_400);
+        let waits: Vec<u64> = (1..=6).map(|n| retry_after(n, day).as_secs()).collect();
+        assert_eq!(waits, [60, 120, 240, 480, 960, 1920]);
+        assert_eq!(retry_after(40, day), day, "never later than a period");
+        assert_eq!(
+            retry_after(1, Duration::from_secs(10)),
+            Duration::from_secs(10)
+        );
+    }
+
     #[test]
     fn periods_read_as_operators_write_them() {
         use super::parse_period;
