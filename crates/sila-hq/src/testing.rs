@@ -8,6 +8,10 @@
 //! listening only on a unix socket in that folder, and stopped and removed when the process
 //! ends, however it ends (a watcher holds the other end of a pipe). Every call makes a new
 //! database in it, so tests never see each other's rows.
+//!
+//! The benchmarks take their databases from here too ([`BenchDb`], their `--db`), on a cluster
+//! of their own that keeps PostgreSQL's durability on, as SQLite's `synchronous=FULL` does, so
+//! the two engines are compared committing alike.
 
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -77,9 +81,138 @@ fn cluster() -> String {
         {
             return url;
         }
-        start_cluster()
+        // A test cluster is thrown away: durability off.
+        start_cluster(&[
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+            "shared_buffers=64MB",
+        ])
     })
     .clone()
+}
+
+/// The benchmarks' cluster: durable (fsync and synchronous commit on, PostgreSQL's defaults),
+/// since SQLite is measured with `synchronous=FULL`, and with the shared buffers of a small
+/// server rather than of a test.
+fn bench_cluster() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| start_cluster(&["shared_buffers=256MB"]))
+        .clone()
+}
+
+/// Where a benchmark measures HQ: one engine of its `--db`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BenchDb {
+    /// SQLite files, each in a folder of its own inside a temporary folder, or inside the folder
+    /// named.
+    Sqlite(Option<PathBuf>),
+    /// PostgreSQL: a throw-away cluster this process starts (as the tests start theirs, but
+    /// durable), or the server a `postgres://` URL names, on which each measurement creates a
+    /// database of its own and drops it afterwards (the URL's database is only connected to).
+    Postgres(Option<String>),
+}
+
+impl BenchDb {
+    /// Read `--db`: `sqlite`, `postgres`, `both` (the two), a `postgres://` URL, or the path of
+    /// a folder for SQLite files; several separated by commas (`sqlite,postgres://…`).
+    pub fn parse(arg: &str) -> Result<Vec<BenchDb>, String> {
+        let mut out = Vec::new();
+        for part in arg.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "both" => {
+                    out.push(BenchDb::Sqlite(None));
+                    out.push(BenchDb::Postgres(None));
+                }
+                "sqlite" => out.push(BenchDb::Sqlite(None)),
+                "postgres" | "postgresql" => out.push(BenchDb::Postgres(None)),
+                url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                    out.push(BenchDb::Postgres(Some(url.to_owned())))
+                }
+                path => out.push(BenchDb::Sqlite(Some(PathBuf::from(path)))),
+            }
+        }
+        if out.is_empty() {
+            return Err("--db takes sqlite, postgres, both, a postgres:// URL or a folder".into());
+        }
+        Ok(out)
+    }
+
+    pub fn engine(&self) -> TestEngine {
+        match self {
+            BenchDb::Sqlite(_) => TestEngine::Sqlite,
+            BenchDb::Postgres(_) => TestEngine::Postgres,
+        }
+    }
+
+    /// The engine's name, for a table's column.
+    pub fn label(&self) -> &'static str {
+        match self {
+            BenchDb::Sqlite(_) => "SQLite",
+            BenchDb::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// A new, empty database for one measurement (not yet migrated: `Hq::open` does that).
+    pub fn fresh(&self) -> FreshDb {
+        match self {
+            BenchDb::Sqlite(folder) => {
+                let dir = match folder {
+                    Some(f) => {
+                        std::fs::create_dir_all(f).expect("the folder for SQLite files");
+                        tempfile::tempdir_in(f)
+                    }
+                    None => tempfile::tempdir(),
+                }
+                .expect("a folder for an SQLite file");
+                FreshDb {
+                    db: dir.path().join("hq.db").to_string_lossy().into_owned(),
+                    drop: Dropped::Folder { _dir: dir },
+                }
+            }
+            BenchDb::Postgres(server) => {
+                let server = server.clone().unwrap_or_else(bench_cluster);
+                let name = format!("b_{}", uuid::Uuid::now_v7().simple());
+                crate::db::postgres::off_runtime(|| {
+                    let mut client = postgres::Client::connect(&server, postgres::NoTls)
+                        .unwrap_or_else(|e| panic!("PostgreSQL refused a connection: {e}"));
+                    client
+                        .batch_execute(&format!("CREATE DATABASE {name}"))
+                        .expect("create a database for the benchmark");
+                });
+                FreshDb {
+                    db: replace_db(&server, &name),
+                    drop: Dropped::Database { server, name },
+                }
+            }
+        }
+    }
+}
+
+/// A database made for one measurement, removed when this is dropped (drop every `Hq` and
+/// server on it first; a PostgreSQL database is dropped even with connections left).
+pub struct FreshDb {
+    /// What `--db` (and `Hq::open`) takes.
+    pub db: String,
+    drop: Dropped,
+}
+
+enum Dropped {
+    Folder { _dir: tempfile::TempDir },
+    Database { server: String, name: String },
+}
+
+impl Drop for FreshDb {
+    fn drop(&mut self) {
+        if let Dropped::Database { server, name } = &self.drop {
+            crate::db::postgres::off_runtime(|| {
+                if let Ok(mut client) = postgres::Client::connect(server, postgres::NoTls) {
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
+            });
+        }
+    }
 }
 
 /// Where Debian's PostgreSQL server programs are: on PATH, or the newest
@@ -129,10 +262,11 @@ fn run_as() -> Option<(u32, u32)> {
     panic!("no unprivileged user to run the test cluster as (postgres, nobody)");
 }
 
-/// The pipe whose end stops the cluster: held for the life of the process.
-static WATCHER: Mutex<Option<std::process::ChildStdin>> = Mutex::new(None);
+/// The pipes whose ends stop the clusters: held for the life of the process.
+static WATCHERS: Mutex<Vec<std::process::ChildStdin>> = Mutex::new(Vec::new());
 
-fn start_cluster() -> String {
+/// Start a cluster with these server settings (`name=value`), stopped when this process ends.
+fn start_cluster(settings: &[&str]) -> String {
     let bin = bin_dir();
     let who = run_as();
     let dir = tempfile::Builder::new()
@@ -165,20 +299,22 @@ fn start_cluster() -> String {
     // The watcher starts the server, waits for this process's end of the pipe to close (when it
     // exits, however it exits), then stops the server and removes the folder.
     let script = r#"
-        "$1/postgres" -D "$2/data" -k "$2" -c listen_addresses= -c port=5432 \
-            -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-            -c max_connections=300 -c shared_buffers=64MB >"$2/log" 2>&1 &
+        bin="$1" dir="$2"
+        shift 2
+        "$bin/postgres" -D "$dir/data" -k "$dir" -c listen_addresses= -c port=5432 \
+            -c max_connections=300 "$@" >"$dir/log" 2>&1 &
         pid=$!
         cat >/dev/null
         kill -INT "$pid"
         wait "$pid"
-        rm -rf "$2"
+        rm -rf "$dir"
     "#;
     let mut watcher = Command::new("sh");
     watcher
         .args(["-c", script, "sh"])
         .arg(&bin)
         .arg(&dir)
+        .args(settings.iter().flat_map(|s| ["-c", s]))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -189,7 +325,10 @@ fn start_cluster() -> String {
     #[allow(clippy::zombie_processes)]
     let mut child = watcher.spawn().expect("start the test cluster");
     let stdin = child.stdin.take().expect("piped");
-    *WATCHER.lock().unwrap_or_else(|e| e.into_inner()) = Some(stdin);
+    WATCHERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(stdin);
     let host: String = dir
         .to_string_lossy()
         .bytes()

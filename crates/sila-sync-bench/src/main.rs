@@ -1,12 +1,22 @@
-//! `sila-sync-bench`: the sync figures of design.md's performance budgets, printed as a table
-//! (figure | budget | baseline). Not a test: run it by hand, in release mode:
+//! `sila-sync-bench`: the sync figures of design.md's performance budgets, and HQ's engines side
+//! by side (issue 12.7), printed as one table (figure | SQLite | PostgreSQL | ratio | budget |
+//! baseline), every figure measured in the same run. Not a test: run it by hand, in release mode:
 //!
 //! ```text
-//! cargo run --release -p sila-sync-bench [-- --cases 10000 --slow-cases 1000]
+//! cargo run --release -p sila-sync-bench [-- --db both --cases 10000 --only push]
 //! ```
+//!
+//! `--db` says where HQ is measured: `sqlite`, `postgres` (a throw-away cluster started as the
+//! tests start theirs, durable), `both` (the default), a `postgres://` URL of a server on which a
+//! database is created per measurement, or a folder for the SQLite files. HQ is the real
+//! `sila-hq serve` (this program started again as it: `SILA_SYNC_BENCH_HQ=1`) on a loopback
+//! port, and each device the real client on its own branch store.
 //!
 //! - push of N new cases (each a full intake: beneficiary with household + case) over loopback;
 //! - bytes on the wire per new case, batched and compressed (and per intake);
+//! - a fleet (`--only fleet`): D devices (`--devices`, 50), each of its own branch, push their
+//!   share of N intakes all at once to one server, then to two servers on one database (half the
+//!   devices each); the wall time until every operation is acknowledged, and operations/s;
 //! - 1,000 intakes through an emulated 2G link (70 kbps each way, 1.5 s round trip, 2 % loss, a
 //!   round trip to open each connection as TCP's handshake costs, a cut every 20 s), resuming
 //!   after every cut, with the client's default options;
@@ -17,7 +27,7 @@
 //!   branch; bytes on the wire), then an idle sync (bytes, ms); and the same first sync over the
 //!   emulated 2G link for a smaller branch (`--branch-2g`, 2,000 by default).
 //!
-//! `--only push|2g|laptop` runs one part.
+//! `--only push|fleet|2g|laptop` runs one part.
 
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -25,8 +35,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sila_domain::catalog::Channel;
 use sila_hq::store::HqStore;
+use sila_hq::testing::{BenchDb, FreshDb};
 use sila_store::{InitOptions, KdfParams, Store};
 use sila_sync::SyncOptions;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +47,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const PASSWORD: &str = "password-123";
+
+/// Set in the environment of this program started again as `sila-hq`.
+const AS_HQ: &str = "SILA_SYNC_BENCH_HQ";
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -45,24 +60,79 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// HQ under measurement: `servers` processes of `sila-hq serve` on one fresh database, and the
+/// store opened here too (enrolment codes, counts), as `sila-hq enroll-code` opens it.
 struct Hq {
-    store: Arc<sila_hq::Hq>,
-    addr: std::net::SocketAddr,
-    _dir: tempfile::TempDir,
+    servers: Vec<std::process::Child>,
+    addrs: Vec<std::net::SocketAddr>,
+    store: sila_hq::Hq,
+    _db: FreshDb,
 }
 
-async fn start_hq() -> Result<Hq> {
-    let dir = tempfile::tempdir()?;
-    let store = Arc::new(sila_hq::Hq::open(dir.path().join("hq.db"))?);
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let s: Arc<dyn HqStore> = store.clone();
-    tokio::spawn(sila_hq::serve(listener, s, None, std::future::pending()));
-    Ok(Hq {
-        store,
-        addr,
-        _dir: dir,
-    })
+impl Hq {
+    async fn start(db: &BenchDb, servers: usize) -> Result<Hq> {
+        let fresh = db.fresh();
+        // Opened first: the schema is made once, before the servers start.
+        let store = sila_hq::Hq::open(&fresh.db)?;
+        let mut hq = Hq {
+            servers: Vec::new(),
+            addrs: Vec::new(),
+            store,
+            _db: fresh,
+        };
+        for _ in 0..servers {
+            let (child, addr) = serve(&hq._db.db)?;
+            hq.servers.push(child);
+            hq.addrs.push(addr);
+        }
+        Ok(hq)
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addrs[0])
+    }
+}
+
+impl Drop for Hq {
+    fn drop(&mut self) {
+        for c in &mut self.servers {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `sila-hq --db DB serve` on a free loopback port (this very program, which runs `sila-hq`'s
+/// command line when started with [`AS_HQ`]), without its scheduled backups (HQ takes its first
+/// one a period after it starts: none would fall inside a measurement).
+fn serve(db: &str) -> Result<(std::process::Child, std::net::SocketAddr)> {
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "--db",
+            db,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--backup-every",
+            "0",
+        ])
+        .env(AS_HQ, "1")
+        .env("SILA_LOG", "warn")
+        .env_remove("SILA_HQ_FAILPOINT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut out = std::io::BufReader::new(child.stdout.take().context("stdout")?);
+    let mut line = String::new();
+    out.read_line(&mut line)?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .with_context(|| format!("sila-hq serve said {line:?}"))?
+        .parse()?;
+    // Whatever else it prints (warnings) is read, so it never waits on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    Ok((child, addr))
 }
 
 /// A new branch store whose first account unlocks cheaply (setup, not measured).
@@ -112,6 +182,25 @@ fn branch_with_intakes(dir: &Path, name: &str, n: usize, seed: u64) -> Result<St
     Ok(store)
 }
 
+/// A copy of a closed store's folder, opened: each engine gets the same branch, made once.
+fn copy_of(template: &Path, to: &Path) -> Result<Store> {
+    copy_dir(template, to)?;
+    Ok(Store::open(to, "admin", PASSWORD)?)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()))?;
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
 async fn enroll(store: &mut Store, hq: &Hq, url: &str) -> Result<()> {
     let branch = store.session().branch.clone();
     let code = hq
@@ -131,40 +220,107 @@ fn opts() -> SyncOptions {
     }
 }
 
+/// One figure on one engine: what is shown, and the number the ratio is made of (lower is
+/// better).
+#[derive(Clone)]
+struct Cell {
+    shown: String,
+    value: f64,
+}
+
+fn cell(shown: String, value: f64) -> Cell {
+    Cell { shown, value }
+}
+
+/// One line of the table: the figure on each engine measured.
 struct Row {
     figure: String,
-    value: String,
+    sqlite: Option<Cell>,
+    postgres: Option<Cell>,
     budget: String,
+    /// PostgreSQL over SQLite must stay at or under this.
+    ratio_budget: Option<f64>,
+    /// Whether a budget other than the ratio's held (None: no such budget).
+    held: Option<bool>,
     baseline: String,
 }
 
+impl Row {
+    fn new(figure: impl Into<String>, budget: impl Into<String>) -> Row {
+        Row {
+            figure: figure.into(),
+            sqlite: None,
+            postgres: None,
+            budget: budget.into(),
+            ratio_budget: None,
+            held: None,
+            baseline: String::new(),
+        }
+    }
+    fn set(&mut self, db: &BenchDb, c: Cell) {
+        match db {
+            BenchDb::Sqlite(_) => self.sqlite = Some(c),
+            BenchDb::Postgres(_) => self.postgres = Some(c),
+        }
+    }
+    fn ratio(&self) -> Option<f64> {
+        Some(self.postgres.as_ref()?.value / self.sqlite.as_ref()?.value)
+    }
+}
+
+/// The rows one part adds, found by figure, so each engine fills its column.
+fn row<'r>(rows: &'r mut Vec<Row>, figure: &str, budget: &str) -> &'r mut Row {
+    match rows.iter().position(|r| r.figure == figure) {
+        Some(i) => &mut rows[i],
+        None => {
+            rows.push(Row::new(figure, budget));
+            rows.last_mut().expect("pushed")
+        }
+    }
+}
+
 /// Push N intakes over loopback; then N more cases for the same people (case.create only).
-async fn loopback(n: usize, rows: &mut Vec<Row>, export: &Path) -> Result<()> {
-    let hq = start_hq().await?;
+async fn loopback(
+    db: &BenchDb,
+    template: &Path,
+    n: usize,
+    ops: i64,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    let hq = Hq::start(db, 1).await?;
     let dir = tempfile::tempdir()?;
-    eprintln!("making {n} intakes…");
-    let mut store = branch_with_intakes(dir.path(), "الأفلاج", n, 1)?;
-    export_documents(&store, export)?;
-    enroll(&mut store, &hq, &format!("http://{}", hq.addr)).await?;
-    let ops = store.stats()?.pending_changes;
+    let mut store = copy_of(template, dir.path())?;
+    enroll(&mut store, &hq, &hq.url()).await?;
     let t = Instant::now();
     let r = sila_sync::sync_once(&mut store, &opts())
         .await
         .map_err(|e| anyhow::anyhow!("sync: {}", e.code()))?;
     let secs = t.elapsed().as_secs_f64();
     anyhow::ensure!(r.pending == 0 && r.rejected == 0, "push incomplete");
-    rows.push(Row {
-        figure: format!("push {n} new cases (intakes: beneficiary + case, {ops} ops), loopback"),
-        value: format!("{secs:.2} s"),
-        budget: "< 10 s".into(),
-        baseline: String::new(),
-    });
-    rows.push(Row {
-        figure: "bytes on the wire per intake (beneficiary + case), batched+zstd".into(),
-        value: format!("{:.0} B", r.bytes_sent as f64 / n as f64),
-        budget: "-".into(),
-        baseline: String::new(),
-    });
+    let held = hq.store.stats()?;
+    anyhow::ensure!(
+        held.beneficiaries == n as i64 && held.cases == n as i64,
+        "HQ holds {} beneficiaries and {} cases of {n}",
+        held.beneficiaries,
+        held.cases
+    );
+    let r1 = row(
+        rows,
+        &format!(
+            "push {n} new cases (intakes: beneficiary + case, {ops} ops), loopback, one server"
+        ),
+        "< 10 s; PostgreSQL ≤ 2× SQLite",
+    );
+    r1.ratio_budget = Some(2.0);
+    r1.held = Some(r1.held.unwrap_or(true) && secs < 10.0);
+    r1.set(db, cell(format!("{secs:.2} s"), secs));
+    let per = r.bytes_sent as f64 / n as f64;
+    row(
+        rows,
+        "bytes on the wire per intake (beneficiary + case), batched+zstd",
+        "-",
+    )
+    .set(db, cell(format!("{per:.0} B"), per));
     // A new case for people already registered: the case alone travels.
     let ids: Vec<String> = {
         let mut s = store.conn().prepare("SELECT id FROM beneficiaries")?;
@@ -187,16 +343,165 @@ async fn loopback(n: usize, rows: &mut Vec<Row>, export: &Path) -> Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("sync: {}", e.code()))?;
     let secs = t.elapsed().as_secs_f64();
-    rows.push(Row {
-        figure: format!(
-            "bytes on the wire per new case (case.create), batched+zstd ({} cases in {secs:.2} s)",
+    let per = r.bytes_sent as f64 / ids.len() as f64;
+    let r3 = row(
+        rows,
+        &format!(
+            "bytes on the wire per new case (case.create), batched+zstd ({} more cases pushed; time on each engine)",
             ids.len()
         ),
-        value: format!("{:.0} B", r.bytes_sent as f64 / ids.len() as f64),
-        budget: "< 150 B".into(),
-        baseline: String::new(),
-    });
+        "< 150 B",
+    );
+    r3.held = Some(r3.held.unwrap_or(true) && per < 150.0);
+    r3.set(db, cell(format!("{per:.0} B ({secs:.2} s)"), secs));
     Ok(())
+}
+
+/// D devices, each of its own branch, push their share of the intakes all at once to
+/// `servers` servers on one database (device i to server i mod servers). Returns (seconds until
+/// every device's pass returned with nothing pending, operations acknowledged).
+fn fleet_once(db: &BenchDb, templates: &[PathBuf], servers: usize) -> Result<(f64, i64)> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let hq = rt.block_on(Hq::start(db, servers))?;
+    let work = tempfile::tempdir()?;
+    let devices = templates.len();
+    let start = Arc::new(std::sync::Barrier::new(devices + 1));
+    let mut threads = Vec::new();
+    for (i, template) in templates.iter().enumerate() {
+        let dir = work.path().join(format!("d{i}"));
+        let url = format!("http://{}", hq.addrs[i % servers]);
+        let mut store = copy_of(template, &dir)?;
+        let branch = store.session().branch.clone();
+        let code = hq
+            .store
+            .create_enrol_code(&branch, chrono::Duration::hours(1), Utc::now())?;
+        let start = start.clone();
+        // A device is a thread with a runtime of its own, as each laptop is a process.
+        threads.push(std::thread::spawn(move || -> Result<(i64, usize)> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                sila_sync::enroll(&mut store, &url, &code, &opts())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("enrol: {}", e.code()))?;
+                let ops = store.stats()?.pending_changes;
+                start.wait();
+                let mut passes = 0;
+                loop {
+                    passes += 1;
+                    match sila_sync::sync_once(&mut store, &opts()).await {
+                        Ok(r) if r.pending == 0 => break,
+                        Ok(_) => {}
+                        Err(e) if e.is_transient() => {}
+                        Err(e) => anyhow::bail!("fleet sync: {}", e.code()),
+                    }
+                    anyhow::ensure!(passes < 100, "a device's push did not finish");
+                }
+                Ok((ops, passes))
+            })
+        }));
+    }
+    start.wait();
+    let t = Instant::now();
+    let mut ops = 0;
+    let mut extra = 0;
+    for th in threads {
+        let (o, passes) = th.join().expect("a device thread")?;
+        ops += o;
+        extra += passes - 1;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    if extra > 0 {
+        eprintln!("fleet: {extra} passes beyond each device's first (transient failures)");
+    }
+    let held = hq.store.stats()?;
+    eprintln!(
+        "fleet on {} with {servers} server(s): {secs:.2} s; HQ holds {} beneficiaries, {} cases",
+        db.label(),
+        held.beneficiaries,
+        held.cases
+    );
+    drop(rt);
+    Ok((secs, ops))
+}
+
+/// The fleet at one and two servers, `rounds` times each (alternating), the median kept.
+fn fleet(
+    db: &BenchDb,
+    templates: &[PathBuf],
+    n: usize,
+    rounds: usize,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    let mut times = [Vec::new(), Vec::new()];
+    let mut ops = 0;
+    for _ in 0..rounds {
+        for (k, servers) in [1, 2].into_iter().enumerate() {
+            let (secs, o) = fleet_once(db, templates, servers)?;
+            times[k].push(secs);
+            ops = o;
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let one = median(&mut times[0]);
+    let two = median(&mut times[1]);
+    let d = templates.len();
+    let shown = |s: f64| format!("{s:.2} s, {:.0} ops/s", ops as f64 / s);
+    let r1 = row(
+        rows,
+        &format!(
+            "{d} devices push {n} intakes ({ops} ops) at once to 1 server: until all acknowledged (median of {rounds})"
+        ),
+        "PostgreSQL ≤ 2× SQLite",
+    );
+    r1.ratio_budget = Some(2.0);
+    r1.set(db, cell(shown(one), one));
+    let r2 = row(
+        rows,
+        &format!(
+            "the same to 2 servers on one database, half the devices each (median of {rounds})"
+        ),
+        "2 servers ≤ 1 server (PostgreSQL)",
+    );
+    r2.set(db, cell(shown(two), two));
+    let r2b = format!("2 servers / 1 server: {:.2}", two / one);
+    if matches!(db, BenchDb::Postgres(_)) {
+        r2.held = Some(two <= one);
+        r2.baseline = if r2.baseline.is_empty() {
+            format!("PostgreSQL {r2b}")
+        } else {
+            format!("{}; PostgreSQL {r2b}", r2.baseline)
+        };
+    } else {
+        r2.baseline = if r2.baseline.is_empty() {
+            format!("SQLite {r2b}")
+        } else {
+            format!("SQLite {r2b}; {}", r2.baseline)
+        };
+    }
+    Ok(())
+}
+
+/// The fleet's branch stores, each with its share of `n` intakes, made once for every engine.
+fn fleet_templates(root: &Path, devices: usize, n: usize) -> Result<Vec<PathBuf>> {
+    eprintln!("making {devices} branch stores with {n} intakes between them…");
+    (0..devices)
+        .map(|i| {
+            let dir = root.join(format!("fleet{i}"));
+            let share = n / devices + usize::from(i < n % devices);
+            drop(branch_with_intakes(
+                &dir,
+                &format!("فرع {:02}", i + 1),
+                share,
+                100 + i as u64,
+            )?);
+            Ok(dir)
+        })
+        .collect()
 }
 
 /// The same cases as JSON documents (case with its beneficiary inside), for the PouchDB baseline.
@@ -323,8 +628,8 @@ async fn start_link(upstream: std::net::SocketAddr, link: Arc<Link>) -> Result<S
     Ok(format!("http://{addr}"))
 }
 
-async fn slow_link(n: usize, rows: &mut Vec<Row>) -> Result<()> {
-    let hq = start_hq().await?;
+async fn slow_link(db: &BenchDb, n: usize, rows: &mut Vec<Row>) -> Result<()> {
+    let hq = Hq::start(db, 1).await?;
     let dir = tempfile::tempdir()?;
     let mut store = branch_with_intakes(dir.path(), "مروان", n, 2)?;
     let link = Arc::new(Link {
@@ -337,9 +642,9 @@ async fn slow_link(n: usize, rows: &mut Vec<Row>) -> Result<()> {
         down: AtomicU64::new(0),
         connections: AtomicU64::new(0),
     });
-    let url = start_link(hq.addr, link.clone()).await?;
+    let url = start_link(hq.addrs[0], link.clone()).await?;
     // Enrol over loopback (not part of the figure), then point the store at the slow link.
-    enroll(&mut store, &hq, &format!("http://{}", hq.addr)).await?;
+    enroll(&mut store, &hq, &hq.url()).await?;
     let token = store.enrolment()?.context("enrolled")?.token;
     let branch = store.session().branch.clone();
     store.save_enrolment(&url, &token, &branch)?;
@@ -396,17 +701,26 @@ async fn slow_link(n: usize, rows: &mut Vec<Row>) -> Result<()> {
         held.beneficiaries,
         held.cases
     );
-    rows.push(Row {
-        figure: format!(
-            "{n} new cases (intakes) over emulated 2G (70 kbps, 1.5 s RTT, 2 % loss, handshake RTT), {cuts} cuts, {attempts} passes, {} connections, {:.1} KB up, {:.1} KB down",
-            link.connections.load(Ordering::Relaxed),
-            link.up.load(Ordering::Relaxed) as f64 / 1024.0,
-            link.down.load(Ordering::Relaxed) as f64 / 1024.0,
+    let r = row(
+        rows,
+        &format!(
+            "{n} new cases (intakes) over emulated 2G (70 kbps, 1.5 s RTT, 2 % loss, handshake RTT), a cut every 20 s"
         ),
-        value: format!("{secs:.1} s"),
-        budget: "< 60 s, resumes after every cut".into(),
-        baseline: String::new(),
-    });
+        "< 60 s, resumes after every cut",
+    );
+    r.held = Some(r.held.unwrap_or(true) && secs < 60.0);
+    r.set(
+        db,
+        cell(
+            format!(
+                "{secs:.1} s ({cuts} cuts, {attempts} passes, {} connections, {:.1} KB up, {:.1} KB down)",
+                link.connections.load(Ordering::Relaxed),
+                link.up.load(Ordering::Relaxed) as f64 / 1024.0,
+                link.down.load(Ordering::Relaxed) as f64 / 1024.0,
+            ),
+            secs,
+        ),
+    );
     Ok(())
 }
 
@@ -444,7 +758,7 @@ async fn first_sync(
     branch: &str,
     link: Arc<Link>,
 ) -> Result<(f64, f64, u64, u64, u64, f64)> {
-    let url = start_link(hq.addr, link.clone()).await?;
+    let url = start_link(hq.addrs[0], link.clone()).await?;
     let dir = tempfile::tempdir()?;
     let mut laptop = new_store(dir.path(), branch, "newlaptop")?;
     enroll(&mut laptop, hq, &url).await?;
@@ -509,7 +823,7 @@ async fn branch_at_hq(hq: &Hq, branch: &str, n: usize, seed: u64) -> Result<temp
     let dir = tempfile::tempdir()?;
     eprintln!("making a branch of {n} at HQ…");
     let mut store = branch_with_intakes(dir.path(), branch, n, seed)?;
-    enroll(&mut store, hq, &format!("http://{}", hq.addr)).await?;
+    enroll(&mut store, hq, &hq.url()).await?;
     loop {
         let r = sila_sync::sync_once(&mut store, &opts())
             .await
@@ -521,37 +835,64 @@ async fn branch_at_hq(hq: &Hq, branch: &str, n: usize, seed: u64) -> Result<temp
     Ok(dir)
 }
 
-async fn new_laptop(n: usize, n_2g: usize, rows: &mut Vec<Row>) -> Result<()> {
-    let hq = start_hq().await?;
+async fn new_laptop(db: &BenchDb, n: usize, n_2g: usize, rows: &mut Vec<Row>) -> Result<()> {
+    let hq = Hq::start(db, 1).await?;
     let _keep = branch_at_hq(&hq, "الأفلاج", n, 3).await?;
     eprintln!("first sync of a new laptop over loopback…");
     let (usable, whole, down, up, idle_bytes, idle_ms) =
         first_sync(&hq, "الأفلاج", counting_link()).await?;
-    rows.push(Row {
-        figure: format!("first sync of a new laptop, branch of {n} people and their cases, loopback: desk usable (people and open cases in)"),
-        value: format!("{usable:.1} s"),
-        budget: "< 120 s".into(),
-        baseline: format!("whole branch in {whole:.1} s; {:.1} MB down, {:.1} KB up ({:.0} B per person down)",
-            down as f64 / 1e6, up as f64 / 1024.0, down as f64 / n as f64),
-    });
-    rows.push(Row {
-        figure: format!("idle sync of a laptop of a branch of {n} (nothing changed), loopback"),
-        value: format!("{idle_bytes} B, {idle_ms:.1} ms"),
-        budget: "< 2 KB".into(),
-        baseline: String::new(),
-    });
-    let hq = start_hq().await?;
+    let r = row(
+        rows,
+        &format!(
+            "first sync of a new laptop, branch of {n} people and their cases, loopback: desk usable (people and open cases in)"
+        ),
+        "< 120 s",
+    );
+    r.held = Some(r.held.unwrap_or(true) && usable < 120.0);
+    r.set(
+        db,
+        cell(
+            format!(
+                "{usable:.1} s (whole branch in {whole:.1} s; {:.1} MB down, {:.1} KB up, {:.0} B per person down)",
+                down as f64 / 1e6,
+                up as f64 / 1024.0,
+                down as f64 / n as f64
+            ),
+            usable,
+        ),
+    );
+    let r = row(
+        rows,
+        &format!("idle sync of a laptop of a branch of {n} (nothing changed), loopback"),
+        "< 2 KB",
+    );
+    r.held = Some(r.held.unwrap_or(true) && idle_bytes < 2048);
+    r.set(
+        db,
+        cell(format!("{idle_bytes} B, {idle_ms:.1} ms"), idle_ms),
+    );
+    drop(hq);
+    let hq = Hq::start(db, 1).await?;
     let _keep = branch_at_hq(&hq, "مروان", n_2g, 4).await?;
     eprintln!("first sync of a new laptop over 2G…");
     let (usable, whole, down, up, idle_bytes, idle_ms) =
         first_sync(&hq, "مروان", two_g_link()).await?;
-    rows.push(Row {
-        figure: format!("first sync of a new laptop, branch of {n_2g}, emulated 2G (70 kbps, 1.5 s RTT, 2 % loss): desk usable"),
-        value: format!("{usable:.1} s"),
-        budget: "-".into(),
-        baseline: format!("whole branch in {whole:.1} s; {:.1} KB down, {:.1} KB up; idle sync {idle_bytes} B in {idle_ms:.0} ms",
-            down as f64 / 1024.0, up as f64 / 1024.0),
-    });
+    row(
+        rows,
+        &format!("first sync of a new laptop, branch of {n_2g}, emulated 2G (70 kbps, 1.5 s RTT, 2 % loss): desk usable"),
+        "-",
+    )
+    .set(
+        db,
+        cell(
+            format!(
+                "{usable:.1} s (whole branch in {whole:.1} s; {:.1} KB down, {:.1} KB up; idle sync {idle_bytes} B in {idle_ms:.0} ms)",
+                down as f64 / 1024.0,
+                up as f64 / 1024.0
+            ),
+            usable,
+        ),
+    );
     Ok(())
 }
 
@@ -585,41 +926,109 @@ fn pouchdb(docs: &Path) -> Option<(f64, u64, usize)> {
     ))
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    // Started again as HQ's server (see `serve`): exactly `sila-hq`'s command line.
+    if std::env::var_os(AS_HQ).is_some() {
+        return sila_hq::cli::main();
+    }
+    match bench() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sila-sync-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench() -> Result<()> {
     let n = arg("--cases", 10_000);
     let slow = arg("--slow-cases", 1_000);
     let branch = arg("--branch", 100_000);
     let branch_2g = arg("--branch-2g", 2_000);
+    let devices = arg("--devices", 50);
+    let rounds = arg("--rounds", 3).max(1);
     let args: Vec<String> = std::env::args().collect();
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let only = value("--only");
+    let dbs = BenchDb::parse(value("--db").as_deref().unwrap_or("both"))
+        .map_err(|e| anyhow::anyhow!(e))?;
     let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
     let rt = tokio::runtime::Runtime::new()?;
     let mut rows = Vec::new();
+    let load = || {
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let load_before = load();
+    let templates = tempfile::tempdir()?;
     if runs("push") {
+        eprintln!("making {n} intakes…");
+        let template = templates.path().join("push");
+        let store = branch_with_intakes(&template, "الأفلاج", n, 1)?;
+        let ops = store.stats()?.pending_changes;
         let docs = tempfile::NamedTempFile::new()?;
-        rt.block_on(loopback(n, &mut rows, docs.path()))?;
+        export_documents(&store, docs.path())?;
+        drop(store);
+        for db in &dbs {
+            eprintln!("push on {}…", db.label());
+            rt.block_on(loopback(db, &template, n, ops, &mut rows))?;
+        }
         if let Some((secs, bytes, count)) = pouchdb(docs.path()) {
-            rows[0].baseline = format!("PouchDB → pouchdb-server: {secs:.2} s");
-            rows[1].baseline =
+            let first = rows.len() - 3;
+            rows[first].baseline = format!("PouchDB → pouchdb-server: {secs:.2} s");
+            rows[first + 1].baseline =
                 format!("PouchDB: {:.0} B per document", bytes as f64 / count as f64);
         }
     }
+    if runs("fleet") {
+        let made = fleet_templates(templates.path(), devices, n)?;
+        for db in &dbs {
+            eprintln!("fleet on {}…", db.label());
+            fleet(db, &made, n, rounds, &mut rows)?;
+        }
+    }
     if runs("2g") {
-        rt.block_on(slow_link(slow, &mut rows))?;
+        for db in &dbs {
+            rt.block_on(slow_link(db, slow, &mut rows))?;
+        }
     }
     if runs("laptop") {
-        rt.block_on(new_laptop(branch, branch_2g, &mut rows))?;
+        for db in &dbs {
+            rt.block_on(new_laptop(db, branch, branch_2g, &mut rows))?;
+        }
     }
-    println!("| figure | measured | budget | baseline (same run) |");
-    println!("| --- | --- | --- | --- |");
+    println!(
+        "Load average (1, 5, 15 min) before: {load_before}; after: {}; {} cores",
+        load(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!();
+    println!(
+        "| figure | SQLite | PostgreSQL | ratio (PostgreSQL / SQLite) | budget | within | baseline (same run) |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let dash = || "—".to_owned();
     for r in rows {
+        let ratio = r.ratio();
+        let within = [r.held, r.ratio_budget.zip(ratio).map(|(b, x)| x <= b)]
+            .into_iter()
+            .flatten()
+            .reduce(|a, b| a && b)
+            .map_or("", |ok| if ok { "yes" } else { "NO" });
         println!(
-            "| {} | {} | {} | {} |",
-            r.figure, r.value, r.budget, r.baseline
+            "| {} | {} | {} | {} | {} | {within} | {} |",
+            r.figure,
+            r.sqlite.map_or_else(dash, |c| c.shown),
+            r.postgres.map_or_else(dash, |c| c.shown),
+            ratio.map_or_else(dash, |x| format!("{x:.2}")),
+            r.budget,
+            r.baseline
         );
     }
     Ok(())
