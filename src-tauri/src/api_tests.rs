@@ -536,7 +536,13 @@ pub(crate) mod sync_with_hq {
             sila_hq::Hq::open(self._dir.path().join("hq.db"))
                 .unwrap()
                 .with_update_key(key)
-                .publish_release("0.2.0", &package, UPDATE_SIG, "cli", chrono::Utc::now())
+                .publish_release(
+                    "0.2.0",
+                    &package,
+                    UPDATE_SIG,
+                    &sila_hq::HqActor::command_line(),
+                    chrono::Utc::now(),
+                )
                 .unwrap();
         }
     }
@@ -571,7 +577,12 @@ pub(crate) mod sync_with_hq {
         .unwrap();
         let code = hq
             .store
-            .create_enrol_code("الأفلاج", chrono::Duration::hours(1), chrono::Utc::now())
+            .create_enrol_code(
+                "الأفلاج",
+                chrono::Duration::hours(1),
+                &sila_hq::HqActor::command_line(),
+                chrono::Utc::now(),
+            )
             .unwrap();
         api::enroll(
             &desk,
@@ -751,7 +762,12 @@ pub(crate) mod sync_with_hq {
         // Enrol with HQ's one-time code; the first pass runs by itself.
         let code = hq
             .store
-            .create_enrol_code("الأفلاج", chrono::Duration::hours(1), chrono::Utc::now())
+            .create_enrol_code(
+                "الأفلاج",
+                chrono::Duration::hours(1),
+                &sila_hq::HqActor::command_line(),
+                chrono::Utc::now(),
+            )
             .unwrap();
         let st = api::enroll(
             &desk,
@@ -939,7 +955,12 @@ pub(crate) mod sync_with_hq {
         let (_dir, desk) = signed_in_desk();
         let code = hq
             .store
-            .create_enrol_code("الأفلاج", chrono::Duration::hours(1), chrono::Utc::now())
+            .create_enrol_code(
+                "الأفلاج",
+                chrono::Duration::hours(1),
+                &sila_hq::HqActor::command_line(),
+                chrono::Utc::now(),
+            )
             .unwrap();
         api::enroll(
             &desk,
@@ -960,6 +981,7 @@ pub(crate) mod sync_with_hq {
                     branch: "الأفلاج".into(),
                     active: true,
                 },
+                &sila_hq::HqActor::command_line(),
                 chrono::Utc::now(),
             )
             .unwrap();

@@ -15,7 +15,12 @@ const BRANCH: &str = "الأفلاج";
 
 fn code(hq: &Hq, branch: &str) -> String {
     hq.store
-        .create_enrol_code(branch, chrono::Duration::hours(1), chrono::Utc::now())
+        .create_enrol_code(
+            branch,
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            chrono::Utc::now(),
+        )
         .unwrap()
 }
 

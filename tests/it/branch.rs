@@ -121,6 +121,7 @@ async fn two_laptops_editing_one_person_merge_by_field_and_keep_a_true_collision
         .resolve_conflict(
             open[0].id,
             sila_hq::store::Resolution::TakeBranch,
+            &sila_hq::HqActor::command_line(),
             Utc::now(),
         )
         .unwrap();
@@ -255,7 +256,13 @@ async fn a_laptop_enrolled_later_gets_everything_and_a_revoked_one_nothing() {
     let mut a = Branch::laptop(&hq, BRANCH, "a").await;
     a.demo(60, 37);
     hq.store
-        .publish_document("دليل البحث الاجتماعي", "نص الدليل", None, Utc::now())
+        .publish_document(
+            "دليل البحث الاجتماعي",
+            "نص الدليل",
+            None,
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
         .unwrap();
     a.sync_until_quiet(&opts()).await;
     let mut late = Branch::laptop(&hq, BRANCH, "late").await;
@@ -282,7 +289,9 @@ async fn a_laptop_enrolled_later_gets_everything_and_a_revoked_one_nothing() {
     let first_closed = seen.iter().position(|(p, _, _)| p == "closed_cases");
     assert!(first_phase_with_people <= first_closed);
     // The old laptop, revoked at HQ, can no longer pull anything.
-    hq.store.revoke_device(&a.device(), Utc::now()).unwrap();
+    hq.store
+        .revoke_device(&a.device(), &sila_hq::HqActor::command_line(), Utc::now())
+        .unwrap();
     let e = a.sync().await.unwrap_err();
     assert_eq!(e.code(), "device_revoked");
     let token = a.store.enrolment().unwrap().unwrap().token;

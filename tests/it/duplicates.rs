@@ -148,7 +148,7 @@ async fn a_merge_reaches_both_branches_and_its_undo_too() {
     let audited: i64 = hq
         .read()
         .query_row(
-            "SELECT count(*) FROM hq_audit WHERE action IN ('beneficiary.merge', 'beneficiary.unmerge', 'beneficiary.not_same')",
+            "SELECT count(*) FROM audit WHERE action IN ('duplicates.merge', 'duplicates.undo_merge', 'duplicates.not_same')",
             [],
             |r| r.get(0),
         )
@@ -231,6 +231,7 @@ async fn the_cached_search_follows_its_inputs_and_nothing_else() {
             "مراجع",
             "reviewer-pass-1234",
             &[ConsoleRole::Reviewer],
+            &sila_hq::HqActor::command_line(),
             Utc::now(),
         )
         .unwrap();
@@ -245,11 +246,12 @@ async fn the_cached_search_follows_its_inputs_and_nothing_else() {
     for _ in 0..3 {
         hq.store
             .audit(
-                &staff,
-                "beneficiary.view",
-                "beneficiary",
-                &x,
-                &json!({}),
+                &sila_hq::store::Audit::new(
+                    &staff.actor().unwrap(),
+                    "beneficiary.view",
+                    "beneficiary",
+                    x.as_str(),
+                ),
                 Utc::now(),
             )
             .unwrap();

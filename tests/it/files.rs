@@ -77,6 +77,7 @@ async fn attachments_kept_in_a_folder_arrive_in_verified_chunks_and_go_back_down
             "دليل البحث الاجتماعي",
             "",
             Some((&doc, "image/png")),
+            &sila_hq::HqActor::command_line(),
             Utc::now(),
         )
         .unwrap();

@@ -88,7 +88,12 @@ impl Hq {
 
     pub fn code(&self, branch: &str) -> String {
         self.store
-            .create_enrol_code(branch, chrono::Duration::hours(1), Utc::now())
+            .create_enrol_code(
+                branch,
+                chrono::Duration::hours(1),
+                &sila_hq::HqActor::command_line(),
+                Utc::now(),
+            )
             .unwrap()
     }
 

@@ -332,8 +332,13 @@ async fn a_small_frame_cannot_cost_gigabytes_or_stall_the_server() {
     let url = format!("http://{addr}");
     let code = {
         let s = sila_hq::Hq::open(&db).unwrap();
-        s.create_enrol_code("مروان", chrono::Duration::hours(1), Utc::now())
-            .unwrap()
+        s.create_enrol_code(
+            "مروان",
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
+        .unwrap()
     };
     let device = sila_domain::ids::DeviceId::new_v7().to_string();
     let enrolled: proto::EnrollResponse = http()

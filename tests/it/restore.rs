@@ -383,7 +383,12 @@ async fn hq_backs_itself_up_on_its_schedule_and_keeps_the_newest_copies() {
     let hq = sila_hq::Hq::open(&db).unwrap();
     let n = |sql: &str| hq.query(sql, &[]).unwrap()[0].i64(0).unwrap();
     let code = hq
-        .create_enrol_code(AFLAJ, chrono::Duration::hours(1), chrono::Utc::now())
+        .create_enrol_code(
+            AFLAJ,
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            chrono::Utc::now(),
+        )
         .unwrap();
     let mut a = Branch::new(AFLAJ);
     sila_sync::enroll(&mut a.store, &format!("http://{addr}"), &code, &opts())

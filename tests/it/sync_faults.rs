@@ -123,8 +123,13 @@ async fn server_killed_after_commit_before_answer_then_restarted() {
     // Enrol through the process (codes come from the same database file).
     let code = {
         let s = sila_hq::Hq::open(&db).unwrap();
-        s.create_enrol_code("الأفلاج", chrono::Duration::hours(1), Utc::now())
-            .unwrap()
+        s.create_enrol_code(
+            "الأفلاج",
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
+        .unwrap()
     };
     let mut a = Branch::new("الأفلاج");
     sila_sync::enroll(&mut a.store, &proxy.url, &code, &opts())
@@ -200,7 +205,12 @@ async fn sigterm_mid_push_answers_the_batches_in_hand_and_exits_zero() {
     let proxy = Proxy::start(addr, 7).await;
     let code = sila_hq::Hq::open(&db)
         .unwrap()
-        .create_enrol_code("الأفلاج", chrono::Duration::hours(1), Utc::now())
+        .create_enrol_code(
+            "الأفلاج",
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
         .unwrap();
     let mut a = Branch::new("الأفلاج");
     sila_sync::enroll(&mut a.store, &proxy.url, &code, &opts())
@@ -511,6 +521,7 @@ async fn attachments_resume_verify_and_never_hold_up_records() {
             "دليل البحث الاجتماعي",
             "",
             Some((&doc, "image/png")),
+            &sila_hq::HqActor::command_line(),
             Utc::now(),
         )
         .unwrap();

@@ -90,7 +90,12 @@ async fn enrolment_is_one_time_expiring_retryable_and_kept_encrypted() {
     // Expired, unknown, other branch.
     let old = hq
         .store
-        .create_enrol_code("الأفلاج", chrono::Duration::hours(-1), Utc::now())
+        .create_enrol_code(
+            "الأفلاج",
+            chrono::Duration::hours(-1),
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
         .unwrap();
     let e = sila_sync::enroll(&mut other.store, &hq.url, &old, &opts())
         .await
@@ -152,7 +157,9 @@ async fn calls_are_authenticated_and_a_revoked_device_keeps_its_data() {
     a.demo(10, 3);
     let pending = a.pending();
     assert!(pending > 0);
-    hq.store.revoke_device(&a.device(), Utc::now()).unwrap();
+    hq.store
+        .revoke_device(&a.device(), &sila_hq::HqActor::command_line(), Utc::now())
+        .unwrap();
     let e = a.sync().await.unwrap_err();
     assert!(matches!(e, SyncError::Revoked), "{e:?}");
     assert_eq!(e.code(), "device_revoked");
@@ -401,7 +408,12 @@ async fn the_same_field_edited_at_hq_and_at_a_branch_is_kept_for_a_person() {
     assert_eq!(a.sync().await.unwrap().conflicts, 0);
     // A person takes the branch's value; it reaches both ends.
     hq.store
-        .resolve_conflict(open[0].id, Resolution::TakeBranch, Utc::now())
+        .resolve_conflict(
+            open[0].id,
+            Resolution::TakeBranch,
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
         .unwrap();
     a.sync_until_quiet(&opts()).await;
     assert!(hq.store.conflicts(true).unwrap().is_empty());
@@ -461,7 +473,13 @@ async fn page_boundaries_exact_multiples_and_empty_pages() {
     // Exactly two pages of feed, then an empty page.
     for i in 0..8 {
         hq.store
-            .publish_document(&format!("دليل {i}"), "نص", None, Utc::now())
+            .publish_document(
+                &format!("دليل {i}"),
+                "نص",
+                None,
+                &sila_hq::HqActor::command_line(),
+                Utc::now(),
+            )
             .unwrap();
     }
     let r = a.sync_with(&o).await.unwrap();

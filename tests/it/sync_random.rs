@@ -154,7 +154,9 @@ async fn run(seed: u64) {
             } else {
                 Resolution::TakeBranch
             };
-            hq.store.resolve_conflict(c.id, how, Utc::now()).unwrap();
+            hq.store
+                .resolve_conflict(c.id, how, &sila_hq::HqActor::command_line(), Utc::now())
+                .unwrap();
         }
     }
     for _ in 0..2 {

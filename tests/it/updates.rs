@@ -27,7 +27,13 @@ fn publish(hq: &Hq) {
     sila_hq::Hq::open(&hq.db)
         .unwrap()
         .with_update_key(UpdateKey::decode(KEY).unwrap())
-        .publish_release("0.2.0", &package(), SIG, "cli", chrono::Utc::now())
+        .publish_release(
+            "0.2.0",
+            &package(),
+            SIG,
+            &sila_hq::HqActor::command_line(),
+            chrono::Utc::now(),
+        )
         .unwrap();
 }
 

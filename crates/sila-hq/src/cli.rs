@@ -297,7 +297,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let package = std::fs::read(&file).context("reading the package")?;
             let signature = std::fs::read_to_string(&signature).context("reading the signature")?;
-            let r = store.publish_release(&version, &package, &signature, "cli", now)?;
+            let r = store.publish_release(
+                &version,
+                &package,
+                &signature,
+                &HqActor::command_line(),
+                now,
+            )?;
             println!("{}\t{}\t{}", r.version, r.size, r.sha256);
         }
         Command::Releases { json } => {
@@ -314,7 +320,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::EnrollCode { branch, ttl_hours } => {
-            let code = store.create_enrol_code(&branch, chrono::Duration::hours(ttl_hours), now)?;
+            let code = store.create_enrol_code(
+                &branch,
+                chrono::Duration::hours(ttl_hours),
+                &HqActor::command_line(),
+                now,
+            )?;
             println!("{code}");
         }
         Command::Stats { json } => {
@@ -378,7 +389,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::RevokeDevice { device } => store.revoke_device(&device, now)?,
+        Command::RevokeDevice { device } => {
+            store.revoke_device(&device, &HqActor::command_line(), now)?
+        }
         Command::Resync { device } => store.order_resync(&device)?,
         Command::Decide {
             case,
@@ -411,6 +424,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 Resolution::KeepHq
             },
+            &HqActor::command_line(),
             now,
         )?,
         Command::AddStaff {
@@ -443,6 +457,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &display_name,
                 &password,
                 &roles,
+                &HqActor::command_line(),
                 now,
             )?;
             println!("{}", serde_json::to_string(&staff)?);
@@ -461,6 +476,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &title,
                 &body,
                 bytes.as_deref().map(|b| (b, mime.as_str())),
+                &HqActor::command_line(),
                 now,
             )?;
             println!("{id}");

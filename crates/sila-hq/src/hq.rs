@@ -288,12 +288,17 @@ impl HqStore for Hq {
         version: &str,
         package: &[u8],
         signature: &str,
-        by: &str,
+        by: &HqActor,
         now: DateTime<Utc>,
     ) -> Result<Release> {
         let (release, numbers) =
             rules::releases::check(self.update_key.as_ref(), version, package, signature)?;
-        self.write(|c| sql::releases::insert(c, &release, numbers, package, by, now))?;
+        let audit = Audit::new(by, "release.publish", "release", release.version.as_str())
+            .detail(serde_json::json!({"sha256": release.sha256, "size": release.size}));
+        self.write(|c| {
+            sql::releases::insert(c, &release, numbers, package, &by.display_name, now)?;
+            sql::audit(c, &audit, now)
+        })?;
         Ok(release)
     }
 
@@ -305,13 +310,14 @@ impl HqStore for Hq {
         &self,
         branch: &str,
         ttl: chrono::Duration,
+        by: &HqActor,
         now: DateTime<Utc>,
     ) -> Result<String> {
-        self.rules(|tx| rules::devices::new_enrol_code(tx, branch, ttl, now))
+        self.rules(|tx| rules::devices::new_enrol_code(tx, branch, ttl, by, now))
     }
 
-    fn revoke_device(&self, device_id: &str, now: DateTime<Utc>) -> Result<()> {
-        self.rules(|tx| rules::devices::revoke(tx, device_id, now))
+    fn revoke_device(&self, device_id: &str, by: &HqActor, now: DateTime<Utc>) -> Result<()> {
+        self.rules(|tx| rules::devices::revoke(tx, device_id, by, now))
     }
 
     fn order_resync(&self, device_id: &str) -> Result<()> {
@@ -413,8 +419,14 @@ impl HqStore for Hq {
         self.read(|c| sql::admin::conflicts(c, open_only))
     }
 
-    fn resolve_conflict(&self, id: i64, how: Resolution, now: DateTime<Utc>) -> Result<()> {
-        self.rules(|tx| rules::hq::resolve_conflict(tx, id, how, now))
+    fn resolve_conflict(
+        &self,
+        id: i64,
+        how: Resolution,
+        by: &HqActor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.rules(|tx| rules::hq::resolve_conflict(tx, id, how, by, now))
     }
 
     fn publish_document(
@@ -422,9 +434,10 @@ impl HqStore for Hq {
         title: &str,
         body: &str,
         file: Option<(&[u8], &str)>,
+        by: &HqActor,
         now: DateTime<Utc>,
     ) -> Result<String> {
-        self.rules(|tx| rules::hq::publish_document(tx, title, body, file, now))
+        self.rules(|tx| rules::hq::publish_document(tx, title, body, file, by, now))
     }
 
     fn stats(&self) -> Result<HqStats> {
@@ -478,6 +491,7 @@ impl ConsoleStore for Hq {
         display_name: &str,
         password: &str,
         roles: &[ConsoleRole],
+        by: &HqActor,
         now: DateTime<Utc>,
     ) -> Result<ConsoleStaff> {
         let (username, display_name) = rules::staff::new_account(username, display_name, roles)?;
@@ -489,7 +503,14 @@ impl ConsoleStore for Hq {
                 return Err(HqError::BadRequest("username_taken"));
             }
             sql::console::insert_staff(c, &id, username, display_name, &roles_json, &hash, now)?;
-            sql::console::staff_by_id(c, &id)?.ok_or(HqError::NotFound("staff"))
+            let created = sql::console::staff_by_id(c, &id)?.ok_or(HqError::NotFound("staff"))?;
+            sql::audit(
+                c,
+                &Audit::new(by, "staff.create", "staff", id.as_str())
+                    .detail(serde_json::json!({"roles": created.roles})),
+                now,
+            )?;
+            Ok(created)
         })
     }
 
@@ -503,6 +524,7 @@ impl ConsoleStore for Hq {
         roles: Option<&[ConsoleRole]>,
         active: Option<bool>,
         password: Option<&str>,
+        by: &HqActor,
         now: DateTime<Utc>,
     ) -> Result<ConsoleStaff> {
         let hash = password.map(rules::staff::hash_password).transpose()?;
@@ -512,7 +534,17 @@ impl ConsoleStore for Hq {
             let (roles, active) = rules::staff::change(&current, roles, active, &others)?;
             let roles_json = rules::staff::roles_json(&roles)?;
             sql::console::update_staff(c, id, &roles_json, active, hash.as_deref(), now)?;
-            sql::console::staff_by_id(c, id)?.ok_or(HqError::NotFound("staff"))
+            let updated = sql::console::staff_by_id(c, id)?.ok_or(HqError::NotFound("staff"))?;
+            sql::audit(
+                c,
+                &Audit::new(by, "staff.update", "staff", id).detail(serde_json::json!({
+                    "roles": updated.roles,
+                    "active": updated.active,
+                    "password_changed": hash.is_some(),
+                })),
+                now,
+            )?;
+            Ok(updated)
         })
     }
 
@@ -534,6 +566,7 @@ impl ConsoleStore for Hq {
         let token = random_hex();
         let csrf = random_hex();
         let expires_at = now + ttl;
+        let by = staff.actor()?;
         self.write(|c| {
             sql::console::add_session(
                 c,
@@ -542,6 +575,11 @@ impl ConsoleStore for Hq {
                 &csrf,
                 now,
                 expires_at,
+            )?;
+            sql::audit(
+                c,
+                &Audit::new(&by, "sign_in", "staff", staff.id.as_str()),
+                now,
             )
         })?;
         Ok((
@@ -573,8 +611,20 @@ impl ConsoleStore for Hq {
         }))
     }
 
-    fn sign_out(&self, token: &str) -> Result<()> {
-        self.write(|c| sql::console::end_session(c, &sha_hex(token.as_bytes())))
+    fn sign_out(&self, token: &str, now: DateTime<Utc>) -> Result<()> {
+        let token_hash = sha_hex(token.as_bytes());
+        self.write(|c| {
+            // Whoever the session was (an unknown token ends nothing, and is not audited).
+            if let Some((staff, _, _)) = sql::console::session(c, &token_hash)? {
+                let by = staff.actor()?;
+                sql::audit(
+                    c,
+                    &Audit::new(&by, "sign_out", "staff", staff.id.as_str()),
+                    now,
+                )?;
+            }
+            sql::console::end_session(c, &token_hash)
+        })
     }
 
     fn signin_begin(&self, name: &str, address: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
@@ -593,16 +643,8 @@ impl ConsoleStore for Hq {
         self.write(|c| sql::console::signin_finish(c, name, address, outcome, now))
     }
 
-    fn audit(
-        &self,
-        staff: &ConsoleStaff,
-        action: &str,
-        entity: &str,
-        entity_id: &str,
-        detail: &Value,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        self.write(|c| sql::console::audit(c, staff, action, entity, entity_id, detail, now))
+    fn audit(&self, audit: &Audit, now: DateTime<Utc>) -> Result<()> {
+        self.write(|c| sql::audit(c, audit, now))
     }
 
     fn audit_log(&self, before: Option<i64>, limit: usize) -> Result<Vec<AuditRow>> {
@@ -646,9 +688,10 @@ impl ConsoleStore for Hq {
     fn upsert_branch_staff(
         &self,
         account: &sila_domain::staff::StaffAccount,
+        by: &HqActor,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.rules(|tx| rules::hq::upsert_branch_staff(tx, account, now))
+        self.rules(|tx| rules::hq::upsert_branch_staff(tx, account, by, now))
     }
 
     fn kb_documents(&self) -> Result<Vec<KbRow>> {

@@ -367,13 +367,7 @@ pub trait Tx {
         now: DateTime<Utc>,
     ) -> crate::Result<()>;
 
-    /// An HQ staff action, by record IDs only (never names or values).
-    fn audit(
-        &mut self,
-        staff_id: &str,
-        action: &str,
-        entity: &str,
-        entity_id: &str,
-        now: DateTime<Utc>,
-    ) -> crate::Result<()>;
+    /// What a person at HQ did, in the transaction of the change itself (both commit or
+    /// neither), by codes and record IDs only (never names or values).
+    fn audit(&mut self, audit: &crate::store::Audit, now: DateTime<Utc>) -> crate::Result<()>;
 }

@@ -203,9 +203,12 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 
 async fn enroll(store: &mut Store, hq: &Hq, url: &str) -> Result<()> {
     let branch = store.session().branch.clone();
-    let code = hq
-        .store
-        .create_enrol_code(&branch, chrono::Duration::hours(1), Utc::now())?;
+    let code = hq.store.create_enrol_code(
+        &branch,
+        chrono::Duration::hours(1),
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )?;
     sila_sync::enroll(store, url, &code, &opts())
         .await
         .map_err(|e| anyhow::anyhow!("enrol: {}", e.code()))?;
@@ -372,9 +375,12 @@ fn fleet_once(db: &BenchDb, templates: &[PathBuf], servers: usize) -> Result<(f6
         let url = format!("http://{}", hq.addrs[i % servers]);
         let mut store = copy_of(template, &dir)?;
         let branch = store.session().branch.clone();
-        let code = hq
-            .store
-            .create_enrol_code(&branch, chrono::Duration::hours(1), Utc::now())?;
+        let code = hq.store.create_enrol_code(
+            &branch,
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )?;
         let start = start.clone();
         // A device is a thread with a runtime of its own, as each laptop is a process.
         threads.push(std::thread::spawn(move || -> Result<(i64, usize)> {

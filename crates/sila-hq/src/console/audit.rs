@@ -1,15 +1,18 @@
-//! The audit of console actions: recording one, and the administrators' page that reads them.
+//! The audit: recording a read, and the administrators' page that reads every row. A change is
+//! audited by the store, in the change's own transaction (`storage::Tx::audit`), so the console
+//! never writes a change's row after the fact.
 
 use super::json::LimitQuery;
 use super::staff::{Admin, Staff};
 use super::{ApiResult, ConsoleStaff, ConsoleState, blocking};
+use crate::store::Audit;
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-/// Record a console action (after it succeeded). An audit that cannot be written fails the
-/// request: the action is done, but the person is told, and the log says why.
+/// Record a read that changes nothing (a whole file opened, an export), before its answer is
+/// sent: an audit that cannot be written fails the request, so nothing is shown unaudited.
 pub(crate) async fn audit(
     state: &ConsoleState,
     staff: &ConsoleStaff,
@@ -19,8 +22,14 @@ pub(crate) async fn audit(
     detail: Value,
 ) -> ApiResult<()> {
     let store = state.store.clone();
-    let staff = staff.clone();
-    blocking(move || store.audit(&staff, action, entity, &entity_id, &detail, Utc::now())).await
+    let by = staff.actor()?;
+    blocking(move || {
+        store.audit(
+            &Audit::new(&by, action, entity, entity_id).detail(detail),
+            Utc::now(),
+        )
+    })
+    .await
 }
 
 pub(crate) async fn log(

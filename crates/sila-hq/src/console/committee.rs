@@ -81,18 +81,7 @@ pub(crate) async fn decide(
     };
     let store = state.store.clone();
     let a = s.actor()?;
-    let cid = id.clone();
-    let note = body.note.clone();
-    let event = blocking(move || store.decide(&cid, t, &note, &a, Utc::now())).await?;
-    audit(
-        &state,
-        &s.staff,
-        "case.decide",
-        "case",
-        id,
-        json!({"transition": t.code()}),
-    )
-    .await?;
+    let event = blocking(move || store.decide(&id, t, &body.note, &a, Utc::now())).await?;
     Ok(Json(serde_json::to_value(event).map_err(HqError::from)?))
 }
 

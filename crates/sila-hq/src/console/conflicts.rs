@@ -3,7 +3,7 @@
 
 use super::json::ResolveBody;
 use super::staff::{Reviewer, ReviewerOrAdmin, Staff};
-use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use super::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::store::Resolution;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -55,15 +55,7 @@ pub(crate) async fn resolve(
         _ => return Err(ConsoleError::bad("bad_request")),
     };
     let store = state.store.clone();
-    blocking(move || store.resolve_conflict(id, how, Utc::now())).await?;
-    audit(
-        &state,
-        &s.staff,
-        "conflict.resolve",
-        "conflict",
-        id.to_string(),
-        json!({"take": body.take}),
-    )
-    .await?;
+    let by = s.actor()?;
+    blocking(move || store.resolve_conflict(id, how, &by, Utc::now())).await?;
     Ok(Json(json!({"ok": true})))
 }

@@ -50,8 +50,6 @@ pub(crate) async fn merge(
 ) -> ApiResult<Json<Value>> {
     let store = state.store.clone();
     let a = s.actor()?;
-    let (survivor, merged) = (body.survivor.clone(), body.merged.clone());
-    let fields: Vec<String> = body.fields.keys().cloned().collect();
     let id = blocking(move || {
         store.merge_duplicates(&body.survivor, &body.merged, &body.fields, &a, Utc::now())
     })
@@ -63,15 +61,6 @@ pub(crate) async fn merge(
             e
         }
     })?;
-    audit(
-        &state,
-        &s.staff,
-        "duplicates.merge",
-        "beneficiary",
-        survivor,
-        json!({"merge_id": id, "merged": merged, "fields": fields}),
-    )
-    .await?;
     Ok(Json(json!({"merge_id": id})))
 }
 
@@ -82,17 +71,7 @@ pub(crate) async fn not_same(
 ) -> ApiResult<Json<Value>> {
     let store = state.store.clone();
     let a = s.actor()?;
-    let (x, y) = (body.a.clone(), body.b.clone());
-    blocking(move || store.mark_not_same(&x, &y, &a, Utc::now())).await?;
-    audit(
-        &state,
-        &s.staff,
-        "duplicates.not_same",
-        "beneficiary",
-        body.a,
-        json!({"other": body.b}),
-    )
-    .await?;
+    blocking(move || store.mark_not_same(&body.a, &body.b, &a, Utc::now())).await?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -115,14 +94,5 @@ pub(crate) async fn undo(
     let store = state.store.clone();
     let a = s.actor()?;
     blocking(move || store.undo_merge(id, &a, Utc::now())).await?;
-    audit(
-        &state,
-        &s.staff,
-        "duplicates.undo_merge",
-        "merge",
-        id.to_string(),
-        json!({}),
-    )
-    .await?;
     Ok(Json(json!({"ok": true})))
 }

@@ -4,7 +4,7 @@
 use super::json::SignIn;
 use super::staff::{AnyRole, Staff, cookie_token, same_origin};
 use super::{
-    ApiResult, COOKIE, ConsoleError, ConsoleSession, ConsoleState, audit, blocking, busy, limiter,
+    ApiResult, COOKIE, ConsoleError, ConsoleSession, ConsoleState, blocking, busy, limiter,
 };
 use crate::store::HqError;
 use axum::Json;
@@ -122,15 +122,6 @@ pub(crate) async fn sign_in(
             return Err(e);
         }
     };
-    audit(
-        &state,
-        &session.staff,
-        "sign_in",
-        "staff",
-        session.staff.id.clone(),
-        json!({}),
-    )
-    .await?;
     tracing::info!(staff = %session.staff.id, "console sign-in");
     let mut res = Json(me_body(&session)).into_response();
     res.headers_mut().insert(
@@ -142,21 +133,12 @@ pub(crate) async fn sign_in(
 
 pub(crate) async fn sign_out(
     State(state): State<ConsoleState>,
-    session: Staff<AnyRole>,
+    _: Staff<AnyRole>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let token = cookie_token(&headers).unwrap_or_default();
     let store = state.store.clone();
-    blocking(move || store.sign_out(&token)).await?;
-    audit(
-        &state,
-        &session.staff,
-        "sign_out",
-        "staff",
-        session.staff.id.clone(),
-        json!({}),
-    )
-    .await?;
+    blocking(move || store.sign_out(&token, Utc::now())).await?;
     let mut res = Json(json!({"ok": true})).into_response();
     res.headers_mut()
         .insert(header::SET_COOKIE, session_cookie("", 0, &headers));

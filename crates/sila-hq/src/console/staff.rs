@@ -64,11 +64,7 @@ impl<R> std::ops::Deref for Staff<R> {
 impl<R> Staff<R> {
     /// The staff member as the rules core's actor (a decision, a merge, an edit carries it).
     pub(crate) fn actor(&self) -> Result<HqActor, HqError> {
-        let s = &self.session.staff;
-        Ok(HqActor {
-            staff_id: s.id.parse().map_err(|_| HqError::BadRequest("staff id"))?,
-            display_name: s.display_name.clone(),
-        })
+        self.session.staff.actor()
     }
 }
 

@@ -180,10 +180,6 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "branch_merge_id",
         ],
     ),
-    (
-        "hq_audit",
-        &["id", "at", "staff_id", "action", "entity", "entity_id"],
-    ),
     // Derived from beneficiaries in Rust (names need `arabic::name_tokens`), so no trigger of
     // the target makes it: copied like the rest.
     ("register_terms", &["term", "rid"]),
@@ -217,7 +213,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
         &["token_hash", "staff_id", "csrf", "created_at", "expires_at"],
     ),
     (
-        "console_audit",
+        "audit",
         &[
             "id",
             "at",
@@ -264,8 +260,7 @@ const IDENTITIES: &[(&str, &str)] = &[
     ("conflicts", "id"),
     ("lookups", "id"),
     ("merges", "id"),
-    ("hq_audit", "id"),
-    ("console_audit", "id"),
+    ("audit", "id"),
     ("backups", "id"),
 ];
 

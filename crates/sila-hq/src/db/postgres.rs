@@ -60,6 +60,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_hq_edits",
         include_str!("../../../../migrations/hq-postgres/0008_hq_edits.sql"),
     ),
+    (
+        "0009_audit",
+        include_str!("../../../../migrations/hq-postgres/0009_audit.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.

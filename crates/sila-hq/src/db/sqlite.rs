@@ -74,6 +74,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0014_hq_edits",
         include_str!("../../../../migrations/hq/0014_hq_edits.sql"),
     ),
+    (
+        "0015_audit",
+        include_str!("../../../../migrations/hq/0015_audit.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for HqError {

@@ -11,6 +11,7 @@
 //!   branch never enrols for another.
 
 use crate::storage::Tx;
+use crate::store::{Audit, HqActor};
 use crate::{HqError, Result};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -129,6 +130,7 @@ pub fn new_enrol_code(
     tx: &mut dyn Tx,
     branch: &str,
     ttl: chrono::Duration,
+    by: &HqActor,
     now: DateTime<Utc>,
 ) -> Result<String> {
     let branch = branch.trim();
@@ -147,12 +149,17 @@ pub fn new_enrol_code(
         now,
         now + ttl,
     )?;
+    tx.audit(
+        &Audit::new(by, "enrol_code.create", "branch", branch)
+            .detail(serde_json::json!({"ttl_hours": ttl.num_hours()})),
+        now,
+    )?;
     Ok(code)
 }
 
-pub fn revoke(tx: &mut dyn Tx, device_id: &str, now: DateTime<Utc>) -> Result<()> {
+pub fn revoke(tx: &mut dyn Tx, device_id: &str, by: &HqActor, now: DateTime<Utc>) -> Result<()> {
     if tx.revoke_device(device_id, now)? {
-        Ok(())
+        tx.audit(&Audit::new(by, "device.revoke", "device", device_id), now)
     } else {
         Err(HqError::NotFound("device"))
     }

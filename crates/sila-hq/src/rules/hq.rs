@@ -5,7 +5,7 @@
 
 use super::fields;
 use crate::storage::{HQ_ORIGIN, Kind, MergeRecord, Record, Tx};
-use crate::store::{HqActor, Resolution};
+use crate::store::{Audit, HqActor, Resolution};
 use crate::{HqError, Result};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -89,6 +89,11 @@ pub fn decide(
         sila_proto::kinds::CASE,
         case_id,
         HQ_ORIGIN,
+        now,
+    )?;
+    tx.audit(
+        &Audit::new(actor, "case.decide", "case", case_id)
+            .detail(json!({"transition": transition.code()})),
         now,
     )?;
     Ok(applied.event)
@@ -223,11 +228,11 @@ pub fn merge(
         },
         now,
     )?;
+    // The values chosen are named by field only, never shown.
+    let fields: Vec<&String> = chosen.keys().collect();
     tx.audit(
-        &actor.staff_id.to_string(),
-        "beneficiary.merge",
-        "merge",
-        &id.to_string(),
+        &Audit::new(actor, "duplicates.merge", "beneficiary", survivor)
+            .detail(json!({"merge_id": id, "merged": merged, "fields": fields})),
         now,
     )?;
     Ok(id)
@@ -267,10 +272,12 @@ pub fn undo_merge(
     )?;
     tx.set_merge_undone(merge_id, &actor.staff_id.to_string(), now)?;
     tx.audit(
-        &actor.staff_id.to_string(),
-        "beneficiary.unmerge",
-        "merge",
-        &merge_id.to_string(),
+        &Audit::new(
+            actor,
+            "duplicates.undo_merge",
+            "merge",
+            merge_id.to_string(),
+        ),
         now,
     )?;
     Ok(())
@@ -287,17 +294,14 @@ pub fn mark_not_same(
     if a == b {
         return Err(HqError::BadRequest("a record is the same as itself"));
     }
+    tx.audit(
+        &Audit::new(actor, "duplicates.not_same", "beneficiary", a).detail(json!({"other": b})),
+        now,
+    )?;
     let (a, b) = if a < b { (a, b) } else { (b, a) };
     load_any(tx, Kind::Beneficiary, a, "beneficiary")?;
     load_any(tx, Kind::Beneficiary, b, "beneficiary")?;
     tx.add_not_same(a, b, &actor.staff_id.to_string(), now)?;
-    tx.audit(
-        &actor.staff_id.to_string(),
-        "beneficiary.not_same",
-        "beneficiary",
-        &format!("{a}|{b}"),
-        now,
-    )?;
     Ok(())
 }
 
@@ -308,6 +312,7 @@ pub fn resolve_conflict(
     tx: &mut dyn Tx,
     id: i64,
     how: Resolution,
+    by: &HqActor,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let c = tx.conflict(id)?.ok_or(HqError::NotFound("conflict"))?;
@@ -352,6 +357,15 @@ pub fn resolve_conflict(
         HQ_ORIGIN,
         now,
     )?;
+    let take = match how {
+        Resolution::KeepHq => "hq",
+        Resolution::TakeBranch => "branch",
+    };
+    tx.audit(
+        &Audit::new(by, "conflict.resolve", "conflict", id.to_string())
+            .detail(json!({ "take": take })),
+        now,
+    )?;
     Ok(())
 }
 
@@ -361,6 +375,7 @@ pub fn publish_document(
     title: &str,
     body: &str,
     file: Option<(&[u8], &str)>,
+    by: &HqActor,
     now: DateTime<Utc>,
 ) -> Result<String> {
     if title.trim().is_empty() {
@@ -389,6 +404,7 @@ pub fn publish_document(
     for branch in tx.branch_names()? {
         tx.feed(&branch, sila_proto::kinds::KB, &id, HQ_ORIGIN, now)?;
     }
+    tx.audit(&Audit::new(by, "kb.publish", "kb", id.as_str()), now)?;
     Ok(id)
 }
 
@@ -397,6 +413,7 @@ pub fn publish_document(
 pub fn upsert_branch_staff(
     tx: &mut dyn Tx,
     account: &sila_domain::staff::StaffAccount,
+    by: &HqActor,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let username = account.username.trim();
@@ -425,6 +442,25 @@ pub fn upsert_branch_staff(
         return Err(HqError::NotFound("branch"));
     }
     let data = serde_json::to_value(account)?;
+    // The branch by the length of its name only, as the console always audited it.
+    tx.audit(
+        &Audit::new(
+            by,
+            if existing.is_some() {
+                "branch_staff.update"
+            } else {
+                "branch_staff.create"
+            },
+            "branch_staff",
+            id.as_str(),
+        )
+        .detail(json!({
+            "branch_len": account.branch.chars().count(),
+            "active": account.active,
+            "roles": account.roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
+        })),
+        now,
+    )?;
     match existing {
         Some(mut rec) => {
             if rec.data == data {

@@ -7,11 +7,11 @@
 
 use super::hq;
 use crate::storage::{Kind, Tx};
-use crate::store::HqActor;
+use crate::store::{Audit, HqActor};
 use crate::{HqError, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use sila_domain::beneficiary::{Beneficiary, PersonName};
 use sila_domain::catalog::Channel;
 use sila_domain::error::FieldError;
@@ -220,14 +220,20 @@ pub fn edit_person(
         .into_iter()
         .filter(|(k, v)| old.get(k) != Some(v))
         .collect();
-    if changes.is_empty() {
-        return Ok(Ok(rec.version));
-    }
-    let version = hq::edit_beneficiary(tx, id, &changes, now)?;
+    let version = if changes.is_empty() {
+        rec.version
+    } else {
+        hq::edit_beneficiary(tx, id, &changes, now)?
+    };
     if version != rec.version {
         let fields: Vec<String> = changes.keys().cloned().collect();
         tx.note_hq_edit(Kind::Beneficiary, id, version, staff, &fields, now)?;
     }
+    tx.audit(
+        &Audit::new(staff, "person.edit", "beneficiary", id)
+            .detail(json!({"field": field, "version": version})),
+        now,
+    )?;
     Ok(Ok(version))
 }
 

@@ -156,34 +156,9 @@ pub fn end_session(c: &mut dyn Conn, token_hash: &str) -> Result<()> {
 
 // ---- audit ----
 
-pub fn audit(
-    c: &mut dyn Conn,
-    staff: &ConsoleStaff,
-    action: &str,
-    entity: &str,
-    entity_id: &str,
-    detail: &Value,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    c.exec(
-        "INSERT INTO console_audit (at, staff_id, staff_name, action, entity, entity_id, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            now,
-            &staff.id,
-            &staff.display_name,
-            action,
-            entity,
-            entity_id,
-            serde_json::to_string(detail)?
-        ],
-    )?;
-    Ok(())
-}
-
 pub fn audit_log(c: &mut dyn Conn, before: Option<i64>, limit: usize) -> Result<Vec<AuditRow>> {
     c.query(
-        "SELECT id, at, staff_id, staff_name, action, entity, entity_id, detail FROM console_audit
+        "SELECT id, at, staff_id, staff_name, action, entity, entity_id, detail FROM audit
          WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
         params![before.unwrap_or(i64::MAX), limit.clamp(1, 500)],
     )?

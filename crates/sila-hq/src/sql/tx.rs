@@ -513,19 +513,8 @@ impl Tx for SqlTx<'_> {
         Ok(())
     }
 
-    fn audit(
-        &mut self,
-        staff_id: &str,
-        action: &str,
-        entity: &str,
-        entity_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        self.c.exec(
-            "INSERT INTO hq_audit (at, staff_id, action, entity, entity_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![now, staff_id, action, entity, entity_id],
-        )?;
-        Ok(())
+    fn audit(&mut self, audit: &crate::store::Audit, now: DateTime<Utc>) -> Result<()> {
+        super::audit(self.c, audit, now)
     }
 
     fn staff_username_taken(

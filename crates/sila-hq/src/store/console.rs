@@ -55,6 +55,17 @@ impl ConsoleStaff {
     pub fn has(&self, role: ConsoleRole) -> bool {
         self.roles.contains(&role)
     }
+
+    /// The account as the person acting at HQ (what a decision carries and the audit names).
+    pub fn actor(&self) -> Result<crate::store::HqActor> {
+        Ok(crate::store::HqActor {
+            staff_id: self
+                .id
+                .parse()
+                .map_err(|_| crate::HqError::BadRequest("staff id"))?,
+            display_name: self.display_name.clone(),
+        })
+    }
 }
 
 /// A signed-in session: who, and the token the page must echo on every change (CSRF).
@@ -256,6 +267,7 @@ pub trait ConsoleStore: Send + Sync {
         display_name: &str,
         password: &str,
         roles: &[ConsoleRole],
+        by: &crate::store::HqActor,
         now: DateTime<Utc>,
     ) -> Result<ConsoleStaff>;
     fn console_staff(&self) -> Result<Vec<ConsoleStaff>>;
@@ -265,6 +277,7 @@ pub trait ConsoleStore: Send + Sync {
         roles: Option<&[ConsoleRole]>,
         active: Option<bool>,
         password: Option<&str>,
+        by: &crate::store::HqActor,
         now: DateTime<Utc>,
     ) -> Result<ConsoleStaff>;
     /// Check a password; on success a new session (its token, returned once, and the session).
@@ -277,7 +290,8 @@ pub trait ConsoleStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(String, ConsoleSession)>;
     fn session(&self, token: &str, now: DateTime<Utc>) -> Result<Option<ConsoleSession>>;
-    fn sign_out(&self, token: &str) -> Result<()>;
+    /// End the session; audited as its staff member's `sign_out`.
+    fn sign_out(&self, token: &str, now: DateTime<Utc>) -> Result<()>;
     /// Reserve a sign-in attempt's place under the keys of its name and address
     /// (`rules::signin::name_key`, `address_key`), in rows every server on the database shares;
     /// false: the name or the address must wait.
@@ -292,15 +306,9 @@ pub trait ConsoleStore: Send + Sync {
     ) -> Result<()>;
 
     // ---- audit ----
-    fn audit(
-        &self,
-        staff: &ConsoleStaff,
-        action: &str,
-        entity: &str,
-        entity_id: &str,
-        detail: &serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> Result<()>;
+    /// Audit a read (a whole file opened, an export) that changes nothing: a change writes its
+    /// own row, in its own transaction, where it is made.
+    fn audit(&self, audit: &crate::store::Audit, now: DateTime<Utc>) -> Result<()>;
     fn audit_log(&self, before: Option<i64>, limit: usize) -> Result<Vec<AuditRow>>;
 
     // ---- committee ----
@@ -326,6 +334,7 @@ pub trait ConsoleStore: Send + Sync {
     fn upsert_branch_staff(
         &self,
         account: &sila_domain::staff::StaffAccount,
+        by: &crate::store::HqActor,
         now: DateTime<Utc>,
     ) -> Result<()>;
     fn kb_documents(&self) -> Result<Vec<KbRow>>;

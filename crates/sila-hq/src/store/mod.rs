@@ -53,10 +53,57 @@ pub struct ReleaseInfo {
 }
 
 /// A person acting at HQ (the committee, HQ staff), passed in by the console or the command line.
+/// Every change they make is audited under their ID and name, in the change's own transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HqActor {
     pub staff_id: StaffId,
     pub display_name: String,
+}
+
+impl HqActor {
+    /// Whoever runs `sila-hq` on the server itself (`decide`, `add-staff` …): no console account,
+    /// so the nil ID, and a name the audit page shows as such.
+    pub fn command_line() -> HqActor {
+        HqActor {
+            staff_id: StaffId(uuid::Uuid::nil()),
+            display_name: "سطر الأوامر".into(),
+        }
+    }
+}
+
+/// One row of the audit, written in the same transaction as what it records (see
+/// `storage::Tx::audit`): who, what (`case.decide`, `staff.create` …), on which record, and a
+/// detail of codes and IDs only (never a name, a national ID or a phone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audit<'a> {
+    pub by: &'a HqActor,
+    pub action: &'static str,
+    pub entity: &'static str,
+    pub entity_id: String,
+    pub detail: serde_json::Value,
+}
+
+impl<'a> Audit<'a> {
+    /// An action without detail.
+    pub fn new(
+        by: &'a HqActor,
+        action: &'static str,
+        entity: &'static str,
+        entity_id: impl Into<String>,
+    ) -> Self {
+        Audit {
+            by,
+            action,
+            entity,
+            entity_id: entity_id.into(),
+            detail: serde_json::json!({}),
+        }
+    }
+
+    pub fn detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = detail;
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -217,28 +264,31 @@ pub trait HqStore: ConsoleStore + RegisterStore + Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<()>;
     /// Publish a release: refused unless its signature verifies against HQ's update key, and
-    /// unless its version is new. `by` names who published it (a console account, "cli").
+    /// unless its version is new. Kept with `by`'s name, and audited.
     fn publish_release(
         &self,
         version: &str,
         package: &[u8],
         signature: &str,
-        by: &str,
+        by: &HqActor,
         now: DateTime<Utc>,
     ) -> Result<Release>;
     /// Every published release, newest first, with how many devices run each.
     fn releases(&self) -> Result<Vec<ReleaseInfo>>;
 
     // ---- administration (the command line, the console, tests) ----
+    // A change names who makes it (`by`, or the `actor` of a decision): its audit row is written
+    // in the change's own transaction.
 
     /// A one-time enrolment code for a branch, valid for `ttl`.
     fn create_enrol_code(
         &self,
         branch: &str,
         ttl: chrono::Duration,
+        by: &HqActor,
         now: DateTime<Utc>,
     ) -> Result<String>;
-    fn revoke_device(&self, device_id: &str, now: DateTime<Utc>) -> Result<()>;
+    fn revoke_device(&self, device_id: &str, by: &HqActor, now: DateTime<Utc>) -> Result<()>;
     fn order_resync(&self, device_id: &str) -> Result<()>;
     fn devices(&self) -> Result<Vec<DeviceInfo>>;
     /// A committee decision (or another HQ transition) on a case; it reaches the branch by the feed.
@@ -282,13 +332,20 @@ pub trait HqStore: ConsoleStore + RegisterStore + Send + Sync + 'static {
     /// The latest merges, newest first.
     fn merges(&self, limit: usize) -> Result<Vec<MergeRow>>;
     fn conflicts(&self, open_only: bool) -> Result<Vec<ConflictRow>>;
-    fn resolve_conflict(&self, id: i64, how: Resolution, now: DateTime<Utc>) -> Result<()>;
+    fn resolve_conflict(
+        &self,
+        id: i64,
+        how: Resolution,
+        by: &HqActor,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     /// Publish a knowledge-base document to every branch. Returns its ID.
     fn publish_document(
         &self,
         title: &str,
         body: &str,
         file: Option<(&[u8], &str)>,
+        by: &HqActor,
         now: DateTime<Utc>,
     ) -> Result<String>;
     fn stats(&self) -> Result<HqStats>;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sila_hq::console::{ConsoleRole, ConsoleStore};
 use sila_hq::db::Dialect;
 use sila_hq::store::console::{CommitteeFilter, DashFilter, Promise};
-use sila_hq::store::{HqError, HqStore};
+use sila_hq::store::{Audit, HqActor, HqError, HqStore};
 use sila_hq::{Hq, params};
 use std::sync::Arc;
 
@@ -33,7 +33,14 @@ fn open() -> (tempfile::TempDir, Arc<Hq>, Raw) {
 fn passwords_are_argon2id_and_a_wrong_name_or_password_is_the_same_refusal() {
     let (_d, hq, raw) = open();
     let s = hq
-        .add_console_staff("Noura", "نورة", PW, &[ConsoleRole::Admin], now())
+        .add_console_staff(
+            "Noura",
+            "نورة",
+            PW,
+            &[ConsoleRole::Admin],
+            &sila_hq::HqActor::command_line(),
+            now(),
+        )
         .unwrap();
     let hash = raw.text("SELECT password_hash FROM console_staff", params![]);
     assert!(hash.starts_with("$argon2id$"), "{}", &hash[..10]);
@@ -62,14 +69,28 @@ fn passwords_are_argon2id_and_a_wrong_name_or_password_is_the_same_refusal() {
             .is_none(),
         "expired"
     );
-    hq.sign_out(&token).unwrap();
+    hq.sign_out(&token, chrono::Utc::now()).unwrap();
     assert!(hq.session(&token, now()).unwrap().is_none());
     assert!(matches!(
-        hq.add_console_staff("noura", "", PW, &[ConsoleRole::Admin], now()),
+        hq.add_console_staff(
+            "noura",
+            "",
+            PW,
+            &[ConsoleRole::Admin],
+            &sila_hq::HqActor::command_line(),
+            now()
+        ),
         Err(HqError::BadRequest("username_taken"))
     ));
     assert!(matches!(
-        hq.add_console_staff("short", "", "short", &[ConsoleRole::Admin], now()),
+        hq.add_console_staff(
+            "short",
+            "",
+            "short",
+            &[ConsoleRole::Admin],
+            &sila_hq::HqActor::command_line(),
+            now()
+        ),
         Err(HqError::BadRequest("password_too_short"))
     ));
 }
@@ -78,24 +99,59 @@ fn passwords_are_argon2id_and_a_wrong_name_or_password_is_the_same_refusal() {
 fn the_last_administrator_stays_and_disabling_ends_sessions() {
     let (_d, hq, _raw) = open();
     let admin = hq
-        .add_console_staff("admin", "", PW, &[ConsoleRole::Admin], now())
+        .add_console_staff(
+            "admin",
+            "",
+            PW,
+            &[ConsoleRole::Admin],
+            &sila_hq::HqActor::command_line(),
+            now(),
+        )
         .unwrap();
     let reviewer = hq
-        .add_console_staff("rev", "", PW, &[ConsoleRole::Reviewer], now())
+        .add_console_staff(
+            "rev",
+            "",
+            PW,
+            &[ConsoleRole::Reviewer],
+            &sila_hq::HqActor::command_line(),
+            now(),
+        )
         .unwrap();
     assert!(matches!(
-        hq.set_console_staff(&admin.id, None, Some(false), None, now()),
+        hq.set_console_staff(
+            &admin.id,
+            None,
+            Some(false),
+            None,
+            &sila_hq::HqActor::command_line(),
+            now()
+        ),
         Err(HqError::BadRequest("last_admin"))
     ));
     assert!(matches!(
-        hq.set_console_staff(&admin.id, Some(&[ConsoleRole::Reviewer]), None, None, now()),
+        hq.set_console_staff(
+            &admin.id,
+            Some(&[ConsoleRole::Reviewer]),
+            None,
+            None,
+            &sila_hq::HqActor::command_line(),
+            now()
+        ),
         Err(HqError::BadRequest("last_admin"))
     ));
     let (token, _) = hq
         .sign_in("rev", PW, chrono::Duration::hours(1), now())
         .unwrap();
-    hq.set_console_staff(&reviewer.id, None, Some(false), None, now())
-        .unwrap();
+    hq.set_console_staff(
+        &reviewer.id,
+        None,
+        Some(false),
+        None,
+        &sila_hq::HqActor::command_line(),
+        now(),
+    )
+    .unwrap();
     assert!(hq.session(&token, now()).unwrap().is_none());
     assert!(matches!(
         hq.sign_in("rev", PW, chrono::Duration::hours(1), now()),
@@ -107,16 +163,183 @@ fn the_last_administrator_stays_and_disabling_ends_sessions() {
 fn the_audit_trail_refuses_changes() {
     let (_d, hq, raw) = open();
     let s = hq
-        .add_console_staff("admin", "", PW, &[ConsoleRole::Admin], now())
+        .add_console_staff(
+            "admin",
+            "",
+            PW,
+            &[ConsoleRole::Admin],
+            &sila_hq::HqActor::command_line(),
+            now(),
+        )
         .unwrap();
-    hq.audit(&s, "case.view", "case", "c1", &json!({}), now())
-        .unwrap();
-    assert_eq!(hq.audit_log(None, 10).unwrap().len(), 1);
+    hq.audit(
+        &Audit::new(&s.actor().unwrap(), "case.view", "case", "c1"),
+        now(),
+    )
+    .unwrap();
+    let rows = hq.audit_log(None, 10).unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["case.view", "staff.create"]);
+    assert_eq!(rows[1].staff_name, "سطر الأوامر");
     assert!(
-        raw.execute("UPDATE console_audit SET action = 'x'", params![])
+        raw.execute("UPDATE audit SET action = 'x'", params![])
             .is_err()
     );
-    assert!(raw.execute("DELETE FROM console_audit", params![]).is_err());
+    assert!(raw.execute("DELETE FROM audit", params![]).is_err());
+}
+
+/// A change and its audit row are one transaction: when the row cannot be written, the change
+/// is not made either (the console used to write the row after the change had committed, so a
+/// failure or a crash between the two left a change nobody audited), and a change refused
+/// after its row was written leaves neither.
+#[test]
+fn a_change_and_its_audit_row_commit_together() {
+    let (_d, hq, raw) = open();
+    let by = HqActor {
+        staff_id: sila_domain::ids::StaffId::new_v7(),
+        display_name: "مدير النظام".into(),
+    };
+    let audited = |action: &str| {
+        raw.i64(
+            "SELECT count(*) FROM audit WHERE action = ?1",
+            params![action],
+        )
+    };
+    // The audit refuses one action: a stand-in for the row failing to be written.
+    match raw.dialect() {
+        Dialect::Sqlite => raw.execute(
+            "CREATE TRIGGER refuse_kb_audit BEFORE INSERT ON audit WHEN NEW.action = 'kb.publish'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            params![],
+        ),
+        Dialect::Postgres => raw
+            .execute(
+                "CREATE FUNCTION refuse_kb_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN
+                     IF NEW.action = 'kb.publish' THEN RAISE EXCEPTION 'refused'; END IF;
+                     RETURN NEW;
+                 END $$",
+                params![],
+            )
+            .and_then(|_| {
+                raw.execute(
+                    "CREATE TRIGGER refuse_kb_audit BEFORE INSERT ON audit
+                     FOR EACH ROW EXECUTE FUNCTION refuse_kb_audit()",
+                    params![],
+                )
+            }),
+    }
+    .unwrap();
+    assert!(
+        hq.publish_document("دليل الاستقبال", "نص", None, &by, now())
+            .is_err()
+    );
+    assert!(
+        hq.kb_documents().unwrap().is_empty(),
+        "no audit, no document"
+    );
+    assert_eq!(audited("kb.publish"), 0);
+
+    // "Not the same person" writes its row first, then finds no such person: neither stays.
+    assert!(matches!(
+        hq.mark_not_same("no-such-a", "no-such-b", &by, now()),
+        Err(HqError::NotFound(_))
+    ));
+    assert_eq!(audited("duplicates.not_same"), 0);
+
+    // A change that goes through has its row, with who made it and codes only.
+    hq.create_enrol_code("الأفلاج", chrono::Duration::hours(24), &by, now())
+        .unwrap();
+    let rows = hq.audit_log(None, 10).unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(
+        (
+            row.action.as_str(),
+            row.entity.as_str(),
+            row.staff_name.as_str()
+        ),
+        ("enrol_code.create", "branch", "مدير النظام")
+    );
+    assert_eq!(row.staff_id, by.staff_id.to_string());
+    assert_eq!(row.detail, json!({"ttl_hours": 24}));
+}
+
+/// Migration hq/0015 (hq-postgres/0009) moves the rows of the two audits HQ had into the one, in
+/// the order they were written; a row of the rules' `hq_audit` gets its staff member's name and
+/// says where it came from.
+#[test]
+fn the_two_old_audits_become_one_in_the_order_they_were_written() {
+    let (_d, hq, raw) = open();
+    let staff = hq
+        .add_console_staff(
+            "noura",
+            "نورة",
+            PW,
+            &[ConsoleRole::Reviewer],
+            &HqActor::command_line(),
+            now(),
+        )
+        .unwrap();
+    // Back to the store as it was before the migration: the two old tables, and no `audit`.
+    let (undo, migration) = match raw.dialect() {
+        Dialect::Sqlite => (
+            "DROP TABLE audit;",
+            sila_hq::db::sqlite::MIGRATIONS
+                .iter()
+                .find(|(n, _)| *n == "0015_audit"),
+        ),
+        Dialect::Postgres => (
+            "DROP TABLE audit; DROP FUNCTION audit_append_only();
+             CREATE FUNCTION console_audit_append_only() RETURNS trigger LANGUAGE plpgsql
+                 AS $$ BEGIN RAISE EXCEPTION 'append-only'; END $$;",
+            sila_hq::db::postgres::MIGRATIONS
+                .iter()
+                .find(|(n, _)| *n == "0009_audit"),
+        ),
+    };
+    let old = format!(
+        "{undo}
+         CREATE TABLE console_audit (id BIGINT PRIMARY KEY, at TEXT NOT NULL,
+             staff_id TEXT NOT NULL, staff_name TEXT NOT NULL, action TEXT NOT NULL,
+             entity TEXT NOT NULL, entity_id TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '{{}}');
+         CREATE TABLE hq_audit (id BIGINT PRIMARY KEY, at TEXT NOT NULL, staff_id TEXT NOT NULL,
+             action TEXT NOT NULL, entity TEXT NOT NULL, entity_id TEXT NOT NULL);
+         INSERT INTO console_audit VALUES
+             (1, '2026-03-10T08:00:00Z', '{id}', 'نورة', 'sign_in', 'staff', '{id}', '{{}}'),
+             (2, '2026-03-10T09:00:00Z', '{id}', 'نورة', 'duplicates.merge', 'beneficiary', 'b1',
+              '{{\"merge_id\":1}}');
+         INSERT INTO hq_audit VALUES
+             (1, '2026-03-10T07:00:00Z', '{id}', 'beneficiary.not_same', 'beneficiary', 'a|b'),
+             (2, '2026-03-10T09:00:00Z', '{id}', 'beneficiary.merge', 'merge', '1');",
+        id = staff.id
+    );
+    let migration = migration.expect("the audit's migration").1;
+    sila_hq::db::run(&**hq.engine(), sila_hq::db::Mode::Write, |c| {
+        c.batch(&old)?;
+        c.batch(migration)
+    })
+    .unwrap();
+    let rows = raw.rows(
+        "SELECT action, staff_name, detail FROM audit ORDER BY id",
+        params![],
+    );
+    let rows: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r.text(0).unwrap(), r.text(1).unwrap(), r.text(2).unwrap()))
+        .collect();
+    let from_rules = r#"{"from":"hq_audit"}"#.to_owned();
+    let row = |a: &str, d: &str| (a.to_owned(), "نورة".to_owned(), d.to_owned());
+    assert_eq!(
+        rows,
+        [
+            row("beneficiary.not_same", &from_rules),
+            row("sign_in", "{}"),
+            row("duplicates.merge", r#"{"merge_id":1}"#),
+            row("beneficiary.merge", &from_rules),
+        ]
+    );
+    assert!(raw.execute("DELETE FROM audit", params![]).is_err());
 }
 
 fn committee_seed(raw: &Raw) {
@@ -490,7 +713,12 @@ fn a_branch_account_made_at_hq_goes_down_the_feed_to_that_branch_only() {
     let (_d, hq, _raw) = open();
     let enrol = |branch: &str| {
         let code = hq
-            .create_enrol_code(branch, chrono::Duration::hours(1), now())
+            .create_enrol_code(
+                branch,
+                chrono::Duration::hours(1),
+                &sila_hq::HqActor::command_line(),
+                now(),
+            )
             .unwrap();
         let r = hq
             .enroll(
@@ -514,10 +742,12 @@ fn a_branch_account_made_at_hq_goes_down_the_feed_to_that_branch_only() {
         branch: "الأفلاج".into(),
         active: true,
     };
-    hq.upsert_branch_staff(&account, now()).unwrap();
+    hq.upsert_branch_staff(&account, &sila_hq::HqActor::command_line(), now())
+        .unwrap();
     let mut disabled = account.clone();
     disabled.active = false;
-    hq.upsert_branch_staff(&disabled, now()).unwrap();
+    hq.upsert_branch_staff(&disabled, &sila_hq::HqActor::command_line(), now())
+        .unwrap();
     let pulled = hq.pull(&afl, 0, 100, 0, None).unwrap();
     // The account as it stands now, once (both changes fell in one page).
     let staff: Vec<Value> = pulled
@@ -540,13 +770,13 @@ fn a_branch_account_made_at_hq_goes_down_the_feed_to_that_branch_only() {
     let mut elsewhere = account.clone();
     elsewhere.branch = "مروان".into();
     assert!(matches!(
-        hq.upsert_branch_staff(&elsewhere, now()),
+        hq.upsert_branch_staff(&elsewhere, &sila_hq::HqActor::command_line(), now()),
         Err(HqError::BadRequest("other_branch"))
     ));
     let mut clash = account.clone();
     clash.id = sila_domain::ids::StaffId::new_v7();
     assert!(matches!(
-        hq.upsert_branch_staff(&clash, now()),
+        hq.upsert_branch_staff(&clash, &sila_hq::HqActor::command_line(), now()),
         Err(HqError::BadRequest("username_taken"))
     ));
 }
@@ -675,8 +905,15 @@ impl Client {
 #[tokio::test]
 async fn sign_in_sets_a_strict_http_only_cookie_and_changes_need_the_csrf_token() {
     let s = Server::start().await;
-    s.hq.add_console_staff("admin", "المدير", PW, &[ConsoleRole::Admin], Utc::now())
-        .unwrap();
+    s.hq.add_console_staff(
+        "admin",
+        "المدير",
+        PW,
+        &[ConsoleRole::Admin],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     let http = reqwest::Client::new();
     let r = http
         .post(format!("{}/console/api/sign-in", s.url))
@@ -755,10 +992,12 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_changes_need_the_csrf_token(
     assert_eq!(c.get("/me").await.0.as_u16(), 401);
     let actions: Vec<String> = s
         .raw
-        .texts("SELECT action FROM console_audit ORDER BY id", params![]);
+        .texts("SELECT action FROM audit ORDER BY id", params![]);
     assert_eq!(
         actions,
         [
+            // The account the test made (as the command line does).
+            "staff.create",
             "sign_in",
             "sign_in",
             "enrol_code.create",
@@ -771,10 +1010,24 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_changes_need_the_csrf_token(
 #[tokio::test]
 async fn wrong_passwords_are_rate_limited_per_name_and_roles_are_enforced() {
     let s = Server::start().await;
-    s.hq.add_console_staff("admin", "", PW, &[ConsoleRole::Admin], Utc::now())
-        .unwrap();
-    s.hq.add_console_staff("rev", "", PW, &[ConsoleRole::Reviewer], Utc::now())
-        .unwrap();
+    s.hq.add_console_staff(
+        "admin",
+        "",
+        PW,
+        &[ConsoleRole::Admin],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
+    s.hq.add_console_staff(
+        "rev",
+        "",
+        PW,
+        &[ConsoleRole::Reviewer],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     for _ in 0..5 {
         let (st, body, _) = Client::sign_in(&s.url, "admin", "wrong-password").await;
         assert_eq!(
@@ -811,8 +1064,15 @@ async fn wrong_passwords_are_rate_limited_per_name_and_roles_are_enforced() {
 #[tokio::test]
 async fn one_address_guessing_many_names_is_rate_limited() {
     let s = Server::start().await;
-    s.hq.add_console_staff("rev", "", PW, &[ConsoleRole::Reviewer], Utc::now())
-        .unwrap();
+    s.hq.add_console_staff(
+        "rev",
+        "",
+        PW,
+        &[ConsoleRole::Reviewer],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     // Four wrong passwords for each of five names: under the per-name limit every time, but all
     // from this test's address.
     for i in 0..20 {
@@ -834,8 +1094,15 @@ async fn one_address_guessing_many_names_is_rate_limited() {
 #[tokio::test]
 async fn exports_are_csv_with_bom_and_formula_guards_or_xlsx() {
     let s = Server::start().await;
-    s.hq.add_console_staff("c", "", PW, &[ConsoleRole::Committee], Utc::now())
-        .unwrap();
+    s.hq.add_console_staff(
+        "c",
+        "",
+        PW,
+        &[ConsoleRole::Committee],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     let today = Utc::now().date_naive();
     seed::case(
         &s.raw,
@@ -880,7 +1147,7 @@ async fn exports_are_csv_with_bom_and_formula_guards_or_xlsx() {
         .unwrap();
     assert_eq!(&r.bytes().await.unwrap()[..2], b"PK");
     let audited: i64 = s.raw.i64(
-        "SELECT count(*) FROM console_audit WHERE action = 'export'",
+        "SELECT count(*) FROM audit WHERE action = 'export'",
         params![],
     );
     assert_eq!(audited, 2);
@@ -923,11 +1190,23 @@ async fn the_console_page_is_served_or_says_it_was_not_built() {
 async fn knowledge_base_documents_are_checked_by_their_bytes_and_go_to_every_branch() {
     use base64::Engine;
     let s = Server::start().await;
-    s.hq.add_console_staff("admin", "", PW, &[ConsoleRole::Admin], Utc::now())
-        .unwrap();
+    s.hq.add_console_staff(
+        "admin",
+        "",
+        PW,
+        &[ConsoleRole::Admin],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     for branch in ["الأفلاج", "مروان"] {
-        s.hq.create_enrol_code(branch, chrono::Duration::hours(1), Utc::now())
-            .unwrap();
+        s.hq.create_enrol_code(
+            branch,
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
+        .unwrap();
     }
     let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
     let c = c.unwrap();
@@ -966,11 +1245,23 @@ async fn knowledge_base_documents_are_checked_by_their_bytes_and_go_to_every_bra
 #[tokio::test]
 async fn an_administrator_revokes_a_device_and_its_credential_stops_working() {
     let s = Server::start().await;
-    s.hq.add_console_staff("admin", "", PW, &[ConsoleRole::Admin], Utc::now())
-        .unwrap();
+    s.hq.add_console_staff(
+        "admin",
+        "",
+        PW,
+        &[ConsoleRole::Admin],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     let code =
-        s.hq.create_enrol_code("الأفلاج", chrono::Duration::hours(1), Utc::now())
-            .unwrap();
+        s.hq.create_enrol_code(
+            "الأفلاج",
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
+        .unwrap();
     let enrolled =
         s.hq.enroll(
             &sila_proto::EnrollRequest {

@@ -25,8 +25,15 @@ async fn sign_in_status(url: &str, user: &str, password: &str) -> (u16, Option<S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_wrong_passwords_are_not_all_checked() {
     let s = Server::start().await;
-    s.hq.add_console_staff("admin", "", PW, &[ConsoleRole::Admin], Utc::now())
-        .unwrap();
+    s.hq.add_console_staff(
+        "admin",
+        "",
+        PW,
+        &[ConsoleRole::Admin],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     // Eighty wrong passwords for one account at once: the limiter reserves each attempt's place
     // before its password is checked, so only the free tries are evaluated.
     let race = |name: fn(usize) -> String| {
@@ -68,8 +75,15 @@ async fn parallel_wrong_passwords_are_not_all_checked() {
 async fn a_guesser_behind_the_proxy_does_not_lock_out_the_people_behind_it() {
     // Behind a TLS proxy every browser has the proxy's address; here, everyone is 127.0.0.1.
     let s = Server::start().await;
-    s.hq.add_console_staff("noura", "", PW, &[ConsoleRole::Admin], Utc::now())
-        .unwrap();
+    s.hq.add_console_staff(
+        "noura",
+        "",
+        PW,
+        &[ConsoleRole::Admin],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     assert_eq!(sign_in_status(&s.url, "noura", PW).await.0, 200);
     // Someone guesses sixty names, once each, from the same address: past the address's free
     // tries, and past the old global limit of fifty failures a minute.
@@ -97,7 +111,14 @@ async fn attempts_split_across_two_servers_on_one_database_still_lock_out() {
     let second = Server::start_on(&first.db).await;
     first
         .hq
-        .add_console_staff("amal", "", PW, &[ConsoleRole::Admin], Utc::now())
+        .add_console_staff(
+            "amal",
+            "",
+            PW,
+            &[ConsoleRole::Admin],
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
         .unwrap();
     let url = |i: i64| {
         if i % 2 == 0 {
@@ -142,8 +163,15 @@ async fn attempts_split_across_two_servers_on_one_database_still_lock_out() {
 #[tokio::test]
 async fn over_long_names_and_bodies_are_refused_unread() {
     let s = Server::start().await;
-    s.hq.add_console_staff("admin", "", PW, &[ConsoleRole::Admin], Utc::now())
-        .unwrap();
+    s.hq.add_console_staff(
+        "admin",
+        "",
+        PW,
+        &[ConsoleRole::Admin],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     let long = "ن".repeat(65);
     for _ in 0..ADDRESS_FREE + 5 {
         assert_eq!(
@@ -201,7 +229,12 @@ fn device_http() -> reqwest::Client {
 /// An enrolled device's credential (through the store, as an administrator's code would).
 fn enrolled(hq: &Hq, branch: &str) -> (String, String, String) {
     let code = hq
-        .create_enrol_code(branch, chrono::Duration::hours(1), Utc::now())
+        .create_enrol_code(
+            branch,
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
         .unwrap();
     let device = sila_domain::ids::DeviceId::new_v7().to_string();
     let r = hq
@@ -222,8 +255,13 @@ async fn a_used_enrolment_code_yields_nothing() {
     let s = Server::start().await;
     let http = device_http();
     let code =
-        s.hq.create_enrol_code("الأفلاج", chrono::Duration::hours(1), Utc::now())
-            .unwrap();
+        s.hq.create_enrol_code(
+            "الأفلاج",
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
+        .unwrap();
     let device = sila_domain::ids::DeviceId::new_v7().to_string();
     let enrol = || {
         http.post(format!("{}/v1/enroll", s.url))
@@ -279,7 +317,12 @@ fn an_enrolment_code_is_spent_by_its_credentials_first_use() {
         branch: "الأفلاج".into(),
     };
     let code = hq
-        .create_enrol_code("الأفلاج", chrono::Duration::hours(1), t0)
+        .create_enrol_code(
+            "الأفلاج",
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            t0,
+        )
         .unwrap();
     let first = hq.enroll(&req(&code, &device), t0).unwrap();
     assert_eq!(
@@ -310,7 +353,12 @@ fn an_enrolment_code_is_spent_by_its_credentials_first_use() {
     // The device lost its credential and is given a new code: a new credential, unused, so a
     // repeat of that enrolment works until the device uses it.
     let code2 = hq
-        .create_enrol_code("الأفلاج", chrono::Duration::hours(1), t0)
+        .create_enrol_code(
+            "الأفلاج",
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            t0,
+        )
         .unwrap();
     let second = hq.enroll(&req(&code2, &device), t0).unwrap();
     assert_ne!(second.token, first.token);
@@ -338,8 +386,14 @@ async fn download_and_upload_offsets_outside_a_file_are_bad_requests() {
     let s = Server::start().await;
     let (_, _, token) = enrolled(&s.hq, "الأفلاج");
     let png = sila_store::demo::PNG_1X1;
-    s.hq.publish_document("دليل", "", Some((png, "image/png")), Utc::now())
-        .unwrap();
+    s.hq.publish_document(
+        "دليل",
+        "",
+        Some((png, "image/png")),
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(png));
     let http = device_http();
     let get = |offset: String| {
@@ -378,11 +432,24 @@ async fn download_and_upload_offsets_outside_a_file_are_bad_requests() {
 #[tokio::test]
 async fn an_attachment_keeps_its_sandbox_policy() {
     let s = Server::start().await;
-    s.hq.add_console_staff("admin", "", PW, &[ConsoleRole::Admin], Utc::now())
-        .unwrap();
+    s.hq.add_console_staff(
+        "admin",
+        "",
+        PW,
+        &[ConsoleRole::Admin],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     let png = sila_store::demo::PNG_1X1;
-    s.hq.publish_document("دليل", "", Some((png, "image/png")), Utc::now())
-        .unwrap();
+    s.hq.publish_document(
+        "دليل",
+        "",
+        Some((png, "image/png")),
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(png));
     let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
     let c = c.unwrap();
@@ -411,10 +478,22 @@ async fn an_attachment_keeps_its_sandbox_policy() {
 #[tokio::test]
 async fn a_branch_account_never_gets_an_hq_role_at_hq() {
     let s = Server::start().await;
-    s.hq.add_console_staff("admin", "", PW, &[ConsoleRole::Admin], Utc::now())
-        .unwrap();
-    s.hq.create_enrol_code("الأفلاج", chrono::Duration::hours(1), Utc::now())
-        .unwrap();
+    s.hq.add_console_staff(
+        "admin",
+        "",
+        PW,
+        &[ConsoleRole::Admin],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
+    s.hq.create_enrol_code(
+        "الأفلاج",
+        chrono::Duration::hours(1),
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
     let c = c.unwrap();
     for roles in [json!(["committee"]), json!(["researcher", "hq_staff"])] {
@@ -449,7 +528,7 @@ async fn a_branch_account_never_gets_an_hq_role_at_hq() {
         active: true,
     };
     assert!(matches!(
-        s.hq.upsert_branch_staff(&account, Utc::now()),
+        s.hq.upsert_branch_staff(&account, &sila_hq::HqActor::command_line(), Utc::now()),
         Err(HqError::BadRequest("hq_role"))
     ));
 }

@@ -52,7 +52,12 @@ struct Laptop {
 impl Laptop {
     fn enrol(hq: &Hq, branch: &str) -> Laptop {
         let code = hq
-            .create_enrol_code(branch, Duration::hours(1), now())
+            .create_enrol_code(
+                branch,
+                Duration::hours(1),
+                &sila_hq::HqActor::command_line(),
+                now(),
+            )
             .unwrap();
         let r = hq
             .enroll(

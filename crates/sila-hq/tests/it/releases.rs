@@ -28,7 +28,12 @@ fn keyed(hq: Hq) -> Hq {
 
 fn device(hq: &Hq, branch: &str) -> (Device, String) {
     let code = hq
-        .create_enrol_code(branch, chrono::Duration::hours(1), Utc::now())
+        .create_enrol_code(
+            branch,
+            chrono::Duration::hours(1),
+            &sila_hq::HqActor::command_line(),
+            Utc::now(),
+        )
         .unwrap();
     let id = sila_domain::ids::DeviceId::new_v7().to_string();
     let r = hq
@@ -53,15 +58,33 @@ async fn only_a_package_signed_with_the_update_key_is_published() {
     let mut tampered = package();
     tampered[200_000] ^= 0x40;
     assert_eq!(
-        code(s.hq.publish_release("0.2.0", &tampered, SIG, "cli", now)),
+        code(s.hq.publish_release(
+            "0.2.0",
+            &tampered,
+            SIG,
+            &sila_hq::HqActor::command_line(),
+            now
+        )),
         "update_bad_signature"
     );
     assert_eq!(
-        code(s.hq.publish_release("0.2.0", &package(), "garbage", "cli", now)),
+        code(s.hq.publish_release(
+            "0.2.0",
+            &package(),
+            "garbage",
+            &sila_hq::HqActor::command_line(),
+            now
+        )),
         "update_bad_signature_format"
     );
     assert_eq!(
-        code(s.hq.publish_release("0.2", &package(), SIG, "cli", now)),
+        code(s.hq.publish_release(
+            "0.2",
+            &package(),
+            SIG,
+            &sila_hq::HqActor::command_line(),
+            now
+        )),
         "update_bad_version"
     );
     assert!(
@@ -69,11 +92,23 @@ async fn only_a_package_signed_with_the_update_key_is_published() {
         "nothing refused was stored"
     );
     let r =
-        s.hq.publish_release("0.2.0", &package(), SIG, "cli", now)
-            .unwrap();
+        s.hq.publish_release(
+            "0.2.0",
+            &package(),
+            SIG,
+            &sila_hq::HqActor::command_line(),
+            now,
+        )
+        .unwrap();
     assert_eq!(r.size, 300_000);
     assert_eq!(
-        code(s.hq.publish_release("0.2.0", &package(), SIG, "cli", now)),
+        code(s.hq.publish_release(
+            "0.2.0",
+            &package(),
+            SIG,
+            &sila_hq::HqActor::command_line(),
+            now
+        )),
         "release_exists"
     );
     // Signed by another key than HQ's, or no key configured: refused.
@@ -83,12 +118,24 @@ async fn only_a_package_signed_with_the_update_key_is_published() {
         .unwrap()
         .with_update_key(UpdateKey::decode(OTHER).unwrap());
     assert_eq!(
-        code(other.publish_release("0.2.0", &package(), SIG, "cli", now)),
+        code(other.publish_release(
+            "0.2.0",
+            &package(),
+            SIG,
+            &sila_hq::HqActor::command_line(),
+            now
+        )),
         "update_bad_signature"
     );
     let none = Hq::open(&db).unwrap();
     assert_eq!(
-        code(none.publish_release("0.2.0", &package(), SIG, "cli", now)),
+        code(none.publish_release(
+            "0.2.0",
+            &package(),
+            SIG,
+            &sila_hq::HqActor::command_line(),
+            now
+        )),
         "no_update_key"
     );
 }
@@ -98,8 +145,14 @@ async fn a_device_is_offered_only_a_newer_release_and_its_version_is_shown() {
     let s = Server::start_with(keyed).await;
     let (d, _) = device(&s.hq, "الأفلاج");
     assert_eq!(s.hq.release_for(&d, Some("0.1.0")).unwrap(), None);
-    s.hq.publish_release("0.2.0", &package(), SIG, "cli", Utc::now())
-        .unwrap();
+    s.hq.publish_release(
+        "0.2.0",
+        &package(),
+        SIG,
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
     let offered = s.hq.release_for(&d, Some("0.1.0")).unwrap().unwrap();
     assert_eq!(offered.version, "0.2.0");
     let info = s.hq.devices().unwrap();
@@ -139,6 +192,7 @@ async fn the_console_publishes_a_release_and_shows_each_devices_version_and_repo
         "",
         "long-enough-password",
         &[ConsoleRole::Admin],
+        &sila_hq::HqActor::command_line(),
         Utc::now(),
     )
     .unwrap();

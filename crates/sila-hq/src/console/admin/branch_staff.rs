@@ -2,7 +2,7 @@
 
 use crate::console::json::{BranchQuery, BranchStaffBody};
 use crate::console::staff::{Admin, Staff};
-use crate::console::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::Utc;
@@ -55,21 +55,8 @@ pub(crate) async fn upsert(
         return Err(ConsoleError::bad("username_required"));
     }
     let store = state.store.clone();
-    let a = account.clone();
-    blocking(move || store.upsert_branch_staff(&a, Utc::now())).await?;
-    audit(
-        &state,
-        &s.staff,
-        if body.id.is_some() {
-            "branch_staff.update"
-        } else {
-            "branch_staff.create"
-        },
-        "branch_staff",
-        account.id.to_string(),
-        json!({"branch_len": account.branch.chars().count(), "active": account.active,
-               "roles": account.roles.iter().map(|r| r.code()).collect::<Vec<_>>()}),
-    )
-    .await?;
-    Ok(Json(json!({"id": account.id.to_string()})))
+    let id = account.id.to_string();
+    let by = s.actor()?;
+    blocking(move || store.upsert_branch_staff(&account, &by, Utc::now())).await?;
+    Ok(Json(json!({ "id": id })))
 }

@@ -2,7 +2,7 @@
 
 use crate::console::json::EnrolBody;
 use crate::console::staff::{Admin, Staff};
-use crate::console::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
@@ -23,9 +23,8 @@ pub(crate) async fn revoke(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let store = state.store.clone();
-    let d = id.clone();
-    blocking(move || store.revoke_device(&d, Utc::now())).await?;
-    audit(&state, &s.staff, "device.revoke", "device", id, json!({})).await?;
+    let by = s.actor()?;
+    blocking(move || store.revoke_device(&id, &by, Utc::now())).await?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -40,18 +39,10 @@ pub(crate) async fn enrol_code(
     if branch.is_empty() {
         return Err(ConsoleError::bad("branch_required"));
     }
-    let b = branch.clone();
-    let code =
-        blocking(move || store.create_enrol_code(&b, chrono::Duration::hours(ttl), Utc::now()))
-            .await?;
-    audit(
-        &state,
-        &s.staff,
-        "enrol_code.create",
-        "branch",
-        branch,
-        json!({"ttl_hours": ttl}),
-    )
+    let by = s.actor()?;
+    let code = blocking(move || {
+        store.create_enrol_code(&branch, chrono::Duration::hours(ttl), &by, Utc::now())
+    })
     .await?;
     let expires: DateTime<Utc> = Utc::now() + chrono::Duration::hours(ttl);
     Ok(Json(

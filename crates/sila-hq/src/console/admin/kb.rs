@@ -3,7 +3,7 @@
 
 use crate::console::json::KbBody;
 use crate::console::staff::{Admin, AnyRole, Staff};
-use crate::console::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use axum::Json;
 use axum::extract::State;
 use chrono::Utc;
@@ -56,15 +56,16 @@ pub(crate) async fn publish(
         None => None,
     };
     let store = state.store.clone();
+    let by = s.actor()?;
     let id = blocking(move || {
         store.publish_document(
             &body.title,
             &body.body,
             file.as_ref().map(|(b, m)| (b.as_slice(), *m)),
+            &by,
             Utc::now(),
         )
     })
     .await?;
-    audit(&state, &s.staff, "kb.publish", "kb", id.clone(), json!({})).await?;
     Ok(Json(json!({"id": id})))
 }

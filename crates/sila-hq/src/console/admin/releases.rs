@@ -3,7 +3,7 @@
 
 use crate::console::json::ReleaseQuery;
 use crate::console::staff::{Admin, Staff};
-use crate::console::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -41,18 +41,9 @@ pub(crate) async fn publish(
         .ok_or(ConsoleError::bad("signature_required"))?
         .to_owned();
     let store = state.store.clone();
-    let by = s.staff.username.clone();
+    let by = s.actor()?;
     let release =
         blocking(move || store.publish_release(&q.version, &body, &signature, &by, Utc::now()))
             .await?;
-    audit(
-        &state,
-        &s.staff,
-        "release.publish",
-        "release",
-        release.version.clone(),
-        json!({"sha256": release.sha256, "size": release.size}),
-    )
-    .await?;
     Ok(Json(json!({ "release": release })))
 }

@@ -4,7 +4,7 @@
 use crate::console::json::{StaffAdd, StaffSet};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{
-    ApiResult, ConsoleError, ConsoleRole, ConsoleStaff, ConsoleState, audit, blocking, busy,
+    ApiResult, ConsoleError, ConsoleRole, ConsoleStaff, ConsoleState, blocking, busy,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -34,6 +34,7 @@ pub(crate) async fn add(
 ) -> ApiResult<Json<ConsoleStaff>> {
     let roles = parse_roles(&body.roles)?;
     let store = state.store.clone();
+    let by = s.actor()?;
     // Hashing the password is a password check's cost: it takes its turn at the gate.
     let created = state
         .checks
@@ -43,20 +44,12 @@ pub(crate) async fn add(
                 &body.display_name,
                 &body.password,
                 &roles,
+                &by,
                 Utc::now(),
             )
         })
         .await
         .map_err(|_| busy())??;
-    audit(
-        &state,
-        &s.staff,
-        "staff.create",
-        "staff",
-        created.id.clone(),
-        json!({"roles": created.roles}),
-    )
-    .await?;
     Ok(Json(created))
 }
 
@@ -68,14 +61,15 @@ pub(crate) async fn set(
 ) -> ApiResult<Json<ConsoleStaff>> {
     let roles = body.roles.as_deref().map(parse_roles).transpose()?;
     let store = state.store.clone();
-    let sid = id.clone();
     let password_changed = body.password.is_some();
+    let by = s.actor()?;
     let change = move || {
         store.set_console_staff(
-            &sid,
+            &id,
             roles.as_deref(),
             body.active,
             body.password.as_deref(),
+            &by,
             Utc::now(),
         )
     };
@@ -85,14 +79,5 @@ pub(crate) async fn set(
     } else {
         blocking(change).await?
     };
-    audit(
-        &state,
-        &s.staff,
-        "staff.update",
-        "staff",
-        id,
-        json!({"roles": updated.roles, "active": updated.active, "password_changed": password_changed}),
-    )
-    .await?;
     Ok(Json(updated))
 }
