@@ -398,7 +398,7 @@ pub async fn run_schedule(db_url: String, live: std::sync::Arc<dyn db::Engine>, 
                 failures += 1;
                 let wait = retry_after(failures, plan.every);
                 // HQ's errors carry codes and database or pg_dump messages, never rows.
-                tracing::error!(code = e.code(), error = %e, retry_in_s = wait.as_secs(), "scheduled backup failed");
+                tracing::error!(code = e.code().as_str(), error = %e, retry_in_s = wait.as_secs(), "scheduled backup failed");
                 hold_until = Some(tokio::time::Instant::now() + wait);
             }
             Err(e) => {

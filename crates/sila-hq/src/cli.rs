@@ -195,7 +195,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let code = e
                 .downcast_ref::<crate::HqError>()
-                .map(|h| h.code())
+                .map(|h| h.code().as_str())
                 .unwrap_or("error");
             eprintln!("error ({code}): {e:#}");
             ExitCode::from(2)

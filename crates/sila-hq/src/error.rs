@@ -1,7 +1,119 @@
-//! HQ's errors: stable codes for machines, messages without personal data. No error names an
-//! engine: a database's own error becomes a [`StorageError`] where the engine meets it.
+//! HQ's errors: stable codes for machines ([`Code`], with the console's Arabic for each),
+//! messages without personal data. No error names an engine: a database's own error becomes a
+//! [`StorageError`] where the engine meets it.
 
+use sila_domain::case::LifecycleError;
 use sila_proto::UploadStatus;
+use sila_proto::release::ReleaseError;
+
+/// The words of a refusal the console has no words of its own for.
+const COULD_NOT: &str = "تعذّر تنفيذ الطلب.";
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $name:ident = $code:literal, $arabic:expr;)*) => {
+        /// Every code HQ answers a request with, on the devices' API and the console's, with the
+        /// Arabic the console shows for it. The code is the machine's word and stable (the apps,
+        /// the console's UI and the tests match on it, never on a message).
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Code {
+            $($(#[$doc])* $name,)*
+            /// A release refused: sila-proto's codes (`update_bad_signature` …).
+            Release(ReleaseError),
+            /// A case's lifecycle refused a transition: sila-domain's codes (`wrong_state` …).
+            Lifecycle(LifecycleError),
+        }
+
+        impl Code {
+            /// The machine's word, as it goes on the wire.
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $(Code::$name => $code,)*
+                    Code::Release(e) => e.code(),
+                    Code::Lifecycle(e) => e.code(),
+                }
+            }
+
+            /// What the console says (never personal data).
+            pub fn arabic(&self) -> &'static str {
+                match self {
+                    $(Code::$name => $arabic,)*
+                    Code::Release(ReleaseError::BadSignature | ReleaseError::BadSignatureFormat) => {
+                        "التوقيع لا يطابق الحزمة أو ليس بمفتاح التحديثات المعتمد في المقر، فلم يُنشر الإصدار."
+                    }
+                    Code::Release(ReleaseError::BadVersion) => "اكتب رقم الإصدار بالشكل 1.2.3.",
+                    Code::Release(_) => COULD_NOT,
+                    Code::Lifecycle(LifecycleError::WrongState { .. }) => {
+                        "لا يمكن تنفيذ هذا الإجراء في حالة الطلب الحالية."
+                    }
+                    Code::Lifecycle(LifecycleError::NoteRequired { .. }) => "يجب كتابة سبب القرار.",
+                    Code::Lifecycle(LifecycleError::NotPermitted { .. }) => Code::NotPermitted.arabic(),
+                    Code::Lifecycle(e) => e.arabic_message(),
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    // The devices' API.
+    Unauthorized = "unauthorized", COULD_NOT;
+    DeviceRevoked = "device_revoked", COULD_NOT;
+    CodeInvalid = "code_invalid", COULD_NOT;
+    CodeExpired = "code_expired", COULD_NOT;
+    CodeUsed = "code_used", COULD_NOT;
+    BranchMismatch = "branch_mismatch", COULD_NOT;
+    UploadOffset = "upload_offset", COULD_NOT;
+    TooManyRequests = "too_many_requests", COULD_NOT;
+    UpdateRequired = "update_required", COULD_NOT;
+    HashMismatch = "hash_mismatch", COULD_NOT;
+    Forbidden = "forbidden", COULD_NOT;
+    // Both.
+    BadRequest = "bad_request", COULD_NOT;
+    NotFound = "not_found", "السجل المطلوب غير موجود.";
+    ReleaseExists = "release_exists", "هذا الإصدار أو هذه الحزمة منشورة من قبل.";
+    NoUpdateKey = "no_update_key",
+        "لم يُضبط مفتاح التحديثات في المقر (--update-key)، فلا يمكن نشر إصدار.";
+    ServerError = "server_error",
+        "حدث خطأ في الخادم. أعد المحاولة، وإن تكرر فأبلغ مدير النظام.";
+    // The console: signing in, sessions, roles.
+    SignedOut = "signed_out", "انتهت الجلسة. سجّل الدخول من جديد.";
+    WrongCredentials = "wrong_credentials", "اسم المستخدم أو كلمة المرور غير صحيحة.";
+    TooManyAttempts = "too_many_attempts",
+        "محاولات دخول كثيرة خاطئة. انتظر بضع دقائق ثم حاول مرة أخرى.";
+    Busy = "busy", "الخادم مشغول بمحاولات دخول كثيرة. أعد المحاولة بعد قليل.";
+    TooLarge = "too_large", "الطلب أكبر من المسموح.";
+    UsernameTooLong = "username_too_long", "اسم المستخدم أطول من المسموح (64 حرفاً).";
+    Csrf = "csrf", "تعذّر التحقق من مصدر الطلب. حدّث الصفحة ثم أعد المحاولة.";
+    NotPermitted = "not_permitted", "ليست لديك صلاحية تنفيذ هذا الإجراء.";
+    // The console: accounts.
+    PasswordTooShort = "password_too_short", "كلمة المرور قصيرة: عشرة أحرف على الأقل.";
+    PasswordTooLong = "password_too_long", "كلمة المرور أطول من المسموح.";
+    HqRole = "hq_role", "أدوار المقر (لجنة البحث، موظف المقر) لا تُمنح لحساب فرع.";
+    UsernameTaken = "username_taken", "اسم المستخدم مستخدم من قبل.";
+    UsernameRequired = "username_required", "اكتب اسم المستخدم.";
+    RolesRequired = "roles_required", "اختر دوراً واحداً على الأقل.";
+    LastAdmin = "last_admin", "لا يمكن إيقاف آخر مدير نظام أو سحب صلاحيته.";
+    OtherBranch = "other_branch", "الحساب تابع لفرع آخر.";
+    BranchRequired = "branch_required", "اكتب اسم الفرع.";
+    // The console: pages and forms.
+    TitleRequired = "title_required", "اكتب عنوان المستند.";
+    BadFilter = "bad_filter", "عامل التصفية غير صالح.";
+    BadFile = "bad_file", "الملف غير صالح: يُقبل PDF أو PNG أو JPEG أو WebP حتى 15 ميغابايت.";
+    BadTransition = "bad_transition", "القرار غير معروف.";
+    CaseNumber = "case_number", "اكتب رقم الطلب كما في إيصال المستفيد.";
+    CaseNotFound = "case_not_found", "لا يوجد طلب بهذا الرقم.";
+    DuplicateValue = "duplicate_value", "القيمة المختارة يجب أن تكون من أحد الملفين.";
+    /// A value of a person the domain refused (the answer names the field and its reason).
+    InvalidField = "invalid_field", "قيمة غير صالحة";
+    SignatureRequired = "signature_required",
+        "اختر ملف التوقيع (‎.sig) الذي أنشأه tauri signer sign للحزمة.";
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A failure of the storage engine (a lost connection, a full disk, a constraint). Its message
 /// is for the server's log only; clients see `server_error`.
@@ -44,6 +156,9 @@ pub enum HqError {
     BranchMismatch,
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// A request refused for a reason that has a code of its own (the console words each).
+    #[error("refused: {0}")]
+    Refused(Code),
     #[error("not found: {0}")]
     NotFound(&'static str),
     #[error("forbidden: {0}")]
@@ -74,26 +189,27 @@ pub enum HqError {
 
 impl HqError {
     /// The stable code clients match on (never the message).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            HqError::Unauthorized => "unauthorized",
-            HqError::Revoked => "device_revoked",
-            HqError::CodeInvalid => "code_invalid",
-            HqError::CodeExpired => "code_expired",
-            HqError::CodeUsed => "code_used",
-            HqError::BranchMismatch => "branch_mismatch",
-            HqError::BadRequest(_) => "bad_request",
-            HqError::NotFound(_) => "not_found",
-            HqError::Forbidden(_) => "forbidden",
-            HqError::UploadOffset(_) => "upload_offset",
-            HqError::TooMany => "too_many_requests",
-            HqError::UpdateRequired => "update_required",
-            HqError::HashMismatch => "hash_mismatch",
-            HqError::Release(e) => e.code(),
-            HqError::ReleaseExists => "release_exists",
-            HqError::NoUpdateKey => "no_update_key",
-            HqError::Lifecycle(e) => e.code(),
-            HqError::Storage(_) | HqError::Json(_) | HqError::Io(_) => "server_error",
+            HqError::Unauthorized => Code::Unauthorized,
+            HqError::Revoked => Code::DeviceRevoked,
+            HqError::CodeInvalid => Code::CodeInvalid,
+            HqError::CodeExpired => Code::CodeExpired,
+            HqError::CodeUsed => Code::CodeUsed,
+            HqError::BranchMismatch => Code::BranchMismatch,
+            HqError::BadRequest(_) => Code::BadRequest,
+            HqError::Refused(code) => code.clone(),
+            HqError::NotFound(_) => Code::NotFound,
+            HqError::Forbidden(_) => Code::Forbidden,
+            HqError::UploadOffset(_) => Code::UploadOffset,
+            HqError::TooMany => Code::TooManyRequests,
+            HqError::UpdateRequired => Code::UpdateRequired,
+            HqError::HashMismatch => Code::HashMismatch,
+            HqError::Release(e) => Code::Release(*e),
+            HqError::ReleaseExists => Code::ReleaseExists,
+            HqError::NoUpdateKey => Code::NoUpdateKey,
+            HqError::Lifecycle(e) => Code::Lifecycle(e.clone()),
+            HqError::Storage(_) | HqError::Json(_) | HqError::Io(_) => Code::ServerError,
         }
     }
 

@@ -8,6 +8,7 @@
 //! answers the same.
 
 use crate::db::{self, Conn, Engine, Mode};
+use crate::error::Code;
 use crate::rules::{self, devices::sha_hex};
 use crate::sql::{self, tx::SqlTx};
 use crate::store::console::*;
@@ -500,7 +501,7 @@ impl ConsoleStore for Hq {
         let id = sila_domain::ids::StaffId::new_v7().to_string();
         self.write(|c| {
             if sql::console::staff_by_name(c, username)?.is_some() {
-                return Err(HqError::BadRequest("username_taken"));
+                return Err(HqError::Refused(Code::UsernameTaken));
             }
             sql::console::insert_staff(c, &id, username, display_name, &roles_json, &hash, now)?;
             let created = sql::console::staff_by_id(c, &id)?.ok_or(HqError::NotFound("staff"))?;

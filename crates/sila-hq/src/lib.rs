@@ -29,7 +29,7 @@ pub mod storage;
 pub mod store;
 pub mod testing;
 
-pub use error::{HqError, Result, StorageError};
+pub use error::{Code, HqError, Result, StorageError};
 pub use hq::Hq;
 pub use server::{Failpoint, router, serve};
 pub use store::{ConsoleStore, HqActor, HqStore};

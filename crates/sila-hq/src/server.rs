@@ -283,7 +283,7 @@ impl IntoResponse for ApiError {
             HqError::CodeUsed | HqError::UploadOffset(_) => StatusCode::CONFLICT,
             HqError::TooMany => StatusCode::TOO_MANY_REQUESTS,
             HqError::UpdateRequired => StatusCode::UPGRADE_REQUIRED,
-            HqError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HqError::BadRequest(_) | HqError::Refused(_) => StatusCode::BAD_REQUEST,
             HqError::NotFound(_) => StatusCode::NOT_FOUND,
             HqError::HashMismatch | HqError::Lifecycle(_) | HqError::Release(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -291,7 +291,7 @@ impl IntoResponse for ApiError {
             HqError::ReleaseExists => StatusCode::CONFLICT,
             HqError::NoUpdateKey => StatusCode::SERVICE_UNAVAILABLE,
             HqError::Storage(_) | HqError::Json(_) | HqError::Io(_) => {
-                tracing::error!(code = e.code(), error = %e, "request failed");
+                tracing::error!(code = e.code().as_str(), error = %e, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
@@ -306,7 +306,7 @@ impl IntoResponse for ApiError {
         (
             status,
             Json(ErrorBody {
-                code: e.code().to_owned(),
+                code: e.code().as_str().to_owned(),
                 message,
             }),
         )
@@ -370,8 +370,8 @@ async fn enroll(
             tracing::info!(device = %ok.device_id, branch_len = ok.branch.len(), "device enrolled")
         }
         Err(ApiError(e)) => match device {
-            Some(d) => tracing::warn!(device = %d, code = e.code(), "enrolment refused"),
-            None => tracing::warn!(code = e.code(), "enrolment refused: no device ID"),
+            Some(d) => tracing::warn!(device = %d, code = e.code().as_str(), "enrolment refused"),
+            None => tracing::warn!(code = e.code().as_str(), "enrolment refused: no device ID"),
         },
     }
     Ok(Json(r?))
@@ -504,7 +504,7 @@ async fn push(
         }
         if let Some(e) = bad {
             // What came before the bad batch is committed; the device learns it by asking.
-            tracing::warn!(device = %device.device_id, code = e.code(), batches, "push stream refused");
+            tracing::warn!(device = %device.device_id, code = e.code().as_str(), batches, "push stream refused");
             return Err(ApiError(e));
         }
         match ended {

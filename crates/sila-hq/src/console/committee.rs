@@ -4,6 +4,7 @@
 use super::json::{CommitteeQuery, DecideBody, FindCase};
 use super::staff::{Committee, CommitteeOrAdmin, ReviewerCommitteeOrAdmin, Roles, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, today};
+use crate::error::Code;
 use crate::store::HqError;
 use crate::store::console as store;
 use axum::Json;
@@ -43,7 +44,7 @@ pub(crate) async fn case_file<R: Roles>(
     let cid = id.clone();
     let file = blocking(move || store.case_file(&cid, today()))
         .await?
-        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
+        .ok_or(ConsoleError::not_found())?;
     // Design: every read of a whole file is audited.
     audit(&state, &s.staff, "case.view", "case", id, json!({})).await?;
     Ok(Json(file))
@@ -56,12 +57,12 @@ pub(crate) async fn case_find(
     Query(q): Query<FindCase>,
 ) -> ApiResult<Json<Value>> {
     if q.number.trim().is_empty() || q.number.len() > 64 {
-        return Err(ConsoleError::bad("case_number"));
+        return Err(ConsoleError::bad(Code::CaseNumber));
     }
     let store = state.store.clone();
     let id = blocking(move || store.case_by_number(&q.number))
         .await?
-        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "case_not_found"))?;
+        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, Code::CaseNotFound))?;
     Ok(Json(json!({ "id": id })))
 }
 
@@ -77,7 +78,7 @@ pub(crate) async fn decide(
         "reject" => Transition::Reject,
         // An appeal (تظلم) against a rejection: back to the committee, with the grounds as note.
         "reopen" => Transition::Reopen,
-        _ => return Err(ConsoleError::bad("bad_transition")),
+        _ => return Err(ConsoleError::bad(Code::BadTransition)),
     };
     let store = state.store.clone();
     let a = s.actor()?;
@@ -91,13 +92,13 @@ pub(crate) async fn attachment(
     Path(sha): Path<String>,
 ) -> ApiResult<Response> {
     if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(ConsoleError::bad("bad_request"));
+        return Err(ConsoleError::bad(Code::BadRequest));
     }
     let store = state.store.clone();
     let key = sha.clone();
     let a = blocking(move || store.attachment(&key))
         .await?
-        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
+        .ok_or(ConsoleError::not_found())?;
     audit(
         &state,
         &s.staff,

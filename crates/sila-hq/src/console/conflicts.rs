@@ -4,6 +4,7 @@
 use super::json::ResolveBody;
 use super::staff::{Reviewer, ReviewerOrAdmin, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, blocking};
+use crate::error::Code;
 use crate::store::Resolution;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -52,7 +53,7 @@ pub(crate) async fn resolve(
     let how = match body.take.as_str() {
         "hq" => Resolution::KeepHq,
         "branch" => Resolution::TakeBranch,
-        _ => return Err(ConsoleError::bad("bad_request")),
+        _ => return Err(ConsoleError::bad(Code::BadRequest)),
     };
     let store = state.store.clone();
     let by = s.actor()?;

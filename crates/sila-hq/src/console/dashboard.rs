@@ -3,10 +3,11 @@
 use super::json::ExportQuery;
 use super::staff::{AnyRole, CommitteeOrAdmin, Roles, Staff, signed_in};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export, today};
+use crate::error::Code;
 use crate::store::console as store;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use serde_json::json;
 
@@ -29,14 +30,14 @@ pub(crate) async fn download(
 ) -> ApiResult<Response> {
     let (what, ext) = name
         .rsplit_once('.')
-        .ok_or(ConsoleError::bad("bad_request"))?;
-    let format = export::Format::from_ext(ext).ok_or(ConsoleError::bad("bad_request"))?;
+        .ok_or(ConsoleError::bad(Code::BadRequest))?;
+    let format = export::Format::from_ext(ext).ok_or(ConsoleError::bad(Code::BadRequest))?;
     // Who may download depends on the file, so this route checks its staff member itself (after
     // the name, as it always did): the dashboard is everyone's, the queue the committee's.
     let roles = match what {
         "dashboard" => AnyRole::ANY_OF,
         "committee" => CommitteeOrAdmin::ANY_OF,
-        _ => return Err(ConsoleError::new(StatusCode::NOT_FOUND, "not_found")),
+        _ => return Err(ConsoleError::not_found()),
     };
     let s = signed_in(&state, &headers, &method, roles).await?;
     let store = state.store.clone();

@@ -4,9 +4,9 @@
 use super::json::{LimitQuery, MergeBody, PairBody};
 use super::staff::{Reviewer, ReviewerOrCommittee, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use crate::error::Code;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::{Value, json};
 
@@ -30,7 +30,7 @@ pub(crate) async fn beneficiary(
     let bid = id.clone();
     let file = blocking(move || store.beneficiary_file(&bid))
         .await?
-        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
+        .ok_or(ConsoleError::not_found())?;
     audit(
         &state,
         &s.staff,
@@ -55,8 +55,8 @@ pub(crate) async fn merge(
     })
     .await
     .map_err(|e| {
-        if e.code == "bad_request" {
-            ConsoleError::bad("duplicate_value")
+        if e.code == Code::BadRequest {
+            ConsoleError::bad(Code::DuplicateValue)
         } else {
             e
         }

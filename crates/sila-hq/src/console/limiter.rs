@@ -91,7 +91,7 @@ impl Attempt {
         {
             // The place frees itself after IN_FLIGHT_FOR; a failure then goes uncounted.
             tracing::warn!(
-                code = e.code(),
+                code = e.code().as_str(),
                 "a sign-in attempt's outcome was not recorded"
             );
         }

@@ -32,6 +32,7 @@ pub mod types;
 mod ui;
 mod voice;
 
+use crate::error::Code;
 use crate::store::console as store;
 use crate::store::{HqError, HqStore};
 use audit::audit;
@@ -163,100 +164,42 @@ async fn security_headers(mut res: Response) -> Response {
 
 pub struct ConsoleError {
     status: StatusCode,
-    code: &'static str,
+    code: Code,
 }
 
 impl ConsoleError {
-    fn new(status: StatusCode, code: &'static str) -> Self {
+    fn new(status: StatusCode, code: Code) -> Self {
         ConsoleError { status, code }
     }
     fn signed_out() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "signed_out")
+        Self::new(StatusCode::UNAUTHORIZED, Code::SignedOut)
     }
     fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "not_permitted")
+        Self::new(StatusCode::FORBIDDEN, Code::NotPermitted)
     }
-    fn bad(code: &'static str) -> Self {
+    fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, Code::NotFound)
+    }
+    fn bad(code: Code) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code)
     }
 }
 
 impl From<HqError> for ConsoleError {
     fn from(e: HqError) -> Self {
-        let (status, code) = match &e {
-            HqError::Unauthorized => (StatusCode::UNAUTHORIZED, "wrong_credentials"),
-            HqError::BadRequest(what) => (StatusCode::BAD_REQUEST, bad_request_code(what)),
-            HqError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            HqError::Forbidden(_) => (StatusCode::FORBIDDEN, "not_permitted"),
-            HqError::Lifecycle(l) => (StatusCode::UNPROCESSABLE_ENTITY, l.code()),
-            HqError::Storage(_) | HqError::Json(_) | HqError::Io(_) => {
-                tracing::error!(code = e.code(), error = %e, "console request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        let (status, code) = match e {
+            HqError::Unauthorized => (StatusCode::UNAUTHORIZED, Code::WrongCredentials),
+            HqError::NotFound(_) => (StatusCode::NOT_FOUND, Code::NotFound),
+            HqError::Forbidden(_) => (StatusCode::FORBIDDEN, Code::NotPermitted),
+            HqError::Lifecycle(l) => (StatusCode::UNPROCESSABLE_ENTITY, Code::Lifecycle(l)),
+            e if e.is_internal() => {
+                tracing::error!(code = %e.code(), error = %e, "console request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, Code::ServerError)
             }
+            // A refusal with a code of its own keeps it; any other bad request is `bad_request`.
             other => (StatusCode::BAD_REQUEST, other.code()),
         };
         ConsoleError { status, code }
-    }
-}
-
-/// The store's `BadRequest` reasons that the console turns into their own codes.
-fn bad_request_code(what: &str) -> &'static str {
-    match what {
-        "password_too_short" => "password_too_short",
-        "password_too_long" => "password_too_long",
-        "hq_role" => "hq_role",
-        "username_taken" => "username_taken",
-        "username" => "username_required",
-        "roles" => "roles_required",
-        "last_admin" => "last_admin",
-        "title" => "title_required",
-        "branch" => "branch_required",
-        "other_branch" => "other_branch",
-        "promise" | "cursor" => "bad_filter",
-        _ => "bad_request",
-    }
-}
-
-/// Arabic wording of every code the console answers with.
-pub fn arabic_message(code: &str) -> &'static str {
-    match code {
-        "signed_out" => "انتهت الجلسة. سجّل الدخول من جديد.",
-        "wrong_credentials" => "اسم المستخدم أو كلمة المرور غير صحيحة.",
-        "too_many_attempts" => "محاولات دخول كثيرة خاطئة. انتظر بضع دقائق ثم حاول مرة أخرى.",
-        "busy" => "الخادم مشغول بمحاولات دخول كثيرة. أعد المحاولة بعد قليل.",
-        "too_large" => "الطلب أكبر من المسموح.",
-        "username_too_long" => "اسم المستخدم أطول من المسموح (64 حرفاً).",
-        "password_too_long" => "كلمة المرور أطول من المسموح.",
-        "csrf" => "تعذّر التحقق من مصدر الطلب. حدّث الصفحة ثم أعد المحاولة.",
-        "not_permitted" => "ليست لديك صلاحية تنفيذ هذا الإجراء.",
-        "not_found" => "السجل المطلوب غير موجود.",
-        "password_too_short" => "كلمة المرور قصيرة: عشرة أحرف على الأقل.",
-        "hq_role" => "أدوار المقر (لجنة البحث، موظف المقر) لا تُمنح لحساب فرع.",
-        "username_taken" => "اسم المستخدم مستخدم من قبل.",
-        "username_required" => "اكتب اسم المستخدم.",
-        "roles_required" => "اختر دوراً واحداً على الأقل.",
-        "last_admin" => "لا يمكن إيقاف آخر مدير نظام أو سحب صلاحيته.",
-        "title_required" => "اكتب عنوان المستند.",
-        "branch_required" => "اكتب اسم الفرع.",
-        "other_branch" => "الحساب تابع لفرع آخر.",
-        "bad_filter" => "عامل التصفية غير صالح.",
-        "bad_file" => "الملف غير صالح: يُقبل PDF أو PNG أو JPEG أو WebP حتى 15 ميغابايت.",
-        "note_required" => "يجب كتابة سبب القرار.",
-        "wrong_state" => "لا يمكن تنفيذ هذا الإجراء في حالة الطلب الحالية.",
-        "bad_transition" => "القرار غير معروف.",
-        "case_number" => "اكتب رقم الطلب كما في إيصال المستفيد.",
-        "case_not_found" => "لا يوجد طلب بهذا الرقم.",
-        "duplicate_value" => "القيمة المختارة يجب أن تكون من أحد الملفين.",
-        "console_not_built" => "واجهة المقر غير مبنية في هذا البرنامج.",
-        "signature_required" => "اختر ملف التوقيع (‎.sig) الذي أنشأه tauri signer sign للحزمة.",
-        "update_bad_signature" | "update_bad_signature_format" => {
-            "التوقيع لا يطابق الحزمة أو ليس بمفتاح التحديثات المعتمد في المقر، فلم يُنشر الإصدار."
-        }
-        "update_bad_version" => "اكتب رقم الإصدار بالشكل 1.2.3.",
-        "release_exists" => "هذا الإصدار أو هذه الحزمة منشورة من قبل.",
-        "no_update_key" => "لم يُضبط مفتاح التحديثات في المقر (--update-key)، فلا يمكن نشر إصدار.",
-        "server_error" => "حدث خطأ في الخادم. أعد المحاولة، وإن تكرر فأبلغ مدير النظام.",
-        _ => "تعذّر تنفيذ الطلب.",
     }
 }
 
@@ -264,7 +207,7 @@ impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(json!({"code": self.code, "message": arabic_message(self.code)})),
+            Json(json!({"code": self.code.as_str(), "message": self.code.arabic()})),
         )
             .into_response()
     }
@@ -284,7 +227,7 @@ async fn blocking<T: Send + 'static>(
 /// Too many password checks are waiting (see `limiter::Gate`).
 fn busy() -> ConsoleError {
     tracing::warn!("refused: too many password checks waiting");
-    ConsoleError::new(StatusCode::SERVICE_UNAVAILABLE, "busy")
+    ConsoleError::new(StatusCode::SERVICE_UNAVAILABLE, Code::Busy)
 }
 
 fn today() -> NaiveDate {

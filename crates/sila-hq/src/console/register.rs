@@ -9,6 +9,7 @@
 use super::json::EditBody;
 use super::staff::{ReviewerCommitteeOrAdmin, ReviewerOrAdmin, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export, today};
+use crate::error::Code;
 use crate::store::register::RegisterQuery;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -39,7 +40,7 @@ pub(super) async fn person(
     let pid = id.clone();
     let file = blocking(move || store.person_file(&pid, today()))
         .await?
-        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
+        .ok_or(ConsoleError::not_found())?;
     // Design: every read of a whole file is audited.
     audit(
         &state,
@@ -72,11 +73,11 @@ pub(super) async fn edit(
             Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Json(json!({
-                    "code": "invalid_field",
+                    "code": Code::InvalidField.as_str(),
                     "field": first.map(|e| e.field.clone()).unwrap_or(field),
                     "reason": first.map(|e| e.code.clone()),
                     "message": first.map(|e| e.message.clone())
-                        .unwrap_or_else(|| "قيمة غير صالحة".into()),
+                        .unwrap_or_else(|| Code::InvalidField.arabic().into()),
                 })),
             )
                 .into_response())
@@ -92,8 +93,7 @@ pub(super) async fn export_register(
     Path(name): Path<String>,
     Json(q): Json<RegisterQuery>,
 ) -> ApiResult<Response> {
-    let format = export::Format::of_download(&name, "register")
-        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
+    let format = export::Format::of_download(&name, "register").ok_or(ConsoleError::not_found())?;
     let store = state.store.clone();
     let query = q.clone();
     let (bytes, n) = blocking(move || {

@@ -6,6 +6,7 @@ use super::staff::{AnyRole, Staff, cookie_token, same_origin};
 use super::{
     ApiResult, COOKIE, ConsoleError, ConsoleSession, ConsoleState, blocking, busy, limiter,
 };
+use crate::error::Code;
 use crate::store::HqError;
 use axum::Json;
 use axum::extract::State;
@@ -49,7 +50,7 @@ pub(crate) async fn sign_in(
     body: axum::body::Body,
 ) -> ApiResult<Response> {
     if !same_origin(&headers) {
-        return Err(ConsoleError::new(StatusCode::FORBIDDEN, "csrf"));
+        return Err(ConsoleError::new(StatusCode::FORBIDDEN, Code::Csrf));
     }
     // JSON only: a form another site's page could post is never a sign-in.
     let json_body = headers
@@ -61,16 +62,16 @@ pub(crate) async fn sign_in(
                 .is_some_and(|t| t.trim() == "application/json")
         });
     if !json_body {
-        return Err(ConsoleError::bad("bad_request"));
+        return Err(ConsoleError::bad(Code::BadRequest));
     }
     let bytes = axum::body::to_bytes(body, SIGN_IN_BODY)
         .await
-        .map_err(|_| ConsoleError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large"))?;
+        .map_err(|_| ConsoleError::new(StatusCode::PAYLOAD_TOO_LARGE, Code::TooLarge))?;
     let body: SignIn =
-        serde_json::from_slice(&bytes).map_err(|_| ConsoleError::bad("bad_request"))?;
+        serde_json::from_slice(&bytes).map_err(|_| ConsoleError::bad(Code::BadRequest))?;
     drop(bytes);
     if body.password.len() > limiter::MAX_PASSWORD_BYTES {
-        return Err(ConsoleError::bad("password_too_long"));
+        return Err(ConsoleError::bad(Code::PasswordTooLong));
     }
     let key = body.username.trim().to_lowercase();
     // The connection's peer, when the server was started with it (`serve` always is).
@@ -81,12 +82,12 @@ pub(crate) async fn sign_in(
     let begun = blocking(move || limiter::Attempt::begin(&store, &key, from, Utc::now())).await?;
     let attempt = match begun {
         Ok(a) => a,
-        Err(limiter::Refused::NameTooLong) => return Err(ConsoleError::bad("username_too_long")),
+        Err(limiter::Refused::NameTooLong) => return Err(ConsoleError::bad(Code::UsernameTooLong)),
         Err(limiter::Refused::TooMany) => {
             tracing::warn!("console sign-in refused: too many failed attempts");
             return Err(ConsoleError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
+                Code::TooManyAttempts,
             ));
         }
     };
@@ -116,7 +117,7 @@ pub(crate) async fn sign_in(
     let (token, session) = match r {
         Ok(ok) => ok,
         Err(e) => {
-            if e.code == "wrong_credentials" {
+            if e.code == Code::WrongCredentials {
                 tracing::warn!("console sign-in failed");
             }
             return Err(e);

@@ -5,6 +5,7 @@
 //! `not_permitted` (403).
 
 use super::{ApiResult, COOKIE, ConsoleError, ConsoleRole, ConsoleSession, ConsoleState, blocking};
+use crate::error::Code;
 use crate::store::{HqActor, HqError};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -140,7 +141,7 @@ pub(crate) async fn signed_in(
             .unwrap_or("");
         if !same_origin(headers) || !constant_eq(sent, &session.csrf) {
             tracing::warn!(staff = %session.staff.id, "console change refused: CSRF check failed");
-            return Err(ConsoleError::new(StatusCode::FORBIDDEN, "csrf"));
+            return Err(ConsoleError::new(StatusCode::FORBIDDEN, Code::Csrf));
         }
     }
     if !roles.is_empty() && !roles.iter().any(|r| session.staff.has(*r)) {

@@ -7,7 +7,6 @@ use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export};
 use crate::store::register::{ScoreFilter, ScoreRow, SurveyScores};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 use sila_export::{Cell, Table};
@@ -77,8 +76,7 @@ pub(super) async fn export_scores(
     Path(name): Path<String>,
     Query(f): Query<ScoreFilter>,
 ) -> ApiResult<Response> {
-    let format = export::Format::of_download(&name, "surveys")
-        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
+    let format = export::Format::of_download(&name, "surveys").ok_or(ConsoleError::not_found())?;
     let store = state.store.clone();
     let filter = f.clone();
     let bytes = blocking(move || {

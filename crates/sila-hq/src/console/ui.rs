@@ -41,6 +41,6 @@ fn serve_asset(path: &str) -> Response {
             )
                 .into_response()
         }
-        None => ConsoleError::new(StatusCode::NOT_FOUND, "not_found").into_response(),
+        None => ConsoleError::not_found().into_response(),
     }
 }

@@ -8,7 +8,6 @@ use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, today};
 use crate::store::register::{VoiceFilter, VoiceItem, VoicePage};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use serde_json::json;
 
 pub(super) async fn list(
@@ -29,7 +28,7 @@ pub(super) async fn item(
     let tid = id.clone();
     let item = blocking(move || store.voice_item(&tid, today()))
         .await?
-        .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, "not_found"))?;
+        .ok_or(ConsoleError::not_found())?;
     audit(&state, &s.staff, "voice.view", "task", id, json!({})).await?;
     Ok(Json(item))
 }

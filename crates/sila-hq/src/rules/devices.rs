@@ -10,6 +10,7 @@
 //! - A revoked device is refused everything, enrolment again included; a device enrolled for one
 //!   branch never enrols for another.
 
+use crate::error::Code;
 use crate::storage::Tx;
 use crate::store::{Audit, HqActor};
 use crate::{HqError, Result};
@@ -135,7 +136,7 @@ pub fn new_enrol_code(
 ) -> Result<String> {
     let branch = branch.trim();
     if branch.is_empty() {
-        return Err(HqError::BadRequest("branch"));
+        return Err(HqError::Refused(Code::BranchRequired));
     }
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTVWXYZ23456789";
     let mut rng = rand::rng();

@@ -4,6 +4,7 @@
 //! feed, with HQ as the origin, so every device of the branch receives it.
 
 use super::fields;
+use crate::error::Code;
 use crate::storage::{HQ_ORIGIN, Kind, MergeRecord, Record, Tx};
 use crate::store::{Audit, HqActor, Resolution};
 use crate::{HqError, Result};
@@ -379,7 +380,7 @@ pub fn publish_document(
     now: DateTime<Utc>,
 ) -> Result<String> {
     if title.trim().is_empty() {
-        return Err(HqError::BadRequest("title"));
+        return Err(HqError::Refused(Code::TitleRequired));
     }
     let id = uuid::Uuid::now_v7().to_string();
     let (sha, mime, size) = match file {
@@ -425,7 +426,7 @@ pub fn upsert_branch_staff(
         return Err(HqError::BadRequest("staff"));
     }
     if account.roles.iter().any(|r| r.is_hq()) {
-        return Err(HqError::BadRequest("hq_role"));
+        return Err(HqError::Refused(Code::HqRole));
     }
     let id = account.id.to_string();
     let existing = tx.load(Kind::Staff, &id)?;
@@ -433,10 +434,10 @@ pub fn upsert_branch_staff(
         .as_ref()
         .is_some_and(|r| r.branch != account.branch)
     {
-        return Err(HqError::BadRequest("other_branch"));
+        return Err(HqError::Refused(Code::OtherBranch));
     }
     if tx.staff_username_taken(&account.branch, username, &id)? {
-        return Err(HqError::BadRequest("username_taken"));
+        return Err(HqError::Refused(Code::UsernameTaken));
     }
     if !tx.branch_known(&account.branch)? {
         return Err(HqError::NotFound("branch"));

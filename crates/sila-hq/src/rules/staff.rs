@@ -2,6 +2,7 @@
 //! password never stored), what makes an account valid, and the rule that the console always
 //! keeps one active administrator.
 
+use crate::error::Code;
 use crate::store::console::{ConsoleRole, ConsoleStaff};
 use crate::{HqError, Result};
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
@@ -69,10 +70,10 @@ fn phc(password: &str, salt: &[u8]) -> Result<String> {
 /// Hash a new password, refusing one too short, or too long for anyone to sign in with.
 pub fn hash_password(password: &str) -> Result<String> {
     if password.chars().count() < MIN_PASSWORD {
-        return Err(HqError::BadRequest("password_too_short"));
+        return Err(HqError::Refused(Code::PasswordTooShort));
     }
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(HqError::BadRequest("password_too_long"));
+        return Err(HqError::Refused(Code::PasswordTooLong));
     }
     let mut salt = [0u8; 16];
     rand::rng().fill(&mut salt);
@@ -128,10 +129,10 @@ pub fn new_account<'a>(
 ) -> Result<(&'a str, &'a str)> {
     let username = username.trim();
     if username.is_empty() || username.chars().count() > MAX_NAME_CHARS {
-        return Err(HqError::BadRequest("username"));
+        return Err(HqError::Refused(Code::UsernameRequired));
     }
     if roles.is_empty() {
-        return Err(HqError::BadRequest("roles"));
+        return Err(HqError::Refused(Code::RolesRequired));
     }
     let display_name = match display_name.trim() {
         "" => username,
@@ -158,7 +159,7 @@ pub fn change(
 ) -> Result<(Vec<ConsoleRole>, bool)> {
     let roles = roles.unwrap_or(&current.roles).to_vec();
     if roles.is_empty() {
-        return Err(HqError::BadRequest("roles"));
+        return Err(HqError::Refused(Code::RolesRequired));
     }
     let active = active.unwrap_or(current.active);
     if !(active && roles.contains(&ConsoleRole::Admin))
@@ -167,7 +168,7 @@ pub fn change(
             .iter()
             .any(|s| s.id != current.id && s.active && s.has(ConsoleRole::Admin))
     {
-        return Err(HqError::BadRequest("last_admin"));
+        return Err(HqError::Refused(Code::LastAdmin));
     }
     Ok((roles, active))
 }
@@ -190,7 +191,7 @@ mod tests {
     fn a_short_password_is_refused_and_a_long_one_verifies() {
         assert!(matches!(
             hash_password("123456789"),
-            Err(HqError::BadRequest("password_too_short"))
+            Err(HqError::Refused(Code::PasswordTooShort))
         ));
         let h = hash_password("0123456789").unwrap();
         assert!(verify_password(Some(&h), "0123456789"));
@@ -198,7 +199,7 @@ mod tests {
         assert!(!verify_password(None, "0123456789"));
         assert!(matches!(
             hash_password(&"p".repeat(MAX_PASSWORD_BYTES + 1)),
-            Err(HqError::BadRequest("password_too_long"))
+            Err(HqError::Refused(Code::PasswordTooLong))
         ));
     }
 

@@ -4,6 +4,7 @@
 //! (`migrations/hq/0003_console.sql` and its PostgreSQL twin).
 
 use crate::db::{Conn, Row, Val};
+use crate::error::Code;
 use crate::params;
 use crate::rules::promise::{self, WAITING};
 use crate::rules::signin::{self, Outcome, Track};
@@ -195,15 +196,17 @@ pub fn committee_queue(
         Some("overdue") => (None, Some(today_s.clone())),
         Some("due_soon") => (Some(today_s.clone()), Some(after_soon.clone())),
         Some("on_track") => (Some(after_soon.clone()), None),
-        Some(_) => return Err(HqError::BadRequest("promise")),
+        Some(_) => return Err(HqError::Refused(Code::BadFilter)),
     };
     let (after_p, after_rid) = match after {
         Some(cur) => {
-            let (p, rid) = cur.rsplit_once('|').ok_or(HqError::BadRequest("cursor"))?;
+            let (p, rid) = cur
+                .rsplit_once('|')
+                .ok_or(HqError::Refused(Code::BadFilter))?;
             (
                 Some(p.to_owned()),
                 rid.parse::<i64>()
-                    .map_err(|_| HqError::BadRequest("cursor"))?,
+                    .map_err(|_| HqError::Refused(Code::BadFilter))?,
             )
         }
         None => (None, 0),

@@ -4,6 +4,7 @@
 //! a person's file; complaints and suggestions with their answer's status; survey scores.
 
 use crate::db::{Conn, Val};
+use crate::error::Code;
 use crate::params;
 use crate::sql::console::display_name;
 use crate::store::register::*;
@@ -365,7 +366,7 @@ pub fn register(c: &mut dyn Conn, q: &RegisterQuery) -> Result<RegisterPage> {
     }
     if !text.is_empty() {
         let offset: usize = match q.after.as_deref() {
-            Some(a) => a.parse().map_err(|_| HqError::BadRequest("cursor"))?,
+            Some(a) => a.parse().map_err(|_| HqError::Refused(Code::BadFilter))?,
             None => 0,
         };
         let all = ranked(c, text, branch)?;
@@ -381,7 +382,7 @@ pub fn register(c: &mut dyn Conn, q: &RegisterQuery) -> Result<RegisterPage> {
         });
     }
     let after: i64 = match q.after.as_deref() {
-        Some(a) => a.parse().map_err(|_| HqError::BadRequest("cursor"))?,
+        Some(a) => a.parse().map_err(|_| HqError::Refused(Code::BadFilter))?,
         None => 0,
     };
     let mut args: Vec<Val> = vec![after.into(), (limit + 1).into()];
@@ -620,7 +621,7 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
     if kind.is_some_and(|k| !["complaint", "suggestion"].contains(&k))
         || status.is_some_and(|s| !["open", "overdue", "on_time", "late", "waiting"].contains(&s))
     {
-        return Err(HqError::BadRequest("promise"));
+        return Err(HqError::Refused(Code::BadFilter));
     }
     let (cond, args): (&str, Vec<Val>) = match branch {
         Some(b) => (" AND branch = ?1", vec![b.into()]),

@@ -62,7 +62,7 @@ impl ConsoleStaff {
             staff_id: self
                 .id
                 .parse()
-                .map_err(|_| crate::HqError::BadRequest("staff id"))?,
+                .map_err(|_| crate::error::HqError::BadRequest("staff id"))?,
             display_name: self.display_name.clone(),
         })
     }

@@ -4,6 +4,7 @@
 use crate::seed::{self, CaseSeed, Raw};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
+use sila_hq::Code;
 use sila_hq::console::{ConsoleRole, ConsoleStore};
 use sila_hq::db::Dialect;
 use sila_hq::store::console::{CommitteeFilter, DashFilter, Promise};
@@ -80,7 +81,7 @@ fn passwords_are_argon2id_and_a_wrong_name_or_password_is_the_same_refusal() {
             &sila_hq::HqActor::command_line(),
             now()
         ),
-        Err(HqError::BadRequest("username_taken"))
+        Err(HqError::Refused(Code::UsernameTaken))
     ));
     assert!(matches!(
         hq.add_console_staff(
@@ -91,7 +92,7 @@ fn passwords_are_argon2id_and_a_wrong_name_or_password_is_the_same_refusal() {
             &sila_hq::HqActor::command_line(),
             now()
         ),
-        Err(HqError::BadRequest("password_too_short"))
+        Err(HqError::Refused(Code::PasswordTooShort))
     ));
 }
 
@@ -127,7 +128,7 @@ fn the_last_administrator_stays_and_disabling_ends_sessions() {
             &sila_hq::HqActor::command_line(),
             now()
         ),
-        Err(HqError::BadRequest("last_admin"))
+        Err(HqError::Refused(Code::LastAdmin))
     ));
     assert!(matches!(
         hq.set_console_staff(
@@ -138,7 +139,7 @@ fn the_last_administrator_stays_and_disabling_ends_sessions() {
             &sila_hq::HqActor::command_line(),
             now()
         ),
-        Err(HqError::BadRequest("last_admin"))
+        Err(HqError::Refused(Code::LastAdmin))
     ));
     let (token, _) = hq
         .sign_in("rev", PW, chrono::Duration::hours(1), now())
@@ -771,13 +772,13 @@ fn a_branch_account_made_at_hq_goes_down_the_feed_to_that_branch_only() {
     elsewhere.branch = "مروان".into();
     assert!(matches!(
         hq.upsert_branch_staff(&elsewhere, &sila_hq::HqActor::command_line(), now()),
-        Err(HqError::BadRequest("other_branch"))
+        Err(HqError::Refused(Code::OtherBranch))
     ));
     let mut clash = account.clone();
     clash.id = sila_domain::ids::StaffId::new_v7();
     assert!(matches!(
         hq.upsert_branch_staff(&clash, &sila_hq::HqActor::command_line(), now()),
-        Err(HqError::BadRequest("username_taken"))
+        Err(HqError::Refused(Code::UsernameTaken))
     ));
 }
 

@@ -6,6 +6,7 @@
 use crate::console::{Client, Server};
 use chrono::Utc;
 use serde_json::{Value, json};
+use sila_hq::Code;
 use sila_hq::Hq;
 use sila_hq::console::limiter::{ADDRESS_FREE, NAME_FREE};
 use sila_hq::console::{ConsoleRole, ConsoleStore};
@@ -529,7 +530,7 @@ async fn a_branch_account_never_gets_an_hq_role_at_hq() {
     };
     assert!(matches!(
         s.hq.upsert_branch_staff(&account, &sila_hq::HqActor::command_line(), Utc::now()),
-        Err(HqError::BadRequest("hq_role"))
+        Err(HqError::Refused(Code::HqRole))
     ));
 }
 

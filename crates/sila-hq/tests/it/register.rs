@@ -12,6 +12,7 @@ use sila_domain::ids::{BeneficiaryId, InteractionId, StaffId, SurveyId, TaskId};
 use sila_domain::interaction::{Direction, Interaction, Survey};
 use sila_domain::staff::{Role, StaffAccount};
 use sila_domain::task::{Task, TaskKind, TaskOrigin};
+use sila_hq::Code;
 use sila_hq::db::Dialect;
 use sila_hq::store::Device;
 use sila_hq::store::register::{RegisterQuery, ScoreFilter, VoiceFilter};
@@ -216,13 +217,13 @@ fn the_register_finds_every_branchs_people_by_any_spelling_id_mobile_and_number(
     assert!(second.next.is_none());
     assert_eq!(first.rows[0].id, abdullah);
     assert_eq!(second.rows[0].id, other);
-    // A bad cursor is a bad request, never a panic.
+    // A bad cursor is a bad filter, never a panic.
     assert!(matches!(
         hq.register(&RegisterQuery {
             after: Some("x".into()),
             ..Default::default()
         }),
-        Err(HqError::BadRequest(_))
+        Err(HqError::Refused(Code::BadFilter))
     ));
 }
 
@@ -763,7 +764,7 @@ fn complaints_are_counted_by_their_answers_status_per_branch_and_open_to_the_ans
             },
             today()
         ),
-        Err(HqError::BadRequest(_))
+        Err(HqError::Refused(Code::BadFilter))
     ));
 
     // Opened: the contact and the answer given.

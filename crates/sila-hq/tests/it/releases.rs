@@ -53,7 +53,7 @@ fn device(hq: &Hq, branch: &str) -> (Device, String) {
 async fn only_a_package_signed_with_the_update_key_is_published() {
     let s = Server::start_with(keyed).await;
     let now = Utc::now();
-    let code = |r: Result<sila_proto::Release, sila_hq::HqError>| r.unwrap_err().code();
+    let code = |r: Result<sila_proto::Release, sila_hq::HqError>| r.unwrap_err().code().as_str();
     // Tampered: one byte changed after signing.
     let mut tampered = package();
     tampered[200_000] ^= 0x40;
@@ -179,7 +179,8 @@ async fn a_device_is_offered_only_a_newer_release_and_its_version_is_shown() {
     assert_eq!(
         s.hq.release_chunk(&d, &offered.sha256, 300_001, 10)
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "bad_request"
     );
 }

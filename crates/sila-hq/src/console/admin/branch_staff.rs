@@ -3,6 +3,7 @@
 use crate::console::json::{BranchQuery, BranchStaffBody};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
+use crate::error::Code;
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::Utc;
@@ -34,13 +35,13 @@ pub(crate) async fn upsert(
     let roles = body
         .roles
         .iter()
-        .map(|r| Role::from_code(r).ok_or(ConsoleError::bad("roles_required")))
+        .map(|r| Role::from_code(r).ok_or(ConsoleError::bad(Code::RolesRequired)))
         .collect::<ApiResult<Vec<_>>>()?;
     if roles.is_empty() {
-        return Err(ConsoleError::bad("roles_required"));
+        return Err(ConsoleError::bad(Code::RolesRequired));
     }
     let id = match &body.id {
-        Some(i) => i.parse().map_err(|_| ConsoleError::bad("bad_request"))?,
+        Some(i) => i.parse().map_err(|_| ConsoleError::bad(Code::BadRequest))?,
         None => sila_domain::ids::StaffId::new_v7(),
     };
     let account = StaffAccount {
@@ -52,7 +53,7 @@ pub(crate) async fn upsert(
         active: body.active,
     };
     if account.username.is_empty() {
-        return Err(ConsoleError::bad("username_required"));
+        return Err(ConsoleError::bad(Code::UsernameRequired));
     }
     let store = state.store.clone();
     let id = account.id.to_string();

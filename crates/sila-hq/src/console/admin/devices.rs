@@ -3,6 +3,7 @@
 use crate::console::json::EnrolBody;
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
+use crate::error::Code;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
@@ -37,7 +38,7 @@ pub(crate) async fn enrol_code(
     let store = state.store.clone();
     let branch = body.branch.trim().to_owned();
     if branch.is_empty() {
-        return Err(ConsoleError::bad("branch_required"));
+        return Err(ConsoleError::bad(Code::BranchRequired));
     }
     let by = s.actor()?;
     let code = blocking(move || {

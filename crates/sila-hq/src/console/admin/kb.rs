@@ -4,6 +4,7 @@
 use crate::console::json::KbBody;
 use crate::console::staff::{Admin, AnyRole, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
+use crate::error::Code;
 use axum::Json;
 use axum::extract::State;
 use chrono::Utc;
@@ -39,17 +40,17 @@ pub(crate) async fn publish(
     Json(body): Json<KbBody>,
 ) -> ApiResult<Json<Value>> {
     if body.title.trim().is_empty() {
-        return Err(ConsoleError::bad("title_required"));
+        return Err(ConsoleError::bad(Code::TitleRequired));
     }
     let file = match body.file_base64.as_deref().filter(|f| !f.is_empty()) {
         Some(b64) => {
             use base64::Engine;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
-                .map_err(|_| ConsoleError::bad("bad_file"))?;
-            let mime = sniff(&bytes).ok_or(ConsoleError::bad("bad_file"))?;
+                .map_err(|_| ConsoleError::bad(Code::BadFile))?;
+            let mime = sniff(&bytes).ok_or(ConsoleError::bad(Code::BadFile))?;
             if bytes.len() as i64 > crate::rules::ops::MAX_ATTACHMENT {
-                return Err(ConsoleError::bad("bad_file"));
+                return Err(ConsoleError::bad(Code::BadFile));
             }
             Some((bytes, mime))
         }

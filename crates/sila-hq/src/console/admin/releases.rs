@@ -4,6 +4,7 @@
 use crate::console::json::ReleaseQuery;
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
+use crate::error::Code;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -38,7 +39,7 @@ pub(crate) async fn publish(
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.trim().is_empty())
-        .ok_or(ConsoleError::bad("signature_required"))?
+        .ok_or(ConsoleError::bad(Code::SignatureRequired))?
         .to_owned();
     let store = state.store.clone();
     let by = s.actor()?;

@@ -6,6 +6,7 @@ use crate::console::staff::{Admin, Staff};
 use crate::console::{
     ApiResult, ConsoleError, ConsoleRole, ConsoleStaff, ConsoleState, blocking, busy,
 };
+use crate::error::Code;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
@@ -23,7 +24,7 @@ pub(crate) async fn list(
 fn parse_roles(roles: &[String]) -> ApiResult<Vec<ConsoleRole>> {
     roles
         .iter()
-        .map(|r| ConsoleRole::from_code(r).ok_or(ConsoleError::bad("roles_required")))
+        .map(|r| ConsoleRole::from_code(r).ok_or(ConsoleError::bad(Code::RolesRequired)))
         .collect()
 }
 
