@@ -520,7 +520,7 @@ fn same_rows_written(store: &Store) -> Result<Duration> {
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     };
-    const BENEFICIARY: &str = "id, branch, full_name, name_key, national_id, phone, phone_rev, birth_date, data, version, created_at, updated_at";
+    const BENEFICIARY: &str = "id, branch, full_name, name_key, national_id, phone, phone_rev, birth_date, data, version, created_at, updated_at, file_number";
     const OP: &str = "op_id, device_id, op, entity, entity_id, base_version, payload, created_at";
     const AUDIT: &str = "at, staff_id, action, entity, entity_id, detail";
     let people = read(&format!("SELECT {BENEFICIARY} FROM beneficiaries"))?;

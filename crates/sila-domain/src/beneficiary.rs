@@ -453,6 +453,43 @@ pub fn identifies_a_person(
     Ok(())
 }
 
+/// A beneficiary's file number as the branch gives it at their first registration: the device's
+/// number prefix (the branch code and the laptop's tag, "AFL-K3F"), "F", and the branch's file
+/// counter in at least five digits ("AFL-K3F-F00001").
+pub fn file_number(prefix: &str, n: i64) -> String {
+    format!("{prefix}-F{n:05}")
+}
+
+/// A file number as a sheet or a desk writes it, in the form [`file_number`] gives: any letter
+/// case, Arabic-Indic digits and surrounding spaces are accepted, the number comes back in
+/// capitals. The error never quotes the text.
+pub fn parse_file_number(text: &str) -> Result<String, FieldError> {
+    let bad = || {
+        FieldError::new(
+            "file_number",
+            "bad_file_number",
+            "رقم الملف ليس بصيغة أرقام ملفات الفرع، مثل AFL-K3F-F00001",
+        )
+    };
+    let folded = arabic::fold_digits(text.trim()).to_ascii_uppercase();
+    let mut parts = folded.split('-');
+    let (Some(code), Some(tag), Some(counter), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let alnum = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric());
+    let digits = counter.strip_prefix('F').unwrap_or("");
+    let ok = (1..=3).contains(&code.len())
+        && alnum(code)
+        && tag.len() == 3
+        && alnum(tag)
+        // Up to nine digits: a counter no branch reaches, and always a whole i64.
+        && (5..=9).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit());
+    if ok { Ok(folded) } else { Err(bad()) }
+}
+
 /// Parse an amount of riyals as a desk or a sheet writes it ("3500", "3,500.50", "٣٥٠٠ ريال") into halalas.
 pub fn parse_riyals(input: &str) -> Option<i64> {
     let folded = arabic::fold_digits(input);
@@ -487,6 +524,41 @@ pub fn parse_riyals(input: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_numbers_in_the_branch_form_only() {
+        assert_eq!(file_number("AFL-K3F", 7), "AFL-K3F-F00007");
+        assert_eq!(file_number("AFL-K3F", 123_456), "AFL-K3F-F123456");
+        for (typed, read) in [
+            ("AFL-K3F-F00007", "AFL-K3F-F00007"),
+            (" afl-k3f-f00007 ", "AFL-K3F-F00007"),
+            ("AFL-K3F-F٠٠٠٠٧", "AFL-K3F-F00007"),
+            ("BR-X2Z-F123456", "BR-X2Z-F123456"),
+        ] {
+            assert_eq!(parse_file_number(typed).as_deref(), Ok(read), "{typed}");
+        }
+        for bad in [
+            "",
+            "0007",
+            "-12",
+            "AFL-K3F-000007",
+            "AFL-K3F-F0007",
+            "AFL-K3F-F1234567890",
+            "AFLX-K3F-F00007",
+            "AFL-K3-F00007",
+            "AFL-K3F-F00007-1",
+            "AFL K3F F00007",
+            "أفل-K3F-F00007",
+            "=AFL-K3F-F00007",
+        ] {
+            let e = parse_file_number(bad).unwrap_err();
+            assert_eq!(e.code, "bad_file_number", "{bad}");
+            assert!(
+                bad.is_empty() || !e.message.contains(bad),
+                "the message quotes {bad}"
+            );
+        }
+    }
 
     #[test]
     fn splits_four_part_names_with_particles() {

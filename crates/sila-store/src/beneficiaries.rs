@@ -71,8 +71,8 @@ impl Writer<'_> {
         let record = serde_json::to_value(b)?;
         self.exec(
             "INSERT INTO beneficiaries (id, branch, full_name, name_key, national_id, phone, phone_rev,
-                 birth_date, data, version, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)",
+                 birth_date, data, version, created_at, updated_at, file_number)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10, ?11)",
             params![
                 b.id.to_string(),
                 branch,
@@ -83,7 +83,8 @@ impl Writer<'_> {
                 phone_rev_of(b),
                 b.birth_date.map(|d| d.to_string()),
                 record.to_string(),
-                stamp
+                stamp,
+                b.file_number
             ],
         )?;
         self.op(
@@ -140,7 +141,7 @@ impl Writer<'_> {
         let next = version + 1;
         self.exec(
             "UPDATE beneficiaries SET full_name = ?2, name_key = ?3, national_id = ?4, phone = ?5, phone_rev = ?6,
-                 birth_date = ?7, data = ?8, version = ?9, updated_at = ?10 WHERE id = ?1",
+                 birth_date = ?7, data = ?8, version = ?9, updated_at = ?10, file_number = ?11 WHERE id = ?1",
             params![
                 b.id.to_string(),
                 b.name.full(),
@@ -151,7 +152,8 @@ impl Writer<'_> {
                 b.birth_date.map(|d| d.to_string()),
                 serde_json::to_string(b)?,
                 next,
-                self.now.to_rfc3339()
+                self.now.to_rfc3339(),
+                b.file_number
             ],
         )?;
         // HQ merges the edit field by field against the version this device last received.

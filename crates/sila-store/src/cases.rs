@@ -199,7 +199,7 @@ impl Writer<'_> {
         let mut next = applied.case;
         if transition == Transition::Register && next.registration_number.is_none() {
             let n = self.next_number("file")?;
-            let number = format!("{}-F{:05}", self.session.number_prefix, n);
+            let number = sila_domain::beneficiary::file_number(&self.session.number_prefix, n);
             next.registration_number = Some(number.clone());
             // The beneficiary's file number is given once, at their first registration.
             let (data, bversion): (String, i64) = self.tx.query_row(

@@ -519,7 +519,10 @@ impl Store {
                 // their file was opened then, numbered as "complete registration" numbers it.
                 if k % 2 == 1 {
                     let n = w.next_number("file")?;
-                    b.file_number = Some(format!("{}-F{:05}", session.number_prefix, n));
+                    b.file_number = Some(sila_domain::beneficiary::file_number(
+                        &session.number_prefix,
+                        n,
+                    ));
                 }
                 w.now = base_now;
                 match w.insert_beneficiary(&b, &session.branch) {

@@ -1,7 +1,9 @@
 //! Importing a beneficiary sheet into the store: rows read by [`crate::sheet`] are matched against
-//! what is on file (by national ID, else by name with mobile and birth date), then inserted or
-//! updated in ONE transaction with their outbox operations. Importing the same file twice changes
-//! nothing the second time; an import interrupted before its commit leaves nothing behind.
+//! what is on file (by national ID, else by file number, else by name with mobile and birth date),
+//! then inserted or updated in ONE transaction with their outbox operations. Importing the same
+//! file twice changes nothing the second time; an import interrupted before its commit leaves
+//! nothing behind. A file number an export wrote comes back as the person's: refused, row by row,
+//! when another person holds it or the person on file has another (never overwritten).
 
 use crate::error::{Result, StoreError};
 use crate::sheet::{self, ImportedBeneficiary, RowError};
@@ -28,8 +30,12 @@ pub enum ImportProgress {
     Saving { done: usize, total: usize },
 }
 
-/// Apply what a sheet says to a beneficiary (only the columns a sheet can carry).
+/// Apply what a sheet says to a beneficiary (only the columns a sheet can carry). A file number is
+/// given once: a sheet fills in a missing one, never replaces one (`Writer::file_number_problem`).
 fn merge_into(b: &mut Beneficiary, row: &ImportedBeneficiary) {
+    if b.file_number.is_none() {
+        b.file_number = row.file_number.clone();
+    }
     if b.name.full() != row.name.full() {
         b.name = row.name.clone();
     }
@@ -68,8 +74,9 @@ fn merge_into(b: &mut Beneficiary, row: &ImportedBeneficiary) {
 }
 
 impl Writer<'_> {
-    /// Find the beneficiary a sheet row speaks of: the same national ID, or (for people without
-    /// one) the same normalised name with the same mobile and birth date.
+    /// Find the beneficiary a sheet row speaks of: the same national ID, else the same file
+    /// number, else (for people with neither) the same normalised name with the same mobile and
+    /// birth date.
     fn find_for_import(
         &self,
         row: &ImportedBeneficiary,
@@ -79,6 +86,11 @@ impl Writer<'_> {
             self.tx
                 .prepare_cached("SELECT data, version FROM beneficiaries WHERE national_id = ?1 AND merged_into IS NULL")?
                 .query_row([nid.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+        } else if let Some(f) = &row.file_number {
+            self.tx
+                .prepare_cached("SELECT data, version FROM beneficiaries WHERE file_number = ?1 AND merged_into IS NULL LIMIT 1")?
+                .query_row([f], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?
         } else {
             self.tx
@@ -100,6 +112,40 @@ impl Writer<'_> {
             .map(|(data, v)| Ok((serde_json::from_str(&data)?, v)))
             .transpose()
     }
+
+    /// Why a row's file number cannot be stored for the person it speaks of (`id`: the one on
+    /// file it matched, or the new one): the person already has another, or someone else holds it.
+    fn file_number_problem(
+        &self,
+        row: &ImportedBeneficiary,
+        existing: Option<&Beneficiary>,
+        id: &BeneficiaryId,
+    ) -> Result<Option<(&'static str, &'static str)>> {
+        let Some(f) = &row.file_number else {
+            return Ok(None);
+        };
+        if let Some(held) = existing.and_then(|b| b.file_number.as_ref())
+            && held != f
+        {
+            return Ok(Some((
+                "file_number_differs",
+                "للمستفيد في السجل رقم ملف آخر، ورقم الملف لا يُستبدل",
+            )));
+        }
+        let holder: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT id FROM beneficiaries WHERE file_number = ?1 AND merged_into IS NULL AND id <> ?2 LIMIT 1",
+            )?
+            .query_row(rusqlite::params![f, id.to_string()], |r| r.get(0))
+            .optional()?;
+        Ok(holder.map(|_| {
+            (
+                "duplicate_file_number",
+                "رقم الملف مسجل لمستفيد آخر في هذا الفرع",
+            )
+        }))
+    }
 }
 
 impl Store {
@@ -115,7 +161,7 @@ impl Store {
             progress(ImportProgress::Reading { rows })
         })
         .map_err(sheet_error)?;
-        self.import_rows(sheet.rows, sheet.rejected, progress)
+        self.import_rows(sheet, progress)
     }
 
     /// Import a sheet the desktop app holds in memory (see `sheet::read_sheet_bytes`).
@@ -135,7 +181,7 @@ impl Store {
             None,
         )
         .map_err(sheet_error)?;
-        self.import_rows(sheet.rows, sheet.rejected, progress)
+        self.import_rows(sheet, progress)
     }
 
     /// The header and first `rows` rows of a sheet as an import would take them, with their
@@ -152,12 +198,29 @@ impl Store {
             .map_err(sheet_error)
     }
 
-    pub(crate) fn import_rows(
+    fn import_rows(
         &mut self,
-        rows: Vec<sheet::SheetRow>,
-        mut rejected: Vec<RowError>,
+        sheet: sheet::Sheet,
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport> {
+        let sheet::Sheet {
+            rows,
+            mut rejected,
+            columns,
+            ..
+        } = sheet;
+        // A refused file number is said of its column as the sheet names it.
+        let file_number_column = columns
+            .into_iter()
+            .find(|(_, field)| *field == Some("file_number"))
+            .map(|(header, _)| header)
+            .unwrap_or_default();
+        let refuse_file_number = |row: usize, (code, message): (&str, &str)| RowError {
+            row,
+            column: file_number_column.clone(),
+            code: code.into(),
+            message: message.into(),
+        };
         let total = rows.len();
         let branch = self.session.branch.clone();
         let today = self.now().date_naive();
@@ -174,7 +237,11 @@ impl Store {
                     Some((existing, version)) => {
                         let mut next = existing.clone();
                         merge_into(&mut next, &row.beneficiary);
-                        if next == existing {
+                        if let Some(problem) =
+                            w.file_number_problem(&row.beneficiary, Some(&existing), &existing.id)?
+                        {
+                            report.rejected.push(refuse_file_number(row.row, problem));
+                        } else if next == existing {
                             report.unchanged += 1;
                         } else if let Err(errors) = next.validate(today) {
                             for e in errors {
@@ -187,7 +254,12 @@ impl Store {
                             }
                         } else {
                             match w.update_beneficiary_row(&next, version) {
-                                Ok(_) => report.updated += 1,
+                                Ok(_) => {
+                                    if let Some(f) = &next.file_number {
+                                        w.note_number("file", f)?;
+                                    }
+                                    report.updated += 1
+                                }
                                 Err(StoreError::DuplicateNationalId { .. }) => {
                                     report.rejected.push(duplicate_row(row.row))
                                 }
@@ -199,21 +271,26 @@ impl Store {
                         let mut b =
                             Beneficiary::new(BeneficiaryId::new_v7(), row.beneficiary.name.clone());
                         merge_into(&mut b, &row.beneficiary);
-                        match b.validate(today) {
-                            Err(errors) => {
-                                for e in errors {
-                                    report.rejected.push(RowError {
-                                        row: row.row,
-                                        column: e.field,
-                                        code: e.code,
-                                        message: e.message,
-                                    });
-                                }
+                        if let Some(problem) =
+                            w.file_number_problem(&row.beneficiary, None, &b.id)?
+                        {
+                            report.rejected.push(refuse_file_number(row.row, problem));
+                        } else if let Err(errors) = b.validate(today) {
+                            for e in errors {
+                                report.rejected.push(RowError {
+                                    row: row.row,
+                                    column: e.field,
+                                    code: e.code,
+                                    message: e.message,
+                                });
                             }
-                            Ok(()) => {
-                                w.insert_beneficiary(&b, &branch)?;
-                                report.imported += 1;
+                        } else {
+                            w.insert_beneficiary(&b, &branch)?;
+                            if let Some(f) = &b.file_number {
+                                // This store's own number, brought back: never given again.
+                                w.note_number("file", f)?;
                             }
+                            report.imported += 1;
                         }
                     }
                 }

@@ -46,7 +46,7 @@ impl Writer<'_> {
     pub(crate) fn put_beneficiary_row(&self, b: &Beneficiary, version: i64) -> Result<()> {
         self.exec(
             "UPDATE beneficiaries SET full_name = ?2, name_key = ?3, national_id = ?4, phone = ?5, phone_rev = ?6,
-                 birth_date = ?7, data = ?8, version = ?9, updated_at = ?10 WHERE id = ?1",
+                 birth_date = ?7, data = ?8, version = ?9, updated_at = ?10, file_number = ?11 WHERE id = ?1",
             params![
                 b.id.to_string(),
                 b.name.full(),
@@ -57,7 +57,8 @@ impl Writer<'_> {
                 b.birth_date.map(|d| d.to_string()),
                 serde_json::to_string(b)?,
                 version,
-                self.now.to_rfc3339()
+                self.now.to_rfc3339(),
+                b.file_number
             ],
         )?;
         Ok(())

@@ -58,6 +58,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_acked_payloads",
         include_str!("../../../migrations/branch/0012_acked_payloads.sql"),
     ),
+    (
+        "0013_file_numbers",
+        include_str!("../../../migrations/branch/0013_file_numbers.sql"),
+    ),
 ];
 
 /// Bring the store up to this build's schema. Returns how many migrations ran.

@@ -1,6 +1,7 @@
 //! Beneficiary search as a desk types it: any spelling of a name (hamza forms, ta marbuta, alef
 //! maqsura, diacritics, tatweel, "عبد الله"/"عبدالله", "آل"), a national ID or its beginning, a
-//! mobile in any form or its last digits, Arabic-Indic digits anywhere. Best matches first.
+//! mobile in any form or its last digits, a file number as the branch gives them ("AFL-K3F-F00001",
+//! any letter case), Arabic-Indic digits anywhere. Best matches first.
 //!
 //! Names are matched on a key normalised in Rust (`arabic::name_tokens`) and indexed with FTS5;
 //! query tokens are quoted before they reach FTS5, so a query is never FTS syntax. Ranking happens
@@ -44,6 +45,9 @@ impl Store {
     /// Search beneficiaries (merged-away records excluded). `limit` of 0 means 20.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
         let limit = if limit == 0 { 20 } else { limit.min(500) };
+        if let Ok(file_number) = sila_domain::beneficiary::parse_file_number(query) {
+            return self.search_file_number(&file_number, limit);
+        }
         let tokens: Vec<String> = arabic::name_tokens(query)
             .into_iter()
             .filter(|t| t.chars().any(|c| c.is_alphabetic()))
@@ -109,6 +113,28 @@ impl Store {
                 .then_with(|| a.full_name.cmp(&b.full_name))
         });
         hits.truncate(limit);
+        Ok(hits)
+    }
+
+    /// The person a file number was given to (a merged-away registration keeps its number but is
+    /// not found by it).
+    fn search_file_number(&self, file_number: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, national_id, full_name, phone, branch FROM beneficiaries
+             WHERE file_number = ?1 AND merged_into IS NULL LIMIT ?2",
+        )?;
+        let hits = stmt
+            .query_map(rusqlite::params![file_number, limit as i64], |r| {
+                Ok(SearchHit {
+                    id: r.get(0)?,
+                    national_id: r.get(1)?,
+                    full_name: r.get(2)?,
+                    phone: r.get(3)?,
+                    branch: r.get(4)?,
+                    score: 10.0,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(hits)
     }
 

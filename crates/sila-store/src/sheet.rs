@@ -54,6 +54,8 @@ pub struct ImportedBeneficiary {
     pub district: String,
     pub household_size: Option<u16>,
     pub monthly_income_halalas: Option<i64>,
+    /// The file number the branch gave this person (an export's "رقم الملف"), in capitals.
+    pub file_number: Option<String>,
 }
 
 /// A valid row and where it was in the file.
@@ -597,8 +599,9 @@ enum Field {
     District,
     HouseholdSize,
     Income,
+    FileNumber,
 }
-const FIELD_COUNT: usize = 13;
+const FIELD_COUNT: usize = 14;
 
 impl Field {
     const ALL: [Field; FIELD_COUNT] = [
@@ -615,6 +618,7 @@ impl Field {
         Field::District,
         Field::HouseholdSize,
         Field::Income,
+        Field::FileNumber,
     ];
     /// The field's name as the beneficiary record calls it (for previews, never for matching).
     fn code(self) -> &'static str {
@@ -632,6 +636,7 @@ impl Field {
             Field::District => "district",
             Field::HouseholdSize => "household_size",
             Field::Income => "monthly_income",
+            Field::FileNumber => "file_number",
         }
     }
 }
@@ -708,6 +713,10 @@ const ALIASES: &[(&str, Field, u8)] = &[
     ("monthly_income", Field::Income, 0),
     ("الدخل", Field::Income, 1),
     ("income", Field::Income, 1),
+    ("رقم الملف", Field::FileNumber, 0),
+    ("رقم ملف المستفيد", Field::FileNumber, 0),
+    ("file_number", Field::FileNumber, 0),
+    ("file_no", Field::FileNumber, 0),
 ];
 
 static NORMALIZED_ALIASES: LazyLock<Vec<(String, Field, u8)>> = LazyLock::new(|| {
@@ -891,10 +900,53 @@ impl<'p> Importer<'p> {
         if self.out.total_rows == 0 {
             return Err(SheetError::Empty);
         }
+        let mut out = self.out;
+        refuse_repeated_file_numbers(&mut out, self.header.as_ref());
         // At the end the total is known, whatever the format.
         (self.progress)(self.data_rows, self.data_rows);
-        Ok(self.out)
+        Ok(out)
     }
+}
+
+/// A file number names one person: rows of one sheet that give the same one are all refused, each
+/// naming the others' row numbers, since nothing tells which of them holds it.
+fn refuse_repeated_file_numbers(out: &mut Sheet, header: Option<&Header>) {
+    let mut rows_of: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for r in &out.rows {
+        if let Some(f) = &r.beneficiary.file_number {
+            rows_of.entry(f).or_default().push(r.row);
+        }
+    }
+    let repeated: std::collections::HashMap<usize, Vec<usize>> = rows_of
+        .into_values()
+        .filter(|rows| rows.len() > 1)
+        .flat_map(|rows| rows.clone().into_iter().map(move |r| (r, rows.clone())))
+        .collect();
+    if repeated.is_empty() {
+        return;
+    }
+    let column = header
+        .and_then(|h| h.column(Field::FileNumber).and_then(|c| h.names.get(c)))
+        .cloned()
+        .unwrap_or_default();
+    for (row, rows) in &repeated {
+        let others: Vec<String> = rows
+            .iter()
+            .filter(|r| *r != row)
+            .map(usize::to_string)
+            .collect();
+        out.rejected.push(RowError {
+            row: *row,
+            column: column.clone(),
+            code: "file_number_repeated".into(),
+            message: format!(
+                "رقم الملف نفسه في صف آخر من الملف (الصف {}): لكل مستفيد رقم ملف واحد",
+                others.join("، ")
+            ),
+        });
+    }
+    out.rows.retain(|r| !repeated.contains_key(&r.row));
+    out.rejected.sort_by_key(|e| e.row);
 }
 
 /// A cell's content once cleaned: text, or a date the workbook stored as a date.
@@ -1079,6 +1131,15 @@ impl RowCheck<'_, '_> {
             }
             amount
         });
+        let file_number = self.text(row, Field::FileNumber).and_then(|t| {
+            match sila_domain::beneficiary::parse_file_number(&t) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    self.fail(Field::FileNumber, &e.code, &e.message);
+                    None
+                }
+            }
+        });
 
         if self.failed {
             return None;
@@ -1102,6 +1163,7 @@ impl RowCheck<'_, '_> {
             district,
             household_size,
             monthly_income_halalas,
+            file_number,
         })
     }
 

@@ -1087,7 +1087,8 @@ impl Writer<'_> {
         };
         self.exec(
             "UPDATE beneficiaries SET full_name = ?2, name_key = ?3, national_id = ?4, phone = ?5, phone_rev = ?6,
-                 birth_date = ?7, data = ?8, version = version + 1, hq_version = ?9, merged_into = ?10, updated_at = ?11
+                 birth_date = ?7, data = ?8, version = version + 1, hq_version = ?9, merged_into = ?10, updated_at = ?11,
+                 file_number = ?12
              WHERE id = ?1",
             params![
                 id,
@@ -1100,7 +1101,8 @@ impl Writer<'_> {
                 serde_json::to_string(&b)?,
                 s.version,
                 s.merged_into,
-                self.now.to_rfc3339()
+                self.now.to_rfc3339(),
+                b.file_number
             ],
         )?;
         // Edits made at HQ since the version held here join the person's timeline: who at HQ,
@@ -1170,8 +1172,8 @@ impl Writer<'_> {
         let stamp = self.now.to_rfc3339();
         self.exec(
             "INSERT INTO beneficiaries (id, branch, full_name, name_key, national_id, phone, phone_rev,
-                 birth_date, data, version, hq_version, merged_into, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?12, ?12)
+                 birth_date, data, version, hq_version, merged_into, created_at, updated_at, file_number)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?12, ?12, ?13)
              ON CONFLICT(id) DO NOTHING",
             params![
                 b.id.to_string(),
@@ -1185,7 +1187,8 @@ impl Writer<'_> {
                 serde_json::to_string(b)?,
                 hq_version,
                 merged_into,
-                stamp
+                stamp,
+                b.file_number
             ],
         )?;
         Ok(())
@@ -1312,9 +1315,9 @@ impl Writer<'_> {
         Ok(true)
     }
 
-    /// A number this device gave (its prefix) and HQ holds: the counter goes past it, so a store
-    /// restored from an old copy never gives it again.
-    fn note_number(&self, counter: &str, number: &str) -> Result<()> {
+    /// A number this device gave (its prefix) and HQ holds, or an imported sheet brings back: the
+    /// counter goes past it, so a store restored from an old copy never gives it again.
+    pub(crate) fn note_number(&self, counter: &str, number: &str) -> Result<()> {
         let prefix = format!("{}-", self.session.number_prefix);
         let Some(rest) = number.strip_prefix(&prefix) else {
             return Ok(());

@@ -32,7 +32,7 @@ fn beneficiaries() -> Table {
             "الحي",
             "عدد أفراد الأسرة",
             "الدخل الشهري",
-            "رقم الملف",
+            "ملاحظات",
         ]
         .map(String::from)
         .to_vec(),
@@ -129,7 +129,7 @@ fn csv_has_bom_crlf_quoting_and_formula_guards() {
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert_eq!(
         lines[0],
-        "الاسم الكامل,رقم الهوية,الجوال,تاريخ الميلاد,الجنس,المدينة,الحي,عدد أفراد الأسرة,الدخل الشهري,رقم الملف"
+        "الاسم الكامل,رقم الهوية,الجوال,تاريخ الميلاد,الجنس,المدينة,الحي,عدد أفراد الأسرة,الدخل الشهري,ملاحظات"
     );
     assert_eq!(
         lines[1],
@@ -188,7 +188,7 @@ fn xlsx_is_right_to_left_with_text_ids_and_real_dates() {
     assert_eq!(workbook.sheet_names(), ["المستفيدون", "الحالات"]);
     let range = workbook.worksheet_range("المستفيدون").unwrap();
     assert_eq!(range.get((0, 0)), Some(&Data::String("الاسم الكامل".into())));
-    // IDs, phones and file numbers are strings, so leading zeros and all ten digits survive.
+    // IDs, phones and numbers written as text stay strings, so leading zeros and all ten digits survive.
     assert_eq!(range.get((1, 1)), Some(&Data::String("1012345672".into())));
     assert_eq!(
         range.get((1, 2)),

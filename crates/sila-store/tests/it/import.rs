@@ -261,11 +261,12 @@ fn roundtrip(format: ExportFormat, rows: usize, seed: u64) {
         let text = std::fs::read_to_string(p).unwrap();
         let mut r =
             csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-        // name, national ID, birth date, mobile, city, district, income: what a sheet carries
+        // file number, name, national ID, birth date, mobile, city, district, income: what a
+        // sheet carries
         r.records()
             .map(|rec| {
                 let rec = rec.unwrap();
-                [2, 7, 9, 10, 11, 12, 14, 16]
+                [1, 2, 7, 9, 10, 11, 12, 14, 16]
                     .iter()
                     .map(|i| rec[*i].to_owned())
                     .collect()

@@ -7,6 +7,7 @@ mod contacts;
 mod corrections;
 mod drafts;
 mod export_formats;
+mod file_numbers;
 mod import;
 mod intake;
 mod lifecycle;
@@ -95,4 +96,34 @@ pub fn outbox_ops(store: &Store) -> Vec<String> {
         .into_iter()
         .map(|o| o.op)
         .collect()
+}
+
+/// Take a store back to before the migration `name`, for a test of what it does to an older
+/// store: that migration and the later ones forgotten, and what the later ones added that cannot
+/// be added twice taken away (the caller undoes what `name` itself did).
+pub fn rewind_to_before(store: &Store, name: &str) {
+    let position = |name: &str| {
+        sila_store::migrate::MIGRATIONS
+            .iter()
+            .position(|(n, _)| *n == name)
+            .unwrap()
+    };
+    let before = position(name);
+    // SQLite's ADD COLUMN has no IF NOT EXISTS.
+    if before < position("0013_file_numbers") {
+        store
+            .conn()
+            .execute_batch(
+                "DROP INDEX beneficiaries_file_number;
+                 ALTER TABLE beneficiaries DROP COLUMN file_number;",
+            )
+            .unwrap();
+    }
+    store
+        .conn()
+        .execute_batch(&format!(
+            "DELETE FROM schema_migrations WHERE version > {before};
+             PRAGMA user_version = {before};"
+        ))
+        .unwrap();
 }

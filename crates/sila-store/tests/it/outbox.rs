@@ -93,18 +93,13 @@ fn acknowledged_operations_lose_their_payloads_once_hqs_backup_holds_them_and_no
 fn a_store_from_before_loses_the_payloads_it_had_acknowledged() {
     let (dir, mut store, clock) = new_store();
     store.generate_demo(20, 5, &mut |_, _| {}).unwrap();
-    let position = sila_store::migrate::MIGRATIONS
-        .iter()
-        .position(|(name, _)| *name == "0012_acked_payloads")
-        .unwrap() as i64;
     store
         .conn()
-        .execute_batch(&format!(
-            "UPDATE outbox SET acked_at = '2026-01-01T00:00:00Z', result = 'applied' WHERE seq <= 10;
-             DELETE FROM schema_migrations WHERE version > {position};
-             PRAGMA user_version = {position};"
-        ))
+        .execute_batch(
+            "UPDATE outbox SET acked_at = '2026-01-01T00:00:00Z', result = 'applied' WHERE seq <= 10;",
+        )
         .unwrap();
+    rewind_to_before(&store, "0012_acked_payloads");
     let kept: i64 = store
         .conn()
         .query_row(

@@ -112,10 +112,6 @@ fn a_store_from_before_the_tallies_starts_them_from_its_rows() {
     store.generate_demo(60, 3, &mut |_, _| {}).unwrap();
     let expected = counted(&store);
     // Back to the schema before migration 0011, rows and all.
-    let position = sila_store::migrate::MIGRATIONS
-        .iter()
-        .position(|(name, _)| *name == "0011_tallies")
-        .unwrap() as i64;
     let triggers: Vec<String> = store
         .conn()
         .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'tally_%'")
@@ -130,14 +126,8 @@ fn a_store_from_before_the_tallies_starts_them_from_its_rows() {
             .execute_batch(&format!("DROP TRIGGER {t}"))
             .unwrap();
     }
-    store
-        .conn()
-        .execute_batch(&format!(
-            "DROP TABLE tallies;
-             DELETE FROM schema_migrations WHERE version > {position};
-             PRAGMA user_version = {position};"
-        ))
-        .unwrap();
+    store.conn().execute_batch("DROP TABLE tallies;").unwrap();
+    rewind_to_before(&store, "0011_tallies");
     drop(store);
 
     let store = Store::open_with(dir.path(), "admin", PASSWORD, clock.clock()).unwrap();
