@@ -657,7 +657,24 @@ pub fn case_file(desk: &Desk, id: String) -> R<CaseFileDto> {
         // Opening a file is an audited read.
         let ben = s.open_beneficiary(c.beneficiary_id)?;
         let mut timeline: Vec<TimelineItem> = Vec::new();
-        for e in s.case_history(id)? {
+        let history = s.case_history(id)?;
+        // The return that put the request where it is: the latest one, while it is incomplete.
+        let returned = history
+            .iter()
+            .rev()
+            .find(|e| e.transition == Transition::ReturnIncomplete)
+            .filter(|_| c.state == CaseState::Incomplete)
+            .map(|e| ReturnNoteDto {
+                at: e.at.to_rfc3339(),
+                actor: e.actor_name.clone(),
+                note: e.note.clone(),
+                missing: c
+                    .missing_documents()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            });
+        for e in history {
             timeline.push(TimelineItem {
                 at: e.at.to_rfc3339(),
                 kind: "transition".into(),
@@ -776,6 +793,7 @@ pub fn case_file(desk: &Desk, id: String) -> R<CaseFileDto> {
             actions,
             tasks,
             today: s.now().date_naive().to_string(),
+            returned,
         })
     })
 }

@@ -188,6 +188,46 @@ fn an_intake_goes_from_draft_to_committee() {
     assert_eq!(page.rows[0].promise.as_deref(), Some("on_track"));
 }
 
+/// A request returned as incomplete carries the note that returned it, and what its checklist
+/// still lacks, until it is resubmitted.
+#[test]
+fn a_returned_request_carries_its_note_and_what_it_lacks_until_resubmitted() {
+    let (_dir, desk) = desk();
+    let draft = api::save_intake_draft(&desk, None, full_draft(&desk)).unwrap();
+    let case_id = api::submit_intake(&desk, draft).unwrap().case_id;
+    let file = || api::case_file(&desk, case_id.clone()).unwrap();
+    let t = |tr: &str, note: &str| {
+        api::transition(
+            &desk,
+            TransitionInput {
+                case_id: case_id.clone(),
+                transition: tr.into(),
+                note: note.into(),
+            },
+        )
+        .unwrap()
+    };
+    assert_eq!(file().returned.map(|r| r.note), None);
+    t(
+        "return_incomplete",
+        "صورة سجل الأسرة غير واضحة، أرفق صورة أوضح",
+    );
+    let returned = file().returned.expect("the return's note");
+    assert_eq!(returned.note, "صورة سجل الأسرة غير واضحة، أرفق صورة أوضح");
+    assert_eq!(returned.actor, "نورة العتيبي");
+    assert!(returned.missing.is_empty(), "{:?}", returned.missing);
+    api::mark_document_seen(&desk, case_id.clone(), "family_card".into(), false).unwrap();
+    assert_eq!(file().returned.unwrap().missing, ["family_card"]);
+    api::mark_document_seen(&desk, case_id.clone(), "family_card".into(), true).unwrap();
+    t("resubmit", "");
+    assert_eq!(file().case.state, "submitted");
+    assert_eq!(
+        file().returned.map(|r| r.note),
+        None,
+        "gone once resubmitted"
+    );
+}
+
 #[test]
 fn submission_problems_come_back_per_field_and_create_nothing() {
     let (_dir, desk) = desk();

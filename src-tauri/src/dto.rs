@@ -547,6 +547,19 @@ pub struct CaseFileDto {
     pub tasks: Vec<TaskDto>,
     /// The store's today (ISO), which tasks' urgency is counted against.
     pub today: String,
+    /// While the committee's return as incomplete stands (until resubmitted): its note, shown
+    /// above the documents the desk must complete.
+    pub returned: Option<ReturnNoteDto>,
+}
+
+/// The committee's note returning a request as incomplete, and what its checklist still lacks.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ReturnNoteDto {
+    pub at: String,
+    pub actor: String,
+    pub note: String,
+    /// Required documents of the checklist not yet attached and seen in the original, by code.
+    pub missing: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, TS)]
@@ -974,6 +987,7 @@ macro_rules! for_each_dto {
             CaseDto,
             CaseCorrection,
             TimelineItem,
+            ReturnNoteDto,
             ActionDto,
             CaseFileDto,
             TransitionInput,

@@ -640,8 +640,12 @@ describe("the branch desktop app", { concurrency: false }, () => {
       return wd.exec(`return document.querySelector('[data-testid=case-file]').dataset.state === 'incomplete'`);
     });
     assert.match(await wd.text("[data-testid=timeline]"), /تنقص شهادة الآيبان/, "the committee's note is in the timeline");
-    await wd.waitFor("[data-testid=case-documents] .notice");
-    await wd.exec(`document.querySelector('[data-testid=add-document]').scrollIntoView({block: 'center'})`);
+    // The note also heads the documents, where the missing one is added.
+    await wd.waitFor("[data-testid=case-documents] [data-testid=return-note]");
+    assert.equal(await wd.text("[data-testid=return-note-text]"), "تنقص شهادة الآيبان لصرف الإعانة");
+    assert.ok(await wd.exec(`const docs = document.querySelector('[data-testid=case-documents]');
+      return docs.querySelector('[data-testid=return-note]') === docs.querySelector('h2').nextElementSibling`), "the note is the first thing under the documents' title");
+    await wd.exec(`document.querySelector('[data-testid=case-documents]').scrollIntoView({block: 'start'})`);
     await shot("74-returned-incomplete");
 
     await wd.choose("[data-testid=add-document-type]", "bank_iban");
@@ -654,6 +658,7 @@ describe("the branch desktop app", { concurrency: false }, () => {
     await wd.click("[data-testid=action-resubmit]");
     await wd.click("[data-testid=action-confirm]");
     await wd.waitFor("[data-testid=case-file][data-state=submitted]");
+    assert.equal(await wd.exec(`return document.querySelector('[data-testid=return-note]')`), null, "resubmitted: the note is gone from the documents");
     await wd.click("[data-testid=action-send_to_committee]");
     await wd.click("[data-testid=action-confirm]");
     await wd.waitFor("[data-testid=case-file][data-state=in_committee]");

@@ -89,7 +89,23 @@ export function CaseFile({ id }: { id: string }) {
           {c.correctable && <CaseCorrector file={file} onDone={load} />}
           <section className="card" data-testid="case-documents">
             <h2>{t("documents")}</h2>
-            {c.state === "incomplete" && <p className="notice warn">{t("incompleteHint")}</p>}
+            {file.returned ? (
+              // What the committee (or the researcher) asked for, where the missing documents are added.
+              <div className="notice warn return-note" role="note" data-testid="return-note">
+                <strong>{t("returnedBy")}</strong>
+                <span className="muted"> · {file.returned.actor} · <DualDate iso={localDay(file.returned.at)} /></span>
+                {file.returned.note && <blockquote data-testid="return-note-text">{file.returned.note}</blockquote>}
+                {file.returned.missing.length > 0 && (
+                  <>
+                    <div>{t("stillMissing")}:</div>
+                    <ul data-testid="return-missing">
+                      {file.returned.missing.map((code) => <li key={code} data-code={code}>{docName(code)}</li>)}
+                    </ul>
+                  </>
+                )}
+                <p>{t("incompleteHint")}</p>
+              </div>
+            ) : c.state === "incomplete" && <p className="notice warn">{t("incompleteHint")}</p>}
             <ul className="docs">
               {c.documents.map((d) => (
                 <li key={d.code} data-testid={`case-doc-${d.code}`} data-attached={!!d.attachment} data-seen={d.seen_in_original}>

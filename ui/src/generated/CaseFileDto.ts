@@ -2,6 +2,7 @@
 import type { ActionDto } from "./ActionDto";
 import type { BeneficiaryDto } from "./BeneficiaryDto";
 import type { CaseDto } from "./CaseDto";
+import type { ReturnNoteDto } from "./ReturnNoteDto";
 import type { TaskDto } from "./TaskDto";
 import type { TimelineItem } from "./TimelineItem";
 
@@ -13,4 +14,9 @@ tasks: Array<TaskDto>,
 /**
  * The store's today (ISO), which tasks' urgency is counted against.
  */
-today: string, };
+today: string, 
+/**
+ * While the committee's return as incomplete stands (until resubmitted): its note, shown
+ * above the documents the desk must complete.
+ */
+returned: ReturnNoteDto | null, };
