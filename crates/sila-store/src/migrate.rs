@@ -62,6 +62,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_file_numbers",
         include_str!("../../../migrations/branch/0013_file_numbers.sql"),
     ),
+    (
+        "0014_outbox_packs",
+        include_str!("../../../migrations/branch/0014_outbox_packs.sql"),
+    ),
 ];
 
 /// Bring the store up to this build's schema. Returns how many migrations ran.

@@ -157,3 +157,74 @@ pub fn pending_raw(conn: &Connection, after_seq: i64, limit: usize) -> Result<Ve
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Acknowledged payloads are packed this many at a time: a run of similar JSON compresses about
+/// six to one, a single payload barely two to one. Fewer wait as text for the next run.
+pub const PACK_RUN: usize = 512;
+
+/// Pack the acknowledged payloads in `(after, through]` that are still kept as text, in runs of
+/// [`PACK_RUN`]: each run compressed into one `outbox_packs` row, the rows' payloads emptied.
+/// A shorter tail stays as text until the run fills. Returns the last sequence packed (or
+/// `after` if none) and how many payloads went into packs.
+pub(crate) fn pack_acknowledged(tx: &Connection, after: i64, through: i64) -> Result<(i64, usize)> {
+    let mut last = after;
+    let mut packed = 0;
+    loop {
+        let run: Vec<(i64, String)> = tx
+            .prepare_cached(
+                "SELECT seq, payload FROM outbox WHERE seq > ?1 AND seq <= ?2
+                 AND acked_at IS NOT NULL AND payload <> '' ORDER BY seq LIMIT ?3",
+            )?
+            .query_map(params![last, through, PACK_RUN as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        if run.len() < PACK_RUN {
+            return Ok((last, packed));
+        }
+        // One line a payload: its sequence, a tab, its JSON (serde_json writes no raw newline).
+        let mut text = String::with_capacity(run.iter().map(|(_, p)| p.len() + 12).sum());
+        for (seq, payload) in &run {
+            text.push_str(&seq.to_string());
+            text.push('\t');
+            text.push_str(payload);
+            text.push('\n');
+        }
+        let blob = zstd::encode_all(text.as_bytes(), 6).map_err(|_| crate::StoreError::Corrupt)?;
+        let (first, end) = (run[0].0, run[run.len() - 1].0);
+        tx.prepare_cached(
+            "INSERT INTO outbox_packs (first_seq, last_seq, payloads) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![first, end, blob])?;
+        tx.prepare_cached(
+            "UPDATE outbox SET payload = '' WHERE seq >= ?1 AND seq <= ?2
+             AND acked_at IS NOT NULL AND payload <> ''",
+        )?
+        .execute(params![first, end])?;
+        packed += run.len();
+        last = end;
+    }
+}
+
+/// Put back into their rows the payloads of every pack holding an operation after `after`
+/// (HQ, restored from a copy, holds only up to `after`: those are sent again), and drop those
+/// packs. Returns how many payloads came back.
+pub(crate) fn unpack_after(tx: &Connection, after: i64) -> Result<usize> {
+    let packs: Vec<(i64, Vec<u8>)> = tx
+        .prepare("SELECT first_seq, payloads FROM outbox_packs WHERE last_seq > ?1")?
+        .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut back = 0;
+    for (first, blob) in packs {
+        let bytes = zstd::decode_all(blob.as_slice()).map_err(|_| crate::StoreError::Corrupt)?;
+        let text = String::from_utf8(bytes).map_err(|_| crate::StoreError::Corrupt)?;
+        let mut put = tx.prepare_cached("UPDATE outbox SET payload = ?2 WHERE seq = ?1")?;
+        for line in text.lines() {
+            let (seq, payload) = line.split_once('\t').ok_or(crate::StoreError::Corrupt)?;
+            let seq: i64 = seq.parse().map_err(|_| crate::StoreError::Corrupt)?;
+            back += put.execute(params![seq, payload])?;
+        }
+        tx.execute("DELETE FROM outbox_packs WHERE first_seq = ?1", [first])?;
+    }
+    Ok(back)
+}

@@ -125,6 +125,8 @@ pub struct StandingReport {
     pub lost: usize,
     /// Acknowledged payloads let go now that HQ's backups hold them.
     pub emptied: usize,
+    /// Acknowledged payloads no backup holds yet, packed (compressed in runs) while they wait.
+    pub packed: usize,
 }
 
 /// An operation HQ refused, for the screen that lists them.
@@ -397,6 +399,8 @@ impl Store {
             }
             (None, Some(epoch)) => meta_set(&tx, "hq_epoch", epoch)?,
         }
+        // Payloads packed while they waited for a backup go back into the rows HQ lacks now.
+        outbox::unpack_after(&tx, s.acked_through)?;
         let (resend, lost): (i64, i64) = tx.query_row(
             "SELECT count(*), count(*) FILTER (WHERE payload = '') FROM outbox
              WHERE seq > ?1 AND acked_at IS NOT NULL",
@@ -445,7 +449,29 @@ impl Store {
                  AND acked_at IS NOT NULL AND payload <> ''",
                 params![emptied, through],
             )?;
+            // A pack goes once a backup holds all of it (one straddling `through` waits).
+            let freed: i64 = tx.query_row(
+                "SELECT coalesce(sum(last_seq - first_seq + 1), 0) FROM outbox_packs
+                 WHERE last_seq <= ?1",
+                [through],
+                |r| r.get(0),
+            )?;
+            tx.execute("DELETE FROM outbox_packs WHERE last_seq <= ?1", [through])?;
+            report.emptied += freed as usize;
         }
+        // What stays acknowledged but unheld waits packed; the last pack says where to go on.
+        let packed_through: i64 = tx
+            .query_row(
+                "SELECT last_seq FROM outbox_packs ORDER BY first_seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        let waiting = s
+            .acked_through
+            .min(first_pending.map_or(i64::MAX, |f| f - 1));
+        report.packed = outbox::pack_acknowledged(&tx, packed_through.max(through), waiting)?.1;
         meta_set(
             &tx,
             "payloads_emptied_through",

@@ -180,3 +180,86 @@ fn operations_a_restored_hq_lost_and_this_device_let_go_are_counted_lost() {
     assert_eq!(again.first().unwrap().seq, 3);
     assert!(again.iter().all(|o| o.payload.is_null()));
 }
+
+/// Acknowledged payloads no backup holds yet wait packed: runs of `PACK_RUN` compressed
+/// together, much smaller than as text. HQ restored from a copy gets every one of them again,
+/// byte for byte; once a backup holds a run, the run goes.
+#[test]
+fn payloads_waiting_for_hqs_backup_are_packed_and_come_back_whole_for_a_restored_hq() {
+    use sila_store::outbox::PACK_RUN;
+    let (_dir, mut store, _clock) = new_store();
+    store.generate_demo(400, 8, &mut |_, _| {}).unwrap();
+    let all = sila_store::outbox::pending(store.conn(), 0, 100_000).unwrap();
+    let last = all.last().unwrap().seq;
+    assert!(all.len() > 2 * PACK_RUN, "{} operations", all.len());
+    let text: i64 = store
+        .conn()
+        .query_row("SELECT sum(length(payload)) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    let sent: Vec<(i64, String)> = all.iter().map(|o| (o.seq, o.op_id.to_string())).collect();
+    store.record_push(&sent, last, &[]).unwrap();
+
+    let r = store.hq_standing(&standing(last, 0, "e1", 0)).unwrap();
+    let runs = all.len() / PACK_RUN;
+    assert_eq!(r.packed, runs * PACK_RUN);
+    let (packs, packed_bytes): (i64, i64) = store
+        .conn()
+        .query_row(
+            "SELECT count(*), sum(length(payloads)) FROM outbox_packs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(packs as usize, runs);
+    let left: i64 = store
+        .conn()
+        .query_row("SELECT sum(length(payload)) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        payloads(&store).0 as usize,
+        all.len() - runs * PACK_RUN,
+        "the tail waits as text"
+    );
+    assert!(
+        (packed_bytes + left) * 3 < text,
+        "packed {packed_bytes} B + {left} B as text, against {text} B"
+    );
+    // The same answer again packs nothing more.
+    assert_eq!(
+        store
+            .hq_standing(&standing(last, 0, "e1", 0))
+            .unwrap()
+            .packed,
+        0
+    );
+
+    // HQ comes back from a copy holding up to 7: everything after is sent again as it was.
+    let r = store.hq_standing(&standing(7, 0, "e2", 0)).unwrap();
+    assert_eq!((r.resend, r.lost), ((last - 7) as usize, 0));
+    let again = sila_store::outbox::pending(store.conn(), 0, 100_000).unwrap();
+    assert_eq!(again.len(), (last - 7) as usize);
+    for (op, was) in again.iter().zip(all.iter().skip(7)) {
+        assert_eq!((op.seq, &op.payload), (was.seq, &was.payload));
+    }
+    let raw = sila_store::outbox::pending_raw(store.conn(), 0, 100_000).unwrap();
+    assert!(raw.iter().all(|o| !o.payload.is_empty()));
+
+    // Sent again and acknowledged, then a backup holds everything: no pack, no payload stays.
+    let sent: Vec<(i64, String)> = again.iter().map(|o| (o.seq, o.op_id.to_string())).collect();
+    store.record_push(&sent, last, &[]).unwrap();
+    store.hq_standing(&standing(last, 0, "e2", 0)).unwrap();
+    assert!(
+        store
+            .conn()
+            .query_row("SELECT count(*) FROM outbox_packs", [], |r| r
+                .get::<_, i64>(0))
+            .unwrap()
+            > 0
+    );
+    store.hq_standing(&standing(last, last, "e2", 0)).unwrap();
+    let packs: i64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM outbox_packs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((packs, payloads(&store).0), (0, 0));
+}
