@@ -12,7 +12,9 @@
 //!   encrypted schema with prepared statements (beside it, the sqlite3 shell's `.import`);
 //! - the store's size after a full sync at N demo beneficiaries and their cases, compacted —
 //!   baseline: its record tables alone, in an encrypted file of their own;
-//! - duplicate candidates at HQ over 100k and 1M beneficiaries in a real `sila-hq` SQLite store
+//! - duplicate candidates at HQ over 100k and 1M beneficiaries (`--people N,M`) in a real
+//!   `sila-hq` store on each engine of `--db` (`sqlite`, `postgres`, `both` (the default), a
+//!   `postgres://` URL, a folder for the SQLite files), side by side in a second table
 //!   (labelled synthetic population, src/labelled.rs) — baseline: exact matching (the same ID, or
 //!   the same normalised name inside a birth-date or mobile block), with precision and recall of
 //!   both.
@@ -25,6 +27,7 @@ use rusqlite::Connection;
 use sila_domain::beneficiary::{HouseholdMember, Relation};
 use sila_domain::catalog::Channel;
 use sila_domain::ids::MemberId;
+use sila_hq::testing::{BenchDb, TestEngine};
 use sila_store::{InitOptions, Store};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -719,58 +722,118 @@ fn exact_duplicates(people: &[sila_domain::duplicates::Person]) -> Vec<(usize, u
     pairs
 }
 
-fn duplicates(rows: &mut Vec<Row>, n: usize) -> Result<()> {
-    use sila_bench::labelled;
+/// Duplicate candidates at HQ over `n` people on one engine, as the review runs them in the
+/// server: the time of the whole search (reading every live beneficiary, then
+/// `sila_domain::duplicates`) and of its read alone, with precision and recall.
+struct Found {
+    secs: f64,
+    read_secs: f64,
+    pairs: usize,
+    precision: f64,
+    recall: f64,
+}
+
+/// One row of HQ's `beneficiaries`: (id, branch, national ID, record as JSON).
+type HqPerson = (String, String, Option<String>, String);
+
+/// HQ's `beneficiaries` rows for a labelled population, whole records as JSON as pushes leave
+/// them: (id, branch, national ID, record). Made once per size, written on every engine.
+fn population_rows(l: &sila_bench::labelled::Labelled) -> Result<Vec<HqPerson>> {
+    let mut rng = StdRng::seed_from_u64(3);
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
+    l.people
+        .iter()
+        .map(|p| {
+            let mut b = sila_store::demo::beneficiary(&mut rng, today);
+            b.id = p.id.parse().context("id")?;
+            b.name = sila_domain::beneficiary::PersonName::from_full(&p.full_name);
+            b.name.as_written = p.full_name.clone();
+            b.national_id = p
+                .national_id
+                .as_deref()
+                .map(sila_domain::national_id::NationalId::parse)
+                .transpose()
+                .ok()
+                .flatten();
+            b.birth_date = p.birth_date;
+            b.mobile = p
+                .mobile
+                .as_deref()
+                .map(sila_domain::phone::Mobile::parse)
+                .transpose()
+                .ok()
+                .flatten();
+            Ok((
+                p.id.clone(),
+                p.branch.clone(),
+                p.national_id.clone(),
+                serde_json::to_string(&b)?,
+            ))
+        })
+        .collect()
+}
+
+fn duplicates_on(
+    db: &BenchDb,
+    l: &sila_bench::labelled::Labelled,
+    people: &[HqPerson],
+) -> Result<Found> {
+    use sila_hq::db::{Mode, Val};
     use sila_hq::store::HqStore;
-    let l = labelled::generate(n, 11);
-    let dir = tempfile::tempdir()?;
-    let db = dir.path().join("hq.db");
-    drop(sila_hq::Hq::open(&db)?);
-    {
-        // Fill HQ's beneficiaries table as pushes would have: whole records as JSON.
-        let mut conn = Connection::open(&db)?;
-        let tx = conn.transaction()?;
-        let mut rng = StdRng::seed_from_u64(3);
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
-        {
-            let mut stmt = tx.prepare(
-                "INSERT INTO beneficiaries (id, branch, device_id, national_id, data, version, created_at, updated_at)
-                 VALUES (?1, ?2, 'bench', ?3, ?4, 1, '2026-11-25T00:00:00Z', '2026-11-25T00:00:00Z')",
-            )?;
-            for p in &l.people {
-                let mut b = sila_store::demo::beneficiary(&mut rng, today);
-                b.id = p.id.parse().context("id")?;
-                b.name = sila_domain::beneficiary::PersonName::from_full(&p.full_name);
-                b.name.as_written = p.full_name.clone();
-                b.national_id = p
-                    .national_id
-                    .as_deref()
-                    .map(sila_domain::national_id::NationalId::parse)
-                    .transpose()
-                    .ok()
-                    .flatten();
-                b.birth_date = p.birth_date;
-                b.mobile = p
-                    .mobile
-                    .as_deref()
-                    .map(sila_domain::phone::Mobile::parse)
-                    .transpose()
-                    .ok()
-                    .flatten();
-                stmt.execute(rusqlite::params![
-                    p.id,
-                    p.branch,
-                    p.national_id,
-                    serde_json::to_string(&b)?
-                ])?;
+    let fresh = db.fresh();
+    let hq = sila_hq::Hq::open(&fresh.db)?;
+    let t = Instant::now();
+    // In parts, so no engine holds a million people in one transaction's log.
+    for part in people.chunks(50_000) {
+        sila_hq::db::run(&**hq.engine(), Mode::Write, |c| {
+            let mut bulk = sila_hq::testing::Bulk::new(
+                "beneficiaries",
+                &[
+                    "id",
+                    "branch",
+                    "device_id",
+                    "national_id",
+                    "data",
+                    "version",
+                    "created_at",
+                    "updated_at",
+                ],
+            );
+            for (id, branch, national_id, data) in part {
+                bulk.row(
+                    c,
+                    [
+                        Val::from(id),
+                        branch.into(),
+                        "bench".into(),
+                        national_id.clone().into(),
+                        data.into(),
+                        1i64.into(),
+                        "2026-11-25T00:00:00Z".into(),
+                        "2026-11-25T00:00:00Z".into(),
+                    ],
+                )?;
             }
-        }
-        tx.commit()?;
+            bulk.flush(c)
+        })?;
     }
-    let hq = sila_hq::Hq::open(&db)?;
+    sila_hq::db::run(&**hq.engine(), Mode::Write, |c| c.batch("ANALYZE"))?;
+    eprintln!(
+        "{} people written on {} in {:.1} s",
+        people.len(),
+        db.label(),
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let (read, _) = sila_hq::db::run(&**hq.engine(), Mode::Read, |c| {
+        sila_hq::sql::admin::duplicate_search_input(c)
+    })?;
+    let read_secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(read.len() == people.len(), "read {} people", read.len());
+    drop(read);
     let t = Instant::now();
     let found = hq.duplicate_candidates(usize::MAX)?;
-    let ours = t.elapsed();
+    let secs = t.elapsed().as_secs_f64();
     let index: std::collections::HashMap<&str, usize> = l
         .people
         .iter()
@@ -781,31 +844,145 @@ fn duplicates(rows: &mut Vec<Row>, n: usize) -> Result<()> {
         .iter()
         .map(|d| (index[d.a.id.as_str()], index[d.b.id.as_str()]))
         .collect();
-    let (p, r, _, _) = labelled::precision_recall(&l, &proposed);
+    let (precision, recall, _, _) = sila_bench::labelled::precision_recall(l, &proposed);
+    Ok(Found {
+        secs,
+        read_secs,
+        pairs: found.len(),
+        precision,
+        recall,
+    })
+}
 
+/// Duplicate candidates at `n` people on every engine of `dbs`, beside exact matching in
+/// memory: one row of the engines' table.
+fn duplicates(dbs: &[BenchDb], rows: &mut Vec<EngineRow>, n: usize) -> Result<()> {
+    let l = sila_bench::labelled::generate(n, 11);
+    let people = population_rows(&l)?;
+    let mut row = EngineRow {
+        figure: format!(
+            "duplicate candidates at HQ, {} people (the whole search: read every live beneficiary, then score)",
+            l.people.len()
+        ),
+        cells: Vec::new(),
+        budget: if n >= 1_000_000 {
+            "< 60 s on two cores; PostgreSQL ≤ 2× SQLite".into()
+        } else {
+            "PostgreSQL ≤ 2× SQLite".into()
+        },
+        limit: (n >= 1_000_000).then_some(60.0),
+        baseline: String::new(),
+    };
+    for db in dbs {
+        eprintln!("duplicates at {n} on {} …", db.label());
+        let f = duplicates_on(db, &l, &people)?;
+        row.cells.push((
+            db.clone(),
+            format!(
+                "{:.2} s (of which reading {:.2} s), {} pairs, precision {:.3}, recall {:.3}",
+                f.secs, f.read_secs, f.pairs, f.precision, f.recall
+            ),
+            f.secs,
+        ));
+    }
     let t = Instant::now();
     let exact = exact_duplicates(&l.people);
     let base = t.elapsed();
-    let (bp, br, _, _) = labelled::precision_recall(&l, &exact);
-    rows.push(Row {
-        what: format!("duplicate candidates at HQ, {} people", l.people.len()),
-        figure: format!(
-            "{:.2} s, {} pairs, precision {p:.3}, recall {r:.3}",
-            ours.as_secs_f64(),
-            found.len()
-        ),
-        budget: if n >= 1_000_000 {
-            "< 60 s on two cores".into()
-        } else {
-            "—".into()
-        },
-        baseline: format!(
-            "{:.2} s exact matching (in memory), precision {bp:.3}, recall {br:.3}",
-            base.as_secs_f64()
-        ),
-        verdict: n < 1_000_000 || ours < Duration::from_secs(60),
-    });
+    let (bp, br, _, _) = sila_bench::labelled::precision_recall(&l, &exact);
+    row.baseline = format!(
+        "{:.2} s exact matching (in memory), precision {bp:.3}, recall {br:.3}",
+        base.as_secs_f64()
+    );
+    rows.push(row);
     Ok(())
+}
+
+/// A figure measured on each engine: (engine, shown, seconds).
+struct EngineRow {
+    figure: String,
+    cells: Vec<(BenchDb, String, f64)>,
+    budget: String,
+    /// Seconds no engine may exceed.
+    limit: Option<f64>,
+    baseline: String,
+}
+
+/// The engines' table: figure | SQLite | PostgreSQL | ratio | budget | within | baseline.
+fn print_engine_rows(rows: &[EngineRow]) {
+    let of =
+        |r: &EngineRow, e: TestEngine| r.cells.iter().find(|(d, _, _)| d.engine() == e).cloned();
+    println!();
+    println!(
+        "| figure | SQLite | PostgreSQL | ratio (PostgreSQL / SQLite) | budget | within | baseline (same run) |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for r in rows {
+        let s = of(r, TestEngine::Sqlite);
+        let p = of(r, TestEngine::Postgres);
+        let ratio = s.as_ref().zip(p.as_ref()).map(|(s, p)| p.2 / s.2);
+        let within = ratio.is_none_or(|x| x <= 2.0)
+            && r.limit.is_none_or(|l| r.cells.iter().all(|c| c.2 < l));
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.figure,
+            s.map_or("—".into(), |c| c.1),
+            p.map_or("—".into(), |c| c.1),
+            ratio.map_or("—".into(), |x| format!("{x:.2}")),
+            r.budget,
+            if within { "yes" } else { "NO" },
+            r.baseline
+        );
+    }
+}
+
+fn print_rows(rows: &[Row]) {
+    let w = [
+        rows.iter()
+            .map(|r| r.what.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4),
+        rows.iter()
+            .map(|r| r.figure.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(6),
+        rows.iter()
+            .map(|r| r.budget.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(6),
+        rows.iter()
+            .map(|r| r.baseline.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(8),
+    ];
+    let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(s.chars().count())));
+    println!(
+        "| {} | {} | {} | {} | ok |",
+        pad("what", w[0]),
+        pad("figure", w[1]),
+        pad("budget", w[2]),
+        pad("baseline", w[3])
+    );
+    println!(
+        "|{}|{}|{}|{}|----|",
+        "-".repeat(w[0] + 2),
+        "-".repeat(w[1] + 2),
+        "-".repeat(w[2] + 2),
+        "-".repeat(w[3] + 2)
+    );
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            pad(&r.what, w[0]),
+            pad(&r.figure, w[1]),
+            pad(&r.budget, w[2]),
+            pad(&r.baseline, w[3]),
+            if r.verdict { "yes" } else { "NO" }
+        );
+    }
 }
 
 fn main() -> Result<()> {
@@ -852,63 +1029,39 @@ fn main() -> Result<()> {
         eprintln!("store size …");
         store_size(&mut rows, n)?;
     }
+    let mut engine_rows = Vec::new();
     if runs("duplicates") {
-        for people in if quick {
-            vec![20_000]
-        } else {
-            vec![100_000, 1_000_000]
-        } {
-            eprintln!("duplicates at {people} …");
-            duplicates(&mut rows, people)?;
+        // `--db`: where HQ is measured (sqlite, postgres, both, a postgres:// URL, a folder for
+        // SQLite files); `--people N,M` the sizes.
+        let dbs = BenchDb::parse(
+            args.iter()
+                .position(|a| a == "--db")
+                .and_then(|i| args.get(i + 1))
+                .map_or("both", |s| s.as_str()),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        let sizes: Vec<usize> = match args
+            .iter()
+            .position(|a| a == "--people")
+            .and_then(|i| args.get(i + 1))
+        {
+            Some(list) => list
+                .split(',')
+                .map(|n| n.trim().parse().context("--people takes numbers"))
+                .collect::<Result<_>>()?,
+            None if quick => vec![20_000],
+            None => vec![100_000, 1_000_000],
+        };
+        for people in sizes {
+            duplicates(&dbs, &mut engine_rows, people)?;
         }
     }
 
-    let w = [
-        rows.iter()
-            .map(|r| r.what.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(4),
-        rows.iter()
-            .map(|r| r.figure.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(6),
-        rows.iter()
-            .map(|r| r.budget.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(6),
-        rows.iter()
-            .map(|r| r.baseline.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(8),
-    ];
-    let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(s.chars().count())));
-    println!(
-        "| {} | {} | {} | {} | ok |",
-        pad("what", w[0]),
-        pad("figure", w[1]),
-        pad("budget", w[2]),
-        pad("baseline", w[3])
-    );
-    println!(
-        "|{}|{}|{}|{}|----|",
-        "-".repeat(w[0] + 2),
-        "-".repeat(w[1] + 2),
-        "-".repeat(w[2] + 2),
-        "-".repeat(w[3] + 2)
-    );
-    for r in &rows {
-        println!(
-            "| {} | {} | {} | {} | {} |",
-            pad(&r.what, w[0]),
-            pad(&r.figure, w[1]),
-            pad(&r.budget, w[2]),
-            pad(&r.baseline, w[3]),
-            if r.verdict { "yes" } else { "NO" }
-        );
+    if !rows.is_empty() {
+        print_rows(&rows);
+    }
+    if !engine_rows.is_empty() {
+        print_engine_rows(&engine_rows);
     }
     Ok(())
 }

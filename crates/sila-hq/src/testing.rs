@@ -95,10 +95,26 @@ fn cluster() -> String {
 /// The benchmarks' cluster: durable (fsync and synchronous commit on, PostgreSQL's defaults),
 /// since SQLite is measured with `synchronous=FULL`, and with the shared buffers of a small
 /// server rather than of a test.
+/// `pg_stat_statements` is loaded when the server has it, so a benchmark can say where the time
+/// went ([`FreshDb::statements`]).
 fn bench_cluster() -> String {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| start_cluster(&["shared_buffers=256MB"]))
-        .clone()
+    URL.get_or_init(|| {
+        let mut settings = vec!["shared_buffers=256MB"];
+        // bin/ may be reached through links (/usr/local/bin → /usr/lib/postgresql/N/bin).
+        let lib = std::fs::canonicalize(bin_dir().join("postgres"))
+            .ok()
+            .and_then(|p| Some(p.parent()?.with_file_name("lib")))
+            .map(|l| l.join("pg_stat_statements.so"));
+        if lib.is_some_and(|l| l.is_file()) {
+            settings.extend([
+                "shared_preload_libraries=pg_stat_statements",
+                "pg_stat_statements.track=all",
+            ]);
+        }
+        start_cluster(&settings)
+    })
+    .clone()
 }
 
 /// Where a benchmark measures HQ: one engine of its `--db`.
@@ -173,15 +189,21 @@ impl BenchDb {
             BenchDb::Postgres(server) => {
                 let server = server.clone().unwrap_or_else(bench_cluster);
                 let name = format!("b_{}", uuid::Uuid::now_v7().simple());
+                let db = replace_db(&server, &name);
                 crate::db::postgres::off_runtime(|| {
                     let mut client = postgres::Client::connect(&server, postgres::NoTls)
                         .unwrap_or_else(|e| panic!("PostgreSQL refused a connection: {e}"));
                     client
                         .batch_execute(&format!("CREATE DATABASE {name}"))
                         .expect("create a database for the benchmark");
+                    // Where the server has it loaded; elsewhere the counts are not given.
+                    if let Ok(mut c) = postgres::Client::connect(&db, postgres::NoTls) {
+                        let _ =
+                            c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+                    }
                 });
                 FreshDb {
-                    db: replace_db(&server, &name),
+                    db,
                     drop: Dropped::Database { server, name },
                 }
             }
@@ -195,6 +217,117 @@ pub struct FreshDb {
     /// What `--db` (and `Hq::open`) takes.
     pub db: String,
     drop: Dropped,
+}
+
+/// What PostgreSQL ran for one database since [`FreshDb::reset_statements`]: statements sent
+/// by clients (each a round trip), and the time the server spent executing them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Statements {
+    pub calls: u64,
+    pub server_seconds: f64,
+}
+
+impl FreshDb {
+    fn pg_stat<T: Send>(
+        &self,
+        sql: &str,
+        read: impl FnOnce(&postgres::Row) -> T + Send,
+    ) -> Option<T> {
+        if !matches!(self.drop, Dropped::Database { .. }) {
+            return None;
+        }
+        crate::db::postgres::off_runtime(|| {
+            let mut c = postgres::Client::connect(&self.db, postgres::NoTls).ok()?;
+            c.query_one(sql, &[]).ok().map(move |r| read(&r))
+        })
+    }
+
+    /// Forget what PostgreSQL counted for this database so far (nothing on SQLite).
+    pub fn reset_statements(&self) {
+        self.pg_stat(
+            "SELECT 1 FROM (SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database
+                                WHERE datname = current_database()), 0)) AS reset",
+            |_| (),
+        );
+    }
+
+    /// What PostgreSQL ran for this database since the last reset: `None` on SQLite, or where
+    /// `pg_stat_statements` is not loaded.
+    pub fn statements(&self) -> Option<Statements> {
+        self.pg_stat(
+            "SELECT coalesce(sum(calls), 0)::bigint, coalesce(sum(total_exec_time), 0)::float8
+             FROM pg_stat_statements
+             WHERE toplevel AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND query NOT LIKE '%pg_stat_statements%'",
+            |r| Statements {
+                calls: r.get::<_, i64>(0) as u64,
+                server_seconds: r.get::<_, f64>(1) / 1000.0,
+            },
+        )
+    }
+}
+
+/// Rows written many to a statement, in SQL both engines take: how the benchmarks fill a store
+/// as pushes would have left it, at a million rows, without a round trip per row.
+pub struct Bulk {
+    head: String,
+    columns: usize,
+    values: Vec<crate::db::Val>,
+}
+
+impl Bulk {
+    /// Rows per statement: well under both engines' limits on parameters.
+    const ROWS: usize = 200;
+
+    pub fn new(table: &str, columns: &[&str]) -> Bulk {
+        Bulk {
+            head: format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")),
+            columns: columns.len(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Add a row (its values in the columns' order), writing the rows gathered once there are
+    /// enough for a statement.
+    pub fn row(
+        &mut self,
+        c: &mut dyn crate::db::Conn,
+        values: impl IntoIterator<Item = crate::db::Val>,
+    ) -> crate::Result<()> {
+        let before = self.values.len();
+        self.values.extend(values);
+        assert_eq!(
+            self.values.len() - before,
+            self.columns,
+            "one value per column"
+        );
+        if self.values.len() >= Self::ROWS * self.columns {
+            self.flush(c)?;
+        }
+        Ok(())
+    }
+
+    /// Write the rows gathered (call once at the end).
+    pub fn flush(&mut self, c: &mut dyn crate::db::Conn) -> crate::Result<()> {
+        if self.values.is_empty() {
+            return Ok(());
+        }
+        let rows = self.values.len() / self.columns;
+        let mut sql = self.head.clone();
+        for r in 0..rows {
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            for k in 0..self.columns {
+                if k > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("?{}", r * self.columns + k + 1));
+            }
+            sql.push(')');
+        }
+        c.exec(&sql, &self.values)?;
+        self.values.clear();
+        Ok(())
+    }
 }
 
 enum Dropped {
@@ -357,4 +490,53 @@ fn start_cluster(settings: &[&str]) -> String {
     }
     let _ = std::io::stderr().flush();
     url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_db_reads_every_form_of_db() {
+        assert_eq!(
+            BenchDb::parse("both").unwrap(),
+            vec![BenchDb::Sqlite(None), BenchDb::Postgres(None)]
+        );
+        assert_eq!(
+            BenchDb::parse("sqlite, postgres://u@h:5432/db").unwrap(),
+            vec![
+                BenchDb::Sqlite(None),
+                BenchDb::Postgres(Some("postgres://u@h:5432/db".into()))
+            ]
+        );
+        assert_eq!(
+            BenchDb::parse("/work/bench-data").unwrap(),
+            vec![BenchDb::Sqlite(Some("/work/bench-data".into()))]
+        );
+        assert!(BenchDb::parse(" , ").is_err());
+    }
+
+    #[test]
+    fn bulk_writes_every_row_across_statements_on_the_runs_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let hq = crate::Hq::open(fresh_db(dir.path())).unwrap();
+        let n = Bulk::ROWS * 2 + 7;
+        crate::db::run(&**hq.engine(), crate::db::Mode::Write, |c| {
+            let mut b = Bulk::new("meta", &["key", "value"]);
+            for i in 0..n {
+                b.row(c, [format!("bulk-{i:04}").into(), i.to_string().into()])?;
+            }
+            b.flush(c)
+        })
+        .unwrap();
+        let rows = hq
+            .query(
+                "SELECT key, value FROM meta WHERE key LIKE 'bulk-%' ORDER BY key",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(rows.len(), n);
+        assert_eq!(rows[n - 1].text(0).unwrap(), format!("bulk-{:04}", n - 1));
+        assert_eq!(rows[n - 1].text(1).unwrap(), (n - 1).to_string());
+    }
 }

@@ -1,23 +1,30 @@
 //! `sila-hq-console-bench`: the HQ console's pages at 100,000 cases (issue 5, point 8), and
 //! HQ's register at as many people (issue 11, point 8): searches, pages, a person's file, the
-//! complaints and survey pages, the export.
+//! complaints and survey pages, the export; on each engine of `--db`, side by side (issue 12.7).
 //!
-//! Seeds a temporary HQ store (straight SQL, as pushes would leave the rows: 5 branches, every
-//! state and channel, a year of submissions, surveys and interactions), then times what each
-//! console page asks of the store, and prints each figure beside its budget and beside baselines
-//! measured in the same run: reading a 50-row page by primary key (the cheapest page SQLite can
-//! serve) and the dashboard's case figures read from the JSON records themselves (what the dashboard
-//! would cost without its facts table). A program, not a test: run it with
-//! `cargo run --release -p sila-hq --bin sila-hq-console-bench [-- --cases N]`.
+//! Seeds a fresh HQ store on each engine (straight SQL, as pushes would leave the rows: 5
+//! branches, every state and channel, a year of submissions, surveys and interactions; the same
+//! rows on every engine), then times what each console page asks of the store, and prints each
+//! figure beside its budget, the two engines beside each other, and baselines measured in the
+//! same run: reading a 50-row page by primary key (the cheapest page the engine can serve) and
+//! the dashboard's case figures read from the JSON records themselves (what the dashboard would
+//! cost without its facts table). A program, not a test: run it with
+//! `cargo run --release -p sila-hq --bin sila-hq-console-bench [-- --cases N --db both]`.
+//!
+//! `--db`: `sqlite`, `postgres` (a throw-away durable cluster, started as the tests start
+//! theirs), `both` (the default), a `postgres://` URL of a server it may create a database on,
+//! or a folder for the SQLite file. One engine's store is deleted before the next is seeded, so
+//! a million cases need the disk of one store at a time.
 
 use chrono::{Duration, NaiveDate, Utc};
-use rusqlite::{Connection, params};
 use serde_json::json;
 use sila_hq::ConsoleStore;
 use sila_hq::Hq;
+use sila_hq::db::{Conn, Dialect, Mode, Val};
 use sila_hq::store::RegisterStore;
 use sila_hq::store::console::{CommitteeFilter, DashFilter};
 use sila_hq::store::register::{RegisterQuery, ScoreFilter, VoiceFilter};
+use sila_hq::testing::{BenchDb, Bulk, TestEngine};
 use std::time::Instant;
 
 const BRANCHES: [&str; 5] = ["الأفلاج", "مروان", "ليلى", "البديع", "الحمر"];
@@ -72,6 +79,9 @@ const STATES: [&str; 11] = [
     "withdrawn",
 ];
 
+/// Cases written in one transaction of the seed.
+const PART: usize = 50_000;
+
 /// A small deterministic generator (xorshift), so every run seeds the same store.
 struct Rng(u64);
 impl Rng {
@@ -86,98 +96,151 @@ impl Rng {
     }
 }
 
-fn seed(conn: &mut Connection, cases: usize, today: NaiveDate) {
-    let mut rng = Rng(0x5eed_cafe);
-    let tx = conn.transaction().unwrap();
-    {
-        let mut b = tx
-            .prepare("INSERT INTO beneficiaries (id, branch, device_id, national_id, data, version, created_at, updated_at) VALUES (?1, ?2, 'd', ?4, ?3, 1, 'x', 'x')")
-            .unwrap();
-        let mut c = tx
-            .prepare("INSERT INTO cases (id, branch, device_id, beneficiary_id, state, data, version, created_at, updated_at) VALUES (?1, ?2, 'd', ?3, ?4, ?5, 1, 'x', 'x')")
-            .unwrap();
-        let mut r = tx
-            .prepare("INSERT INTO records (entity, id, branch, device_id, data) VALUES (?1, ?2, ?3, 'd', ?4)")
-            .unwrap();
-        for i in 0..cases {
-            let branch = BRANCHES[rng.below(5) as usize];
-            let channel = CHANNELS[rng.below(8) as usize];
-            // In-committee cases are the committee queue; a tenth of all cases, like a busy HQ.
-            let state = if rng.below(10) == 0 {
-                "in_committee"
-            } else {
-                STATES[rng.below(11) as usize]
-            };
-            let submitted = today - Duration::days(rng.below(365) as i64);
-            let promised = submitted + Duration::days(14);
-            let decided = matches!(state, "approved" | "rejected" | "registered" | "served" | "closed")
-                .then(|| {
-                    json!({"outcome": if state == "rejected" { "rejected" } else { "approved" },
-                           "reasons": "أسباب القرار", "decided_by": uuid::Uuid::now_v7().to_string(),
-                           "decided_by_name": "لجنة البحث",
-                           "decided_at": format!("{}T10:00:00Z", submitted + Duration::days(rng.below(20) as i64))})
+/// Cases numbered `from..to` and what hangs off them, written in `c`'s transaction (the seed
+/// goes in parts, so no engine holds a million cases in one transaction's log).
+fn seed(
+    c: &mut dyn Conn,
+    rng: &mut Rng,
+    from: usize,
+    to: usize,
+    today: NaiveDate,
+) -> sila_hq::Result<()> {
+    let mut b = Bulk::new(
+        "beneficiaries",
+        &[
+            "id",
+            "branch",
+            "device_id",
+            "national_id",
+            "data",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
+    );
+    let mut cs = Bulk::new(
+        "cases",
+        &[
+            "id",
+            "branch",
+            "device_id",
+            "beneficiary_id",
+            "state",
+            "data",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
+    );
+    let mut r = Bulk::new("records", &["entity", "id", "branch", "device_id", "data"]);
+    let record = |entity: &str, id: String, branch: &str, data: serde_json::Value| {
+        [
+            Val::from(entity),
+            id.into(),
+            branch.into(),
+            "d".into(),
+            data.to_string().into(),
+        ]
+    };
+    for i in from..to {
+        let branch = BRANCHES[rng.below(5) as usize];
+        let channel = CHANNELS[rng.below(8) as usize];
+        // In-committee cases are the committee queue; a tenth of all cases, like a busy HQ.
+        let state = if rng.below(10) == 0 {
+            "in_committee"
+        } else {
+            STATES[rng.below(11) as usize]
+        };
+        let submitted = today - Duration::days(rng.below(365) as i64);
+        let promised = submitted + Duration::days(14);
+        let decided = matches!(state, "approved" | "rejected" | "registered" | "served" | "closed")
+            .then(|| {
+                json!({"outcome": if state == "rejected" { "rejected" } else { "approved" },
+                       "reasons": "أسباب القرار", "decided_by": uuid::Uuid::now_v7().to_string(),
+                       "decided_by_name": "لجنة البحث",
+                       "decided_at": format!("{}T10:00:00Z", submitted + Duration::days(rng.below(20) as i64))})
+            });
+        let bid = uuid::Uuid::now_v7().to_string();
+        let cid = uuid::Uuid::now_v7().to_string();
+        let (first, father, family) = (
+            FIRST[rng.below(12) as usize],
+            FIRST[rng.below(12) as usize],
+            FAMILY[rng.below(10) as usize],
+        );
+        let national_id = format!("1{:09}", 100_000_000 + i);
+        let bdata = json!({"id": bid, "name": {"first": first, "father": father, "grandfather": "سعد",
+            "family": family, "as_written": ""}, "city": "الأفلاج", "national_id": national_id,
+            "mobile": format!("+9665{:08}", rng.below(100_000_000)),
+            "household": [], "incomes": [], "categories": []});
+        let cdata = json!({"id": cid, "number": format!("AFL-0001-{i:06}"), "beneficiary_id": bid,
+            "support_type": "food_basket", "channel": channel, "need": "سلة غذائية للأسرة", "documents": [
+                {"code": "national_id_copy", "required": true, "attachment": null, "seen_in_original": true}],
+            "state": state, "submitted_at": format!("{submitted}T09:00:00Z"),
+            "promised_reply_date": promised.to_string(), "decision": decided});
+        b.row(
+            c,
+            [
+                Val::from(&bid),
+                branch.into(),
+                "d".into(),
+                national_id.into(),
+                bdata.to_string().into(),
+                1i64.into(),
+                "x".into(),
+                "x".into(),
+            ],
+        )?;
+        cs.row(
+            c,
+            [
+                Val::from(&cid),
+                branch.into(),
+                "d".into(),
+                bid.as_str().into(),
+                state.into(),
+                cdata.to_string().into(),
+                1i64.into(),
+                "x".into(),
+                "x".into(),
+            ],
+        )?;
+        if i % 3 == 0 {
+            let sid = uuid::Uuid::now_v7().to_string();
+            let s = json!({"id": sid, "case_id": cid, "overall": 1 + rng.below(5),
+                "speed": 1 + rng.below(5), "courtesy": 1 + rng.below(5), "clarity": 1 + rng.below(5),
+                "channel": channel, "support_type": "food_basket",
+                "employee": format!("staff-{}", rng.below(40)),
+                "answered_on": (submitted + Duration::days(20)).to_string()});
+            r.row(c, record("survey", sid, branch, s))?;
+        }
+        if i % 4 == 0 {
+            let iid = uuid::Uuid::now_v7().to_string();
+            let purpose =
+                ["inquiry", "complaint", "suggestion", "follow_up"][rng.below(4) as usize];
+            let x = json!({"id": iid, "case_id": cid, "beneficiary_id": bid, "purpose": purpose,
+                "channel": channel, "at": format!("{submitted}T11:00:00Z")});
+            r.row(c, record("interaction", iid.clone(), branch, x))?;
+            // A complaint or suggestion has its task: due by policy, answered or not.
+            if let Some(kind) = ["complaint", "suggestion"].iter().find(|k| **k == purpose) {
+                let tid = uuid::Uuid::now_v7().to_string();
+                let due = submitted + Duration::days(7);
+                let done = (rng.below(2) == 0).then(|| {
+                    format!(
+                        "{}T12:00:00Z",
+                        submitted + Duration::days(rng.below(14) as i64)
+                    )
                 });
-            let bid = uuid::Uuid::now_v7().to_string();
-            let cid = uuid::Uuid::now_v7().to_string();
-            let (first, father, family) = (
-                FIRST[rng.below(12) as usize],
-                FIRST[rng.below(12) as usize],
-                FAMILY[rng.below(10) as usize],
-            );
-            let national_id = format!("1{:09}", 100_000_000 + i);
-            let bdata = json!({"id": bid, "name": {"first": first, "father": father, "grandfather": "سعد",
-                "family": family, "as_written": ""}, "city": "الأفلاج", "national_id": national_id,
-                "mobile": format!("+9665{:08}", rng.below(100_000_000)),
-                "household": [], "incomes": [], "categories": []});
-            let cdata = json!({"id": cid, "number": format!("AFL-0001-{i:06}"), "beneficiary_id": bid,
-                "support_type": "food_basket", "channel": channel, "need": "سلة غذائية للأسرة", "documents": [
-                    {"code": "national_id_copy", "required": true, "attachment": null, "seen_in_original": true}],
-                "state": state, "submitted_at": format!("{submitted}T09:00:00Z"),
-                "promised_reply_date": promised.to_string(), "decision": decided});
-            b.execute(params![bid, branch, bdata.to_string(), national_id])
-                .unwrap();
-            c.execute(params![cid, branch, bid, state, cdata.to_string()])
-                .unwrap();
-            if i % 3 == 0 {
-                let sid = uuid::Uuid::now_v7().to_string();
-                let s = json!({"id": sid, "case_id": cid, "overall": 1 + rng.below(5),
-                    "speed": 1 + rng.below(5), "courtesy": 1 + rng.below(5), "clarity": 1 + rng.below(5),
-                    "channel": channel, "support_type": "food_basket",
-                    "employee": format!("staff-{}", rng.below(40)),
-                    "answered_on": (submitted + Duration::days(20)).to_string()});
-                r.execute(params!["survey", sid, branch, s.to_string()])
-                    .unwrap();
-            }
-            if i % 4 == 0 {
-                let iid = uuid::Uuid::now_v7().to_string();
-                let purpose =
-                    ["inquiry", "complaint", "suggestion", "follow_up"][rng.below(4) as usize];
-                let x = json!({"id": iid, "case_id": cid, "beneficiary_id": bid, "purpose": purpose,
-                    "channel": channel, "at": format!("{submitted}T11:00:00Z")});
-                r.execute(params!["interaction", iid, branch, x.to_string()])
-                    .unwrap();
-                // A complaint or suggestion has its task: due by policy, answered or not.
-                if let Some(kind) = ["complaint", "suggestion"].iter().find(|k| **k == purpose) {
-                    let tid = uuid::Uuid::now_v7().to_string();
-                    let due = submitted + Duration::days(7);
-                    let done = (rng.below(2) == 0).then(|| {
-                        format!(
-                            "{}T12:00:00Z",
-                            submitted + Duration::days(rng.below(14) as i64)
-                        )
-                    });
-                    let t = json!({"id": tid, "key": format!("{kind}:{iid}"), "kind": kind,
-                        "beneficiary_id": bid, "role": "representative", "due_on": due.to_string(),
-                        "channel": channel, "origin": {"by": "rule"}, "done_at": done,
-                        "interaction_id": iid});
-                    r.execute(params!["task", tid, branch, t.to_string()])
-                        .unwrap();
-                }
+                let t = json!({"id": tid, "key": format!("{kind}:{iid}"), "kind": kind,
+                    "beneficiary_id": bid, "role": "representative", "due_on": due.to_string(),
+                    "channel": channel, "origin": {"by": "rule"}, "done_at": done,
+                    "interaction_id": iid});
+                r.row(c, record("task", tid, branch, t))?;
             }
         }
     }
-    tx.commit().unwrap();
-    conn.execute_batch("ANALYZE").unwrap();
+    b.flush(c)?;
+    cs.flush(c)?;
+    r.flush(c)
 }
 
 type Timed = (String, (f64, f64), f64);
@@ -279,41 +342,48 @@ fn time(n: usize, mut f: impl FnMut()) -> (f64, f64) {
     (v[n / 2], v[(n * 95).div_ceil(100) - 1])
 }
 
-fn main() {
-    let mut cases = 100_000usize;
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--cases") {
-        cases = args[i + 1].parse().expect("--cases N");
-    }
-    // `--postgres URL`: the same store copied onto an empty PostgreSQL database (as
-    // `sila-hq migrate-store` copies it), and the register's figures there too.
-    let postgres = args
-        .iter()
-        .position(|a| a == "--postgres")
-        .map(|i| args[i + 1].clone());
-    let dir = tempfile_dir();
-    let db = dir.join("hq.db");
-    let today = Utc::now().date_naive();
-    drop(Hq::open(&db).unwrap());
-    let mut raw = Connection::open(&db).unwrap();
+/// Every figure on one engine: (what, (p50, p95), budget ms), then the baselines and the
+/// one-off costs, shown as they are.
+struct Measured {
+    rows: Vec<Timed>,
+    once: Vec<(String, String)>,
+}
+
+fn measure(db: &BenchDb, cases: usize, today: NaiveDate, runs: usize) -> Measured {
+    let fresh = db.fresh();
+    let engine = sila_hq::db::open(&fresh.db).unwrap();
+    // Opened once first, so its schema and identity are there before the rows.
+    drop(Hq::on(engine.clone()).unwrap());
     let t = Instant::now();
-    seed(&mut raw, cases, today);
-    eprintln!("seeded {cases} cases in {:.1} s", t.elapsed().as_secs_f64());
+    let mut rng = Rng(0x5eed_cafe);
+    for from in (0..cases).step_by(PART) {
+        let to = (from + PART).min(cases);
+        // A part that lost a race would be run again from the same generator state.
+        let state = rng.0;
+        sila_hq::db::run(&*engine, Mode::Write, |c| {
+            rng.0 = state;
+            seed(c, &mut rng, from, to, today)
+        })
+        .unwrap();
+    }
     // The seed wrote rows as a store from before the register would hold them: HQ writes their
     // search terms once, when it opens.
-    raw.execute(
-        "UPDATE meta SET value = '0' WHERE key = 'register_terms'",
-        [],
-    )
+    sila_hq::db::run(&*engine, Mode::Write, |c| {
+        c.exec(
+            "UPDATE meta SET value = '0' WHERE key = 'register_terms'",
+            &[],
+        )
+    })
     .unwrap();
+    let seeded = t.elapsed().as_secs_f64();
+    eprintln!("seeded {cases} cases on {} in {seeded:.1} s", db.label());
     let t = Instant::now();
-    let hq = Hq::open(&db).unwrap();
+    let hq = Hq::on(engine.clone()).unwrap();
     let indexed = t.elapsed().as_secs_f64();
-    raw.execute_batch("ANALYZE").unwrap();
+    sila_hq::db::run(&*engine, Mode::Write, |c| c.batch("ANALYZE")).unwrap();
     eprintln!("register terms of {cases} people written in {indexed:.1} s");
 
     let mut rows: Vec<Timed> = Vec::new();
-    let runs = 30;
     let first = hq
         .committee_queue(&CommitteeFilter::default(), None, 50, today)
         .unwrap();
@@ -403,79 +473,129 @@ fn main() {
         5000.0,
     ));
     rows.extend(register_rows(&hq, today, runs, export_runs));
-    // Baselines, same store, same run.
-    let base_page = time(runs, || {
-        let mut s = raw
-            .prepare_cached("SELECT id, data FROM cases WHERE rid > ?1 ORDER BY rid LIMIT 50")
-            .unwrap();
-        let n = s
-            .query_map([cases as i64 / 2], |r| r.get::<_, String>(1))
-            .unwrap()
-            .count();
-        assert_eq!(n, 50);
-    });
-    let base_scan = time(5, || {
-        let mut s = raw
-            .prepare_cached(
-                "SELECT branch, json_extract(data, '$.channel'), state, substr(json_extract(data, '$.submitted_at'), 1, 7),
-                        json_extract(data, '$.decision.outcome'), count(*)
-                 FROM cases GROUP BY 1, 2, 3, 4, 5",
+    // Baselines, same store, same run, in each engine's own SQL.
+    let read = |sql: &str, params: &[Val]| {
+        sila_hq::db::run(&*engine, Mode::Read, |c| c.query(sql, params)).unwrap()
+    };
+    rows.push((
+        "baseline: 50 rows by primary key".into(),
+        time(runs, || {
+            let n = read(
+                "SELECT id, data FROM cases WHERE rid > ?1 ORDER BY rid LIMIT 50",
+                &[Val::from(cases / 2)],
             )
-            .unwrap();
-        s.query_map([], |r| r.get::<_, i64>(5)).unwrap().count();
-    });
-
-    println!();
-    println!(
-        "HQ console at {cases} cases ({runs} runs each; budgets: pages 100 ms p95, dashboards 1 s, export 5 s)"
-    );
-    println!();
-    println!("| what | p50 ms | p95 ms | budget ms | within |");
-    println!("| --- | ---: | ---: | ---: | --- |");
-    for (what, (p50, p95), budget) in &rows {
-        println!(
-            "| {what} | {p50:.2} | {p95:.2} | {budget:.0} | {} |",
-            if p95 <= budget { "yes" } else { "NO" }
-        );
-    }
-    println!(
-        "| baseline: 50 rows by primary key | {:.2} | {:.2} | | |",
-        base_page.0, base_page.1
-    );
-    println!(
-        "| baseline: dashboard's case figures from the JSON records (table scan) | {:.2} | {:.2} | | |",
-        base_scan.0, base_scan.1
-    );
-    println!(
-        "| once: the register's terms of {cases} people written at open | {:.0} | | | |",
-        indexed * 1000.0
-    );
-    if let Some(url) = postgres {
-        let source = sila_hq::db::open(db.to_str().expect("UTF-8 path")).unwrap();
-        let target = sila_hq::db::open(&url).unwrap();
-        let t = Instant::now();
-        sila_hq::db::copy::copy(&*source, &*target).unwrap();
-        eprintln!("copied to PostgreSQL in {:.1} s", t.elapsed().as_secs_f64());
-        sila_hq::db::run(&*target, sila_hq::db::Mode::Write, |c| c.batch("ANALYZE")).unwrap();
-        let pg = Hq::on(target).unwrap();
-        let rows = register_rows(&pg, today, runs, export_runs);
-        println!();
-        println!("The register on PostgreSQL, the same store ({runs} runs each)");
-        println!();
-        println!("| what | p50 ms | p95 ms | budget ms | within |");
-        println!("| --- | ---: | ---: | ---: | --- |");
-        for (what, (p50, p95), budget) in &rows {
-            println!(
-                "| {what} | {p50:.2} | {p95:.2} | {budget:.0} | {} |",
-                if p95 <= budget { "yes" } else { "NO" }
-            );
+            .len();
+            assert_eq!(n, 50);
+        }),
+        f64::NAN,
+    ));
+    let scan = match engine.dialect() {
+        Dialect::Sqlite => {
+            "SELECT branch, json_extract(data, '$.channel'), state, substr(json_extract(data, '$.submitted_at'), 1, 7),
+                    json_extract(data, '$.decision.outcome'), count(*)
+             FROM cases GROUP BY 1, 2, 3, 4, 5"
         }
+        Dialect::Postgres => {
+            "SELECT branch, data::jsonb ->> 'channel', state, substr(data::jsonb ->> 'submitted_at', 1, 7),
+                    data::jsonb #>> '{decision,outcome}', count(*)
+             FROM cases GROUP BY 1, 2, 3, 4, 5"
+        }
+    };
+    rows.push((
+        "baseline: dashboard's case figures from the JSON records (table scan)".into(),
+        time(5, || {
+            read(scan, &[]);
+        }),
+        f64::NAN,
+    ));
+    drop(hq);
+    drop(engine);
+    Measured {
+        rows,
+        once: vec![
+            (
+                format!("once: {cases} cases seeded (straight SQL, many rows a statement)"),
+                format!("{seeded:.1} s"),
+            ),
+            (
+                format!("once: the register's terms of {cases} people written at open"),
+                format!("{indexed:.1} s"),
+            ),
+        ],
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn tempfile_dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("sila-hq-console-bench-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn main() {
+    let mut cases = 100_000usize;
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--cases") {
+        cases = args[i + 1].parse().expect("--cases N");
+    }
+    let dbs = BenchDb::parse(
+        args.iter()
+            .position(|a| a == "--db")
+            .map_or("both", |i| args[i + 1].as_str()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let today = Utc::now().date_naive();
+    let runs = 30;
+    let load = || {
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let load_before = load();
+    let measured: Vec<(TestEngine, Measured)> = dbs
+        .iter()
+        .map(|db| (db.engine(), measure(db, cases, today, runs)))
+        .collect();
+    let of = |e: TestEngine| measured.iter().find(|(x, _)| *x == e).map(|(_, m)| m);
+    let (s, p) = (of(TestEngine::Sqlite), of(TestEngine::Postgres));
+    let any = s.or(p).expect("one engine at least");
+
+    println!();
+    println!(
+        "HQ console at {cases} cases ({runs} runs each, exports 5; p50 / p95 ms; budgets: pages 100 ms p95, dashboards 1 s, export 5 s; PostgreSQL within 2× of SQLite, on p50)"
+    );
+    println!(
+        "Load average (1, 5, 15 min) before: {load_before}; after: {}; {} cores",
+        load(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!();
+    println!(
+        "| figure | SQLite | PostgreSQL | ratio (PostgreSQL / SQLite, p50) | budget ms (p95) | within |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | --- |");
+    let shown = |m: Option<&Measured>, i: usize| {
+        m.map_or("—".to_owned(), |m| {
+            let (_, (p50, p95), _) = &m.rows[i];
+            format!("{p50:.2} / {p95:.2}")
+        })
+    };
+    for (i, (what, _, budget)) in any.rows.iter().enumerate() {
+        let ratio = s.zip(p).map(|(s, p)| p.rows[i].1.0 / s.rows[i].1.0);
+        let within = if budget.is_nan() {
+            String::new()
+        } else {
+            let fast = measured.iter().all(|(_, m)| m.rows[i].1.1 <= *budget);
+            let near = ratio.is_none_or(|r| r <= 2.0);
+            (if fast && near { "yes" } else { "NO" }).to_owned()
+        };
+        println!(
+            "| {what} | {} | {} | {} | {} | {within} |",
+            shown(s, i),
+            shown(p, i),
+            ratio.map_or("—".to_owned(), |r| format!("{r:.2}")),
+            if budget.is_nan() {
+                String::new()
+            } else {
+                format!("{budget:.0}")
+            },
+        );
+    }
+    for (i, (what, _)) in any.once.iter().enumerate() {
+        let v = |m: Option<&Measured>| m.map_or("—".to_owned(), |m| m.once[i].1.clone());
+        println!("| {what} | {} | {} | | | |", v(s), v(p));
+    }
 }
