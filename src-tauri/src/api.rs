@@ -1189,8 +1189,19 @@ pub fn complaints(desk: &Desk) -> R<Vec<ComplaintDto>> {
 }
 
 /// An edit as a timeline shows it: of the person or the request here ("beneficiary", "case"), or
-/// of the person at HQ ("hq", by HQ's staff member), with the changed fields' names.
+/// of the person at HQ ("hq", by HQ's staff member), with the changed fields' names; or the count
+/// of older changes at HQ the record came without ("hq_older", the count as its detail).
 fn edit_item(e: sila_store::Edit) -> TimelineItem {
+    if e.older > 0 {
+        return TimelineItem {
+            at: e.at,
+            kind: "edit".into(),
+            code: "hq_older".into(),
+            actor: String::new(),
+            detail: e.older.to_string(),
+            attachments: Vec::new(),
+        };
+    }
     let code = match (e.at_hq, e.entity.as_str()) {
         (true, _) => "hq",
         (false, "case") => "case",

@@ -280,3 +280,45 @@ async fn the_cached_search_follows_its_inputs_and_nothing_else() {
         "the corrected name is no longer proposed"
     );
 }
+
+/// The changes HQ made to a person, as a laptop's timeline shows them: (who, fields, when).
+fn hq_changes(b: &Branch, id: &str) -> Vec<(String, Vec<String>, String)> {
+    b.store
+        .edits_of(&[id.to_owned()])
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.at_hq)
+        .map(|e| (e.by, e.fields, e.at))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_and_its_undo_show_in_the_survivors_timeline_and_a_new_laptop_sees_them_too() {
+    let (hq, mut a, _b, at_a, at_b) = one_person_at_two_branches().await;
+    hq.store
+        .merge_duplicates(
+            &at_a,
+            &at_b,
+            json!({"city": "ليلى"}).as_object().unwrap(),
+            &reviewer(),
+            Utc::now(),
+        )
+        .unwrap();
+    a.sync().await.unwrap();
+    let city = vec!["city".to_owned()];
+    let merged = hq_changes(&a, &at_a);
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    assert_eq!((merged[0].0.as_str(), &merged[0].1), ("مراجع المقر", &city));
+    let merge = hq.store.merges(10).unwrap()[0].id;
+    hq.store.undo_merge(merge, &reviewer(), Utc::now()).unwrap();
+    a.sync().await.unwrap();
+    let both = hq_changes(&a, &at_a);
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(both[1].1, city);
+
+    // A laptop joining the branch afterwards takes the person with the changes HQ made before
+    // it existed, as the laptop that lived through them shows them.
+    let mut new = Branch::laptop(&hq, "الأفلاج", "salma").await;
+    assert!(new.sync_until_quiet(&opts()).await.redownloaded);
+    assert_eq!(hq_changes(&new, &at_a), both);
+}

@@ -311,11 +311,21 @@ pub struct RecordState {
     /// Cases: the whole history (each a `CaseEvent`), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Box<RawValue>>,
-    /// Beneficiaries: the last edits made by HQ's staff in the register, oldest first, so the
-    /// branch's timeline can say who at HQ changed which fields when (never the values). A
-    /// device shows those newer than the version it held.
+    /// Beneficiaries and cases: the last changes made by HQ's staff (an edit in the register, a
+    /// merge's chosen fields or its undoing, a conflict resolved), oldest first, so the branch's
+    /// timeline can say who at HQ changed which fields when (never the values). A device shows
+    /// those newer than the version it held, and all of them when the record is new to it. The
+    /// feed carries the last 20, a re-download up to 200.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hq_edits: Vec<HqEdit>,
+    /// How many changes at HQ older than `hq_edits` were left out (a re-download of a record
+    /// changed at HQ more often than it carries), so the timeline can say "and N older".
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hq_edits_older: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// One edit of a record by a person at HQ: the record's version it made, when, by whom (the

@@ -644,10 +644,10 @@ impl Store {
             let rows = stmt.query_map([id], |r| {
                 let detail: String = r.get(5)?;
                 // A branch's edit names its fields; one made at HQ also says who made it.
-                let (fields, hq_by) = match serde_json::from_str(&detail) {
-                    Ok(EditDetail::Fields(f)) => (f, None),
-                    Ok(EditDetail::AtHq { fields, by }) => (fields, Some(by)),
-                    Err(_) => (Vec::new(), None),
+                let (fields, hq_by, older) = match serde_json::from_str(&detail) {
+                    Ok(EditDetail::Fields(f)) => (f, None, 0),
+                    Ok(EditDetail::AtHq { fields, by, older }) => (fields, Some(by), older),
+                    Err(_) => (Vec::new(), None, 0),
                 };
                 Ok(Edit {
                     at: r.get(0)?,
@@ -657,6 +657,7 @@ impl Store {
                     entity: r.get(3)?,
                     entity_id: r.get(4)?,
                     fields,
+                    older,
                 })
             })?;
             for e in rows {
@@ -720,7 +721,13 @@ pub const HQ_STAFF: &str = "hq";
 #[serde(untagged)]
 enum EditDetail {
     Fields(Vec<String>),
-    AtHq { fields: Vec<String>, by: String },
+    AtHq {
+        fields: Vec<String>,
+        by: String,
+        /// The line standing for changes at HQ too old to have come with the record.
+        #[serde(default)]
+        older: i64,
+    },
 }
 
 /// One edit of a record, as a timeline shows it.
@@ -734,6 +741,9 @@ pub struct Edit {
     pub entity: String,
     pub entity_id: String,
     pub fields: Vec<String>,
+    /// Not an edit but the count of older changes at HQ the record came without (a laptop new
+    /// to a record changed at HQ more often than a re-download carries).
+    pub older: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -66,6 +66,8 @@ struct HqState {
     events: Vec<Value>,
     #[serde(default)]
     hq_edits: Vec<HqEdit>,
+    #[serde(default)]
+    hq_edits_older: i64,
 }
 
 /// An edit made by a person at HQ (the wire's `HqEdit`): the version it made, when, who, and
@@ -1100,6 +1102,7 @@ impl Writer<'_> {
                 s.version,
                 s.merged_into.as_deref(),
             )?;
+            self.note_hq_edits("beneficiary", id, &s, None)?;
             return Ok(true);
         };
         if s.version <= hq_version {
@@ -1131,23 +1134,7 @@ impl Writer<'_> {
                 b.file_number
             ],
         )?;
-        // Edits made at HQ since the version held here join the person's timeline: who at HQ,
-        // when, which fields (never the values). A page applied again adds nothing: the version
-        // held has moved past them.
-        for e in s.hq_edits.iter().filter(|e| e.version > hq_version) {
-            self.exec(
-                "INSERT INTO audit_events (at, staff_id, action, entity, entity_id, detail)
-                 VALUES (?1, ?2, 'beneficiary.hq_edit', 'beneficiary', ?3, ?4)",
-                params![
-                    chrono::DateTime::parse_from_rfc3339(&e.at)
-                        .map(|t| t.to_utc().to_rfc3339())
-                        .unwrap_or_else(|_| self.now.to_rfc3339()),
-                    crate::HQ_STAFF,
-                    id,
-                    serde_json::json!({"fields": e.fields, "by": e.by}).to_string()
-                ],
-            )?;
-        }
+        self.note_hq_edits("beneficiary", id, &s, Some(hq_version))?;
         if was_merged_into != s.merged_into {
             self.audit(
                 if s.merged_into.is_some() {
@@ -1163,6 +1150,40 @@ impl Writer<'_> {
             self.drop_unused_copy(&old)?;
         }
         Ok(true)
+    }
+
+    /// Changes made at HQ (who, when, which fields, never the values) join the record's
+    /// timeline: those since the version `held` here, or, for a record new here (a laptop joining
+    /// its branch, or the record's first arrival), every one HQ sent and a line saying how many
+    /// older ones it left out. A page applied again adds nothing: the version held has moved
+    /// past them.
+    fn note_hq_edits(&self, entity: &str, id: &str, s: &HqState, held: Option<i64>) -> Result<()> {
+        let at = |e: &HqEdit| {
+            chrono::DateTime::parse_from_rfc3339(&e.at)
+                .map(|t| t.to_utc().to_rfc3339())
+                .unwrap_or_else(|_| self.now.to_rfc3339())
+        };
+        let action = format!("{entity}.hq_edit");
+        let note = |at: String, detail: Value| {
+            self.exec(
+                "INSERT INTO audit_events (at, staff_id, action, entity, entity_id, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![at, crate::HQ_STAFF, action, entity, id, detail.to_string()],
+            )
+        };
+        if held.is_none()
+            && s.hq_edits_older > 0
+            && let Some(first) = s.hq_edits.first()
+        {
+            note(
+                at(first),
+                serde_json::json!({"fields": [], "by": "", "older": s.hq_edits_older}),
+            )?;
+        }
+        for e in s.hq_edits.iter().filter(|e| e.version > held.unwrap_or(0)) {
+            note(at(e), serde_json::json!({"fields": e.fields, "by": e.by}))?;
+        }
+        Ok(())
     }
 
     /// A copy of another branch's person kept only because of a merge goes when the merge is
@@ -1268,10 +1289,12 @@ impl Writer<'_> {
                 if n == 0 {
                     return Ok(false);
                 }
+                self.note_hq_edits("case", id, &s, None)?;
                 hq
             }
             Some((hq_version, _, _)) if s.version <= hq_version => return Ok(false),
-            Some((_, _, data)) => {
+            Some((hq_version, _, data)) => {
+                self.note_hq_edits("case", id, &s, Some(hq_version))?;
                 let local: Value = serde_json::from_str(&data)?;
                 let mut pending = pending_fields(self, "case", id)?;
                 let transition_pending: bool = self

@@ -39,7 +39,8 @@ export function CaseFile({ id }: { id: string }) {
       case "declaration": return `${label("timeline", kind)} — ${label("signature", code)}`;
       case "survey": return label("timeline", kind);
       // An edit at HQ names its fields in the title: "عُدّل في المقر: الجوال".
-      case "edit": return code === "hq" ? `${label("timeline", "edit_hq")}: ${fieldNames(detail)}` : label("timeline", `edit_${code}`);
+      // Changes at HQ older than the record brought to this laptop are counted: "… : 23".
+      case "edit": return code === "hq" ? `${label("timeline", "edit_hq")}: ${fieldNames(detail)}` : code === "hq_older" ? `${label("timeline", "edit_hq_older")}: ${detail}` : label("timeline", `edit_${code}`);
       default: return label("timeline", kind);
     }
   };

@@ -90,7 +90,7 @@ export function PersonFile({ id, edit }: { id: string; edit?: boolean }) {
               <ul className="tasks" data-testid="person-edits">
                 {file.edits.map((e, i) => (
                   <li key={i} data-code={e.code}>
-                    <span>{e.code === "hq" ? `${label("timeline", "edit_hq")}: ${fieldNames(e.detail)}` : fieldNames(e.detail)}</span>
+                    <span>{e.code === "hq" ? `${label("timeline", "edit_hq")}: ${fieldNames(e.detail)}` : e.code === "hq_older" ? `${label("timeline", "edit_hq_older")}: ${e.detail}` : fieldNames(e.detail)}</span>
                     <span className="muted">{e.actor} · <DualDate iso={localDay(e.at)} /> <Ltr>{formatTime(e.at)}</Ltr></span>
                   </li>
                 ))}

@@ -639,7 +639,7 @@ const codeLabels: Record<Lang, Record<string, Record<string, string>>> = {
       deliver: "تقديم الخدمة", close: "إغلاق", withdraw: "سحب الطلب",
       research_report: "كتابة تقرير البحث", delivery: "تسجيل تقديم الخدمة", survey: "تسجيل قياس الرضا", interaction: "تسجيل تواصل",
     },
-    timeline: { transition: "إجراء", interaction: "تواصل", document: "مستند", declaration: "الإقرار", report: "تقرير البحث", delivery: "تقديم خدمة", survey: "قياس الرضا", edit_beneficiary: "تعديل بيانات المستفيد", edit_case: "تصحيح الطلب", edit_hq: "عُدّل في المقر" },
+    timeline: { transition: "إجراء", interaction: "تواصل", document: "مستند", declaration: "الإقرار", report: "تقرير البحث", delivery: "تقديم خدمة", survey: "قياس الرضا", edit_beneficiary: "تعديل بيانات المستفيد", edit_case: "تصحيح الطلب", edit_hq: "عُدّل في المقر", edit_hq_older: "تعديلات أقدم في المقر لم تصل إلى هذا الجهاز" },
     decision: { approved: "مقبول", rejected: "مرفوض" },
     signature: { drawn: "موقّع على الشاشة", on_paper: "موقّع على الورق" },
     field: {
@@ -670,7 +670,7 @@ const codeLabels: Record<Lang, Record<string, Record<string, string>>> = {
       deliver: "Deliver", close: "Close", withdraw: "Withdraw",
       research_report: "Write research report", delivery: "Record a delivery", survey: "Record satisfaction survey", interaction: "Log an interaction",
     },
-    timeline: { transition: "Action", interaction: "Contact", document: "Document", declaration: "Declaration", report: "Research report", delivery: "Delivery", survey: "Survey", edit_beneficiary: "Beneficiary's data corrected", edit_case: "Request corrected", edit_hq: "Edited at HQ" },
+    timeline: { transition: "Action", interaction: "Contact", document: "Document", declaration: "Declaration", report: "Research report", delivery: "Delivery", survey: "Survey", edit_beneficiary: "Beneficiary's data corrected", edit_case: "Request corrected", edit_hq: "Edited at HQ", edit_hq_older: "Older edits at HQ not on this device" },
     decision: { approved: "Approved", rejected: "Rejected" },
     signature: { drawn: "Signed on screen", on_paper: "Signed on paper" },
     field: {

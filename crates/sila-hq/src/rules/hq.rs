@@ -136,6 +136,25 @@ fn write_fields(
     Ok(())
 }
 
+/// Note for the record's branch that a person at HQ changed these fields (a merge's chosen
+/// values, an undone merge's restored ones, a conflict's chosen value), as an edit in the register
+/// is noted: who, when, which fields, never the values. Nothing is noted when the record did not
+/// change (`before` is its version before the change).
+fn note_edit(
+    tx: &mut dyn Tx,
+    rec: &Record,
+    before: i64,
+    changes: &Map<String, Value>,
+    actor: &HqActor,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if rec.version == before {
+        return Ok(());
+    }
+    let fields: Vec<String> = changes.keys().cloned().collect();
+    tx.note_hq_edit(rec.kind, &rec.id, rec.version, actor, &fields, now)
+}
+
 /// Is the record still its domain type?
 fn valid(rec: &Record) -> Result<()> {
     let ok = match rec.kind {
@@ -204,7 +223,9 @@ pub fn merge(
             changes.insert(field.clone(), value.clone());
         }
     }
+    let before = s.version;
     write_fields(tx, &mut s, &changes, now)?;
+    note_edit(tx, &s, before, &changes, actor, now)?;
     m.merged_into = Some(survivor.to_owned());
     m.version += 1;
     tx.update(&m, now)?;
@@ -260,7 +281,9 @@ pub fn undo_merge(
         ));
     }
     let previous = mr.previous.as_object().cloned().unwrap_or_default();
+    let before = s.version;
     write_fields(tx, &mut s, &previous, now)?;
+    note_edit(tx, &s, before, &previous, actor, now)?;
     m.merged_into = None;
     m.version += 1;
     tx.update(&m, now)?;
@@ -342,6 +365,7 @@ pub fn resolve_conflict(
             tx.update(&rec, now)?;
             tx.feed(&rec.branch, rec.kind.code(), &rec.id, HQ_ORIGIN, now)?;
         }
+        note_edit(tx, &rec, before, &f, by, now)?;
     }
     tx.set_conflict_resolved(
         id,

@@ -122,7 +122,7 @@ pub fn pull(
     let more = consumed < total || !scanned_all;
     let mut changes = Vec::with_capacity(wanted.len());
     for (seq, kind, id) in wanted.into_iter().filter(|w| w.0 >= 0) {
-        if let Some(state) = record_state(c, &device.branch, &kind, &id)? {
+        if let Some(state) = record_state(c, &device.branch, &kind, &id, History::Recent)? {
             changes.push(Change {
                 seq,
                 kind,
@@ -251,21 +251,47 @@ fn plain(version: i64, data: String) -> RecordState {
         survivor: None,
         events: vec![],
         hq_edits: vec![],
+        hq_edits_older: 0,
     }
 }
 
-/// The most edits by HQ's staff a record's state carries: a device shows those newer than the
-/// version it held, so only a device that missed more than this many between two syncs shows
-/// fewer (the record's values are whole either way).
+/// The most edits by HQ's staff a record's state carries in the feed: a device shows those newer
+/// than the version it held, so only a device that missed more than this many between two syncs
+/// shows fewer (the record's values are whole either way).
 const HQ_EDITS_SENT: i64 = 20;
 
-/// The last edits HQ's staff made to a record, oldest first.
-fn hq_edits(c: &mut dyn Conn, kind: &str, id: &str) -> Result<Vec<sila_proto::HqEdit>> {
+/// The most a re-download carries (a laptop new to the person shows the person's whole history
+/// at HQ): beyond it the state says how many older ones there are, so a person edited at HQ
+/// hundreds of times costs a bounded page.
+const HQ_EDITS_FIRST: i64 = 200;
+
+/// How much of a record's history at HQ a state carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    /// The feed: the last few edits, for a device that held an earlier version.
+    Recent,
+    /// A re-download (a new laptop, or one taking its branch again): up to [`HQ_EDITS_FIRST`]
+    /// and the count of those older.
+    Whole,
+}
+
+/// The last edits HQ's staff made to a record, oldest first, and how many older ones were left
+/// out (counted only for a re-download).
+fn hq_edits(
+    c: &mut dyn Conn,
+    kind: &str,
+    id: &str,
+    history: History,
+) -> Result<(Vec<sila_proto::HqEdit>, i64)> {
+    let cap = match history {
+        History::Recent => HQ_EDITS_SENT,
+        History::Whole => HQ_EDITS_FIRST,
+    };
     let mut edits = c
         .query(
             "SELECT version, at, by_name, fields FROM hq_edits WHERE entity = ?1 AND entity_id = ?2
              ORDER BY version DESC LIMIT ?3",
-            params![kind, id, HQ_EDITS_SENT],
+            params![kind, id, cap],
         )?
         .into_iter()
         .map(|mut r| {
@@ -280,7 +306,17 @@ fn hq_edits(c: &mut dyn Conn, kind: &str, id: &str) -> Result<Vec<sila_proto::Hq
         })
         .collect::<Result<Vec<_>>>()?;
     edits.reverse();
-    Ok(edits)
+    let older = if history == History::Whole && edits.len() as i64 == cap {
+        c.one(
+            "SELECT count(*) FROM hq_edits WHERE entity = ?1 AND entity_id = ?2",
+            params![kind, id],
+        )?
+        .i64(0)?
+            - cap
+    } else {
+        0
+    };
+    Ok((edits, older))
 }
 
 /// A record's state as a device of `branch` receives it; None when it is not the branch's (it
@@ -290,6 +326,7 @@ pub fn record_state(
     branch: &str,
     kind: &str,
     id: &str,
+    history: History,
 ) -> Result<Option<RecordState>> {
     match kind {
         kinds::BENEFICIARY => {
@@ -317,13 +354,15 @@ pub fn record_state(
                     .map(raw),
                 None => None,
             };
+            let (hq_edits, hq_edits_older) = hq_edits(c, kinds::BENEFICIARY, id, history)?;
             Ok(Some(RecordState {
                 version: r.i64(2)?,
                 data: raw(r.take_text(1)?),
                 merged_into,
                 survivor,
                 events: vec![],
-                hq_edits: hq_edits(c, kinds::BENEFICIARY, id)?,
+                hq_edits,
+                hq_edits_older,
             }))
         }
         kinds::CASE => {
@@ -347,6 +386,7 @@ pub fn record_state(
                 .collect::<Result<Vec<_>>>()?;
             let mut state = plain(r.i64(2)?, r.take_text(1)?);
             state.events = events;
+            (state.hq_edits, state.hq_edits_older) = hq_edits(c, kinds::CASE, id, history)?;
             Ok(Some(state))
         }
         kinds::CONFLICT => {
@@ -494,7 +534,7 @@ pub fn snapshot(
     for r in rows.into_iter().take(limit) {
         let (n, id) = (r.i64(0)?, r.text(1)?);
         next = n;
-        if let Some(state) = record_state(c, &device.branch, kind, &id)? {
+        if let Some(state) = record_state(c, &device.branch, kind, &id, History::Whole)? {
             changes.push(Change {
                 seq: n,
                 kind: kind.to_owned(),

@@ -974,3 +974,139 @@ fn the_registers_reads_are_served_by_indexes() {
     );
     assert!(p.contains("beneficiaries_branch"), "{p}");
 }
+
+/// The changes HQ noted for a person, as a state's `hq_edits` lists them: (fields, who).
+fn noted(state: &Value) -> Vec<(Vec<String>, String)> {
+    state["hq_edits"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        serde_json::from_value(e["fields"].clone()).unwrap(),
+                        e["by"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The person's state in a page of the feed or of a re-download.
+fn state_in(page: &sila_proto::PullResponse, id: &str) -> Value {
+    let entry = page
+        .changes
+        .iter()
+        .rev()
+        .find(|c| c.entity_id == id)
+        .expect("the person is in the page");
+    serde_json::from_str(entry.payload.get()).unwrap()
+}
+
+#[test]
+fn every_change_hq_makes_to_a_person_is_noted_and_a_redownload_carries_them_all() {
+    let (_d, hq, _raw) = open();
+    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
+    let id = aflaj.person(&hq, "نورة سعد الشهري", |b| {
+        b.city = "الأفلاج".into();
+        b.mobile = Some("0501234567".parse().unwrap());
+    });
+    let other = aflaj.person(&hq, "نوره سعد الشهري", |b| {
+        b.city = "ليلى".into()
+    });
+    let salman = HqActor {
+        staff_id: StaffId::new_v7(),
+        display_name: "سلمان القرني".into(),
+    };
+
+    // A merge giving the survivor the other file's city, and its undoing, are changes at HQ.
+    let mut chosen = serde_json::Map::new();
+    chosen.insert("city".into(), json!("ليلى"));
+    chosen.insert("mobile".into(), json!("+966501234567"));
+    let merge = hq
+        .merge_duplicates(&id, &other, &chosen, &salman, now())
+        .unwrap();
+    hq.undo_merge(merge, &salman, now()).unwrap();
+    // So is a conflict a person resolves at HQ: the branch's value taken, or HQ's kept.
+    let v = hq
+        .edit_person(&reviewer(), &id, "mobile", &json!("0559876543"), now())
+        .unwrap()
+        .unwrap();
+    aflaj.seq += 1;
+    let req = PushRequest {
+        protocol: sila_proto::PROTOCOL,
+        device_id: aflaj.device.device_id.clone(),
+        ops: vec![WireOp {
+            seq: aflaj.seq,
+            op_id: uuid::Uuid::now_v7().to_string(),
+            op: "beneficiary.update".into(),
+            entity: "beneficiary".into(),
+            entity_id: id.clone(),
+            base_version: Some(1),
+            payload: serde_json::value::RawValue::from_string(
+                json!({"fields": {"mobile": "+966501112233"}}).to_string(),
+            )
+            .unwrap(),
+            created_at: now(),
+        }],
+    };
+    let r = hq.push(&aflaj.device, &req, now()).unwrap();
+    assert_eq!(r.results[0].reason.as_deref(), Some("field_conflict"));
+    let conflict = hq.conflicts(true).unwrap()[0].id;
+    hq.resolve_conflict(conflict, sila_hq::store::Resolution::KeepHq, &salman, now())
+        .unwrap();
+
+    let laptop = Laptop::enrol(&hq, "الأفلاج");
+    let state = state_in(&hq.pull(&laptop.device, 0, 100, 0, None).unwrap(), &id);
+    let by = |f: &str, who: &str| (vec![f.to_owned()], who.to_owned());
+    assert_eq!(
+        noted(&state),
+        [
+            by("city", "سلمان القرني"),
+            by("city", "سلمان القرني"),
+            by("mobile", "ريم الحربي"),
+            by("mobile", "سلمان القرني"),
+        ],
+        "{state}"
+    );
+    let edits = state["hq_edits"].as_array().unwrap();
+    assert!(edits[0]["version"].as_i64().unwrap() > 1);
+    assert_eq!(edits[2]["version"], v);
+    assert_eq!(edits[3]["version"], state["version"]);
+    // Names of fields only: no value of the merge, the edit or the conflict.
+    for value in ["ليلى", "الأفلاج", "6543", "1112233", "1234567"] {
+        assert!(!state["hq_edits"].to_string().contains(value), "{value}");
+    }
+    assert!(state.get("hq_edits_older").is_none());
+
+    // Edited at HQ more often than the feed carries: the feed brings the last 20, a
+    // re-download (a laptop new to the person) all of them up to 200, and how many older.
+    for n in 0..20 {
+        hq.edit_person(&reviewer(), &id, "city", &json!(format!("حي {n}")), now())
+            .unwrap()
+            .unwrap();
+    }
+    let feed = state_in(&hq.pull(&laptop.device, 0, 100, 0, None).unwrap(), &id);
+    assert_eq!(noted(&feed).len(), 20);
+    assert!(feed.get("hq_edits_older").is_none());
+    let redownload = || {
+        state_in(
+            &hq.snapshot(&laptop.device, sila_proto::phases::BENEFICIARIES, 0, 100)
+                .unwrap(),
+            &id,
+        )
+    };
+    let whole = redownload();
+    assert_eq!(noted(&whole).len(), 24);
+    assert_eq!(noted(&whole)[..4], noted(&state)[..]);
+    assert!(whole.get("hq_edits_older").is_none());
+    for n in 0..180 {
+        hq.edit_person(&reviewer(), &id, "city", &json!(format!("شارع {n}")), now())
+            .unwrap()
+            .unwrap();
+    }
+    let whole = redownload();
+    assert_eq!(noted(&whole).len(), 200);
+    assert_eq!(whole["hq_edits_older"], 4);
+    assert_eq!(whole["hq_edits"][199]["version"], whole["version"]);
+}

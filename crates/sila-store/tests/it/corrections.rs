@@ -141,6 +141,47 @@ fn an_edit_made_at_hq_arrives_by_sync_and_the_timeline_names_who_and_which_field
 }
 
 #[test]
+fn a_person_new_to_this_laptop_arrives_with_every_change_hq_sent_and_the_count_of_older_ones() {
+    let (_dir, mut store, _clock) = new_store();
+    let mut b = Beneficiary::new(
+        sila_domain::ids::BeneficiaryId::new_v7(),
+        sila_domain::beneficiary::PersonName::from_full("سارة علي الغامدي"),
+    );
+    b.city = "الأفلاج".into();
+    let edits: Vec<serde_json::Value> = ["city", "mobile", "name"]
+        .iter()
+        .zip(0..)
+        .map(|(field, n)| {
+            serde_json::json!({"version": 30 + n, "at": format!("2026-03-1{n}T08:00:00Z"),
+                "by": "سلمان القرني", "fields": [field]})
+        })
+        .collect();
+    let mut change = hq_state(&b, 32, serde_json::Value::Array(edits.clone()));
+    let mut payload: serde_json::Value = serde_json::from_str(&change.payload).unwrap();
+    payload["hq_edits_older"] = serde_json::json!(27);
+    change.payload = payload.to_string();
+    assert_eq!(store.apply_hq_changes(&[change.clone()], 32).unwrap(), 1);
+    let timeline = store.edits_of(&[b.id.to_string()]).unwrap();
+    let shown: Vec<(i64, &str, Vec<String>)> = timeline
+        .iter()
+        .map(|e| (e.older, e.by.as_str(), e.fields.clone()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (27, "", vec![]),
+            (0, "سلمان القرني", vec!["city".to_owned()]),
+            (0, "سلمان القرني", vec!["mobile".to_owned()]),
+            (0, "سلمان القرني", vec!["name".to_owned()]),
+        ]
+    );
+    assert!(timeline.iter().all(|e| e.at_hq));
+    // The same state again (a re-download cut short and taken again) adds nothing.
+    store.apply_hq_changes(&[change], 32).unwrap();
+    assert_eq!(store.edits_of(&[b.id.to_string()]).unwrap().len(), 4);
+}
+
+#[test]
 fn a_request_is_corrected_while_the_branch_holds_it_and_resubmitted_with_its_documents() {
     let (_dir, mut store, _clock) = new_store();
     let c = submitted_case(&mut store, "خالد محمد القحطاني", "100000012");
