@@ -4,7 +4,7 @@
 import { useState } from "react";
 import { Ltr } from "../shared/components";
 import {
-  get, post, publishRelease, type ApiError, type AuditRow, type BranchStaff, type Device, type KbRow, type Me, type ReleaseRow,
+  get, post, publishRelease, type ApiError, type AuditRow, type BranchStaffBody, type EnrolBody, type KbBody, type StaffAdd, type StaffSet, type BranchStaff, type Device, type KbRow, type Me, type ReleaseRow,
   type Role, type Staff,
 } from "./api";
 import { useHq, type HqKey } from "./i18n";
@@ -60,7 +60,7 @@ function Devices() {
         onSubmit={async (e) => {
           e.preventDefault();
           await run(async () => {
-            setCode(await post<{ code: string; expires_at: string }>("/enrol-codes", { branch, ttl_hours: Number(hours) || 72 }));
+            setCode(await post<{ code: string; expires_at: string }>("/enrol-codes", { branch, ttl_hours: Number(hours) || 72 } satisfies EnrolBody));
             setN((x) => x + 1);
           });
         }}
@@ -195,7 +195,7 @@ function HqStaff({ me }: { me: Me }) {
               <td>{s.roles.map((r) => t(`role_${r}` as HqKey)).join(lang === "ar" ? "، " : ", ")}</td>
               <td>
                 {s.id !== me.staff.id && (
-                  <button type="button" className="secondary" onClick={() => run(() => post(`/staff/${s.id}`, { active: !s.active })).then(() => setN((x) => x + 1))}>
+                  <button type="button" className="secondary" onClick={() => run(() => post(`/staff/${s.id}`, { active: !s.active } satisfies StaffSet)).then(() => setN((x) => x + 1))}>
                     {s.active ? t("disable") : t("enable")}
                   </button>
                 )}
@@ -208,7 +208,7 @@ function HqStaff({ me }: { me: Me }) {
         className="form-grid"
         onSubmit={async (e) => {
           e.preventDefault();
-          if (await run(() => post("/staff", form))) {
+          if (await run(() => post("/staff", form satisfies StaffAdd))) {
             setForm({ username: "", display_name: "", password: "", roles: [] });
             setN((x) => x + 1);
           }
@@ -232,7 +232,7 @@ function BranchStaffCard() {
   const { data, error } = useLoad(() => get<{ rows: BranchStaff[]; branches: string[] }>("/branch-staff"), [n]);
   const { failure, notice, run } = useAction();
   const [form, setForm] = useState({ branch: "", username: "", display_name: "", roles: [] as string[] });
-  const save = (b: Omit<BranchStaff, "id"> & { id?: string }) => run(() => post("/branch-staff", b)).then((ok) => ok && setN((x) => x + 1));
+  const save = (b: Omit<BranchStaff, "id"> & { id?: string }) => run(() => post("/branch-staff", b satisfies BranchStaffBody)).then((ok) => ok && setN((x) => x + 1));
   return (
     <div className="card">
       <h2>{t("branchStaff")}</h2>
@@ -305,7 +305,7 @@ function Knowledge() {
         className="form-grid"
         onSubmit={async (e) => {
           e.preventDefault();
-          const ok = await run(async () => post("/kb", { title, body, file_base64: file ? await toBase64(file) : null }), t("published"));
+          const ok = await run(async () => post("/kb", { title, body, file_base64: file ? await toBase64(file) : undefined } satisfies KbBody), t("published"));
           if (ok) {
             setTitle("");
             setBody("");

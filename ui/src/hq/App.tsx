@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { I18nContext, makeI18n } from "../shared/i18n";
 import type { Lang } from "../shared/format";
-import { get, post, setCsrf, whenSignedOut, type ApiError, type Me, type Role } from "./api";
+import { get, post, setCsrf, whenSignedOut, type ApiError, type Me, type Role, type SignIn } from "./api";
 import { HqI18nContext, makeHqI18n, useHq, type HqKey } from "./i18n";
 import { Committee } from "./Committee";
 import { Duplicates } from "./Duplicates";
@@ -103,7 +103,7 @@ function SignIn({ onIn }: { onIn: (m: Me) => void }) {
           setBusy(true);
           setError(null);
           try {
-            onIn(await post<Me>("/sign-in", { username, password }));
+            onIn(await post<Me>("/sign-in", { username, password } satisfies SignIn));
           } catch (err) {
             setError(err as ApiError);
           } finally {

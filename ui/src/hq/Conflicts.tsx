@@ -2,14 +2,15 @@
 // side by side; a reviewer chooses one (it becomes HQ's value and reaches the branch).
 import { useState } from "react";
 import { Ltr } from "../shared/components";
-import { get, post, type ApiError, type ConflictRow, type Json } from "./api";
+import { get, post, type ApiError, type ConflictRow, type ResolveBody } from "./api";
 import { useHq } from "./i18n";
 import { CONFLICT_REASONS, FIELDS, label } from "./labels";
 import { Failure, Notice, useLoad } from "./common";
 
-function show(v: Json): string {
+/** A stored value (any JSON) as a reviewer reads it: a name as written, else its JSON. */
+function show(v: unknown): string {
   if (v === null || v === undefined || v === "") return "—";
-  if (typeof v === "object") return "as_written" in v ? v.as_written : JSON.stringify(v);
+  if (typeof v === "object") return "as_written" in v && typeof v.as_written === "string" ? v.as_written : JSON.stringify(v);
   return String(v);
 }
 
@@ -22,7 +23,7 @@ export function Conflicts({ canResolve }: { canResolve: boolean }) {
   const resolve = async (id: number, take: "hq" | "branch") => {
     setFailure(null);
     try {
-      await post(`/conflicts/${id}/resolve`, { take });
+      await post(`/conflicts/${id}/resolve`, { take } satisfies ResolveBody);
       setNotice(t("resolved"));
       setN((x) => x + 1);
     } catch (e) {

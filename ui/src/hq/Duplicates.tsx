@@ -3,19 +3,31 @@
 // each field that differs, then merge or "not the same person"; recent merges can be undone.
 import { useEffect, useState } from "react";
 import { DualDate, Ltr } from "../shared/components";
-import { get, post, type ApiError, type BeneficiaryFile, type DuplicatePair, type Json, type MergeRow } from "./api";
+import { get, post, type ApiError, type BeneficiaryFile, type DuplicatePair, type MergeBody, type MergeRow, type PairBody, type Person } from "./api";
 import { useHq } from "./i18n";
 import { FIELDS, REASONS, label } from "./labels";
 import { Failure, Notice, useLoad, when } from "./common";
 
-/** How a field's value reads in the comparison table. */
-function show(v: Json): string {
+/** How a field's value reads in the comparison table (a field of either record, or a value a
+ * merge kept: any JSON). */
+function show(v: unknown): string {
   if (v === null || v === undefined || v === "") return "—";
   if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return String(v);
-  if (Array.isArray(v)) return v.length === 0 ? "—" : `${v.length} × ` + v.map((x) => (typeof x === "object" ? x?.name ?? JSON.stringify(x) : String(x))).join("، ");
-  if (typeof v === "object" && "as_written" in v) return v.as_written || [v.first, v.father, v.grandfather, v.family].filter(Boolean).join(" ");
-  return Object.entries(v).map(([k, x]) => `${k}: ${typeof x === "object" ? JSON.stringify(x) : x}`).join("، ");
+  if (Array.isArray(v)) {
+    const item = (x: unknown) => (typeof x === "object" && x !== null ? ("name" in x ? String(x.name) : JSON.stringify(x)) : String(x));
+    return v.length === 0 ? "—" : `${v.length} × ` + v.map(item).join("، ");
+  }
+  if (typeof v !== "object") return String(v);
+  if ("as_written" in v) {
+    const name = new Map<string, unknown>(Object.entries(v));
+    const parts = ["as_written", "first", "father", "grandfather", "family"].map((k) => name.get(k));
+    return String(parts[0] || parts.slice(1).filter(Boolean).join(" "));
+  }
+  return Object.entries(v).map(([k, x]) => `${k}: ${typeof x === "object" ? JSON.stringify(x) : String(x)}`).join("، ");
 }
+
+/** A record's fields by name, for the comparison of two of them field by field. */
+const fieldsOf = (r: Person): Record<string, unknown> => r;
 
 const SKIP = new Set(["id"]);
 
@@ -138,23 +150,24 @@ function Compare({ pair, done, cancel }: { pair: DuplicatePair; done: (msg: stri
   // Known fields in a reading order (name, ID, birth date, mobile, …), then any others.
   const order = Object.keys(FIELDS);
   const rank = (k: string) => (order.indexOf(k) < 0 ? order.length : order.indexOf(k));
-  const keys = Array.from(new Set([...Object.keys(fa.record), ...Object.keys(fb.record)]))
+  const [ra, rb] = [fieldsOf(fa.record), fieldsOf(fb.record)];
+  const keys = Array.from(new Set([...Object.keys(ra), ...Object.keys(rb)]))
     .filter((k) => !SKIP.has(k))
     .sort((x, y) => rank(x) - rank(y) || x.localeCompare(y));
-  const differs = (k: string) => JSON.stringify(fa.record[k] ?? null) !== JSON.stringify(fb.record[k] ?? null);
-  const chosenSide = (k: string): "a" | "b" => choice[k] ?? (survivor === "a" ? (fa.record[k] == null ? "b" : "a") : fb.record[k] == null ? "a" : "b");
+  const differs = (k: string) => JSON.stringify(ra[k] ?? null) !== JSON.stringify(rb[k] ?? null);
+  const chosenSide = (k: string): "a" | "b" => choice[k] ?? (survivor === "a" ? (ra[k] == null ? "b" : "a") : rb[k] == null ? "a" : "b");
   const act = async (what: "merge" | "not_same") => {
     setBusy(true);
     setError(null);
     try {
       if (what === "merge") {
-        const fields: Record<string, Json> = {};
-        for (const k of keys) if (differs(k)) fields[k] = (chosenSide(k) === "a" ? fa : fb).record[k] ?? null;
+        const fields: Record<string, unknown> = {};
+        for (const k of keys) if (differs(k)) fields[k] = (chosenSide(k) === "a" ? ra : rb)[k] ?? null;
         const [s, m] = survivor === "a" ? [pair.a.id, pair.b.id] : [pair.b.id, pair.a.id];
-        await post("/duplicates/merge", { survivor: s, merged: m, fields });
+        await post("/duplicates/merge", { survivor: s, merged: m, fields } satisfies MergeBody);
         done(t("merged"));
       } else {
-        await post("/duplicates/not-same", { a: pair.a.id, b: pair.b.id });
+        await post("/duplicates/not-same", { a: pair.a.id, b: pair.b.id } satisfies PairBody);
         done(t("markedNotSame"));
       }
     } catch (e) {
@@ -164,19 +177,20 @@ function Compare({ pair, done, cancel }: { pair: DuplicatePair; done: (msg: stri
     }
   };
   const cell = (side: "a" | "b", k: string) => {
-    const v = (side === "a" ? fa : fb).record[k];
+    const v = (side === "a" ? ra : rb)[k];
     const text = k === "birth_date" || k === "id_expiry" ? null : show(v);
+    const iso = typeof v === "string" ? v : null;
     return (
       <td className={differs(k) && chosenSide(k) === side ? "chosen" : ""}>
         {differs(k) ? (
           <label className="choice">
             <input type="radio" name={`f-${k}`} checked={chosenSide(k) === side} onChange={() => setChoice({ ...choice, [k]: side })} data-testid={`choose-${k}-${side}`} />{" "}
-            {text !== null ? <bdi>{text}</bdi> : <DualDate iso={v} />}
+            {text !== null ? <bdi>{text}</bdi> : <DualDate iso={iso} />}
           </label>
         ) : text !== null ? (
           <bdi>{text}</bdi>
         ) : (
-          <DualDate iso={v} />
+          <DualDate iso={iso} />
         )}
       </td>
     );

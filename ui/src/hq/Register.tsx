@@ -4,7 +4,7 @@
 // field changed at a time (checked by the server as the branch checks it), and the export.
 import { useState, type FormEvent } from "react";
 import { DualDate, Ltr, Phone } from "../shared/components";
-import { download, get, post, type ApiError, type FieldRefusal, type PersonFile, type RegisterPage } from "./api";
+import { download, get, post, type ApiError, type EditBody, type FieldRefusal, type Person, type PersonFile, type RegisterPage } from "./api";
 import { useHq } from "./i18n";
 import { makeI18n } from "../shared/i18n";
 import { CHANNELS, FIELDS, PURPOSES, STATES, label } from "./labels";
@@ -170,12 +170,12 @@ const HOUSING_KINDS = ["owned", "rented", "shared", "other"];
 const riyals = (h: number) => (h % 100 === 0 ? String(h / 100) : (h / 100).toFixed(2));
 
 /** What a field of the record holds, for the form: `monthly_income` is the incomes' total. */
-function stored(r: PersonFile["record"], field: string): unknown {
+function stored(r: Person, field: string): unknown {
   if (field === "monthly_income") {
-    const incomes = (r.incomes ?? []) as { monthly_halalas: number }[];
-    return incomes.length === 0 ? null : incomes.reduce((s, i) => s + i.monthly_halalas, 0);
+    return r.incomes.length === 0 ? null : r.incomes.reduce((s, i) => s + i.monthly_halalas, 0);
   }
-  return r[field];
+  const fields: Record<string, unknown> = r;
+  return fields[field];
 }
 
 const MARITAL: Record<string, { ar: string; en: string }> = {
@@ -205,9 +205,13 @@ const REASONS_EN: Record<string, string> = {
   phone_wrong_length: "The mobile has 10 digits starting with 05.",
 };
 
-function fullName(r: PersonFile["record"]): string {
-  const n = r?.name ?? {};
-  return (n.as_written || NAME_PARTS.map((p) => n[p]).filter(Boolean).join(" ")) as string;
+/** A name as written, else its parts joined (`name` is a record's, or a value being shown). */
+function fullName(name: unknown): string {
+  if (typeof name !== "object" || name === null) return "";
+  const n = new Map<string, unknown>(Object.entries(name));
+  const written = n.get("as_written");
+  if (typeof written === "string" && written) return written;
+  return NAME_PARTS.map((p) => n.get(p)).filter((x) => typeof x === "string" && x).join(" ");
 }
 
 /** A stored value as a person reads it. */
@@ -229,7 +233,7 @@ function Shown({ kind, value }: { kind: Kind; value: unknown }) {
     case "channel":
       return <span>{label(CHANNELS, value as string, lang)}</span>;
     case "name":
-      return <span>{fullName({ name: value })}</span>;
+      return <span>{fullName(value)}</span>;
     case "household": {
       const members = value as { id: string; name: string; relation: string; birth_date: string | null; disability: boolean }[];
       if (members.length === 0) return <span>—</span>;
@@ -395,7 +399,7 @@ function Person({ id, back, openCase, canEdit }: { id: string; back: () => void;
     setBusy(true);
     setRefusal(null);
     try {
-      await post(`/register/people/${encodeURIComponent(id)}/edit`, { field: editing, value: draft });
+      await post(`/register/people/${encodeURIComponent(id)}/edit`, { field: editing, value: draft } satisfies EditBody);
       setEditing(null);
       setDone(t("edited"));
       reload();
@@ -442,7 +446,7 @@ function Person({ id, back, openCase, canEdit }: { id: string; back: () => void;
     <section data-testid="person-file">
       <div className="between">
         <h1>
-          {t("personFile")}: <span data-testid="person-name">{fullName(r)}</span>
+          {t("personFile")}: <span data-testid="person-name">{fullName(r.name)}</span>
         </h1>
         <button type="button" className="secondary" onClick={back}>{t("back")}</button>
       </div>

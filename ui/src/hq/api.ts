@@ -1,6 +1,3 @@
-import type { ConsoleStaff } from "./generated/ConsoleStaff";
-import type { FileDocument } from "./generated/FileDocument";
-import type { PromiseStatus } from "./generated/PromiseStatus";
 import type { VoiceRow } from "./generated/VoiceRow";
 // The console's only door to the server: JSON over fetch, same origin, with the session cookie
 // (HttpOnly, so the page never sees it) and the CSRF token echoed on every change.
@@ -118,29 +115,38 @@ export type { VoicePage } from "./generated/VoicePage";
 export type { ScoreRow } from "./generated/ScoreRow";
 export type { SurveyScores } from "./generated/SurveyScores";
 
-export type Me = { staff: ConsoleStaff; csrf: string; expires_at: string };
+export type { Me } from "./generated/Me";
+export type { CaseFile } from "./generated/CaseFile";
+export type { Case } from "./generated/Case";
+export type { CaseEvent } from "./generated/CaseEvent";
+export type { CaseLine } from "./generated/CaseLine";
+export type { Contact } from "./generated/Contact";
+export type { Delivery } from "./generated/Delivery";
+export type { Survey } from "./generated/Survey";
+export type { Person } from "./generated/Person";
+export type { PersonName } from "./generated/PersonName";
+export type { Member } from "./generated/Member";
+export type { PersonFile } from "./generated/PersonFile";
+export type { BeneficiaryFile } from "./generated/BeneficiaryFile";
+export type { ConflictRow } from "./generated/ConflictRow";
+export type { MergeRow } from "./generated/MergeRow";
+export type { AuditRow } from "./generated/AuditRow";
+export type { VoiceItem } from "./generated/VoiceItem";
+export type { ReleaseRow } from "./generated/ReleaseRow";
+// The request bodies the server reads.
+export type { SignIn } from "./generated/SignIn";
+export type { DecideBody } from "./generated/DecideBody";
+export type { ResolveBody } from "./generated/ResolveBody";
+export type { MergeBody } from "./generated/MergeBody";
+export type { PairBody } from "./generated/PairBody";
+export type { EnrolBody } from "./generated/EnrolBody";
+export type { StaffAdd } from "./generated/StaffAdd";
+export type { StaffSet } from "./generated/StaffSet";
+export type { BranchStaffBody } from "./generated/BranchStaffBody";
+export type { KbBody } from "./generated/KbBody";
+export type { EditBody } from "./generated/EditBody";
 export type VoiceStatus = VoiceRow["status"];
 export type Question = "overall" | "speed" | "courtesy" | "clarity";
-
-// ---- still typed by hand: the shapes that carry a domain record as JSON (console/types.rs says why) ----
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Json = any;
-export type CaseFile = {
-  case: Json; branch: string; state: string; promise: PromiseStatus | null; beneficiary: Json | null; events: Json[];
-  documents: FileDocument[]; signature: FileDocument | null; interactions: Json[]; deliveries: Json[];
-  surveys: Json[]; other_cases: Json[];
-};
-export type BeneficiaryFile = { record: Json; branch: string; version: number; merged_into: string | null };
-export type MergeRow = {
-  id: number; survivor: string; merged: string; chosen: Record<string, { value: Json; from: string }>;
-  staff_name: string; at: string; undone_at: string | null;
-};
-export type ConflictRow = {
-  id: number; entity: string; entity_id: string; field: string; hq_value: Json; branch_value: Json;
-  device_id: string; seq: number; reason: string; resolved: boolean; name: string; branch: string | null;
-};
-export type ReleaseRow = { version: string; sha256: string; size: number; published_at: string; published_by: string; devices: number };
 
 /** Publish a release of the desktop app: the package as the body, its signature (the `.sig`
  * file's text) in a header; HQ refuses one that its update key does not verify. */
@@ -161,13 +167,5 @@ export async function publishRelease(version: string, pkg: Blob, signature: stri
     throw (isApiError(j) ? j : { code: "server_error", message: "حدث خطأ في الخادم." }) satisfies ApiError;
   }
 }
-export type AuditRow = {
-  id: number; at: string; staff_id: string; staff_name: string; action: string; entity: string; entity_id: string; detail: Json;
-};
-export type VoiceItem = { row: VoiceRow; contact: Json | null; answer: Json | null; staff: Record<string, string> };
-export type PersonFile = {
-  record: Json; branch: string; version: number; merged_into: string | null; cases: Json[]; interactions: Json[];
-  surveys: Json[]; voice: VoiceRow[]; staff: Record<string, string>;
-};
 /** The server's refusal of an edited value: the domain's reason, in Arabic, for one field. */
 export type FieldRefusal = ApiError & { field: string; reason: string | null };

@@ -73,6 +73,7 @@ export const FIELDS: Table = {
 
 export const CONFLICT_REASONS: Table = {
   edited_at_hq: { ar: "عدّل المقر هذا الحقل قبل أن يصل تعديل الفرع", en: "HQ changed this field before the branch's edit arrived" },
+  edited_elsewhere: { ar: "عُدّل هذا الحقل في المقر أو على جهاز آخر قبل أن يصل تعديل الفرع", en: "The field was changed at HQ or on another device before this branch's edit arrived" },
   merged: { ar: "السجل دُمج في سجل آخر بعد تعديل الفرع", en: "The record was merged into another before the branch's edit arrived" },
 };
 

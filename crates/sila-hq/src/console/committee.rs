@@ -1,7 +1,7 @@
 //! The research committee: its queue, a case's whole file (every read audited), a case found by
 //! its receipt's number, the decision, and the attachments a file shows.
 
-use super::json::{CommitteeQuery, DecideBody, FindCase};
+use super::json::{CaseFileView, CommitteeQuery, DecideBody, FindCase};
 use super::staff::{Committee, CommitteeOrAdmin, ReviewerCommitteeOrAdmin, Roles, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, today};
 use crate::error::Code;
@@ -39,11 +39,12 @@ pub(crate) async fn case_file<R: Roles>(
     State(state): State<ConsoleState>,
     s: Staff<R>,
     Path(id): Path<String>,
-) -> ApiResult<Json<store::CaseFile>> {
+) -> ApiResult<Json<CaseFileView>> {
     let store = state.store.clone();
     let cid = id.clone();
     let file = blocking(move || store.case_file(&cid, today()))
         .await?
+        .and_then(CaseFileView::of)
         .ok_or(ConsoleError::not_found())?;
     // Design: every read of a whole file is audited.
     audit(&state, &s.staff, "case.view", "case", id, json!({})).await?;

@@ -1,7 +1,7 @@
 //! Conflicts between a branch's change and HQ's: the open ones with whose record they are, and a
 //! reviewer's resolution.
 
-use super::json::ResolveBody;
+use super::json::{ConflictView, ResolveBody};
 use super::staff::{Reviewer, ReviewerOrAdmin, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
@@ -33,10 +33,20 @@ pub(crate) async fn list(
             let branch = file
                 .as_ref()
                 .and_then(|f| f["branch"].as_str().map(str::to_owned));
-            let mut v = serde_json::to_value(&c)?;
-            v["name"] = json!(name);
-            v["branch"] = json!(branch);
-            out.push(v);
+            out.push(ConflictView {
+                id: c.id,
+                entity: c.entity,
+                entity_id: c.entity_id,
+                field: c.field,
+                hq_value: c.hq_value,
+                branch_value: c.branch_value,
+                device_id: c.device_id,
+                seq: c.seq,
+                reason: c.reason,
+                resolved: c.resolved,
+                name,
+                branch,
+            });
         }
         Ok(out)
     })

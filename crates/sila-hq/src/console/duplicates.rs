@@ -1,7 +1,7 @@
 //! Possible duplicates across branches: the pairs, a person's file to compare, a merge (and its
 //! undo), and "not the same person".
 
-use super::json::{LimitQuery, MergeBody, PairBody};
+use super::json::{BeneficiaryFileView, LimitQuery, MergeBody, MergeView, PairBody};
 use super::staff::{Reviewer, ReviewerOrCommittee, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
 use crate::error::Code;
@@ -25,11 +25,12 @@ pub(crate) async fn beneficiary(
     State(state): State<ConsoleState>,
     s: Staff<ReviewerOrCommittee>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BeneficiaryFileView>> {
     let store = state.store.clone();
     let bid = id.clone();
     let file = blocking(move || store.beneficiary_file(&bid))
         .await?
+        .and_then(BeneficiaryFileView::of)
         .ok_or(ConsoleError::not_found())?;
     audit(
         &state,
@@ -83,6 +84,7 @@ pub(crate) async fn merges(
     let store = state.store.clone();
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let rows = blocking(move || store.merges(limit)).await?;
+    let rows: Vec<MergeView> = rows.into_iter().map(MergeView::from).collect();
     Ok(Json(json!({"rows": rows})))
 }
 

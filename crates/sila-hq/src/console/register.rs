@@ -6,7 +6,7 @@
 //! searched for (a name, an ID, a mobile) travels in a POST's body, never in a URL, so no proxy's
 //! access log or browser history keeps it.
 
-use super::json::EditBody;
+use super::json::{EditBody, PersonFileView};
 use super::staff::{ReviewerCommitteeOrAdmin, ReviewerOrAdmin, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export, today};
 use crate::error::Code;
@@ -35,11 +35,12 @@ pub(super) async fn person(
     State(state): State<ConsoleState>,
     s: Staff<ReviewerCommitteeOrAdmin>,
     Path(id): Path<String>,
-) -> ApiResult<Json<crate::store::register::PersonFile>> {
+) -> ApiResult<Json<PersonFileView>> {
     let store = state.store.clone();
     let pid = id.clone();
     let file = blocking(move || store.person_file(&pid, today()))
         .await?
+        .and_then(PersonFileView::of)
         .ok_or(ConsoleError::not_found())?;
     // Design: every read of a whole file is audited.
     audit(

@@ -1,11 +1,9 @@
 //! Signing in and out, and who is signed in: the session cookie (HttpOnly, SameSite=Strict,
 //! Secure behind TLS) and the CSRF token the UI echoes on every change.
 
-use super::json::SignIn;
+use super::json::{MeView, SignIn};
 use super::staff::{AnyRole, Staff, cookie_token, same_origin};
-use super::{
-    ApiResult, COOKIE, ConsoleError, ConsoleSession, ConsoleState, blocking, busy, limiter,
-};
+use super::{ApiResult, COOKIE, ConsoleError, ConsoleState, blocking, busy, limiter};
 use crate::error::Code;
 use crate::store::HqError;
 use axum::Json;
@@ -13,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// How long a console session lasts.
 const SESSION_HOURS: i64 = 12;
@@ -30,10 +28,6 @@ fn session_cookie(token: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue
         if secure { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&v).expect("cookie is ASCII")
-}
-
-fn me_body(s: &ConsoleSession) -> Value {
-    json!({"staff": s.staff, "csrf": s.csrf, "expires_at": s.expires_at.to_rfc3339()})
 }
 
 /// Largest sign-in body: a user name, a password and JSON around them.
@@ -124,7 +118,7 @@ pub(crate) async fn sign_in(
         }
     };
     tracing::info!(staff = %session.staff.id, "console sign-in");
-    let mut res = Json(me_body(&session)).into_response();
+    let mut res = Json(MeView::from(&session)).into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
         session_cookie(&token, SESSION_HOURS * 3600, &headers),
@@ -146,6 +140,6 @@ pub(crate) async fn sign_out(
     Ok(res)
 }
 
-pub(crate) async fn me(s: Staff<AnyRole>) -> ApiResult<Json<Value>> {
-    Ok(Json(me_body(&s)))
+pub(crate) async fn me(s: Staff<AnyRole>) -> ApiResult<Json<MeView>> {
+    Ok(Json(MeView::from(&*s)))
 }

@@ -3,12 +3,14 @@
 //! The test `console_types_are_current` fails when the generated files are stale; run it with
 //! SILA_REGEN_TYPES=1 to rewrite them.
 //!
-//! Not here yet: the shapes that carry a domain record as JSON (a case file, a person's file, a
-//! conflict's values, an audit row's detail), which the console still types by hand in api.ts.
+//! The shapes that carry a domain record are the typed views of `json.rs`, built from the
+//! domain's records at the boundary; the request bodies the console sends are there too. A value
+//! that is any JSON by nature (a conflict's two values, an audit row's detail) is `unknown`.
 
+use super::json::*;
 use crate::store::console::*;
 use crate::store::register::*;
-use crate::store::{DeviceInfo, DuplicatePair, DuplicatePerson};
+use crate::store::{DeviceInfo, DuplicatePair, DuplicatePerson, ReleaseInfo};
 use ts_rs::TS;
 
 /// Every generated file: (file name, TypeScript).
@@ -48,6 +50,40 @@ pub fn typescript() -> Vec<(String, String)> {
         DeviceInfo,
         DuplicatePerson,
         DuplicatePair,
+        AuditRow,
+        ReleaseInfo,
+        MeView,
+        NameView,
+        MemberView,
+        IncomeView,
+        HousingView,
+        PersonView,
+        ReportView,
+        DecisionView,
+        CaseView,
+        EventView,
+        ContactView,
+        DeliveryView,
+        SurveyView,
+        CaseLine,
+        CaseFileView,
+        BeneficiaryFileView,
+        PersonFileView,
+        VoiceItemView,
+        ConflictView,
+        MergeChoice,
+        MergeView,
+        SignIn,
+        DecideBody,
+        ResolveBody,
+        MergeBody,
+        PairBody,
+        EnrolBody,
+        StaffAdd,
+        StaffSet,
+        BranchStaffBody,
+        KbBody,
+        EditBody,
     );
     out
 }

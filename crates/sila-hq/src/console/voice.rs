@@ -3,9 +3,10 @@
 //! branch's policy, already in each synced task), per branch, with a list a person opens to read
 //! the contact and the answer given. Opening one is audited.
 
+use super::json::VoiceItemView;
 use super::staff::{AnyRole, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, today};
-use crate::store::register::{VoiceFilter, VoiceItem, VoicePage};
+use crate::store::register::{VoiceFilter, VoicePage};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde_json::json;
@@ -23,12 +24,12 @@ pub(super) async fn item(
     State(state): State<ConsoleState>,
     s: Staff<AnyRole>,
     Path(id): Path<String>,
-) -> ApiResult<Json<VoiceItem>> {
+) -> ApiResult<Json<VoiceItemView>> {
     let store = state.store.clone();
     let tid = id.clone();
     let item = blocking(move || store.voice_item(&tid, today()))
         .await?
         .ok_or(ConsoleError::not_found())?;
     audit(&state, &s.staff, "voice.view", "task", id, json!({})).await?;
-    Ok(Json(item))
+    Ok(Json(VoiceItemView::from(item)))
 }

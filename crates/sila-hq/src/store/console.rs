@@ -77,7 +77,7 @@ pub struct ConsoleSession {
 }
 
 /// One audited console action. `detail` holds codes and IDs, never names, IDs or phones.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct AuditRow {
     pub id: i64,
     pub at: String,
@@ -86,6 +86,8 @@ pub struct AuditRow {
     pub action: String,
     pub entity: String,
     pub entity_id: String,
+    /// Codes and counts the action recorded (any JSON).
+    #[ts(type = "unknown")]
     pub detail: serde_json::Value,
 }
 

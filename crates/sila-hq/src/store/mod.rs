@@ -41,7 +41,8 @@ pub struct DeviceInfo {
 }
 
 /// A published release of the desktop app, as the console and `sila-hq releases` list it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(rename = "ReleaseRow")]
 pub struct ReleaseInfo {
     pub version: String,
     pub sha256: String,
