@@ -5,8 +5,9 @@
 //!
 //! - Linux (Debian): the `.deb` through `pkexec dpkg -i` (the desktop's polkit agent asks for an
 //!   administrator's password), or plain `dpkg -i` when the app already runs as root.
-//! - Windows: the NSIS installer the bundler makes, run silently (`/S`), which replaces the
-//!   installed program. Not built or tried yet (README, "Windows is not packaged yet").
+//! - Windows: the NSIS installer `packaging/windows/build.sh` makes, run silently (`/S`), which
+//!   replaces the installed program and keeps every store. Built and installed silently under
+//!   Wine by `packaging/windows/check.sh`; this step itself not yet run on Windows (README).
 
 use crate::dto::ApiError;
 use sila_sync::proto::Release;
