@@ -7,6 +7,8 @@
 //   3. dashboards (Arabic, then English), exports, administration
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Branch, Hq, PASSWORD, USER, binariesPresent, browser, nationalId, shotsDir } from "./harness.mjs";
@@ -250,13 +252,60 @@ test("dashboards in Arabic and English, with CSV (BOM) and Excel exports", async
   assert.equal(await page.getAttribute("html", "dir"), "rtl");
 });
 
+/** Enrol a device of الأفلاج with `code` over HQ's device API and push `n` operations saying
+ * "lost here too" (sila_proto::LOST_OP), in the push stream's framing: a 4-byte length, then
+ * zstd (the `zstd` tool, as Node 20 has none). Returns the device's ID. */
+async function lostOperations(code, n) {
+  const headers = { "sila-protocol": "3" };
+  const deviceId = randomUUID();
+  const enrol = await fetch(`${hq.url}/v1/enroll`, {
+    method: "POST",
+    headers: { ...headers, "Content-Type": "application/json" },
+    body: JSON.stringify({ code, device_id: deviceId, branch: "الأفلاج" }),
+  });
+  assert.equal(enrol.status, 200, await enrol.clone().text());
+  const { token } = await enrol.json();
+  const ops = Array.from({ length: n }, (_, i) => ({
+    seq: i + 1, op_id: randomUUID(), op: "sync.lost", entity: "beneficiary", entity_id: randomUUID(),
+    payload: {}, created_at: new Date().toISOString(),
+  }));
+  const json = JSON.stringify({ protocol: 3, device_id: deviceId, ops });
+  const zst = execFileSync("zstd", ["-q", "-c"], { input: Buffer.from(json) });
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(zst.length);
+  const push = await fetch(`${hq.url}/v1/push`, {
+    method: "POST",
+    headers: { ...headers, Authorization: `Bearer ${token}`, "Content-Type": "application/vnd.sila.push-stream" },
+    body: Buffer.concat([len, zst]),
+  });
+  assert.equal(push.status, 200, await push.clone().text());
+  assert.equal((await push.json()).acked_through, n);
+  return deviceId;
+}
+
 test("administration: an enrolment code, devices, the audit of every action", async () => {
   await page.click('[data-testid="nav-admin"]');
   await page.fill('[data-testid="code-branch"]', "الأفلاج");
   await page.click('[data-testid="create-code"]');
   await page.locator('[data-testid="enrol-code"]').waitFor();
-  assert.match(await page.locator('[data-testid="enrol-code"]').innerText(), /^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+  const code = await page.locator('[data-testid="enrol-code"]').innerText();
+  assert.match(code, /^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
   assert.ok((await page.locator('[data-testid="devices"] tbody tr').count()) >= 2);
+  assert.equal(await page.locator('[data-testid="lost-work"]').count(), 0, "no alert while nothing is lost");
+  // A laptop enrolled with that code tells HQ, as a laptop does after HQ was restored from an
+  // older copy, that two operations HQ lost are gone from its store too: the alert names it.
+  const lostDevice = await lostOperations(code, 2);
+  await page.reload();
+  const alert = page.locator('[data-testid="lost-work"]');
+  await alert.waitFor();
+  assert.equal(await alert.getAttribute("role"), "alert");
+  const item = alert.locator(`[data-testid="lost-device"][data-device="${lostDevice}"]`);
+  assert.equal(await item.getAttribute("data-count"), "2");
+  const said = await item.innerText();
+  assert.ok(said.includes(lostDevice.slice(-12)) && said.includes("الأفلاج") && said.includes("عمليات مفقودة"), said);
+  assert.match(await alert.innerText(), /عمل فُقد عند استعادة المقر/);
+  await alert.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(shots, "41-admin-lost-work.png") });
   await page.reload();
   await page.locator('[data-testid="audit"] tbody tr').first().waitFor();
   const audit = await page.locator('[data-testid="audit"]').innerText();

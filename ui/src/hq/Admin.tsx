@@ -77,6 +77,7 @@ function Devices() {
       )}
       <Notice text={notice} />
       <Failure error={error ?? failure} />
+      <LostWork devices={data?.devices ?? []} />
       <h2>{t("devices")}</h2>
       <table className="table" data-testid="devices">
         <thead>
@@ -110,6 +111,28 @@ function Devices() {
           ))}
         </tbody>
       </table>
+    </div>
+  );
+}
+
+/** Work a restored HQ lost and no device could send again: which device, how many operations,
+ * since when. Shown first, in red, until the branch has entered the work again (the count stays:
+ * it is a record of what was lost, not a task list). */
+function LostWork({ devices }: { devices: Device[] }) {
+  const { t } = useHq();
+  const lost = devices.filter((d) => d.lost_operations > 0);
+  if (lost.length === 0) return null;
+  return (
+    <div className="alert" role="alert" data-testid="lost-work">
+      <h2>{t("lostWorkTitle")}</h2>
+      <p>{t("lostWorkHelp")}</p>
+      <ul>
+        {lost.map((d) => (
+          <li key={d.device_id} data-testid="lost-device" data-device={d.device_id} data-count={d.lost_operations}>
+            {t("device")} <Ltr>{d.device_id.slice(-12)}</Ltr> — {d.branch}: <strong><Ltr>{d.lost_operations}</Ltr></strong> {t("lostOperations")}{t("lostSince")} <Ltr>{when(d.lost_since)}</Ltr>
+          </li>
+        ))}
+      </ul>
     </div>
   );
 }

@@ -66,9 +66,16 @@ pub fn record_backup(
 }
 
 pub fn devices(c: &mut dyn Conn) -> Result<Vec<DeviceInfo>> {
+    // The work a restore lost is read through the index of refused operations (a few rows).
     c.query(
-        "SELECT device_id, branch, enrolled_at, revoked_at, last_seen_at, last_seq, app_version, update_version, update_outcome, update_at FROM devices ORDER BY branch, enrolled_at",
-        params![],
+        "SELECT d.device_id, d.branch, d.enrolled_at, d.revoked_at, d.last_seen_at, d.last_seq, d.app_version,
+             d.update_version, d.update_outcome, d.update_at, coalesce(l.n, 0), l.since
+         FROM devices d
+         LEFT JOIN (SELECT device_id, count(*) AS n, min(applied_at) AS since FROM applied_ops
+                    WHERE result <> 'applied' AND reason = ?1 GROUP BY device_id) l
+           ON l.device_id = d.device_id
+         ORDER BY d.branch, d.enrolled_at",
+        params![sila_proto::LOST_AT_DEVICE],
     )?
     .iter()
     .map(|r| {
@@ -83,6 +90,8 @@ pub fn devices(c: &mut dyn Conn) -> Result<Vec<DeviceInfo>> {
             update_version: r.opt_text(7)?,
             update_outcome: r.opt_text(8)?,
             update_at: r.opt_text(9)?,
+            lost_operations: r.i64(10)?,
+            lost_since: r.opt_text(11)?,
         })
     })
     .collect()

@@ -38,6 +38,11 @@ pub struct DeviceInfo {
     pub update_version: Option<String>,
     pub update_outcome: Option<String>,
     pub update_at: Option<String>,
+    /// Operations of this device a restored HQ lost and the device could not send again (it had
+    /// already dropped them): work done at the branch that nobody holds any more, an alert for
+    /// the administrator. Since when: the first such answer HQ gave.
+    pub lost_operations: i64,
+    pub lost_since: Option<String>,
 }
 
 /// A published release of the desktop app, as the console and `sila-hq releases` list it.

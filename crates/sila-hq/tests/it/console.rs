@@ -1298,3 +1298,97 @@ async fn an_administrator_revokes_a_device_and_its_credential_stops_working() {
         (404, Some("not_found"))
     );
 }
+
+#[tokio::test]
+async fn the_devices_page_names_the_work_a_restore_lost_which_device_how_much_since_when() {
+    let s = Server::start().await;
+    s.hq.add_console_staff(
+        "admin",
+        "",
+        PW,
+        &[ConsoleRole::Admin],
+        &sila_hq::HqActor::command_line(),
+        Utc::now(),
+    )
+    .unwrap();
+    let enrol = || {
+        let code =
+            s.hq.create_enrol_code(
+                "الأفلاج",
+                chrono::Duration::hours(1),
+                &sila_hq::HqActor::command_line(),
+                Utc::now(),
+            )
+            .unwrap();
+        let r =
+            s.hq.enroll(
+                &sila_proto::EnrollRequest {
+                    code,
+                    device_id: sila_domain::ids::DeviceId::new_v7().to_string(),
+                    branch: "الأفلاج".into(),
+                },
+                Utc::now(),
+            )
+            .unwrap();
+        s.hq.authenticate(&r.token, Utc::now()).unwrap()
+    };
+    let (lost, fine) = (enrol(), enrol());
+    // A device whose store no longer holds two operations a restored HQ lost says so, one
+    // operation each (sila_proto::LOST_OP); its other work is applied as usual.
+    let op = |seq: i64, op: &str| sila_proto::WireOp {
+        seq,
+        op_id: uuid::Uuid::now_v7().to_string(),
+        op: op.into(),
+        entity: "beneficiary".into(),
+        entity_id: uuid::Uuid::now_v7().to_string(),
+        base_version: None,
+        payload: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+        created_at: now(),
+    };
+    let at = Utc.with_ymd_and_hms(2026, 3, 11, 7, 30, 0).unwrap();
+    let r =
+        s.hq.push(
+            &lost,
+            &sila_proto::PushRequest {
+                protocol: sila_proto::PROTOCOL,
+                device_id: lost.device_id.clone(),
+                ops: vec![op(1, sila_proto::LOST_OP), op(2, sila_proto::LOST_OP)],
+            },
+            at,
+        )
+        .unwrap();
+    assert_eq!(r.acked_through, 2);
+    s.hq.push(
+        &lost,
+        &sila_proto::PushRequest {
+            protocol: sila_proto::PROTOCOL,
+            device_id: lost.device_id.clone(),
+            ops: vec![op(3, sila_proto::LOST_OP)],
+        },
+        at + chrono::Duration::hours(2),
+    )
+    .unwrap();
+
+    let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
+    let (st, list) = c.unwrap().get("/devices").await;
+    assert_eq!(st.as_u16(), 200);
+    let row = |id: &str| {
+        list["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["device_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let l = row(&lost.device_id);
+    assert_eq!(l["lost_operations"], 3);
+    let since: chrono::DateTime<Utc> = l["lost_since"].as_str().unwrap().parse().unwrap();
+    assert_eq!(since, at, "since the first loss HQ heard of");
+    let f = row(&fine.device_id);
+    assert_eq!(
+        (f["lost_operations"].clone(), f["lost_since"].clone()),
+        (json!(0), Value::Null)
+    );
+    assert_eq!(s.hq.stats().unwrap().lost_operations, 3);
+}

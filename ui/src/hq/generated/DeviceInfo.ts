@@ -11,4 +11,10 @@ app_version: string | null,
 /**
  * The last problem the device reported with a release: its version, the code, when.
  */
-update_version: string | null, update_outcome: string | null, update_at: string | null, };
+update_version: string | null, update_outcome: string | null, update_at: string | null, 
+/**
+ * Operations of this device a restored HQ lost and the device could not send again (it had
+ * already dropped them): work done at the branch that nobody holds any more, an alert for
+ * the administrator. Since when: the first such answer HQ gave.
+ */
+lost_operations: number, lost_since: string | null, };
