@@ -4,7 +4,7 @@
 import { useState } from "react";
 import { Ltr } from "../shared/components";
 import {
-  get, post, publishRelease, type ApiError, type AuditRow, type BranchStaffBody, type EnrolBody, type KbBody, type StaffAdd, type StaffSet, type BranchStaff, type Device, type KbRow, type Me, type ReleaseRow,
+  get, post, publishRelease, type ApiError, type AuditRow, type BranchStaffBody, type EnrolBody, type KbBody, type StaffAdd, type StaffSet, type BranchStaff, type Device, type DevicesView, type KbRow, type Me, type ReleaseRow,
   type Role, type Staff,
 } from "./api";
 import { useHq, type HqKey } from "./i18n";
@@ -47,7 +47,7 @@ export function Admin({ me }: { me: Me }) {
 function Devices() {
   const { t } = useHq();
   const [n, setN] = useState(0);
-  const { data, error } = useLoad(() => get<{ devices: Device[]; branches: string[] }>("/devices"), [n]);
+  const { data, error } = useLoad(() => get<DevicesView>("/devices"), [n]);
   const { failure, notice, run } = useAction();
   const [branch, setBranch] = useState("");
   const [hours, setHours] = useState("72");

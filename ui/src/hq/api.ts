@@ -104,6 +104,7 @@ export type { Count } from "./generated/Count";
 export type { DashRow } from "./generated/DashRow";
 export type { Dashboard } from "./generated/Dashboard";
 export type { DeviceInfo as Device } from "./generated/DeviceInfo";
+export type { DevicesView } from "./generated/DevicesView";
 export type { BranchStaffRow as BranchStaff } from "./generated/BranchStaffRow";
 export type { KbRow } from "./generated/KbRow";
 export type { RegisterQuery } from "./generated/RegisterQuery";

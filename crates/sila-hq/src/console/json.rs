@@ -172,6 +172,14 @@ fn parse<T: serde::de::DeserializeOwned>(v: Value) -> Option<T> {
     serde_json::from_value(v).ok()
 }
 
+/// The devices page: every device (with the work a restore lost, if any) and the branches an
+/// enrolment code may name.
+#[derive(Serialize, TS)]
+pub struct DevicesView {
+    pub devices: Vec<crate::store::DeviceInfo>,
+    pub branches: Vec<String>,
+}
+
 /// Who is signed in, and the token their changes echo.
 #[derive(Serialize, TS)]
 #[ts(rename = "Me")]

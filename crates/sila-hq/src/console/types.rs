@@ -48,6 +48,7 @@ pub fn typescript() -> Vec<(String, String)> {
         ScoreRow,
         SurveyScores,
         DeviceInfo,
+        DevicesView,
         DuplicatePerson,
         DuplicatePair,
         AuditRow,

@@ -1,6 +1,6 @@
 //! Devices and their enrolment: the list (with the branches), a revocation, an enrolment code.
 
-use crate::console::json::EnrolBody;
+use crate::console::json::{DevicesView, EnrolBody};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
     _: Staff<Admin>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DevicesView>> {
     let store = state.store.clone();
     let (devices, branches) = blocking(move || Ok((store.devices()?, store.branches()?))).await?;
-    Ok(Json(json!({"devices": devices, "branches": branches})))
+    Ok(Json(DevicesView { devices, branches }))
 }
 
 pub(crate) async fn revoke(
