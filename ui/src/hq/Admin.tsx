@@ -4,8 +4,8 @@
 import { useState } from "react";
 import { Ltr } from "../shared/components";
 import {
-  get, post, publishRelease, type ApiError, type AuditRow, type BranchStaffBody, type EnrolBody, type KbBody, type StaffAdd, type StaffSet, type BranchStaff, type Device, type DevicesView, type KbRow, type Me, type ReleaseRow,
-  type Role, type Staff,
+  get, post, publishRelease, type ApiError, type AuditList, type BranchStaff, type BranchStaffBody, type BranchStaffList, type Device, type DevicesView,
+  type EnrolBody, type EnrolCode, type KbBody, type KbList, type Me, type ReleaseList, type Role, type StaffAdd, type StaffList, type StaffSet,
 } from "./api";
 import { useHq, type HqKey } from "./i18n";
 import { BRANCH_ROLES, label } from "./labels";
@@ -60,7 +60,7 @@ function Devices() {
         onSubmit={async (e) => {
           e.preventDefault();
           await run(async () => {
-            setCode(await post<{ code: string; expires_at: string }>("/enrol-codes", { branch, ttl_hours: Number(hours) || 72 } satisfies EnrolBody));
+            setCode(await post<EnrolCode>("/enrol-codes", { branch, ttl_hours: Number(hours) || 72 } satisfies EnrolBody));
             setN((x) => x + 1);
           });
         }}
@@ -141,7 +141,7 @@ function LostWork({ devices }: { devices: Device[] }) {
 function Releases() {
   const { t } = useHq();
   const [n, setN] = useState(0);
-  const { data, error } = useLoad(() => get<{ releases: ReleaseRow[] }>("/releases"), [n]);
+  const { data, error } = useLoad(() => get<ReleaseList>("/releases"), [n]);
   const { failure, notice, run } = useAction();
   const [version, setVersion] = useState("");
   const [pkg, setPkg] = useState<File | null>(null);
@@ -202,7 +202,7 @@ function RolePicks<T extends string>({ all, value, onChange, name }: { all: T[];
 function HqStaff({ me }: { me: Me }) {
   const { t, lang } = useHq();
   const [n, setN] = useState(0);
-  const { data, error } = useLoad(() => get<{ rows: Staff[] }>("/staff"), [n]);
+  const { data, error } = useLoad(() => get<StaffList>("/staff"), [n]);
   const { failure, notice, run } = useAction();
   const [form, setForm] = useState({ username: "", display_name: "", password: "", roles: [] as Role[] });
   return (
@@ -252,7 +252,7 @@ function HqStaff({ me }: { me: Me }) {
 function BranchStaffCard() {
   const { t, lang } = useHq();
   const [n, setN] = useState(0);
-  const { data, error } = useLoad(() => get<{ rows: BranchStaff[]; branches: string[] }>("/branch-staff"), [n]);
+  const { data, error } = useLoad(() => get<BranchStaffList>("/branch-staff"), [n]);
   const { failure, notice, run } = useAction();
   const [form, setForm] = useState({ branch: "", username: "", display_name: "", roles: [] as string[] });
   const save = (b: Omit<BranchStaff, "id"> & { id?: string }) => run(() => post("/branch-staff", b satisfies BranchStaffBody)).then((ok) => ok && setN((x) => x + 1));
@@ -311,7 +311,7 @@ async function toBase64(f: File): Promise<string> {
 function Knowledge() {
   const { t } = useHq();
   const [n, setN] = useState(0);
-  const { data, error } = useLoad(() => get<{ rows: KbRow[] }>("/kb"), [n]);
+  const { data, error } = useLoad(() => get<KbList>("/kb"), [n]);
   const { failure, notice, run } = useAction();
   const [title, setTitle] = useState("");
   const [body, setBody] = useState("");
@@ -353,7 +353,7 @@ function Knowledge() {
 
 function Audit() {
   const { t } = useHq();
-  const { data, error } = useLoad(() => get<{ rows: AuditRow[] }>("/audit?limit=50"), []);
+  const { data, error } = useLoad(() => get<AuditList>("/audit?limit=50"), []);
   return (
     <div className="card">
       <h2>{t("audit")}</h2>

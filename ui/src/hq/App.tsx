@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { I18nContext, makeI18n } from "../shared/i18n";
 import type { Lang } from "../shared/format";
-import { get, post, setCsrf, whenSignedOut, type ApiError, type Me, type Role, type SignIn } from "./api";
+import { get, post, setCsrf, whenSignedOut, type ApiError, type Catalog, type Me, type Role, type SignIn } from "./api";
 import { HqI18nContext, makeHqI18n, useHq, type HqKey } from "./i18n";
 import { Committee } from "./Committee";
 import { Duplicates } from "./Duplicates";
@@ -11,7 +11,7 @@ import { Conflicts } from "./Conflicts";
 import { Dashboards } from "./Dashboards";
 import { Admin } from "./Admin";
 import { Register } from "./Register";
-import { Catalog, CatalogContext, Failure } from "./common";
+import { CatalogContext, Failure } from "./common";
 
 type Page = "register" | "committee" | "duplicates" | "conflicts" | "dashboards" | "admin";
 const PAGES: { page: Page; key: HqKey; roles: Role[] }[] = [

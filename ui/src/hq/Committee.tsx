@@ -2,7 +2,7 @@
 // overdue), the whole file of a case with its documents, and the decision with its reasons.
 import { useState, type FormEvent, type ReactNode } from "react";
 import { DualDate, Ltr, Phone } from "../shared/components";
-import { get, post, qs, type ApiError, type CaseFile, type CommitteePage, type DecideBody, type FileDocument } from "./api";
+import { get, post, qs, type ApiError, type BranchList, type CaseFile, type CommitteePage, type DecideBody, type FileDocument, type FoundCase } from "./api";
 import { useHq } from "./i18n";
 import { CHANNELS, PURPOSES, STATES, label } from "./labels";
 import { Failure, Notice, useCatalogName, useLoad, when } from "./common";
@@ -37,7 +37,7 @@ function Queue({ open }: { open: (id: string) => void }) {
     () => get<CommitteePage>(`/committee${qs({ promise, branch, after, limit: 50 })}`),
     [promise, branch, after],
   );
-  const branches = useLoad(() => get<{ branches: string[] }>("/branches"), []).data?.branches ?? [];
+  const branches = useLoad(() => get<BranchList>("/branches"), []).data?.branches ?? [];
   const filter = (p: string) => {
     setPromise(p);
     setCursors([]);
@@ -139,7 +139,7 @@ function FindCase({ open }: { open: (id: string) => void }) {
     e.preventDefault();
     setFailure(null);
     try {
-      const r = await get<{ id: string }>(`/cases/find${qs({ number: number.trim() })}`);
+      const r = await get<FoundCase>(`/cases/find${qs({ number: number.trim() })}`);
       open(r.id);
     } catch (err) {
       setFailure(err as ApiError);

@@ -2,7 +2,7 @@
 // side by side; a reviewer chooses one (it becomes HQ's value and reaches the branch).
 import { useState } from "react";
 import { Ltr } from "../shared/components";
-import { get, post, type ApiError, type ConflictRow, type ResolveBody } from "./api";
+import { get, post, type ApiError, type ConflictList, type ResolveBody } from "./api";
 import { useHq } from "./i18n";
 import { CONFLICT_REASONS, FIELDS, label } from "./labels";
 import { Failure, Notice, useLoad } from "./common";
@@ -17,7 +17,7 @@ function show(v: unknown): string {
 export function Conflicts({ canResolve }: { canResolve: boolean }) {
   const { t, lang } = useHq();
   const [n, setN] = useState(0);
-  const { data, error } = useLoad(() => get<{ rows: ConflictRow[] }>("/conflicts"), [n]);
+  const { data, error } = useLoad(() => get<ConflictList>("/conflicts"), [n]);
   const [failure, setFailure] = useState<ApiError | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const resolve = async (id: number, take: "hq" | "branch") => {

@@ -3,7 +3,7 @@
 // with CSV and Excel exports of the same figures.
 import { useState } from "react";
 import { Ltr } from "../shared/components";
-import { get, qs, type Dashboard, type DashRow } from "./api";
+import { get, qs, type BranchList, type Dashboard, type DashRow } from "./api";
 import { useHq } from "./i18n";
 import { CHANNELS, STATES, label } from "./labels";
 import { Failure, useLoad } from "./common";
@@ -16,7 +16,7 @@ export function Dashboards() {
   const [branch, setBranch] = useState("");
   const [channel, setChannel] = useState("");
   const { data: d, error } = useLoad(() => get<Dashboard>(`/dashboard${qs({ branch, channel })}`), [branch, channel]);
-  const branches = useLoad(() => get<{ branches: string[] }>("/branches"), []).data?.branches ?? [];
+  const branches = useLoad(() => get<BranchList>("/branches"), []).data?.branches ?? [];
   const month = (m: string) => m.slice(2).replace("-", "/");
   return (
     <section data-testid="dashboards">

@@ -3,7 +3,7 @@
 // each field that differs, then merge or "not the same person"; recent merges can be undone.
 import { useEffect, useState } from "react";
 import { DualDate, Ltr } from "../shared/components";
-import { get, post, type ApiError, type BeneficiaryFile, type DuplicatePair, type MergeBody, type MergeRow, type PairBody, type Person } from "./api";
+import { get, post, type ApiError, type BeneficiaryFile, type DuplicateList, type DuplicatePair, type MergeBody, type MergeList, type PairBody, type Person } from "./api";
 import { useHq } from "./i18n";
 import { FIELDS, REASONS, label } from "./labels";
 import { Failure, Notice, useLoad, when } from "./common";
@@ -34,8 +34,8 @@ const SKIP = new Set(["id"]);
 export function Duplicates() {
   const { t } = useHq();
   const [n, setN] = useState(0);
-  const pairs = useLoad(() => get<{ pairs: DuplicatePair[] }>("/duplicates?limit=200"), [n]);
-  const merges = useLoad(() => get<{ rows: MergeRow[] }>("/merges?limit=20"), [n]);
+  const pairs = useLoad(() => get<DuplicateList>("/duplicates?limit=200"), [n]);
+  const merges = useLoad(() => get<MergeList>("/merges?limit=20"), [n]);
   const [selected, setSelected] = useState<DuplicatePair | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [failure, setFailure] = useState<ApiError | null>(null);

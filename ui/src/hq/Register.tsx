@@ -4,7 +4,7 @@
 // field changed at a time (checked by the server as the branch checks it), and the export.
 import { useState, type FormEvent } from "react";
 import { DualDate, Ltr, Phone } from "../shared/components";
-import { download, get, post, type ApiError, type EditBody, type FieldRefusal, type Person, type PersonFile, type RegisterPage } from "./api";
+import { download, get, post, type ApiError, type BranchList, type EditBody, type FieldRefusal, type Person, type PersonFile, type RegisterPage } from "./api";
 import { useHq } from "./i18n";
 import { makeI18n } from "../shared/i18n";
 import { CHANNELS, FIELDS, PURPOSES, STATES, label } from "./labels";
@@ -44,7 +44,7 @@ function Search({ open, openCase, canExport }: { open: (id: string) => void; ope
       setExportError(e as ApiError);
     }
   };
-  const branches = useLoad(() => get<{ branches: string[] }>("/branches"), []).data?.branches ?? [];
+  const branches = useLoad(() => get<BranchList>("/branches"), []).data?.branches ?? [];
   const submit = (e: FormEvent) => {
     e.preventDefault();
     sessionStorage.setItem("sila-hq-register-q", typed.trim());

@@ -146,6 +146,19 @@ export type { StaffSet } from "./generated/StaffSet";
 export type { BranchStaffBody } from "./generated/BranchStaffBody";
 export type { KbBody } from "./generated/KbBody";
 export type { EditBody } from "./generated/EditBody";
+// The lists the pages load, each in the object it comes in.
+export type { AuditList } from "./generated/AuditList";
+export type { ConflictList } from "./generated/ConflictList";
+export type { MergeList } from "./generated/MergeList";
+export type { DuplicateList } from "./generated/DuplicateList";
+export type { StaffList } from "./generated/StaffList";
+export type { BranchStaffList } from "./generated/BranchStaffList";
+export type { KbList } from "./generated/KbList";
+export type { ReleaseList } from "./generated/ReleaseList";
+export type { BranchList } from "./generated/BranchList";
+export type { EnrolCode } from "./generated/EnrolCode";
+export type { FoundCase } from "./generated/FoundCase";
+export type { Catalog } from "./generated/Catalog";
 export type VoiceStatus = VoiceRow["status"];
 export type Question = "overall" | "speed" | "courtesy" | "clarity";
 

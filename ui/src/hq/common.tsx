@@ -1,13 +1,8 @@
 // Small pieces the console's pages share.
 import { createContext, useContext, useEffect, useState } from "react";
-import type { ApiError } from "./api";
+import type { ApiError, Catalog } from "./api";
 import { useHq } from "./i18n";
 
-export type Catalog = {
-  support_types: { code: string; name_ar: string; name_en: string }[];
-  document_types: { code: string; name_ar: string; name_en: string }[];
-  policy: { reply_days: number; due_soon_days: number };
-};
 export const CatalogContext = createContext<Catalog | null>(null);
 
 /** The name of a support or document type in the current language. */

@@ -2,14 +2,14 @@
 //! audited by the store, in the change's own transaction (`storage::Tx::audit`), so the console
 //! never writes a change's row after the fact.
 
-use super::json::LimitQuery;
+use super::json::{AuditList, LimitQuery};
 use super::staff::{Admin, Staff};
 use super::{ApiResult, ConsoleStaff, ConsoleState, blocking};
 use crate::store::Audit;
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Record a read that changes nothing (a whole file opened, an export), before its answer is
 /// sent: an audit that cannot be written fails the request, so nothing is shown unaudited.
@@ -36,8 +36,8 @@ pub(crate) async fn log(
     State(state): State<ConsoleState>,
     _: Staff<Admin>,
     Query(q): Query<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditList>> {
     let store = state.store.clone();
     let rows = blocking(move || store.audit_log(q.before, q.limit.unwrap_or(100))).await?;
-    Ok(Json(json!({"rows": rows})))
+    Ok(Json(AuditList { rows }))
 }

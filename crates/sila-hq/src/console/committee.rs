@@ -1,7 +1,7 @@
 //! The research committee: its queue, a case's whole file (every read audited), a case found by
 //! its receipt's number, the decision, and the attachments a file shows.
 
-use super::json::{CaseFileView, CommitteeQuery, DecideBody, FindCase};
+use super::json::{CaseFileView, CommitteeQuery, DecideBody, FindCase, FoundCase};
 use super::staff::{Committee, CommitteeOrAdmin, ReviewerCommitteeOrAdmin, Roles, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, today};
 use crate::error::Code;
@@ -56,7 +56,7 @@ pub(crate) async fn case_find(
     State(state): State<ConsoleState>,
     _: Staff<CommitteeOrAdmin>,
     Query(q): Query<FindCase>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FoundCase>> {
     if q.number.trim().is_empty() || q.number.len() > 64 {
         return Err(ConsoleError::bad(Code::CaseNumber));
     }
@@ -64,7 +64,7 @@ pub(crate) async fn case_find(
     let id = blocking(move || store.case_by_number(&q.number))
         .await?
         .ok_or(ConsoleError::new(StatusCode::NOT_FOUND, Code::CaseNotFound))?;
-    Ok(Json(json!({ "id": id })))
+    Ok(Json(FoundCase { id }))
 }
 
 pub(crate) async fn decide(

@@ -1,7 +1,7 @@
 //! Conflicts between a branch's change and HQ's: the open ones with whose record they are, and a
 //! reviewer's resolution.
 
-use super::json::{ConflictView, ResolveBody};
+use super::json::{ConflictList, ConflictView, ResolveBody};
 use super::staff::{Reviewer, ReviewerOrAdmin, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
     _: Staff<ReviewerOrAdmin>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConflictList>> {
     let store = state.store.clone();
     let rows = blocking(move || {
         let open = store.conflicts(true)?;
@@ -51,7 +51,7 @@ pub(crate) async fn list(
         Ok(out)
     })
     .await?;
-    Ok(Json(json!({"rows": rows})))
+    Ok(Json(ConflictList { rows }))
 }
 
 pub(crate) async fn resolve(

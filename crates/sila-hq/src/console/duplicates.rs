@@ -1,7 +1,9 @@
 //! Possible duplicates across branches: the pairs, a person's file to compare, a merge (and its
 //! undo), and "not the same person".
 
-use super::json::{BeneficiaryFileView, LimitQuery, MergeBody, MergeView, PairBody};
+use super::json::{
+    BeneficiaryFileView, DuplicateList, LimitQuery, MergeBody, MergeList, MergeView, PairBody,
+};
 use super::staff::{Reviewer, ReviewerOrCommittee, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
 use crate::error::Code;
@@ -14,11 +16,11 @@ pub(crate) async fn pairs(
     State(state): State<ConsoleState>,
     _: Staff<Reviewer>,
     Query(q): Query<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DuplicateList>> {
     let store = state.store.clone();
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let pairs = blocking(move || store.duplicate_candidates(limit)).await?;
-    Ok(Json(json!({"pairs": pairs})))
+    Ok(Json(DuplicateList { pairs }))
 }
 
 pub(crate) async fn beneficiary(
@@ -80,12 +82,12 @@ pub(crate) async fn merges(
     State(state): State<ConsoleState>,
     _: Staff<Reviewer>,
     Query(q): Query<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MergeList>> {
     let store = state.store.clone();
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let rows = blocking(move || store.merges(limit)).await?;
-    let rows: Vec<MergeView> = rows.into_iter().map(MergeView::from).collect();
-    Ok(Json(json!({"rows": rows})))
+    let rows = rows.into_iter().map(MergeView::from).collect();
+    Ok(Json(MergeList { rows }))
 }
 
 pub(crate) async fn undo(

@@ -760,6 +760,109 @@ impl From<crate::store::MergeRow> for MergeView {
     }
 }
 
+/// The lists the console's pages load, each in the object it comes in.
+#[derive(Serialize, TS)]
+pub struct AuditList {
+    pub rows: Vec<crate::store::console::AuditRow>,
+}
+
+#[derive(Serialize, TS)]
+pub struct ConflictList {
+    pub rows: Vec<ConflictView>,
+}
+
+#[derive(Serialize, TS)]
+pub struct MergeList {
+    pub rows: Vec<MergeView>,
+}
+
+#[derive(Serialize, TS)]
+pub struct DuplicateList {
+    pub pairs: Vec<crate::store::DuplicatePair>,
+}
+
+#[derive(Serialize, TS)]
+pub struct StaffList {
+    pub rows: Vec<ConsoleStaff>,
+}
+
+#[derive(Serialize, TS)]
+pub struct BranchStaffList {
+    pub rows: Vec<crate::store::console::BranchStaffRow>,
+    pub branches: Vec<String>,
+}
+
+#[derive(Serialize, TS)]
+pub struct KbList {
+    pub rows: Vec<crate::store::console::KbRow>,
+}
+
+#[derive(Serialize, TS)]
+pub struct ReleaseList {
+    pub releases: Vec<crate::store::ReleaseInfo>,
+}
+
+#[derive(Serialize, TS)]
+pub struct BranchList {
+    pub branches: Vec<String>,
+}
+
+/// A one-time enrolment code for a branch's laptop, and when it stops working.
+#[derive(Serialize, TS)]
+pub struct EnrolCode {
+    pub code: String,
+    pub expires_at: String,
+}
+
+/// The case a receipt's number names.
+#[derive(Serialize, TS)]
+pub struct FoundCase {
+    pub id: String,
+}
+
+/// A support or document type, by code, with its names.
+#[derive(Serialize, TS)]
+pub struct CatalogEntry {
+    pub code: String,
+    pub name_ar: String,
+    pub name_en: String,
+}
+
+/// What every page needs to name things (the console shows names, never codes).
+#[derive(Serialize, TS)]
+#[ts(rename = "Catalog")]
+pub struct CatalogView {
+    pub support_types: Vec<CatalogEntry>,
+    pub document_types: Vec<CatalogEntry>,
+    /// Days from submission to the promised reply, and the days before it that are "due soon".
+    pub reply_days: i64,
+    pub due_soon_days: i64,
+}
+
+impl From<&sila_domain::catalog::Catalog> for CatalogView {
+    fn from(c: &sila_domain::catalog::Catalog) -> Self {
+        let entry = |code: &str, ar: &str, en: &str| CatalogEntry {
+            code: code.to_owned(),
+            name_ar: ar.to_owned(),
+            name_en: en.to_owned(),
+        };
+        CatalogView {
+            support_types: c
+                .support_types
+                .iter()
+                .map(|t| entry(&t.code, &t.name_ar, &t.name_en))
+                .collect(),
+            document_types: c
+                .document_types
+                .iter()
+                .map(|t| entry(&t.code, &t.name_ar, &t.name_en))
+                .collect(),
+            reply_days: c.policy.reply_days,
+            due_soon_days: c.policy.due_soon_days,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,6 +85,19 @@ pub fn typescript() -> Vec<(String, String)> {
         BranchStaffBody,
         KbBody,
         EditBody,
+        AuditList,
+        ConflictList,
+        MergeList,
+        DuplicateList,
+        StaffList,
+        BranchStaffList,
+        KbList,
+        ReleaseList,
+        BranchList,
+        EnrolCode,
+        FoundCase,
+        CatalogEntry,
+        CatalogView,
     );
     out
 }

@@ -1,6 +1,6 @@
 //! The branches' accounts, kept at HQ and synced down: the list per branch, a new or changed one.
 
-use crate::console::json::{BranchQuery, BranchStaffBody};
+use crate::console::json::{BranchQuery, BranchStaffBody, BranchStaffList};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
@@ -13,7 +13,7 @@ pub(crate) async fn list(
     State(state): State<ConsoleState>,
     _: Staff<Admin>,
     Query(q): Query<BranchQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BranchStaffList>> {
     let store = state.store.clone();
     let (rows, branches) = blocking(move || {
         let c = &store;
@@ -23,7 +23,7 @@ pub(crate) async fn list(
         ))
     })
     .await?;
-    Ok(Json(json!({"rows": rows, "branches": branches})))
+    Ok(Json(BranchStaffList { rows, branches }))
 }
 
 pub(crate) async fn upsert(

@@ -1,6 +1,6 @@
 //! Devices and their enrolment: the list (with the branches), a revocation, an enrolment code.
 
-use crate::console::json::{DevicesView, EnrolBody};
+use crate::console::json::{DevicesView, EnrolBody, EnrolCode};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
@@ -33,7 +33,7 @@ pub(crate) async fn enrol_code(
     State(state): State<ConsoleState>,
     s: Staff<Admin>,
     Json(body): Json<EnrolBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EnrolCode>> {
     let ttl = body.ttl_hours.unwrap_or(72).clamp(1, 24 * 30);
     let store = state.store.clone();
     let branch = body.branch.trim().to_owned();
@@ -46,7 +46,8 @@ pub(crate) async fn enrol_code(
     })
     .await?;
     let expires: DateTime<Utc> = Utc::now() + chrono::Duration::hours(ttl);
-    Ok(Json(
-        json!({"code": code, "expires_at": expires.to_rfc3339()}),
-    ))
+    Ok(Json(EnrolCode {
+        code,
+        expires_at: expires.to_rfc3339(),
+    }))
 }

@@ -1,7 +1,7 @@
 //! The knowledge base: the documents every signed-in person reads, and an administrator
 //! publishing one (a file is checked by its bytes).
 
-use crate::console::json::KbBody;
+use crate::console::json::{KbBody, KbList};
 use crate::console::staff::{Admin, AnyRole, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
     _: Staff<AnyRole>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<KbList>> {
     let store = state.store.clone();
     let rows = blocking(move || store.kb_documents()).await?;
-    Ok(Json(json!({"rows": rows})))
+    Ok(Json(KbList { rows }))
 }
 
 /// What a knowledge-base file is, by its bytes (never by its name or the browser's word).

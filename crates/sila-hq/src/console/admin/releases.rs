@@ -1,7 +1,7 @@
 //! Releases of the desktop app: the list, and an administrator publishing one (signed with HQ's
 //! update key).
 
-use crate::console::json::ReleaseQuery;
+use crate::console::json::{ReleaseList, ReleaseQuery};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
     _: Staff<Admin>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReleaseList>> {
     let store = state.store.clone();
     let releases = blocking(move || store.releases()).await?;
-    Ok(Json(json!({ "releases": releases })))
+    Ok(Json(ReleaseList { releases }))
 }
 
 /// The header that carries a release's signature (the `.sig` file's base64 text) beside its

@@ -1,7 +1,7 @@
 //! HQ's own accounts (the console's staff): the list, a new account, a change of roles, state or
 //! password (a password is hashed at the [`crate::console::limiter::Gate`]).
 
-use crate::console::json::{StaffAdd, StaffSet};
+use crate::console::json::{StaffAdd, StaffList, StaffSet};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{
     ApiResult, ConsoleError, ConsoleRole, ConsoleStaff, ConsoleState, blocking, busy,
@@ -10,15 +10,14 @@ use crate::error::Code;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
-use serde_json::{Value, json};
 
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
     _: Staff<Admin>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StaffList>> {
     let store = state.store.clone();
     let rows = blocking(move || store.console_staff()).await?;
-    Ok(Json(json!({"rows": rows})))
+    Ok(Json(StaffList { rows }))
 }
 
 fn parse_roles(roles: &[String]) -> ApiResult<Vec<ConsoleRole>> {
