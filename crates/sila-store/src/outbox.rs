@@ -164,9 +164,8 @@ pub const PACK_RUN: usize = 512;
 
 /// Pack the acknowledged payloads in `(after, through]` that are still kept as text, in runs of
 /// [`PACK_RUN`]: each run compressed into one `outbox_packs` row, the rows' payloads emptied.
-/// A shorter tail stays as text until the run fills. Returns the last sequence packed (or
-/// `after` if none) and how many payloads went into packs.
-pub(crate) fn pack_acknowledged(tx: &Connection, after: i64, through: i64) -> Result<(i64, usize)> {
+/// A shorter tail stays as text until the run fills. Returns how many payloads went into packs.
+pub(crate) fn pack_acknowledged(tx: &Connection, after: i64, through: i64) -> Result<usize> {
     let mut last = after;
     let mut packed = 0;
     loop {
@@ -180,7 +179,7 @@ pub(crate) fn pack_acknowledged(tx: &Connection, after: i64, through: i64) -> Re
             })?
             .collect::<rusqlite::Result<_>>()?;
         if run.len() < PACK_RUN {
-            return Ok((last, packed));
+            return Ok(packed);
         }
         // One line a payload: its sequence, a tab, its JSON (serde_json writes no raw newline).
         let mut text = String::with_capacity(run.iter().map(|(_, p)| p.len() + 12).sum());

@@ -473,7 +473,7 @@ impl Store {
         let waiting = s
             .acked_through
             .min(first_pending.map_or(i64::MAX, |f| f - 1));
-        report.packed = outbox::pack_acknowledged(&tx, packed_through.max(through), waiting)?.1;
+        report.packed = outbox::pack_acknowledged(&tx, packed_through.max(through), waiting)?;
         meta_set(
             &tx,
             "payloads_emptied_through",
