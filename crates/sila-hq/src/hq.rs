@@ -662,6 +662,17 @@ impl ConsoleStore for Hq {
         self.read(|c| sql::console::committee_queue(c, filter, after, limit, today))
     }
 
+    fn committee_export(
+        &self,
+        filter: &CommitteeFilter,
+        today: NaiveDate,
+        max: usize,
+    ) -> Result<Vec<CommitteeRow>> {
+        db::run(&*self.engine, Mode::Snapshot, |c| {
+            sql::console::committee_export(c, filter, today, max)
+        })
+    }
+
     fn case_file(&self, case_id: &str, today: NaiveDate) -> Result<Option<CaseFile>> {
         self.read(|c| sql::console::case_file(c, case_id, today))
     }

@@ -49,17 +49,8 @@ pub(crate) async fn download(
             export::dashboard_tables(&c.dashboard(&store::DashFilter { branch, channel }, today())?)
         } else {
             let filter = store::CommitteeFilter { branch, promise };
-            let mut rows = Vec::new();
-            let mut after: Option<String> = None;
-            // The whole queue, page by page (bounded: an export is for people, not a dump).
-            while rows.len() < 100_000 {
-                let page = c.committee_queue(&filter, after.as_deref(), 200, today())?;
-                rows.extend(page.rows);
-                match page.next {
-                    Some(n) => after = Some(n),
-                    None => break,
-                }
-            }
+            // The whole queue (bounded: an export is for people, not a dump).
+            let rows = c.committee_export(&filter, today(), 100_000)?;
             vec![export::committee_table(&rows)]
         };
         export::render(&tables, format)

@@ -181,23 +181,33 @@ pub fn audit_log(c: &mut dyn Conn, before: Option<i64>, limit: usize) -> Result<
 
 // ---- the committee ----
 
-pub fn committee_queue(
+/// The promise filter's half-open range [from, to) of the queue index's promised column.
+fn promise_range(
+    filter: &CommitteeFilter,
+    today: NaiveDate,
+) -> Result<(Option<String>, Option<String>)> {
+    let (today_s, after_soon) = promise::bounds(today, promise::due_soon_days());
+    Ok(match filter.promise.as_deref() {
+        None | Some("") => (None, None),
+        Some("overdue") => (None, Some(today_s)),
+        Some("due_soon") => (Some(today_s), Some(after_soon)),
+        Some("on_track") => (Some(after_soon), None),
+        Some(_) => return Err(HqError::Refused(Code::BadFilter)),
+    })
+}
+
+/// Up to `limit` rows of the queue after the cursor `after` (promised date `|` rid), and the
+/// cursor of the next page when there is one: a keyset page, read from the index in order.
+fn queue_rows(
     c: &mut dyn Conn,
     filter: &CommitteeFilter,
     after: Option<&str>,
     limit: usize,
     today: NaiveDate,
-) -> Result<CommitteePage> {
+) -> Result<(Vec<CommitteeRow>, Option<String>)> {
     let soon = promise::due_soon_days();
+    let (from, to) = promise_range(filter, today)?;
     // Each promise filter is one half-open range [from, to) of the index's second column.
-    let (today_s, after_soon) = promise::bounds(today, soon);
-    let (from, to): (Option<String>, Option<String>) = match filter.promise.as_deref() {
-        None | Some("") => (None, None),
-        Some("overdue") => (None, Some(today_s.clone())),
-        Some("due_soon") => (Some(today_s.clone()), Some(after_soon.clone())),
-        Some("on_track") => (Some(after_soon.clone()), None),
-        Some(_) => return Err(HqError::Refused(Code::BadFilter)),
-    };
     let (after_p, after_rid) = match after {
         Some(cur) => {
             let (p, rid) = cur
@@ -212,7 +222,6 @@ pub fn committee_queue(
         None => (None, 0),
     };
     let branch = filter.branch.as_deref().filter(|b| !b.is_empty());
-    let limit = limit.clamp(1, 200);
     // Only the conditions in use are written, so each is an index seek (an `?1 IS NULL OR`
     // form would make the engine test every waiting case).
     let mut cond = String::from("c.state = 'in_committee'");
@@ -285,6 +294,19 @@ pub fn committee_queue(
             beneficiary_name: display_name(&b),
         });
     }
+    Ok((rows, next))
+}
+
+pub fn committee_queue(
+    c: &mut dyn Conn,
+    filter: &CommitteeFilter,
+    after: Option<&str>,
+    limit: usize,
+    today: NaiveDate,
+) -> Result<CommitteePage> {
+    let (rows, next) = queue_rows(c, filter, after, limit.clamp(1, 200), today)?;
+    let (today_s, after_soon) = promise::bounds(today, promise::due_soon_days());
+    let branch = filter.branch.as_deref().filter(|b| !b.is_empty());
     let mut count = |from: Option<&str>, to: Option<&str>| -> Result<i64> {
         let mut cond = String::from("state = 'in_committee'");
         let mut args: Vec<Val> = Vec::new();
@@ -312,6 +334,33 @@ pub fn committee_queue(
         due_soon,
         overdue,
     })
+}
+
+/// The queue's rows for a download, at most `max`: keyset pages of the index read in the
+/// caller's one transaction (one moment of the store), with none of a page's counts.
+pub fn committee_export(
+    c: &mut dyn Conn,
+    filter: &CommitteeFilter,
+    today: NaiveDate,
+    max: usize,
+) -> Result<Vec<CommitteeRow>> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    while out.len() < max {
+        let (rows, next) = queue_rows(
+            c,
+            filter,
+            after.as_deref(),
+            (max - out.len()).min(1000),
+            today,
+        )?;
+        out.extend(rows);
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    Ok(out)
 }
 
 pub fn case_by_number(c: &mut dyn Conn, number: &str) -> Result<Option<String>> {

@@ -321,6 +321,14 @@ pub trait ConsoleStore: Send + Sync {
         limit: usize,
         today: NaiveDate,
     ) -> Result<CommitteePage>;
+    /// The whole queue (at most `max` rows) for a download: one moment of the store, read by
+    /// keyset pages, counted by no page.
+    fn committee_export(
+        &self,
+        filter: &CommitteeFilter,
+        today: NaiveDate,
+        max: usize,
+    ) -> Result<Vec<CommitteeRow>>;
     fn case_file(&self, case_id: &str, today: NaiveDate) -> Result<Option<CaseFile>>;
     /// The case with this number (as printed on the receipt), for an appeal.
     fn case_by_number(&self, number: &str) -> Result<Option<String>>;

@@ -434,6 +434,22 @@ fn the_committee_queue_is_ordered_by_promise_paged_and_counted() {
     );
     assert_eq!(seen[4].1, Promise::DueSoon);
     assert_eq!(seen[5].1, Promise::OnTrack);
+    // The download reads the same rows in the same order, whole or cut at its bound, and a
+    // filter narrows it as it narrows a page.
+    let export = |filter: &CommitteeFilter, max: usize| -> Vec<String> {
+        hq.committee_export(filter, today(), max)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.promised_reply_date.unwrap())
+            .collect()
+    };
+    assert_eq!(export(&CommitteeFilter::default(), 1000), dates);
+    assert_eq!(export(&CommitteeFilter::default(), 4), dates[..4]);
+    let marwan_soon = CommitteeFilter {
+        branch: Some("مروان".into()),
+        promise: Some("due_soon".into()),
+    };
+    assert_eq!(export(&marwan_soon, 1000), ["2026-03-10", "2026-03-11"]);
     // An exact multiple of the page size ends without an empty page.
     let six = hq
         .committee_queue(&CommitteeFilter::default(), None, 7, today())
