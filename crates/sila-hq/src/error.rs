@@ -24,6 +24,16 @@ macro_rules! codes {
         }
 
         impl Code {
+            /// Every code there is, once per wire word (the console's TypeScript lists them).
+            pub fn all() -> Vec<Code> {
+                let mut all = vec![$(Code::$name,)*];
+                all.extend(every_release_error().into_iter().map(Code::Release));
+                all.extend(every_lifecycle_error().into_iter().map(Code::Lifecycle));
+                let mut seen = std::collections::HashSet::new();
+                all.retain(|c| seen.insert(c.as_str()));
+                all
+            }
+
             /// The machine's word, as it goes on the wire.
             pub fn as_str(&self) -> &'static str {
                 match self {
@@ -107,6 +117,76 @@ codes! {
     InvalidField = "invalid_field", "قيمة غير صالحة";
     SignatureRequired = "signature_required",
         "اختر ملف التوقيع (‎.sig) الذي أنشأه tauri signer sign للحزمة.";
+}
+
+/// One of each of sila-proto's release refusals.
+fn every_release_error() -> Vec<ReleaseError> {
+    use ReleaseError as R;
+    let all = vec![
+        R::BadKey,
+        R::BadSignatureFormat,
+        R::BadSignature,
+        R::SizeMismatch,
+        R::HashMismatch,
+        R::BadVersion,
+        R::Io,
+    ];
+    // A refusal added to ReleaseError stops this match compiling until it is listed above too.
+    for e in &all {
+        match e {
+            R::BadKey
+            | R::BadSignatureFormat
+            | R::BadSignature
+            | R::SizeMismatch
+            | R::HashMismatch
+            | R::BadVersion
+            | R::Io => {}
+        }
+    }
+    all
+}
+
+/// One of each of sila-domain's lifecycle refusals (the fields are any: only the code is read).
+fn every_lifecycle_error() -> Vec<LifecycleError> {
+    use LifecycleError as L;
+    use sila_domain::case::{CaseState, Transition};
+    let transition = Transition::Approve;
+    let all = vec![
+        L::WrongState {
+            from: CaseState::Draft,
+            transition,
+        },
+        L::NotPermitted { transition },
+        L::NoteRequired { transition },
+        L::DeclarationMissing,
+        L::DocumentsMissing { codes: Vec::new() },
+        L::BeneficiaryInvalid { fields: Vec::new() },
+        L::NeedMissing,
+        L::ReportMissing,
+        L::DecisionIsHq,
+    ];
+    // A refusal added to LifecycleError stops this match compiling until it is listed above too.
+    for e in &all {
+        match e {
+            L::WrongState { .. }
+            | L::NotPermitted { .. }
+            | L::NoteRequired { .. }
+            | L::DeclarationMissing
+            | L::DocumentsMissing { .. }
+            | L::BeneficiaryInvalid { .. }
+            | L::NeedMissing
+            | L::ReportMissing
+            | L::DecisionIsHq => {}
+        }
+    }
+    all
+}
+
+/// A code goes on the wire as its word.
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl std::fmt::Display for Code {

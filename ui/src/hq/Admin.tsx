@@ -4,8 +4,8 @@
 import { useState } from "react";
 import { Ltr } from "../shared/components";
 import {
-  get, post, publishRelease, type ApiError, type AuditList, type BranchStaff, type BranchStaffBody, type BranchStaffList, type Device, type DevicesView,
-  type EnrolBody, type EnrolCode, type KbBody, type KbList, type Me, type ReleaseList, type Role, type StaffAdd, type StaffList, type StaffSet,
+  get, post, publishRelease, type ApiError, type AuditList, type BranchStaff, type BranchStaffBody, type BranchStaffList, type Created, type Device, type DevicesView,
+  type Done, type EnrolBody, type EnrolCode, type KbBody, type KbList, type Me, type ReleaseList, type Role, type Staff, type StaffAdd, type StaffList, type StaffSet,
 } from "./api";
 import { useHq, type HqKey } from "./i18n";
 import { BRANCH_ROLES, label } from "./labels";
@@ -51,7 +51,7 @@ function Devices() {
   const { failure, notice, run } = useAction();
   const [branch, setBranch] = useState("");
   const [hours, setHours] = useState("72");
-  const [code, setCode] = useState<{ code: string; expires_at: string } | null>(null);
+  const [code, setCode] = useState<EnrolCode | null>(null);
   return (
     <div className="card">
       <h2>{t("enrolCode")}</h2>
@@ -102,7 +102,7 @@ function Devices() {
                 {d.revoked_at ? (
                   <span className="badge danger">{t("revoked")}</span>
                 ) : (
-                  <button type="button" className="danger" data-testid="revoke" onClick={() => window.confirm(t("confirmRevoke")) && run(() => post(`/devices/${d.device_id}/revoke`)).then(() => setN((x) => x + 1))}>
+                  <button type="button" className="danger" data-testid="revoke" onClick={() => window.confirm(t("confirmRevoke")) && run(() => post<Done>(`/devices/${d.device_id}/revoke`)).then(() => setN((x) => x + 1))}>
                     {t("revoke")}
                   </button>
                 )}
@@ -218,7 +218,7 @@ function HqStaff({ me }: { me: Me }) {
               <td>{s.roles.map((r) => t(`role_${r}` as HqKey)).join(lang === "ar" ? "، " : ", ")}</td>
               <td>
                 {s.id !== me.staff.id && (
-                  <button type="button" className="secondary" onClick={() => run(() => post(`/staff/${s.id}`, { active: !s.active } satisfies StaffSet)).then(() => setN((x) => x + 1))}>
+                  <button type="button" className="secondary" onClick={() => run(() => post<Staff>(`/staff/${s.id}`, { active: !s.active } satisfies StaffSet)).then(() => setN((x) => x + 1))}>
                     {s.active ? t("disable") : t("enable")}
                   </button>
                 )}
@@ -231,7 +231,7 @@ function HqStaff({ me }: { me: Me }) {
         className="form-grid"
         onSubmit={async (e) => {
           e.preventDefault();
-          if (await run(() => post("/staff", form satisfies StaffAdd))) {
+          if (await run(() => post<Staff>("/staff", form satisfies StaffAdd))) {
             setForm({ username: "", display_name: "", password: "", roles: [] });
             setN((x) => x + 1);
           }
@@ -255,7 +255,7 @@ function BranchStaffCard() {
   const { data, error } = useLoad(() => get<BranchStaffList>("/branch-staff"), [n]);
   const { failure, notice, run } = useAction();
   const [form, setForm] = useState({ branch: "", username: "", display_name: "", roles: [] as string[] });
-  const save = (b: Omit<BranchStaff, "id"> & { id?: string }) => run(() => post("/branch-staff", b satisfies BranchStaffBody)).then((ok) => ok && setN((x) => x + 1));
+  const save = (b: Omit<BranchStaff, "id"> & { id?: string }) => run(() => post<Created>("/branch-staff", b satisfies BranchStaffBody)).then((ok) => ok && setN((x) => x + 1));
   return (
     <div className="card">
       <h2>{t("branchStaff")}</h2>
@@ -328,7 +328,7 @@ function Knowledge() {
         className="form-grid"
         onSubmit={async (e) => {
           e.preventDefault();
-          const ok = await run(async () => post("/kb", { title, body, file_base64: file ? await toBase64(file) : undefined } satisfies KbBody), t("published"));
+          const ok = await run(async () => post<Created>("/kb", { title, body, file_base64: file ? await toBase64(file) : undefined } satisfies KbBody), t("published"));
           if (ok) {
             setTitle("");
             setBody("");

@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { I18nContext, makeI18n } from "../shared/i18n";
 import type { Lang } from "../shared/format";
-import { get, post, setCsrf, whenSignedOut, type ApiError, type Catalog, type Me, type Role, type SignIn } from "./api";
+import { get, post, setCsrf, whenSignedOut, type ApiError, type Catalog, type Done, type Me, type Role, type SignIn } from "./api";
 import { HqI18nContext, makeHqI18n, useHq, type HqKey } from "./i18n";
 import { Committee } from "./Committee";
 import { Duplicates } from "./Duplicates";
@@ -166,7 +166,7 @@ function Shell({ me, onOut }: { me: Me; onOut: () => void }) {
           data-testid="signout"
           onClick={async () => {
             try {
-              await post("/sign-out");
+              await post<Done>("/sign-out");
             } finally {
               onOut();
             }

@@ -2,7 +2,7 @@
 // overdue), the whole file of a case with its documents, and the decision with its reasons.
 import { useState, type FormEvent, type ReactNode } from "react";
 import { DualDate, Ltr, Phone } from "../shared/components";
-import { get, post, qs, type ApiError, type BranchList, type CaseFile, type CommitteePage, type DecideBody, type FileDocument, type FoundCase } from "./api";
+import { get, post, qs, type ApiError, type BranchList, type CaseEvent, type CaseFile, type CommitteePage, type DecideBody, type FileDocument, type FoundCase } from "./api";
 import { useHq } from "./i18n";
 import { CHANNELS, PURPOSES, STATES, label } from "./labels";
 import { Failure, Notice, useCatalogName, useLoad, when } from "./common";
@@ -189,7 +189,7 @@ export function CaseView({ id, back, source }: { id: string; back: () => void; s
     setBusy(true);
     setFailure(null);
     try {
-      await post(`/cases/${encodeURIComponent(id)}/decide`, { transition, note } satisfies DecideBody);
+      await post<CaseEvent>(`/cases/${encodeURIComponent(id)}/decide`, { transition, note } satisfies DecideBody);
       setDone(t(transition === "reopen" ? "reopened" : "decided"));
       setNote("");
       reload();
@@ -224,7 +224,7 @@ export function CaseView({ id, back, source }: { id: string; back: () => void; s
             <dt>{t("household")}</dt><dd><Ltr>{b?.household?.length ?? 0}</Ltr></dd>
             <dt>{t("incomes")}</dt>
             <dd>
-              <Ltr>{((b?.incomes ?? []).reduce((s: number, i: { monthly_halalas: number }) => s + i.monthly_halalas, 0) / 100).toFixed(2)}</Ltr> SAR
+              <Ltr>{((b?.incomes ?? []).reduce((s, i) => s + i.monthly_halalas, 0) / 100).toFixed(2)}</Ltr> SAR
             </dd>
           </dl>
         </div>

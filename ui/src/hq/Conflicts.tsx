@@ -2,7 +2,7 @@
 // side by side; a reviewer chooses one (it becomes HQ's value and reaches the branch).
 import { useState } from "react";
 import { Ltr } from "../shared/components";
-import { get, post, type ApiError, type ConflictList, type ResolveBody } from "./api";
+import { get, post, type ApiError, type ConflictList, type Done, type ResolveBody } from "./api";
 import { useHq } from "./i18n";
 import { CONFLICT_REASONS, FIELDS, label } from "./labels";
 import { Failure, Notice, useLoad } from "./common";
@@ -23,7 +23,7 @@ export function Conflicts({ canResolve }: { canResolve: boolean }) {
   const resolve = async (id: number, take: "hq" | "branch") => {
     setFailure(null);
     try {
-      await post(`/conflicts/${id}/resolve`, { take } satisfies ResolveBody);
+      await post<Done>(`/conflicts/${id}/resolve`, { take } satisfies ResolveBody);
       setNotice(t("resolved"));
       setN((x) => x + 1);
     } catch (e) {

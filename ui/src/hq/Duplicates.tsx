@@ -3,7 +3,7 @@
 // each field that differs, then merge or "not the same person"; recent merges can be undone.
 import { useEffect, useState } from "react";
 import { DualDate, Ltr } from "../shared/components";
-import { get, post, type ApiError, type BeneficiaryFile, type DuplicateList, type DuplicatePair, type MergeBody, type MergeList, type PairBody, type Person } from "./api";
+import { get, post, type ApiError, type BeneficiaryFile, type Done, type DuplicateList, type DuplicatePair, type MergeBody, type MergeList, type Merged, type PairBody, type Person } from "./api";
 import { useHq } from "./i18n";
 import { FIELDS, REASONS, label } from "./labels";
 import { Failure, Notice, useLoad, when } from "./common";
@@ -106,7 +106,7 @@ export function Duplicates() {
                   onClick={async () => {
                     setFailure(null);
                     try {
-                      await post(`/merges/${m.id}/undo`);
+                      await post<Done>(`/merges/${m.id}/undo`);
                       refresh(t("undone"));
                     } catch (e) {
                       setFailure(e as ApiError);
@@ -164,10 +164,10 @@ function Compare({ pair, done, cancel }: { pair: DuplicatePair; done: (msg: stri
         const fields: Record<string, unknown> = {};
         for (const k of keys) if (differs(k)) fields[k] = (chosenSide(k) === "a" ? ra : rb)[k] ?? null;
         const [s, m] = survivor === "a" ? [pair.a.id, pair.b.id] : [pair.b.id, pair.a.id];
-        await post("/duplicates/merge", { survivor: s, merged: m, fields } satisfies MergeBody);
+        await post<Merged>("/duplicates/merge", { survivor: s, merged: m, fields } satisfies MergeBody);
         done(t("merged"));
       } else {
-        await post("/duplicates/not-same", { a: pair.a.id, b: pair.b.id } satisfies PairBody);
+        await post<Done>("/duplicates/not-same", { a: pair.a.id, b: pair.b.id } satisfies PairBody);
         done(t("markedNotSame"));
       }
     } catch (e) {

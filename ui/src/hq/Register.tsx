@@ -4,7 +4,7 @@
 // field changed at a time (checked by the server as the branch checks it), and the export.
 import { useState, type FormEvent } from "react";
 import { DualDate, Ltr, Phone } from "../shared/components";
-import { download, get, post, type ApiError, type BranchList, type EditBody, type FieldRefusal, type Person, type PersonFile, type RegisterPage } from "./api";
+import { download, get, post, type ApiError, type BranchList, type EditBody, type Edited, type FieldRefusal, type Housing, type Member, type Person, type PersonFile, type RegisterPage, type RegisterQuery } from "./api";
 import { useHq } from "./i18n";
 import { makeI18n } from "../shared/i18n";
 import { CHANNELS, FIELDS, PURPOSES, STATES, label } from "./labels";
@@ -30,7 +30,7 @@ function Search({ open, openCase, canExport }: { open: (id: string) => void; ope
   // Each page remembers the search it answers: while a new search runs the old rows stay in view,
   // dimmed and marked busy, so nobody (a person or a test) reads them as the new answer.
   const { data: loaded, error } = useLoad(
-    () => post<RegisterPage>("/register", { q, branch, after: after || null, limit: 50 }).then((page) => ({ page, q, branch, after })),
+    () => post<RegisterPage>("/register", { q, branch, after: after || null, limit: 50 } satisfies RegisterQuery).then((page) => ({ page, q, branch, after })),
     [q, branch, after],
   );
   const data = loaded?.page ?? null;
@@ -235,7 +235,7 @@ function Shown({ kind, value }: { kind: Kind; value: unknown }) {
     case "name":
       return <span>{fullName(value)}</span>;
     case "household": {
-      const members = value as { id: string; name: string; relation: string; birth_date: string | null; disability: boolean }[];
+      const members = value as Member[];
       if (members.length === 0) return <span>—</span>;
       return (
         <ul className="members" data-testid="members">
@@ -250,7 +250,7 @@ function Shown({ kind, value }: { kind: Kind; value: unknown }) {
     case "income":
       return <span><Ltr>{riyals(value as number)}</Ltr> {t("riyalsMonthly")}</span>;
     case "housing": {
-      const h = value as { kind: string; annual_rent_halalas: number | null };
+      const h = value as Housing;
       return <span>{codes.label("housing", h.kind)}{h.annual_rent_halalas != null && <> — <Ltr>{riyals(h.annual_rent_halalas)}</Ltr> {t("riyalsYearly")}</>}</span>;
     }
     default:
@@ -262,12 +262,12 @@ function Shown({ kind, value }: { kind: Kind; value: unknown }) {
 function draftOf(kind: Kind, value: unknown): unknown {
   if (kind === "name") return { first: "", father: "", grandfather: "", family: "", as_written: "", ...(value as object) };
   if (kind === "household")
-    return ((value ?? []) as Record<string, unknown>[]).map((m): MemberDraft => ({
+    return ((value ?? []) as Member[]).map((m): MemberDraft => ({
       id: String(m.id), name: String(m.name ?? ""), relation: String(m.relation ?? ""), national_id: String(m.national_id ?? ""),
       birth_date: String(m.birth_date ?? ""), disability: Boolean(m.disability), schooling: String(m.schooling ?? ""),
     }));
   if (kind === "housing") {
-    const h = value as { kind: string; annual_rent_halalas: number | null } | null;
+    const h = value as Housing | null;
     return { kind: h?.kind ?? "", annual_rent: h?.annual_rent_halalas != null ? riyals(h.annual_rent_halalas) : "" };
   }
   if (kind === "income") return value == null ? "" : riyals(value as number);
@@ -399,14 +399,14 @@ function Person({ id, back, openCase, canEdit }: { id: string; back: () => void;
     setBusy(true);
     setRefusal(null);
     try {
-      await post(`/register/people/${encodeURIComponent(id)}/edit`, { field: editing, value: draft } satisfies EditBody);
+      await post<Edited>(`/register/people/${encodeURIComponent(id)}/edit`, { field: editing, value: draft } satisfies EditBody);
       setEditing(null);
       setDone(t("edited"));
       reload();
     } catch (err) {
       const e = err as FieldRefusal;
       // The domain words its reasons in Arabic; English comes from the reason's code.
-      const said = lang === "en" && e.reason && REASONS_EN[e.reason] ? { ...e, code: "field_reason", message: REASONS_EN[e.reason] } : e;
+      const said = lang === "en" && e.reason && REASONS_EN[e.reason] ? { ...e, code: "field_reason" as const, message: REASONS_EN[e.reason] } : e;
       // A household member's problem says which member ("household[1].name": the second).
       const member = /^household\[(\d+)\]/.exec(e.field ?? "");
       setRefusal(member && said.message ? { ...said, message: `${t("member")} ${Number(member[1]) + 1}: ${said.message}` } : said);

@@ -1,8 +1,13 @@
 import type { VoiceRow } from "./generated/VoiceRow";
+import type { ApiError as Refusal } from "./generated/ApiError";
+import type { PublishedRelease } from "./generated/PublishedRelease";
 // The console's only door to the server: JSON over fetch, same origin, with the session cookie
 // (HttpOnly, so the page never sees it) and the CSRF token echoed on every change.
 
-export type ApiError = { code: string; message: string };
+/** What a request fails with: HQ's refusal (generated from Rust; its code is one of the server's
+ * codes), or the console's own words where no refusal can be shown as is: the server unreachable
+ * ("offline"), or a refused field's reason put into English here ("field_reason"). */
+export type ApiError = Refusal | { code: "offline" | "field_reason"; message: string };
 
 let csrf = "";
 export function setCsrf(token: string) {
@@ -15,36 +20,33 @@ export function whenSignedOut(f: () => void) {
   onSignedOut = f;
 }
 
-export function isApiError(e: unknown): e is ApiError {
+function isRefusal(e: unknown): e is Refusal {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
+}
+
+/** One request to the API; an answer that is not 2xx is thrown as its refusal (a server error
+ * when it carries none), and a request that got no answer as "offline". */
+async function send(path: string, init: RequestInit): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(`/console/api${path}`, { ...init, credentials: "same-origin" });
+  } catch {
+    throw { code: "offline", message: "تعذّر الاتصال بالخادم." } satisfies ApiError;
+  }
+  if (!res.ok) {
+    const j: unknown = await res.json().catch(() => null);
+    const err: ApiError = isRefusal(j) ? j : { code: "server_error", message: "حدث خطأ في الخادم." };
+    if (res.status === 401 && err.code === "signed_out") onSignedOut();
+    throw err;
+  }
+  return res;
 }
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRF-Token"] = csrf;
-  let res: Response;
-  try {
-    res = await fetch(`/console/api${path}`, {
-      method,
-      headers,
-      credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw { code: "offline", message: "تعذّر الاتصال بالخادم." } satisfies ApiError;
-  }
-  if (!res.ok) {
-    let err: ApiError = { code: "server_error", message: "حدث خطأ في الخادم." };
-    try {
-      const j = await res.json();
-      if (isApiError(j)) err = j;
-    } catch {
-      /* not JSON */
-    }
-    if (res.status === 401 && err.code === "signed_out") onSignedOut();
-    throw err;
-  }
+  const res = await send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   return (await res.json()) as T;
 }
 
@@ -53,23 +55,11 @@ export const get = <T>(path: string) => request<T>("GET", path);
 /** A file the server makes from a POST's body (what is searched for never goes in a URL), saved
  * by the browser under the server's file name. */
 export async function download(path: string, body: unknown): Promise<void> {
-  const res = await fetch(`/console/api${path}`, {
+  const res = await send(path, {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-    credentials: "same-origin",
     body: JSON.stringify(body),
   });
-  if (!res.ok) {
-    let err: ApiError = { code: "server_error", message: "حدث خطأ في الخادم." };
-    try {
-      const j = await res.json();
-      if (isApiError(j)) err = j;
-    } catch {
-      /* not JSON */
-    }
-    if (res.status === 401 && err.code === "signed_out") onSignedOut();
-    throw err;
-  }
   const name = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "")?.[1] ?? "sila-export";
   const url = URL.createObjectURL(await res.blob());
   const a = document.createElement("a");
@@ -159,27 +149,25 @@ export type { BranchList } from "./generated/BranchList";
 export type { EnrolCode } from "./generated/EnrolCode";
 export type { FoundCase } from "./generated/FoundCase";
 export type { Catalog } from "./generated/Catalog";
+export type { Housing } from "./generated/Housing";
+// The answers of a change.
+export type { Done } from "./generated/Done";
+export type { Created } from "./generated/Created";
+export type { Merged } from "./generated/Merged";
+export type { Edited } from "./generated/Edited";
+export type { PublishedRelease } from "./generated/PublishedRelease";
+// A refused value of a person: the field, and the domain's reason and its Arabic.
+export type { FieldRefusal } from "./generated/FieldRefusal";
 export type VoiceStatus = VoiceRow["status"];
 export type Question = "overall" | "speed" | "courtesy" | "clarity";
 
 /** Publish a release of the desktop app: the package as the body, its signature (the `.sig`
  * file's text) in a header; HQ refuses one that its update key does not verify. */
-export async function publishRelease(version: string, pkg: Blob, signature: string): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch(`/console/api/releases?version=${encodeURIComponent(version)}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": csrf, "X-Release-Signature": signature.trim(), Accept: "application/json" },
-      credentials: "same-origin",
-      body: pkg,
-    });
-  } catch {
-    throw { code: "offline", message: "تعذّر الاتصال بالخادم." } satisfies ApiError;
-  }
-  if (!res.ok) {
-    const j = await res.json().catch(() => null);
-    throw (isApiError(j) ? j : { code: "server_error", message: "حدث خطأ في الخادم." }) satisfies ApiError;
-  }
+export async function publishRelease(version: string, pkg: Blob, signature: string): Promise<PublishedRelease> {
+  const res = await send(`/releases?version=${encodeURIComponent(version)}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": csrf, "X-Release-Signature": signature.trim(), Accept: "application/json" },
+    body: pkg,
+  });
+  return (await res.json()) as PublishedRelease;
 }
-/** The server's refusal of an edited value: the domain's reason, in Arabic, for one field. */
-export type FieldRefusal = ApiError & { field: string; reason: string | null };

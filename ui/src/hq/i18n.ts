@@ -2,6 +2,7 @@
 // of the branch) come from ../shared/i18n's code tables; these are the console's own.
 import { createContext, useContext } from "react";
 import type { Lang } from "../shared/format";
+import type { ApiError } from "./api";
 
 const ar = {
   app: "صلة — المقر",
@@ -480,8 +481,9 @@ const en: Dict = {
   distribution: "Distribution of scores",
 };
 
-/** English for the server's codes (the server's own message is Arabic). */
-const errorsEn: Record<string, string> = {
+/** English for the server's codes (the server's own message is Arabic). Keyed by the codes a
+ * request can fail with, so a code the server never sends cannot be worded here. */
+const errorsEn: Partial<Record<ApiError["code"], string>> = {
   signature_required: "Choose the signature file (.sig) that tauri signer sign made for the package.",
   update_bad_signature: "The signature does not match the package or is not by HQ's update key: not published.",
   update_bad_signature_format: "The signature does not match the package or is not by HQ's update key: not published.",
@@ -522,7 +524,7 @@ export const hqDictionaries: Record<Lang, Dict> = { ar, en };
 export type HqI18n = {
   lang: Lang;
   t: (k: HqKey) => string;
-  error: (e: { code: string; message: string }) => string;
+  error: (e: ApiError) => string;
   setLang: (l: Lang) => void;
 };
 

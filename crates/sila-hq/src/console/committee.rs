@@ -1,18 +1,17 @@
 //! The research committee: its queue, a case's whole file (every read audited), a case found by
 //! its receipt's number, the decision, and the attachments a file shows.
 
-use super::json::{CaseFileView, CommitteeQuery, DecideBody, FindCase, FoundCase};
+use super::json::{CaseFileView, CommitteeQuery, DecideBody, EventView, FindCase, FoundCase};
 use super::staff::{Committee, CommitteeOrAdmin, ReviewerCommitteeOrAdmin, Roles, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, today};
 use crate::error::Code;
-use crate::store::HqError;
 use crate::store::console as store;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub(crate) async fn queue(
     State(state): State<ConsoleState>,
@@ -72,7 +71,7 @@ pub(crate) async fn decide(
     s: Staff<Committee>,
     Path(id): Path<String>,
     Json(body): Json<DecideBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventView>> {
     use sila_domain::case::Transition;
     let t = match body.transition.as_str() {
         "approve" => Transition::Approve,
@@ -84,7 +83,7 @@ pub(crate) async fn decide(
     let store = state.store.clone();
     let a = s.actor()?;
     let event = blocking(move || store.decide(&id, t, &body.note, &a, Utc::now())).await?;
-    Ok(Json(serde_json::to_value(event).map_err(HqError::from)?))
+    Ok(Json(EventView::from(&event)))
 }
 
 pub(crate) async fn attachment(

@@ -1,7 +1,7 @@
 //! Conflicts between a branch's change and HQ's: the open ones with whose record they are, and a
 //! reviewer's resolution.
 
-use super::json::{ConflictList, ConflictView, ResolveBody};
+use super::json::{ConflictList, ConflictView, Done, ResolveBody};
 use super::staff::{Reviewer, ReviewerOrAdmin, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
@@ -9,7 +9,6 @@ use crate::store::Resolution;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
-use serde_json::{Value, json};
 
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
@@ -59,7 +58,7 @@ pub(crate) async fn resolve(
     s: Staff<Reviewer>,
     Path(id): Path<i64>,
     Json(body): Json<ResolveBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     let how = match body.take.as_str() {
         "hq" => Resolution::KeepHq,
         "branch" => Resolution::TakeBranch,
@@ -68,5 +67,5 @@ pub(crate) async fn resolve(
     let store = state.store.clone();
     let by = s.actor()?;
     blocking(move || store.resolve_conflict(id, how, &by, Utc::now())).await?;
-    Ok(Json(json!({"ok": true})))
+    Ok(Json(Done::OK))
 }

@@ -2,7 +2,8 @@
 //! undo), and "not the same person".
 
 use super::json::{
-    BeneficiaryFileView, DuplicateList, LimitQuery, MergeBody, MergeList, MergeView, PairBody,
+    BeneficiaryFileView, Done, DuplicateList, LimitQuery, MergeBody, MergeList, MergeView, Merged,
+    PairBody,
 };
 use super::staff::{Reviewer, ReviewerOrCommittee, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
@@ -10,7 +11,7 @@ use crate::error::Code;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub(crate) async fn pairs(
     State(state): State<ConsoleState>,
@@ -50,7 +51,7 @@ pub(crate) async fn merge(
     State(state): State<ConsoleState>,
     s: Staff<Reviewer>,
     Json(body): Json<MergeBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Merged>> {
     let store = state.store.clone();
     let a = s.actor()?;
     let id = blocking(move || {
@@ -64,18 +65,18 @@ pub(crate) async fn merge(
             e
         }
     })?;
-    Ok(Json(json!({"merge_id": id})))
+    Ok(Json(Merged { merge_id: id }))
 }
 
 pub(crate) async fn not_same(
     State(state): State<ConsoleState>,
     s: Staff<Reviewer>,
     Json(body): Json<PairBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     let store = state.store.clone();
     let a = s.actor()?;
     blocking(move || store.mark_not_same(&body.a, &body.b, &a, Utc::now())).await?;
-    Ok(Json(json!({"ok": true})))
+    Ok(Json(Done::OK))
 }
 
 pub(crate) async fn merges(
@@ -94,9 +95,9 @@ pub(crate) async fn undo(
     State(state): State<ConsoleState>,
     s: Staff<Reviewer>,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     let store = state.store.clone();
     let a = s.actor()?;
     blocking(move || store.undo_merge(id, &a, Utc::now())).await?;
-    Ok(Json(json!({"ok": true})))
+    Ok(Json(Done::OK))
 }

@@ -2,6 +2,7 @@
 //! by resource, and the typed views of the domain's records its answers carry (below). The
 //! console's TypeScript for both is generated from here by ts-rs (`types.rs`).
 
+use crate::error::Code;
 use crate::store::console::{ConsoleSession, ConsoleStaff, FileDocument, Promise};
 use crate::store::register::VoiceRow;
 use serde::{Deserialize, Serialize};
@@ -863,6 +864,100 @@ impl From<&sila_domain::catalog::Catalog> for CatalogView {
     }
 }
 
+// ---- The small answers of a change (what the change made, or only that it was done) ----
+
+/// A change that has nothing to say but that it was done.
+#[derive(Serialize, TS)]
+pub struct Done {
+    #[ts(type = "true")]
+    pub ok: bool,
+}
+
+impl Done {
+    pub const OK: Done = Done { ok: true };
+}
+
+/// A record the change made (a knowledge-base document, a branch's account).
+#[derive(Serialize, TS)]
+pub struct Created {
+    pub id: String,
+}
+
+/// Two files merged: the merge's number (to undo it by).
+#[derive(Serialize, TS)]
+pub struct Merged {
+    pub merge_id: i64,
+}
+
+/// A person's field changed: the record's version after the change.
+#[derive(Serialize, TS)]
+pub struct Edited {
+    pub version: i64,
+}
+
+/// A release published: the package HQ now offers the devices.
+#[derive(Serialize, TS)]
+pub struct PublishedRelease {
+    pub version: String,
+    pub sha256: String,
+    pub size: i64,
+}
+
+// ---- Refusals: every console error's body is built from these, in `ConsoleError` ----
+
+/// A refused request: the code the UI and the tests match on (one of `error::Code`'s words, as
+/// the TypeScript union `ErrorCode`), and the Arabic the console shows (never personal data).
+#[derive(Serialize, TS)]
+#[ts(rename = "ApiError")]
+pub struct ErrorAnswer {
+    pub code: Code,
+    pub message: String,
+}
+
+/// A person's value the domain refused (`invalid_field`): the field it is about
+/// (`household[1].name` for the second member's name), the domain's reason code (the UI's
+/// English is keyed by it), and the domain's Arabic for it as the message. Never the value.
+#[derive(Serialize, TS)]
+pub struct FieldRefusal {
+    pub code: Code,
+    pub message: String,
+    pub field: String,
+    pub reason: Option<String>,
+}
+
+/// `error::Code` in TypeScript: the union of its wire words, so the console's UI cannot match
+/// on a code the server never sends.
+impl TS for Code {
+    type WithoutGenerics = Code;
+    type OptionInnerType = Code;
+
+    fn docs() -> Option<String> {
+        Some(
+            "/**\n * Every code a refusal of HQ's carries (crates/sila-hq/src/error.rs).\n */\n"
+                .into(),
+        )
+    }
+    fn name(_: &ts_rs::Config) -> String {
+        "ErrorCode".into()
+    }
+    fn inline(_: &ts_rs::Config) -> String {
+        Code::all()
+            .iter()
+            .map(|c| format!("\"{}\"", c.as_str()))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+    fn decl(cfg: &ts_rs::Config) -> String {
+        format!("type ErrorCode = {};", Self::inline(cfg))
+    }
+    fn decl_concrete(cfg: &ts_rs::Config) -> String {
+        Self::decl(cfg)
+    }
+    fn output_path() -> Option<std::path::PathBuf> {
+        Some("ErrorCode.ts".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -889,5 +984,35 @@ mod tests {
             seen_household,
             "the demo people have households and housing"
         );
+    }
+
+    /// A refusal goes on the wire as `{code, message}` with the code's word, and that word is in
+    /// the TypeScript union once: the codes of this crate, sila-proto's releases and sila-domain's
+    /// lifecycle alike (`not_permitted` is both HQ's and the lifecycle's, and listed once).
+    #[test]
+    fn a_refusal_carries_a_code_the_typescript_union_lists() {
+        use sila_domain::case::{LifecycleError, Transition};
+        let code = Code::Lifecycle(LifecycleError::NoteRequired {
+            transition: Transition::Reopen,
+        });
+        let answer = ErrorAnswer {
+            message: code.arabic().into(),
+            code: code.clone(),
+        };
+        assert_eq!(
+            serde_json::to_value(&answer).unwrap(),
+            serde_json::json!({"code": "note_required", "message": code.arabic()})
+        );
+        let union = <Code as TS>::inline(&ts_rs::Config::new());
+        let words: Vec<&str> = union.split(" | ").collect();
+        for c in [
+            code,
+            Code::NotPermitted,
+            Code::Release(sila_proto::release::ReleaseError::BadVersion),
+            Code::InvalidField,
+        ] {
+            let quoted = format!("\"{}\"", c.as_str());
+            assert_eq!(words.iter().filter(|w| **w == quoted).count(), 1, "{c}");
+        }
     }
 }

@@ -42,7 +42,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{NaiveDate, Utc};
-use serde_json::json;
 use std::sync::Arc;
 pub use store::{ConsoleRole, ConsoleSession, ConsoleStaff, ConsoleStore};
 
@@ -159,17 +158,25 @@ async fn security_headers(mut res: Response) -> Response {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors: `{code, message}` with a status. The message is Arabic (the UI shows it as is, or its
-// English by code); it never holds personal data.
+// Errors: a status and a body built here, from `json::ErrorAnswer` (`{code, message}`) or, for a
+// person's value the domain refused, `json::FieldRefusal`. The message is Arabic (the UI shows it
+// as is, or its English by code); it never holds personal data.
 
 pub struct ConsoleError {
     status: StatusCode,
     code: Code,
+    /// Set when the domain refused one of a person's values (boxed: the rare case keeps every
+    /// `Result` of the console small).
+    field: Option<Box<json::FieldRefusal>>,
 }
 
 impl ConsoleError {
     fn new(status: StatusCode, code: Code) -> Self {
-        ConsoleError { status, code }
+        ConsoleError {
+            status,
+            code,
+            field: None,
+        }
     }
     fn signed_out() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, Code::SignedOut)
@@ -182,6 +189,21 @@ impl ConsoleError {
     }
     fn bad(code: Code) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code)
+    }
+    /// The domain refused a person's value: the field, its reason code and the domain's Arabic
+    /// for it (or the code's own Arabic when the domain gave none).
+    fn field_refused(field: String, reason: Option<String>, message: Option<String>) -> Self {
+        let code = Code::InvalidField;
+        ConsoleError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            field: Some(Box::new(json::FieldRefusal {
+                message: message.unwrap_or_else(|| code.arabic().into()),
+                code: code.clone(),
+                field,
+                reason,
+            })),
+            code,
+        }
     }
 }
 
@@ -199,17 +221,23 @@ impl From<HqError> for ConsoleError {
             // A refusal with a code of its own keeps it; any other bad request is `bad_request`.
             other => (StatusCode::BAD_REQUEST, other.code()),
         };
-        ConsoleError { status, code }
+        ConsoleError::new(status, code)
     }
 }
 
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"code": self.code.as_str(), "message": self.code.arabic()})),
-        )
-            .into_response()
+        match self.field {
+            Some(refusal) => (self.status, Json(*refusal)).into_response(),
+            None => (
+                self.status,
+                Json(json::ErrorAnswer {
+                    message: self.code.arabic().into(),
+                    code: self.code,
+                }),
+            )
+                .into_response(),
+        }
     }
 }
 

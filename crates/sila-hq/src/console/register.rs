@@ -6,15 +6,13 @@
 //! searched for (a name, an ID, a mobile) travels in a POST's body, never in a URL, so no proxy's
 //! access log or browser history keeps it.
 
-use super::json::{EditBody, PersonFileView};
+use super::json::{EditBody, Edited, PersonFileView};
 use super::staff::{ReviewerCommitteeOrAdmin, ReviewerOrAdmin, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export, today};
-use crate::error::Code;
 use crate::store::register::RegisterQuery;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use serde_json::json;
 use sila_export::{Cell, Table};
@@ -60,28 +58,21 @@ pub(super) async fn edit(
     s: Staff<ReviewerOrAdmin>,
     Path(id): Path<String>,
     Json(body): Json<EditBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Edited>> {
     let store = state.store.clone();
     let field = body.field.clone();
     let by = s.actor()?;
     let outcome =
         blocking(move || store.edit_person(&by, &id, &body.field, &body.value, Utc::now())).await?;
     match outcome {
-        Ok(version) => Ok(Json(json!({"version": version})).into_response()),
+        Ok(version) => Ok(Json(Edited { version })),
         // The domain's own reason, in Arabic, for the field it is about (never the value).
         Err(errors) => {
-            let first = errors.first();
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({
-                    "code": Code::InvalidField.as_str(),
-                    "field": first.map(|e| e.field.clone()).unwrap_or(field),
-                    "reason": first.map(|e| e.code.clone()),
-                    "message": first.map(|e| e.message.clone())
-                        .unwrap_or_else(|| Code::InvalidField.arabic().into()),
-                })),
-            )
-                .into_response())
+            let first = errors.into_iter().next();
+            Err(match first {
+                Some(e) => ConsoleError::field_refused(e.field, Some(e.code), Some(e.message)),
+                None => ConsoleError::field_refused(field, None, None),
+            })
         }
     }
 }

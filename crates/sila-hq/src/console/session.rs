@@ -1,7 +1,7 @@
 //! Signing in and out, and who is signed in: the session cookie (HttpOnly, SameSite=Strict,
 //! Secure behind TLS) and the CSRF token the UI echoes on every change.
 
-use super::json::{MeView, SignIn};
+use super::json::{Done, MeView, SignIn};
 use super::staff::{AnyRole, Staff, cookie_token, same_origin};
 use super::{ApiResult, COOKIE, ConsoleError, ConsoleState, blocking, busy, limiter};
 use crate::error::Code;
@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use serde_json::json;
 
 /// How long a console session lasts.
 const SESSION_HOURS: i64 = 12;
@@ -134,7 +133,7 @@ pub(crate) async fn sign_out(
     let token = cookie_token(&headers).unwrap_or_default();
     let store = state.store.clone();
     blocking(move || store.sign_out(&token, Utc::now())).await?;
-    let mut res = Json(json!({"ok": true})).into_response();
+    let mut res = Json(Done::OK).into_response();
     res.headers_mut()
         .insert(header::SET_COOKIE, session_cookie("", 0, &headers));
     Ok(res)

@@ -98,6 +98,14 @@ pub fn typescript() -> Vec<(String, String)> {
         FoundCase,
         CatalogEntry,
         CatalogView,
+        Done,
+        Created,
+        Merged,
+        Edited,
+        PublishedRelease,
+        crate::error::Code,
+        ErrorAnswer,
+        FieldRefusal,
     );
     out
 }

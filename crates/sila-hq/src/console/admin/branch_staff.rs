@@ -1,13 +1,12 @@
 //! The branches' accounts, kept at HQ and synced down: the list per branch, a new or changed one.
 
-use crate::console::json::{BranchQuery, BranchStaffBody, BranchStaffList};
+use crate::console::json::{BranchQuery, BranchStaffBody, BranchStaffList, Created};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::Utc;
-use serde_json::{Value, json};
 
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
@@ -30,7 +29,7 @@ pub(crate) async fn upsert(
     State(state): State<ConsoleState>,
     s: Staff<Admin>,
     Json(body): Json<BranchStaffBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Created>> {
     use sila_domain::staff::{Role, StaffAccount};
     let roles = body
         .roles
@@ -59,5 +58,5 @@ pub(crate) async fn upsert(
     let id = account.id.to_string();
     let by = s.actor()?;
     blocking(move || store.upsert_branch_staff(&account, &by, Utc::now())).await?;
-    Ok(Json(json!({ "id": id })))
+    Ok(Json(Created { id }))
 }

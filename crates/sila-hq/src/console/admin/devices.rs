@@ -1,13 +1,12 @@
 //! Devices and their enrolment: the list (with the branches), a revocation, an enrolment code.
 
-use crate::console::json::{DevicesView, EnrolBody, EnrolCode};
+use crate::console::json::{DevicesView, Done, EnrolBody, EnrolCode};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
 
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
@@ -22,11 +21,11 @@ pub(crate) async fn revoke(
     State(state): State<ConsoleState>,
     s: Staff<Admin>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     let store = state.store.clone();
     let by = s.actor()?;
     blocking(move || store.revoke_device(&id, &by, Utc::now())).await?;
-    Ok(Json(json!({"ok": true})))
+    Ok(Json(Done::OK))
 }
 
 pub(crate) async fn enrol_code(

@@ -1,14 +1,13 @@
 //! The knowledge base: the documents every signed-in person reads, and an administrator
 //! publishing one (a file is checked by its bytes).
 
-use crate::console::json::{KbBody, KbList};
+use crate::console::json::{Created, KbBody, KbList};
 use crate::console::staff::{Admin, AnyRole, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
 use axum::Json;
 use axum::extract::State;
 use chrono::Utc;
-use serde_json::{Value, json};
 
 pub(crate) async fn list(
     State(state): State<ConsoleState>,
@@ -38,7 +37,7 @@ pub(crate) async fn publish(
     State(state): State<ConsoleState>,
     s: Staff<Admin>,
     Json(body): Json<KbBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Created>> {
     if body.title.trim().is_empty() {
         return Err(ConsoleError::bad(Code::TitleRequired));
     }
@@ -68,5 +67,5 @@ pub(crate) async fn publish(
         )
     })
     .await?;
-    Ok(Json(json!({"id": id})))
+    Ok(Json(Created { id }))
 }

@@ -1,7 +1,7 @@
 //! Releases of the desktop app: the list, and an administrator publishing one (signed with HQ's
 //! update key).
 
-use crate::console::json::{ReleaseList, ReleaseQuery};
+use crate::console::json::{PublishedRelease, ReleaseList, ReleaseQuery};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
@@ -9,7 +9,6 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use chrono::Utc;
-use serde_json::{Value, json};
 
 /// Published releases of the desktop app, with how many devices run each (the devices page shows
 /// each device's version).
@@ -34,7 +33,7 @@ pub(crate) async fn publish(
     headers: HeaderMap,
     Query(q): Query<ReleaseQuery>,
     body: axum::body::Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PublishedRelease>> {
     let signature = headers
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -46,5 +45,9 @@ pub(crate) async fn publish(
     let release =
         blocking(move || store.publish_release(&q.version, &body, &signature, &by, Utc::now()))
             .await?;
-    Ok(Json(json!({ "release": release })))
+    Ok(Json(PublishedRelease {
+        version: release.version,
+        sha256: release.sha256,
+        size: release.size,
+    }))
 }
