@@ -247,6 +247,12 @@ pub const NOT_COPIED: &[&str] = &[
     "case_facts",
     "record_facts",
     "survey_facts",
+    "voice_facts",
+    "case_counts",
+    "committee_counts",
+    "record_counts",
+    "voice_counts",
+    "register_counts",
     "duplicate_inputs",
     "schema_migrations",
 ];

@@ -64,6 +64,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_audit",
         include_str!("../../../../migrations/hq-postgres/0009_audit.sql"),
     ),
+    (
+        "0011_console_counts",
+        include_str!("../../../../migrations/hq-postgres/0011_console_counts.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.

@@ -78,6 +78,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0015_audit",
         include_str!("../../../../migrations/hq/0015_audit.sql"),
     ),
+    (
+        "0016_console_counts",
+        include_str!("../../../../migrations/hq/0016_console_counts.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for HqError {

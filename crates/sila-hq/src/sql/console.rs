@@ -307,25 +307,25 @@ pub fn committee_queue(
     let (rows, next) = queue_rows(c, filter, after, limit.clamp(1, 200), today)?;
     let (today_s, after_soon) = promise::bounds(today, promise::due_soon_days());
     let branch = filter.branch.as_deref().filter(|b| !b.is_empty());
-    let mut count = |from: Option<&str>, to: Option<&str>| -> Result<i64> {
-        let mut cond = String::from("state = 'in_committee'");
-        let mut args: Vec<Val> = Vec::new();
-        for (value, op) in [
-            (branch, "branch ="),
-            (from, "c_promised >="),
-            (to, "c_promised <"),
-        ] {
-            if let Some(v) = value {
-                args.push(v.into());
-                cond.push_str(&format!(" AND {op} ?{}", args.len()));
-            }
-        }
-        c.one(&format!("SELECT count(*) FROM cases WHERE {cond}"), &args)?
-            .i64(0)
-    };
-    let overdue = count(None, Some(&today_s))?;
-    let due_soon = count(Some(&today_s), Some(&after_soon))?;
-    let total = count(None, None)?;
+    // The totals from the queue's count table (a few rows per branch and promised day, kept by
+    // trigger with the cases: migrations/hq/0016), in one statement. '' is "no promised date":
+    // counted, but neither overdue nor due soon.
+    let mut args: Vec<Val> = vec![today_s.into(), after_soon.into()];
+    let mut cond = String::new();
+    if let Some(b) = branch {
+        args.push(b.into());
+        cond.push_str(" WHERE branch = ?3");
+    }
+    let r = c.one(
+        &format!(
+            "SELECT CAST(coalesce(sum(n), 0) AS BIGINT),
+                    CAST(coalesce(sum(CASE WHEN promised <> '' AND promised < ?1 THEN n END), 0) AS BIGINT),
+                    CAST(coalesce(sum(CASE WHEN promised >= ?1 AND promised < ?2 THEN n END), 0) AS BIGINT)
+             FROM committee_counts{cond}"
+        ),
+        &args,
+    )?;
+    let (total, overdue, due_soon) = (r.i64(0)?, r.i64(1)?, r.i64(2)?);
     Ok(CommitteePage {
         rows,
         next,
@@ -560,8 +560,9 @@ pub fn dashboard(c: &mut dyn Conn, filter: &DashFilter, today: NaiveDate) -> Res
         waiting_due_soon: 0,
         waiting_overdue: 0,
     };
-    // Only the filters in use are written, so the scan is of one covering index
-    // (case_facts_dashboard) either way; CAST keeps PostgreSQL from guessing a NULL's type.
+    // The case figures from their count table (kept by trigger with the cases:
+    // migrations/hq/0016): a few rows per branch, channel, state and month, and per promised
+    // day of the cases still waiting. '' is "none"; CAST keeps PostgreSQL's sum an integer.
     let mut cond = String::from("1 = 1");
     let mut args: Vec<Val> = vec![today_s.clone().into(), after_soon.clone().into()];
     if let Some(b) = branch {
@@ -574,15 +575,14 @@ pub fn dashboard(c: &mut dyn Conn, filter: &DashFilter, today: NaiveDate) -> Res
     }
     c.query_each(
         &format!(
-            "SELECT branch, channel, state, month, outcome,
-                    CASE WHEN decided IS NULL OR promised IS NULL THEN NULL
-                         WHEN decided <= promised THEN 1 ELSE 0 END,
-                    CASE WHEN promised IS NULL THEN NULL
+            "SELECT branch, nullif(channel, ''), state, nullif(month, ''), nullif(outcome, ''),
+                    nullif(on_time, -1),
+                    CASE WHEN promised = '' THEN NULL
                          WHEN promised < ?1 THEN 'overdue'
                          WHEN promised < ?2 THEN 'due_soon'
                          ELSE 'on_track' END,
-                    count(*)
-             FROM case_facts WHERE {cond}
+                    CAST(sum(n) AS BIGINT)
+             FROM case_counts WHERE {cond}
              GROUP BY 1, 2, 3, 4, 5, 6, 7"
         ),
         &args,
@@ -658,8 +658,8 @@ pub fn dashboard(c: &mut dyn Conn, filter: &DashFilter, today: NaiveDate) -> Res
     let (cond, args) = facts("survey", "");
     c.query_each(
         &format!(
-            "SELECT branch, channel, value, month, count(*) FROM record_facts WHERE {cond}
-             GROUP BY 1, 2, 3, 4"
+            "SELECT branch, nullif(channel, ''), nullif(value, ''), nullif(month, ''), n
+             FROM record_counts WHERE {cond}"
         ),
         &args,
         &mut |r| {
@@ -692,8 +692,8 @@ pub fn dashboard(c: &mut dyn Conn, filter: &DashFilter, today: NaiveDate) -> Res
     let (cond, args) = facts("interaction", " AND value IN ('complaint', 'suggestion')");
     c.query_each(
         &format!(
-            "SELECT branch, channel, value, month, count(*) FROM record_facts WHERE {cond}
-             GROUP BY 1, 2, 3, 4"
+            "SELECT branch, nullif(channel, ''), nullif(value, ''), nullif(month, ''), n
+             FROM record_counts WHERE {cond}"
         ),
         &args,
         &mut |r| {

@@ -404,13 +404,15 @@ pub fn register(c: &mut dyn Conn, q: &RegisterQuery) -> Result<RegisterPage> {
         last = r.i64(0)?;
         rows.push(row_of(r.text(1)?, r.text(2)?, &r.json(3)?, None));
     }
+    // The total from the register's count table (kept by trigger with the people:
+    // migrations/hq/0016), not a count of every person.
     let (count_cond, count_args): (&str, Vec<Val>) = match branch {
-        Some(b) => (" AND branch = ?1", vec![b.into()]),
+        Some(b) => (" WHERE branch = ?1", vec![b.into()]),
         None => ("", vec![]),
     };
     let total = c
         .one(
-            &format!("SELECT count(*) FROM beneficiaries WHERE merged_into IS NULL{count_cond}"),
+            &format!("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM register_counts{count_cond}"),
             &count_args,
         )?
         .i64(0)?;
@@ -605,15 +607,21 @@ pub fn person_file(c: &mut dyn Conn, id: &str, today: NaiveDate) -> Result<Optio
     }))
 }
 
-fn status_rank(s: &str) -> u8 {
-    match s {
-        "overdue" => 0,
-        "open" => 1,
-        "late" => 2,
-        _ => 3,
+/// The status of a count or a fact of voice_facts (`answered`: 0 not yet, 1 late, 2 on time),
+/// as `Task::answer_status` gives it: one not yet answered is overdue once its due date passed.
+fn answer_code(answered: i64, due_on: &str, today: &str) -> &'static str {
+    match answered {
+        2 => "on_time",
+        1 => "late",
+        _ if due_on < today => "overdue",
+        _ => "open",
     }
 }
 
+/// Complaints and suggestions: their counts per branch and kind (from voice_counts), and one
+/// page of them in the status's order (overdue, open, late, on time, then the due date), read
+/// from voice_facts' index; only the page's own tasks are read and parsed. Both tables are kept
+/// by trigger with the tasks (migrations/hq/0016).
 pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<VoicePage> {
     let branch = f.branch.as_deref().filter(|b| !b.is_empty());
     let kind = f.kind.as_deref().filter(|k| !k.is_empty());
@@ -623,66 +631,101 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
     {
         return Err(HqError::Refused(Code::BadFilter));
     }
-    let (cond, args): (&str, Vec<Val>) = match branch {
-        Some(b) => (" AND branch = ?1", vec![b.into()]),
+    let today_s = today.format("%Y-%m-%d").to_string();
+    let (bcond, bargs): (&str, Vec<Val>) = match branch {
+        Some(b) => (" WHERE branch = ?1", vec![b.into()]),
         None => ("", vec![]),
     };
-    let mut tasks: Vec<(String, Task)> = Vec::new();
+    let mut counts: BTreeMap<(String, String), VoiceCounts> = BTreeMap::new();
+    let mut total = 0;
     c.query_each(
-        &format!(
-            "SELECT branch, data FROM records WHERE entity = 'task' AND r_kind IN ('complaint', 'suggestion'){cond}"
-        ),
-        &args,
+        &format!("SELECT branch, kind, answered, due_on, n FROM voice_counts{bcond}"),
+        &bargs,
         &mut |r| {
-            if let Ok(t) = serde_json::from_value::<Task>(r.json(1)?) {
-                tasks.push((r.text(0)?, t));
+            let (b, k, n) = (r.text(0)?, r.text(1)?, r.i64(4)?);
+            let code = answer_code(r.i64(2)?, &r.text(3)?, &today_s);
+            for key in [b.clone(), String::new()] {
+                let e = counts
+                    .entry((key.clone(), k.clone()))
+                    .or_insert_with(|| VoiceCounts {
+                        key,
+                        kind: k.clone(),
+                        ..Default::default()
+                    });
+                match code {
+                    "open" => e.open += n,
+                    "overdue" => e.overdue += n,
+                    "on_time" => e.on_time += n,
+                    _ => e.late += n,
+                }
+            }
+            let status_ok = match status {
+                None => true,
+                Some("waiting") => matches!(code, "open" | "overdue"),
+                Some(s) => code == s,
+            };
+            if status_ok && kind.is_none_or(|want| want == k) {
+                total += n;
             }
             Ok(())
         },
     )?;
-    let branches: BTreeSet<String> = tasks.iter().map(|(b, _)| b.clone()).collect();
-    let staff = staff_names(c, &branches)?;
-    let mut counts: BTreeMap<(String, String), VoiceCounts> = BTreeMap::new();
-    let mut rows = Vec::new();
-    for (b, t) in &tasks {
-        let row = voice_row(b.clone(), t, today, &staff);
-        for key in [b.clone(), String::new()] {
-            let e = counts
-                .entry((key.clone(), row.kind.clone()))
-                .or_insert_with(|| VoiceCounts {
-                    key,
-                    kind: row.kind.clone(),
-                    ..Default::default()
-                });
-            match row.status.as_str() {
-                "open" => e.open += 1,
-                "overdue" => e.overdue += 1,
-                "on_time" => e.on_time += 1,
-                _ => e.late += 1,
-            }
-        }
-        let status_ok = match status {
-            None => true,
-            Some("waiting") => matches!(row.status.as_str(), "open" | "overdue"),
-            Some(s) => row.status == s,
-        };
-        if status_ok && kind.is_none_or(|k| k == row.kind) {
-            rows.push(row);
+    // The page: only the conditions in use are written, each a range of the index's order.
+    let mut args: Vec<Val> = Vec::new();
+    let mut cond = String::from("1 = 1");
+    if let Some(b) = branch {
+        args.push(b.into());
+        cond.push_str(&format!(" AND branch = ?{}", args.len()));
+    }
+    if let Some(k) = kind {
+        args.push(k.into());
+        cond.push_str(&format!(" AND kind = ?{}", args.len()));
+    }
+    match status {
+        None => {}
+        Some("waiting") => cond.push_str(" AND answered = 0"),
+        Some("on_time") => cond.push_str(" AND answered = 2"),
+        Some("late") => cond.push_str(" AND answered = 1"),
+        Some(s) => {
+            args.push(today_s.clone().into());
+            let op = if s == "overdue" { "<" } else { ">=" };
+            cond.push_str(&format!(
+                " AND answered = 0 AND due_on {op} ?{}",
+                args.len()
+            ));
         }
     }
-    rows.sort_by(|a, b| {
-        (status_rank(&a.status), &a.due_on, &a.task_id).cmp(&(
-            status_rank(&b.status),
-            &b.due_on,
-            &b.task_id,
-        ))
-    });
-    let total = rows.len() as i64;
-    let offset = f.offset.unwrap_or(0);
-    let mut rows: Vec<VoiceRow> = rows
-        .into_iter()
-        .skip(offset)
-        .take(f.limit.unwrap_or(50).clamp(1, MAX_PAGE))
+    let limit = f.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    args.push(limit.into());
+    args.push(f.offset.unwrap_or(0).into());
+    let ids: Vec<(String, String)> = c
+        .query(
+            &format!(
+                "SELECT id, branch FROM voice_facts WHERE {cond}
+                 ORDER BY answered, due_on, id LIMIT ?{} OFFSET ?{}",
+                args.len() - 1,
+                args.len()
+            ),
+            &args,
+        )?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.text(1)?)))
+        .collect::<Result<_>>()?;
+    let mut tasks: Vec<(String, Task)> = Vec::with_capacity(ids.len());
+    for (id, b) in ids {
+        if let Some(r) = c.row(
+            "SELECT data FROM records WHERE entity = 'task' AND id = ?1",
+            params![&id],
+        )? && let Ok(t) = serde_json::from_value::<Task>(r.json(0)?)
+        {
+            tasks.push((b, t));
+        }
+    }
+    let branches: BTreeSet<String> = tasks.iter().map(|(b, _)| b.clone()).collect();
+    let staff = staff_names(c, &branches)?;
+    let mut rows: Vec<VoiceRow> = tasks
+        .iter()
+        .map(|(b, t)| voice_row(b.clone(), t, today, &staff))
         .collect();
     for r in &mut rows {
         if let Some(id) = &r.beneficiary_id

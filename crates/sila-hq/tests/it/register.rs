@@ -1110,3 +1110,373 @@ fn every_change_hq_makes_to_a_person_is_noted_and_a_redownload_carries_them_all(
     assert_eq!(whole["hq_edits_older"], 4);
     assert_eq!(whole["hq_edits"][199]["version"], whole["version"]);
 }
+
+// ---- the console's count tables (migrations/hq/0016 and hq-postgres/0011) ----
+
+/// A count table's rows, and the same counts made afresh from the rows they count, as sorted
+/// text (the two engines give integers of different widths).
+fn count_rows(raw: &Raw, table: &str) -> (Vec<String>, Vec<String>) {
+    let waiting = sila_hq::rules::promise::WAITING
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (kept, fresh) = match table {
+        "case_counts" => (
+            "SELECT branch, channel, state, month, outcome, on_time, promised, n FROM case_counts"
+                .to_owned(),
+            format!(
+                "SELECT branch, coalesce(channel, ''), state, coalesce(month, ''), coalesce(outcome, ''),
+                        CASE WHEN decided IS NULL OR promised IS NULL THEN -1
+                             WHEN decided <= promised THEN 1 ELSE 0 END,
+                        CASE WHEN state IN ({waiting}) THEN coalesce(promised, '') ELSE '' END, count(*)
+                 FROM case_facts GROUP BY 1, 2, 3, 4, 5, 6, 7"
+            ),
+        ),
+        "committee_counts" => (
+            "SELECT branch, promised, n FROM committee_counts".to_owned(),
+            "SELECT branch, coalesce(c_promised, ''), count(*) FROM cases
+             WHERE state = 'in_committee' GROUP BY 1, 2"
+                .to_owned(),
+        ),
+        "record_counts" => (
+            "SELECT entity, branch, channel, value, month, n FROM record_counts".to_owned(),
+            "SELECT entity, branch, coalesce(channel, ''), coalesce(value, ''), coalesce(month, ''), count(*)
+             FROM record_facts GROUP BY 1, 2, 3, 4, 5"
+                .to_owned(),
+        ),
+        "voice_counts" => (
+            "SELECT branch, kind, answered, due_on, n FROM voice_counts".to_owned(),
+            "SELECT branch, kind, answered, CASE WHEN answered = 0 THEN due_on ELSE '' END, count(*)
+             FROM voice_facts GROUP BY 1, 2, 3, 4"
+                .to_owned(),
+        ),
+        "register_counts" => (
+            "SELECT branch, n FROM register_counts".to_owned(),
+            "SELECT branch, count(*) FROM beneficiaries WHERE merged_into IS NULL GROUP BY 1"
+                .to_owned(),
+        ),
+        _ => unreachable!("{table}"),
+    };
+    let text = |sql: &str| {
+        let mut out: Vec<String> = raw
+            .rows(sql, params![])
+            .iter()
+            .map(|r| {
+                r.0.iter()
+                    .map(|v| match v {
+                        sila_hq::db::Val::Int(i) => i.to_string(),
+                        sila_hq::db::Val::Text(s) => s.clone(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    (text(&kept), text(&fresh))
+}
+
+/// The complaint and suggestion tasks' facts as the domain reads the tasks themselves
+/// (`Task::answer_status`'s answer, the due date), against voice_facts.
+fn voice_facts_match_the_tasks(raw: &Raw) {
+    let mut want: Vec<String> = raw
+        .rows(
+            "SELECT id, branch, data FROM records WHERE entity = 'task'",
+            params![],
+        )
+        .iter()
+        .filter_map(|r| {
+            let t: Task = serde_json::from_value(r.json(2).unwrap()).ok()?;
+            let answered = match t.done_on_time() {
+                None => 0,
+                Some(false) => 1,
+                Some(true) => 2,
+            };
+            matches!(t.kind, TaskKind::Complaint | TaskKind::Suggestion).then(|| {
+                let kind = if t.kind == TaskKind::Complaint {
+                    "complaint"
+                } else {
+                    "suggestion"
+                };
+                format!(
+                    "{}|{}|{kind}|{answered}|{}",
+                    r.text(0).unwrap(),
+                    r.text(1).unwrap(),
+                    t.due_on
+                )
+            })
+        })
+        .collect();
+    want.sort();
+    let mut kept: Vec<String> = raw
+        .rows(
+            "SELECT id, branch, kind, answered, due_on FROM voice_facts",
+            params![],
+        )
+        .iter()
+        .map(|r| {
+            format!(
+                "{}|{}|{}|{}|{}",
+                r.text(0).unwrap(),
+                r.text(1).unwrap(),
+                r.text(2).unwrap(),
+                r.i64(3).unwrap(),
+                r.text(4).unwrap()
+            )
+        })
+        .collect();
+    kept.sort();
+    assert_eq!(kept, want, "voice_facts against the tasks");
+}
+
+/// Pushes of people, staff, complaints (one answered later) and surveys; cases waiting, in
+/// committee and decided by HQ; a merge and its undoing; and a transaction that changes cases,
+/// people and tasks and then fails. After each, `table` must equal a fresh count of its rows; the
+/// failed transaction sees its own change counted, and once it is undone neither is left.
+fn count_table_follows_its_rows(table: &str) {
+    let (_d, hq, raw) = open();
+    let check = |step: &str| {
+        let (kept, fresh) = count_rows(&raw, table);
+        assert_eq!(kept, fresh, "{table} after {step}");
+        if table == "voice_counts" {
+            voice_facts_match_the_tasks(&raw);
+        }
+        kept
+    };
+    check("the migration");
+    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
+    let mut marwan = Laptop::enrol(&hq, "مروان");
+    let huda = staff(&mut aflaj, &hq, "هدى الموظفة", "الأفلاج");
+    let omar = staff(&mut marwan, &hq, "عمر الموظف", "مروان");
+    let a = aflaj.person(&hq, "نورة سعد الشهري", |_| {});
+    let twin = aflaj.person(&hq, "نوره سعد الشهري", |_| {});
+    let m = marwan.person(&hq, "فهد سالم العنزي", |_| {});
+    check("people pushed");
+
+    let case = |n: usize, branch: &str, state: &str, channel: &str, days: i64| {
+        seed::case(
+            &raw,
+            n,
+            &CaseSeed {
+                branch,
+                state,
+                channel,
+                submitted: today() - Duration::days(days),
+                decided_after_days: None,
+                outcome: None,
+                name: "x",
+            },
+        )
+    };
+    let first = case(1, "الأفلاج", "in_committee", "phone", 20);
+    case(2, "الأفلاج", "in_committee", "phone", 20);
+    case(3, "مروان", "in_committee", "interview", 3);
+    case(4, "مروان", "submitted", "interview", 3);
+    check("cases stored");
+    let committee = HqActor {
+        staff_id: StaffId::new_v7(),
+        display_name: "لجنة البحث".into(),
+    };
+    hq.decide(
+        &first,
+        sila_domain::case::Transition::Approve,
+        "مستحق",
+        &committee,
+        now(),
+    )
+    .unwrap();
+    check("a decision");
+
+    let open_one = complaint(
+        &mut aflaj,
+        &hq,
+        &a,
+        huda,
+        TaskKind::Complaint,
+        "2026-03-15",
+        None,
+    );
+    complaint(
+        &mut aflaj,
+        &hq,
+        &a,
+        huda,
+        TaskKind::Complaint,
+        "2026-03-05",
+        Some("2026-03-04"),
+    );
+    complaint(
+        &mut marwan,
+        &hq,
+        &m,
+        omar,
+        TaskKind::Suggestion,
+        "2026-03-05",
+        Some("2026-03-08"),
+    );
+    survey(
+        &mut aflaj,
+        &hq,
+        Channel::Phone,
+        "food_basket",
+        huda,
+        [5, 4, 3, 2],
+    );
+    survey(
+        &mut marwan,
+        &hq,
+        Channel::Interview,
+        "food_basket",
+        omar,
+        [1, 2, 3, 4],
+    );
+    check("contacts, tasks and surveys pushed");
+    aflaj.push(
+        &hq,
+        "task.done",
+        "task",
+        &open_one,
+        json!({"done_at": now(), "done_by": huda}),
+    );
+    check("a task answered");
+
+    let salman = reviewer();
+    let merge = hq
+        .merge_duplicates(&a, &twin, &serde_json::Map::new(), &salman, now())
+        .unwrap();
+    check("a merge");
+    hq.undo_merge(merge, &salman, now()).unwrap();
+    let before = check("its undoing");
+
+    // One transaction: every kind of row changes, the count moves with it inside the
+    // transaction, and the failure takes both back.
+    let failed = sila_hq::db::run(&**hq.engine(), sila_hq::db::Mode::Write, |c| {
+        c.exec("UPDATE cases SET state = 'withdrawn'", params![])?;
+        c.exec("UPDATE beneficiaries SET merged_into = ?1", params![&m])?;
+        c.exec(
+            "DELETE FROM records WHERE entity IN ('task', 'survey', 'interaction')",
+            params![],
+        )?;
+        let inside = c.query(&format!("SELECT count(*) FROM {table}"), params![])?[0].i64(0)?;
+        let sums = c.query(
+            &format!("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM {table} WHERE n <> 0"),
+            params![],
+        )?[0]
+            .i64(0)?;
+        assert_ne!(
+            (inside as usize, sums),
+            (
+                before.len(),
+                before
+                    .iter()
+                    .map(|r| r.rsplit('|').next().unwrap().parse::<i64>().unwrap())
+                    .sum()
+            ),
+            "{table} moves in the same transaction as its rows"
+        );
+        Err::<(), _>(HqError::BadRequest("undone on purpose"))
+    });
+    assert!(failed.is_err());
+    assert_eq!(check("a failed transaction"), before);
+}
+
+#[test]
+fn case_counts_follow_their_cases() {
+    count_table_follows_its_rows("case_counts");
+}
+
+#[test]
+fn committee_counts_follow_their_cases() {
+    count_table_follows_its_rows("committee_counts");
+}
+
+#[test]
+fn record_counts_follow_their_surveys_and_contacts() {
+    count_table_follows_its_rows("record_counts");
+}
+
+#[test]
+fn voice_counts_follow_their_tasks() {
+    count_table_follows_its_rows("voice_counts");
+}
+
+#[test]
+fn register_counts_follow_their_people() {
+    count_table_follows_its_rows("register_counts");
+}
+
+#[test]
+fn the_migration_counts_the_rows_already_stored() {
+    let (_d, hq, raw) = open();
+    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
+    let huda = staff(&mut aflaj, &hq, "هدى الموظفة", "الأفلاج");
+    let a = aflaj.person(&hq, "نورة سعد الشهري", |_| {});
+    complaint(
+        &mut aflaj,
+        &hq,
+        &a,
+        huda,
+        TaskKind::Complaint,
+        "2026-03-15",
+        None,
+    );
+    survey(
+        &mut aflaj,
+        &hq,
+        Channel::Phone,
+        "food_basket",
+        huda,
+        [5, 4, 3, 2],
+    );
+    for (n, state) in ["in_committee", "submitted", "approved"]
+        .into_iter()
+        .enumerate()
+    {
+        seed::case(
+            &raw,
+            n,
+            &CaseSeed {
+                branch: "الأفلاج",
+                state,
+                channel: "phone",
+                submitted: today(),
+                decided_after_days: (state == "approved").then_some(3),
+                outcome: (state == "approved").then_some("approved"),
+                name: "x",
+            },
+        );
+    }
+    // The migration's last part, run again on a store whose counts were lost.
+    let migration = match raw.dialect() {
+        Dialect::Sqlite => include_str!("../../../../migrations/hq/0016_console_counts.sql"),
+        Dialect::Postgres => {
+            include_str!("../../../../migrations/hq-postgres/0011_console_counts.sql")
+        }
+    };
+    let (_, backfill) = migration
+        .split_once("-- The counts of the rows already stored.")
+        .unwrap();
+    let tables = [
+        "case_counts",
+        "committee_counts",
+        "record_counts",
+        "voice_counts",
+        "register_counts",
+    ];
+    let kept: Vec<_> = tables.iter().map(|t| count_rows(&raw, t).0).collect();
+    for t in tables {
+        assert!(!count_rows(&raw, t).0.is_empty(), "{t} counts something");
+        raw.execute(&format!("DELETE FROM {t}"), params![]).unwrap();
+    }
+    for statement in backfill.split(';').filter(|s| !s.trim().is_empty()) {
+        raw.execute(statement, params![]).unwrap();
+    }
+    for (t, before) in tables.iter().zip(kept) {
+        let (again, fresh) = count_rows(&raw, t);
+        assert_eq!(again, before, "{t} backfilled");
+        assert_eq!(again, fresh, "{t} backfilled");
+    }
+}
