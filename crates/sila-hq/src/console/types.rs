@@ -115,38 +115,10 @@ mod tests {
     /// ui/src/hq/generated/ is what `typescript()` makes. Run with SILA_REGEN_TYPES=1 to rewrite it.
     #[test]
     fn console_types_are_current() {
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/hq/generated");
-        let regen = std::env::var_os("SILA_REGEN_TYPES").is_some();
-        let files = super::typescript();
-        if regen {
-            std::fs::create_dir_all(&dir).unwrap();
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let p = entry.unwrap().path();
-                if p.extension().is_some_and(|e| e == "ts") {
-                    std::fs::remove_file(p).unwrap();
-                }
-            }
-        }
-        let mut stale = Vec::new();
-        for (name, ts) in &files {
-            let path = dir.join(name);
-            if regen {
-                std::fs::write(&path, ts).unwrap();
-            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(ts.as_str()) {
-                stale.push(name.clone());
-            }
-        }
-        let known: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            if name.ends_with(".ts") && !known.contains(&name.as_str()) {
-                stale.push(format!("{name} (no longer generated)"));
-            }
-        }
-        assert!(
-            stale.is_empty(),
-            "ui/src/hq/generated is stale: {stale:?}. Run: SILA_REGEN_TYPES=1 cargo test -p sila-hq console_types_are_current"
+        sila_ts_check::assert_current(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/hq/generated"),
+            &super::typescript(),
+            "cargo test -p sila-hq console_types_are_current",
         );
     }
 }
