@@ -2,33 +2,15 @@
 //! feed, and the HTTP layer's sign-in, CSRF, roles, rate limit, exports and audit.
 
 use crate::seed::{self, CaseSeed, Raw};
+use crate::support::{self, Client, PW, Server, now, open, today};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 use sila_hq::Code;
 use sila_hq::console::{ConsoleRole, ConsoleStore};
 use sila_hq::db::Dialect;
+use sila_hq::params;
 use sila_hq::store::console::{CommitteeFilter, DashFilter, Promise};
 use sila_hq::store::{Audit, HqActor, HqError, HqStore};
-use sila_hq::{Hq, params};
-use std::sync::Arc;
-
-const PW: &str = "long-enough-password";
-
-fn now() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0).unwrap()
-}
-
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 3, 10).unwrap()
-}
-
-/// A fresh HQ on the engine of this run (`SILA_TEST_DB`).
-fn open() -> (tempfile::TempDir, Arc<Hq>, Raw) {
-    let dir = tempfile::tempdir().unwrap();
-    let hq = Arc::new(Hq::open(sila_hq::testing::fresh_db(dir.path())).unwrap());
-    let raw = Raw(hq.clone());
-    (dir, hq, raw)
-}
 
 #[test]
 fn passwords_are_argon2id_and_a_wrong_name_or_password_is_the_same_refusal() {
@@ -99,26 +81,8 @@ fn passwords_are_argon2id_and_a_wrong_name_or_password_is_the_same_refusal() {
 #[test]
 fn the_last_administrator_stays_and_disabling_ends_sessions() {
     let (_d, hq, _raw) = open();
-    let admin = hq
-        .add_console_staff(
-            "admin",
-            "",
-            PW,
-            &[ConsoleRole::Admin],
-            &sila_hq::HqActor::command_line(),
-            now(),
-        )
-        .unwrap();
-    let reviewer = hq
-        .add_console_staff(
-            "rev",
-            "",
-            PW,
-            &[ConsoleRole::Reviewer],
-            &sila_hq::HqActor::command_line(),
-            now(),
-        )
-        .unwrap();
+    let admin = support::staff(&hq, "admin", ConsoleRole::Admin, now());
+    let reviewer = support::staff(&hq, "rev", ConsoleRole::Reviewer, now());
     assert!(matches!(
         hq.set_console_staff(
             &admin.id,
@@ -163,16 +127,7 @@ fn the_last_administrator_stays_and_disabling_ends_sessions() {
 #[test]
 fn the_audit_trail_refuses_changes() {
     let (_d, hq, raw) = open();
-    let s = hq
-        .add_console_staff(
-            "admin",
-            "",
-            PW,
-            &[ConsoleRole::Admin],
-            &sila_hq::HqActor::command_line(),
-            now(),
-        )
-        .unwrap();
+    let s = support::staff(&hq, "admin", ConsoleRole::Admin, now());
     hq.audit(
         &Audit::new(&s.actor().unwrap(), "case.view", "case", "c1"),
         now(),
@@ -378,13 +333,8 @@ fn committee_seed(raw: &Raw) {
         raw,
         99,
         &CaseSeed {
-            branch: "الأفلاج",
             state: "submitted",
-            channel: "phone",
-            submitted: today(),
-            decided_after_days: None,
-            outcome: None,
-            name: "x",
+            ..CaseSeed::with_the_committee(today())
         },
     );
 }
@@ -613,30 +563,6 @@ fn dashboards_count_intake_funnel_compliance_satisfaction_and_voice() {
     );
 }
 
-/// How the engine would run `sql`, one line per step. PostgreSQL is told to avoid reading whole
-/// tables, which on a test's few rows it would rightly prefer: the question is whether an index
-/// serves the query at all.
-fn plan(raw: &Raw, sql: &str) -> Vec<String> {
-    match raw.dialect() {
-        Dialect::Sqlite => raw
-            .rows(&format!("EXPLAIN QUERY PLAN {sql}"), params![])
-            .iter()
-            .map(|r| r.text(3).unwrap())
-            .collect(),
-        Dialect::Postgres => {
-            let db = raw.0.engine();
-            sila_hq::db::run(&**db, sila_hq::db::Mode::Read, |c| {
-                c.batch("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")?;
-                c.query(&format!("EXPLAIN {sql}"), params![])
-            })
-            .unwrap()
-            .iter()
-            .map(|r| r.text(0).unwrap())
-            .collect()
-        }
-    }
-}
-
 #[test]
 fn dashboards_read_covering_indexes_and_the_queue_pages_without_sorting() {
     let (_d, _hq, raw) = open();
@@ -646,48 +572,31 @@ fn dashboards_read_covering_indexes_and_the_queue_pages_without_sorting() {
         Dialect::Sqlite => ("COVERING INDEX ", "TEMP B-TREE"),
         Dialect::Postgres => ("Index Only Scan using ", "Sort"),
     };
-    let p = plan(
-        &raw,
+    let p = raw.plan(
         "SELECT branch, channel, state, month, outcome, decided <= promised, count(*) FROM case_facts GROUP BY 1, 2, 3, 4, 5, 6",
     );
     assert!(
-        p.iter()
-            .any(|p| p.contains(&format!("{covering}case_facts_dashboard"))),
-        "{p:?}"
+        p.contains(&format!("{covering}case_facts_dashboard")),
+        "{p}"
     );
-    let p = plan(
-        &raw,
+    let p = raw.plan(
         "SELECT branch, channel, value, month, count(*) FROM record_facts WHERE entity = 'survey' GROUP BY 1, 2, 3, 4",
     );
     assert!(
-        p.iter()
-            .any(|p| p.contains(&format!("{covering}record_facts_dashboard"))),
-        "{p:?}"
+        p.contains(&format!("{covering}record_facts_dashboard")),
+        "{p}"
     );
-    let p = plan(
-        &raw,
+    let p = raw.plan(
         "SELECT rid FROM cases WHERE state = 'in_committee' AND (c_promised, rid) > ('2026-01-01', 5) ORDER BY c_promised, rid LIMIT 50",
     );
-    assert!(p.iter().any(|p| p.contains("cases_promised")), "{p:?}");
-    assert!(!p.iter().any(|p| p.contains(sort)), "no sort: {p:?}");
+    assert!(p.contains("cases_promised"), "{p}");
+    assert!(!p.contains(sort), "no sort: {p}");
 }
 
 #[test]
 fn the_facts_follow_every_change_of_a_case_or_a_survey() {
     let (_d, _hq, raw) = open();
-    let id = seed::case(
-        &raw,
-        1,
-        &CaseSeed {
-            branch: "الأفلاج",
-            state: "in_committee",
-            channel: "phone",
-            submitted: today(),
-            decided_after_days: None,
-            outcome: None,
-            name: "x",
-        },
-    );
+    let id = seed::case(&raw, 1, &CaseSeed::with_the_committee(today()));
     let facts = || -> (String, Option<String>, Option<String>) {
         let r = &raw.rows("SELECT state, outcome, decided FROM case_facts", params![])[0];
         (
@@ -728,27 +637,7 @@ fn the_facts_follow_every_change_of_a_case_or_a_survey() {
 #[test]
 fn a_branch_account_made_at_hq_goes_down_the_feed_to_that_branch_only() {
     let (_d, hq, _raw) = open();
-    let enrol = |branch: &str| {
-        let code = hq
-            .create_enrol_code(
-                branch,
-                chrono::Duration::hours(1),
-                &sila_hq::HqActor::command_line(),
-                now(),
-            )
-            .unwrap();
-        let r = hq
-            .enroll(
-                &sila_proto::EnrollRequest {
-                    code,
-                    device_id: sila_domain::ids::DeviceId::new_v7().to_string(),
-                    branch: branch.into(),
-                },
-                now(),
-            )
-            .unwrap();
-        hq.authenticate(&r.token, now()).unwrap()
-    };
+    let enrol = |branch: &str| support::device(&hq, branch, now()).0;
     let afl = enrol("الأفلاج");
     let other = enrol("مروان");
     let account = sila_domain::staff::StaffAccount {
@@ -799,125 +688,6 @@ fn a_branch_account_made_at_hq_goes_down_the_feed_to_that_branch_only() {
 }
 
 // ---- HTTP ----
-
-pub struct Server {
-    pub url: String,
-    /// What `--db` takes: its database.
-    pub db: String,
-    pub hq: Arc<Hq>,
-    pub raw: Raw,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    pub async fn start() -> Server {
-        Server::start_with(|hq| hq).await
-    }
-
-    /// A server on an HQ store set up by `f` (an update key, …).
-    pub async fn start_with(f: impl FnOnce(Hq) -> Hq) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sila_hq::testing::fresh_db(dir.path());
-        Server::serve(f(Hq::open(&db).unwrap()), db, dir).await
-    }
-
-    /// Another server on the database of one already started (as a second `sila-hq serve`).
-    pub async fn start_on(db: &str) -> Server {
-        let hq = Hq::open(db).unwrap();
-        Server::serve(hq, db.to_owned(), tempfile::tempdir().unwrap()).await
-    }
-
-    async fn serve(hq: Hq, db: String, dir: tempfile::TempDir) -> Server {
-        let hq = Arc::new(hq);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let store: Arc<dyn HqStore> = hq.clone();
-        tokio::spawn(sila_hq::serve(listener, store, None, async move {
-            let _ = rx.await;
-        }));
-        Server {
-            url,
-            db,
-            hq: hq.clone(),
-            raw: Raw(hq.clone()),
-            stop: Some(tx),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-pub struct Client {
-    pub http: reqwest::Client,
-    pub url: String,
-    pub cookie: String,
-    pub csrf: String,
-}
-
-impl Client {
-    pub async fn sign_in(
-        url: &str,
-        user: &str,
-        password: &str,
-    ) -> (reqwest::StatusCode, Value, Option<Client>) {
-        let http = reqwest::Client::new();
-        let r = http
-            .post(format!("{url}/console/api/sign-in"))
-            .json(&json!({"username": user, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let cookie = r
-            .headers()
-            .get("set-cookie")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let body: Value = r.json().await.unwrap();
-        let client = cookie.map(|c| Client {
-            http,
-            url: url.to_owned(),
-            cookie: c.split(';').next().unwrap().to_owned(),
-            csrf: body["csrf"].as_str().unwrap_or("").to_owned(),
-        });
-        if let Some(c) = &client {
-            assert!(c.cookie.starts_with("sila_hq_session="));
-        }
-        (status, body, client)
-    }
-
-    pub async fn get(&self, path: &str) -> (reqwest::StatusCode, Value) {
-        let r = self
-            .http
-            .get(format!("{}/console/api{path}", self.url))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    pub async fn post(&self, path: &str, body: Value, csrf: bool) -> (reqwest::StatusCode, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}/console/api{path}", self.url))
-            .header("cookie", &self.cookie)
-            .json(&body);
-        if csrf {
-            req = req.header("x-csrf-token", &self.csrf);
-        }
-        let r = req.send().await.unwrap();
-        (r.status(), r.json().await.unwrap_or(Value::Null))
-    }
-}
 
 #[tokio::test]
 async fn sign_in_sets_a_strict_http_only_cookie_and_changes_need_the_csrf_token() {
@@ -1027,24 +797,8 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_changes_need_the_csrf_token(
 #[tokio::test]
 async fn wrong_passwords_are_rate_limited_per_name_and_roles_are_enforced() {
     let s = Server::start().await;
-    s.hq.add_console_staff(
-        "admin",
-        "",
-        PW,
-        &[ConsoleRole::Admin],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
-    s.hq.add_console_staff(
-        "rev",
-        "",
-        PW,
-        &[ConsoleRole::Reviewer],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
+    support::staff(&s.hq, "admin", ConsoleRole::Admin, Utc::now());
+    support::staff(&s.hq, "rev", ConsoleRole::Reviewer, Utc::now());
     for _ in 0..5 {
         let (st, body, _) = Client::sign_in(&s.url, "admin", "wrong-password").await;
         assert_eq!(
@@ -1081,15 +835,7 @@ async fn wrong_passwords_are_rate_limited_per_name_and_roles_are_enforced() {
 #[tokio::test]
 async fn one_address_guessing_many_names_is_rate_limited() {
     let s = Server::start().await;
-    s.hq.add_console_staff(
-        "rev",
-        "",
-        PW,
-        &[ConsoleRole::Reviewer],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
+    support::staff(&s.hq, "rev", ConsoleRole::Reviewer, Utc::now());
     // Four wrong passwords for each of five names: under the per-name limit every time, but all
     // from this test's address.
     for i in 0..20 {
@@ -1111,38 +857,19 @@ async fn one_address_guessing_many_names_is_rate_limited() {
 #[tokio::test]
 async fn exports_are_csv_with_bom_and_formula_guards_or_xlsx() {
     let s = Server::start().await;
-    s.hq.add_console_staff(
-        "c",
-        "",
-        PW,
-        &[ConsoleRole::Committee],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
+    support::staff(&s.hq, "c", ConsoleRole::Committee, Utc::now());
     let today = Utc::now().date_naive();
     seed::case(
         &s.raw,
         1,
         &CaseSeed {
-            branch: "الأفلاج",
-            state: "in_committee",
-            channel: "phone",
-            submitted: today,
-            decided_after_days: None,
-            outcome: None,
             name: "=HYPERLINK(\"http://x\")",
+            ..CaseSeed::with_the_committee(today)
         },
     );
     let (_, _, c) = Client::sign_in(&s.url, "c", PW).await;
     let c = c.unwrap();
-    let r = c
-        .http
-        .get(format!("{}/console/api/export/committee.csv", s.url))
-        .header("cookie", &c.cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = c.fetch("/export/committee.csv").await;
     assert_eq!(r.status().as_u16(), 200);
     assert!(
         r.headers()["content-disposition"]
@@ -1155,13 +882,7 @@ async fn exports_are_csv_with_bom_and_formula_guards_or_xlsx() {
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     assert!(text.contains("'=HYPERLINK"), "{text}");
     assert!(!text.contains(",=HYPERLINK") && !text.contains("\"=HYPERLINK"));
-    let r = c
-        .http
-        .get(format!("{}/console/api/export/dashboard.xlsx", s.url))
-        .header("cookie", &c.cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = c.fetch("/export/dashboard.xlsx").await;
     assert_eq!(&r.bytes().await.unwrap()[..2], b"PK");
     let audited: i64 = s.raw.i64(
         "SELECT count(*) FROM audit WHERE action = 'export'",
@@ -1207,23 +928,9 @@ async fn the_console_page_is_served_or_says_it_was_not_built() {
 async fn knowledge_base_documents_are_checked_by_their_bytes_and_go_to_every_branch() {
     use base64::Engine;
     let s = Server::start().await;
-    s.hq.add_console_staff(
-        "admin",
-        "",
-        PW,
-        &[ConsoleRole::Admin],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
+    support::staff(&s.hq, "admin", ConsoleRole::Admin, Utc::now());
     for branch in ["الأفلاج", "مروان"] {
-        s.hq.create_enrol_code(
-            branch,
-            chrono::Duration::hours(1),
-            &sila_hq::HqActor::command_line(),
-            Utc::now(),
-        )
-        .unwrap();
+        support::enrol_code(&s.hq, branch, Utc::now());
     }
     let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
     let c = c.unwrap();
@@ -1262,33 +969,8 @@ async fn knowledge_base_documents_are_checked_by_their_bytes_and_go_to_every_bra
 #[tokio::test]
 async fn an_administrator_revokes_a_device_and_its_credential_stops_working() {
     let s = Server::start().await;
-    s.hq.add_console_staff(
-        "admin",
-        "",
-        PW,
-        &[ConsoleRole::Admin],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
-    let code =
-        s.hq.create_enrol_code(
-            "الأفلاج",
-            chrono::Duration::hours(1),
-            &sila_hq::HqActor::command_line(),
-            Utc::now(),
-        )
-        .unwrap();
-    let enrolled =
-        s.hq.enroll(
-            &sila_proto::EnrollRequest {
-                code,
-                device_id: sila_domain::ids::DeviceId::new_v7().to_string(),
-                branch: "الأفلاج".into(),
-            },
-            Utc::now(),
-        )
-        .unwrap();
+    support::staff(&s.hq, "admin", ConsoleRole::Admin, Utc::now());
+    let enrolled = support::enrol(&s.hq, "الأفلاج", Utc::now());
     let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
     let c = c.unwrap();
     let (_, list) = c.get("/devices").await;
@@ -1318,36 +1000,8 @@ async fn an_administrator_revokes_a_device_and_its_credential_stops_working() {
 #[tokio::test]
 async fn the_devices_page_names_the_work_a_restore_lost_which_device_how_much_since_when() {
     let s = Server::start().await;
-    s.hq.add_console_staff(
-        "admin",
-        "",
-        PW,
-        &[ConsoleRole::Admin],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
-    let enrol = || {
-        let code =
-            s.hq.create_enrol_code(
-                "الأفلاج",
-                chrono::Duration::hours(1),
-                &sila_hq::HqActor::command_line(),
-                Utc::now(),
-            )
-            .unwrap();
-        let r =
-            s.hq.enroll(
-                &sila_proto::EnrollRequest {
-                    code,
-                    device_id: sila_domain::ids::DeviceId::new_v7().to_string(),
-                    branch: "الأفلاج".into(),
-                },
-                Utc::now(),
-            )
-            .unwrap();
-        s.hq.authenticate(&r.token, Utc::now()).unwrap()
-    };
+    support::staff(&s.hq, "admin", ConsoleRole::Admin, Utc::now());
+    let enrol = || support::device(&s.hq, "الأفلاج", Utc::now()).0;
     let (lost, fine) = (enrol(), enrol());
     // A device whose store no longer holds two operations a restored HQ lost says so, one
     // operation each (sila_proto::LOST_OP); its other work is applied as usual.

@@ -3,7 +3,7 @@
 //! spent enrolment codes, log forging, half-open and stalled connections, extreme offsets and the
 //! attachment's own security policy.
 
-use crate::console::{Client, Server};
+use crate::support::{self, Client, PW, Server, sign_in_status};
 use chrono::Utc;
 use serde_json::{Value, json};
 use sila_hq::Code;
@@ -16,25 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const PW: &str = "long-enough-password";
-
-async fn sign_in_status(url: &str, user: &str, password: &str) -> (u16, Option<String>) {
-    let (st, body, _) = Client::sign_in(url, user, password).await;
-    (st.as_u16(), body["code"].as_str().map(str::to_owned))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_wrong_passwords_are_not_all_checked() {
     let s = Server::start().await;
-    s.hq.add_console_staff(
-        "admin",
-        "",
-        PW,
-        &[ConsoleRole::Admin],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
+    support::staff(&s.hq, "admin", ConsoleRole::Admin, Utc::now());
     // Eighty wrong passwords for one account at once: the limiter reserves each attempt's place
     // before its password is checked, so only the free tries are evaluated.
     let race = |name: fn(usize) -> String| {
@@ -76,15 +61,7 @@ async fn parallel_wrong_passwords_are_not_all_checked() {
 async fn a_guesser_behind_the_proxy_does_not_lock_out_the_people_behind_it() {
     // Behind a TLS proxy every browser has the proxy's address; here, everyone is 127.0.0.1.
     let s = Server::start().await;
-    s.hq.add_console_staff(
-        "noura",
-        "",
-        PW,
-        &[ConsoleRole::Admin],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
+    support::staff(&s.hq, "noura", ConsoleRole::Admin, Utc::now());
     assert_eq!(sign_in_status(&s.url, "noura", PW).await.0, 200);
     // Someone guesses sixty names, once each, from the same address: past the address's free
     // tries, and past the old global limit of fifty failures a minute.
@@ -110,17 +87,7 @@ async fn a_guesser_behind_the_proxy_does_not_lock_out_the_people_behind_it() {
 async fn attempts_split_across_two_servers_on_one_database_still_lock_out() {
     let first = Server::start().await;
     let second = Server::start_on(&first.db).await;
-    first
-        .hq
-        .add_console_staff(
-            "amal",
-            "",
-            PW,
-            &[ConsoleRole::Admin],
-            &sila_hq::HqActor::command_line(),
-            Utc::now(),
-        )
-        .unwrap();
+    support::staff(&first.hq, "amal", ConsoleRole::Admin, Utc::now());
     let url = |i: i64| {
         if i % 2 == 0 {
             first.url.clone()
@@ -164,15 +131,7 @@ async fn attempts_split_across_two_servers_on_one_database_still_lock_out() {
 #[tokio::test]
 async fn over_long_names_and_bodies_are_refused_unread() {
     let s = Server::start().await;
-    s.hq.add_console_staff(
-        "admin",
-        "",
-        PW,
-        &[ConsoleRole::Admin],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
+    support::staff(&s.hq, "admin", ConsoleRole::Admin, Utc::now());
     let long = "ن".repeat(65);
     for _ in 0..ADDRESS_FREE + 5 {
         assert_eq!(
@@ -227,42 +186,11 @@ fn device_http() -> reqwest::Client {
         .unwrap()
 }
 
-/// An enrolled device's credential (through the store, as an administrator's code would).
-fn enrolled(hq: &Hq, branch: &str) -> (String, String, String) {
-    let code = hq
-        .create_enrol_code(
-            branch,
-            chrono::Duration::hours(1),
-            &sila_hq::HqActor::command_line(),
-            Utc::now(),
-        )
-        .unwrap();
-    let device = sila_domain::ids::DeviceId::new_v7().to_string();
-    let r = hq
-        .enroll(
-            &sila_proto::EnrollRequest {
-                code: code.clone(),
-                device_id: device.clone(),
-                branch: branch.into(),
-            },
-            Utc::now(),
-        )
-        .unwrap();
-    (code, device, r.token)
-}
-
 #[tokio::test]
 async fn a_used_enrolment_code_yields_nothing() {
     let s = Server::start().await;
     let http = device_http();
-    let code =
-        s.hq.create_enrol_code(
-            "الأفلاج",
-            chrono::Duration::hours(1),
-            &sila_hq::HqActor::command_line(),
-            Utc::now(),
-        )
-        .unwrap();
+    let code = support::enrol_code(&s.hq, "الأفلاج", Utc::now());
     let device = sila_domain::ids::DeviceId::new_v7().to_string();
     let enrol = || {
         http.post(format!("{}/v1/enroll", s.url))
@@ -275,13 +203,12 @@ async fn a_used_enrolment_code_yields_nothing() {
     let again: Value = enrol().await.unwrap().json().await.unwrap();
     assert_eq!(again["token"].as_str(), Some(token.as_str()));
     // The device syncs with its credential.
-    let r = http
-        .get(format!("{}/v1/pull?after=0&own=0", s.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    let pull = || {
+        http.get(format!("{}/v1/pull?after=0&own=0", s.url))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(pull().await.unwrap().status().as_u16(), 200);
     // From now on the code is spent, even for that device.
     let r = enrol().await.unwrap();
     assert_eq!(r.status().as_u16(), 409);
@@ -293,13 +220,7 @@ async fn a_used_enrolment_code_yields_nothing() {
         "{text}"
     );
     // The credential itself still works.
-    let r = http
-        .get(format!("{}/v1/pull?after=0&own=0", s.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(pull().await.unwrap().status().as_u16(), 200);
 }
 
 /// The rule behind the HTTP test above, on the store of this run's engine: the credential's
@@ -307,9 +228,7 @@ async fn a_used_enrolment_code_yields_nothing() {
 /// the one kept.
 #[test]
 fn an_enrolment_code_is_spent_by_its_credentials_first_use() {
-    let dir = tempfile::tempdir().unwrap();
-    let hq = Arc::new(Hq::open(sila_hq::testing::fresh_db(dir.path())).unwrap());
-    let raw = crate::seed::Raw(hq.clone());
+    let (_dir, hq, raw) = support::open();
     let t0 = Utc::now();
     let device = sila_domain::ids::DeviceId::new_v7().to_string();
     let req = |code: &str, device: &str| sila_proto::EnrollRequest {
@@ -317,14 +236,7 @@ fn an_enrolment_code_is_spent_by_its_credentials_first_use() {
         device_id: device.into(),
         branch: "الأفلاج".into(),
     };
-    let code = hq
-        .create_enrol_code(
-            "الأفلاج",
-            chrono::Duration::hours(1),
-            &sila_hq::HqActor::command_line(),
-            t0,
-        )
-        .unwrap();
+    let code = support::enrol_code(&hq, "الأفلاج", t0);
     let first = hq.enroll(&req(&code, &device), t0).unwrap();
     assert_eq!(
         hq.enroll(&req(&code, &device), t0).unwrap().token,
@@ -353,14 +265,7 @@ fn an_enrolment_code_is_spent_by_its_credentials_first_use() {
     ));
     // The device lost its credential and is given a new code: a new credential, unused, so a
     // repeat of that enrolment works until the device uses it.
-    let code2 = hq
-        .create_enrol_code(
-            "الأفلاج",
-            chrono::Duration::hours(1),
-            &sila_hq::HqActor::command_line(),
-            t0,
-        )
-        .unwrap();
+    let code2 = support::enrol_code(&hq, "الأفلاج", t0);
     let second = hq.enroll(&req(&code2, &device), t0).unwrap();
     assert_ne!(second.token, first.token);
     assert!(matches!(
@@ -382,12 +287,11 @@ fn an_enrolment_code_is_spent_by_its_credentials_first_use() {
     ));
 }
 
-#[tokio::test]
-async fn download_and_upload_offsets_outside_a_file_are_bad_requests() {
-    let s = Server::start().await;
-    let (_, _, token) = enrolled(&s.hq, "الأفلاج");
+/// A knowledge-base document with a one-pixel PNG attached: the PNG and its SHA-256 (hex), the
+/// address devices and the console read it at.
+fn published_png(hq: &Hq) -> (&'static [u8], String) {
     let png = sila_store::demo::PNG_1X1;
-    s.hq.publish_document(
+    hq.publish_document(
         "دليل",
         "",
         Some((png, "image/png")),
@@ -395,7 +299,17 @@ async fn download_and_upload_offsets_outside_a_file_are_bad_requests() {
         Utc::now(),
     )
     .unwrap();
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(png));
+    (
+        png,
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(png)),
+    )
+}
+
+#[tokio::test]
+async fn download_and_upload_offsets_outside_a_file_are_bad_requests() {
+    let s = Server::start().await;
+    let token = support::enrol(&s.hq, "الأفلاج", Utc::now()).token;
+    let (png, sha) = published_png(&s.hq);
     let http = device_http();
     let get = |offset: String| {
         http.get(format!("{}/v1/attachments/{sha}?offset={offset}", s.url))
@@ -433,45 +347,16 @@ async fn download_and_upload_offsets_outside_a_file_are_bad_requests() {
 #[tokio::test]
 async fn an_attachment_keeps_its_sandbox_policy() {
     let s = Server::start().await;
-    s.hq.add_console_staff(
-        "admin",
-        "",
-        PW,
-        &[ConsoleRole::Admin],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
-    let png = sila_store::demo::PNG_1X1;
-    s.hq.publish_document(
-        "دليل",
-        "",
-        Some((png, "image/png")),
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(png));
+    support::staff(&s.hq, "admin", ConsoleRole::Admin, Utc::now());
+    let (_, sha) = published_png(&s.hq);
     let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
     let c = c.unwrap();
-    let r = c
-        .http
-        .get(format!("{}/console/api/attachments/{sha}", s.url))
-        .header("cookie", &c.cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = c.fetch(&format!("/attachments/{sha}")).await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers()["content-security-policy"], "sandbox");
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     // Every other answer keeps the console's own policy.
-    let r = c
-        .http
-        .get(format!("{}/console/api/me", s.url))
-        .header("cookie", &c.cookie)
-        .send()
-        .await
-        .unwrap();
+    let r = c.fetch("/me").await;
     let csp = r.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("default-src 'self'"), "{csp}");
 }
@@ -479,22 +364,8 @@ async fn an_attachment_keeps_its_sandbox_policy() {
 #[tokio::test]
 async fn a_branch_account_never_gets_an_hq_role_at_hq() {
     let s = Server::start().await;
-    s.hq.add_console_staff(
-        "admin",
-        "",
-        PW,
-        &[ConsoleRole::Admin],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
-    s.hq.create_enrol_code(
-        "الأفلاج",
-        chrono::Duration::hours(1),
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
+    support::staff(&s.hq, "admin", ConsoleRole::Admin, Utc::now());
+    support::enrol_code(&s.hq, "الأفلاج", Utc::now());
     let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
     let c = c.unwrap();
     for roles in [json!(["committee"]), json!(["researcher", "hq_staff"])] {
@@ -583,7 +454,7 @@ async fn half_open_and_stalled_connections_are_let_go() {
         request: Duration::from_secs(2),
     };
     let (addr, hq, _stop, _dir) = start_with(timeouts).await;
-    let (_, _, token) = enrolled(&hq, "الأفلاج");
+    let token = support::enrol(&hq, "الأفلاج", Utc::now()).token;
     let mut conns = Vec::new();
     // 300 connections: half say nothing, half stop in the middle of their headers.
     for i in 0..300 {

@@ -7,6 +7,7 @@ mod hardening;
 mod register;
 mod releases;
 mod seed;
+mod support;
 
 /// HQ links no branch code: not the branch store (its SQLCipher build, its rules for a laptop),
 /// not the sync client, not an HTTP client. It speaks to devices through sila-proto and writes

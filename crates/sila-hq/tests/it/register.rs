@@ -4,7 +4,8 @@
 //! feed; complaints counted by their answer's status; every survey question scored.
 
 use crate::seed::{self, CaseSeed, Raw};
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use crate::support::{self, now, open, today};
+use chrono::{Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use sila_domain::beneficiary::{Beneficiary, PersonName};
 use sila_domain::catalog::{Channel, Purpose};
@@ -18,16 +19,7 @@ use sila_hq::store::Device;
 use sila_hq::store::register::{RegisterQuery, ScoreFilter, VoiceFilter};
 use sila_hq::store::{HqError, HqStore, RegisterStore};
 use sila_hq::{Hq, HqActor, params};
-use sila_proto::{EnrollRequest, PushRequest, WireOp};
-use std::sync::Arc;
-
-fn now() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 10, 9, 0, 0).unwrap()
-}
-
-fn today() -> NaiveDate {
-    now().date_naive()
-}
+use sila_proto::{PushRequest, WireOp};
 
 /// The reviewer at HQ who edits people in the register.
 fn reviewer() -> HqActor {
@@ -35,13 +27,6 @@ fn reviewer() -> HqActor {
         staff_id: StaffId::new_v7(),
         display_name: "ريم الحربي".into(),
     }
-}
-
-fn open() -> (tempfile::TempDir, Arc<Hq>, Raw) {
-    let dir = tempfile::tempdir().unwrap();
-    let hq = Arc::new(Hq::open(sila_hq::testing::fresh_db(dir.path())).unwrap());
-    let raw = Raw(hq.clone());
-    (dir, hq, raw)
 }
 
 /// A branch device enrolled at HQ, pushing operations as a laptop would.
@@ -52,32 +37,44 @@ struct Laptop {
 
 impl Laptop {
     fn enrol(hq: &Hq, branch: &str) -> Laptop {
-        let code = hq
-            .create_enrol_code(
-                branch,
-                Duration::hours(1),
-                &sila_hq::HqActor::command_line(),
-                now(),
-            )
-            .unwrap();
-        let r = hq
-            .enroll(
-                &EnrollRequest {
-                    code,
-                    device_id: uuid::Uuid::now_v7().to_string(),
-                    branch: branch.into(),
-                },
-                now(),
-            )
-            .unwrap();
         Laptop {
-            device: hq.authenticate(&r.token, now()).unwrap(),
+            device: support::device(hq, branch, now()).0,
             seq: 0,
         }
     }
 
     /// Push one operation; HQ must apply it.
     fn push(&mut self, hq: &Hq, op: &str, entity: &str, id: &str, payload: Value) {
+        let r = self.send(hq, op, entity, id, None, payload);
+        assert_eq!(r.acked_through, self.seq);
+        assert!(r.results.is_empty(), "{op} refused: {:?}", r.results);
+    }
+
+    /// Send a correction of a person's `fields` as the branch sends one: a per-field update on
+    /// the version it held (1, as pushed), and say what HQ answered.
+    fn correct(&mut self, hq: &Hq, id: &str, fields: Value) -> sila_proto::PushResponse {
+        let payload = json!({ "fields": fields });
+        self.send(
+            hq,
+            "beneficiary.update",
+            "beneficiary",
+            id,
+            Some(1),
+            payload,
+        )
+    }
+
+    /// Push one operation on the record's version `base` (a per-field update names the version
+    /// it edited), and say what HQ answered.
+    fn send(
+        &mut self,
+        hq: &Hq,
+        op: &str,
+        entity: &str,
+        id: &str,
+        base: Option<i64>,
+        payload: Value,
+    ) -> sila_proto::PushResponse {
         self.seq += 1;
         let req = PushRequest {
             protocol: sila_proto::PROTOCOL,
@@ -88,14 +85,12 @@ impl Laptop {
                 op: op.into(),
                 entity: entity.into(),
                 entity_id: id.into(),
-                base_version: None,
+                base_version: base,
                 payload: serde_json::value::RawValue::from_string(payload.to_string()).unwrap(),
                 created_at: now(),
             }],
         };
-        let r = hq.push(&self.device, &req, now()).unwrap();
-        assert_eq!(r.acked_through, self.seq);
-        assert!(r.results.is_empty(), "{op} refused: {:?}", r.results);
+        hq.push(&self.device, &req, now()).unwrap()
     }
 
     fn person(&mut self, hq: &Hq, name: &str, edit: impl FnOnce(&mut Beneficiary)) -> String {
@@ -165,19 +160,7 @@ fn the_register_finds_every_branchs_people_by_any_spelling_id_mobile_and_number(
     assert_eq!(search(&hq, "عبدالله 4567", None), vec![abdullah.clone()]);
     assert!(search(&hq, "زيد", None).is_empty());
     // A receipt's case number names its person and the case.
-    let case = seed::case(
-        &raw,
-        7,
-        &CaseSeed {
-            branch: "الأفلاج",
-            state: "in_committee",
-            channel: "phone",
-            submitted: today(),
-            decided_after_days: None,
-            outcome: None,
-            name: "x",
-        },
-    );
+    let case = seed::case(&raw, 7, &CaseSeed::with_the_committee(today()));
     let page = hq
         .register(&RegisterQuery {
             q: "afl-x-000007".into(),
@@ -243,25 +226,7 @@ fn the_file_number_a_branch_gives_at_registration_fills_the_register_and_finds_t
     assert_eq!(row("الشهراني")[0].file_number, None);
     // "Complete registration" at the branch gives the file its number, sent as the branch
     // sends any correction of the person: a per-field update on the version it held.
-    aflaj.seq += 1;
-    let req = PushRequest {
-        protocol: sila_proto::PROTOCOL,
-        device_id: aflaj.device.device_id.clone(),
-        ops: vec![WireOp {
-            seq: aflaj.seq,
-            op_id: uuid::Uuid::now_v7().to_string(),
-            op: "beneficiary.update".into(),
-            entity: "beneficiary".into(),
-            entity_id: id.clone(),
-            base_version: Some(1),
-            payload: serde_json::value::RawValue::from_string(
-                json!({"fields": {"file_number": "AFL-X-F00012"}}).to_string(),
-            )
-            .unwrap(),
-            created_at: now(),
-        }],
-    };
-    let r = hq.push(&aflaj.device, &req, now()).unwrap();
+    let r = aflaj.correct(&hq, &id, json!({"file_number": "AFL-X-F00012"}));
     assert!(r.results.is_empty(), "{:?}", r.results);
     let rows = row("الشهراني");
     assert_eq!(rows[0].file_number.as_deref(), Some("AFL-X-F00012"));
@@ -359,14 +324,7 @@ fn an_hq_edit_is_checked_by_the_domain_and_goes_down_the_branch_feed() {
     // The branch's other laptops receive HQ's change of the person by the feed, with the field
     // as HQ's (a per-field change, like any other).
     let other = Laptop::enrol(&hq, "الأفلاج");
-    let pulled = hq.pull(&other.device, 0, 100, 0, None).unwrap();
-    let entry = pulled
-        .changes
-        .iter()
-        .rev()
-        .find(|c| c.entity_id == id)
-        .expect("the person is in the branch's feed");
-    let state: Value = serde_json::from_str(entry.payload.get()).unwrap();
+    let state = state_in(&hq.pull(&other.device, 0, 100, 0, None).unwrap(), &id);
     assert_eq!(state["data"]["mobile"], "+966559876543", "{state}");
     assert_eq!(state["data"]["name"]["family"], "القحطاني");
     // With who at HQ changed which field, at which version, for the branch's timeline; the
@@ -488,14 +446,7 @@ fn the_household_income_and_housing_are_edited_at_hq_as_the_branch_edits_them() 
 
     // The branch's laptops receive the record's fields, with who changed which at HQ.
     let other = Laptop::enrol(&hq, "الأفلاج");
-    let pulled = hq.pull(&other.device, 0, 100, 0, None).unwrap();
-    let entry = pulled
-        .changes
-        .iter()
-        .rev()
-        .find(|c| c.entity_id == id)
-        .unwrap();
-    let state: Value = serde_json::from_str(entry.payload.get()).unwrap();
+    let state = state_in(&hq.pull(&other.device, 0, 100, 0, None).unwrap(), &id);
     assert_eq!(state["data"]["housing"]["kind"], "rented");
     let fields: Vec<&str> = state["hq_edits"]
         .as_array()
@@ -507,25 +458,7 @@ fn the_household_income_and_housing_are_edited_at_hq_as_the_branch_edits_them() 
 
     // The conflict rules hold for these fields like any other: a branch's edit of the
     // household made on the version before HQ's is kept beside HQ's for a person to decide.
-    aflaj.seq += 1;
-    let req = PushRequest {
-        protocol: sila_proto::PROTOCOL,
-        device_id: aflaj.device.device_id.clone(),
-        ops: vec![WireOp {
-            seq: aflaj.seq,
-            op_id: uuid::Uuid::now_v7().to_string(),
-            op: "beneficiary.update".into(),
-            entity: "beneficiary".into(),
-            entity_id: id.clone(),
-            base_version: Some(1),
-            payload: serde_json::value::RawValue::from_string(
-                json!({"fields": {"household": []}}).to_string(),
-            )
-            .unwrap(),
-            created_at: now(),
-        }],
-    };
-    let r = hq.push(&aflaj.device, &req, now()).unwrap();
+    let r = aflaj.correct(&hq, &id, json!({"household": []}));
     assert_eq!(r.results.len(), 1, "{:?}", r.results);
     assert_eq!(r.results[0].reason.as_deref(), Some("field_conflict"));
     assert_eq!(
@@ -641,13 +574,20 @@ fn complaint(
     t.id.to_string()
 }
 
+/// A laptop at Al-Aflaj and one at Marwan, each with a staff member of its branch (Huda at
+/// Al-Aflaj, Omar at Marwan).
+fn two_branches(hq: &Hq) -> (Laptop, Laptop, StaffId, StaffId) {
+    let mut aflaj = Laptop::enrol(hq, "الأفلاج");
+    let mut marwan = Laptop::enrol(hq, "مروان");
+    let huda = staff(&mut aflaj, hq, "هدى الموظفة", "الأفلاج");
+    let omar = staff(&mut marwan, hq, "عمر الموظف", "مروان");
+    (aflaj, marwan, huda, omar)
+}
+
 #[test]
 fn complaints_are_counted_by_their_answers_status_per_branch_and_open_to_the_answer() {
     let (_d, hq, _raw) = open();
-    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
-    let mut marwan = Laptop::enrol(&hq, "مروان");
-    let huda = staff(&mut aflaj, &hq, "هدى الموظفة", "الأفلاج");
-    let omar = staff(&mut marwan, &hq, "عمر الموظف", "مروان");
+    let (mut aflaj, mut marwan, huda, omar) = two_branches(&hq);
     let a = aflaj.person(&hq, "منيرة علي الحربي", |_| {});
     let m = marwan.person(&hq, "فهد سالم العنزي", |_| {});
     // Today is 2026-03-10.
@@ -820,10 +760,7 @@ fn survey(
 #[test]
 fn survey_scores_count_every_question_per_branch_channel_service_and_employee() {
     let (_d, hq, _raw) = open();
-    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
-    let mut marwan = Laptop::enrol(&hq, "مروان");
-    let huda = staff(&mut aflaj, &hq, "هدى الموظفة", "الأفلاج");
-    let omar = staff(&mut marwan, &hq, "عمر الموظف", "مروان");
+    let (mut aflaj, mut marwan, huda, omar) = two_branches(&hq);
     survey(
         &mut aflaj,
         &hq,
@@ -882,30 +819,6 @@ fn survey_scores_count_every_question_per_branch_channel_service_and_employee() 
     assert_eq!((m.total.n, m.by_branch.len()), (1, 1));
 }
 
-/// How the engine would run `sql` (see console.rs's `plan`).
-fn plan(raw: &Raw, sql: &str) -> String {
-    match raw.dialect() {
-        Dialect::Sqlite => raw
-            .rows(&format!("EXPLAIN QUERY PLAN {sql}"), params![])
-            .iter()
-            .map(|r| r.text(3).unwrap())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Dialect::Postgres => {
-            let db = raw.0.engine();
-            sila_hq::db::run(&**db, sila_hq::db::Mode::Read, |c| {
-                c.batch("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")?;
-                c.query(&format!("EXPLAIN {sql}"), params![])
-            })
-            .unwrap()
-            .iter()
-            .map(|r| r.text(0).unwrap())
-            .collect::<Vec<_>>()
-            .join("\n")
-        }
-    }
-}
-
 #[test]
 fn the_registers_reads_are_served_by_indexes() {
     let (_d, _hq, raw) = open();
@@ -935,8 +848,7 @@ fn the_registers_reads_are_served_by_indexes() {
         }
     }
     raw.execute("ANALYZE", params![]).unwrap();
-    let p = plan(
-        &raw,
+    let p = raw.plan(
         "SELECT b.id FROM (SELECT rid FROM register_terms WHERE term >= 'محم' AND term < 'محن'
          INTERSECT SELECT rid FROM register_terms WHERE term = 'سعد') m
          JOIN beneficiaries b ON b.rid = m.rid WHERE b.merged_into IS NULL LIMIT 400",
@@ -958,18 +870,14 @@ fn the_registers_reads_are_served_by_indexes() {
             assert!(!p.contains("Seq Scan"), "{p}");
         }
     }
-    let p = plan(
-        &raw,
+    let p = raw.plan(
         "SELECT data FROM records WHERE entity = 'task' AND r_kind IN ('complaint', 'suggestion')",
     );
     assert!(p.contains("records_kind"), "{p}");
-    let p = plan(
-        &raw,
-        "SELECT data FROM records WHERE entity = 'interaction' AND r_beneficiary = 'x'",
-    );
+    let p =
+        raw.plan("SELECT data FROM records WHERE entity = 'interaction' AND r_beneficiary = 'x'");
     assert!(p.contains("records_beneficiary"), "{p}");
-    let p = plan(
-        &raw,
+    let p = raw.plan(
         "SELECT rid, id FROM beneficiaries WHERE rid > 5 AND merged_into IS NULL AND branch = 'x' ORDER BY rid LIMIT 51",
     );
     assert!(p.contains("beneficiaries_branch"), "{p}");
@@ -1032,25 +940,7 @@ fn every_change_hq_makes_to_a_person_is_noted_and_a_redownload_carries_them_all(
         .edit_person(&reviewer(), &id, "mobile", &json!("0559876543"), now())
         .unwrap()
         .unwrap();
-    aflaj.seq += 1;
-    let req = PushRequest {
-        protocol: sila_proto::PROTOCOL,
-        device_id: aflaj.device.device_id.clone(),
-        ops: vec![WireOp {
-            seq: aflaj.seq,
-            op_id: uuid::Uuid::now_v7().to_string(),
-            op: "beneficiary.update".into(),
-            entity: "beneficiary".into(),
-            entity_id: id.clone(),
-            base_version: Some(1),
-            payload: serde_json::value::RawValue::from_string(
-                json!({"fields": {"mobile": "+966501112233"}}).to_string(),
-            )
-            .unwrap(),
-            created_at: now(),
-        }],
-    };
-    let r = hq.push(&aflaj.device, &req, now()).unwrap();
+    let r = aflaj.correct(&hq, &id, json!({"mobile": "+966501112233"}));
     assert_eq!(r.results[0].reason.as_deref(), Some("field_conflict"));
     let conflict = hq.conflicts(true).unwrap()[0].id;
     hq.resolve_conflict(conflict, sila_hq::store::Resolution::KeepHq, &salman, now())
@@ -1247,10 +1137,7 @@ fn count_table_follows_its_rows(table: &str) {
         kept
     };
     check("the migration");
-    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
-    let mut marwan = Laptop::enrol(&hq, "مروان");
-    let huda = staff(&mut aflaj, &hq, "هدى الموظفة", "الأفلاج");
-    let omar = staff(&mut marwan, &hq, "عمر الموظف", "مروان");
+    let (mut aflaj, mut marwan, huda, omar) = two_branches(&hq);
     let a = aflaj.person(&hq, "نورة سعد الشهري", |_| {});
     let twin = aflaj.person(&hq, "نوره سعد الشهري", |_| {});
     let m = marwan.person(&hq, "فهد سالم العنزي", |_| {});

@@ -4,12 +4,12 @@
 //! keeps what a device reported about a package it refused. Through the store, the command
 //! line's path, and the console's and devices' HTTP endpoints on a real server.
 
-use crate::console::{Client, Server};
+use crate::support::{self, Client, PW, Server};
 use chrono::Utc;
 use serde_json::Value;
 use sila_hq::Hq;
-use sila_hq::console::{ConsoleRole, ConsoleStore};
-use sila_hq::store::{Device, HqStore};
+use sila_hq::console::ConsoleRole;
+use sila_hq::store::HqStore;
 use sila_proto::release::UpdateKey;
 
 const KEY: &str = include_str!("../../../../tests/fixtures/update/test-key.pub");
@@ -24,29 +24,6 @@ fn package() -> Vec<u8> {
 
 fn keyed(hq: Hq) -> Hq {
     hq.with_update_key(UpdateKey::decode(KEY).unwrap())
-}
-
-fn device(hq: &Hq, branch: &str) -> (Device, String) {
-    let code = hq
-        .create_enrol_code(
-            branch,
-            chrono::Duration::hours(1),
-            &sila_hq::HqActor::command_line(),
-            Utc::now(),
-        )
-        .unwrap();
-    let id = sila_domain::ids::DeviceId::new_v7().to_string();
-    let r = hq
-        .enroll(
-            &sila_proto::EnrollRequest {
-                code,
-                device_id: id.clone(),
-                branch: branch.into(),
-            },
-            Utc::now(),
-        )
-        .unwrap();
-    (hq.authenticate(&r.token, Utc::now()).unwrap(), r.token)
 }
 
 #[tokio::test]
@@ -143,7 +120,7 @@ async fn only_a_package_signed_with_the_update_key_is_published() {
 #[tokio::test]
 async fn a_device_is_offered_only_a_newer_release_and_its_version_is_shown() {
     let s = Server::start_with(keyed).await;
-    let (d, _) = device(&s.hq, "الأفلاج");
+    let (d, _) = support::device(&s.hq, "الأفلاج", Utc::now());
     assert_eq!(s.hq.release_for(&d, Some("0.1.0")).unwrap(), None);
     s.hq.publish_release(
         "0.2.0",
@@ -188,17 +165,9 @@ async fn a_device_is_offered_only_a_newer_release_and_its_version_is_shown() {
 #[tokio::test]
 async fn the_console_publishes_a_release_and_shows_each_devices_version_and_report() {
     let s = Server::start_with(keyed).await;
-    s.hq.add_console_staff(
-        "admin",
-        "",
-        "long-enough-password",
-        &[ConsoleRole::Admin],
-        &sila_hq::HqActor::command_line(),
-        Utc::now(),
-    )
-    .unwrap();
-    let (_, token) = device(&s.hq, "الأفلاج");
-    let (_, _, c) = Client::sign_in(&s.url, "admin", "long-enough-password").await;
+    support::staff(&s.hq, "admin", ConsoleRole::Admin, Utc::now());
+    let (_, token) = support::device(&s.hq, "الأفلاج", Utc::now());
+    let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
     let c = c.unwrap();
     let publish = |body: Vec<u8>, sig: &'static str, csrf: bool| {
         let mut req = c

@@ -1,6 +1,7 @@
 //! HQ rows for the console's tests, written straight into HQ's tables (as a push would leave
 //! them), on either engine: cases with the JSON fields the console reads, surveys, interactions.
-//! And [`Raw`], plain SQL on the test's HQ, for looking inside.
+//! And [`Raw`], plain SQL on the test's HQ, for looking inside (and at how the engine would run a
+//! query).
 
 use chrono::{Duration, NaiveDate};
 use serde_json::json;
@@ -33,6 +34,30 @@ impl Raw {
     pub fn execute(&self, sql: &str, p: &[Val]) -> Result<u64> {
         self.0.execute(sql, p)
     }
+
+    /// How the engine would run `sql`, one line per step. PostgreSQL is told to avoid reading
+    /// whole tables, which on a test's few rows it would rightly prefer: the question is whether
+    /// an index serves the query at all.
+    pub fn plan(&self, sql: &str) -> String {
+        let steps: Vec<String> = match self.dialect() {
+            Dialect::Sqlite => self
+                .rows(&format!("EXPLAIN QUERY PLAN {sql}"), params![])
+                .iter()
+                .map(|r| r.text(3).unwrap())
+                .collect(),
+            Dialect::Postgres => {
+                sila_hq::db::run(&**self.0.engine(), sila_hq::db::Mode::Read, |c| {
+                    c.batch("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")?;
+                    c.query(&format!("EXPLAIN {sql}"), params![])
+                })
+                .unwrap()
+                .iter()
+                .map(|r| r.text(0).unwrap())
+                .collect()
+            }
+        };
+        steps.join("\n")
+    }
 }
 
 pub struct CaseSeed<'a> {
@@ -44,6 +69,21 @@ pub struct CaseSeed<'a> {
     pub decided_after_days: Option<i64>,
     pub outcome: Option<&'a str>,
     pub name: &'a str,
+}
+
+impl CaseSeed<'static> {
+    /// A case of Al-Aflaj's, come by phone, with the committee since `submitted`, undecided.
+    pub fn with_the_committee(submitted: NaiveDate) -> CaseSeed<'static> {
+        CaseSeed {
+            branch: "الأفلاج",
+            state: "in_committee",
+            channel: "phone",
+            submitted,
+            decided_after_days: None,
+            outcome: None,
+            name: "x",
+        }
+    }
 }
 
 pub fn case(conn: &Raw, n: usize, s: &CaseSeed<'_>) -> String {
