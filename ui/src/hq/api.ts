@@ -1,4 +1,5 @@
 import type { VoiceRow } from "./generated/VoiceRow";
+import type { ScoreRow } from "./generated/ScoreRow";
 import type { ApiError as Refusal } from "./generated/ApiError";
 import type { PublishedRelease } from "./generated/PublishedRelease";
 // The console's only door to the server: JSON over fetch, same origin, with the session cookie
@@ -159,7 +160,8 @@ export type { PublishedRelease } from "./generated/PublishedRelease";
 // A refused value of a person: the field, and the domain's reason and its Arabic.
 export type { FieldRefusal } from "./generated/FieldRefusal";
 export type VoiceStatus = VoiceRow["status"];
-export type Question = "overall" | "speed" | "courtesy" | "clarity";
+/** A survey question: one of a score row's means. */
+export type Question = Exclude<keyof ScoreRow, "key" | "label" | "n">;
 
 /** Publish a release of the desktop app: the package as the body, its signature (the `.sig`
  * file's text) in a header; HQ refuses one that its update key does not verify. */

@@ -5,9 +5,9 @@
 use super::json::{AuditList, LimitQuery};
 use super::staff::{Admin, Staff};
 use super::{ApiResult, ConsoleStaff, ConsoleState, blocking};
+use crate::console::extract::{Json, Query};
 use crate::store::Audit;
-use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::Utc;
 use serde_json::Value;
 

@@ -4,7 +4,7 @@
 use super::json::{BranchList, CatalogView};
 use super::staff::{AnyRole, Staff};
 use super::{ApiResult, ConsoleState, blocking};
-use axum::Json;
+use crate::console::extract::Json;
 use axum::extract::State;
 
 /// Support and document types with their names (the console shows names, never codes).

@@ -4,10 +4,10 @@
 use super::json::{CaseFileView, CommitteeQuery, DecideBody, EventView, FindCase, FoundCase};
 use super::staff::{Committee, CommitteeOrAdmin, ReviewerCommitteeOrAdmin, Roles, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, today};
+use crate::console::extract::{Json, Path, Query};
 use crate::error::Code;
 use crate::store::console as store;
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;

@@ -4,10 +4,10 @@
 use super::json::{ConflictList, ConflictView, Done, ResolveBody};
 use super::staff::{Reviewer, ReviewerOrAdmin, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, blocking};
+use crate::console::extract::{Json, Path};
 use crate::error::Code;
 use crate::store::Resolution;
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::Utc;
 
 pub(crate) async fn list(

@@ -3,10 +3,10 @@
 use super::json::ExportQuery;
 use super::staff::{AnyRole, CommitteeOrAdmin, Roles, Staff, signed_in};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export, today};
+use crate::console::extract::{Json, Path, Query};
 use crate::error::Code;
 use crate::store::console as store;
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use serde_json::json;

@@ -7,9 +7,9 @@ use super::json::{
 };
 use super::staff::{Reviewer, ReviewerOrCommittee, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking};
+use crate::console::extract::{Json, Path, Query};
 use crate::error::Code;
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use chrono::Utc;
 use serde_json::json;
 

@@ -11,7 +11,9 @@
 //! is asking (the `Staff<Roles>` extractor: session, CSRF, role); the handlers live one file per
 //! resource (`session`, `catalog`, `committee`, `conflicts`, `duplicates`, `dashboard`,
 //! `register`, `voice`, `surveys`, `audit`, and `admin/` for devices, releases, HQ's and the
-//! branches' accounts and the knowledge base), with the request shapes they read in [`json`].
+//! branches' accounts and the knowledge base), with the request shapes they read in [`json`],
+//! read through [`extract`]'s `Json`, `Query` and `Path` (which refuse what they cannot read as
+//! every console error is).
 
 mod admin;
 pub mod assets;
@@ -22,6 +24,7 @@ mod conflicts;
 mod dashboard;
 mod duplicates;
 pub mod export;
+mod extract;
 mod json;
 pub mod limiter;
 mod register;

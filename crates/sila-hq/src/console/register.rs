@@ -9,9 +9,9 @@
 use super::json::{EditBody, Edited, PersonFileView};
 use super::staff::{ReviewerCommitteeOrAdmin, ReviewerOrAdmin, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export, today};
+use crate::console::extract::{Json, Path};
 use crate::store::register::RegisterQuery;
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use chrono::Utc;
 use serde_json::json;

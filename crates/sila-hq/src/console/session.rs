@@ -4,9 +4,9 @@
 use super::json::{Done, MeView, SignIn};
 use super::staff::{AnyRole, Staff, cookie_token, same_origin};
 use super::{ApiResult, COOKIE, ConsoleError, ConsoleState, blocking, busy, limiter};
+use crate::console::extract::Json;
 use crate::error::Code;
 use crate::store::HqError;
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

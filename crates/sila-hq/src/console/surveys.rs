@@ -4,9 +4,9 @@
 
 use super::staff::{AnyRole, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, export};
+use crate::console::extract::{Json, Path, Query};
 use crate::store::register::{ScoreFilter, ScoreRow, SurveyScores};
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde_json::json;
 use sila_export::{Cell, Table};

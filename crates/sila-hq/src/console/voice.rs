@@ -6,9 +6,9 @@
 use super::json::VoiceItemView;
 use super::staff::{AnyRole, Staff};
 use super::{ApiResult, ConsoleError, ConsoleState, audit, blocking, today};
+use crate::console::extract::{Json, Path, Query};
 use crate::store::register::{VoiceFilter, VoicePage};
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde_json::json;
 
 pub(super) async fn list(

@@ -924,6 +924,56 @@ async fn the_console_page_is_served_or_says_it_was_not_built() {
     assert_eq!(r.status().as_u16(), 200);
 }
 
+/// A request the console cannot read (a body that is not JSON or not sent as JSON, a field of
+/// the wrong type, a number in the path or the query that is not one) is refused as any other:
+/// `{code, message}` with `bad_request` and the Arabic, at axum's status, quoting nothing of the
+/// request.
+#[tokio::test]
+async fn a_request_the_console_cannot_read_is_refused_with_a_code() {
+    let s = Server::start().await;
+    support::staff(&s.hq, "rev", ConsoleRole::Reviewer, Utc::now());
+    let (_, _, c) = Client::sign_in(&s.url, "rev", PW).await;
+    let c = c.unwrap();
+    let send = |path: &str, content_type: &str, body: &str| {
+        c.http
+            .post(format!("{}/console/api{path}", s.url))
+            .header("cookie", &c.cookie)
+            .header("x-csrf-token", &c.csrf)
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+    };
+    let json = "application/json";
+    let answers = [
+        send("/duplicates/not-same", json, "{\"a\": \"05012")
+            .await
+            .unwrap(),
+        send("/duplicates/not-same", "text/plain", "{}")
+            .await
+            .unwrap(),
+        send("/duplicates/not-same", json, r#"{"a": 1050123456, "b": 2}"#)
+            .await
+            .unwrap(),
+        send("/conflicts/x05012/resolve", json, r#"{"take": "hq"}"#)
+            .await
+            .unwrap(),
+        c.fetch("/merges?limit=many").await,
+    ];
+    let mut statuses = Vec::new();
+    for r in answers {
+        statuses.push(r.status().as_u16());
+        let text = r.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"));
+        assert_eq!(body["code"], "bad_request", "{text}");
+        assert_eq!(body["message"], Code::BadRequest.arabic(), "{text}");
+        assert!(
+            !text.contains("05012") && !text.contains("1050123456"),
+            "{text}"
+        );
+    }
+    assert_eq!(statuses, [400, 415, 422, 400, 400]);
+}
+
 #[tokio::test]
 async fn knowledge_base_documents_are_checked_by_their_bytes_and_go_to_every_branch() {
     use base64::Engine;

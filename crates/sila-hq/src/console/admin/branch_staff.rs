@@ -1,11 +1,11 @@
 //! The branches' accounts, kept at HQ and synced down: the list per branch, a new or changed one.
 
+use crate::console::extract::{Json, Query};
 use crate::console::json::{BranchQuery, BranchStaffBody, BranchStaffList, Created};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
-use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::Utc;
 
 pub(crate) async fn list(

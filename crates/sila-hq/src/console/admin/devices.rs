@@ -1,11 +1,11 @@
 //! Devices and their enrolment: the list (with the branches), a revocation, an enrolment code.
 
+use crate::console::extract::{Json, Path};
 use crate::console::json::{DevicesView, Done, EnrolBody, EnrolCode};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 
 pub(crate) async fn list(

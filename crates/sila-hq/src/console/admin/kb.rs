@@ -1,11 +1,11 @@
 //! The knowledge base: the documents every signed-in person reads, and an administrator
 //! publishing one (a file is checked by its bytes).
 
+use crate::console::extract::Json;
 use crate::console::json::{Created, KbBody, KbList};
 use crate::console::staff::{Admin, AnyRole, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
-use axum::Json;
 use axum::extract::State;
 use chrono::Utc;
 

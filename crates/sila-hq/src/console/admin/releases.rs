@@ -1,12 +1,12 @@
 //! Releases of the desktop app: the list, and an administrator publishing one (signed with HQ's
 //! update key).
 
+use crate::console::extract::{Json, Query};
 use crate::console::json::{PublishedRelease, ReleaseList, ReleaseQuery};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
 use crate::error::Code;
-use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::Utc;
 

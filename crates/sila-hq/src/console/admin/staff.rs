@@ -1,14 +1,14 @@
 //! HQ's own accounts (the console's staff): the list, a new account, a change of roles, state or
 //! password (a password is hashed at the [`crate::console::limiter::Gate`]).
 
+use crate::console::extract::{Json, Path};
 use crate::console::json::{StaffAdd, StaffList, StaffSet};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{
     ApiResult, ConsoleError, ConsoleRole, ConsoleStaff, ConsoleState, blocking, busy,
 };
 use crate::error::Code;
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::Utc;
 
 pub(crate) async fn list(
