@@ -215,10 +215,20 @@ pub trait Tx {
         last_seq: i64,
         now: DateTime<Utc>,
     ) -> crate::Result<()>;
-    /// The operation HQ holds under this device's sequence number.
-    fn applied_at(&mut self, device_id: &str, seq: i64) -> crate::Result<Option<AppliedOp>>;
-    /// The operation of this device HQ holds with this ID, under whichever number.
-    fn applied_by_id(&mut self, device_id: &str, op_id: &str) -> crate::Result<Option<AppliedOp>>;
+    /// The operations HQ holds under this device's sequence numbers `from..=to`.
+    fn applied_between(
+        &mut self,
+        device_id: &str,
+        from: i64,
+        to: i64,
+    ) -> crate::Result<Vec<AppliedOp>>;
+    /// The operations of this device HQ holds with these IDs, under whichever numbers, lowest
+    /// number first.
+    fn applied_with_ids(
+        &mut self,
+        device_id: &str,
+        op_ids: &[&str],
+    ) -> crate::Result<Vec<AppliedOp>>;
     fn record_applied(
         &mut self,
         op: &OpMeta<'_>,
@@ -233,6 +243,9 @@ pub trait Tx {
     fn end_op(&mut self) -> crate::Result<()>;
 
     // ---- records ----
+    /// Read these records now, locked for change as [`Tx::load`] does, so that the loads of a
+    /// batch that follow cost no round trip each. Only an engine's speed depends on it.
+    fn prefetch(&mut self, wanted: &[(Kind, &str)]) -> crate::Result<()>;
     fn load(&mut self, kind: Kind, id: &str) -> crate::Result<Option<Record>>;
     fn insert(&mut self, rec: &Record, now: DateTime<Utc>) -> crate::Result<()>;
     /// Save a record that exists (its data, version, field versions, merge and decision marks).

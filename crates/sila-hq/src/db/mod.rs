@@ -205,6 +205,17 @@ pub trait Conn: Send {
     fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64>;
     /// Run statements without parameters (savepoints, a schema).
     fn batch(&mut self, sql: &str) -> Result<()>;
+    /// Run a statement whose answer nobody reads. An engine across a network sends it at once
+    /// and reads its answer with the next statement that waits for one (PostgreSQL runs them in
+    /// the order sent): one round trip for many. Its failure then fails that statement, or the
+    /// commit, and so the transaction.
+    fn execute_later(&mut self, sql: &str, params: &[Val]) -> Result<()> {
+        self.execute(sql, params).map(drop)
+    }
+    /// [`Conn::batch`], answered later as [`Conn::execute_later`].
+    fn batch_later(&mut self, sql: &str) -> Result<()> {
+        self.batch(sql)
+    }
 }
 
 impl dyn Conn + '_ {

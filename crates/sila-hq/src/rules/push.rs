@@ -24,11 +24,12 @@
 //!   fails the batch.
 
 use super::{Context, Outcome};
-use crate::storage::{OpMeta, Tx};
+use crate::storage::{AppliedOp, Kind, OpMeta, Tx};
 use crate::{HqError, Result};
 use sila_proto::{
     HELD, LOST_AT_DEVICE, LOST_OP, OpOutcome, OpResult, PushResponse, SEQ_GAP, SEQ_REUSED, WireOp,
 };
+use std::collections::HashMap;
 
 pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushResponse> {
     if ops.windows(2).any(|w| w[0].seq >= w[1].seq) {
@@ -45,6 +46,23 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
     }
     let mut last = state.last_seq;
     let mut results = Vec::new();
+    // What HQ holds of these numbers and these operations, and the records the operations
+    // name, each read once for the whole batch.
+    let (mut at, mut by_id) = (HashMap::new(), HashMap::new());
+    if let (Some(first), Some(end)) = (ops.first(), ops.last()) {
+        for seen in tx.applied_between(ctx.device_id, first.seq, end.seq)? {
+            at.insert(seen.seq, seen);
+        }
+        let ids: Vec<&str> = ops.iter().map(|o| o.op_id.as_str()).collect();
+        for seen in tx.applied_with_ids(ctx.device_id, &ids)? {
+            by_id.entry(seen.op_id.clone()).or_insert(seen);
+        }
+        let named: Vec<(Kind, &str)> = ops
+            .iter()
+            .filter_map(|o| Some((Kind::from_code(&o.entity)?, o.entity_id.as_str())))
+            .collect();
+        tx.prefetch(&named)?;
+    }
     for op in ops {
         let meta = OpMeta {
             device_id: ctx.device_id,
@@ -55,7 +73,7 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
             entity_id: &op.entity_id,
             created_at: op.created_at,
         };
-        if let Some(seen) = tx.applied_at(ctx.device_id, op.seq)? {
+        if let Some(seen) = at.remove(&op.seq) {
             results.push(if seen.op_id == op.op_id {
                 OpOutcome {
                     seq: op.seq,
@@ -81,7 +99,7 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
             });
             break;
         }
-        if let Some(seen) = tx.applied_by_id(ctx.device_id, &op.op_id)? {
+        if let Some(seen) = by_id.get(&op.op_id).cloned() {
             // Carried over under a new number after its first answer was lost: the same
             // operation, applied once; the new number is recorded as pointing at it.
             tx.record_applied(&meta, &seen.result, seen.reason.as_deref(), ctx.now)?;
@@ -103,6 +121,7 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
                 Some(LOST_AT_DEVICE),
                 ctx.now,
             )?;
+            held(&mut by_id, op, OpResult::Rejected, Some(LOST_AT_DEVICE));
             last = op.seq;
             results.push(OpOutcome {
                 seq: op.seq,
@@ -154,6 +173,7 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
             }
         };
         tx.record_applied(&meta, result.code(), reason, ctx.now)?;
+        held(&mut by_id, op, result, reason);
         last = op.seq;
         // A plain success is implied for every operation the stream carried: listing it would
         // cost ~35 bytes per operation on the way down, seconds per thousand cases on 2G.
@@ -181,6 +201,22 @@ const MISSING: [&str; 5] = [
     "unknown_attachment",
     "unknown_record",
 ];
+
+/// An operation now recorded, for the same operation found again later in the batch under
+/// another number.
+fn held(
+    by_id: &mut HashMap<String, AppliedOp>,
+    op: &WireOp,
+    result: OpResult,
+    reason: Option<&str>,
+) {
+    by_id.entry(op.op_id.clone()).or_insert_with(|| AppliedOp {
+        seq: op.seq,
+        op_id: op.op_id.clone(),
+        result: result.code().to_owned(),
+        reason: reason.map(str::to_owned),
+    });
+}
 
 fn reused(seq: i64) -> OpOutcome {
     OpOutcome {

@@ -52,11 +52,30 @@ pub fn terms(data: &Value) -> BTreeSet<String> {
 
 /// Write the search terms of the beneficiary `id` (after its row was inserted or changed).
 pub fn index_person(c: &mut dyn Conn, id: &str, data: &Value) -> Result<()> {
-    let rid = c
-        .one("SELECT rid FROM beneficiaries WHERE id = ?1", params![id])?
-        .i64(0)?;
-    c.exec("DELETE FROM register_terms WHERE rid = ?1", params![rid])?;
-    insert_terms(c, terms(data).into_iter().map(|t| (t, rid)).collect())
+    // Neither statement's answer is read: both travel with the next one that waits (the person
+    // is found by ID inside them instead of being asked for first).
+    c.execute_later(
+        "DELETE FROM register_terms WHERE rid = (SELECT rid FROM beneficiaries WHERE id = ?1)",
+        params![id],
+    )?;
+    let terms: Vec<String> = terms(data).into_iter().collect();
+    for chunk in terms.chunks(400) {
+        let mut sql = String::from(
+            "INSERT INTO register_terms (term, rid) SELECT t.column1, b.rid FROM (VALUES ",
+        );
+        let mut args: Vec<Val> = Vec::with_capacity(chunk.len() + 1);
+        args.push(id.into());
+        for (i, t) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(CAST(?{} AS TEXT))", i + 2));
+            args.push(t.into());
+        }
+        sql.push_str(") AS t, beneficiaries b WHERE b.id = ?1");
+        c.execute_later(&sql, &args)?;
+    }
+    Ok(())
 }
 
 fn insert_terms(c: &mut dyn Conn, pairs: Vec<(String, i64)>) -> Result<()> {

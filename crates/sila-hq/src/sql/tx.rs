@@ -11,25 +11,98 @@ use crate::storage::{
 use crate::{HqError, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::collections::HashMap;
 
 pub struct SqlTx<'a> {
     pub(crate) c: &'a mut dyn Conn,
     /// Where a file published at HQ keeps its bytes.
     files: &'a Files,
+    /// Records this transaction has read or written (None: known not to exist), so a push reads
+    /// each once: a case created after its person in the same batch finds the person here. Every
+    /// write of a record goes through [`Tx::insert`] / [`Tx::update`], which keep this current;
+    /// an operation undone forgets it all.
+    records: HashMap<(Kind, String), Option<Record>>,
+    /// The last feed number taken per branch in this transaction. The branch's row is locked from
+    /// the first number on (see [`Tx::feed`]), so the next is this plus one without asking.
+    heads: HashMap<String, i64>,
+    /// `heads` when the current operation began, restored if it is undone.
+    heads_at_op: HashMap<String, i64>,
 }
 
 static IN_DATABASE: Files = Files::Database;
 
 impl<'a> SqlTx<'a> {
     pub fn new(c: &'a mut dyn Conn) -> SqlTx<'a> {
-        SqlTx {
-            c,
-            files: &IN_DATABASE,
-        }
+        SqlTx::with_files(c, &IN_DATABASE)
     }
 
     pub fn with_files(c: &'a mut dyn Conn, files: &'a Files) -> SqlTx<'a> {
-        SqlTx { c, files }
+        SqlTx {
+            c,
+            files,
+            records: HashMap::new(),
+            heads: HashMap::new(),
+            heads_at_op: HashMap::new(),
+        }
+    }
+
+    /// Read records of one kind by ID, locked for change, into `self.records`.
+    fn fetch(&mut self, kind: Kind, ids: &[&str]) -> Result<()> {
+        let lock = self.c.dialect().for_update();
+        let (head, first) = match kind {
+            Kind::Beneficiary => (
+                "SELECT id, branch, device_id, data, version, fields, merged_into, 0 FROM beneficiaries WHERE",
+                1,
+            ),
+            Kind::Case => (
+                "SELECT id, branch, device_id, data, version, fields, NULL, hq_decided FROM cases WHERE",
+                1,
+            ),
+            _ => (
+                "SELECT id, branch, device_id, data, version, fields, NULL, 0 FROM records WHERE entity = ?1 AND",
+                2,
+            ),
+        };
+        for chunk in ids.chunks(IN_LIST.last().copied().unwrap_or(1)) {
+            let (list, mut args) = in_list(first, chunk);
+            if first == 2 {
+                args.insert(0, kind.code().into());
+            }
+            for id in chunk {
+                self.records.insert((kind, (*id).to_owned()), None);
+            }
+            // In ID order, so two transactions locking the same records take them in one order.
+            let rows = self
+                .c
+                .query(&format!("{head} id IN ({list}) ORDER BY id{lock}"), &args)?;
+            for r in rows {
+                let rec = Record {
+                    kind,
+                    id: r.text(0)?,
+                    branch: r.text(1)?,
+                    created_by: r.text(2)?,
+                    data: serde_json::from_str(&r.text(3)?)?,
+                    version: r.i64(4)?,
+                    fields: parse_fields(&r.text(5)?)?,
+                    merged_into: r.opt_text(6)?,
+                    hq_decided: r.bool(7)?,
+                };
+                self.records.insert((kind, rec.id.clone()), Some(rec));
+            }
+        }
+        Ok(())
+    }
+
+    /// What a later load of `rec` reads, as the engine stores it.
+    fn remember(&mut self, rec: &Record) {
+        let mut rec = rec.clone();
+        if rec.kind != Kind::Beneficiary {
+            rec.merged_into = None;
+        }
+        if rec.kind != Kind::Case {
+            rec.hq_decided = false;
+        }
+        self.records.insert((rec.kind, rec.id.clone()), Some(rec));
     }
 
     /// The merge `filter` (over `?1`) finds, locked for change.
@@ -85,6 +158,31 @@ fn applied_op(r: &crate::db::Row) -> Result<AppliedOp> {
     })
 }
 
+/// The shapes of `IN (…)` list a statement is prepared for: a list is padded to the next one
+/// (its last value repeated), so a few prepared statements serve every batch.
+const IN_LIST: [usize; 4] = [1, 8, 64, 512];
+
+/// `?first, ?first+1, …` for `values` padded to a size of [`IN_LIST`] (at most its last), and
+/// the values.
+fn in_list(first: usize, values: &[&str]) -> (String, Vec<crate::db::Val>) {
+    let size = IN_LIST
+        .iter()
+        .copied()
+        .find(|s| *s >= values.len())
+        .unwrap_or(values.len());
+    let mut list = String::new();
+    let mut args = Vec::with_capacity(size);
+    for i in 0..size {
+        if i > 0 {
+            list.push_str(", ");
+        }
+        list.push_str(&format!("?{}", first + i));
+        let v = values.get(i).or(values.last()).copied().unwrap_or("");
+        args.push(v.into());
+    }
+    (list, args)
+}
+
 impl Tx for SqlTx<'_> {
     fn device_state(&mut self, device_id: &str) -> Result<Option<DeviceState>> {
         // Locked until the transaction ends: one push per device at a time, on any server.
@@ -109,7 +207,7 @@ impl Tx for SqlTx<'_> {
         last_seq: i64,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.c.exec(
+        self.c.execute_later(
             "UPDATE devices SET last_seq = CASE WHEN last_seq > ?2 THEN last_seq ELSE ?2 END, last_seen_at = ?3
              WHERE device_id = ?1",
             params![device_id, last_seq, now],
@@ -117,25 +215,33 @@ impl Tx for SqlTx<'_> {
         Ok(())
     }
 
-    fn applied_at(&mut self, device_id: &str, seq: i64) -> Result<Option<AppliedOp>> {
+    fn applied_between(&mut self, device_id: &str, from: i64, to: i64) -> Result<Vec<AppliedOp>> {
         self.c
-            .row(
-                "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND seq = ?2",
-                params![device_id, seq],
+            .query(
+                "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3",
+                params![device_id, from, to],
             )?
-            .map(|r| applied_op(&r))
-            .transpose()
+            .iter()
+            .map(applied_op)
+            .collect()
     }
 
-    fn applied_by_id(&mut self, device_id: &str, op_id: &str) -> Result<Option<AppliedOp>> {
-        self.c
-            .row(
-                "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND op_id = ?2
-                 ORDER BY seq LIMIT 1",
-                params![device_id, op_id],
-            )?
-            .map(|r| applied_op(&r))
-            .transpose()
+    fn applied_with_ids(&mut self, device_id: &str, op_ids: &[&str]) -> Result<Vec<AppliedOp>> {
+        let mut out = Vec::new();
+        for chunk in op_ids.chunks(IN_LIST[IN_LIST.len() - 1]) {
+            let (list, mut args) = in_list(2, chunk);
+            args.insert(0, device_id.into());
+            for r in self.c.query(
+                &format!(
+                    "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND op_id IN ({list})
+                     ORDER BY seq"
+                ),
+                &args,
+            )? {
+                out.push(applied_op(&r)?);
+            }
+        }
+        Ok(out)
     }
 
     fn record_applied(
@@ -145,7 +251,7 @@ impl Tx for SqlTx<'_> {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.c.exec(
+        self.c.execute_later(
             "INSERT INTO applied_ops (device_id, seq, op_id, op, entity, entity_id, result, reason, created_at, applied_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
@@ -165,60 +271,60 @@ impl Tx for SqlTx<'_> {
     }
 
     fn begin_op(&mut self) -> Result<()> {
-        self.c.batch("SAVEPOINT op")
+        self.heads_at_op.clone_from(&self.heads);
+        self.c.batch_later("SAVEPOINT op")
     }
 
     fn undo_op(&mut self) -> Result<()> {
+        // Waits for everything sent: a statement of the operation that failed fails the
+        // transaction, it is not rolled back as if the rules had refused it.
         self.c
-            .batch("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
+            .batch("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")?;
+        self.records.clear();
+        self.heads.clone_from(&self.heads_at_op);
+        Ok(())
     }
 
     fn end_op(&mut self) -> Result<()> {
-        self.c.batch("RELEASE SAVEPOINT op")
+        self.c.batch_later("RELEASE SAVEPOINT op")
+    }
+
+    fn prefetch(&mut self, wanted: &[(Kind, &str)]) -> Result<()> {
+        for kind in Kind::ALL {
+            let mut ids: Vec<&str> = wanted
+                .iter()
+                .filter(|(k, id)| {
+                    *k == kind && !self.records.contains_key(&(kind, (*id).to_owned()))
+                })
+                .map(|(_, id)| *id)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            if !ids.is_empty() {
+                self.fetch(kind, &ids)?;
+            }
+        }
+        Ok(())
     }
 
     fn load(&mut self, kind: Kind, id: &str) -> Result<Option<Record>> {
-        let lock = self.c.dialect().for_update();
-        let row = match kind {
-            Kind::Beneficiary => self.c.row(
-                &format!("SELECT branch, device_id, data, version, fields, merged_into, 0 FROM beneficiaries WHERE id = ?1{lock}"),
-                params![id],
-            )?,
-            Kind::Case => self.c.row(
-                &format!("SELECT branch, device_id, data, version, fields, NULL, hq_decided FROM cases WHERE id = ?1{lock}"),
-                params![id],
-            )?,
-            _ => self.c.row(
-                &format!("SELECT branch, device_id, data, version, fields, NULL, 0 FROM records WHERE entity = ?1 AND id = ?2{lock}"),
-                params![kind.code(), id],
-            )?,
-        };
-        let Some(r) = row else {
-            return Ok(None);
-        };
-        Ok(Some(Record {
-            kind,
-            id: id.to_owned(),
-            branch: r.text(0)?,
-            created_by: r.text(1)?,
-            data: serde_json::from_str(&r.text(2)?)?,
-            version: r.i64(3)?,
-            fields: parse_fields(&r.text(4)?)?,
-            merged_into: r.opt_text(5)?,
-            hq_decided: r.bool(6)?,
-        }))
+        let key = (kind, id.to_owned());
+        if !self.records.contains_key(&key) {
+            self.fetch(kind, &[id])?;
+        }
+        Ok(self.records.get(&key).cloned().flatten())
     }
 
     fn insert(&mut self, rec: &Record, now: DateTime<Utc>) -> Result<()> {
         let data = serde_json::to_string(&rec.data)?;
         let fields = serde_json::to_string(&rec.fields)?;
         match rec.kind {
-            Kind::Beneficiary => self.c.exec(
+            Kind::Beneficiary => self.c.execute_later(
                 "INSERT INTO beneficiaries (id, branch, device_id, national_id, data, version, fields, merged_into, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
                 params![&rec.id, &rec.branch, &rec.created_by, text(&rec.data, "national_id"), data, rec.version, fields, rec.merged_into.clone(), now],
             )?,
-            Kind::Case => self.c.exec(
+            Kind::Case => self.c.execute_later(
                 "INSERT INTO cases (id, branch, device_id, beneficiary_id, state, data, version, fields, hq_decided, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
                 params![
@@ -234,7 +340,7 @@ impl Tx for SqlTx<'_> {
                     now
                 ],
             )?,
-            _ => self.c.exec(
+            _ => self.c.execute_later(
                 "INSERT INTO records (entity, id, branch, device_id, data, version, fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![rec.kind.code(), &rec.id, &rec.branch, &rec.created_by, data, rec.version, fields],
             )?,
@@ -243,6 +349,7 @@ impl Tx for SqlTx<'_> {
             // The register's search terms, in the same transaction as the record.
             crate::sql::register::index_person(self.c, &rec.id, &rec.data)?;
         }
+        self.remember(rec);
         Ok(())
     }
 
@@ -270,6 +377,7 @@ impl Tx for SqlTx<'_> {
         if rec.kind == Kind::Beneficiary {
             crate::sql::register::index_person(self.c, &rec.id, &rec.data)?;
         }
+        self.remember(rec);
         Ok(())
     }
 
@@ -285,7 +393,7 @@ impl Tx for SqlTx<'_> {
     }
 
     fn append_case_event(&mut self, case_id: &str, origin: &str, event: &Value) -> Result<()> {
-        self.c.exec(
+        self.c.execute_later(
             "INSERT INTO case_events (case_id, origin, data) VALUES (?1, ?2, ?3)",
             params![case_id, origin, serde_json::to_string(event)?],
         )?;
@@ -321,11 +429,11 @@ impl Tx for SqlTx<'_> {
         size: i64,
         branch: &str,
     ) -> Result<()> {
-        self.c.exec(
+        self.c.execute_later(
             "INSERT INTO attachments (sha256, mime, size) VALUES (?1, ?2, ?3) ON CONFLICT (sha256) DO NOTHING",
             params![sha256, mime, size],
         )?;
-        self.c.exec(
+        self.c.execute_later(
             "INSERT INTO attachment_owners (sha256, branch) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![sha256, branch],
         )?;
@@ -349,7 +457,7 @@ impl Tx for SqlTx<'_> {
         kind: Kind,
         entity_id: &str,
     ) -> Result<()> {
-        self.c.exec(
+        self.c.execute_later(
             "INSERT INTO attachment_refs (sha256, branch, entity, entity_id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
             params![sha256, branch, kind.code(), entity_id],
         )?;
@@ -364,24 +472,35 @@ impl Tx for SqlTx<'_> {
         origin: &str,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        // The branch row is the feed's counter: taking the next number writes it, so another
+        // The branch row is the feed's counter: taking the first number writes it, so another
         // writer waits for this transaction to end before it numbers an entry of this branch
         // (SQLite: its one writer; PostgreSQL: the row's lock), and entries commit in the order
-        // of their numbers.
-        let seq = match self.c.row(
-            "UPDATE branches SET feed_head = feed_head + 1 WHERE name = ?1 RETURNING feed_head",
-            params![branch],
-        )? {
-            Some(r) => r.i64(0)?,
-            None => {
-                self.c.exec(
-                    "INSERT INTO branches (name, created_at, feed_head) VALUES (?1, ?2, 1)",
-                    params![branch, now],
+        // of their numbers. The row stays locked: later numbers are counted here.
+        let seq = match self.heads.get(branch) {
+            Some(head) => {
+                let seq = head + 1;
+                self.c.execute_later(
+                    "UPDATE branches SET feed_head = ?2 WHERE name = ?1",
+                    params![branch, seq],
                 )?;
-                1
+                seq
             }
+            None => match self.c.row(
+                "UPDATE branches SET feed_head = feed_head + 1 WHERE name = ?1 RETURNING feed_head",
+                params![branch],
+            )? {
+                Some(r) => r.i64(0)?,
+                None => {
+                    self.c.exec(
+                        "INSERT INTO branches (name, created_at, feed_head) VALUES (?1, ?2, 1)",
+                        params![branch, now],
+                    )?;
+                    1
+                }
+            },
         };
-        self.c.exec(
+        self.heads.insert(branch.to_owned(), seq);
+        self.c.execute_later(
             "INSERT INTO feed (branch, seq, kind, entity_id, origin, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![branch, seq, kind, entity_id, origin, now],
         )?;
