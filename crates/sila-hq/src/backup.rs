@@ -290,21 +290,31 @@ fn is_postgres(db_url: &str) -> bool {
 /// closes, even if the holder's thread dies, and the backup's row is committed before it goes,
 /// so the next holder sees that the period's copy exists. SQLite has one server: always free.
 pub struct ScheduleLock {
-    _session: Option<postgres::Client>,
+    session: Option<postgres::Client>,
+}
+
+impl Drop for ScheduleLock {
+    fn drop(&mut self) {
+        // Closing the connection frees the lock only once the server has noticed: free it now,
+        // so that it is free when this returns.
+        if let Some(mut c) = self.session.take() {
+            let _ = c.execute("SELECT pg_advisory_unlock($1)", &[&SCHEDULE_LOCK]);
+        }
+    }
 }
 
 impl ScheduleLock {
     /// The lock, or `None` while another server holds it.
     pub fn try_take(db_url: &str) -> Result<Option<ScheduleLock>> {
         if !is_postgres(db_url) {
-            return Ok(Some(ScheduleLock { _session: None }));
+            return Ok(Some(ScheduleLock { session: None }));
         }
         let mut c = postgres::Client::connect(db_url, postgres::NoTls)
             .map_err(|e| storage(format!("backup lock connection: {e}")))?;
         let got: bool = c
             .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULE_LOCK])?
             .get(0);
-        Ok(got.then_some(ScheduleLock { _session: Some(c) }))
+        Ok(got.then_some(ScheduleLock { session: Some(c) }))
     }
 }
 

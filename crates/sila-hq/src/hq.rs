@@ -134,7 +134,7 @@ impl Hq {
         &self,
         mut f: impl FnMut(&mut dyn crate::storage::Tx) -> Result<R> + Send,
     ) -> Result<R> {
-        self.write(|c| f(&mut SqlTx::with_files(c, &self.files)))
+        self.write(|c| SqlTx::run(c, &self.files, |tx| f(tx)))
     }
 
     /// Rows of any query, for tests and tools that look inside (placeholders `?1` …).
@@ -155,7 +155,7 @@ impl HqStore for Hq {
 
     fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Result<Device> {
         // A read, as every request makes one; only a credential's first use writes.
-        let a = self.read(|c| rules::devices::authenticate(&mut SqlTx::new(c), token))?;
+        let a = self.read(|c| rules::devices::authenticate(&mut SqlTx::reader(c), token))?;
         if a.first_use {
             self.rules(|tx| rules::devices::first_use(tx, token, now))?;
         }
@@ -203,7 +203,9 @@ impl HqStore for Hq {
 
     fn snapshot_plan(&self, device: &Device) -> Result<SnapshotPlan> {
         self.write(|c| {
-            crate::storage::Tx::set_resync(&mut SqlTx::new(c), &device.device_id, false)?;
+            SqlTx::run(c, &self.files, |tx| {
+                crate::storage::Tx::set_resync(tx, &device.device_id, false)
+            })?;
             sql::read::snapshot_plan(c, device)
         })
     }

@@ -51,13 +51,16 @@ pub fn terms(data: &Value) -> BTreeSet<String> {
 }
 
 /// Write the search terms of the beneficiary `id` (after its row was inserted or changed).
-pub fn index_person(c: &mut dyn Conn, id: &str, data: &Value) -> Result<()> {
-    // Neither statement's answer is read: both travel with the next one that waits (the person
-    // is found by ID inside them instead of being asked for first).
-    c.execute_later(
-        "DELETE FROM register_terms WHERE rid = (SELECT rid FROM beneficiaries WHERE id = ?1)",
-        params![id],
-    )?;
+/// A person's search terms, replacing the ones they had (`new`: they had none).
+pub fn index_person(c: &mut dyn Conn, id: &str, data: &Value, new: bool) -> Result<()> {
+    // No statement's answer is read: they travel with the next one that waits (the person is
+    // found by ID inside them instead of being asked for first).
+    if !new {
+        c.execute_later(
+            "DELETE FROM register_terms WHERE rid = (SELECT rid FROM beneficiaries WHERE id = ?1)",
+            params![id],
+        )?;
+    }
     let terms: Vec<String> = terms(data).into_iter().collect();
     for chunk in terms.chunks(400) {
         let mut sql = String::from(

@@ -27,23 +27,125 @@ pub struct SqlTx<'a> {
     heads: HashMap<String, i64>,
     /// `heads` when the current operation began, restored if it is undone.
     heads_at_op: HashMap<String, i64>,
+    /// The heads as the branches' rows hold them (written by the first number).
+    heads_stored: HashMap<String, i64>,
+    /// Feed entries and applied operations, written many to a statement by [`SqlTx::finish`]:
+    /// nothing in a transaction reads them back (the push reads applied operations before it
+    /// keeps any, and those reads write these first all the same).
+    feed_rows: Rows,
+    applied_rows: Rows,
+    /// Their lengths when the current operation began, cut back to if it is undone.
+    rows_at_op: (usize, usize),
+    /// The last operation ended without releasing its savepoint: the next one's releases it
+    /// in the same statement, and the commit releases the last.
+    release: bool,
+}
+
+/// Rows for one table, `columns` values each, in the order they were kept.
+struct Rows {
+    head: &'static str,
+    columns: usize,
+    values: Vec<crate::db::Val>,
+}
+
+impl Rows {
+    fn new(head: &'static str, columns: usize) -> Rows {
+        Rows {
+            head,
+            columns,
+            values: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.values.len() / self.columns
+    }
+
+    fn truncate(&mut self, rows: usize) {
+        self.values.truncate(rows * self.columns);
+    }
+
+    /// Send the rows kept, in statements of 64, 8 or 1 rows (a few prepared shapes).
+    fn write(&mut self, c: &mut dyn Conn) -> Result<()> {
+        let mut left = self.len();
+        let mut values = std::mem::take(&mut self.values).into_iter();
+        while left > 0 {
+            let rows = [64, 8, 1].into_iter().find(|n| *n <= left).unwrap_or(1);
+            let mut sql = String::from(self.head);
+            for r in 0..rows {
+                sql.push_str(if r == 0 { " VALUES (" } else { ", (" });
+                for k in 0..self.columns {
+                    if k > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!("?{}", r * self.columns + k + 1));
+                }
+                sql.push(')');
+            }
+            let args: Vec<_> = values.by_ref().take(rows * self.columns).collect();
+            c.execute_later(&sql, &args)?;
+            left -= rows;
+        }
+        Ok(())
+    }
 }
 
 static IN_DATABASE: Files = Files::Database;
 
 impl<'a> SqlTx<'a> {
-    pub fn new(c: &'a mut dyn Conn) -> SqlTx<'a> {
+    /// For reads (a write kept for the end would be lost: use [`SqlTx::run`]).
+    pub fn reader(c: &'a mut dyn Conn) -> SqlTx<'a> {
         SqlTx::with_files(c, &IN_DATABASE)
     }
 
-    pub fn with_files(c: &'a mut dyn Conn, files: &'a Files) -> SqlTx<'a> {
+    fn with_files(c: &'a mut dyn Conn, files: &'a Files) -> SqlTx<'a> {
         SqlTx {
             c,
             files,
             records: HashMap::new(),
             heads: HashMap::new(),
             heads_at_op: HashMap::new(),
+            heads_stored: HashMap::new(),
+            feed_rows: Rows::new(
+                "INSERT INTO feed (branch, seq, kind, entity_id, origin, at)",
+                6,
+            ),
+            applied_rows: Rows::new(
+                "INSERT INTO applied_ops (device_id, seq, op_id, op, entity, entity_id, result, reason, created_at, applied_at)",
+                10,
+            ),
+            rows_at_op: (0, 0),
+            release: false,
         }
+    }
+
+    /// Run `f` over the storage operations of the transaction `c` is in, then write what they
+    /// kept for the end (see [`SqlTx::finish`]). The only way to make one that writes.
+    pub fn run<R>(
+        c: &'a mut dyn Conn,
+        files: &'a Files,
+        f: impl FnOnce(&mut SqlTx<'a>) -> Result<R>,
+    ) -> Result<R> {
+        let mut tx = SqlTx::with_files(c, files);
+        let out = f(&mut tx)?;
+        tx.finish()?;
+        Ok(out)
+    }
+
+    /// Write the feed entries and applied operations kept, and the feed heads counted here.
+    fn finish(&mut self) -> Result<()> {
+        self.applied_rows.write(self.c)?;
+        self.feed_rows.write(self.c)?;
+        for (branch, head) in &self.heads {
+            if self.heads_stored.get(branch) != Some(head) {
+                self.c.execute_later(
+                    "UPDATE branches SET feed_head = ?2 WHERE name = ?1",
+                    params![branch, *head],
+                )?;
+            }
+        }
+        self.heads_stored.clone_from(&self.heads);
+        Ok(())
     }
 
     /// Read records of one kind by ID, locked for change, into `self.records`.
@@ -216,6 +318,7 @@ impl Tx for SqlTx<'_> {
     }
 
     fn applied_between(&mut self, device_id: &str, from: i64, to: i64) -> Result<Vec<AppliedOp>> {
+        self.applied_rows.write(self.c)?;
         self.c
             .query(
                 "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3",
@@ -227,6 +330,7 @@ impl Tx for SqlTx<'_> {
     }
 
     fn applied_with_ids(&mut self, device_id: &str, op_ids: &[&str]) -> Result<Vec<AppliedOp>> {
+        self.applied_rows.write(self.c)?;
         let mut out = Vec::new();
         for chunk in op_ids.chunks(IN_LIST[IN_LIST.len() - 1]) {
             let (list, mut args) = in_list(2, chunk);
@@ -251,9 +355,7 @@ impl Tx for SqlTx<'_> {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.c.execute_later(
-            "INSERT INTO applied_ops (device_id, seq, op_id, op, entity, entity_id, result, reason, created_at, applied_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        self.applied_rows.values.extend(
             params![
                 op.device_id,
                 op.seq,
@@ -265,14 +367,22 @@ impl Tx for SqlTx<'_> {
                 reason,
                 op.created_at,
                 now
-            ],
-        )?;
+            ]
+            .iter()
+            .cloned(),
+        );
         Ok(())
     }
 
     fn begin_op(&mut self) -> Result<()> {
         self.heads_at_op.clone_from(&self.heads);
-        self.c.batch_later("SAVEPOINT op")
+        self.rows_at_op = (self.feed_rows.len(), self.applied_rows.len());
+        let sql = if std::mem::take(&mut self.release) {
+            "RELEASE SAVEPOINT op; SAVEPOINT op"
+        } else {
+            "SAVEPOINT op"
+        };
+        self.c.batch_later(sql)
     }
 
     fn undo_op(&mut self) -> Result<()> {
@@ -282,11 +392,18 @@ impl Tx for SqlTx<'_> {
             .batch("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")?;
         self.records.clear();
         self.heads.clone_from(&self.heads_at_op);
+        // A first number taken in the operation was rolled back with it (and its row's lock
+        // released): the next entry takes it again.
+        let before = &self.heads_at_op;
+        self.heads_stored.retain(|b, _| before.contains_key(b));
+        self.feed_rows.truncate(self.rows_at_op.0);
+        self.applied_rows.truncate(self.rows_at_op.1);
         Ok(())
     }
 
     fn end_op(&mut self) -> Result<()> {
-        self.c.batch_later("RELEASE SAVEPOINT op")
+        self.release = true;
+        Ok(())
     }
 
     fn prefetch(&mut self, wanted: &[(Kind, &str)]) -> Result<()> {
@@ -347,7 +464,7 @@ impl Tx for SqlTx<'_> {
         };
         if rec.kind == Kind::Beneficiary {
             // The register's search terms, in the same transaction as the record.
-            crate::sql::register::index_person(self.c, &rec.id, &rec.data)?;
+            crate::sql::register::index_person(self.c, &rec.id, &rec.data, true)?;
         }
         self.remember(rec);
         Ok(())
@@ -375,7 +492,7 @@ impl Tx for SqlTx<'_> {
             return Err(HqError::NotFound(table(rec.kind)));
         }
         if rec.kind == Kind::Beneficiary {
-            crate::sql::register::index_person(self.c, &rec.id, &rec.data)?;
+            crate::sql::register::index_person(self.c, &rec.id, &rec.data, false)?;
         }
         self.remember(rec);
         Ok(())
@@ -475,35 +592,34 @@ impl Tx for SqlTx<'_> {
         // The branch row is the feed's counter: taking the first number writes it, so another
         // writer waits for this transaction to end before it numbers an entry of this branch
         // (SQLite: its one writer; PostgreSQL: the row's lock), and entries commit in the order
-        // of their numbers. The row stays locked: later numbers are counted here.
+        // of their numbers. The row stays locked: later numbers are counted here, and the head
+        // written once at the end ([`SqlTx::finish`]).
         let seq = match self.heads.get(branch) {
-            Some(head) => {
-                let seq = head + 1;
-                self.c.execute_later(
-                    "UPDATE branches SET feed_head = ?2 WHERE name = ?1",
-                    params![branch, seq],
-                )?;
-                seq
+            Some(head) => head + 1,
+            None => {
+                let first = match self.c.row(
+                    "UPDATE branches SET feed_head = feed_head + 1 WHERE name = ?1 RETURNING feed_head",
+                    params![branch],
+                )? {
+                    Some(r) => r.i64(0)?,
+                    None => {
+                        self.c.exec(
+                            "INSERT INTO branches (name, created_at, feed_head) VALUES (?1, ?2, 1)",
+                            params![branch, now],
+                        )?;
+                        1
+                    }
+                };
+                self.heads_stored.insert(branch.to_owned(), first);
+                first
             }
-            None => match self.c.row(
-                "UPDATE branches SET feed_head = feed_head + 1 WHERE name = ?1 RETURNING feed_head",
-                params![branch],
-            )? {
-                Some(r) => r.i64(0)?,
-                None => {
-                    self.c.exec(
-                        "INSERT INTO branches (name, created_at, feed_head) VALUES (?1, ?2, 1)",
-                        params![branch, now],
-                    )?;
-                    1
-                }
-            },
         };
         self.heads.insert(branch.to_owned(), seq);
-        self.c.execute_later(
-            "INSERT INTO feed (branch, seq, kind, entity_id, origin, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![branch, seq, kind, entity_id, origin, now],
-        )?;
+        self.feed_rows.values.extend(
+            params![branch, seq, kind, entity_id, origin, now]
+                .iter()
+                .cloned(),
+        );
         Ok(seq)
     }
 
