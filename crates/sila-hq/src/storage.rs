@@ -222,8 +222,8 @@ pub trait Tx {
         from: i64,
         to: i64,
     ) -> crate::Result<Vec<AppliedOp>>;
-    /// The operations of this device HQ holds with these IDs, under whichever numbers, lowest
-    /// number first.
+    /// The operations of this device HQ holds with these IDs, under whichever numbers, in no
+    /// order.
     fn applied_with_ids(
         &mut self,
         device_id: &str,

@@ -212,6 +212,22 @@ pub trait Conn: Send {
     fn execute_later(&mut self, sql: &str, params: &[Val]) -> Result<()> {
         self.execute(sql, params).map(drop)
     }
+    /// Run one query once for each set of parameters; the rows of each, in order. An engine
+    /// across a network sends them all before reading the first answer: one round trip. Each
+    /// is a lookup by key, which every plan answers from its index.
+    fn query_many(&mut self, sql: &str, params: &[Vec<Val>]) -> Result<Vec<Vec<Row>>> {
+        params
+            .iter()
+            .map(|p| {
+                let mut rows = Vec::new();
+                self.query_each(sql, p, &mut |r| {
+                    rows.push(r);
+                    Ok(())
+                })?;
+                Ok(rows)
+            })
+            .collect()
+    }
     /// [`Conn::batch`], answered later as [`Conn::execute_later`].
     fn batch_later(&mut self, sql: &str) -> Result<()> {
         self.batch(sql)

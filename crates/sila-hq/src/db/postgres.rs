@@ -353,6 +353,22 @@ impl Conn for PgConn {
         self.simple(sql)
     }
 
+    fn query_many(&mut self, sql: &str, params: &[Vec<Val>]) -> Result<Vec<Vec<Row>>> {
+        let stmt = self.statement(sql)?;
+        let client = self.client.clone();
+        let answers = self.wait(futures_util::future::try_join_all(params.iter().map(|p| {
+            let (client, stmt) = (&client, &stmt);
+            async move {
+                let refs: Vec<&(dyn ToSql + Sync)> = p.iter().map(|v| v as _).collect();
+                client.query(stmt, &refs).await
+            }
+        })))?;
+        answers
+            .iter()
+            .map(|rows| rows.iter().map(row).collect())
+            .collect()
+    }
+
     fn batch_later(&mut self, sql: &str) -> Result<()> {
         let client = self.client.clone();
         let sql = sql.to_owned();

@@ -30,6 +30,7 @@ use sila_proto::{
     HELD, LOST_AT_DEVICE, LOST_OP, OpOutcome, OpResult, PushResponse, SEQ_GAP, SEQ_REUSED, WireOp,
 };
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushResponse> {
     if ops.windows(2).any(|w| w[0].seq >= w[1].seq) {
@@ -48,14 +49,24 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
     let mut results = Vec::new();
     // What HQ holds of these numbers and these operations, and the records the operations
     // name, each read once for the whole batch.
-    let (mut at, mut by_id) = (HashMap::new(), HashMap::new());
+    let mut at = HashMap::new();
+    let mut by_id: HashMap<String, AppliedOp> = HashMap::new();
     if let (Some(first), Some(end)) = (ops.first(), ops.last()) {
         for seen in tx.applied_between(ctx.device_id, first.seq, end.seq)? {
             at.insert(seen.seq, seen);
         }
         let ids: Vec<&str> = ops.iter().map(|o| o.op_id.as_str()).collect();
         for seen in tx.applied_with_ids(ctx.device_id, &ids)? {
-            by_id.entry(seen.op_id.clone()).or_insert(seen);
+            // An operation carried over is held under several numbers: its first one counts.
+            match by_id.entry(seen.op_id.clone()) {
+                Entry::Occupied(mut o) if o.get().seq > seen.seq => {
+                    o.insert(seen);
+                }
+                Entry::Occupied(_) => {}
+                Entry::Vacant(v) => {
+                    v.insert(seen);
+                }
+            }
         }
         let named: Vec<(Kind, &str)> = ops
             .iter()

@@ -148,49 +148,48 @@ impl<'a> SqlTx<'a> {
         Ok(())
     }
 
-    /// Read records of one kind by ID, locked for change, into `self.records`.
+    /// Read records of one kind by ID, locked for change, into `self.records`: one lookup
+    /// each, sent together (a list in one statement may be planned as a scan of the table).
     fn fetch(&mut self, kind: Kind, ids: &[&str]) -> Result<()> {
         let lock = self.c.dialect().for_update();
-        let (head, first) = match kind {
+        let (sql, args): (String, Vec<Vec<crate::db::Val>>) = match kind {
             Kind::Beneficiary => (
-                "SELECT id, branch, device_id, data, version, fields, merged_into, 0 FROM beneficiaries WHERE",
-                1,
+                format!(
+                    "SELECT id, branch, device_id, data, version, fields, merged_into, 0 FROM beneficiaries WHERE id = ?1{lock}"
+                ),
+                ids.iter().map(|id| vec![(*id).into()]).collect(),
             ),
             Kind::Case => (
-                "SELECT id, branch, device_id, data, version, fields, NULL, hq_decided FROM cases WHERE",
-                1,
+                format!(
+                    "SELECT id, branch, device_id, data, version, fields, NULL, hq_decided FROM cases WHERE id = ?1{lock}"
+                ),
+                ids.iter().map(|id| vec![(*id).into()]).collect(),
             ),
             _ => (
-                "SELECT id, branch, device_id, data, version, fields, NULL, 0 FROM records WHERE entity = ?1 AND",
-                2,
+                format!(
+                    "SELECT id, branch, device_id, data, version, fields, NULL, 0 FROM records WHERE entity = ?1 AND id = ?2{lock}"
+                ),
+                ids.iter()
+                    .map(|id| vec![kind.code().into(), (*id).into()])
+                    .collect(),
             ),
         };
-        for chunk in ids.chunks(IN_LIST.last().copied().unwrap_or(1)) {
-            let (list, mut args) = in_list(first, chunk);
-            if first == 2 {
-                args.insert(0, kind.code().into());
-            }
-            for id in chunk {
-                self.records.insert((kind, (*id).to_owned()), None);
-            }
-            // In ID order, so two transactions locking the same records take them in one order.
-            let rows = self
-                .c
-                .query(&format!("{head} id IN ({list}) ORDER BY id{lock}"), &args)?;
-            for r in rows {
-                let rec = Record {
-                    kind,
-                    id: r.text(0)?,
-                    branch: r.text(1)?,
-                    created_by: r.text(2)?,
-                    data: serde_json::from_str(&r.text(3)?)?,
-                    version: r.i64(4)?,
-                    fields: parse_fields(&r.text(5)?)?,
-                    merged_into: r.opt_text(6)?,
-                    hq_decided: r.bool(7)?,
-                };
-                self.records.insert((kind, rec.id.clone()), Some(rec));
-            }
+        for id in ids {
+            self.records.insert((kind, (*id).to_owned()), None);
+        }
+        for r in self.c.query_many(&sql, &args)?.into_iter().flatten() {
+            let rec = Record {
+                kind,
+                id: r.text(0)?,
+                branch: r.text(1)?,
+                created_by: r.text(2)?,
+                data: serde_json::from_str(&r.text(3)?)?,
+                version: r.i64(4)?,
+                fields: parse_fields(&r.text(5)?)?,
+                merged_into: r.opt_text(6)?,
+                hq_decided: r.bool(7)?,
+            };
+            self.records.insert((kind, rec.id.clone()), Some(rec));
         }
         Ok(())
     }
@@ -260,31 +259,6 @@ fn applied_op(r: &crate::db::Row) -> Result<AppliedOp> {
     })
 }
 
-/// The shapes of `IN (…)` list a statement is prepared for: a list is padded to the next one
-/// (its last value repeated), so a few prepared statements serve every batch.
-const IN_LIST: [usize; 4] = [1, 8, 64, 512];
-
-/// `?first, ?first+1, …` for `values` padded to a size of [`IN_LIST`] (at most its last), and
-/// the values.
-fn in_list(first: usize, values: &[&str]) -> (String, Vec<crate::db::Val>) {
-    let size = IN_LIST
-        .iter()
-        .copied()
-        .find(|s| *s >= values.len())
-        .unwrap_or(values.len());
-    let mut list = String::new();
-    let mut args = Vec::with_capacity(size);
-    for i in 0..size {
-        if i > 0 {
-            list.push_str(", ");
-        }
-        list.push_str(&format!("?{}", first + i));
-        let v = values.get(i).or(values.last()).copied().unwrap_or("");
-        args.push(v.into());
-    }
-    (list, args)
-}
-
 impl Tx for SqlTx<'_> {
     fn device_state(&mut self, device_id: &str) -> Result<Option<DeviceState>> {
         // Locked until the transaction ends: one push per device at a time, on any server.
@@ -321,7 +295,11 @@ impl Tx for SqlTx<'_> {
         self.applied_rows.write(self.c)?;
         self.c
             .query(
-                "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3",
+                // In the primary key's order: PostgreSQL then walks it from `from` to `to`, even
+                // with a plan made while the table was empty (which otherwise may read every
+                // operation of the device through the other index).
+                "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3
+                 ORDER BY seq",
                 params![device_id, from, to],
             )?
             .iter()
@@ -331,21 +309,19 @@ impl Tx for SqlTx<'_> {
 
     fn applied_with_ids(&mut self, device_id: &str, op_ids: &[&str]) -> Result<Vec<AppliedOp>> {
         self.applied_rows.write(self.c)?;
-        let mut out = Vec::new();
-        for chunk in op_ids.chunks(IN_LIST[IN_LIST.len() - 1]) {
-            let (list, mut args) = in_list(2, chunk);
-            args.insert(0, device_id.into());
-            for r in self.c.query(
-                &format!(
-                    "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND op_id IN ({list})
-                     ORDER BY seq"
-                ),
+        let args: Vec<Vec<crate::db::Val>> = op_ids
+            .iter()
+            .map(|id| vec![device_id.into(), (*id).into()])
+            .collect();
+        self.c
+            .query_many(
+                "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND op_id = ?2",
                 &args,
-            )? {
-                out.push(applied_op(&r)?);
-            }
-        }
-        Ok(out)
+            )?
+            .iter()
+            .flatten()
+            .map(applied_op)
+            .collect()
     }
 
     fn record_applied(
