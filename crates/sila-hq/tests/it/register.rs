@@ -1375,3 +1375,56 @@ fn the_migration_counts_the_rows_already_stored() {
         assert_eq!(again, fresh, "{t} backfilled");
     }
 }
+
+#[test]
+fn a_whole_name_is_found_when_more_longer_names_match_than_are_ranked() {
+    let (_d, hq, _raw) = open();
+    let mut aflaj = Laptop::enrol(&hq, "الأفلاج");
+    // More people than a search ranks whose names match «محمد سعد» only as prefixes (سعدون),
+    // received first, so the walk meets them first; the whole name comes last.
+    let ops: Vec<WireOp> = (1..=410)
+        .map(|seq| {
+            let b = Beneficiary::new(
+                BeneficiaryId::new_v7(),
+                PersonName::from_full("محمد سعدون الدوسري"),
+            );
+            WireOp {
+                seq,
+                op_id: uuid::Uuid::now_v7().to_string(),
+                op: "beneficiary.create".into(),
+                entity: "beneficiary".into(),
+                entity_id: b.id.to_string(),
+                base_version: None,
+                payload: serde_json::value::RawValue::from_string(
+                    serde_json::to_value(&b).unwrap().to_string(),
+                )
+                .unwrap(),
+                created_at: now(),
+            }
+        })
+        .collect();
+    let r = hq
+        .push(
+            &aflaj.device,
+            &PushRequest {
+                protocol: sila_proto::PROTOCOL,
+                device_id: aflaj.device.device_id.clone(),
+                ops,
+            },
+            now(),
+        )
+        .unwrap();
+    assert!(r.results.is_empty(), "{:?}", r.results);
+    aflaj.seq = 410;
+    let whole = aflaj.person(&hq, "محمد سعد الدوسري", |_| {});
+    let found = search(&hq, "محمد سعد", None);
+    assert_eq!(found.first(), Some(&whole), "the whole name ranks first");
+    // Where no token begins a longer name, one pass finds the whole names' people.
+    let page = hq
+        .register(&RegisterQuery {
+            q: "محمد الدوسري".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!((page.total, page.capped), (400, true));
+}
