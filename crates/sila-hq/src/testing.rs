@@ -281,66 +281,35 @@ impl FreshDb {
     }
 }
 
-/// Rows written many to a statement, in SQL both engines take: how the benchmarks fill a store
-/// as pushes would have left it, at a million rows, without a round trip per row.
-pub struct Bulk {
-    head: String,
-    columns: usize,
-    values: Vec<crate::db::Val>,
-}
+/// Rows written many to a statement: how the benchmarks fill a store as pushes would have left
+/// it, at a million rows, without a round trip per row.
+pub struct Bulk(crate::sql::rows::Rows);
 
 impl Bulk {
-    /// Rows per statement: well under both engines' limits on parameters.
-    const ROWS: usize = 200;
+    /// Rows kept before they are sent.
+    const ROWS: usize = 256;
 
     pub fn new(table: &str, columns: &[&str]) -> Bulk {
-        Bulk {
-            head: format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")),
-            columns: columns.len(),
-            values: Vec::new(),
-        }
+        Bulk(crate::sql::rows::Rows::new(table, columns))
     }
 
-    /// Add a row (its values in the columns' order), writing the rows gathered once there are
-    /// enough for a statement.
+    /// Add a row (its values in the columns' order), sending the rows gathered once there are
+    /// enough.
     pub fn row(
         &mut self,
         c: &mut dyn crate::db::Conn,
         values: impl IntoIterator<Item = crate::db::Val>,
     ) -> crate::Result<()> {
-        let before = self.values.len();
-        self.values.extend(values);
-        assert_eq!(
-            self.values.len() - before,
-            self.columns,
-            "one value per column"
-        );
-        if self.values.len() >= Self::ROWS * self.columns {
-            self.flush(c)?;
+        self.0.push(values);
+        if self.0.len() >= Self::ROWS {
+            self.0.write(c)?;
         }
         Ok(())
     }
 
     /// Write the rows gathered (call once at the end).
     pub fn flush(&mut self, c: &mut dyn crate::db::Conn) -> crate::Result<()> {
-        if self.values.is_empty() {
-            return Ok(());
-        }
-        let rows = self.values.len() / self.columns;
-        let mut sql = self.head.clone();
-        for r in 0..rows {
-            sql.push_str(if r == 0 { "(" } else { ", (" });
-            for k in 0..self.columns {
-                if k > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("?{}", r * self.columns + k + 1));
-            }
-            sql.push(')');
-        }
-        c.exec(&sql, &self.values)?;
-        self.values.clear();
-        Ok(())
+        self.0.write(c)
     }
 }
 

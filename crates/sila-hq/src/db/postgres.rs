@@ -81,6 +81,9 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x5111_a000_0001;
 
+/// Most statements sent and not yet answered on a connection.
+const MAX_LATER: usize = 256;
+
 /// How many times a transaction that lost a race is run again.
 const RETRIES: usize = 8;
 
@@ -257,6 +260,11 @@ impl PgConn {
 
     /// Send `f`'s statement now and read its answer with the next call that waits.
     fn send(&mut self, mut f: Later) -> Result<()> {
+        // What is sent waits in memory until a call waits: a long run of writes with no read
+        // between (a store filled row by row) is read out every so often.
+        if self.later.len() >= MAX_LATER {
+            self.wait(std::future::ready(Ok(())))?;
+        }
         // The first poll puts the statement in the connection's queue, behind every statement
         // sent before it; nothing is read yet, so nothing needs waking.
         match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {

@@ -9,6 +9,7 @@ pub mod console;
 pub mod read;
 pub mod register;
 pub mod releases;
+pub mod rows;
 pub mod tx;
 
 // The two helpers every stage of HQ's SQL uses live here, below the stages, so that no stage

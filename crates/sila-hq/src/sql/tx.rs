@@ -4,6 +4,7 @@
 use crate::db::Conn;
 use crate::files::Files;
 use crate::params;
+use crate::sql::rows::Rows;
 use crate::storage::{
     AppliedOp, ConflictRecord, DeviceRow, DeviceState, EnrolCode, FieldVersions, Kind, MergeRecord,
     NewConflict, OpMeta, Record, Tx,
@@ -41,55 +42,6 @@ pub struct SqlTx<'a> {
     release: bool,
 }
 
-/// Rows for one table, `columns` values each, in the order they were kept.
-struct Rows {
-    head: &'static str,
-    columns: usize,
-    values: Vec<crate::db::Val>,
-}
-
-impl Rows {
-    fn new(head: &'static str, columns: usize) -> Rows {
-        Rows {
-            head,
-            columns,
-            values: Vec::new(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.values.len() / self.columns
-    }
-
-    fn truncate(&mut self, rows: usize) {
-        self.values.truncate(rows * self.columns);
-    }
-
-    /// Send the rows kept, in statements of 64, 8 or 1 rows (a few prepared shapes).
-    fn write(&mut self, c: &mut dyn Conn) -> Result<()> {
-        let mut left = self.len();
-        let mut values = std::mem::take(&mut self.values).into_iter();
-        while left > 0 {
-            let rows = [64, 8, 1].into_iter().find(|n| *n <= left).unwrap_or(1);
-            let mut sql = String::from(self.head);
-            for r in 0..rows {
-                sql.push_str(if r == 0 { " VALUES (" } else { ", (" });
-                for k in 0..self.columns {
-                    if k > 0 {
-                        sql.push_str(", ");
-                    }
-                    sql.push_str(&format!("?{}", r * self.columns + k + 1));
-                }
-                sql.push(')');
-            }
-            let args: Vec<_> = values.by_ref().take(rows * self.columns).collect();
-            c.execute_later(&sql, &args)?;
-            left -= rows;
-        }
-        Ok(())
-    }
-}
-
 static IN_DATABASE: Files = Files::Database;
 
 impl<'a> SqlTx<'a> {
@@ -107,12 +59,23 @@ impl<'a> SqlTx<'a> {
             heads_at_op: HashMap::new(),
             heads_stored: HashMap::new(),
             feed_rows: Rows::new(
-                "INSERT INTO feed (branch, seq, kind, entity_id, origin, at)",
-                6,
+                "feed",
+                &["branch", "seq", "kind", "entity_id", "origin", "at"],
             ),
             applied_rows: Rows::new(
-                "INSERT INTO applied_ops (device_id, seq, op_id, op, entity, entity_id, result, reason, created_at, applied_at)",
-                10,
+                "applied_ops",
+                &[
+                    "device_id",
+                    "seq",
+                    "op_id",
+                    "op",
+                    "entity",
+                    "entity_id",
+                    "result",
+                    "reason",
+                    "created_at",
+                    "applied_at",
+                ],
             ),
             rows_at_op: (0, 0),
             release: false,
@@ -331,7 +294,7 @@ impl Tx for SqlTx<'_> {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.applied_rows.values.extend(
+        self.applied_rows.push(
             params![
                 op.device_id,
                 op.seq,
@@ -591,7 +554,7 @@ impl Tx for SqlTx<'_> {
             }
         };
         self.heads.insert(branch.to_owned(), seq);
-        self.feed_rows.values.extend(
+        self.feed_rows.push(
             params![branch, seq, kind, entity_id, origin, now]
                 .iter()
                 .cloned(),
