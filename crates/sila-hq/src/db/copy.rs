@@ -10,6 +10,21 @@
 use super::{Conn, Dialect, Engine, Mode};
 use crate::error::{HqError, Result};
 
+/// The columns of `applied_ops` and `feed`, which a push also writes many rows at a time.
+pub const APPLIED_OPS_COLUMNS: &[&str] = &[
+    "device_id",
+    "seq",
+    "op_id",
+    "op",
+    "entity",
+    "entity_id",
+    "result",
+    "reason",
+    "created_at",
+    "applied_at",
+];
+pub const FEED_COLUMNS: &[&str] = &["branch", "seq", "kind", "entity_id", "origin", "at"];
+
 /// Every table of HQ's schema (as of the last migration of each engine) in an order that
 /// satisfies its references, with the columns to copy. `rid` of `records` is SQLite's rowid.
 pub const TABLES: &[(&str, &[&str])] = &[
@@ -46,21 +61,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "epoch_seen",
         ],
     ),
-    (
-        "applied_ops",
-        &[
-            "device_id",
-            "seq",
-            "op_id",
-            "op",
-            "entity",
-            "entity_id",
-            "result",
-            "reason",
-            "created_at",
-            "applied_at",
-        ],
-    ),
+    ("applied_ops", APPLIED_OPS_COLUMNS),
     (
         "beneficiaries",
         &[
@@ -158,10 +159,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "branch",
         ],
     ),
-    (
-        "feed",
-        &["branch", "seq", "kind", "entity_id", "origin", "at"],
-    ),
+    ("feed", FEED_COLUMNS),
     ("lookups", &["id", "device_id", "at", "found"]),
     ("not_duplicates", &["a", "b", "staff_id", "at"]),
     (

@@ -2,6 +2,7 @@
 //! transaction of either. SQL and nothing else: what may be stored is decided by the rules.
 
 use crate::db::Conn;
+use crate::db::copy::{APPLIED_OPS_COLUMNS, FEED_COLUMNS};
 use crate::files::Files;
 use crate::params;
 use crate::sql::rows::Rows;
@@ -28,8 +29,6 @@ pub struct SqlTx<'a> {
     heads: HashMap<String, i64>,
     /// `heads` when the current operation began, restored if it is undone.
     heads_at_op: HashMap<String, i64>,
-    /// The heads as the branches' rows hold them (written by the first number).
-    heads_stored: HashMap<String, i64>,
     /// Feed entries and applied operations, written many to a statement by [`SqlTx::finish`]:
     /// nothing in a transaction reads them back (the push reads applied operations before it
     /// keeps any, and those reads write these first all the same).
@@ -57,26 +56,8 @@ impl<'a> SqlTx<'a> {
             records: HashMap::new(),
             heads: HashMap::new(),
             heads_at_op: HashMap::new(),
-            heads_stored: HashMap::new(),
-            feed_rows: Rows::new(
-                "feed",
-                &["branch", "seq", "kind", "entity_id", "origin", "at"],
-            ),
-            applied_rows: Rows::new(
-                "applied_ops",
-                &[
-                    "device_id",
-                    "seq",
-                    "op_id",
-                    "op",
-                    "entity",
-                    "entity_id",
-                    "result",
-                    "reason",
-                    "created_at",
-                    "applied_at",
-                ],
-            ),
+            feed_rows: Rows::new("feed", FEED_COLUMNS),
+            applied_rows: Rows::new("applied_ops", APPLIED_OPS_COLUMNS),
             rows_at_op: (0, 0),
             release: false,
         }
@@ -100,14 +81,11 @@ impl<'a> SqlTx<'a> {
         self.applied_rows.write(self.c)?;
         self.feed_rows.write(self.c)?;
         for (branch, head) in &self.heads {
-            if self.heads_stored.get(branch) != Some(head) {
-                self.c.execute_later(
-                    "UPDATE branches SET feed_head = ?2 WHERE name = ?1",
-                    params![branch, *head],
-                )?;
-            }
+            self.c.execute_later(
+                "UPDATE branches SET feed_head = ?2 WHERE name = ?1",
+                params![branch, *head],
+            )?;
         }
-        self.heads_stored.clone_from(&self.heads);
         Ok(())
     }
 
@@ -330,11 +308,9 @@ impl Tx for SqlTx<'_> {
         self.c
             .batch("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")?;
         self.records.clear();
-        self.heads.clone_from(&self.heads_at_op);
         // A first number taken in the operation was rolled back with it (and its row's lock
         // released): the next entry takes it again.
-        let before = &self.heads_at_op;
-        self.heads_stored.retain(|b, _| before.contains_key(b));
+        self.heads.clone_from(&self.heads_at_op);
         self.feed_rows.truncate(self.rows_at_op.0);
         self.applied_rows.truncate(self.rows_at_op.1);
         Ok(())
@@ -536,7 +512,7 @@ impl Tx for SqlTx<'_> {
         let seq = match self.heads.get(branch) {
             Some(head) => head + 1,
             None => {
-                let first = match self.c.row(
+                match self.c.row(
                     "UPDATE branches SET feed_head = feed_head + 1 WHERE name = ?1 RETURNING feed_head",
                     params![branch],
                 )? {
@@ -548,9 +524,7 @@ impl Tx for SqlTx<'_> {
                         )?;
                         1
                     }
-                };
-                self.heads_stored.insert(branch.to_owned(), first);
-                first
+                }
             }
         };
         self.heads.insert(branch.to_owned(), seq);
