@@ -4,11 +4,19 @@
 //!
 //! Everything is copied with its own numbers (feed positions, row numbers, merge and conflict
 //! numbers, audit rows), so devices enrolled before the move sync on after it with the same
-//! credentials and cursors. The tables kept by triggers (dashboards' facts, the duplicate
-//! search's change counter) are rebuilt by the target's own triggers as the rows arrive.
+//! credentials and cursors. Rows go many to a statement, a bounded number of bytes unanswered.
+//!
+//! The tables kept by triggers (dashboards' facts, the console's counts, the duplicate search's
+//! change counter) are not copied but made again by the target. On PostgreSQL its row triggers
+//! are switched off for the copy and the tables rebuilt after the rows, one statement each
+//! (`rebuild_derived()`, migration hq-postgres/0012): row by row, each row paid a plpgsql call
+//! and an update of a hot count row, whose every version PostgreSQL keeps until the transaction
+//! ends. SQLite's triggers are cheap in-process calls and cannot be switched off: they build
+//! those tables as the rows arrive.
 
-use super::{Conn, Dialect, Engine, Mode};
+use super::{Conn, Dialect, Engine, Mode, Val};
 use crate::error::{HqError, Result};
+use crate::sql::rows::Rows;
 
 /// The columns of `applied_ops` and `feed`, which a push also writes many rows at a time.
 pub const APPLIED_OPS_COLUMNS: &[&str] = &[
@@ -239,8 +247,9 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ("signin_known", &["address", "name", "at"]),
 ];
 
-/// The tables a copy leaves to the target: kept by its own triggers as the rows arrive (the
-/// dashboards' facts, the duplicate search's inputs) or by its own migrations.
+/// The tables a copy leaves to the target: kept by its own triggers (the dashboards' facts, the
+/// console's counts, the duplicate search's inputs; see the module's note) or by its own
+/// migrations.
 pub const NOT_COPIED: &[&str] = &[
     "case_facts",
     "record_facts",
@@ -291,6 +300,80 @@ pub fn counts(engine: &dyn Engine) -> Result<Vec<(&'static str, i64)>> {
     })
 }
 
+/// Rows gathered before they are sent, and their bytes: a row of file bytes (an attachment, a
+/// release's chunk) goes with few others.
+const GATHER_ROWS: usize = 1024;
+const GATHER_BYTES: usize = 1 << 20;
+/// Bytes sent to the target before its answers are read: what a copy holds in memory unanswered
+/// (PostgreSQL's statements wait in the connection until a statement reads an answer).
+const UNANSWERED_BYTES: usize = 32 << 20;
+
+fn size(v: &Val) -> usize {
+    match v {
+        Val::Text(s) => s.len(),
+        Val::Blob(b) => b.len(),
+        _ => 8,
+    }
+}
+
+/// Copy the rows of every table of [`TABLES`] from `source` into `target`, in that order, many
+/// rows to a statement. The target's triggers run as they are (see [`row_triggers`]).
+pub fn copy_rows(source: &mut dyn Conn, target: &mut dyn Conn) -> Result<()> {
+    let (fd, td) = (source.dialect(), target.dialect());
+    let mut unanswered = 0usize;
+    for (table, cols) in TABLES {
+        let select = format!(
+            "SELECT {} FROM {table}",
+            cols.iter()
+                .map(|c| column(fd, table, c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let names: Vec<String> = cols.iter().map(|c| column(td, table, c)).collect();
+        let mut rows = Rows::new(table, &names.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut gathered = 0usize;
+        source.query_each(&select, &[], &mut |row| {
+            gathered += row.0.iter().map(size).sum::<usize>();
+            rows.push(row.0);
+            if rows.len() >= GATHER_ROWS || gathered >= GATHER_BYTES {
+                rows.write(target)?;
+                unanswered += std::mem::take(&mut gathered);
+                if unanswered >= UNANSWERED_BYTES {
+                    target.one("SELECT 1", &[])?;
+                    unanswered = 0;
+                }
+            }
+            Ok(())
+        })?;
+        rows.write(target)?;
+        unanswered += gathered;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: switch HQ's own triggers (not the engine's, which keep references) off or on
+/// again, on every table that has one, for the rest of the transaction. Nothing on SQLite,
+/// whose triggers cannot be switched off.
+pub fn row_triggers(c: &mut dyn Conn, on: bool) -> Result<()> {
+    if c.dialect() != Dialect::Postgres {
+        return Ok(());
+    }
+    let tables = c.query(
+        "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+         WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace
+         ORDER BY 1",
+        &[],
+    )?;
+    for t in tables {
+        c.batch(&format!(
+            "ALTER TABLE {} {} TRIGGER USER",
+            t.text(0)?,
+            if on { "ENABLE" } else { "DISABLE" }
+        ))?;
+    }
+    Ok(())
+}
+
 /// Copy every row of `from` into `to`, which must be empty (freshly migrated), in one
 /// transaction of `to`. Returns the rows copied per table; they are checked against what `to`
 /// then holds before it commits, or the copy fails and `to` stays empty.
@@ -300,7 +383,7 @@ pub fn copy(from: &dyn Engine, to: &dyn Engine) -> Result<Vec<(&'static str, i64
         tracing::warn!(table = t, "the target of a copy is not empty");
         return Err(HqError::BadRequest("the target database is not empty"));
     }
-    let (fd, td) = (from.dialect(), to.dialect());
+    let td = to.dialect();
     // One moment of the source, read in one transaction, written in one transaction.
     super::run(from, Mode::Snapshot, |source: &mut dyn Conn| {
         let counted = TABLES
@@ -317,29 +400,16 @@ pub fn copy(from: &dyn Engine, to: &dyn Engine) -> Result<Vec<(&'static str, i64
         super::run(to, Mode::Write, |target: &mut dyn Conn| {
             // A target opened by `Hq` already made its own identity: the source's replaces it.
             target.exec("DELETE FROM meta", &[])?;
-            for (table, cols) in TABLES {
-                let select = format!(
-                    "SELECT {} FROM {table}",
-                    cols.iter()
-                        .map(|c| column(fd, table, c))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                let insert = format!(
-                    "INSERT INTO {table} ({}) VALUES ({})",
-                    cols.iter()
-                        .map(|c| column(td, table, c))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    (1..=cols.len())
-                        .map(|i| format!("?{i}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                source.query_each(&select, &[], &mut |row| {
-                    target.exec(&insert, &row.0)?;
-                    Ok(())
-                })?;
+            row_triggers(target, false)?;
+            copy_rows(source, target)?;
+            if td == Dialect::Postgres {
+                // The tables the row triggers keep, from the rows now there, one statement
+                // each; then the triggers keep them again from the first change after the copy.
+                target.batch("SELECT rebuild_derived()")?;
+                row_triggers(target, true)?;
+                // Statistics for the first plans made on the copy (autovacuum's would come
+                // only after the commit).
+                target.batch("ANALYZE")?;
             }
             // Checked before the commit: a copy that does not hold what its source held leaves
             // the target as it was.

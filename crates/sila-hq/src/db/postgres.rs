@@ -76,6 +76,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_console_counts",
         include_str!("../../../../migrations/hq-postgres/0011_console_counts.sql"),
     ),
+    (
+        "0012_rebuild_derived",
+        include_str!("../../../../migrations/hq-postgres/0012_rebuild_derived.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.
