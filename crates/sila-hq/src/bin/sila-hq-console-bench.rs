@@ -15,16 +15,25 @@
 //! theirs), `both` (the default), a `postgres://` URL of a server it may create a database on,
 //! or a folder for the SQLite file. One engine's store is deleted before the next is seeded, so
 //! a million cases need the disk of one store at a time.
+//!
+//! `--only migrate` (issue 12.5, moving up): seeds an SQLite HQ of `--cases` cases with the
+//! operations and feed entries their pushes would have left, then times the real
+//! `sila-hq migrate-store` (the binary beside this one, or `--hq PATH`) copying it into a fresh
+//! PostgreSQL database (seconds, rows a second, the copy's peak memory), beside a baseline in the
+//! same run: the same rows copied into the same schema with PostgreSQL's row triggers off and
+//! nothing rebuilt or checked (`db::copy::copy_rows`).
 
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::json;
 use sila_hq::ConsoleStore;
 use sila_hq::Hq;
-use sila_hq::db::{Conn, Dialect, Mode, Val};
+use sila_hq::db::{Conn, Dialect, Engine, Mode, Val};
 use sila_hq::store::RegisterStore;
 use sila_hq::store::console::{CommitteeFilter, DashFilter};
 use sila_hq::store::register::{RegisterQuery, ScoreFilter, VoiceFilter};
 use sila_hq::testing::{BenchDb, Bulk, TestEngine};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 const BRANCHES: [&str; 5] = ["الأفلاج", "مروان", "ليلى", "البديع", "الحمر"];
@@ -104,7 +113,12 @@ fn seed(
     from: usize,
     to: usize,
     today: NaiveDate,
+    history: bool,
 ) -> sila_hq::Result<()> {
+    // With `history`, each person and case also has the operation that created it (as its push
+    // stored it) and its entry in the branch's feed: what a grown HQ holds most of.
+    let mut applied = Bulk::new("applied_ops", sila_hq::db::copy::APPLIED_OPS_COLUMNS);
+    let mut feed = Bulk::new("feed", sila_hq::db::copy::FEED_COLUMNS);
     let mut b = Bulk::new(
         "beneficiaries",
         &[
@@ -190,6 +204,43 @@ fn seed(
                 "x".into(),
             ],
         )?;
+        if history {
+            for (n, (entity, id, data)) in [("beneficiary", &bid, &bdata), ("case", &cid, &cdata)]
+                .into_iter()
+                .enumerate()
+            {
+                let seq = (2 * i + n) as i64;
+                let at = format!("{submitted}T09:00:00Z");
+                let op = json!({"op_id": uuid::Uuid::now_v7().to_string(), "seq": seq,
+                    "kind": "upsert", "entity": entity, "id": id, "base_version": 0, "record": data});
+                applied.row(
+                    c,
+                    [
+                        Val::from("d"),
+                        seq.into(),
+                        op["op_id"].as_str().unwrap_or_default().into(),
+                        op.to_string().into(),
+                        entity.into(),
+                        id.into(),
+                        "applied".into(),
+                        Val::Null,
+                        at.as_str().into(),
+                        at.as_str().into(),
+                    ],
+                )?;
+                feed.row(
+                    c,
+                    [
+                        Val::from(branch),
+                        seq.into(),
+                        entity.into(),
+                        id.into(),
+                        "d".into(),
+                        at.into(),
+                    ],
+                )?;
+            }
+        }
         cs.row(
             c,
             [
@@ -240,7 +291,36 @@ fn seed(
     }
     b.flush(c)?;
     cs.flush(c)?;
+    applied.flush(c)?;
+    feed.flush(c)?;
     r.flush(c)
+}
+
+/// Seed `cases` cases on `engine` (in parts of [`PART`]), as stored before HQ writes the
+/// register's search terms (it does when it next opens).
+fn fill(engine: &Arc<dyn Engine>, cases: usize, today: NaiveDate, history: bool) {
+    // Opened once first, so its schema and identity are there before the rows.
+    drop(Hq::on(engine.clone()).unwrap());
+    let mut rng = Rng(0x5eed_cafe);
+    for from in (0..cases).step_by(PART) {
+        let to = (from + PART).min(cases);
+        // A part that lost a race would be run again from the same generator state.
+        let state = rng.0;
+        sila_hq::db::run(&**engine, Mode::Write, |c| {
+            rng.0 = state;
+            seed(c, &mut rng, from, to, today, history)
+        })
+        .unwrap();
+    }
+    // The seed wrote rows as a store from before the register would hold them: HQ writes their
+    // search terms once, when it opens.
+    sila_hq::db::run(&**engine, Mode::Write, |c| {
+        c.exec(
+            "UPDATE meta SET value = '0' WHERE key = 'register_terms'",
+            &[],
+        )
+    })
+    .unwrap();
 }
 
 type Timed = (String, (f64, f64), f64);
@@ -352,29 +432,8 @@ struct Measured {
 fn measure(db: &BenchDb, cases: usize, today: NaiveDate, runs: usize) -> Measured {
     let fresh = db.fresh();
     let engine = sila_hq::db::open(&fresh.db).unwrap();
-    // Opened once first, so its schema and identity are there before the rows.
-    drop(Hq::on(engine.clone()).unwrap());
     let t = Instant::now();
-    let mut rng = Rng(0x5eed_cafe);
-    for from in (0..cases).step_by(PART) {
-        let to = (from + PART).min(cases);
-        // A part that lost a race would be run again from the same generator state.
-        let state = rng.0;
-        sila_hq::db::run(&*engine, Mode::Write, |c| {
-            rng.0 = state;
-            seed(c, &mut rng, from, to, today)
-        })
-        .unwrap();
-    }
-    // The seed wrote rows as a store from before the register would hold them: HQ writes their
-    // search terms once, when it opens.
-    sila_hq::db::run(&*engine, Mode::Write, |c| {
-        c.exec(
-            "UPDATE meta SET value = '0' WHERE key = 'register_terms'",
-            &[],
-        )
-    })
-    .unwrap();
+    fill(&engine, cases, today, false);
     let seeded = t.elapsed().as_secs_f64();
     eprintln!("seeded {cases} cases on {} in {seeded:.1} s", db.label());
     let t = Instant::now();
@@ -525,6 +584,124 @@ fn measure(db: &BenchDb, cases: usize, today: NaiveDate, runs: usize) -> Measure
     }
 }
 
+/// `--only migrate`: see the module's note. `dbs` names the SQLite folder (or none) and the
+/// PostgreSQL server (or the benchmark's own cluster).
+fn migrate(
+    cases: usize,
+    today: NaiveDate,
+    dbs: &[BenchDb],
+    hq_bin: PathBuf,
+    load: impl Fn() -> String,
+) {
+    let sqlite = dbs
+        .iter()
+        .find(|d| d.engine() == TestEngine::Sqlite)
+        .cloned()
+        .unwrap_or(BenchDb::Sqlite(None));
+    let pg = dbs
+        .iter()
+        .find(|d| d.engine() == TestEngine::Postgres)
+        .cloned()
+        .unwrap_or(BenchDb::Postgres(None));
+    let source = sqlite.fresh();
+    let t = Instant::now();
+    {
+        let engine = sila_hq::db::open(&source.db).unwrap();
+        fill(&engine, cases, today, true);
+        // Written now, as a grown HQ holds them: the register's search terms.
+        drop(Hq::on(engine).unwrap());
+    }
+    let seeded = t.elapsed().as_secs_f64();
+    let held = sila_hq::db::copy::counts(&*sila_hq::db::open(&source.db).unwrap()).unwrap();
+    let rows: i64 = held.iter().map(|(_, n)| n).sum();
+    let bytes = std::fs::metadata(&source.db).map_or(0, |m| m.len());
+    eprintln!(
+        "seeded {cases} cases on SQLite in {seeded:.1} s: {rows} rows to copy, {} MB",
+        bytes >> 20
+    );
+    let load_before = load();
+
+    // The real command, in a process of its own, so its peak memory is its own.
+    let target = pg.fresh();
+    let rss = tempfile::NamedTempFile::new().unwrap();
+    let t = Instant::now();
+    let out = std::process::Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(rss.path())
+        .arg(&hq_bin)
+        .args(["migrate-store", "--from", &source.db, "--to", &target.db])
+        .env("SILA_LOG", "warn")
+        .output()
+        .expect("run sila-hq migrate-store under /usr/bin/time");
+    let copied = t.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "migrate-store: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: i64 = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('\t')?.1.parse::<i64>().ok())
+        .sum();
+    assert_eq!(printed, rows, "migrate-store copied every row");
+    let peak_mb = std::fs::read_to_string(rss.path())
+        .ok()
+        .and_then(|s| s.lines().last()?.trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0);
+    drop(target);
+
+    // The baseline: the same rows into the same (migrated) schema, PostgreSQL's row triggers
+    // off, nothing rebuilt, counted or numbered after them.
+    let target = pg.fresh();
+    let to = sila_hq::db::open(&target.db).unwrap();
+    let from = sila_hq::db::open(&source.db).unwrap();
+    let t = Instant::now();
+    sila_hq::db::run(&*from, Mode::Snapshot, |s| {
+        sila_hq::db::run(&*to, Mode::Write, |c| {
+            c.exec("DELETE FROM meta", &[])?;
+            sila_hq::db::copy::row_triggers(c, false)?;
+            sila_hq::db::copy::copy_rows(s, c)?;
+            sila_hq::db::copy::row_triggers(c, true)
+        })
+    })
+    .unwrap();
+    let baseline = t.elapsed().as_secs_f64();
+    drop((to, from));
+    drop(target);
+
+    println!();
+    println!(
+        "migrate-store, SQLite → PostgreSQL, {cases} cases ({rows} rows in {} tables, SQLite file {} MB; budgets: within 2× the baseline, peak memory under 256 MB)",
+        held.len(),
+        bytes >> 20
+    );
+    println!(
+        "Load average (1, 5, 15 min) before: {load_before}; after: {}; {} cores; timed: {}",
+        load(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        hq_bin.display()
+    );
+    println!();
+    println!("| figure | seconds | rows/s | peak RSS MB | budget | within |");
+    println!("| --- | ---: | ---: | ---: | --- | --- |");
+    let within = copied <= 2.0 * baseline && peak_mb < 256.0;
+    println!(
+        "| migrate-store (whole store, one transaction, counts checked) | {copied:.1} | {:.0} | {peak_mb:.0} | ≤ {:.1} s, < 256 MB | {} |",
+        rows as f64 / copied,
+        2.0 * baseline,
+        if within { "yes" } else { "NO" }
+    );
+    println!(
+        "| baseline: same rows, same schema, row triggers off, nothing rebuilt (in-process) | {baseline:.1} | {:.0} | | | |",
+        rows as f64 / baseline
+    );
+    println!(
+        "| once: seed of the SQLite store (not timed against a budget) | {seeded:.1} | | | | |"
+    );
+}
+
 fn main() {
     let mut cases = 100_000usize;
     let args: Vec<String> = std::env::args().collect();
@@ -544,6 +721,26 @@ fn main() {
             .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
             .unwrap_or_default()
     };
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .map(|i| args[i + 1].clone())
+    };
+    match arg("--only").as_deref() {
+        None => {}
+        Some("migrate") => {
+            let hq_bin = arg("--hq").map_or_else(
+                || {
+                    std::env::current_exe()
+                        .expect("this program's path")
+                        .with_file_name("sila-hq")
+                },
+                PathBuf::from,
+            );
+            return migrate(cases, today, &dbs, hq_bin, load);
+        }
+        Some(other) => panic!("--only {other}: only `migrate` is known"),
+    }
     let load_before = load();
     let measured: Vec<(TestEngine, Measured)> = dbs
         .iter()
