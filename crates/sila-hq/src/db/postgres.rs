@@ -1,10 +1,11 @@
 //! HQ on PostgreSQL: for a charity that outgrows one file and one process, or a body that hosts
 //! HQ for several charities, with several `sila-hq serve` processes on one database.
 //!
-//! The driver is the blocking `postgres` crate with an `r2d2` pool: HQ's rules are synchronous
-//! code over a storage trait and already run on blocking threads (`spawn_blocking`), so an async
-//! driver would only add a `block_on` around every query. Each pooled connection keeps its
-//! prepared statements.
+//! The driver is `tokio-postgres`, one current-thread runtime per pooled connection (`r2d2`):
+//! HQ's rules are synchronous code over a storage trait and run on blocking threads
+//! (`spawn_blocking`), and a call blocks on its connection's runtime only while it waits for an
+//! answer. Statements whose answers nobody reads are sent without waiting ([`PgConn`]). Each
+//! pooled connection keeps its prepared statements.
 //!
 //! Transactions run at READ COMMITTED. What SQLite gets from its single writer, PostgreSQL gets
 //! from row locks taken in the same transaction: a push locks its device's row first (one push
@@ -281,6 +282,16 @@ impl PgConn {
         }
     }
 
+    /// Let the connection's task run without waiting for any answer: it writes what was sent
+    /// to the socket, and reads what the socket holds (answers, or the server closing it).
+    /// Twice, because a socket's news reaches the task only on the runtime's second turn.
+    fn stir(&mut self) {
+        self.runtime.block_on(async {
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+        });
+    }
+
     /// Forget the statements sent and not answered (the transaction is being rolled back).
     fn drop_later(&mut self) {
         self.later.clear();
@@ -395,6 +406,8 @@ pub enum ConnectError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("a runtime for the connection: {0}")]
     Runtime(std::io::Error),
+    #[error("the server closed the connection")]
+    Closed,
 }
 
 pub struct Manager {
@@ -409,13 +422,16 @@ impl r2d2::ManageConnection for Manager {
         PgConn::connect(&self.config)
     }
 
+    /// Checked at every checkout, so without a round trip (as deadpool's "fast" recycling): a
+    /// connection the server closed while it was idle is known closed once its task has read
+    /// the socket. One that breaks later fails its transaction like any lost connection, and
+    /// the pool drops it ([`Self::has_broken`]).
     fn is_valid(&self, conn: &mut PgConn) -> std::result::Result<(), ConnectError> {
-        let client = conn.client.clone();
-        conn.drop_later();
-        conn.runtime
-            .block_on(async move { client.simple_query("").await })
-            .map(drop)
-            .map_err(ConnectError::Postgres)
+        conn.stir();
+        if conn.client.is_closed() {
+            return Err(ConnectError::Closed);
+        }
+        Ok(())
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
@@ -566,7 +582,18 @@ impl PgEngine {
             attempt += 1;
             // BEGIN travels with the transaction's first statement.
             conn.batch_later(begin)?;
-            let r = f(&mut *conn).and_then(|()| conn.simple("COMMIT"));
+            let r = f(&mut *conn).and_then(|()| match mode {
+                Mode::Write => conn.simple("COMMIT"),
+                // A reading transaction's COMMIT only ends it (at READ COMMITTED or READ ONLY
+                // nothing can fail there), so nobody waits for its answer: it is sent now (an
+                // open transaction would hold back VACUUM) and read with the connection's next
+                // statement. A page is then one round trip, not two.
+                Mode::Read | Mode::Snapshot => {
+                    conn.batch_later("COMMIT")?;
+                    conn.stir();
+                    Ok(())
+                }
+            });
             match r {
                 Ok(()) => return Ok(()),
                 Err(e) => {

@@ -4,6 +4,7 @@
 
 mod console;
 mod hardening;
+mod pool;
 mod register;
 mod releases;
 mod seed;

@@ -1,0 +1,101 @@
+//! The PostgreSQL engine's pooled connections, on a real cluster whatever `SILA_TEST_DB` says
+//! (what these tests check exists on PostgreSQL only): a reading transaction does not wait for
+//! its COMMIT's answer, yet leaves no transaction open; a connection the server closed while it
+//! sat in the pool is replaced, not handed out.
+
+use sila_hq::db::{self, Engine, Mode};
+use sila_hq::params;
+
+/// What PostgreSQL says of this database's other connections: (state, count).
+fn states(url: &str) -> Vec<(String, i64)> {
+    db::postgres::off_runtime(|| {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        c.query(
+            "SELECT coalesce(state, ''), count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+             GROUP BY 1 ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+    })
+}
+
+fn count(engine: &dyn Engine, mode: Mode) -> i64 {
+    let mut n = 0;
+    engine
+        .run(mode, &mut |c| {
+            n = c.one("SELECT count(*) FROM branches", &[])?.i64(0)?;
+            Ok(())
+        })
+        .unwrap();
+    n
+}
+
+#[test]
+fn a_reading_transaction_leaves_its_connection_idle_and_the_next_one_reads_its_answer() {
+    let url = sila_hq::testing::new_database();
+    let engine = db::open(&url).unwrap();
+    for mode in [Mode::Read, Mode::Snapshot] {
+        assert_eq!(count(&*engine, mode), 0);
+        // The COMMIT was sent, not waited for: the server has ended the transaction.
+        let s = states(&url);
+        assert!(
+            s.iter()
+                .all(|(state, _)| !state.starts_with("idle in transaction")),
+            "{mode:?}: {s:?}"
+        );
+    }
+    // The next transactions on the same connections read those answers first and go on.
+    engine
+        .run(Mode::Write, &mut |c| {
+            c.exec(
+                "INSERT INTO branches (name, created_at, feed_head) VALUES (?1, ?2, 0)",
+                params!["aflaj", "2026-03-10T09:00:00Z"],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(count(&*engine, Mode::Read), 1);
+    assert_eq!(count(&*engine, Mode::Snapshot), 1);
+}
+
+#[test]
+fn a_connection_the_server_closed_in_the_pool_is_replaced() {
+    let url = sila_hq::testing::new_database();
+    let engine = db::open(&url).unwrap();
+    assert_eq!(count(&*engine, Mode::Read), 0);
+    // Every connection of the pool is closed by the server while idle (a restart, a failover,
+    // an idle timeout).
+    let killed: i64 = db::postgres::off_runtime(|| {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    });
+    assert!(killed >= 1);
+    // Wait until the server has closed them (pg_terminate_backend only signals).
+    db::postgres::off_runtime(|| {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        while c
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+            > 0
+        {
+            std::thread::yield_now();
+        }
+    });
+    assert_eq!(count(&*engine, Mode::Read), 0);
+    assert_eq!(count(&*engine, Mode::Write), 0);
+}
