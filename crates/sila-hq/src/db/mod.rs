@@ -212,21 +212,27 @@ pub trait Conn: Send {
     fn execute_later(&mut self, sql: &str, params: &[Val]) -> Result<()> {
         self.execute(sql, params).map(drop)
     }
-    /// Run one query once for each set of parameters; the rows of each, in order. An engine
-    /// across a network sends them all before reading the first answer: one round trip. Each
-    /// is a lookup by key, which every plan answers from its index.
-    fn query_many(&mut self, sql: &str, params: &[Vec<Val>]) -> Result<Vec<Vec<Row>>> {
-        params
+    /// Run queries none of which needs another's answer; the rows of each, in order. An engine
+    /// across a network sends them all before reading the first answer: one round trip (a
+    /// page's rows and its totals).
+    fn query_together(&mut self, queries: &[(&str, &[Val])]) -> Result<Vec<Vec<Row>>> {
+        queries
             .iter()
-            .map(|p| {
+            .map(|(sql, params)| {
                 let mut rows = Vec::new();
-                self.query_each(sql, p, &mut |r| {
+                self.query_each(sql, params, &mut |r| {
                     rows.push(r);
                     Ok(())
                 })?;
                 Ok(rows)
             })
             .collect()
+    }
+    /// Run one query once for each set of parameters, together ([`Conn::query_together`]).
+    /// Each is a lookup by key, which every plan answers from its index.
+    fn query_many(&mut self, sql: &str, params: &[Vec<Val>]) -> Result<Vec<Vec<Row>>> {
+        let queries: Vec<(&str, &[Val])> = params.iter().map(|p| (sql, p.as_slice())).collect();
+        self.query_together(&queries)
     }
     /// [`Conn::batch`], answered later as [`Conn::execute_later`].
     fn batch_later(&mut self, sql: &str) -> Result<()> {

@@ -376,16 +376,21 @@ impl Conn for PgConn {
         self.simple(sql)
     }
 
-    fn query_many(&mut self, sql: &str, params: &[Vec<Val>]) -> Result<Vec<Vec<Row>>> {
-        let stmt = self.statement(sql)?;
+    fn query_together(&mut self, queries: &[(&str, &[Val])]) -> Result<Vec<Vec<Row>>> {
+        let statements = queries
+            .iter()
+            .map(|(sql, _)| self.statement(sql))
+            .collect::<Result<Vec<_>>>()?;
         let client = self.client.clone();
-        let answers = self.wait(futures_util::future::try_join_all(params.iter().map(|p| {
-            let (client, stmt) = (&client, &stmt);
-            async move {
-                let refs: Vec<&(dyn ToSql + Sync)> = p.iter().map(|v| v as _).collect();
-                client.query(stmt, &refs).await
-            }
-        })))?;
+        let answers = self.wait(futures_util::future::try_join_all(
+            statements.iter().zip(queries).map(|(stmt, (_, params))| {
+                let client = &client;
+                async move {
+                    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+                    client.query(stmt, &refs).await
+                }
+            }),
+        ))?;
         answers
             .iter()
             .map(|rows| rows.iter().map(row).collect())

@@ -414,39 +414,44 @@ pub fn committee_queue(
 ) -> Result<CommitteePage> {
     let limit = limit.clamp(1, 200);
     let (sql, args) = queue_sql(filter, after, limit + 1, today)?;
-    let soon = promise::due_soon_days();
-    let mut rows = Vec::with_capacity(limit);
-    let (mut next, mut last_cursor) = (None, None);
-    for r in c.query(&sql, &args)? {
-        if rows.len() == limit {
-            // One row more than the page: there is a next page, after the page's last row.
-            next = last_cursor.take();
-            break;
-        }
-        let (row, cursor) = queue_row(&r, today, soon)?;
-        rows.push(row);
-        last_cursor = Some(cursor);
-    }
     let (today_s, after_soon) = promise::bounds(today, promise::due_soon_days());
     let branch = filter.branch.as_deref().filter(|b| !b.is_empty());
     // The totals from the queue's count table (a few rows per branch and promised day, kept by
     // trigger with the cases: migrations/hq/0016), in one statement. '' is "no promised date":
     // counted, but neither overdue nor due soon.
-    let mut args: Vec<Val> = vec![today_s.into(), after_soon.into()];
+    let mut count_args: Vec<Val> = vec![today_s.into(), after_soon.into()];
     let mut cond = String::new();
     if let Some(b) = branch {
-        args.push(b.into());
+        count_args.push(b.into());
         cond.push_str(" WHERE branch = ?3");
     }
-    let r = c.one(
-        &format!(
-            "SELECT CAST(coalesce(sum(n), 0) AS BIGINT),
-                    CAST(coalesce(sum(CASE WHEN promised <> '' AND promised < ?1 THEN n END), 0) AS BIGINT),
-                    CAST(coalesce(sum(CASE WHEN promised >= ?1 AND promised < ?2 THEN n END), 0) AS BIGINT)
-             FROM committee_counts{cond}"
-        ),
-        &args,
-    )?;
+    let count_sql = format!(
+        "SELECT CAST(coalesce(sum(n), 0) AS BIGINT),
+                CAST(coalesce(sum(CASE WHEN promised <> '' AND promised < ?1 THEN n END), 0) AS BIGINT),
+                CAST(coalesce(sum(CASE WHEN promised >= ?1 AND promised < ?2 THEN n END), 0) AS BIGINT)
+         FROM committee_counts{cond}"
+    );
+    // The page and its totals are sent together: one round trip on PostgreSQL.
+    let [page, totals]: [Vec<Row>; 2] = c
+        .query_together(&[(&sql, &args), (&count_sql, &count_args)])?
+        .try_into()
+        .expect("two queries, two answers");
+    let soon = promise::due_soon_days();
+    let mut rows = Vec::with_capacity(limit);
+    let (mut next, mut last_cursor) = (None, None);
+    for r in &page {
+        if rows.len() == limit {
+            // One row more than the page: there is a next page, after the page's last row.
+            next = last_cursor.take();
+            break;
+        }
+        let (row, cursor) = queue_row(r, today, soon)?;
+        rows.push(row);
+        last_cursor = Some(cursor);
+    }
+    let r = totals
+        .first()
+        .ok_or_else(|| HqError::Storage(crate::error::StorageError::new("no row")))?;
     let (total, overdue, due_soon) = (r.i64(0)?, r.i64(1)?, r.i64(2)?);
     Ok(CommitteePage {
         rows,

@@ -3,7 +3,7 @@
 //! searched as a branch searches (`arabic::name_tokens` to find, `arabic::search_score` to rank);
 //! a person's file; complaints and suggestions with their answer's status; survey scores.
 
-use crate::db::{Conn, Val};
+use crate::db::{Conn, Row, Val};
 use crate::error::Code;
 use crate::params;
 use crate::sql::console::display_name;
@@ -461,12 +461,21 @@ pub fn register(c: &mut dyn Conn, q: &RegisterQuery) -> Result<RegisterPage> {
         args.push(b.into());
         cond.push_str(" AND branch = ?3");
     }
-    let raw = c.query(
-        &format!(
-            "SELECT rid, id, branch, data FROM beneficiaries WHERE {cond} ORDER BY rid LIMIT ?2"
-        ),
-        &args,
-    )?;
+    // The total from the register's count table (kept by trigger with the people:
+    // migrations/hq/0016), not a count of every person; sent with the page (one round trip).
+    let (count_cond, count_args): (&str, Vec<Val>) = match branch {
+        Some(b) => (" WHERE branch = ?1", vec![b.into()]),
+        None => ("", vec![]),
+    };
+    let page_sql = format!(
+        "SELECT rid, id, branch, data FROM beneficiaries WHERE {cond} ORDER BY rid LIMIT ?2"
+    );
+    let count_sql =
+        format!("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM register_counts{count_cond}");
+    let [raw, totals]: [Vec<Row>; 2] = c
+        .query_together(&[(&page_sql, &args), (&count_sql, &count_args)])?
+        .try_into()
+        .expect("two queries, two answers");
     let more = raw.len() > limit;
     let mut rows = Vec::with_capacity(limit);
     let mut last = 0;
@@ -474,18 +483,10 @@ pub fn register(c: &mut dyn Conn, q: &RegisterQuery) -> Result<RegisterPage> {
         last = r.i64(0)?;
         rows.push(row_of(r.text(1)?, r.text(2)?, &r.json(3)?, None));
     }
-    // The total from the register's count table (kept by trigger with the people:
-    // migrations/hq/0016), not a count of every person.
-    let (count_cond, count_args): (&str, Vec<Val>) = match branch {
-        Some(b) => (" WHERE branch = ?1", vec![b.into()]),
-        None => ("", vec![]),
+    let total = match totals.first() {
+        Some(r) => r.i64(0)?,
+        None => 0,
     };
-    let total = c
-        .one(
-            &format!("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM register_counts{count_cond}"),
-            &count_args,
-        )?
-        .i64(0)?;
     Ok(RegisterPage {
         rows,
         next: more.then(|| last.to_string()),
@@ -544,20 +545,21 @@ pub fn register_export(
 
 /// Staff of some branches by ID → name shown.
 fn staff_names(c: &mut dyn Conn, branches: &BTreeSet<String>) -> Result<BTreeMap<String, String>> {
+    let keys: Vec<Vec<Val>> = branches.iter().map(|b| vec![b.into()]).collect();
     let mut out = BTreeMap::new();
-    for b in branches {
-        c.query_each(
+    for r in c
+        .query_many(
             "SELECT id, data FROM records WHERE entity = 'staff' AND branch = ?1 LIMIT 2000",
-            params![b],
-            &mut |r| {
-                let d = r.json(1)?;
-                out.insert(
-                    r.text(0)?,
-                    d["display_name"].as_str().unwrap_or("").to_owned(),
-                );
-                Ok(())
-            },
-        )?;
+            &keys,
+        )?
+        .iter()
+        .flatten()
+    {
+        let d = r.json(1)?;
+        out.insert(
+            r.text(0)?,
+            d["display_name"].as_str().unwrap_or("").to_owned(),
+        );
     }
     Ok(out)
 }
@@ -781,14 +783,18 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
         .iter()
         .map(|r| Ok((r.text(0)?, r.text(1)?)))
         .collect::<Result<_>>()?;
+    // The page's tasks, the branches' staff and the people named are each read by key, all
+    // keys of a kind sent together (one round trip each on PostgreSQL, not one per row).
+    let task_keys: Vec<Vec<Val>> = ids.iter().map(|(id, _)| vec![id.into()]).collect();
     let mut tasks: Vec<(String, Task)> = Vec::with_capacity(ids.len());
-    for (id, b) in ids {
-        if let Some(r) = c.row(
-            "SELECT data FROM records WHERE entity = 'task' AND id = ?1",
-            params![&id],
-        )? && let Ok(t) = serde_json::from_value::<Task>(r.json(0)?)
+    for ((_, b), found) in ids.iter().zip(c.query_many(
+        "SELECT data FROM records WHERE entity = 'task' AND id = ?1",
+        &task_keys,
+    )?) {
+        if let Some(r) = found.first()
+            && let Ok(t) = serde_json::from_value::<Task>(r.json(0)?)
         {
-            tasks.push((b, t));
+            tasks.push((b.clone(), t));
         }
     }
     let branches: BTreeSet<String> = tasks.iter().map(|(b, _)| b.clone()).collect();
@@ -797,10 +803,16 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
         .iter()
         .map(|(b, t)| voice_row(b.clone(), t, today, &staff))
         .collect();
-    for r in &mut rows {
-        if let Some(id) = &r.beneficiary_id
-            && let Some(b) = c.row("SELECT data FROM beneficiaries WHERE id = ?1", params![id])?
-        {
+    let people: Vec<Vec<Val>> = rows
+        .iter()
+        .filter_map(|r| r.beneficiary_id.as_ref())
+        .map(|id| vec![id.into()])
+        .collect();
+    let mut found = c
+        .query_many("SELECT data FROM beneficiaries WHERE id = ?1", &people)?
+        .into_iter();
+    for r in rows.iter_mut().filter(|r| r.beneficiary_id.is_some()) {
+        if let Some(b) = found.next().and_then(|rows| rows.into_iter().next()) {
             r.beneficiary_name = Some(display_name(&b.json(0)?));
         }
     }
