@@ -188,6 +188,17 @@ impl Dialect {
             Dialect::Postgres => " FOR UPDATE",
         }
     }
+    /// Appended inside a correlated `EXISTS (…)` that must stay one index probe per outer row
+    /// (the register's name walk, which stops at the candidates it ranks): PostgreSQL would
+    /// otherwise make it a semi-join that reads the subquery's whole range first (at 1M people
+    /// a hash of 160,000 terms to find 400 people: 100 ms, against 44 ms for the probes). An
+    /// OFFSET keeps it a subplan. SQLite probes anyway.
+    pub fn per_row(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " OFFSET 0",
+        }
+    }
 }
 
 /// One connection inside a transaction. `Send`, so that an engine may run a transaction on a

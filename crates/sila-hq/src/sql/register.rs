@@ -230,11 +230,12 @@ fn by_name(
         }
     };
     let mut cond = test("t", &tokens[walk], &mut args);
+    let per_row = c.dialect().per_row();
     for (i, t) in tokens.iter().enumerate() {
         if i != walk {
             let other = test("o", t, &mut args);
             cond.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM register_terms o WHERE o.rid = t.rid AND {other})"
+                " AND EXISTS (SELECT 1 FROM register_terms o WHERE o.rid = t.rid AND {other}{per_row})"
             ));
         }
     }
