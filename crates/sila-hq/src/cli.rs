@@ -205,6 +205,15 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::MigrateStore { from, to } = &cli.command {
+        // Progress on stderr, table by table (a grown store takes minutes); the counts on stdout.
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("SILA_LOG")
+                    .unwrap_or_else(|_| "info".into()),
+            )
+            .init();
         let source = crate::db::open(from).context("opening the store to copy")?;
         let target = crate::db::open(to).context("opening the target database")?;
         for (table, n) in crate::db::copy::copy(&*source, &*target)? {

@@ -18,10 +18,11 @@
 //!
 //! `--only migrate` (issue 12.5, moving up): seeds an SQLite HQ of `--cases` cases with the
 //! operations and feed entries their pushes would have left, then times the real
-//! `sila-hq migrate-store` (the binary beside this one, or `--hq PATH`) copying it into a fresh
-//! PostgreSQL database (seconds, rows a second, the copy's peak memory), beside a baseline in the
-//! same run: the same rows copied into the same schema with PostgreSQL's row triggers off and
-//! nothing rebuilt or checked (`db::copy::copy_rows`).
+//! `sila-hq migrate-store` (the binary beside this one, or each `--hq PATH` in turn, stopped
+//! after `--timeout SECONDS`, 3600 by default) copying it into a fresh PostgreSQL database
+//! (seconds, rows a second, the copy's peak memory), beside a baseline in the same run: the same
+//! rows copied into the same schema with PostgreSQL's row triggers off and nothing rebuilt or
+//! checked (`db::copy::copy_rows`).
 
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::json;
@@ -584,13 +585,111 @@ fn measure(db: &BenchDb, cases: usize, today: NaiveDate, runs: usize) -> Measure
     }
 }
 
+/// One `sila-hq migrate-store` timed: seconds, peak memory, and whether it finished.
+struct Moved {
+    seconds: f64,
+    peak_mb: f64,
+    /// `None` when it finished; else what it was doing when stopped.
+    stopped: Option<String>,
+}
+
+/// Run `hq_bin migrate-store` from `source` into a fresh database of `pg`, in a process of its
+/// own (so its peak memory is its own, read by `/usr/bin/time`), stopped after `timeout`.
+fn migrate_store(
+    hq_bin: &std::path::Path,
+    source: &str,
+    pg: &BenchDb,
+    rows: i64,
+    timeout: std::time::Duration,
+) -> Moved {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let target = pg.fresh();
+    let rss = tempfile::NamedTempFile::new().unwrap();
+    let (out, err) = (
+        tempfile::NamedTempFile::new().unwrap(),
+        tempfile::NamedTempFile::new().unwrap(),
+    );
+    let t = Instant::now();
+    let mut child = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(rss.path())
+        .arg(hq_bin)
+        .args(["migrate-store", "--from", source, "--to", &target.db])
+        .env("SILA_LOG", "info")
+        .stdout(Stdio::from(out.reopen().unwrap()))
+        .stderr(Stdio::from(err.reopen().unwrap()))
+        // Its own process group, so that stopping it stops the copy under `time` too.
+        .process_group(0)
+        .spawn()
+        .expect("run sila-hq migrate-store under /usr/bin/time");
+    let mut stopped = None;
+    let mut seconds;
+    let status = loop {
+        seconds = t.elapsed().as_secs_f64();
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if t.elapsed() >= timeout {
+            // What the copy was doing: its statement, as the server shows it (asked on a
+            // plain connection: opening the store would migrate it).
+            let doing = postgres::Client::connect(&target.db, postgres::NoTls)
+                .and_then(|mut c| {
+                    c.query_opt(
+                        "SELECT left(query, 60) FROM pg_stat_activity
+                         WHERE datname = current_database() AND backend_type = 'client backend'
+                           AND state <> 'idle' AND pid <> pg_backend_pid() LIMIT 1",
+                        &[],
+                    )
+                })
+                .map_err(|e| eprintln!("what the copy was doing, unknown: {e}"))
+                .ok()
+                .flatten()
+                .map(|r| r.get::<_, String>(0))
+                .unwrap_or_default();
+            let _ = Command::new("kill")
+                .args(["-TERM", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            stopped = Some(doing);
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // Where its time went: the command's own progress lines.
+    let said = std::fs::read_to_string(err.path()).unwrap_or_default();
+    eprint!("{said}");
+    if let Some(status) = status {
+        assert!(status.success(), "migrate-store: {said}");
+        let printed: i64 = std::fs::read_to_string(out.path())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once('\t')?.1.parse::<i64>().ok())
+            .sum();
+        assert_eq!(printed, rows, "migrate-store copied every row");
+    }
+    let peak_mb = std::fs::read_to_string(rss.path())
+        .ok()
+        .and_then(|s| s.lines().last()?.trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0);
+    Moved {
+        seconds,
+        peak_mb,
+        stopped,
+    }
+}
+
 /// `--only migrate`: see the module's note. `dbs` names the SQLite folder (or none) and the
-/// PostgreSQL server (or the benchmark's own cluster).
+/// PostgreSQL server (or the benchmark's own cluster); each of `hq_bins` is timed in turn, then
+/// the baseline.
 fn migrate(
     cases: usize,
     today: NaiveDate,
     dbs: &[BenchDb],
-    hq_bin: PathBuf,
+    hq_bins: &[PathBuf],
+    timeout: std::time::Duration,
     load: impl Fn() -> String,
 ) {
     let sqlite = dbs
@@ -621,36 +720,10 @@ fn migrate(
     );
     let load_before = load();
 
-    // The real command, in a process of its own, so its peak memory is its own.
-    let target = pg.fresh();
-    let rss = tempfile::NamedTempFile::new().unwrap();
-    let t = Instant::now();
-    let out = std::process::Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(rss.path())
-        .arg(&hq_bin)
-        .args(["migrate-store", "--from", &source.db, "--to", &target.db])
-        .env("SILA_LOG", "warn")
-        .output()
-        .expect("run sila-hq migrate-store under /usr/bin/time");
-    let copied = t.elapsed().as_secs_f64();
-    assert!(
-        out.status.success(),
-        "migrate-store: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed: i64 = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('\t')?.1.parse::<i64>().ok())
-        .sum();
-    assert_eq!(printed, rows, "migrate-store copied every row");
-    let peak_mb = std::fs::read_to_string(rss.path())
-        .ok()
-        .and_then(|s| s.lines().last()?.trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0);
-    drop(target);
+    let moved: Vec<Moved> = hq_bins
+        .iter()
+        .map(|bin| migrate_store(bin, &source.db, &pg, rows, timeout))
+        .collect();
 
     // The baseline: the same rows into the same (migrated) schema, PostgreSQL's row triggers
     // off, nothing rebuilt, counted or numbered after them.
@@ -673,33 +746,44 @@ fn migrate(
 
     println!();
     println!(
-        "migrate-store, SQLite → PostgreSQL, {cases} cases ({rows} rows in {} tables, SQLite file {} MB; budgets: within 2× the baseline, peak memory under 256 MB)",
+        "migrate-store, SQLite → PostgreSQL, {cases} cases ({rows} rows in {} tables, SQLite file {} MB; budgets: within 2× the baseline, peak memory under 256 MB; stopped after {} s)",
         held.len(),
-        bytes >> 20
+        bytes >> 20,
+        timeout.as_secs()
     );
     println!(
-        "Load average (1, 5, 15 min) before: {load_before}; after: {}; {} cores; timed: {}",
+        "Load average (1, 5, 15 min) before: {load_before}; after: {}; {} cores",
         load(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        hq_bin.display()
     );
     println!();
     println!("| figure | seconds | rows/s | peak RSS MB | budget | within |");
     println!("| --- | ---: | ---: | ---: | --- | --- |");
-    let within = copied <= 2.0 * baseline && peak_mb < 256.0;
-    println!(
-        "| migrate-store (whole store, one transaction, counts checked) | {copied:.1} | {:.0} | {peak_mb:.0} | ≤ {:.1} s, < 256 MB | {} |",
-        rows as f64 / copied,
-        2.0 * baseline,
-        if within { "yes" } else { "NO" }
-    );
+    for (bin, m) in hq_bins.iter().zip(&moved) {
+        let within = m.stopped.is_none() && m.seconds <= 2.0 * baseline && m.peak_mb < 256.0;
+        println!(
+            "| migrate-store of {} (one transaction, counts checked){} | {}{:.1} | {} | {:.0} | ≤ {:.1} s, < 256 MB | {} |",
+            bin.display(),
+            m.stopped
+                .as_ref()
+                .map_or(String::new(), |d| format!(", stopped while running «{d}…»")),
+            if m.stopped.is_some() { "> " } else { "" },
+            m.seconds,
+            if m.stopped.is_some() {
+                "—".to_owned()
+            } else {
+                format!("{:.0}", rows as f64 / m.seconds)
+            },
+            m.peak_mb,
+            2.0 * baseline,
+            if within { "yes" } else { "NO" }
+        );
+    }
     println!(
         "| baseline: same rows, same schema, row triggers off, nothing rebuilt (in-process) | {baseline:.1} | {:.0} | | | |",
         rows as f64 / baseline
     );
-    println!(
-        "| once: seed of the SQLite store (not timed against a budget) | {seeded:.1} | | | | |"
-    );
+    println!("| once: seed of the SQLite store (not timed against a budget) | {seeded:.1} | | | | |");
 }
 
 fn main() {
@@ -729,15 +813,25 @@ fn main() {
     match arg("--only").as_deref() {
         None => {}
         Some("migrate") => {
-            let hq_bin = arg("--hq").map_or_else(
-                || {
+            // Each `--hq PATH` is timed in turn (a build to compare with); by default the
+            // `sila-hq` beside this program.
+            let mut hq_bins: Vec<PathBuf> = args
+                .iter()
+                .zip(args.iter().skip(1))
+                .filter(|(a, _)| *a == "--hq")
+                .map(|(_, p)| PathBuf::from(p))
+                .collect();
+            if hq_bins.is_empty() {
+                hq_bins.push(
                     std::env::current_exe()
                         .expect("this program's path")
-                        .with_file_name("sila-hq")
-                },
-                PathBuf::from,
+                        .with_file_name("sila-hq"),
+                );
+            }
+            let timeout = std::time::Duration::from_secs(
+                arg("--timeout").map_or(3600, |s| s.parse().expect("--timeout SECONDS")),
             );
-            return migrate(cases, today, &dbs, hq_bin, load);
+            return migrate(cases, today, &dbs, &hq_bins, timeout, load);
         }
         Some(other) => panic!("--only {other}: only `migrate` is known"),
     }

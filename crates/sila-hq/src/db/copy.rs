@@ -331,9 +331,10 @@ pub fn copy_rows(source: &mut dyn Conn, target: &mut dyn Conn) -> Result<()> {
         );
         let names: Vec<String> = cols.iter().map(|c| column(td, table, c)).collect();
         let mut rows = Rows::new(table, &names.iter().map(String::as_str).collect::<Vec<_>>());
-        let mut gathered = 0usize;
+        let (mut gathered, mut n, began) = (0usize, 0u64, std::time::Instant::now());
         source.query_each(&select, &[], &mut |row| {
             gathered += row.0.iter().map(size).sum::<usize>();
+            n += 1;
             rows.push(row.0);
             if rows.len() >= GATHER_ROWS || gathered >= GATHER_BYTES {
                 rows.write(target)?;
@@ -347,6 +348,13 @@ pub fn copy_rows(source: &mut dyn Conn, target: &mut dyn Conn) -> Result<()> {
         })?;
         rows.write(target)?;
         unanswered += gathered;
+        // A move of a grown store takes minutes: what it has done so far, table by table.
+        tracing::info!(
+            table,
+            rows = n,
+            seconds = began.elapsed().as_secs_f64(),
+            "copied"
+        );
     }
     Ok(())
 }
@@ -386,6 +394,7 @@ pub fn copy(from: &dyn Engine, to: &dyn Engine) -> Result<Vec<(&'static str, i64
     let td = to.dialect();
     // One moment of the source, read in one transaction, written in one transaction.
     super::run(from, Mode::Snapshot, |source: &mut dyn Conn| {
+        let began = std::time::Instant::now();
         let counted = TABLES
             .iter()
             .map(|(t, _)| {
@@ -397,6 +406,11 @@ pub fn copy(from: &dyn Engine, to: &dyn Engine) -> Result<Vec<(&'static str, i64
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
+        tracing::info!(
+            rows = counted.iter().map(|(_, n)| n).sum::<i64>(),
+            seconds = began.elapsed().as_secs_f64(),
+            "counted the rows to copy"
+        );
         super::run(to, Mode::Write, |target: &mut dyn Conn| {
             // A target opened by `Hq` already made its own identity: the source's replaces it.
             target.exec("DELETE FROM meta", &[])?;
@@ -405,12 +419,20 @@ pub fn copy(from: &dyn Engine, to: &dyn Engine) -> Result<Vec<(&'static str, i64
             if td == Dialect::Postgres {
                 // The tables the row triggers keep, from the rows now there, one statement
                 // each; then the triggers keep them again from the first change after the copy.
+                let began = std::time::Instant::now();
                 target.batch("SELECT rebuild_derived()")?;
                 row_triggers(target, true)?;
+                tracing::info!(
+                    seconds = began.elapsed().as_secs_f64(),
+                    "rebuilt the tables kept by triggers"
+                );
                 // Statistics for the first plans made on the copy (autovacuum's would come
                 // only after the commit).
+                let began = std::time::Instant::now();
                 target.batch("ANALYZE")?;
+                tracing::info!(seconds = began.elapsed().as_secs_f64(), "analyzed");
             }
+            let began = std::time::Instant::now();
             // Checked before the commit: a copy that does not hold what its source held leaves
             // the target as it was.
             for (table, n) in &counted {
@@ -429,6 +451,10 @@ pub fn copy(from: &dyn Engine, to: &dyn Engine) -> Result<Vec<(&'static str, i64
                     )));
                 }
             }
+            tracing::info!(
+                seconds = began.elapsed().as_secs_f64(),
+                "every table holds as many rows as its source"
+            );
             if td == Dialect::Postgres {
                 for (table, col) in IDENTITIES {
                     target.one(
