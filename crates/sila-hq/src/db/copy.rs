@@ -382,6 +382,17 @@ pub fn row_triggers(c: &mut dyn Conn, on: bool) -> Result<()> {
     Ok(())
 }
 
+/// Make the tables HQ's row triggers keep again from the rows there, after rows were written
+/// with [`row_triggers`] off: on PostgreSQL one statement each (`rebuild_derived()`, migration
+/// hq-postgres/0012, the triggers' own SQL as set-based statements); nothing on SQLite, whose
+/// triggers were never off.
+pub fn rebuild_derived(c: &mut dyn Conn) -> Result<()> {
+    if c.dialect() == Dialect::Postgres {
+        c.batch("SELECT rebuild_derived()")?;
+    }
+    Ok(())
+}
+
 /// Copy every row of `from` into `to`, which must be empty (freshly migrated), in one
 /// transaction of `to`. Returns the rows copied per table; they are checked against what `to`
 /// then holds before it commits, or the copy fails and `to` stays empty.
@@ -420,7 +431,7 @@ pub fn copy(from: &dyn Engine, to: &dyn Engine) -> Result<Vec<(&'static str, i64
                 // The tables the row triggers keep, from the rows now there, one statement
                 // each; then the triggers keep them again from the first change after the copy.
                 let began = std::time::Instant::now();
-                target.batch("SELECT rebuild_derived()")?;
+                rebuild_derived(target)?;
                 row_triggers(target, true)?;
                 tracing::info!(
                     seconds = began.elapsed().as_secs_f64(),
