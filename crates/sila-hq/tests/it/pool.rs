@@ -87,9 +87,10 @@ fn a_connection_the_server_closed_in_the_pool_is_replaced() {
         .get(0)
     });
     assert!(killed >= 1);
-    // Wait until the server has closed them (pg_terminate_backend only signals).
+    // Wait until the server has closed them (pg_terminate_backend only signals), a bounded time.
     db::postgres::off_runtime(|| {
         let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
         while c
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity
@@ -100,6 +101,7 @@ fn a_connection_the_server_closed_in_the_pool_is_replaced() {
             .get::<_, i64>(0)
             > 0
         {
+            assert!(Instant::now() < deadline, "the server kept the connections");
             std::thread::yield_now();
         }
     });
