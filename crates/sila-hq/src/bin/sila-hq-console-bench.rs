@@ -631,14 +631,19 @@ fn migrate_store(
         .process_group(0)
         .spawn()
         .expect("run sila-hq migrate-store under /usr/bin/time");
+    // Waited for on a thread of its own, so the time is the child's to the instant it ends
+    // and the timeout needs no polling.
+    let pid = child.id();
+    let (ended, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let status = child.wait().expect("wait for sila-hq migrate-store");
+        let _ = ended.send((status, t.elapsed().as_secs_f64()));
+    });
     let mut stopped = None;
-    let mut seconds;
-    let status = loop {
-        seconds = t.elapsed().as_secs_f64();
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if t.elapsed() >= timeout {
+    let (status, seconds) = match exit.recv_timeout(timeout) {
+        Ok((status, seconds)) => (Some(status), seconds),
+        Err(_) => {
+            let seconds = t.elapsed().as_secs_f64();
             // What the copy was doing: its statement, as the server shows it (asked on a
             // plain connection: opening the store would migrate it).
             let doing = postgres::Client::connect(&target.db, postgres::NoTls)
@@ -656,13 +661,12 @@ fn migrate_store(
                 .map(|r| r.get::<_, String>(0))
                 .unwrap_or_default();
             let _ = Command::new("kill")
-                .args(["-TERM", "--", &format!("-{}", child.id())])
+                .args(["-TERM", "--", &format!("-{pid}")])
                 .status();
-            let _ = child.wait();
+            let _ = exit.recv();
             stopped = Some(doing);
-            break None;
+            (None, seconds)
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
     };
     // Where its time went: the command's own progress lines.
     let said = std::fs::read_to_string(err.path()).unwrap_or_default();

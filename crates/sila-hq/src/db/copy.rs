@@ -301,26 +301,15 @@ pub fn counts(engine: &dyn Engine) -> Result<Vec<(&'static str, i64)>> {
 }
 
 /// Rows gathered before they are sent, and their bytes: a row of file bytes (an attachment, a
-/// release's chunk) goes with few others.
+/// release's chunk) goes with few others. What is sent and not yet answered is bounded by the
+/// engine (PostgreSQL's connection reads its answers out past 32 MB).
 const GATHER_ROWS: usize = 1024;
 const GATHER_BYTES: usize = 1 << 20;
-/// Bytes sent to the target before its answers are read: what a copy holds in memory unanswered
-/// (PostgreSQL's statements wait in the connection until a statement reads an answer).
-const UNANSWERED_BYTES: usize = 32 << 20;
-
-fn size(v: &Val) -> usize {
-    match v {
-        Val::Text(s) => s.len(),
-        Val::Blob(b) => b.len(),
-        _ => 8,
-    }
-}
 
 /// Copy the rows of every table of [`TABLES`] from `source` into `target`, in that order, many
 /// rows to a statement. The target's triggers run as they are (see [`row_triggers`]).
 pub fn copy_rows(source: &mut dyn Conn, target: &mut dyn Conn) -> Result<()> {
     let (fd, td) = (source.dialect(), target.dialect());
-    let mut unanswered = 0usize;
     for (table, cols) in TABLES {
         let select = format!(
             "SELECT {} FROM {table}",
@@ -333,21 +322,16 @@ pub fn copy_rows(source: &mut dyn Conn, target: &mut dyn Conn) -> Result<()> {
         let mut rows = Rows::new(table, &names.iter().map(String::as_str).collect::<Vec<_>>());
         let (mut gathered, mut n, began) = (0usize, 0u64, std::time::Instant::now());
         source.query_each(&select, &[], &mut |row| {
-            gathered += row.0.iter().map(size).sum::<usize>();
+            gathered += row.0.iter().map(Val::bytes).sum::<usize>();
             n += 1;
             rows.push(row.0);
             if rows.len() >= GATHER_ROWS || gathered >= GATHER_BYTES {
                 rows.write(target)?;
-                unanswered += std::mem::take(&mut gathered);
-                if unanswered >= UNANSWERED_BYTES {
-                    target.one("SELECT 1", &[])?;
-                    unanswered = 0;
-                }
+                gathered = 0;
             }
             Ok(())
         })?;
         rows.write(target)?;
-        unanswered += gathered;
         // A move of a grown store takes minutes: what it has done so far, table by table.
         tracing::info!(
             table,

@@ -25,6 +25,17 @@ pub enum Val {
     Blob(Vec<u8>),
 }
 
+impl Val {
+    /// About what the value weighs in memory and on the wire.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Val::Text(s) => s.len(),
+            Val::Blob(b) => b.len(),
+            Val::Null | Val::Int(_) | Val::Real(_) => 8,
+        }
+    }
+}
+
 impl From<i64> for Val {
     fn from(v: i64) -> Self {
         Val::Int(v)
@@ -252,6 +263,18 @@ pub trait Conn: Send {
 }
 
 impl dyn Conn + '_ {
+    /// The rows of two queries sent together ([`Conn::query_together`]): a page and its totals.
+    pub fn query_two(
+        &mut self,
+        a: (&str, &[Val]),
+        b: (&str, &[Val]),
+    ) -> Result<(Vec<Row>, Vec<Row>)> {
+        let [a, b]: [Vec<Row>; 2] = self
+            .query_together(&[a, b])?
+            .try_into()
+            .expect("two queries, two answers");
+        Ok((a, b))
+    }
     pub fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         let mut out = Vec::new();
         self.query_each(sql, params, &mut |r| {

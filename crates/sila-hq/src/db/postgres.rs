@@ -86,8 +86,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x5111_a000_0001;
 
-/// Most statements sent and not yet answered on a connection.
+/// Most statements, and most bytes of their parameters, sent and not yet answered on a
+/// connection: what it holds in memory until a statement reads an answer.
 const MAX_LATER: usize = 256;
+const MAX_LATER_BYTES: usize = 32 << 20;
 
 /// How many times a transaction that lost a race is run again.
 const RETRIES: usize = 8;
@@ -201,6 +203,8 @@ pub struct PgConn {
     client: Arc<tokio_postgres::Client>,
     statements: HashMap<String, Statement>,
     later: Vec<Later>,
+    /// The bytes of the parameters of `later`'s statements.
+    later_bytes: usize,
 }
 
 impl PgConn {
@@ -222,6 +226,7 @@ impl PgConn {
             client: Arc::new(client),
             statements: HashMap::new(),
             later: Vec::new(),
+            later_bytes: 0,
         })
     }
 
@@ -233,6 +238,7 @@ impl PgConn {
         f: impl Future<Output = std::result::Result<T, tokio_postgres::Error>>,
     ) -> Result<T> {
         let mut later = std::mem::take(&mut self.later);
+        self.later_bytes = 0;
         let mut failed: Option<tokio_postgres::Error> = None;
         let mut out = None;
         let mut f = std::pin::pin!(f);
@@ -263,11 +269,12 @@ impl PgConn {
         Ok(out.expect("polled until ready")?)
     }
 
-    /// Send `f`'s statement now and read its answer with the next call that waits.
-    fn send(&mut self, mut f: Later) -> Result<()> {
+    /// Send `f`'s statement (`bytes` of parameters) now and read its answer with the next call
+    /// that waits.
+    fn send(&mut self, bytes: usize, mut f: Later) -> Result<()> {
         // What is sent waits in memory until a call waits: a long run of writes with no read
-        // between (a store filled row by row) is read out every so often.
-        if self.later.len() >= MAX_LATER {
+        // between (a store filled or copied row by row) is read out every so often.
+        if self.later.len() >= MAX_LATER || self.later_bytes >= MAX_LATER_BYTES {
             self.wait(std::future::ready(Ok(())))?;
         }
         // The first poll puts the statement in the connection's queue, behind every statement
@@ -277,6 +284,7 @@ impl PgConn {
             Poll::Ready(Ok(())) => Ok(()),
             Poll::Pending => {
                 self.later.push(f);
+                self.later_bytes += bytes;
                 Ok(())
             }
         }
@@ -295,6 +303,7 @@ impl PgConn {
     /// Forget the statements sent and not answered (the transaction is being rolled back).
     fn drop_later(&mut self) {
         self.later.clear();
+        self.later_bytes = 0;
     }
 
     fn statement(&mut self, sql: &str) -> Result<Statement> {
@@ -365,11 +374,15 @@ impl Conn for PgConn {
     fn execute_later(&mut self, sql: &str, params: &[Val]) -> Result<()> {
         let stmt = self.statement(sql)?;
         let client = self.client.clone();
+        let bytes = params.iter().map(Val::bytes).sum();
         let params = params.to_vec();
-        self.send(Box::pin(async move {
-            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
-            client.execute(&stmt, &refs).await.map(drop)
-        }))
+        self.send(
+            bytes,
+            Box::pin(async move {
+                let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+                client.execute(&stmt, &refs).await.map(drop)
+            }),
+        )
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
@@ -400,7 +413,10 @@ impl Conn for PgConn {
     fn batch_later(&mut self, sql: &str) -> Result<()> {
         let client = self.client.clone();
         let sql = sql.to_owned();
-        self.send(Box::pin(async move { client.batch_execute(&sql).await }))
+        self.send(
+            sql.len(),
+            Box::pin(async move { client.batch_execute(&sql).await }),
+        )
     }
 }
 

@@ -29,15 +29,31 @@ fn staff_row(r: &Row) -> Result<ConsoleStaff> {
 /// The name to show for a beneficiary record (as written, or the four parts).
 pub fn display_name(data: &Value) -> String {
     let name = &data["name"];
-    let written = name["as_written"].as_str().unwrap_or("").trim();
-    if !written.is_empty() {
-        return written.to_owned();
+    let part = |k: &str| name[k].as_str();
+    shown_name(
+        part("as_written"),
+        [
+            part("first"),
+            part("father"),
+            part("grandfather"),
+            part("family"),
+        ],
+    )
+}
+
+/// A name as written when there is one, or else its parts (first, father, grandfather,
+/// family) that are not empty, joined by spaces.
+fn shown_name(as_written: Option<&str>, parts: [Option<&str>; 4]) -> String {
+    if let Some(w) = as_written.map(str::trim)
+        && !w.is_empty()
+    {
+        return w.to_owned();
     }
-    ["first", "father", "grandfather", "family"]
-        .iter()
-        .filter_map(|k| name[*k].as_str())
+    parts
+        .into_iter()
+        .flatten()
         .map(str::trim)
-        .filter(|s| !s.is_empty())
+        .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -85,19 +101,17 @@ struct QueueName {
 }
 
 impl QueueName {
-    /// As [`display_name`]: as written, or the four parts.
+    /// As [`display_name`].
     fn shown(&self) -> String {
-        if let Some(w) = self.as_written.as_deref().map(str::trim)
-            && !w.is_empty()
-        {
-            return w.to_owned();
-        }
-        [&self.first, &self.father, &self.grandfather, &self.family]
-            .into_iter()
-            .filter_map(|p| p.as_deref().map(str::trim))
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
+        shown_name(
+            self.as_written.as_deref(),
+            [
+                self.first.as_deref(),
+                self.father.as_deref(),
+                self.grandfather.as_deref(),
+                self.family.as_deref(),
+            ],
+        )
     }
 }
 
@@ -432,10 +446,7 @@ pub fn committee_queue(
          FROM committee_counts{cond}"
     );
     // The page and its totals are sent together: one round trip on PostgreSQL.
-    let [page, totals]: [Vec<Row>; 2] = c
-        .query_together(&[(&sql, &args), (&count_sql, &count_args)])?
-        .try_into()
-        .expect("two queries, two answers");
+    let (page, totals) = c.query_two((&sql, &args), (&count_sql, &count_args))?;
     let soon = promise::due_soon_days();
     let mut rows = Vec::with_capacity(limit);
     let (mut next, mut last_cursor) = (None, None);

@@ -3,7 +3,7 @@
 //! searched as a branch searches (`arabic::name_tokens` to find, `arabic::search_score` to rank);
 //! a person's file; complaints and suggestions with their answer's status; survey scores.
 
-use crate::db::{Conn, Row, Val};
+use crate::db::{Conn, Val};
 use crate::error::Code;
 use crate::params;
 use crate::sql::console::display_name;
@@ -473,10 +473,7 @@ pub fn register(c: &mut dyn Conn, q: &RegisterQuery) -> Result<RegisterPage> {
     );
     let count_sql =
         format!("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM register_counts{count_cond}");
-    let [raw, totals]: [Vec<Row>; 2] = c
-        .query_together(&[(&page_sql, &args), (&count_sql, &count_args)])?
-        .try_into()
-        .expect("two queries, two answers");
+    let (raw, totals) = c.query_two((&page_sql, &args), (&count_sql, &count_args))?;
     let more = raw.len() > limit;
     let mut rows = Vec::with_capacity(limit);
     let mut last = 0;
