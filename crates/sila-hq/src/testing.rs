@@ -228,12 +228,34 @@ pub struct Statements {
 }
 
 impl FreshDb {
+    /// A store a benchmark kept earlier (`--keep`), measured again as it is and left in place:
+    /// an SQLite file's path or a PostgreSQL database's URL.
+    pub fn existing(db: &str) -> FreshDb {
+        FreshDb {
+            db: db.to_owned(),
+            drop: Dropped::Kept,
+        }
+    }
+
+    /// Keep this database after the benchmark (for `EXPLAIN`, or to measure it again with
+    /// [`FreshDb::existing`]): what `--db` takes to reach it.
+    pub fn keep(mut self) -> String {
+        if let Dropped::Folder { _dir } = std::mem::replace(&mut self.drop, Dropped::Kept) {
+            let _ = _dir.keep();
+        }
+        std::mem::take(&mut self.db)
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.db.starts_with("postgres://") || self.db.starts_with("postgresql://")
+    }
+
     fn pg_stat<T: Send>(
         &self,
         sql: &str,
         read: impl FnOnce(&postgres::Row) -> T + Send,
     ) -> Option<T> {
-        if !matches!(self.drop, Dropped::Database { .. }) {
+        if !self.is_postgres() {
             return None;
         }
         crate::db::postgres::off_runtime(|| {
@@ -247,7 +269,7 @@ impl FreshDb {
     /// an index could answer alone visits every row's page. (SQLite needs only `ANALYZE`, which
     /// runs in a transaction like any statement.) Nothing on SQLite.
     pub fn settle(&self) {
-        if matches!(self.drop, Dropped::Database { .. }) {
+        if self.is_postgres() {
             crate::db::postgres::off_runtime(|| {
                 let mut c = postgres::Client::connect(&self.db, postgres::NoTls)
                     .unwrap_or_else(|e| panic!("PostgreSQL refused a connection: {e}"));
@@ -314,8 +336,15 @@ impl Bulk {
 }
 
 enum Dropped {
-    Folder { _dir: tempfile::TempDir },
-    Database { server: String, name: String },
+    Folder {
+        _dir: tempfile::TempDir,
+    },
+    Database {
+        server: String,
+        name: String,
+    },
+    /// Left in place: kept for later, or kept by an earlier run.
+    Kept,
 }
 
 impl Drop for FreshDb {

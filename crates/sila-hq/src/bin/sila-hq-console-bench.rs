@@ -16,6 +16,11 @@
 //! or a folder for the SQLite file. One engine's store is deleted before the next is seeded, so
 //! a million cases need the disk of one store at a time.
 //!
+//! `--keep` leaves each store seeded in place and prints where (`kept: --on …`; with a folder
+//! for SQLite and a `postgres://` URL, since the throw-away cluster stops with this program);
+//! `--on FILE,URL` measures such stores again as they are, without seeding (`--cases` must
+//! say how many cases they hold): for `EXPLAIN`, or to compare two builds on the same rows.
+//!
 //! `--only migrate` (issue 12.5, moving up): seeds an SQLite HQ of `--cases` cases with the
 //! operations and feed entries their pushes would have left, then times the real
 //! `sila-hq migrate-store` (the binary beside this one, or each `--hq PATH` in turn, stopped
@@ -32,7 +37,7 @@ use sila_hq::db::{Conn, Dialect, Engine, Mode, Val};
 use sila_hq::store::RegisterStore;
 use sila_hq::store::console::{CommitteeFilter, DashFilter};
 use sila_hq::store::register::{RegisterQuery, ScoreFilter, VoiceFilter};
-use sila_hq::testing::{BenchDb, Bulk, TestEngine};
+use sila_hq::testing::{BenchDb, Bulk, FreshDb, TestEngine};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -434,13 +439,52 @@ struct Measured {
     once: Vec<(String, String)>,
 }
 
-fn measure(db: &BenchDb, cases: usize, today: NaiveDate, runs: usize) -> Measured {
-    let fresh = db.fresh();
+/// What one engine's column measures: a store seeded now (kept afterwards with `--keep`), or
+/// one an earlier `--keep` run seeded (`--on`), measured as it is.
+enum Store<'a> {
+    Seed { db: &'a BenchDb, keep: bool },
+    Seeded(&'a str),
+}
+
+impl Store<'_> {
+    fn engine(&self) -> TestEngine {
+        match self {
+            Store::Seed { db, .. } => db.engine(),
+            Store::Seeded(url) if url.starts_with("postgres") => TestEngine::Postgres,
+            Store::Seeded(_) => TestEngine::Sqlite,
+        }
+    }
+}
+
+fn measure(store: &Store, cases: usize, today: NaiveDate, runs: usize) -> Measured {
+    let (fresh, seeded, keep) = match store {
+        Store::Seed { db, keep } => {
+            let fresh = db.fresh();
+            let engine = sila_hq::db::open(&fresh.db).unwrap();
+            let t = Instant::now();
+            fill(&engine, cases, today, false);
+            let seeded = t.elapsed().as_secs_f64();
+            eprintln!("seeded {cases} cases on {} in {seeded:.1} s", db.label());
+            (fresh, format!("{seeded:.1} s"), *keep)
+        }
+        Store::Seeded(db) => (
+            FreshDb::existing(db),
+            "(seeded by an earlier run)".to_owned(),
+            false,
+        ),
+    };
     let engine = sila_hq::db::open(&fresh.db).unwrap();
-    let t = Instant::now();
-    fill(&engine, cases, today, false);
-    let seeded = t.elapsed().as_secs_f64();
-    eprintln!("seeded {cases} cases on {} in {seeded:.1} s", db.label());
+    let found = sila_hq::db::run(&*engine, Mode::Read, |c| {
+        c.row("SELECT count(*) FROM cases", &[])?
+            .expect("one row")
+            .i64(0)
+    })
+    .unwrap();
+    assert_eq!(
+        usize::try_from(found).unwrap_or_default(),
+        cases,
+        "the store holds {found} cases; pass its --cases"
+    );
     let t = Instant::now();
     let hq = Hq::on(engine.clone()).unwrap();
     let indexed = t.elapsed().as_secs_f64();
@@ -537,6 +581,15 @@ fn measure(db: &BenchDb, cases: usize, today: NaiveDate, runs: usize) -> Measure
     let read = |sql: &str, params: &[Val]| {
         sila_hq::db::run(&*engine, Mode::Read, |c| c.query(sql, params)).unwrap()
     };
+    // The least a page can cost: one statement and one row, in a reading transaction. On
+    // PostgreSQL that is a round trip to the server; SQLite answers inside this process.
+    rows.push((
+        "baseline: one statement, one row (SELECT 1)".into(),
+        time(runs, || {
+            assert_eq!(read("SELECT 1", &[]).len(), 1);
+        }),
+        f64::NAN,
+    ));
     rows.push((
         "baseline: 50 rows by primary key".into(),
         time(runs, || {
@@ -570,12 +623,15 @@ fn measure(db: &BenchDb, cases: usize, today: NaiveDate, runs: usize) -> Measure
     ));
     drop(hq);
     drop(engine);
+    if keep {
+        eprintln!("kept: --on {}", fresh.keep());
+    }
     Measured {
         rows,
         once: vec![
             (
                 format!("once: {cases} cases seeded (straight SQL, many rows a statement)"),
-                format!("{seeded:.1} s"),
+                seeded,
             ),
             (
                 format!("once: the register's terms of {cases} people written at open"),
@@ -863,9 +919,20 @@ fn main() {
         Some(other) => panic!("--only {other}: only `migrate` is known"),
     }
     let load_before = load();
-    let measured: Vec<(TestEngine, Measured)> = dbs
+    let keep = args.iter().any(|a| a == "--keep");
+    let on = arg("--on");
+    let stores: Vec<Store> = match &on {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(Store::Seeded)
+            .collect(),
+        None => dbs.iter().map(|db| Store::Seed { db, keep }).collect(),
+    };
+    let measured: Vec<(TestEngine, Measured)> = stores
         .iter()
-        .map(|db| (db.engine(), measure(db, cases, today, runs)))
+        .map(|st| (st.engine(), measure(st, cases, today, runs)))
         .collect();
     let of = |e: TestEngine| measured.iter().find(|(x, _)| *x == e).map(|(_, m)| m);
     let (s, p) = (of(TestEngine::Sqlite), of(TestEngine::Postgres));
