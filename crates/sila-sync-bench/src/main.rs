@@ -70,7 +70,7 @@ struct Hq {
 }
 
 impl Hq {
-    async fn start(db: &BenchDb, servers: usize) -> Result<Hq> {
+    async fn start(db: &BenchDb, servers: usize, pool: Option<u32>) -> Result<Hq> {
         let fresh = db.fresh();
         // Opened first: the schema is made once, before the servers start.
         let store = sila_hq::Hq::open(&fresh.db)?;
@@ -81,7 +81,7 @@ impl Hq {
             db: fresh,
         };
         for _ in 0..servers {
-            let (child, addr) = serve(&hq.db.db)?;
+            let (child, addr) = serve(&hq.db.db, pool)?;
             hq.servers.push(child);
             hq.addrs.push(addr);
         }
@@ -105,8 +105,12 @@ impl Drop for Hq {
 /// `sila-hq --db DB serve` on a free loopback port (this very program, which runs `sila-hq`'s
 /// command line when started with [`AS_HQ`]), without its scheduled backups (HQ takes its first
 /// one a period after it starts: none would fall inside a measurement).
-fn serve(db: &str) -> Result<(std::process::Child, std::net::SocketAddr)> {
-    let mut child = std::process::Command::new(std::env::current_exe()?)
+fn serve(db: &str, pool: Option<u32>) -> Result<(std::process::Child, std::net::SocketAddr)> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    if let Some(n) = pool {
+        cmd.env("SILA_HQ_DB_POOL", n.to_string());
+    }
+    let mut child = cmd
         .args([
             "--db",
             db,
@@ -290,7 +294,7 @@ async fn loopback(
     ops: i64,
     rows: &mut Vec<Row>,
 ) -> Result<()> {
-    let hq = Hq::start(db, 1).await?;
+    let hq = Hq::start(db, 1, None).await?;
     let dir = tempfile::tempdir()?;
     let mut store = copy_of(template, dir.path())?;
     enroll(&mut store, &hq, &hq.url()).await?;
@@ -401,9 +405,14 @@ fn round_trip(hq: &sila_hq::Hq) -> Result<f64> {
 /// D devices, each of its own branch, push their share of the intakes all at once to
 /// `servers` servers on one database (device i to server i mod servers). Returns (seconds until
 /// every device's pass returned with nothing pending, operations acknowledged).
-fn fleet_once(db: &BenchDb, templates: &[PathBuf], servers: usize) -> Result<(f64, i64)> {
+fn fleet_once(
+    db: &BenchDb,
+    templates: &[PathBuf],
+    servers: usize,
+    pool: Option<u32>,
+) -> Result<(f64, i64)> {
     let rt = tokio::runtime::Runtime::new()?;
-    let hq = rt.block_on(Hq::start(db, servers))?;
+    let hq = rt.block_on(Hq::start(db, servers, pool))?;
     let work = tempfile::tempdir()?;
     let devices = templates.len();
     let start = Arc::new(std::sync::Barrier::new(devices + 1));
@@ -470,7 +479,11 @@ fn fleet_once(db: &BenchDb, templates: &[PathBuf], servers: usize) -> Result<(f6
     Ok((secs, ops))
 }
 
-/// The fleet at one and two servers, `rounds` times each (alternating), the median kept.
+/// The fleet at one and two servers, `rounds` times each (alternating), the median kept. On
+/// PostgreSQL also two servers sharing one server's connections to the database (half the
+/// pool each), as an operator sizes the pools of several servers to what the database can run:
+/// on a small machine the figure follows the number of backends competing for its cores more
+/// than the number of servers.
 fn fleet(
     db: &BenchDb,
     templates: &[PathBuf],
@@ -478,11 +491,17 @@ fn fleet(
     rounds: usize,
     rows: &mut Vec<Row>,
 ) -> Result<()> {
-    let mut times = [Vec::new(), Vec::new()];
+    let pg = matches!(db, BenchDb::Postgres(_));
+    let half = sila_hq::db::postgres::DEFAULT_POOL / 2;
+    let mut setups: Vec<(usize, Option<u32>)> = vec![(1, None), (2, None)];
+    if pg {
+        setups.push((2, Some(half)));
+    }
+    let mut times = vec![Vec::new(); setups.len()];
     let mut ops = 0;
     for _ in 0..rounds {
-        for (k, servers) in [1, 2].into_iter().enumerate() {
-            let (secs, o) = fleet_once(db, templates, servers)?;
+        for (k, &(servers, pool)) in setups.iter().enumerate() {
+            let (secs, o) = fleet_once(db, templates, servers, pool)?;
             times[k].push(secs);
             ops = o;
         }
@@ -491,8 +510,8 @@ fn fleet(
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
     };
-    let one = median(&mut times[0]);
-    let two = median(&mut times[1]);
+    let medians: Vec<f64> = times.iter_mut().map(median).collect();
+    let one = medians[0];
     let d = templates.len();
     let shown = |s: f64| format!("{s:.2} s, {:.0} ops/s", ops as f64 / s);
     let r1 = row(
@@ -504,6 +523,7 @@ fn fleet(
     );
     r1.ratio_budget = Some(2.0);
     r1.set(db, cell(shown(one), one));
+    let two = medians[1];
     let r2 = row(
         rows,
         &format!(
@@ -513,13 +533,25 @@ fn fleet(
     );
     r2.set(db, cell(shown(two), two));
     let r2b = format!("2 servers / 1 server: {:.2}", two / one);
-    if matches!(db, BenchDb::Postgres(_)) {
+    if pg {
         r2.held = Some(two <= one);
         r2.baseline = if r2.baseline.is_empty() {
             format!("PostgreSQL {r2b}")
         } else {
             format!("{}; PostgreSQL {r2b}", r2.baseline)
         };
+        let shared = medians[2];
+        let default = sila_hq::db::postgres::DEFAULT_POOL;
+        let r3 = row(
+            rows,
+            &format!(
+                "the same to 2 servers with one server's {default} database connections between them (SILA_HQ_DB_POOL={half} each; median of {rounds})"
+            ),
+            "2 servers ≤ 1 server (PostgreSQL)",
+        );
+        r3.set(db, cell(shown(shared), shared));
+        r3.held = Some(shared <= one);
+        r3.baseline = format!("PostgreSQL 2 servers / 1 server: {:.2}", shared / one);
     } else {
         r2.baseline = if r2.baseline.is_empty() {
             format!("SQLite {r2b}")
@@ -673,7 +705,7 @@ async fn start_link(upstream: std::net::SocketAddr, link: Arc<Link>) -> Result<S
 }
 
 async fn slow_link(db: &BenchDb, n: usize, rows: &mut Vec<Row>) -> Result<()> {
-    let hq = Hq::start(db, 1).await?;
+    let hq = Hq::start(db, 1, None).await?;
     let dir = tempfile::tempdir()?;
     let mut store = branch_with_intakes(dir.path(), "مروان", n, 2)?;
     let link = Arc::new(Link {
@@ -880,7 +912,7 @@ async fn branch_at_hq(hq: &Hq, branch: &str, n: usize, seed: u64) -> Result<temp
 }
 
 async fn new_laptop(db: &BenchDb, n: usize, n_2g: usize, rows: &mut Vec<Row>) -> Result<()> {
-    let hq = Hq::start(db, 1).await?;
+    let hq = Hq::start(db, 1, None).await?;
     let _keep = branch_at_hq(&hq, "الأفلاج", n, 3).await?;
     eprintln!("first sync of a new laptop over loopback…");
     let (usable, whole, down, up, idle_bytes, idle_ms) =
@@ -916,7 +948,7 @@ async fn new_laptop(db: &BenchDb, n: usize, n_2g: usize, rows: &mut Vec<Row>) ->
         cell(format!("{idle_bytes} B, {idle_ms:.1} ms"), idle_ms),
     );
     drop(hq);
-    let hq = Hq::start(db, 1).await?;
+    let hq = Hq::start(db, 1, None).await?;
     let _keep = branch_at_hq(&hq, "مروان", n_2g, 4).await?;
     eprintln!("first sync of a new laptop over 2G…");
     let (usable, whole, down, up, idle_bytes, idle_ms) =

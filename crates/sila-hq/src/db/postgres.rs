@@ -32,6 +32,11 @@ use std::task::{Context, Poll, Waker};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{NoTls, Statement};
 
+/// A server's connections to the database unless `SILA_HQ_DB_POOL` says otherwise. Several
+/// servers on one database share what it can run at once (about twice its cores, busy): size
+/// each server's pool to its share.
+pub const DEFAULT_POOL: u32 = 16;
+
 pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_init",
@@ -478,14 +483,14 @@ impl Drop for PgEngine {
 impl PgEngine {
     /// Connect to `url` (`postgres://user:password@host:port/database`, or a unix socket as
     /// `postgres://user@%2Fpath%2Fto%2Fdir/database`) and bring its schema up to date. The pool
-    /// holds up to `SILA_HQ_DB_POOL` connections (16).
+    /// holds up to `SILA_HQ_DB_POOL` connections ([`DEFAULT_POOL`]).
     pub fn open(url: &str) -> Result<PgEngine> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|_| HqError::BadRequest("the PostgreSQL URL cannot be read"))?;
         let size = std::env::var("SILA_HQ_DB_POOL")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(16u32)
+            .unwrap_or(DEFAULT_POOL)
             .max(1);
         let describe = format!(
             "postgres:{}/{}",
