@@ -4,7 +4,7 @@
 //! a person's file; complaints and suggestions with their answer's status; survey scores.
 
 use crate::db::{Conn, Row, Val};
-use crate::error::Code;
+use crate::error::{Code, StorageError};
 use crate::params;
 use crate::sql::console::display_name;
 use crate::store::register::*;
@@ -171,52 +171,68 @@ type Hit = (f64, RegisterRow);
 /// How many terms a token's range is sized up to, to choose the range a search walks.
 const SIZED_UP_TO: usize = 10_000;
 
-/// What a name search knows of its tokens before it reads people: for each, how many entries
-/// its prefix range holds (up to [`SIZED_UP_TO`]), and whether any term is longer than it with it
-/// as a prefix (if none is, for any token, the prefixes find exactly the whole tokens' people).
-/// One statement, a few index seeks.
-fn size_tokens(c: &mut dyn Conn, tokens: &[String]) -> Result<(Vec<i64>, bool)> {
+/// What a name search knows of one token before it reads people.
+struct Sized {
+    /// How many entries its prefix range holds, up to [`SIZED_UP_TO`] (not counted when the
+    /// search has one token: there is no range to choose).
+    size: i64,
+    /// Whether any term is longer than the token with it as a prefix. If not, its prefix range
+    /// is exactly its whole token's entries, which the terms' primary key holds in the order of
+    /// the people's row numbers.
+    longer: bool,
+}
+
+/// The statement that sizes `tokens` (see [`Sized`]): one row, a few index seeks.
+fn size_sql(tokens: &[String], count: bool) -> (String, Vec<Val>) {
     let mut args: Vec<Val> = Vec::new();
     let mut cols = Vec::new();
     for t in tokens {
         args.push(t.into());
         args.push(prefix_end(t).into());
         let (from, to) = (args.len() - 1, args.len());
-        cols.push(format!(
-            "(SELECT count(*) FROM (SELECT 1 FROM register_terms WHERE term >= ?{from} AND term < ?{to} LIMIT {SIZED_UP_TO}) s)"
-        ));
+        cols.push(if count {
+            format!(
+                "(SELECT count(*) FROM (SELECT 1 FROM register_terms WHERE term >= ?{from} AND term < ?{to} LIMIT {SIZED_UP_TO}) s)"
+            )
+        } else {
+            String::from("0")
+        });
         cols.push(format!(
             "(SELECT count(*) FROM (SELECT 1 FROM register_terms WHERE term > ?{from} AND term < ?{to} LIMIT 1) l)"
         ));
     }
-    let r = c.one(&format!("SELECT {}", cols.join(", ")), &args)?;
-    let mut sizes = Vec::with_capacity(tokens.len());
-    let mut longer = false;
-    for i in 0..tokens.len() {
-        sizes.push(r.i64(2 * i)?);
-        longer |= r.i64(2 * i + 1)? > 0;
-    }
-    Ok((sizes, longer))
+    (format!("SELECT {}", cols.join(", ")), args)
 }
 
-/// People whose terms hold every token (whole tokens, or prefixes when `prefix`), walking the
-/// range of `tokens[walk]` (the smallest) in the terms' primary key and checking each person's
-/// other tokens by one seek each in `register_terms_rid`, until [`CANDIDATES`] are found. An
-/// intersection of the ranges read every range whole: at 1M people, a common first name, father's
-/// name and family name are 400,000 entries, where the walk stops after about 15,000 people.
-/// Returns how many the engine answered (at most [`CANDIDATES`]).
-fn by_name(
-    c: &mut dyn Conn,
-    tokens: &[String],
+/// The answer of [`size_sql`] for `n` tokens.
+fn sized(rows: &[Row], n: usize) -> Result<Vec<Sized>> {
+    let r = rows
+        .first()
+        .ok_or_else(|| HqError::Storage(StorageError::new("no row")))?;
+    (0..n)
+        .map(|i| {
+            Ok(Sized {
+                size: r.i64(2 * i)?,
+                longer: r.i64(2 * i + 1)? > 0,
+            })
+        })
+        .collect()
+}
+
+/// One pass of a name search: the people whose terms hold every token, whole or (when
+/// `prefix`) as a prefix, reading the people in the order of `tokens[walk]`'s range.
+#[derive(Clone, Copy)]
+struct NamePass<'a> {
+    tokens: &'a [String],
     walk: usize,
     prefix: bool,
-    branch: Option<&str>,
-    seen: &mut HashSet<String>,
-    hits: &mut Vec<Hit>,
-) -> Result<usize> {
-    let mut args: Vec<Val> = Vec::new();
-    let test = |alias: &str, t: &String, args: &mut Vec<Val>| {
-        if prefix {
+    branch: Option<&'a str>,
+}
+
+impl NamePass<'_> {
+    /// The condition on `alias.term` that matches token `t` in this pass.
+    fn test(&self, alias: &str, t: &str, args: &mut Vec<Val>) -> String {
+        if self.prefix {
             args.push(t.into());
             args.push(prefix_end(t).into());
             format!(
@@ -228,48 +244,152 @@ fn by_name(
             args.push(t.into());
             format!("{alias}.term = ?{}", args.len())
         }
-    };
-    let mut cond = test("t", &tokens[walk], &mut args);
-    let per_row = c.dialect().per_row();
-    for (i, t) in tokens.iter().enumerate() {
-        if i != walk {
-            let other = test("o", t, &mut args);
+    }
+
+    /// The walk (see [`by_name`]): the walked token's range of the terms' primary key, each
+    /// other token one seek per person walked (`per_row`, [`crate::db::Dialect::per_row`], keeps
+    /// it so on PostgreSQL), the person by row number once every token matched.
+    fn walk_sql(&self, per_row: &str) -> (String, Vec<Val>) {
+        let mut args: Vec<Val> = Vec::new();
+        let mut cond = self.test("t", &self.tokens[self.walk], &mut args);
+        for (i, t) in self.tokens.iter().enumerate() {
+            if i != self.walk {
+                let other = self.test("o", t, &mut args);
+                cond.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM register_terms o WHERE o.rid = t.rid AND {other}{per_row})"
+                ));
+            }
+        }
+        cond.push_str(" AND b.merged_into IS NULL");
+        if let Some(b) = self.branch {
+            args.push(b.into());
+            cond.push_str(&format!(" AND b.branch = ?{}", args.len()));
+        }
+        (
+            format!(
+                "SELECT b.id, b.branch, b.data FROM register_terms t JOIN beneficiaries b ON b.rid = t.rid
+                 WHERE {cond} LIMIT {CANDIDATES}"
+            ),
+            args,
+        )
+    }
+
+    /// The intersection (see [`by_name`]) of the people after row number `after`. Every token
+    /// is one term here, whose entries the terms' primary key holds in the people's order, as
+    /// `beneficiaries_branch_rid` holds a branch's: lists in one order. SQLite walks them as
+    /// [`NamePass::walk_sql`] does (`CROSS JOIN` keeps the order written); PostgreSQL may merge
+    /// them. The people are read once the page of row numbers is cut: one merged into another
+    /// comes back without its record (`b.id` NULL), and is passed over.
+    fn merge_sql(&self, after: i64) -> (String, Vec<Val>) {
+        let mut args: Vec<Val> = vec![after.into(), self.tokens[self.walk].as_str().into()];
+        let mut from = String::from("register_terms t");
+        let mut cond = String::from("t.term = ?2 AND t.rid > ?1");
+        for (i, t) in self.tokens.iter().enumerate() {
+            if i != self.walk {
+                args.push(t.into());
+                from.push_str(&format!(" CROSS JOIN register_terms o{i}"));
+                cond.push_str(&format!(
+                    " AND o{i}.term = ?{} AND o{i}.rid = t.rid",
+                    args.len()
+                ));
+            }
+        }
+        if let Some(b) = self.branch {
+            args.push(b.into());
+            from.push_str(" CROSS JOIN beneficiaries p");
             cond.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM register_terms o WHERE o.rid = t.rid AND {other}{per_row})"
+                " AND p.branch = ?{} AND p.rid = t.rid",
+                args.len()
+            ));
+        }
+        (
+            format!(
+                "SELECT m.rid, b.id, b.branch, b.data
+                 FROM (SELECT t.rid AS rid FROM {from} WHERE {cond} ORDER BY t.rid LIMIT {CANDIDATES}) m
+                 LEFT JOIN beneficiaries b ON b.rid = m.rid AND b.merged_into IS NULL"
+            ),
+            args,
+        )
+    }
+
+    /// Rank a person found (once: a second pass finds the first's people again).
+    fn hit(
+        &self,
+        id: String,
+        branch: String,
+        data: &Value,
+        seen: &mut HashSet<String>,
+        hits: &mut Vec<Hit>,
+    ) {
+        if seen.insert(id.clone()) {
+            let key = arabic::name_key(&display_name(data));
+            hits.push((
+                arabic::search_score(self.tokens, &key),
+                row_of(id, branch, data, None),
             ));
         }
     }
-    cond.push_str(" AND b.merged_into IS NULL");
-    if let Some(b) = branch {
-        args.push(b.into());
-        cond.push_str(&format!(" AND b.branch = ?{}", args.len()));
-    }
-    args.push(CANDIDATES.into());
-    let rows = c.query(
-        &format!(
-            "SELECT b.id, b.branch, b.data FROM register_terms t JOIN beneficiaries b ON b.rid = t.rid
-             WHERE {cond} LIMIT ?{}",
-            args.len()
-        ),
-        &args,
-    )?;
-    let answered = rows.len();
-    for r in rows {
-        let id = r.text(0)?;
-        if !seen.insert(id.clone()) {
-            continue;
+
+    /// The people of [`NamePass::walk_sql`]'s answer; how many the engine answered.
+    fn walked(
+        &self,
+        rows: &[Row],
+        seen: &mut HashSet<String>,
+        hits: &mut Vec<Hit>,
+    ) -> Result<usize> {
+        for r in rows {
+            self.hit(r.text(0)?, r.text(1)?, &r.json(2)?, seen, hits);
         }
-        let data: Value = r.json(2)?;
-        let key = arabic::name_key(&display_name(&data));
-        hits.push((
-            arabic::search_score(tokens, &key),
-            row_of(id, r.text(1)?, &data, None),
-        ));
+        Ok(rows.len())
     }
-    Ok(answered)
+}
+
+/// People whose terms hold every token of `pass`, until [`CANDIDATES`] are found; returns how
+/// many were found (at most [`CANDIDATES`]). Both ways read the people in the order of the
+/// walked token's range and stop at the candidates: an intersection of the whole ranges read
+/// every range whole (at 1M people, a common first name, father's name and family name are
+/// 400,000 entries, where a search stops after about 50,000 of them).
+/// - The walk ([`NamePass::walk_sql`]): the range of the smallest token in the terms' primary
+///   key, each person's other tokens checked by one seek each in `register_terms_rid`.
+/// - With `merge` (every token one term and every range large), the intersection
+///   ([`NamePass::merge_sql`]): the same walk on SQLite; on PostgreSQL a merge of the lists,
+///   each read in order, where a seek per person walked costs several times a step along an
+///   index (at 1M people, a full name of three common tokens took 64 ms walked against
+///   SQLite's 28). Only for large ranges: a merge reads every list up to the last person
+///   found, so a rare token beside common ones is walked.
+fn by_name(
+    c: &mut dyn Conn,
+    pass: &NamePass<'_>,
+    merge: bool,
+    seen: &mut HashSet<String>,
+    hits: &mut Vec<Hit>,
+) -> Result<usize> {
+    if !merge {
+        let (sql, args) = pass.walk_sql(c.dialect().per_row());
+        return pass.walked(&c.query(&sql, &args)?, seen, hits);
+    }
+    let (mut found, mut after) = (0, i64::MIN);
+    loop {
+        let (sql, args) = pass.merge_sql(after);
+        let rows = c.query(&sql, &args)?;
+        for r in &rows {
+            after = after.max(r.i64(0)?);
+            if found < CANDIDATES
+                && let Some(id) = r.opt_text(1)?
+            {
+                found += 1;
+                pass.hit(id, r.text(2)?, &r.json(3)?, seen, hits);
+            }
+        }
+        // A full page of which some were merged away: the next page holds the rest.
+        if rows.len() < CANDIDATES || found >= CANDIDATES {
+            return Ok(found);
+        }
+    }
 }
 
 /// People by digits: a national ID or its beginning, a mobile in any form or its last digits.
+/// The two lookups are independent, so they travel together (one round trip).
 fn by_digits(
     c: &mut dyn Conn,
     digits: &str,
@@ -277,23 +397,45 @@ fn by_digits(
     seen: &mut HashSet<String>,
     hits: &mut Vec<Hit>,
 ) -> Result<()> {
-    let mut args: Vec<Val> = vec![digits.into(), CANDIDATES.into()];
+    let mut id_args: Vec<Val> = vec![digits.into(), CANDIDATES.into()];
     let bcond = match branch {
         Some(b) => {
-            args.push(b.into());
+            id_args.push(b.into());
             " AND branch = ?3"
         }
         None => "",
     };
-    let rows = c.query(
-        &format!(
-            "SELECT id, branch, data, national_id FROM beneficiaries
-             WHERE national_id >= ?1 AND national_id < ?1 || ':' AND merged_into IS NULL{bcond}
-             ORDER BY national_id LIMIT ?2"
-        ),
-        &args,
-    )?;
-    for r in rows {
+    let by_id = format!(
+        "SELECT id, branch, data, national_id FROM beneficiaries
+         WHERE national_id >= ?1 AND national_id < ?1 || ':' AND merged_into IS NULL{bcond}
+         ORDER BY national_id LIMIT ?2"
+    );
+    let national = phone::Mobile::parse(digits).map(|m| m.national()).ok();
+    let tail: String = national
+        .as_deref()
+        .unwrap_or(digits)
+        .chars()
+        .rev()
+        .collect();
+    let from = format!("m:{tail}");
+    let mut mobile_args: Vec<Val> = vec![
+        from.clone().into(),
+        prefix_end(&from).into(),
+        CANDIDATES.into(),
+    ];
+    let bcond = match branch {
+        Some(b) => {
+            mobile_args.push(b.into());
+            " AND b.branch = ?4"
+        }
+        None => "",
+    };
+    let by_mobile = format!(
+        "SELECT b.id, b.branch, b.data FROM register_terms t JOIN beneficiaries b ON b.rid = t.rid
+         WHERE t.term >= ?1 AND t.term < ?2 AND b.merged_into IS NULL{bcond} LIMIT ?3"
+    );
+    let (ids, mobiles) = c.query_two((&by_id, &id_args), (&by_mobile, &mobile_args))?;
+    for r in ids {
         let id = r.text(0)?;
         if seen.insert(id.clone()) {
             let exact = r.opt_text(3)?.as_deref() == Some(digits);
@@ -303,34 +445,7 @@ fn by_digits(
             ));
         }
     }
-    let national = phone::Mobile::parse(digits).map(|m| m.national()).ok();
-    let tail: String = national
-        .as_deref()
-        .unwrap_or(digits)
-        .chars()
-        .rev()
-        .collect();
-    let from = format!("m:{tail}");
-    let mut args: Vec<Val> = vec![
-        from.clone().into(),
-        prefix_end(&from).into(),
-        CANDIDATES.into(),
-    ];
-    let bcond = match branch {
-        Some(b) => {
-            args.push(b.into());
-            " AND b.branch = ?4"
-        }
-        None => "",
-    };
-    let rows = c.query(
-        &format!(
-            "SELECT b.id, b.branch, b.data FROM register_terms t JOIN beneficiaries b ON b.rid = t.rid
-             WHERE t.term >= ?1 AND t.term < ?2 AND b.merged_into IS NULL{bcond} LIMIT ?3"
-        ),
-        &args,
-    )?;
-    for r in rows {
+    for r in mobiles {
         let id = r.text(0)?;
         if seen.insert(id.clone()) {
             hits.push((
@@ -342,34 +457,34 @@ fn by_digits(
     Ok(())
 }
 
-/// A case number (as on the receipt) or a file number: the person it belongs to.
+/// A case number (as on the receipt) or a file number: the person it belongs to. One
+/// statement: the case's person first, then the file number's.
 fn by_number(c: &mut dyn Conn, q: &str, branch: Option<&str>, hits: &mut Vec<Hit>) -> Result<()> {
     let number = q.trim().to_uppercase();
-    let mut found: Vec<(String, Option<String>)> = Vec::new();
-    if let Some(case_id) = crate::sql::console::case_by_number(c, &number)?
-        && let Some(r) = c.row(
-            "SELECT beneficiary_id FROM cases WHERE id = ?1",
-            params![&case_id],
-        )?
-    {
-        found.push((r.text(0)?, Some(case_id)));
-    }
-    for r in c.query(
-        "SELECT b.id FROM register_terms t JOIN beneficiaries b ON b.rid = t.rid WHERE t.term = ?1",
-        params![format!("f:{number}")],
-    )? {
-        found.push((r.text(0)?, None));
-    }
-    for (id, case_id) in found {
-        if let Some(r) = c.row(
-            "SELECT branch, data FROM beneficiaries WHERE id = ?1",
-            params![&id],
-        )? {
-            let b = r.text(0)?;
-            if branch.is_none_or(|want| want == b) {
-                hits.push((20.0, row_of(id, b, &r.json(1)?, case_id)));
-            }
+    let mut args: Vec<Val> = vec![number.as_str().into(), format!("f:{number}").into()];
+    let (bcase, bfile) = match branch {
+        Some(b) => {
+            args.push(b.into());
+            (" AND b.branch = ?3", " AND b.branch = ?3")
         }
+        None => ("", ""),
+    };
+    let rows = c.query(
+        &format!(
+            "SELECT 0 AS n, b.id, b.branch, b.data, c.id FROM cases c JOIN beneficiaries b ON b.id = c.beneficiary_id
+             WHERE c.c_number = ?1{bcase}
+             UNION ALL
+             SELECT 1 AS n, b.id, b.branch, b.data, NULL FROM register_terms t JOIN beneficiaries b ON b.rid = t.rid
+             WHERE t.term = ?2{bfile}
+             ORDER BY n"
+        ),
+        &args,
+    )?;
+    for r in rows {
+        hits.push((
+            20.0,
+            row_of(r.text(1)?, r.text(2)?, &r.json(3)?, r.opt_text(4)?),
+        ));
     }
     Ok(())
 }
@@ -396,12 +511,36 @@ fn ranked(c: &mut dyn Conn, q: &str, branch: Option<&str>) -> Result<Vec<Registe
         //
         // Both walk the smallest token's range; the second is left out when no token is the
         // prefix of a longer term (then the two passes find the same people).
-        let (sizes, longer) = size_tokens(c, &tokens)?;
-        let walk = (0..tokens.len())
-            .min_by_key(|&i| (sizes[i], std::cmp::Reverse(tokens[i].chars().count())))
-            .unwrap_or(0);
-        if by_name(c, &tokens, walk, true, branch, &mut seen, &mut hits)? >= CANDIDATES && longer {
-            by_name(c, &tokens, walk, false, branch, &mut seen, &mut hits)?;
+        let mut pass = NamePass {
+            tokens: &tokens,
+            walk: 0,
+            prefix: true,
+            branch,
+        };
+        let (found, longer) = if tokens.len() == 1 {
+            // One token: no range to choose, so none is counted, and whether a longer term
+            // exists is asked with the first pass (one round trip).
+            let (size, size_args) = size_sql(&tokens, false);
+            let (walk, walk_args) = pass.walk_sql(c.dialect().per_row());
+            let (sizes, rows) = c.query_two((&size, &size_args), (&walk, &walk_args))?;
+            let longer = sized(&sizes, 1)?[0].longer;
+            (pass.walked(&rows, &mut seen, &mut hits)?, longer)
+        } else {
+            let (size, size_args) = size_sql(&tokens, true);
+            let sizes = sized(&c.query(&size, &size_args)?, tokens.len())?;
+            pass.walk = (0..tokens.len())
+                .min_by_key(|&i| (sizes[i].size, std::cmp::Reverse(tokens[i].chars().count())))
+                .unwrap_or(0);
+            let longer = sizes.iter().any(|s| s.longer);
+            let merge = !longer && sizes.iter().all(|s| s.size >= SIZED_UP_TO as i64);
+            (by_name(c, &pass, merge, &mut seen, &mut hits)?, longer)
+        };
+        if found >= CANDIDATES && longer {
+            let whole = NamePass {
+                prefix: false,
+                ..pass
+            };
+            by_name(c, &whole, false, &mut seen, &mut hits)?;
         }
         // Digits typed beside a name narrow it: an ID beginning or a mobile ending.
         if digits.len() >= 3 {
@@ -544,27 +683,22 @@ pub fn register_export(
 /// Staff of some branches by ID → name shown.
 fn staff_names(c: &mut dyn Conn, branches: &BTreeSet<String>) -> Result<BTreeMap<String, String>> {
     let keys: Vec<Vec<Val>> = branches.iter().map(|b| vec![b.into()]).collect();
-    staff_map(
-        c.query_many(
+    let mut out = BTreeMap::new();
+    for r in c
+        .query_many(
             "SELECT id, data FROM records WHERE entity = 'staff' AND branch = ?1 LIMIT 2000",
             &keys,
         )?
         .iter()
-        .flatten(),
-    )
-}
-
-/// Staff records (id, data) → the name each shows.
-fn staff_map<'r>(rows: impl IntoIterator<Item = &'r Row>) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for r in rows {
-        out.insert(r.text(0)?, staff_name(&r.json(1)?));
+        .flatten()
+    {
+        let d = r.json(1)?;
+        out.insert(
+            r.text(0)?,
+            d["display_name"].as_str().unwrap_or("").to_owned(),
+        );
     }
     Ok(out)
-}
-
-fn staff_name(data: &Value) -> String {
-    data["display_name"].as_str().unwrap_or("").to_owned()
 }
 
 fn status_code(s: AnswerStatus) -> &'static str {
@@ -607,53 +741,26 @@ fn voice_row(
     }
 }
 
-/// A person's whole file. Everything in it is found from the person's id alone, so it is asked
-/// together: one round trip on PostgreSQL (it was five, and one more per case for its surveys).
 pub fn person_file(c: &mut dyn Conn, id: &str, today: NaiveDate) -> Result<Option<PersonFile>> {
-    let rid = c.dialect().records_rid();
-    // A case's surveys in the order the records were written, the newest case's first.
-    let surveys_sql = format!(
-        "SELECT r.data FROM (SELECT id, rid FROM cases WHERE beneficiary_id = ?1 ORDER BY rid DESC LIMIT 200) k
-         JOIN records r ON r.entity = 'survey' AND r.r_case = k.id
-         ORDER BY k.rid DESC, r.{rid}"
-    );
-    let [person, cases, interactions, surveys, staff, tasks]: [Vec<Row>; 6] = c
-        .query_together(&[
-            (
-                "SELECT branch, data, version, merged_into FROM beneficiaries WHERE id = ?1",
-                params![id],
-            ),
-            (
-                "SELECT id, state, data FROM cases WHERE beneficiary_id = ?1 ORDER BY rid DESC LIMIT 200",
-                params![id],
-            ),
-            (
-                "SELECT data FROM records WHERE entity = 'interaction' AND r_beneficiary = ?1 LIMIT 1000",
-                params![id],
-            ),
-            (&surveys_sql, params![id]),
-            (
-                "SELECT id, data FROM records
-                 WHERE entity = 'staff' AND branch = (SELECT branch FROM beneficiaries WHERE id = ?1)
-                 LIMIT 2000",
-                params![id],
-            ),
-            (
-                "SELECT data FROM records WHERE entity = 'task' AND r_beneficiary = ?1 LIMIT 1000",
-                params![id],
-            ),
-        ])?
-        .try_into()
-        .expect("six queries, six answers");
-    let Some(r) = person.first() else {
+    let Some(r) = c.row(
+        "SELECT branch, data, version, merged_into FROM beneficiaries WHERE id = ?1",
+        params![id],
+    )?
+    else {
         return Ok(None);
     };
     let (branch, record, version, merged_into) =
         (r.text(0)?, r.json(1)?, r.i64(2)?, r.opt_text(3)?);
-    let cases = cases
+    let mut case_ids = Vec::new();
+    let cases = c
+        .query(
+            "SELECT id, state, data FROM cases WHERE beneficiary_id = ?1 ORDER BY rid DESC LIMIT 200",
+            params![id],
+        )?
         .iter()
         .map(|r| -> Result<Value> {
             let d = r.json(2)?;
+            case_ids.push(r.text(0)?);
             Ok(json!({
                 "id": r.text(0)?,
                 "state": r.text(1)?,
@@ -666,18 +773,30 @@ pub fn person_file(c: &mut dyn Conn, id: &str, today: NaiveDate) -> Result<Optio
             }))
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut interactions = interactions
+    let mut interactions = c
+        .query(
+            "SELECT data FROM records WHERE entity = 'interaction' AND r_beneficiary = ?1 LIMIT 1000",
+            params![id],
+        )?
         .iter()
         .map(|r| r.json(0))
         .collect::<Result<Vec<_>>>()?;
     interactions.sort_by(|a, b| b["at"].as_str().cmp(&a["at"].as_str()));
-    let surveys = surveys
-        .iter()
-        .map(|r| r.json(0))
-        .collect::<Result<Vec<_>>>()?;
-    let staff = staff_map(&staff)?;
+    let mut surveys = Vec::new();
+    for case_id in &case_ids {
+        for r in c.query(
+            "SELECT data FROM records WHERE entity = 'survey' AND r_case = ?1",
+            params![case_id],
+        )? {
+            surveys.push(r.json(0)?);
+        }
+    }
+    let staff = staff_names(c, &BTreeSet::from([branch.clone()]))?;
     let mut voice = Vec::new();
-    for r in &tasks {
+    for r in c.query(
+        "SELECT data FROM records WHERE entity = 'task' AND r_beneficiary = ?1 LIMIT 1000",
+        params![id],
+    )? {
         if let Ok(t) = serde_json::from_value::<Task>(r.json(0)?)
             && matches!(t.kind, TaskKind::Complaint | TaskKind::Suggestion)
         {
@@ -697,11 +816,21 @@ pub fn person_file(c: &mut dyn Conn, id: &str, today: NaiveDate) -> Result<Optio
     }))
 }
 
-/// Complaints and suggestions: their counts per branch, kind and status (from voice_counts),
-/// and one page of them in the status's order (overdue, open, late, on time, then the due
-/// date), read from voice_facts' index with each row's task, person and assignee by key. Both
-/// tables are kept by trigger with the tasks (migrations/hq/0016). The counts and the page are
-/// asked together: one round trip on PostgreSQL (it was four).
+/// The status of a count or a fact of voice_facts (`answered`: 0 not yet, 1 late, 2 on time),
+/// as `Task::answer_status` gives it: one not yet answered is overdue once its due date passed.
+fn answer_code(answered: i64, due_on: &str, today: &str) -> &'static str {
+    match answered {
+        2 => "on_time",
+        1 => "late",
+        _ if due_on < today => "overdue",
+        _ => "open",
+    }
+}
+
+/// Complaints and suggestions: their counts per branch and kind (from voice_counts), and one
+/// page of them in the status's order (overdue, open, late, on time, then the due date), read
+/// from voice_facts' index; only the page's own tasks are read and parsed. Both tables are kept
+/// by trigger with the tasks (migrations/hq/0016).
 pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<VoicePage> {
     let branch = f.branch.as_deref().filter(|b| !b.is_empty());
     let kind = f.kind.as_deref().filter(|k| !k.is_empty());
@@ -712,22 +841,44 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
         return Err(HqError::Refused(Code::BadFilter));
     }
     let today_s = today.format("%Y-%m-%d").to_string();
-    // The counts, summed in SQL per branch, kind and status (`answered` as voice_facts has it,
-    // and 3 for not yet answered past its due day: overdue, as `Task::answer_status` says), so
-    // a few dozen rows come back and not one per due day.
-    let mut count_args: Vec<Val> = vec![today_s.clone().into()];
-    let bcond = match branch {
-        Some(b) => {
-            count_args.push(b.into());
-            " WHERE branch = ?2"
-        }
-        None => "",
+    let (bcond, bargs): (&str, Vec<Val>) = match branch {
+        Some(b) => (" WHERE branch = ?1", vec![b.into()]),
+        None => ("", vec![]),
     };
-    let count_sql = format!(
-        "SELECT branch, kind, CASE WHEN answered = 0 AND due_on < ?1 THEN 3 ELSE answered END,
-                CAST(sum(n) AS BIGINT)
-         FROM voice_counts{bcond} GROUP BY 1, 2, 3"
-    );
+    let mut counts: BTreeMap<(String, String), VoiceCounts> = BTreeMap::new();
+    let mut total = 0;
+    c.query_each(
+        &format!("SELECT branch, kind, answered, due_on, n FROM voice_counts{bcond}"),
+        &bargs,
+        &mut |r| {
+            let (b, k, n) = (r.text(0)?, r.text(1)?, r.i64(4)?);
+            let code = answer_code(r.i64(2)?, &r.text(3)?, &today_s);
+            for key in [b.clone(), String::new()] {
+                let e = counts
+                    .entry((key.clone(), k.clone()))
+                    .or_insert_with(|| VoiceCounts {
+                        key,
+                        kind: k.clone(),
+                        ..Default::default()
+                    });
+                match code {
+                    "open" => e.open += n,
+                    "overdue" => e.overdue += n,
+                    "on_time" => e.on_time += n,
+                    _ => e.late += n,
+                }
+            }
+            let status_ok = match status {
+                None => true,
+                Some("waiting") => matches!(code, "open" | "overdue"),
+                Some(s) => code == s,
+            };
+            if status_ok && kind.is_none_or(|want| want == k) {
+                total += n;
+            }
+            Ok(())
+        },
+    )?;
     // The page: only the conditions in use are written, each a range of the index's order.
     let mut args: Vec<Val> = Vec::new();
     let mut cond = String::from("1 = 1");
@@ -756,72 +907,51 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
     let limit = f.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     args.push(limit.into());
     args.push(f.offset.unwrap_or(0).into());
-    // Each page row with its task, its person and its assignee's staff record, each a lookup by
-    // key per row of the page.
-    let assignee = c.dialect().json_text("t.data", "assignee");
-    let page_sql = format!(
-        "SELECT p.branch, t.data,
-                (SELECT b.data FROM beneficiaries b WHERE b.id = t.r_beneficiary),
-                (SELECT s.data FROM records s WHERE s.entity = 'staff' AND s.id = {assignee})
-         FROM (SELECT id, branch, answered, due_on FROM voice_facts WHERE {cond}
-               ORDER BY answered, due_on, id LIMIT ?{} OFFSET ?{}) p
-         JOIN records t ON t.entity = 'task' AND t.id = p.id
-         ORDER BY p.answered, p.due_on, p.id",
-        args.len() - 1,
-        args.len()
-    );
-    let (counted, page) = c.query_two((&count_sql, &count_args), (&page_sql, &args))?;
-    let mut counts: BTreeMap<(String, String), VoiceCounts> = BTreeMap::new();
-    let mut total = 0;
-    for r in &counted {
-        let (b, k, n) = (r.text(0)?, r.text(1)?, r.i64(3)?);
-        let code = match r.i64(2)? {
-            0 => "open",
-            1 => "late",
-            2 => "on_time",
-            _ => "overdue",
-        };
-        for key in [b, String::new()] {
-            let e = counts
-                .entry((key.clone(), k.clone()))
-                .or_insert_with(|| VoiceCounts {
-                    key,
-                    kind: k.clone(),
-                    ..Default::default()
-                });
-            match code {
-                "open" => e.open += n,
-                "overdue" => e.overdue += n,
-                "on_time" => e.on_time += n,
-                _ => e.late += n,
-            }
-        }
-        let status_ok = match status {
-            None => true,
-            Some("waiting") => matches!(code, "open" | "overdue"),
-            Some(s) => code == s,
-        };
-        if status_ok && kind.is_none_or(|want| want == k) {
-            total += n;
+    let ids: Vec<(String, String)> = c
+        .query(
+            &format!(
+                "SELECT id, branch FROM voice_facts WHERE {cond}
+                 ORDER BY answered, due_on, id LIMIT ?{} OFFSET ?{}",
+                args.len() - 1,
+                args.len()
+            ),
+            &args,
+        )?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.text(1)?)))
+        .collect::<Result<_>>()?;
+    // The page's tasks, the branches' staff and the people named are each read by key, all
+    // keys of a kind sent together (one round trip each on PostgreSQL, not one per row).
+    let task_keys: Vec<Vec<Val>> = ids.iter().map(|(id, _)| vec![id.into()]).collect();
+    let mut tasks: Vec<(String, Task)> = Vec::with_capacity(ids.len());
+    for ((_, b), found) in ids.iter().zip(c.query_many(
+        "SELECT data FROM records WHERE entity = 'task' AND id = ?1",
+        &task_keys,
+    )?) {
+        if let Some(r) = found.first()
+            && let Ok(t) = serde_json::from_value::<Task>(r.json(0)?)
+        {
+            tasks.push((b.clone(), t));
         }
     }
-    let mut rows = Vec::with_capacity(page.len());
-    for r in &page {
-        let Ok(t) = serde_json::from_value::<Task>(r.json(1)?) else {
-            continue;
-        };
-        // The assignee's name, when their staff record is at HQ.
-        let mut staff = BTreeMap::new();
-        if let (Some(a), Some(s)) = (t.assignee, r.opt_text(3)?) {
-            staff.insert(a.to_string(), staff_name(&serde_json::from_str(&s)?));
+    let branches: BTreeSet<String> = tasks.iter().map(|(b, _)| b.clone()).collect();
+    let staff = staff_names(c, &branches)?;
+    let mut rows: Vec<VoiceRow> = tasks
+        .iter()
+        .map(|(b, t)| voice_row(b.clone(), t, today, &staff))
+        .collect();
+    let people: Vec<Vec<Val>> = rows
+        .iter()
+        .filter_map(|r| r.beneficiary_id.as_ref())
+        .map(|id| vec![id.into()])
+        .collect();
+    let mut found = c
+        .query_many("SELECT data FROM beneficiaries WHERE id = ?1", &people)?
+        .into_iter();
+    for r in rows.iter_mut().filter(|r| r.beneficiary_id.is_some()) {
+        if let Some(b) = found.next().and_then(|rows| rows.into_iter().next()) {
+            r.beneficiary_name = Some(display_name(&b.json(0)?));
         }
-        let mut row = voice_row(r.text(0)?, &t, today, &staff);
-        if row.beneficiary_id.is_some()
-            && let Some(b) = r.opt_text(2)?
-        {
-            row.beneficiary_name = Some(display_name(&serde_json::from_str(&b)?));
-        }
-        rows.push(row);
     }
     // Totals (key "") last, after the branches in name order.
     let mut counts: Vec<VoiceCounts> = counts.into_values().collect();
@@ -833,65 +963,45 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
     })
 }
 
-/// One complaint or suggestion: the task with its person and the two contacts it names, and
-/// the staff of its branch, asked together (one round trip on PostgreSQL; it was five).
 pub fn voice_item(c: &mut dyn Conn, task_id: &str, today: NaiveDate) -> Result<Option<VoiceItem>> {
-    let d = c.dialect();
-    let (asked, answer) = (
-        d.json_text("t.data", "interaction_id"),
-        d.json_text("t.data", "answer_id"),
-    );
-    let item_sql = format!(
-        "SELECT t.branch, t.data,
-                (SELECT b.data FROM beneficiaries b WHERE b.id = t.r_beneficiary),
-                (SELECT i.data FROM records i WHERE i.entity = 'interaction' AND i.id = {asked}),
-                (SELECT i.data FROM records i WHERE i.entity = 'interaction' AND i.id = {answer})
-         FROM records t WHERE t.entity = 'task' AND t.id = ?1"
-    );
-    let (item, staff) = c.query_two(
-        (&item_sql, params![task_id]),
-        (
-            "SELECT id, data FROM records
-             WHERE entity = 'staff' AND branch = (SELECT branch FROM records WHERE entity = 'task' AND id = ?1)
-             LIMIT 2000",
-            params![task_id],
-        ),
-    )?;
-    let Some(r) = item.first() else {
+    let Some(r) = c.row(
+        "SELECT branch, data FROM records WHERE entity = 'task' AND id = ?1",
+        params![task_id],
+    )?
+    else {
         return Ok(None);
     };
+    let branch = r.text(0)?;
     let Ok(t) = serde_json::from_value::<Task>(r.json(1)?) else {
         return Ok(None);
     };
     if !matches!(t.kind, TaskKind::Complaint | TaskKind::Suggestion) {
         return Ok(None);
     }
-    let staff = staff_map(&staff)?;
-    let mut row = voice_row(r.text(0)?, &t, today, &staff);
-    if row.beneficiary_id.is_some()
-        && let Some(b) = r.opt_text(2)?
+    let staff = staff_names(c, &BTreeSet::from([branch.clone()]))?;
+    let mut row = voice_row(branch, &t, today, &staff);
+    if let Some(id) = &row.beneficiary_id
+        && let Some(b) = c.row("SELECT data FROM beneficiaries WHERE id = ?1", params![id])?
     {
-        row.beneficiary_name = Some(display_name(&serde_json::from_str(&b)?));
+        row.beneficiary_name = Some(display_name(&b.json(0)?));
     }
-    let json = |i: usize| -> Result<Option<Value>> {
-        r.opt_text(i)?
-            .map(|s| serde_json::from_str(&s).map_err(Into::into))
-            .transpose()
+    let mut contact = |id: Option<String>| -> Result<Option<Value>> {
+        match id {
+            Some(id) => c
+                .row(
+                    "SELECT data FROM records WHERE entity = 'interaction' AND id = ?1",
+                    params![id],
+                )?
+                .map(|r| r.json(0))
+                .transpose(),
+            None => Ok(None),
+        }
     };
-    // A contact is shown only when the task names it (as when it was looked up by the ID).
-    let contact = if t.interaction_id.is_some() {
-        json(3)?
-    } else {
-        None
-    };
-    let answer = if t.answer_id.is_some() {
-        json(4)?
-    } else {
-        None
-    };
+    let asked = contact(t.interaction_id.map(|i| i.to_string()))?;
+    let answer = contact(t.answer_id.map(|i| i.to_string()))?;
     Ok(Some(VoiceItem {
         row,
-        contact,
+        contact: asked,
         answer,
         staff,
     }))
