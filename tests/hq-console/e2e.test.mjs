@@ -9,7 +9,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Branch, Hq, PASSWORD, USER, binariesPresent, browser, nationalId, shotsDir } from "./harness.mjs";
 
@@ -323,12 +324,22 @@ test("releases: a signed package is published from the console, a tampered one r
   const tampered = Buffer.from(pkg);
   tampered[1000] ^= 1;
   await page.fill('[data-testid="release-version"]', "0.2.0");
-  await page.setInputFiles('[data-testid="release-file"]', { name: "Sila_0.2.0_amd64.deb", mimeType: "application/vnd.debian.binary-package", buffer: tampered });
   await page.setInputFiles('[data-testid="release-signature"]', { name: "Sila_0.2.0_amd64.deb.sig", mimeType: "text/plain", buffer: sig });
+  // A package over HQ's limit (256 MiB; a sparse file, so no disk is spent) is refused from its
+  // Content-Length, and the console says so in Arabic rather than as a server error.
+  const bigDir = mkdtempSync(join(tmpdir(), "sila-release-"));
+  const big = join(bigDir, "Sila_0.2.0_amd64.deb");
+  writeFileSync(big, "");
+  truncateSync(big, 256 * 1024 * 1024 + 1);
+  await page.setInputFiles('[data-testid="release-file"]', big);
   await page.click('[data-testid="release-publish"]');
   const refused = page.locator('[data-testid="releases"] [data-testid="error-box"]');
-  await refused.waitFor();
-  assert.equal(await refused.getAttribute("data-code"), "update_bad_signature");
+  await page.locator('[data-testid="releases"] [data-testid="error-box"][data-code="too_large"]').waitFor();
+  assert.match(await refused.innerText(), /الطلب أكبر من المسموح/);
+  rmSync(bigDir, { recursive: true, force: true });
+  await page.setInputFiles('[data-testid="release-file"]', { name: "Sila_0.2.0_amd64.deb", mimeType: "application/vnd.debian.binary-package", buffer: tampered });
+  await page.click('[data-testid="release-publish"]');
+  await page.locator('[data-testid="releases"] [data-testid="error-box"][data-code="update_bad_signature"]').waitFor();
   assert.match(await refused.innerText(), /التوقيع لا يطابق الحزمة/);
   await shot("41-release-refused");
   await page.setInputFiles('[data-testid="release-file"]', { name: "Sila_0.2.0_amd64.deb", mimeType: "application/vnd.debian.binary-package", buffer: pkg });

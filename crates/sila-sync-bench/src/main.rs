@@ -91,6 +91,24 @@ impl Hq {
     fn url(&self) -> String {
         format!("http://{}", self.addrs[0])
     }
+
+    /// CPU seconds (user and system) the server processes have used so far, from
+    /// `/proc/PID/stat` (in clock ticks, 100 a second on Linux).
+    fn cpu_seconds(&self) -> f64 {
+        let ticks: u64 = self
+            .servers
+            .iter()
+            .filter_map(|c| std::fs::read_to_string(format!("/proc/{}/stat", c.id())).ok())
+            .filter_map(|stat| {
+                // The fields after the command's closing parenthesis, from the state on:
+                // utime and stime are the 14th and 15th of the line.
+                let after = stat.rsplit_once(')')?.1;
+                let f: Vec<&str> = after.split_whitespace().collect();
+                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+            })
+            .sum();
+        ticks as f64 / 100.0
+    }
 }
 
 impl Drop for Hq {
@@ -410,7 +428,7 @@ fn fleet_once(
     templates: &[PathBuf],
     servers: usize,
     pool: Option<u32>,
-) -> Result<(f64, i64)> {
+) -> Result<(f64, i64, Spent)> {
     let rt = tokio::runtime::Runtime::new()?;
     let hq = rt.block_on(Hq::start(db, servers, pool))?;
     let work = tempfile::tempdir()?;
@@ -455,6 +473,10 @@ fn fleet_once(
             })
         }));
     }
+    // What the servers and the database spend is counted from here: the same work however
+    // many servers share it, unless coordinating them costs something.
+    hq.db.reset_statements();
+    let cpu_before = hq.cpu_seconds();
     start.wait();
     let t = Instant::now();
     let mut ops = 0;
@@ -465,6 +487,10 @@ fn fleet_once(
         extra += passes - 1;
     }
     let secs = t.elapsed().as_secs_f64();
+    let spent = Spent {
+        hq_cpu: hq.cpu_seconds() - cpu_before,
+        db_executing: hq.db.statements().map(|s| s.server_seconds),
+    };
     if extra > 0 {
         eprintln!("fleet: {extra} passes beyond each device's first (transient failures)");
     }
@@ -476,7 +502,15 @@ fn fleet_once(
         held.cases
     );
     drop(rt);
-    Ok((secs, ops))
+    Ok((secs, ops, spent))
+}
+
+/// What one fleet cost beside its wall time: the CPU the HQ servers used (all of them), and the
+/// time PostgreSQL spent executing statements (`pg_stat_statements`; none on SQLite).
+#[derive(Clone, Copy)]
+struct Spent {
+    hq_cpu: f64,
+    db_executing: Option<f64>,
 }
 
 /// The fleet at one and two servers, `rounds` times each (alternating), the medians kept. On
@@ -501,6 +535,7 @@ fn fleet(
     // that rises or falls over the run (two shared cores) favours none of them; the servers'
     // ratio is each round's own, the median of those kept.
     let mut times = vec![Vec::new(); setups.len()];
+    let mut spent = vec![Vec::new(); setups.len()];
     let mut ops = 0;
     for round in 0..rounds {
         let mut order: Vec<usize> = (0..setups.len()).collect();
@@ -509,8 +544,9 @@ fn fleet(
         }
         for k in order {
             let (servers, pool) = setups[k];
-            let (secs, o) = fleet_once(db, templates, servers, pool)?;
+            let (secs, o, cost) = fleet_once(db, templates, servers, pool)?;
             times[k].push(secs);
+            spent[k].push(cost);
             ops = o;
         }
     }
@@ -520,6 +556,17 @@ fn fleet(
     };
     let medians: Vec<f64> = times.iter().cloned().map(median).collect();
     let paired = |k: usize| median(times[k].iter().zip(&times[0]).map(|(t, o)| t / o).collect());
+    // The medians of what each setup spent: on two shared cores the wall time follows how many
+    // processes compete for them; these say whether a second server adds work.
+    let cost = |k: usize| {
+        let cpu = median(spent[k].iter().map(|c| c.hq_cpu).collect());
+        let db: Vec<f64> = spent[k].iter().filter_map(|c| c.db_executing).collect();
+        if db.is_empty() {
+            format!("HQ CPU {cpu:.1} s")
+        } else {
+            format!("HQ CPU {cpu:.1} s, database executing {:.1} s", median(db))
+        }
+    };
     let one = medians[0];
     let d = templates.len();
     let shown = |s: f64| format!("{s:.2} s, {:.0} ops/s", ops as f64 / s);
@@ -532,6 +579,12 @@ fn fleet(
     );
     r1.ratio_budget = Some(2.0);
     r1.set(db, cell(shown(one), one));
+    let label = if pg { "PostgreSQL" } else { "SQLite" };
+    r1.baseline = if r1.baseline.is_empty() {
+        format!("{label}: {}", cost(0))
+    } else {
+        format!("{}; {label}: {}", r1.baseline, cost(0))
+    };
     let two = medians[1];
     let r2 = row(
         rows,
@@ -542,8 +595,9 @@ fn fleet(
     );
     r2.set(db, cell(shown(two), two));
     let r2b = format!(
-        "2 servers / 1 server, the median of each round's own: {:.2}",
-        paired(1)
+        "2 servers / 1 server, the median of each round's own: {:.2} ({})",
+        paired(1),
+        cost(1)
     );
     if pg {
         r2.held = Some(paired(1) <= 1.0);
@@ -564,8 +618,9 @@ fn fleet(
         r3.set(db, cell(shown(shared), shared));
         r3.held = Some(paired(2) <= 1.0);
         r3.baseline = format!(
-            "PostgreSQL 2 servers / 1 server, the median of each round's own: {:.2}",
-            paired(2)
+            "PostgreSQL 2 servers / 1 server, the median of each round's own: {:.2} ({})",
+            paired(2),
+            cost(2)
         );
     } else {
         r2.baseline = if r2.baseline.is_empty() {

@@ -2,14 +2,16 @@
 //! `Path`, but a request they cannot read (not JSON, a field of the wrong type, a number that is
 //! not one, a body over the limit) is refused as every console error is, `{code, message}` built
 //! by [`ConsoleError`], instead of axum's plain-text rejection (whose wording can quote the
-//! request). The status stays axum's: 400, 413, 415 or 422.
+//! request). The status stays axum's: 400, 413, 415 or 422. A body read as bytes ([`Body`]) has its
+//! own limit, checked against the Content-Length before anything is read.
 
 use super::ConsoleError;
 use crate::error::Code;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -21,6 +23,11 @@ pub struct Query<T>(pub T);
 
 /// A path's parameters read.
 pub struct Path<T>(pub T);
+
+/// A body read as bytes, at most `MAX` of them. A request whose Content-Length says more is
+/// refused before its body is read (axum's own limit reads up to the limit first), and one sent
+/// without a length is refused once it passes `MAX`: both `too_large` (413).
+pub struct Body<const MAX: usize>(pub axum::body::Bytes);
 
 /// Axum refused to read a request at `status`: the console's refusal with the same status.
 fn unreadable(status: StatusCode) -> ConsoleError {
@@ -43,6 +50,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             Ok(axum::Json(v)) => Ok(Json(v)),
             Err(rejection) => Err(unreadable(rejection.status())),
         }
+    }
+}
+
+impl<const MAX: usize, S: Send + Sync> FromRequest<S> for Body<MAX> {
+    type Rejection = ConsoleError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ConsoleError> {
+        let too_large = || ConsoleError::new(StatusCode::PAYLOAD_TOO_LARGE, Code::TooLarge);
+        let said = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if said.is_some_and(|n| n > MAX as u64) {
+            return Err(too_large());
+        }
+        let mut read = bytes::BytesMut::new();
+        let mut chunks = req.into_body().into_data_stream();
+        while let Some(chunk) = chunks.next().await {
+            // An error is the client stopping mid-body (or hyper refusing what it sent).
+            let chunk = chunk.map_err(|_| ConsoleError::bad(Code::BadRequest))?;
+            if read.len() + chunk.len() > MAX {
+                return Err(too_large());
+            }
+            read.extend_from_slice(&chunk);
+        }
+        Ok(Body(read.freeze()))
     }
 }
 

@@ -52,8 +52,6 @@ pub use store::{ConsoleRole, ConsoleSession, ConsoleStaff, ConsoleStore};
 pub const COOKIE: &str = "sila_hq_session";
 /// Largest request body (a knowledge-base document, base64 in JSON).
 const MAX_BODY: usize = 24 * 1024 * 1024;
-/// Largest package an administrator may publish as a release (the .deb is about 15 MB).
-const MAX_RELEASE: usize = 256 * 1024 * 1024;
 
 #[derive(Clone)]
 struct ConsoleState {
@@ -95,9 +93,7 @@ pub fn router(store: Arc<dyn HqStore>) -> Router {
         .route("/devices", get(admin::devices::list))
         .route(
             "/releases",
-            get(admin::releases::list)
-                .post(admin::releases::publish)
-                .layer(DefaultBodyLimit::max(MAX_RELEASE)),
+            get(admin::releases::list).post(admin::releases::publish),
         )
         .route("/devices/{id}/revoke", post(admin::devices::revoke))
         .route("/enrol-codes", post(admin::devices::enrol_code))

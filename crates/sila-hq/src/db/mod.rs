@@ -199,6 +199,15 @@ impl Dialect {
             Dialect::Postgres => " FOR UPDATE",
         }
     }
+    /// A text field of a JSON column, as SQL: `field` of the object in `column`, NULL when it is
+    /// missing or null. For a key a page looks up in the same statement (a task's assignee), so
+    /// the row it names is read there and not in a round trip of its own.
+    pub fn json_text(self, column: &str, field: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{field}')"),
+            Dialect::Postgres => format!("({column}::json ->> '{field}')"),
+        }
+    }
     /// Appended inside a correlated `EXISTS (…)` that must stay one index probe per outer row
     /// (the register's name walk, which stops at the candidates it ranks): PostgreSQL would
     /// otherwise make it a semi-join that reads the subquery's whole range first (at 1M people
@@ -259,6 +268,12 @@ pub trait Conn: Send {
     /// [`Conn::batch`], answered later as [`Conn::execute_later`].
     fn batch_later(&mut self, sql: &str) -> Result<()> {
         self.batch(sql)
+    }
+    /// How many times this connection has waited for a server's answers: its round trips, what
+    /// a page costs on an engine across a network beyond the work itself. An engine inside this
+    /// process waits for none.
+    fn round_trips(&self) -> u64 {
+        0
     }
 }
 

@@ -210,6 +210,8 @@ pub struct PgConn {
     later: Vec<Later>,
     /// The bytes of the parameters of `later`'s statements.
     later_bytes: usize,
+    /// Calls that waited for an answer ([`Conn::round_trips`]).
+    round_trips: u64,
 }
 
 impl PgConn {
@@ -232,6 +234,7 @@ impl PgConn {
             statements: HashMap::new(),
             later: Vec::new(),
             later_bytes: 0,
+            round_trips: 0,
         })
     }
 
@@ -247,6 +250,9 @@ impl PgConn {
         let mut failed: Option<tokio_postgres::Error> = None;
         let mut out = None;
         let mut f = std::pin::pin!(f);
+        // Nothing sent and nothing to read (no query at all) is no round trip; anything else
+        // waits for the server at least once.
+        let mut waited = false;
         self.runtime.block_on(std::future::poll_fn(|cx| {
             later.retain_mut(|l| match l.as_mut().poll(cx) {
                 Poll::Ready(r) => {
@@ -265,9 +271,11 @@ impl PgConn {
             if later.is_empty() && out.is_some() {
                 Poll::Ready(())
             } else {
+                waited = true;
                 Poll::Pending
             }
         }));
+        self.round_trips += u64::from(waited);
         if let Some(e) = failed {
             return Err(e.into());
         }
@@ -413,6 +421,10 @@ impl Conn for PgConn {
             .iter()
             .map(|rows| rows.iter().map(row).collect())
             .collect()
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.round_trips
     }
 
     fn batch_later(&mut self, sql: &str) -> Result<()> {

@@ -12,7 +12,7 @@ use crate::store::console::*;
 use crate::{HqError, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 const STAFF_COLS: &str = "id, username, display_name, roles, active";
 
@@ -504,32 +504,51 @@ pub fn case_by_number(c: &mut dyn Conn, number: &str) -> Result<Option<String>> 
     .transpose()
 }
 
+/// A case's whole file. What is found from the case's id alone (the case with its person, its
+/// events, its contacts, deliveries and surveys, the person's other cases) is asked together:
+/// one round trip on PostgreSQL, where it was eight. The documents' files are known only from
+/// the case's record, so they are a second round trip, and only when a document has a file.
 pub fn case_file(c: &mut dyn Conn, case_id: &str, today: NaiveDate) -> Result<Option<CaseFile>> {
-    let Some(r) = c.row(
-        "SELECT branch, state, data, beneficiary_id FROM cases WHERE id = ?1",
-        params![case_id],
-    )?
-    else {
+    let [head, events, records, others]: [Vec<Row>; 4] = c
+        .query_together(&[
+            (
+                "SELECT c.branch, c.state, c.data, c.beneficiary_id, b.data, b.merged_into, b.branch
+                 FROM cases c LEFT JOIN beneficiaries b ON b.id = c.beneficiary_id WHERE c.id = ?1",
+                params![case_id],
+            ),
+            (
+                "SELECT data, origin FROM case_events WHERE case_id = ?1 ORDER BY seq",
+                params![case_id],
+            ),
+            (
+                "SELECT entity, data FROM records
+                 WHERE entity IN ('interaction', 'delivery', 'survey') AND r_case = ?1 ORDER BY id",
+                params![case_id],
+            ),
+            (
+                "SELECT id, state, data FROM cases
+                 WHERE beneficiary_id = (SELECT beneficiary_id FROM cases WHERE id = ?1) AND id <> ?1
+                 ORDER BY rid LIMIT 50",
+                params![case_id],
+            ),
+        ])?
+        .try_into()
+        .expect("four queries, four answers");
+    let Some(r) = head.first() else {
         return Ok(None);
     };
-    let (branch, state, case, beneficiary_id) = (r.text(0)?, r.text(1)?, r.json(2)?, r.text(3)?);
-    let beneficiary = c
-        .row(
-            "SELECT data, merged_into, branch FROM beneficiaries WHERE id = ?1",
-            params![&beneficiary_id],
-        )?
-        .map(|r| -> Result<Value> {
-            let mut v = r.json(0)?;
-            v["merged_into"] = json!(r.opt_text(1)?);
-            v["branch"] = json!(r.text(2)?);
-            Ok(v)
-        })
-        .transpose()?;
-    let events = c
-        .query(
-            "SELECT data, origin FROM case_events WHERE case_id = ?1 ORDER BY seq",
-            params![case_id],
-        )?
+    let (branch, state, case) = (r.text(0)?, r.text(1)?, r.json(2)?);
+    // A person's branch is never empty: no branch, no person (the LEFT JOIN found none).
+    let beneficiary = match r.opt_text(6)? {
+        Some(b_branch) => {
+            let mut v = r.json(4)?;
+            v["merged_into"] = json!(r.opt_text(5)?);
+            v["branch"] = json!(b_branch);
+            Some(v)
+        }
+        None => None,
+    };
+    let events = events
         .iter()
         .map(|r| -> Result<Value> {
             let mut v = r.json(0)?;
@@ -537,65 +556,66 @@ pub fn case_file(c: &mut dyn Conn, case_id: &str, today: NaiveDate) -> Result<Op
             Ok(v)
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut file_doc =
-        |code: &str, required: bool, seen: bool, sha: Option<&str>| -> Result<FileDocument> {
-            let meta = match sha {
-                Some(s) => c
-                    .row(
-                        "SELECT mime, size, complete FROM attachments WHERE sha256 = ?1",
-                        params![s],
-                    )?
-                    .map(|r| Ok::<_, HqError>((r.text(0)?, r.i64(1)?, r.bool(2)?)))
-                    .transpose()?,
-                None => None,
-            };
-            Ok(FileDocument {
-                code: code.to_owned(),
-                required,
-                seen_in_original: seen,
-                sha256: sha.map(str::to_owned),
-                mime: meta.as_ref().map(|m| m.0.clone()),
-                size: meta.as_ref().map(|m| m.1),
-                at_hq: meta.is_some_and(|m| m.2),
-            })
-        };
-    let mut documents = Vec::new();
-    for d in case["documents"].as_array().into_iter().flatten() {
-        documents.push(file_doc(
-            d["code"].as_str().unwrap_or(""),
-            d["required"].as_bool().unwrap_or(false),
-            d["seen_in_original"].as_bool().unwrap_or(false),
-            d["attachment"].as_str(),
-        )?);
+    // The files the documents and the signature name, each looked up once, all together.
+    let docs = case["documents"].as_array().map_or(&[][..], Vec::as_slice);
+    let signature_sha = case["declaration"]["signature"]["attachment"].as_str();
+    let shas: BTreeSet<&str> = docs
+        .iter()
+        .filter_map(|d| d["attachment"].as_str())
+        .chain(signature_sha)
+        .collect();
+    let keys: Vec<Vec<Val>> = shas.iter().map(|s| vec![Val::from(*s)]).collect();
+    let mut files: BTreeMap<&str, (String, i64, bool)> = BTreeMap::new();
+    for (sha, found) in shas.iter().zip(c.query_many(
+        "SELECT mime, size, complete FROM attachments WHERE sha256 = ?1",
+        &keys,
+    )?) {
+        if let Some(r) = found.first() {
+            files.insert(sha, (r.text(0)?, r.i64(1)?, r.bool(2)?));
+        }
     }
-    let signature = match case["declaration"]["signature"]["attachment"].as_str() {
-        Some(sha) => Some(file_doc(
+    let file_doc = |code: &str, required: bool, seen: bool, sha: Option<&str>| {
+        let meta = sha.and_then(|s| files.get(s));
+        FileDocument {
+            code: code.to_owned(),
+            required,
+            seen_in_original: seen,
+            sha256: sha.map(str::to_owned),
+            mime: meta.map(|m| m.0.clone()),
+            size: meta.map(|m| m.1),
+            at_hq: meta.is_some_and(|m| m.2),
+        }
+    };
+    let documents = docs
+        .iter()
+        .map(|d| {
+            file_doc(
+                d["code"].as_str().unwrap_or(""),
+                d["required"].as_bool().unwrap_or(false),
+                d["seen_in_original"].as_bool().unwrap_or(false),
+                d["attachment"].as_str(),
+            )
+        })
+        .collect();
+    let signature = signature_sha.map(|sha| {
+        file_doc(
             case["declaration"]["signature"]["kind"]
                 .as_str()
                 .unwrap_or("drawn"),
             true,
             true,
             Some(sha),
-        )?),
-        None => None,
-    };
-    let mut records = |entity: &str| -> Result<Vec<Value>> {
-        c.query(
-            "SELECT data FROM records WHERE entity = ?1 AND r_case = ?2 ORDER BY id",
-            params![entity, case_id],
-        )?
-        .iter()
-        .map(|r| r.json(0))
-        .collect()
-    };
-    let interactions = records("interaction")?;
-    let deliveries = records("delivery")?;
-    let surveys = records("survey")?;
-    let other_cases = c
-        .query(
-            "SELECT id, state, data FROM cases WHERE beneficiary_id = ?1 AND id <> ?2 ORDER BY rid LIMIT 50",
-            params![&beneficiary_id, case_id],
-        )?
+        )
+    });
+    let (mut interactions, mut deliveries, mut surveys) = (Vec::new(), Vec::new(), Vec::new());
+    for r in &records {
+        match r.text(0)?.as_str() {
+            "interaction" => interactions.push(r.json(1)?),
+            "delivery" => deliveries.push(r.json(1)?),
+            _ => surveys.push(r.json(1)?),
+        }
+    }
+    let other_cases = others
         .iter()
         .map(|r| -> Result<Value> {
             let d = r.json(2)?;

@@ -683,22 +683,27 @@ pub fn register_export(
 /// Staff of some branches by ID → name shown.
 fn staff_names(c: &mut dyn Conn, branches: &BTreeSet<String>) -> Result<BTreeMap<String, String>> {
     let keys: Vec<Vec<Val>> = branches.iter().map(|b| vec![b.into()]).collect();
-    let mut out = BTreeMap::new();
-    for r in c
-        .query_many(
+    staff_map(
+        c.query_many(
             "SELECT id, data FROM records WHERE entity = 'staff' AND branch = ?1 LIMIT 2000",
             &keys,
         )?
         .iter()
-        .flatten()
-    {
-        let d = r.json(1)?;
-        out.insert(
-            r.text(0)?,
-            d["display_name"].as_str().unwrap_or("").to_owned(),
-        );
+        .flatten(),
+    )
+}
+
+/// Staff records (id, data) → the name each shows.
+fn staff_map<'r>(rows: impl IntoIterator<Item = &'r Row>) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for r in rows {
+        out.insert(r.text(0)?, staff_name(&r.json(1)?));
     }
     Ok(out)
+}
+
+fn staff_name(data: &Value) -> String {
+    data["display_name"].as_str().unwrap_or("").to_owned()
 }
 
 fn status_code(s: AnswerStatus) -> &'static str {
@@ -741,26 +746,53 @@ fn voice_row(
     }
 }
 
+/// A person's whole file. Everything in it is found from the person's id alone, so it is asked
+/// together: one round trip on PostgreSQL (it was five, and one more per case for its surveys).
 pub fn person_file(c: &mut dyn Conn, id: &str, today: NaiveDate) -> Result<Option<PersonFile>> {
-    let Some(r) = c.row(
-        "SELECT branch, data, version, merged_into FROM beneficiaries WHERE id = ?1",
-        params![id],
-    )?
-    else {
+    let rid = c.dialect().records_rid();
+    // A case's surveys in the order the records were written, the newest case's first.
+    let surveys_sql = format!(
+        "SELECT r.data FROM (SELECT id, rid FROM cases WHERE beneficiary_id = ?1 ORDER BY rid DESC LIMIT 200) k
+         JOIN records r ON r.entity = 'survey' AND r.r_case = k.id
+         ORDER BY k.rid DESC, r.{rid}"
+    );
+    let [person, cases, interactions, surveys, staff, tasks]: [Vec<Row>; 6] = c
+        .query_together(&[
+            (
+                "SELECT branch, data, version, merged_into FROM beneficiaries WHERE id = ?1",
+                params![id],
+            ),
+            (
+                "SELECT id, state, data FROM cases WHERE beneficiary_id = ?1 ORDER BY rid DESC LIMIT 200",
+                params![id],
+            ),
+            (
+                "SELECT data FROM records WHERE entity = 'interaction' AND r_beneficiary = ?1 LIMIT 1000",
+                params![id],
+            ),
+            (&surveys_sql, params![id]),
+            (
+                "SELECT id, data FROM records
+                 WHERE entity = 'staff' AND branch = (SELECT branch FROM beneficiaries WHERE id = ?1)
+                 LIMIT 2000",
+                params![id],
+            ),
+            (
+                "SELECT data FROM records WHERE entity = 'task' AND r_beneficiary = ?1 LIMIT 1000",
+                params![id],
+            ),
+        ])?
+        .try_into()
+        .expect("six queries, six answers");
+    let Some(r) = person.first() else {
         return Ok(None);
     };
     let (branch, record, version, merged_into) =
         (r.text(0)?, r.json(1)?, r.i64(2)?, r.opt_text(3)?);
-    let mut case_ids = Vec::new();
-    let cases = c
-        .query(
-            "SELECT id, state, data FROM cases WHERE beneficiary_id = ?1 ORDER BY rid DESC LIMIT 200",
-            params![id],
-        )?
+    let cases = cases
         .iter()
         .map(|r| -> Result<Value> {
             let d = r.json(2)?;
-            case_ids.push(r.text(0)?);
             Ok(json!({
                 "id": r.text(0)?,
                 "state": r.text(1)?,
@@ -773,30 +805,18 @@ pub fn person_file(c: &mut dyn Conn, id: &str, today: NaiveDate) -> Result<Optio
             }))
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut interactions = c
-        .query(
-            "SELECT data FROM records WHERE entity = 'interaction' AND r_beneficiary = ?1 LIMIT 1000",
-            params![id],
-        )?
+    let mut interactions = interactions
         .iter()
         .map(|r| r.json(0))
         .collect::<Result<Vec<_>>>()?;
     interactions.sort_by(|a, b| b["at"].as_str().cmp(&a["at"].as_str()));
-    let mut surveys = Vec::new();
-    for case_id in &case_ids {
-        for r in c.query(
-            "SELECT data FROM records WHERE entity = 'survey' AND r_case = ?1",
-            params![case_id],
-        )? {
-            surveys.push(r.json(0)?);
-        }
-    }
-    let staff = staff_names(c, &BTreeSet::from([branch.clone()]))?;
+    let surveys = surveys
+        .iter()
+        .map(|r| r.json(0))
+        .collect::<Result<Vec<_>>>()?;
+    let staff = staff_map(&staff)?;
     let mut voice = Vec::new();
-    for r in c.query(
-        "SELECT data FROM records WHERE entity = 'task' AND r_beneficiary = ?1 LIMIT 1000",
-        params![id],
-    )? {
+    for r in &tasks {
         if let Ok(t) = serde_json::from_value::<Task>(r.json(0)?)
             && matches!(t.kind, TaskKind::Complaint | TaskKind::Suggestion)
         {
@@ -816,21 +836,11 @@ pub fn person_file(c: &mut dyn Conn, id: &str, today: NaiveDate) -> Result<Optio
     }))
 }
 
-/// The status of a count or a fact of voice_facts (`answered`: 0 not yet, 1 late, 2 on time),
-/// as `Task::answer_status` gives it: one not yet answered is overdue once its due date passed.
-fn answer_code(answered: i64, due_on: &str, today: &str) -> &'static str {
-    match answered {
-        2 => "on_time",
-        1 => "late",
-        _ if due_on < today => "overdue",
-        _ => "open",
-    }
-}
-
-/// Complaints and suggestions: their counts per branch and kind (from voice_counts), and one
-/// page of them in the status's order (overdue, open, late, on time, then the due date), read
-/// from voice_facts' index; only the page's own tasks are read and parsed. Both tables are kept
-/// by trigger with the tasks (migrations/hq/0016).
+/// Complaints and suggestions: their counts per branch, kind and status (from voice_counts),
+/// and one page of them in the status's order (overdue, open, late, on time, then the due
+/// date), read from voice_facts' index with each row's task, person and assignee by key. Both
+/// tables are kept by trigger with the tasks (migrations/hq/0016). The counts and the page are
+/// asked together: one round trip on PostgreSQL (it was four).
 pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<VoicePage> {
     let branch = f.branch.as_deref().filter(|b| !b.is_empty());
     let kind = f.kind.as_deref().filter(|k| !k.is_empty());
@@ -841,44 +851,22 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
         return Err(HqError::Refused(Code::BadFilter));
     }
     let today_s = today.format("%Y-%m-%d").to_string();
-    let (bcond, bargs): (&str, Vec<Val>) = match branch {
-        Some(b) => (" WHERE branch = ?1", vec![b.into()]),
-        None => ("", vec![]),
+    // The counts, summed in SQL per branch, kind and status (`answered` as voice_facts has it,
+    // and 3 for not yet answered past its due day: overdue, as `Task::answer_status` says), so
+    // a few dozen rows come back and not one per due day.
+    let mut count_args: Vec<Val> = vec![today_s.clone().into()];
+    let bcond = match branch {
+        Some(b) => {
+            count_args.push(b.into());
+            " WHERE branch = ?2"
+        }
+        None => "",
     };
-    let mut counts: BTreeMap<(String, String), VoiceCounts> = BTreeMap::new();
-    let mut total = 0;
-    c.query_each(
-        &format!("SELECT branch, kind, answered, due_on, n FROM voice_counts{bcond}"),
-        &bargs,
-        &mut |r| {
-            let (b, k, n) = (r.text(0)?, r.text(1)?, r.i64(4)?);
-            let code = answer_code(r.i64(2)?, &r.text(3)?, &today_s);
-            for key in [b.clone(), String::new()] {
-                let e = counts
-                    .entry((key.clone(), k.clone()))
-                    .or_insert_with(|| VoiceCounts {
-                        key,
-                        kind: k.clone(),
-                        ..Default::default()
-                    });
-                match code {
-                    "open" => e.open += n,
-                    "overdue" => e.overdue += n,
-                    "on_time" => e.on_time += n,
-                    _ => e.late += n,
-                }
-            }
-            let status_ok = match status {
-                None => true,
-                Some("waiting") => matches!(code, "open" | "overdue"),
-                Some(s) => code == s,
-            };
-            if status_ok && kind.is_none_or(|want| want == k) {
-                total += n;
-            }
-            Ok(())
-        },
-    )?;
+    let count_sql = format!(
+        "SELECT branch, kind, CASE WHEN answered = 0 AND due_on < ?1 THEN 3 ELSE answered END,
+                CAST(sum(n) AS BIGINT)
+         FROM voice_counts{bcond} GROUP BY 1, 2, 3"
+    );
     // The page: only the conditions in use are written, each a range of the index's order.
     let mut args: Vec<Val> = Vec::new();
     let mut cond = String::from("1 = 1");
@@ -907,51 +895,72 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
     let limit = f.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     args.push(limit.into());
     args.push(f.offset.unwrap_or(0).into());
-    let ids: Vec<(String, String)> = c
-        .query(
-            &format!(
-                "SELECT id, branch FROM voice_facts WHERE {cond}
-                 ORDER BY answered, due_on, id LIMIT ?{} OFFSET ?{}",
-                args.len() - 1,
-                args.len()
-            ),
-            &args,
-        )?
-        .iter()
-        .map(|r| Ok((r.text(0)?, r.text(1)?)))
-        .collect::<Result<_>>()?;
-    // The page's tasks, the branches' staff and the people named are each read by key, all
-    // keys of a kind sent together (one round trip each on PostgreSQL, not one per row).
-    let task_keys: Vec<Vec<Val>> = ids.iter().map(|(id, _)| vec![id.into()]).collect();
-    let mut tasks: Vec<(String, Task)> = Vec::with_capacity(ids.len());
-    for ((_, b), found) in ids.iter().zip(c.query_many(
-        "SELECT data FROM records WHERE entity = 'task' AND id = ?1",
-        &task_keys,
-    )?) {
-        if let Some(r) = found.first()
-            && let Ok(t) = serde_json::from_value::<Task>(r.json(0)?)
-        {
-            tasks.push((b.clone(), t));
+    // Each page row with its task, its person and its assignee's staff record, each a lookup by
+    // key per row of the page.
+    let assignee = c.dialect().json_text("t.data", "assignee");
+    let page_sql = format!(
+        "SELECT p.branch, t.data,
+                (SELECT b.data FROM beneficiaries b WHERE b.id = t.r_beneficiary),
+                (SELECT s.data FROM records s WHERE s.entity = 'staff' AND s.id = {assignee})
+         FROM (SELECT id, branch, answered, due_on FROM voice_facts WHERE {cond}
+               ORDER BY answered, due_on, id LIMIT ?{} OFFSET ?{}) p
+         JOIN records t ON t.entity = 'task' AND t.id = p.id
+         ORDER BY p.answered, p.due_on, p.id",
+        args.len() - 1,
+        args.len()
+    );
+    let (counted, page) = c.query_two((&count_sql, &count_args), (&page_sql, &args))?;
+    let mut counts: BTreeMap<(String, String), VoiceCounts> = BTreeMap::new();
+    let mut total = 0;
+    for r in &counted {
+        let (b, k, n) = (r.text(0)?, r.text(1)?, r.i64(3)?);
+        let code = match r.i64(2)? {
+            0 => "open",
+            1 => "late",
+            2 => "on_time",
+            _ => "overdue",
+        };
+        for key in [b, String::new()] {
+            let e = counts
+                .entry((key.clone(), k.clone()))
+                .or_insert_with(|| VoiceCounts {
+                    key,
+                    kind: k.clone(),
+                    ..Default::default()
+                });
+            match code {
+                "open" => e.open += n,
+                "overdue" => e.overdue += n,
+                "on_time" => e.on_time += n,
+                _ => e.late += n,
+            }
+        }
+        let status_ok = match status {
+            None => true,
+            Some("waiting") => matches!(code, "open" | "overdue"),
+            Some(s) => code == s,
+        };
+        if status_ok && kind.is_none_or(|want| want == k) {
+            total += n;
         }
     }
-    let branches: BTreeSet<String> = tasks.iter().map(|(b, _)| b.clone()).collect();
-    let staff = staff_names(c, &branches)?;
-    let mut rows: Vec<VoiceRow> = tasks
-        .iter()
-        .map(|(b, t)| voice_row(b.clone(), t, today, &staff))
-        .collect();
-    let people: Vec<Vec<Val>> = rows
-        .iter()
-        .filter_map(|r| r.beneficiary_id.as_ref())
-        .map(|id| vec![id.into()])
-        .collect();
-    let mut found = c
-        .query_many("SELECT data FROM beneficiaries WHERE id = ?1", &people)?
-        .into_iter();
-    for r in rows.iter_mut().filter(|r| r.beneficiary_id.is_some()) {
-        if let Some(b) = found.next().and_then(|rows| rows.into_iter().next()) {
-            r.beneficiary_name = Some(display_name(&b.json(0)?));
+    let mut rows = Vec::with_capacity(page.len());
+    for r in &page {
+        let Ok(t) = serde_json::from_value::<Task>(r.json(1)?) else {
+            continue;
+        };
+        // The assignee's name, when their staff record is at HQ.
+        let mut staff = BTreeMap::new();
+        if let (Some(a), Some(s)) = (t.assignee, r.opt_text(3)?) {
+            staff.insert(a.to_string(), staff_name(&serde_json::from_str(&s)?));
         }
+        let mut row = voice_row(r.text(0)?, &t, today, &staff);
+        if row.beneficiary_id.is_some()
+            && let Some(b) = r.opt_text(2)?
+        {
+            row.beneficiary_name = Some(display_name(&serde_json::from_str(&b)?));
+        }
+        rows.push(row);
     }
     // Totals (key "") last, after the branches in name order.
     let mut counts: Vec<VoiceCounts> = counts.into_values().collect();
@@ -963,45 +972,65 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
     })
 }
 
+/// One complaint or suggestion: the task with its person and the two contacts it names, and
+/// the staff of its branch, asked together (one round trip on PostgreSQL; it was five).
 pub fn voice_item(c: &mut dyn Conn, task_id: &str, today: NaiveDate) -> Result<Option<VoiceItem>> {
-    let Some(r) = c.row(
-        "SELECT branch, data FROM records WHERE entity = 'task' AND id = ?1",
-        params![task_id],
-    )?
-    else {
+    let d = c.dialect();
+    let (asked, answer) = (
+        d.json_text("t.data", "interaction_id"),
+        d.json_text("t.data", "answer_id"),
+    );
+    let item_sql = format!(
+        "SELECT t.branch, t.data,
+                (SELECT b.data FROM beneficiaries b WHERE b.id = t.r_beneficiary),
+                (SELECT i.data FROM records i WHERE i.entity = 'interaction' AND i.id = {asked}),
+                (SELECT i.data FROM records i WHERE i.entity = 'interaction' AND i.id = {answer})
+         FROM records t WHERE t.entity = 'task' AND t.id = ?1"
+    );
+    let (item, staff) = c.query_two(
+        (&item_sql, params![task_id]),
+        (
+            "SELECT id, data FROM records
+             WHERE entity = 'staff' AND branch = (SELECT branch FROM records WHERE entity = 'task' AND id = ?1)
+             LIMIT 2000",
+            params![task_id],
+        ),
+    )?;
+    let Some(r) = item.first() else {
         return Ok(None);
     };
-    let branch = r.text(0)?;
     let Ok(t) = serde_json::from_value::<Task>(r.json(1)?) else {
         return Ok(None);
     };
     if !matches!(t.kind, TaskKind::Complaint | TaskKind::Suggestion) {
         return Ok(None);
     }
-    let staff = staff_names(c, &BTreeSet::from([branch.clone()]))?;
-    let mut row = voice_row(branch, &t, today, &staff);
-    if let Some(id) = &row.beneficiary_id
-        && let Some(b) = c.row("SELECT data FROM beneficiaries WHERE id = ?1", params![id])?
+    let staff = staff_map(&staff)?;
+    let mut row = voice_row(r.text(0)?, &t, today, &staff);
+    if row.beneficiary_id.is_some()
+        && let Some(b) = r.opt_text(2)?
     {
-        row.beneficiary_name = Some(display_name(&b.json(0)?));
+        row.beneficiary_name = Some(display_name(&serde_json::from_str(&b)?));
     }
-    let mut contact = |id: Option<String>| -> Result<Option<Value>> {
-        match id {
-            Some(id) => c
-                .row(
-                    "SELECT data FROM records WHERE entity = 'interaction' AND id = ?1",
-                    params![id],
-                )?
-                .map(|r| r.json(0))
-                .transpose(),
-            None => Ok(None),
-        }
+    let json = |i: usize| -> Result<Option<Value>> {
+        r.opt_text(i)?
+            .map(|s| serde_json::from_str(&s).map_err(Into::into))
+            .transpose()
     };
-    let asked = contact(t.interaction_id.map(|i| i.to_string()))?;
-    let answer = contact(t.answer_id.map(|i| i.to_string()))?;
+    // A contact is shown only when the task names it (as when it was looked up by the ID).
+    let contact = if t.interaction_id.is_some() {
+        json(3)?
+    } else {
+        None
+    };
+    let answer = if t.answer_id.is_some() {
+        json(4)?
+    } else {
+        None
+    };
     Ok(Some(VoiceItem {
         row,
-        contact: asked,
+        contact,
         answer,
         staff,
     }))

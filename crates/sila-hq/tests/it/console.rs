@@ -425,6 +425,149 @@ fn the_committee_queue_is_ordered_by_promise_paged_and_counted() {
     );
 }
 
+/// A case's whole file: its person, its events in order, each document with what HQ holds of
+/// its file (all of it, part of it, nothing), the signature, its contacts, deliveries and
+/// surveys, and the person's other cases; no file for a case HQ does not hold, no person when
+/// theirs is not at HQ. The files the record names are looked up together after the case: two
+/// round trips on PostgreSQL for the whole file.
+#[test]
+fn a_cases_whole_file_holds_its_person_history_files_contacts_and_other_cases() {
+    use sila_hq::db::Mode;
+    let (_d, hq, raw) = open();
+    let case = seed::case(
+        &raw,
+        1,
+        &CaseSeed {
+            name: "سارة",
+            ..CaseSeed::with_the_committee(today())
+        },
+    );
+    let person = raw.text(
+        "SELECT beneficiary_id FROM cases WHERE id = ?1",
+        params![&case],
+    );
+    let other = seed::case(&raw, 2, &CaseSeed::with_the_committee(today()));
+    raw.execute(
+        "UPDATE cases SET beneficiary_id = ?1 WHERE id = ?2",
+        params![&person, &other],
+    )
+    .unwrap();
+    // Someone else's case, and its contact: in neither file.
+    let theirs = seed::case(&raw, 3, &CaseSeed::with_the_committee(today()));
+    let mut data: Value =
+        serde_json::from_str(&raw.text("SELECT data FROM cases WHERE id = ?1", params![&case]))
+            .unwrap();
+    data["documents"] = json!([
+        {"code": "national_id_copy", "required": true, "seen_in_original": true, "attachment": "a1"},
+        {"code": "lease", "required": false, "seen_in_original": false, "attachment": "b2"},
+        {"code": "salary", "required": false, "seen_in_original": false, "attachment": "c3"},
+        {"code": "photo", "required": false, "seen_in_original": false, "attachment": null},
+    ]);
+    data["declaration"] = json!({"signature": {"kind": "typed", "attachment": "d4"}});
+    raw.execute(
+        "UPDATE cases SET data = ?2 WHERE id = ?1",
+        params![&case, data.to_string()],
+    )
+    .unwrap();
+    for (sha, complete) in [("a1", 1i64), ("b2", 0), ("d4", 1)] {
+        raw.execute(
+            "INSERT INTO attachments (sha256, mime, size, complete) VALUES (?1, 'image/jpeg', 1000, ?2)",
+            params![sha, complete],
+        )
+        .unwrap();
+    }
+    for (of, what) in [
+        (&case, "submitted"),
+        (&theirs, "x"),
+        (&case, "in_committee"),
+    ] {
+        raw.execute(
+            "INSERT INTO case_events (case_id, origin, data) VALUES (?1, 'branch', ?2)",
+            params![of, json!({"what": what}).to_string()],
+        )
+        .unwrap();
+    }
+    for (entity, id, of) in [
+        ("interaction", "i2", &case),
+        ("interaction", "i1", &case),
+        ("delivery", "v1", &case),
+        ("survey", "s1", &case),
+        ("interaction", "i3", &theirs),
+    ] {
+        let d = json!({"id": id, "case_id": of, "purpose": "inquiry", "channel": "phone",
+            "at": "2026-03-01T08:00:00Z", "overall": 5, "answered_on": "2026-03-01"});
+        raw.execute(
+            "INSERT INTO records (entity, id, branch, device_id, data) VALUES (?1, ?2, 'الأفلاج', 'd', ?3)",
+            params![entity, id, d.to_string()],
+        )
+        .unwrap();
+    }
+
+    let file = hq.case_file(&case, today()).unwrap().unwrap();
+    let who = file.beneficiary.as_ref().unwrap();
+    assert_eq!(
+        (
+            &who["name"]["as_written"],
+            &who["branch"],
+            &who["merged_into"]
+        ),
+        (&json!("سارة"), &json!("الأفلاج"), &Value::Null)
+    );
+    let said: Vec<(&str, &str)> = file
+        .events
+        .iter()
+        .map(|e| (e["what"].as_str().unwrap(), e["origin"].as_str().unwrap()))
+        .collect();
+    assert_eq!(said, [("submitted", "branch"), ("in_committee", "branch")]);
+    let docs: Vec<_> = file
+        .documents
+        .iter()
+        .map(|d| (d.code.as_str(), d.mime.as_deref(), d.size, d.at_hq))
+        .collect();
+    assert_eq!(
+        docs,
+        [
+            ("national_id_copy", Some("image/jpeg"), Some(1000), true),
+            ("lease", Some("image/jpeg"), Some(1000), false),
+            ("salary", None, None, false),
+            ("photo", None, None, false),
+        ]
+    );
+    assert!(file.documents[0].required && file.documents[0].seen_in_original);
+    assert_eq!(file.documents[2].sha256.as_deref(), Some("c3"));
+    let signature = file.signature.as_ref().unwrap();
+    assert_eq!((signature.code.as_str(), signature.at_hq), ("typed", true));
+    let ids = |v: &[Value]| -> Vec<String> {
+        v.iter()
+            .map(|x| x["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&file.interactions), ["i1", "i2"]);
+    assert_eq!(ids(&file.deliveries), ["v1"]);
+    assert_eq!(ids(&file.surveys), ["s1"]);
+    assert_eq!(ids(&file.other_cases), [other.as_str()]);
+    assert_eq!(file.promise, Some(Promise::OnTrack));
+    let trips = sila_hq::db::run(&**hq.engine(), Mode::Read, |c| {
+        sila_hq::sql::console::case_file(c, &case, today())?;
+        let before = c.round_trips();
+        sila_hq::sql::console::case_file(c, &case, today())?;
+        Ok(c.round_trips() - before)
+    })
+    .unwrap();
+    let two = match raw.dialect() {
+        Dialect::Sqlite => 0,
+        Dialect::Postgres => 2,
+    };
+    assert_eq!(trips, two, "the case, then the files it names");
+
+    assert!(hq.case_file("no-such-case", today()).unwrap().is_none());
+    raw.execute("DELETE FROM beneficiaries WHERE id = ?1", params![&person])
+        .unwrap();
+    let file = hq.case_file(&case, today()).unwrap().unwrap();
+    assert!(file.beneficiary.is_none());
+    assert_eq!(ids(&file.other_cases), [other]);
+}
+
 #[test]
 fn dashboards_count_intake_funnel_compliance_satisfaction_and_voice() {
     let (_d, hq, raw) = open();

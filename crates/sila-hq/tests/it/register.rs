@@ -1430,6 +1430,105 @@ fn a_whole_name_is_found_when_more_longer_names_match_than_are_ranked() {
     assert_eq!((page.total, page.capped), (400, true));
 }
 
+/// What a file or a page costs beyond its own work: its round trips to the store. On PostgreSQL
+/// one each, however many rows it shows (a case's file was eight, a person's five and one more
+/// per case, the complaints page four, a complaint opened five); SQLite answers in this process.
+#[test]
+fn a_file_or_a_page_is_one_round_trip() {
+    use sila_hq::db::{Conn, Mode};
+    use sila_hq::sql::{console, register};
+    use sila_hq::store::console::CommitteeFilter;
+    let (_d, hq, raw) = open();
+    let (mut aflaj, _marwan, huda, _omar) = two_branches(&hq);
+    let a = aflaj.person(&hq, "منيرة علي الحربي", |_| {});
+    let answered = complaint(
+        &mut aflaj,
+        &hq,
+        &a,
+        huda,
+        TaskKind::Complaint,
+        "2026-03-05",
+        Some("2026-03-04"),
+    );
+    complaint(
+        &mut aflaj,
+        &hq,
+        &a,
+        huda,
+        TaskKind::Suggestion,
+        "2026-03-15",
+        None,
+    );
+    let case = seed::case(
+        &raw,
+        1,
+        &CaseSeed::with_the_committee(today() - Duration::days(3)),
+    );
+    seed::case(
+        &raw,
+        2,
+        &CaseSeed::with_the_committee(today() - Duration::days(20)),
+    );
+    let trips = |page: &(dyn Fn(&mut dyn Conn) -> sila_hq::Result<usize> + Sync)| {
+        sila_hq::db::run(&**hq.engine(), Mode::Read, |c| {
+            // The first time prepares the statements on this connection.
+            page(c)?;
+            let before = c.round_trips();
+            let shown = page(c)?;
+            Ok((c.round_trips() - before, shown))
+        })
+        .unwrap()
+    };
+    let one = match raw.dialect() {
+        Dialect::Sqlite => 0,
+        Dialect::Postgres => 1,
+    };
+    assert_eq!(
+        trips(&|c| Ok(console::case_file(c, &case, today())?.map_or(0, |f| 1 + f.events.len()))),
+        (one, 1),
+        "a case's file"
+    );
+    assert_eq!(
+        trips(&|c| Ok(register::person_file(c, &a, today())?
+            .map_or(0, |f| f.voice.len() + f.interactions.len()))),
+        (one, 5),
+        "a person's file: two complaints, three contacts"
+    );
+    assert_eq!(
+        trips(
+            &|c| Ok(register::voice(c, &VoiceFilter::default(), today())?
+                .rows
+                .len())
+        ),
+        (one, 2),
+        "complaints and suggestions"
+    );
+    assert_eq!(
+        trips(&|c| Ok(
+            register::voice_item(c, &answered, today())?.map_or(0, |i| usize::from(
+                i.contact.is_some()
+            ) + usize::from(
+                i.answer.is_some()
+            ))
+        )),
+        (one, 2),
+        "a complaint opened, with its contact and answer"
+    );
+    assert_eq!(
+        trips(&|c| Ok(console::committee_queue(
+            c,
+            &CommitteeFilter::default(),
+            None,
+            50,
+            today()
+        )?
+        .rows
+        .len())),
+        (one, 2),
+        "the committee queue"
+    );
+}
+
 /// Stores `names` as people of `branches` (in turn), in this order, with their register terms,
 /// as straight rows (faster than pushing for the thousands a search's large ranges need); their
 /// IDs and branches in the order HQ holds them.

@@ -251,3 +251,76 @@ async fn the_console_publishes_a_release_and_shows_each_devices_version_and_repo
     let (_, audit) = c.get("/audit").await;
     assert!(audit.to_string().contains("release.publish"));
 }
+
+#[tokio::test]
+async fn a_release_over_the_limit_is_refused_with_a_code_before_its_body_is_read() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start_with(keyed).await;
+    support::staff(&s.hq, "admin", ConsoleRole::Admin, Utc::now());
+    let (_, _, c) = Client::sign_in(&s.url, "admin", PW).await;
+    let c = c.unwrap();
+    // The head says one byte over 256 MiB and no byte of the body follows: the answer can only
+    // come from the Content-Length.
+    let addr = s.url.strip_prefix("http://").unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        format!(
+            "POST /console/api/releases?version=0.2.0 HTTP/1.1\r\nHost: {addr}\r\n\
+             Cookie: {}\r\nX-CSRF-Token: {}\r\nX-Release-Signature: {}\r\n\
+             Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            c.cookie,
+            c.csrf,
+            SIG.trim().replace('\n', ""),
+            (256u64 << 20) + 1
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let whole = |a: &[u8]| {
+        let Some(end) = a.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return false;
+        };
+        let head = String::from_utf8_lossy(&a[..end]).to_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        length.is_some_and(|n| a.len() >= end + 4 + n)
+    };
+    while !whole(&answer) {
+        let n = tokio::time::timeout(Duration::from_secs(30), tcp.read(&mut buf))
+            .await
+            .expect("an answer without the body")
+            .unwrap();
+        assert!(n > 0, "closed without a whole answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
+    let body: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{answer}"));
+    assert_eq!(body["code"], "too_large", "{answer}");
+    assert_eq!(
+        body["message"],
+        sila_hq::error::Code::TooLarge.arabic(),
+        "{answer}"
+    );
+    // Nothing was published, and a package within the limit still is.
+    let (_, list) = c.get("/releases").await;
+    assert_eq!(list["releases"].as_array().map(Vec::len), Some(0), "{list}");
+    let r = c
+        .http
+        .post(format!("{}/console/api/releases?version=0.2.0", c.url))
+        .header("cookie", &c.cookie)
+        .header("x-csrf-token", &c.csrf)
+        .header("x-release-signature", SIG.trim())
+        .body(package())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}

@@ -1,7 +1,7 @@
 //! Releases of the desktop app: the list, and an administrator publishing one (signed with HQ's
 //! update key).
 
-use crate::console::extract::{Json, Query};
+use crate::console::extract::{Body, Json, Query};
 use crate::console::json::{PublishedRelease, ReleaseList, ReleaseQuery};
 use crate::console::staff::{Admin, Staff};
 use crate::console::{ApiResult, ConsoleError, ConsoleState, blocking};
@@ -21,6 +21,9 @@ pub(crate) async fn list(
     Ok(Json(ReleaseList { releases }))
 }
 
+/// Largest package an administrator may publish (the .deb is about 15 MB).
+const MAX_RELEASE: usize = 256 * 1024 * 1024;
+
 /// The header that carries a release's signature (the `.sig` file's base64 text) beside its
 /// package, which is the request's body as is.
 const SIGNATURE_HEADER: &str = "x-release-signature";
@@ -32,7 +35,7 @@ pub(crate) async fn publish(
     s: Staff<Admin>,
     headers: HeaderMap,
     Query(q): Query<ReleaseQuery>,
-    body: axum::body::Bytes,
+    Body(body): Body<MAX_RELEASE>,
 ) -> ApiResult<Json<PublishedRelease>> {
     let signature = headers
         .get(SIGNATURE_HEADER)
