@@ -321,7 +321,8 @@ fn promise_range(
 
 /// The queue's statement: at most `limit` rows after the cursor `after` (promised date `|`
 /// rid), in the index's order, so a page is a keyset seek and a download reads the index in
-/// order.
+/// order. The limit is written in the statement, not a parameter, so that the plan PostgreSQL
+/// keeps for it is the index walk ([`crate::db::Dialect::kept_plans`]).
 fn queue_sql(
     filter: &CommitteeFilter,
     after: Option<&str>,
@@ -369,13 +370,12 @@ fn queue_sql(
             args.len()
         ));
     }
-    args.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     Ok((
         format!(
             "SELECT c.rid, c.id, c.branch, c.data, b.data
              FROM cases c LEFT JOIN beneficiaries b ON b.id = c.beneficiary_id
-             WHERE {cond} ORDER BY c.c_promised, c.rid LIMIT ?{}",
-            args.len()
+             WHERE {cond} ORDER BY c.c_promised, c.rid LIMIT {limit}"
         ),
         args,
     ))
@@ -445,7 +445,11 @@ pub fn committee_queue(
                 CAST(coalesce(sum(CASE WHEN promised >= ?1 AND promised < ?2 THEN n END), 0) AS BIGINT)
          FROM committee_counts{cond}"
     );
-    // The page and its totals are sent together: one round trip on PostgreSQL.
+    // The page and its totals are sent together: one round trip on PostgreSQL, each on the plan
+    // kept for it.
+    if let Some(kept) = c.dialect().kept_plans() {
+        c.batch_later(kept)?;
+    }
     let (page, totals) = c.query_two((&sql, &args), (&count_sql, &count_args))?;
     let soon = promise::due_soon_days();
     let mut rows = Vec::with_capacity(limit);

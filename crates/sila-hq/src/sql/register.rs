@@ -892,8 +892,9 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
             ));
         }
     }
+    // The limit is written in the statement, so the plan PostgreSQL keeps for it is the index
+    // walk (`Dialect::kept_plans`).
     let limit = f.limit.unwrap_or(50).clamp(1, MAX_PAGE);
-    args.push(limit.into());
     args.push(f.offset.unwrap_or(0).into());
     // Each page row with its task, its person and its assignee's staff record, each a lookup by
     // key per row of the page.
@@ -903,12 +904,14 @@ pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<Voic
                 (SELECT b.data FROM beneficiaries b WHERE b.id = t.r_beneficiary),
                 (SELECT s.data FROM records s WHERE s.entity = 'staff' AND s.id = {assignee})
          FROM (SELECT id, branch, answered, due_on FROM voice_facts WHERE {cond}
-               ORDER BY answered, due_on, id LIMIT ?{} OFFSET ?{}) p
+               ORDER BY answered, due_on, id LIMIT {limit} OFFSET ?{}) p
          JOIN records t ON t.entity = 'task' AND t.id = p.id
          ORDER BY p.answered, p.due_on, p.id",
-        args.len() - 1,
         args.len()
     );
+    if let Some(kept) = c.dialect().kept_plans() {
+        c.batch_later(kept)?;
+    }
     let (counted, page) = c.query_two((&count_sql, &count_args), (&page_sql, &args))?;
     let mut counts: BTreeMap<(String, String), VoiceCounts> = BTreeMap::new();
     let mut total = 0;
