@@ -86,6 +86,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_rebuild_derived",
         include_str!("../../../../migrations/hq-postgres/0012_rebuild_derived.sql"),
     ),
+    (
+        "0013_records_kind_gone",
+        include_str!("../../../../migrations/hq-postgres/0013_records_kind_gone.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.

@@ -82,6 +82,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0016_console_counts",
         include_str!("../../../../migrations/hq/0016_console_counts.sql"),
     ),
+    (
+        "0017_records_kind_gone",
+        include_str!("../../../../migrations/hq/0017_records_kind_gone.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for HqError {

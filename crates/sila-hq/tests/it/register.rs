@@ -892,6 +892,77 @@ fn the_registers_reads_are_served_by_indexes() {
     assert!(p.contains("beneficiaries_branch"), "{p}");
 }
 
+#[test]
+fn every_index_on_records_is_one_a_statement_of_hqs_is_served_by() {
+    let (_d, _hq, raw) = open();
+    for i in 0..300 {
+        let (b, c) = (
+            uuid::Uuid::now_v7().to_string(),
+            uuid::Uuid::now_v7().to_string(),
+        );
+        for (entity, data) in [
+            ("interaction", json!({"beneficiary_id": b, "case_id": c})),
+            ("task", json!({"beneficiary_id": b, "kind": "complaint"})),
+            ("survey", json!({"case_id": c, "overall": 4})),
+            ("staff", json!({"username": format!("u{i}")})),
+        ] {
+            raw.execute(
+                "INSERT INTO records (entity, id, branch, device_id, data) VALUES (?1, ?2, ?3, 'd', ?4)",
+                params![
+                    entity,
+                    uuid::Uuid::now_v7().to_string(),
+                    format!("فرع {}", i % 30),
+                    data.to_string()
+                ],
+            )
+            .unwrap();
+        }
+    }
+    raw.execute("ANALYZE", params![]).unwrap();
+    // The indexes besides the primary key (and, on PostgreSQL, rid's): records_kind went with
+    // hq 0017 / hq-postgres 0013, as no statement needed it.
+    let indexes = raw.texts(
+        match raw.dialect() {
+            Dialect::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'
+                   AND sql IS NOT NULL ORDER BY name"
+            }
+            Dialect::Postgres => {
+                "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                 WHERE i.indrelid = 'records'::regclass AND NOT i.indisunique ORDER BY 1"
+            }
+        },
+        params![],
+    );
+    assert_eq!(
+        indexes,
+        ["records_beneficiary", "records_branch", "records_case"]
+    );
+    // Each serves a statement HQ runs: a person's complaints (sql/register.rs), a case's
+    // surveys (sql/console.rs, sql/register.rs), a page of a branch's re-download (sql/read.rs).
+    let rid = raw.dialect().records_rid();
+    for (index, sql) in [
+        (
+            "records_beneficiary",
+            "SELECT data FROM records WHERE entity = 'task' AND r_beneficiary = 'x' LIMIT 1000".to_owned(),
+        ),
+        (
+            "records_case",
+            "SELECT data FROM records WHERE entity = 'survey' AND r_case = 'x' ORDER BY id".to_owned(),
+        ),
+        (
+            "records_branch",
+            format!(
+                "SELECT {rid}, id FROM records WHERE entity = 'staff' AND branch = 'فرع 7' AND {rid} > 0
+                 ORDER BY {rid} LIMIT 501"
+            ),
+        ),
+    ] {
+        let p = raw.plan(&sql);
+        assert!(p.contains(index), "{index}: {p}");
+    }
+}
+
 /// The changes HQ noted for a person, as a state's `hq_edits` lists them: (fields, who).
 fn noted(state: &Value) -> Vec<(Vec<String>, String)> {
     state["hq_edits"]
