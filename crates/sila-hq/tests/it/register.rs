@@ -1726,6 +1726,37 @@ fn a_full_name_of_common_tokens_finds_the_first_people_received_and_passes_over_
             "{name} {branch:?}"
         );
     }
+    // A search is planned once. PostgreSQL plans a prepared statement for its values until a
+    // plan made without them looks no dearer, which for a rare token's range it never did: each
+    // search of one was planned again. After seven more, the connection's statement that walked
+    // the rare token (the one the pool hands back: it is the last one used) runs its kept plan.
+    if raw.dialect() == Dialect::Postgres {
+        let q = RegisterQuery {
+            q: "محمد فهد الدوسري".into(),
+            ..Default::default()
+        };
+        for _ in 0..7 {
+            hq.register(&q).unwrap();
+        }
+        let plans: Vec<(i64, i64)> = raw
+            .rows(
+                "SELECT custom_plans, generic_plans FROM pg_prepared_statements
+                 WHERE statement LIKE '%register_terms t JOIN beneficiaries b ON b.rid = t.rid%'
+                   AND statement NOT LIKE '%pg_prepared_statements%'",
+                params![],
+            )
+            .iter()
+            .map(|r| (r.i64(0).unwrap(), r.i64(1).unwrap()))
+            .filter(|(custom, generic)| custom + generic >= 7)
+            .collect();
+        assert!(!plans.is_empty());
+        for (custom, generic) in plans {
+            assert!(
+                custom <= 5 && generic >= 2,
+                "{custom} custom plans, {generic} generic"
+            );
+        }
+    }
 }
 
 /// The committee queue's and the complaints' pages run on the plan PostgreSQL keeps for each
