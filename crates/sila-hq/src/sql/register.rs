@@ -670,16 +670,14 @@ pub fn register_export(
         }
     };
     if !q.q.trim().is_empty() {
-        let ids: Vec<String> = ranked(c, q.q.trim(), branch)?
+        // The ranked people's records, each a lookup by key, all in one round trip.
+        let ids: Vec<Vec<Val>> = ranked(c, q.q.trim(), branch)?
             .into_iter()
             .take(max)
-            .map(|r| r.id)
+            .map(|r| vec![r.id.into()])
             .collect();
-        for id in ids {
-            if let Some(r) = c.row(
-                "SELECT branch, data FROM beneficiaries WHERE id = ?1",
-                params![&id],
-            )? {
+        for rows in c.query_many("SELECT branch, data FROM beneficiaries WHERE id = ?1", &ids)? {
+            if let Some(r) = rows.first() {
                 push(r.text(0)?, r.json(1)?);
             }
         }
