@@ -860,7 +860,7 @@ pub fn person_file(c: &mut dyn Conn, id: &str, today: NaiveDate) -> Result<Optio
 /// and one page of them in the status's order (overdue, open, late, on time, then the due
 /// date), read from voice_facts' index with each row's task, person and assignee by key. Both
 /// tables are kept by trigger with the tasks (migrations/hq/0016). The counts and the page are
-/// asked together: one round trip on PostgreSQL (it was four).
+/// asked together: one round trip on PostgreSQL (it was five).
 pub fn voice(c: &mut dyn Conn, f: &VoiceFilter, today: NaiveDate) -> Result<VoicePage> {
     let branch = f.branch.as_deref().filter(|b| !b.is_empty());
     let kind = f.kind.as_deref().filter(|k| !k.is_empty());

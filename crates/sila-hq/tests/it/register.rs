@@ -1503,7 +1503,7 @@ fn a_whole_name_is_found_when_more_longer_names_match_than_are_ranked() {
 
 /// What a file or a page costs beyond its own work: its round trips to the store. On PostgreSQL
 /// one each, however many rows it shows (a case's file was eight, a person's five and one more
-/// per case, the complaints page four, a complaint opened five); SQLite answers in this process.
+/// per case, the complaints page five, a complaint opened five); SQLite answers in this process.
 #[test]
 fn a_file_or_a_page_is_one_round_trip() {
     use sila_hq::db::{Conn, Mode};
