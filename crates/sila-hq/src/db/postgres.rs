@@ -622,10 +622,14 @@ impl PgEngine {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let mut committing = false;
             // BEGIN travels with the transaction's first statement.
             conn.batch_later(begin)?;
             let r = f(&mut *conn).and_then(|()| match mode {
-                Mode::Write => conn.simple("COMMIT"),
+                Mode::Write => {
+                    committing = true;
+                    conn.simple("COMMIT")
+                }
                 // A reading transaction's COMMIT only ends it (at READ COMMITTED or READ ONLY
                 // nothing can fail there), so nobody waits for its answer: it is sent now (an
                 // open transaction would hold back VACUUM) and read with the connection's next
@@ -639,8 +643,25 @@ impl PgEngine {
             match r {
                 Ok(()) => return Ok(()),
                 Err(e) => {
-                    // After a failed COMMIT the transaction is gone already; ROLLBACK only warns.
                     conn.drop_later();
+                    // The server closed the connection (a restart, a failover, a backend ended)
+                    // before the checkout could see it, or during the transaction: the server
+                    // rolled it back, so it runs again on another connection, unless its COMMIT
+                    // was sent, when whether it committed is unknown and the error stands. The
+                    // closed connection goes back to the pool, which drops it (`has_broken`).
+                    if conn.client.is_closed() {
+                        if !committing && attempt < RETRIES {
+                            tracing::debug!(
+                                attempt,
+                                "connection closed by the server: running the transaction again"
+                            );
+                            drop(conn);
+                            conn = self.pool()?;
+                            continue;
+                        }
+                        return Err(e);
+                    }
+                    // After a failed COMMIT the transaction is gone already; ROLLBACK only warns.
                     let _ = conn.simple("ROLLBACK");
                     if e.retryable() && attempt < RETRIES {
                         tracing::debug!(attempt, "transaction lost a race: running it again");
