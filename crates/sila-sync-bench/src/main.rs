@@ -99,16 +99,23 @@ impl Hq {
             .servers
             .iter()
             .filter_map(|c| std::fs::read_to_string(format!("/proc/{}/stat", c.id())).ok())
-            .filter_map(|stat| {
-                // The fields after the command's closing parenthesis, from the state on:
-                // utime and stime are the 14th and 15th of the line.
-                let after = stat.rsplit_once(')')?.1;
-                let f: Vec<&str> = after.split_whitespace().collect();
-                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-            })
+            .filter_map(|stat| Some(process_ticks(&stat)?.1))
             .sum();
         ticks as f64 / 100.0
     }
+}
+
+/// A process's command name and the CPU it has used (user and system, in clock ticks) from its
+/// `/proc/PID/stat` line: the name is inside the parentheses, and utime and stime are the 14th
+/// and 15th fields, the 12th and 13th after the closing parenthesis.
+fn process_ticks(stat: &str) -> Option<(&str, u64)> {
+    let (head, after) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    Some((
+        name,
+        f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?,
+    ))
 }
 
 impl Drop for Hq {
@@ -317,11 +324,15 @@ async fn loopback(
     let mut store = copy_of(template, dir.path())?;
     enroll(&mut store, &hq, &hq.url()).await?;
     hq.db.reset_statements();
+    let cpu_before = hq.cpu_seconds();
+    let machine_before = MachineCpu::now();
     let t = Instant::now();
     let r = sila_sync::sync_once(&mut store, &opts())
         .await
         .map_err(|e| anyhow::anyhow!("sync: {}", e.code()))?;
     let secs = t.elapsed().as_secs_f64();
+    let machine = MachineCpu::now().since(&machine_before);
+    let hq_cpu = hq.cpu_seconds() - cpu_before;
     anyhow::ensure!(r.pending == 0 && r.rejected == 0, "push incomplete");
     // Where the time went on PostgreSQL: statements (each a round trip) and the server's time.
     let spent = hq.db.statements();
@@ -346,12 +357,13 @@ async fn loopback(
         cell(
             match spent {
                 Some(st) => format!(
-                    "{secs:.2} s ({} statements, {:.1} per op; server executing {:.2} s)",
+                    "{secs:.2} s ({} statements, {:.1} per op; server executing {:.2} s; {})",
                     st.calls,
                     st.calls as f64 / ops as f64,
-                    st.server_seconds
+                    st.server_seconds,
+                    machine.shown(hq_cpu, secs)
                 ),
-                None => format!("{secs:.2} s"),
+                None => format!("{secs:.2} s ({})", machine.shown(hq_cpu, secs)),
             },
             secs,
         ),
@@ -405,6 +417,86 @@ async fn loopback(
     r3.held = Some(r3.held.unwrap_or(true) && per < 150.0);
     r3.set(db, cell(format!("{per:.0} B ({secs:.2} s)"), secs));
     Ok(())
+}
+
+/// The machine's CPU time by kind, from `/proc/stat`'s first line (clock ticks, 100 a second):
+/// beside a wall time it says whether a run was working or waiting (for the disk, or for another
+/// process to be woken), which a ratio of wall times alone cannot tell.
+#[derive(Default)]
+struct MachineCpu {
+    busy: f64,
+    iowait: f64,
+    /// Time the virtual machine's host gave to others while this one wanted a core.
+    steal: f64,
+    /// Every `postgres` process's CPU (the backends, the WAL writer, the checkpointer …),
+    /// counted while they live: a backend's parse, bind, and protocol work, which
+    /// `pg_stat_statements`' execution time leaves out.
+    postgres: f64,
+}
+
+impl MachineCpu {
+    fn now() -> MachineCpu {
+        let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+            return MachineCpu::default();
+        };
+        // cpu user nice system idle iowait irq softirq steal …
+        let f: Vec<f64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+        MachineCpu {
+            busy: at(0) + at(1) + at(2) + at(5) + at(6),
+            iowait: at(4),
+            steal: at(7),
+            postgres: postgres_cpu(),
+        }
+    }
+
+    fn since(&self, before: &MachineCpu) -> MachineCpu {
+        MachineCpu {
+            busy: self.busy - before.busy,
+            iowait: self.iowait - before.iowait,
+            steal: self.steal - before.steal,
+            postgres: self.postgres - before.postgres,
+        }
+    }
+
+    fn shown(&self, hq_cpu: f64, wall: f64) -> String {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let postgres = if self.postgres > 0.0 {
+            format!("PostgreSQL's processes {:.1} s; ", self.postgres)
+        } else {
+            String::new()
+        };
+        format!(
+            "HQ CPU {hq_cpu:.1} s; {postgres}machine busy {:.1} of {:.1} core-s, stolen by the host {:.1} s, waiting on the disk {:.1} s",
+            self.busy,
+            wall * cores as f64,
+            self.steal,
+            self.iowait
+        )
+    }
+}
+
+/// CPU seconds of every process named `postgres` now (their user and system ticks).
+fn postgres_cpu() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    let ticks: u64 = dir
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|stat| match process_ticks(&stat)? {
+            ("postgres", ticks) => Some(ticks),
+            _ => None,
+        })
+        .sum();
+    ticks as f64 / 100.0
 }
 
 /// Seconds per statement through HQ's storage layer, from the server's process's side.
