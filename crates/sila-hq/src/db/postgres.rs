@@ -90,6 +90,14 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_records_kind_gone",
         include_str!("../../../../migrations/hq-postgres/0013_records_kind_gone.sql"),
     ),
+    (
+        "0014_unread_indexes_gone",
+        include_str!("../../../../migrations/hq-postgres/0014_unread_indexes_gone.sql"),
+    ),
+    (
+        "0015_case_counts_in_one_trigger",
+        include_str!("../../../../migrations/hq-postgres/0015_case_counts_in_one_trigger.sql"),
+    ),
 ];
 
 /// Key of the advisory lock held while migrating.

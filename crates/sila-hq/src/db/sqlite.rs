@@ -86,6 +86,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0017_records_kind_gone",
         include_str!("../../../../migrations/hq/0017_records_kind_gone.sql"),
     ),
+    (
+        "0018_unread_indexes_gone",
+        include_str!("../../../../migrations/hq/0018_unread_indexes_gone.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for HqError {
