@@ -278,6 +278,28 @@ pub trait Conn: Send {
         let queries: Vec<(&str, &[Val])> = params.iter().map(|p| (sql, p.as_slice())).collect();
         self.query_together(&queries)
     }
+    /// Run `lookup` once for each of `keys`: `lookup` reads rows by one key, written `{key}`,
+    /// after the parameters `fixed` (`?1`, `?2`…); the rows of all keys, in no set order. An
+    /// engine in this process runs one statement per key (each planned by its index, prepared
+    /// once); PostgreSQL runs one statement for all of them, the keys one parameter, a
+    /// lookup each by the same index (see its override): a push's batch of 500 operations read
+    /// its records and the operations it may repeat in two statements, not in 1,000.
+    fn query_keys(&mut self, lookup: &str, fixed: &[Val], keys: &[&str]) -> Result<Vec<Row>> {
+        let sql = lookup.replace("{key}", &format!("?{}", fixed.len() + 1));
+        let params: Vec<Vec<Val>> = keys
+            .iter()
+            .map(|k| {
+                let mut p = fixed.to_vec();
+                p.push((*k).into());
+                p
+            })
+            .collect();
+        Ok(self
+            .query_many(&sql, &params)?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
     /// [`Conn::batch`], answered later as [`Conn::execute_later`].
     fn batch_later(&mut self, sql: &str) -> Result<()> {
         self.batch(sql)

@@ -89,36 +89,35 @@ impl<'a> SqlTx<'a> {
         Ok(())
     }
 
-    /// Read records of one kind by ID, locked for change, into `self.records`: one lookup
-    /// each, sent together (a list in one statement may be planned as a scan of the table).
+    /// Read records of one kind by ID, locked for change, into `self.records`: a lookup each
+    /// by the key's index ([`Conn::query_keys`]; a list in one statement may be planned as a
+    /// scan of the table).
     fn fetch(&mut self, kind: Kind, ids: &[&str]) -> Result<()> {
         let lock = self.c.dialect().for_update();
-        let (sql, args): (String, Vec<Vec<crate::db::Val>>) = match kind {
+        let (lookup, fixed): (String, Vec<crate::db::Val>) = match kind {
             Kind::Beneficiary => (
                 format!(
-                    "SELECT id, branch, device_id, data, version, fields, merged_into, 0 FROM beneficiaries WHERE id = ?1{lock}"
+                    "SELECT id, branch, device_id, data, version, fields, merged_into, 0 FROM beneficiaries WHERE id = {{key}}{lock}"
                 ),
-                ids.iter().map(|id| vec![(*id).into()]).collect(),
+                vec![],
             ),
             Kind::Case => (
                 format!(
-                    "SELECT id, branch, device_id, data, version, fields, NULL, hq_decided FROM cases WHERE id = ?1{lock}"
+                    "SELECT id, branch, device_id, data, version, fields, NULL, hq_decided FROM cases WHERE id = {{key}}{lock}"
                 ),
-                ids.iter().map(|id| vec![(*id).into()]).collect(),
+                vec![],
             ),
             _ => (
                 format!(
-                    "SELECT id, branch, device_id, data, version, fields, NULL, 0 FROM records WHERE entity = ?1 AND id = ?2{lock}"
+                    "SELECT id, branch, device_id, data, version, fields, NULL, 0 FROM records WHERE entity = ?1 AND id = {{key}}{lock}"
                 ),
-                ids.iter()
-                    .map(|id| vec![kind.code().into(), (*id).into()])
-                    .collect(),
+                vec![kind.code().into()],
             ),
         };
         for id in ids {
             self.records.insert((kind, (*id).to_owned()), None);
         }
-        for r in self.c.query_many(&sql, &args)?.into_iter().flatten() {
+        for r in self.c.query_keys(&lookup, &fixed, ids)? {
             let rec = Record {
                 kind,
                 id: r.text(0)?,
@@ -250,17 +249,13 @@ impl Tx for SqlTx<'_> {
 
     fn applied_with_ids(&mut self, device_id: &str, op_ids: &[&str]) -> Result<Vec<AppliedOp>> {
         self.applied_rows.write(self.c)?;
-        let args: Vec<Vec<crate::db::Val>> = op_ids
-            .iter()
-            .map(|id| vec![device_id.into(), (*id).into()])
-            .collect();
         self.c
-            .query_many(
-                "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND op_id = ?2",
-                &args,
+            .query_keys(
+                "SELECT seq, op_id, result, reason FROM applied_ops WHERE device_id = ?1 AND op_id = {key}",
+                params![device_id],
+                op_ids,
             )?
             .iter()
-            .flatten()
             .map(applied_op)
             .collect()
     }

@@ -1,7 +1,8 @@
 //! The PostgreSQL engine's pooled connections, on a real cluster whatever `SILA_TEST_DB` says
 //! (what these tests check exists on PostgreSQL only): a reading transaction does not wait for
 //! its COMMIT's answer, yet leaves no transaction open; a connection the server closed while it
-//! sat in the pool is replaced, not handed out.
+//! sat in the pool is replaced, not handed out; a lookup of many keys is one statement that
+//! searches the index for each.
 
 use sila_hq::db::{self, Engine, Mode};
 use sila_hq::params;
@@ -128,4 +129,61 @@ fn a_transaction_that_meets_a_connection_the_server_just_closed_runs_again_on_a_
         assert_eq!(count(&*engine, Mode::Write), 0, "round {round}, writing");
         assert_eq!(count(&*engine, Mode::Read), 0, "round {round}, reading");
     }
+}
+
+/// `Conn::query_keys` on PostgreSQL is one statement for many keys, and each key still a search
+/// of the index: a join of the keys with the table, planned from its size, would read the whole
+/// table (5,000 branches against at most 100 keys the planner expects). Seen reading it with
+/// the lookup folded into a join (without its `OFFSET 0`): seq_scan 1, idx_scan 0.
+#[test]
+fn a_lookup_of_many_keys_is_one_statement_and_an_index_search_each() {
+    let url = sila_hq::testing::new_database();
+    let engine = db::open(&url).unwrap();
+    engine
+        .run(Mode::Write, &mut |c| {
+            c.exec(
+                "INSERT INTO branches (name, created_at, feed_head)
+                 SELECT 'b' || i, '2026-03-10T09:00:00Z', i FROM generate_series(1, 5000) i",
+                &[],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    engine
+        .run(Mode::Write, &mut |c| {
+            let lookup = "SELECT name, feed_head FROM branches WHERE name = {key} AND feed_head > ?1";
+            // The table's reads so far on this connection (PostgreSQL counts them on the
+            // connection until it reports them, not only in this transaction).
+            let scans = |c: &mut dyn db::Conn| -> sila_hq::Result<(i64, i64)> {
+                let r = c.one(
+                    "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'branches'",
+                    &[],
+                )?;
+                Ok((r.i64(0)?, r.i64(1)?))
+            };
+            // The first use prepares the statement: a round trip of its own.
+            c.query_keys(lookup, params![10i64], &["b1"])?;
+            let before = scans(c)?;
+            let rounds = c.round_trips();
+            let rows = c.query_keys(lookup, params![10i64], &["b7", "b4999", "nobody", "b11", "b11"])?;
+            assert_eq!(c.round_trips() - rounds, 1, "one statement");
+            let mut got: Vec<(String, i64)> = rows
+                .iter()
+                .map(|r| Ok((r.text(0)?, r.i64(1)?)))
+                .collect::<sila_hq::Result<_>>()?;
+            got.sort();
+            // b7 is below ?1; a key asked twice answers twice.
+            assert_eq!(
+                got,
+                vec![("b11".into(), 11), ("b11".into(), 11), ("b4999".into(), 4999)]
+            );
+            let after = scans(c)?;
+            assert_eq!(
+                (after.0 - before.0, after.1 - before.1),
+                (0, 5),
+                "seq_scan, idx_scan: a search of the index for each key"
+            );
+            Ok(())
+        })
+        .unwrap();
 }
