@@ -105,6 +105,9 @@ fn column(what: &'static str) -> HqError {
     )))
 }
 
+/// Statements to run, each with its parameters.
+pub type Statements = Vec<(String, Vec<Val>)>;
+
 /// One row of an answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row(pub Vec<Val>);
@@ -188,6 +191,43 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "rowid",
             Dialect::Postgres => "rid",
+        }
+    }
+    /// The statements that run `lookup` once for each of `keys`: `lookup` reads rows by one
+    /// key, written `{key}`, after the parameters `fixed` (`?1`, `?2`…). SQLite runs one
+    /// statement per key (the same text, prepared once; each an index search). PostgreSQL runs
+    /// one for all of them: the keys one JSON parameter, the lookup a LATERAL subquery that
+    /// `OFFSET 0` keeps from being folded into a join. A join (like an IN list) is planned from
+    /// the table's statistics, and with statistics from when the table was small (a new HQ, a
+    /// bulk load not yet analysed) reads the whole table; a lookup by `{key}` alone is an index
+    /// search whatever they say, as a statement per key was. A push's batch of 500 operations
+    /// reads its records and the operations it may repeat in two statements, not in 1,000.
+    pub fn each_key(self, lookup: &str, fixed: &[Val], keys: &[&str]) -> Vec<(String, Vec<Val>)> {
+        let at = fixed.len() + 1;
+        match self {
+            Dialect::Sqlite => {
+                let sql = lookup.replace("{key}", &format!("?{at}"));
+                keys.iter()
+                    .map(|k| {
+                        let mut p = fixed.to_vec();
+                        p.push((*k).into());
+                        (sql.clone(), p)
+                    })
+                    .collect()
+            }
+            Dialect::Postgres if keys.is_empty() => Vec::new(),
+            Dialect::Postgres => {
+                let sql = format!(
+                    "SELECT l.* FROM jsonb_array_elements_text(CAST(CAST(?{at} AS text) AS jsonb)) AS k(key),
+                     LATERAL ({} OFFSET 0) l",
+                    lookup.replace("{key}", "k.key")
+                );
+                let mut p = fixed.to_vec();
+                p.push(Val::Text(
+                    serde_json::to_string(keys).expect("a list of texts is JSON"),
+                ));
+                vec![(sql, p)]
+            }
         }
     }
     /// Appended to a read inside a write transaction that may update the row: PostgreSQL locks
@@ -278,27 +318,15 @@ pub trait Conn: Send {
         let queries: Vec<(&str, &[Val])> = params.iter().map(|p| (sql, p.as_slice())).collect();
         self.query_together(&queries)
     }
-    /// Run `lookup` once for each of `keys`: `lookup` reads rows by one key, written `{key}`,
-    /// after the parameters `fixed` (`?1`, `?2`…); the rows of all keys, in no set order. An
-    /// engine in this process runs one statement per key (each planned by its index, prepared
-    /// once); PostgreSQL runs one statement for all of them, the keys one parameter, a
-    /// lookup each by the same index (see its override): a push's batch of 500 operations read
-    /// its records and the operations it may repeat in two statements, not in 1,000.
+    /// Run `lookup` once for each of `keys` ([`Dialect::each_key`]): the rows of all keys, in
+    /// no set order, in one round trip.
     fn query_keys(&mut self, lookup: &str, fixed: &[Val], keys: &[&str]) -> Result<Vec<Row>> {
-        let sql = lookup.replace("{key}", &format!("?{}", fixed.len() + 1));
-        let params: Vec<Vec<Val>> = keys
+        let statements = self.dialect().each_key(lookup, fixed, keys);
+        let refs: Vec<(&str, &[Val])> = statements
             .iter()
-            .map(|k| {
-                let mut p = fixed.to_vec();
-                p.push((*k).into());
-                p
-            })
+            .map(|(q, a)| (q.as_str(), a.as_slice()))
             .collect();
-        Ok(self
-            .query_many(&sql, &params)?
-            .into_iter()
-            .flatten()
-            .collect())
+        Ok(self.query_together(&refs)?.into_iter().flatten().collect())
     }
     /// [`Conn::batch`], answered later as [`Conn::execute_later`].
     fn batch_later(&mut self, sql: &str) -> Result<()> {

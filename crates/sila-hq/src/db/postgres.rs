@@ -435,31 +435,6 @@ impl Conn for PgConn {
             .collect()
     }
 
-    /// The keys go as one JSON array; the lookup runs for each as a LATERAL subquery, which
-    /// `OFFSET 0` keeps from being folded into a join: a join (like an IN list) is planned
-    /// from the table's statistics, and with statistics from when the table was small (a new
-    /// HQ, a bulk load not yet analysed) becomes a scan of the whole table; a lookup by
-    /// `{key}` alone is an index search whatever they say, as a statement per key was.
-    fn query_keys(&mut self, lookup: &str, fixed: &[Val], keys: &[&str]) -> Result<Vec<Row>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT l.* FROM jsonb_array_elements_text(CAST(CAST(?{} AS text) AS jsonb)) AS k(key),
-             LATERAL ({} OFFSET 0) l",
-            fixed.len() + 1,
-            lookup.replace("{key}", "k.key")
-        );
-        let mut params = fixed.to_vec();
-        params.push(Val::Text(serde_json::to_string(keys)?));
-        let mut rows = Vec::new();
-        self.query_each(&sql, &params, &mut |r| {
-            rows.push(r);
-            Ok(())
-        })?;
-        Ok(rows)
-    }
-
     fn round_trips(&self) -> u64 {
         self.round_trips
     }

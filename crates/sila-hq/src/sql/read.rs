@@ -14,7 +14,7 @@ use sila_proto::{
     Change, LookupResponse, OpOutcome, OpResult, PhaseCount, PullResponse, PushState, RecordState,
     Registration, SnapshotPlan, Standing, UploadStatus, kinds, phases, raw,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub fn push_state(c: &mut dyn Conn, device: &Device, after: i64) -> Result<PushState> {
     // A push holds its device's row until it commits: waiting for that row here means a client
@@ -281,19 +281,21 @@ pub enum History {
     Whole,
 }
 
-/// The last edits HQ's staff made to a record, newest first (at most `cap`): its query.
+/// The last edits HQ's staff made to a record (its ID, `{key}`), newest first (at most `cap`),
+/// after the record's ID: a lookup by key ([`crate::db::Dialect::each_key`]).
 const HQ_EDITS: &str =
-    "SELECT version, at, by_name, fields FROM hq_edits WHERE entity = ?1 AND entity_id = ?2
-     ORDER BY version DESC LIMIT ?3";
+    "SELECT entity_id, version, at, by_name, fields FROM hq_edits WHERE entity = ?1 AND entity_id = {key}
+     ORDER BY version DESC LIMIT ?2";
 
+/// An edit of [`HQ_EDITS`]' rows (after their record's ID).
 fn hq_edit(r: &mut Row) -> Result<sila_proto::HqEdit> {
     Ok(sila_proto::HqEdit {
-        version: r.i64(0)?,
-        at: r.text(1)?.parse().map_err(|_| {
+        version: r.i64(1)?,
+        at: r.text(2)?.parse().map_err(|_| {
             HqError::Storage(crate::error::StorageError::new("hq_edits.at is not a time"))
         })?,
-        by: r.take_text(2)?,
-        fields: serde_json::from_str(&r.text(3)?)?,
+        by: r.take_text(3)?,
+        fields: serde_json::from_str(&r.text(4)?)?,
     })
 }
 
@@ -304,20 +306,18 @@ fn together(c: &mut dyn Conn, queries: &[(&str, Vec<crate::db::Val>)]) -> Result
     c.query_together(&refs)
 }
 
-/// What one record's state is read from: the indices of its reads among a page's.
-struct Reads {
-    record: usize,
-    edits: Option<usize>,
-    events: Option<usize>,
-}
+/// The rows of one lookup by key for a page, by their first column (the key).
+type ByKey = HashMap<String, Vec<Row>>;
 
 /// The states of records as a device of `branch` receives them, in the order asked; `None` for
 /// one that is not the branch's (it never leaves HQ for another branch) or no longer exists.
 ///
 /// A page's reads go out together: one round trip for every record of it, a second only for
-/// what depends on the first (a merged person's surviving record, the count of older edits). On
-/// PostgreSQL a read each, waited for in turn, cost a round trip per read: two or three per
-/// record, 50,000 for a new laptop's branch of 10,000 people and their cases.
+/// what depends on the first (a merged person's surviving record, the count of older edits);
+/// each read is one lookup for all the page's keys of its kind ([`crate::db::Dialect::each_key`]: on
+/// PostgreSQL one statement, not one per record). On PostgreSQL a read each, waited for in
+/// turn, cost a round trip per read: two or three per record, 50,000 for a new laptop's branch
+/// of 10,000 people and their cases.
 pub fn record_states(
     c: &mut dyn Conn,
     branch: &str,
@@ -328,71 +328,103 @@ pub fn record_states(
         History::Recent => HQ_EDITS_SENT,
         History::Whole => HQ_EDITS_FIRST,
     };
-    let mut queries: Vec<(&str, Vec<crate::db::Val>)> = Vec::new();
-    let mut ask = |sql: &'static str, args: &[crate::db::Val]| {
-        queries.push((sql, args.to_vec()));
-        queries.len() - 1
-    };
-    let mut reads: Vec<Option<Reads>> = Vec::with_capacity(wanted.len());
+    // The page's keys by kind, each once; a conflict's ID is its number (another names none).
+    let mut keys: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for &(kind, id) in wanted {
-        reads.push(match kind {
-            kinds::BENEFICIARY => Some(Reads {
-                record: ask(
-                    "SELECT branch, data, version, merged_into FROM beneficiaries WHERE id = ?1",
-                    params![id],
-                ),
-                edits: Some(ask(HQ_EDITS, params![kind, id, cap])),
-                events: None,
-            }),
-            kinds::CASE => Some(Reads {
-                record: ask(
-                    "SELECT branch, data, version FROM cases WHERE id = ?1",
-                    params![id],
-                ),
-                edits: Some(ask(HQ_EDITS, params![kind, id, cap])),
-                events: Some(ask(
-                    "SELECT data FROM case_events WHERE case_id = ?1 ORDER BY seq",
-                    params![id],
-                )),
-            }),
-            // A conflict's ID is its number: another names none.
-            kinds::CONFLICT => id.parse::<i64>().ok().map(|n| Reads {
-                record: ask(
-                    "SELECT branch, entity, entity_id, field, hq_value, branch_value, device_id, reason, resolution
-                     FROM conflicts WHERE id = ?1",
-                    params![n],
-                ),
-                edits: None,
-                events: None,
-            }),
-            _ => Some(Reads {
-                record: ask(
-                    "SELECT branch, data, version FROM records WHERE entity = ?1 AND id = ?2",
-                    params![kind, id],
-                ),
-                edits: None,
-                events: None,
-            }),
-        });
+        let key = match kind {
+            kinds::CONFLICT => match id.parse::<i64>() {
+                Ok(n) => n.to_string(),
+                Err(_) => continue,
+            },
+            _ => id.to_owned(),
+        };
+        keys.entry(kind).or_default().push(key);
     }
-    let mut answers = together(c, &queries)?;
-    let mut take = |i: usize| std::mem::take(&mut answers[i]);
+    for k in keys.values_mut() {
+        k.sort_unstable();
+        k.dedup();
+    }
+    // Each lookup: the kind it reads for, what it reads, and its statements.
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    enum Read {
+        Record,
+        Edits,
+        Events,
+    }
+    let dialect = c.dialect();
+    let mut lookups: Vec<((&str, Read), crate::db::Statements)> = Vec::new();
+    for (&kind, ids) in &keys {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut read = |what: Read, lookup: &str, fixed: &[crate::db::Val]| {
+            lookups.push(((kind, what), dialect.each_key(lookup, fixed, &ids)));
+        };
+        match kind {
+            kinds::BENEFICIARY => read(
+                Read::Record,
+                "SELECT id, branch, data, version, merged_into FROM beneficiaries WHERE id = {key}",
+                &[],
+            ),
+            kinds::CASE => {
+                read(
+                    Read::Record,
+                    "SELECT id, branch, data, version FROM cases WHERE id = {key}",
+                    &[],
+                );
+                read(
+                    Read::Events,
+                    "SELECT case_id, seq, data FROM case_events WHERE case_id = {key}",
+                    &[],
+                );
+            }
+            kinds::CONFLICT => read(
+                Read::Record,
+                "SELECT CAST(id AS TEXT), branch, entity, entity_id, field, hq_value, branch_value, device_id, reason, resolution
+                 FROM conflicts WHERE id = CAST({key} AS BIGINT)",
+                &[],
+            ),
+            _ => read(
+                Read::Record,
+                "SELECT id, branch, data, version FROM records WHERE entity = ?1 AND id = {key}",
+                params![kind],
+            ),
+        }
+        if kind == kinds::BENEFICIARY || kind == kinds::CASE {
+            read(Read::Edits, HQ_EDITS, params![kind, cap]);
+        }
+    }
+    let statements: Vec<(&str, &[crate::db::Val])> = lookups
+        .iter()
+        .flat_map(|(_, qs)| qs.iter().map(|(q, a)| (q.as_str(), a.as_slice())))
+        .collect();
+    let mut answers = c.query_together(&statements)?.into_iter();
+    let mut read: BTreeMap<(&str, Read), ByKey> = BTreeMap::new();
+    for (which, qs) in &lookups {
+        let by_key = read.entry(*which).or_default();
+        for row in answers.by_ref().take(qs.len()).flatten() {
+            by_key.entry(row.text(0)?).or_default().push(row);
+        }
+    }
+    let rows_of = |kind, what: Read, key: &str| -> Vec<Row> {
+        read.get(&(kind, what))
+            .and_then(|m| m.get(key).cloned())
+            .unwrap_or_default()
+    };
 
     let mut states = Vec::with_capacity(wanted.len());
     // What the second round trip reads: a merged person's survivor (the state's index and the
     // survivor's ID), and the states whose edits reached the cap (the count of older ones).
     let mut survivors: Vec<(usize, String)> = Vec::new();
     let mut counts: Vec<usize> = Vec::new();
-    for (&(kind, id), read) in wanted.iter().zip(reads) {
-        let Some(read) = read else {
+    for &(kind, id) in wanted {
+        let key = match kind {
+            kinds::CONFLICT => id.parse::<i64>().ok().map(|n| n.to_string()),
+            _ => Some(id.to_owned()),
+        };
+        let Some(mut r) = key.and_then(|k| rows_of(kind, Read::Record, &k).pop()) else {
             states.push(None);
             continue;
         };
-        let Some(mut r) = take(read.record).pop() else {
-            states.push(None);
-            continue;
-        };
-        let b = r.opt_text(0)?.unwrap_or_default();
+        let b = r.opt_text(1)?.unwrap_or_default();
         // Knowledge-base documents published at HQ are every branch's.
         if b != branch && !(kind == kinds::KB && b == "HQ") {
             states.push(None);
@@ -402,42 +434,45 @@ pub fn record_states(
             kinds::CONFLICT => {
                 let c = sila_proto::ConflictState {
                     id: id.parse().expect("a conflict is read only by its number"),
-                    entity: r.text(1)?,
-                    entity_id: r.text(2)?,
-                    field: r.text(3)?,
-                    current: loose_json(r.opt_text(4)?),
-                    proposed: loose_json(r.opt_text(5)?),
-                    device_id: r.text(6)?,
-                    reason: r.text(7)?,
-                    resolution: r.opt_text(8)?,
+                    entity: r.text(2)?,
+                    entity_id: r.text(3)?,
+                    field: r.text(4)?,
+                    current: loose_json(r.opt_text(5)?),
+                    proposed: loose_json(r.opt_text(6)?),
+                    device_id: r.text(7)?,
+                    reason: r.text(8)?,
+                    resolution: r.opt_text(9)?,
                 };
                 plain(
                     1 + i64::from(c.resolution.is_some()),
                     serde_json::to_string(&c)?,
                 )
             }
-            _ => plain(r.i64(2)?, r.take_text(1)?),
+            _ => plain(r.i64(3)?, r.take_text(2)?),
         };
         if kind == kinds::BENEFICIARY {
-            state.merged_into = r.opt_text(3)?;
+            state.merged_into = r.opt_text(4)?;
             // A person merged into someone of another branch: the branch is shown where the
             // file went (the surviving record), nothing more of that branch.
             if let Some(s) = &state.merged_into {
                 survivors.push((states.len(), s.clone()));
             }
         }
-        if let Some(e) = read.events {
-            state.events = take(e)
+        if kind == kinds::CASE {
+            // In the order they were recorded (a lookup's rows come in no set order).
+            let mut events = rows_of(kind, Read::Events, id);
+            events.sort_by_key(|e| e.i64(1).unwrap_or_default());
+            state.events = events
                 .into_iter()
-                .map(|mut e| e.take_text(0).map(raw))
+                .map(|mut e| e.take_text(2).map(raw))
                 .collect::<Result<_>>()?;
         }
-        if let Some(e) = read.edits {
-            let mut edits = take(e)
+        if kind == kinds::BENEFICIARY || kind == kinds::CASE {
+            let mut edits = rows_of(kind, Read::Edits, id)
                 .iter_mut()
                 .map(hq_edit)
                 .collect::<Result<Vec<_>>>()?;
-            edits.reverse();
+            edits.sort_by_key(|e| e.version);
             if history == History::Whole && edits.len() as i64 == cap {
                 counts.push(states.len());
             }
