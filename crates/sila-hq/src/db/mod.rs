@@ -470,4 +470,34 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND c IN ($2, '?') AND \"d?\" = $10"
         );
     }
+
+    #[test]
+    fn a_lookup_by_key_is_a_statement_per_key_on_sqlite_and_one_on_postgresql() {
+        let lookup = "SELECT id FROM t WHERE kind = ?1 AND id = {key}";
+        let fixed = [Val::from("case")];
+        let keys = ["a", "b\"c"];
+        let each = Dialect::Sqlite.each_key(lookup, &fixed, &keys);
+        assert_eq!(
+            each,
+            vec![
+                (
+                    "SELECT id FROM t WHERE kind = ?1 AND id = ?2".to_owned(),
+                    vec![Val::from("case"), Val::from("a")]
+                ),
+                (
+                    "SELECT id FROM t WHERE kind = ?1 AND id = ?2".to_owned(),
+                    vec![Val::from("case"), Val::from("b\"c")]
+                ),
+            ]
+        );
+        let one = Dialect::Postgres.each_key(lookup, &fixed, &keys);
+        assert_eq!(one.len(), 1);
+        assert!(one[0].0.contains("id = k.key OFFSET 0)"), "{}", one[0].0);
+        // The keys are data, one JSON parameter, never written into the statement.
+        assert_eq!(
+            one[0].1,
+            vec![Val::from("case"), Val::from(r#"["a","b\"c"]"#)]
+        );
+        assert!(Dialect::Postgres.each_key(lookup, &fixed, &[]).is_empty());
+    }
 }
