@@ -32,6 +32,19 @@ use sila_proto::{
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+/// The records an operation's payload may name besides its own (a case's person; a task's,
+/// an interaction's, a delivery's or a survey's case or person), read with the batch's own
+/// records so that checking them costs no read of its own (on PostgreSQL, a round trip each:
+/// 10,000 new cases of known people waited for 10,000). A guess, not a check: whatever the
+/// payload holds under these names, read or not; the rules check each reference as they apply.
+#[derive(serde::Deserialize, Default)]
+struct Named {
+    #[serde(default)]
+    beneficiary_id: Option<String>,
+    #[serde(default)]
+    case_id: Option<String>,
+}
+
 pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushResponse> {
     if ops.windows(2).any(|w| w[0].seq >= w[1].seq) {
         return Err(HqError::BadRequest("ops out of order"));
@@ -68,10 +81,22 @@ pub fn push(tx: &mut dyn Tx, ctx: &Context<'_>, ops: &[WireOp]) -> Result<PushRe
                 }
             }
         }
-        let named: Vec<(Kind, &str)> = ops
+        let refs: Vec<Named> = ops
+            .iter()
+            .map(|o| serde_json::from_str(o.payload.get()).unwrap_or_default())
+            .collect();
+        let mut named: Vec<(Kind, &str)> = ops
             .iter()
             .filter_map(|o| Some((Kind::from_code(&o.entity)?, o.entity_id.as_str())))
             .collect();
+        for r in &refs {
+            named.extend(
+                r.beneficiary_id
+                    .as_deref()
+                    .map(|id| (Kind::Beneficiary, id)),
+            );
+            named.extend(r.case_id.as_deref().map(|id| (Kind::Case, id)));
+        }
         tx.prefetch(&named)?;
     }
     for op in ops {
