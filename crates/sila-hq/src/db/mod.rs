@@ -202,7 +202,7 @@ impl Dialect {
     /// bulk load not yet analysed) reads the whole table; a lookup by `{key}` alone is an index
     /// search whatever they say, as a statement per key was. A push's batch of 500 operations
     /// reads its records and the operations it may repeat in two statements, not in 1,000.
-    pub fn each_key(self, lookup: &str, fixed: &[Val], keys: &[&str]) -> Vec<(String, Vec<Val>)> {
+    pub fn each_key(self, lookup: &str, fixed: &[Val], keys: &[&str]) -> Statements {
         let at = fixed.len() + 1;
         match self {
             Dialect::Sqlite => {

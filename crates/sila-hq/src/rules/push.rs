@@ -39,9 +39,7 @@ use std::collections::hash_map::Entry;
 /// payload holds under these names, read or not; the rules check each reference as they apply.
 #[derive(serde::Deserialize, Default)]
 struct Named {
-    #[serde(default)]
     beneficiary_id: Option<String>,
-    #[serde(default)]
     case_id: Option<String>,
 }
 

@@ -328,17 +328,17 @@ pub fn record_states(
         History::Recent => HQ_EDITS_SENT,
         History::Whole => HQ_EDITS_FIRST,
     };
-    // The page's keys by kind, each once; a conflict's ID is its number (another names none).
+    // The key a record is read by: its ID; a conflict's is its number (another names none).
+    let key_of = |kind: &str, id: &str| match kind {
+        kinds::CONFLICT => id.parse::<i64>().ok().map(|n| n.to_string()),
+        _ => Some(id.to_owned()),
+    };
+    // The page's keys by kind, each once.
     let mut keys: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for &(kind, id) in wanted {
-        let key = match kind {
-            kinds::CONFLICT => match id.parse::<i64>() {
-                Ok(n) => n.to_string(),
-                Err(_) => continue,
-            },
-            _ => id.to_owned(),
-        };
-        keys.entry(kind).or_default().push(key);
+        if let Some(key) = key_of(kind, id) {
+            keys.entry(kind).or_default().push(key);
+        }
     }
     for k in keys.values_mut() {
         k.sort_unstable();
@@ -416,11 +416,8 @@ pub fn record_states(
     let mut survivors: Vec<(usize, String)> = Vec::new();
     let mut counts: Vec<usize> = Vec::new();
     for &(kind, id) in wanted {
-        let key = match kind {
-            kinds::CONFLICT => id.parse::<i64>().ok().map(|n| n.to_string()),
-            _ => Some(id.to_owned()),
-        };
-        let Some(mut r) = key.and_then(|k| rows_of(kind, Read::Record, &k).pop()) else {
+        let Some(mut r) = key_of(kind, id).and_then(|k| rows_of(kind, Read::Record, &k).pop())
+        else {
             states.push(None);
             continue;
         };
